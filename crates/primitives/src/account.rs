@@ -96,15 +96,27 @@ impl AccountId {
         key.verify_strict(message, &sig).is_ok()
     }
 
-    /// A deterministic account id for a module-owned pot (no private key exists for it):
-    /// `"modl" ‖ module_id ‖ sub_id`, zero-padded to 32 bytes, like the reference's
-    /// `PalletId::into_sub_account`.
-    pub fn module_account(module_id: &[u8; 8], sub_id: &[u8; 4]) -> Self {
+    /// The account of a module (no private key exists for it): `"modl" ‖ module_id`,
+    /// zero-padded to 32 bytes, like the reference's `PalletId::into_account`.
+    pub fn module_account(module_id: &[u8; 8]) -> Self {
         let mut bytes = [0u8; 32];
         bytes[..4].copy_from_slice(b"modl");
         bytes[4..12].copy_from_slice(module_id);
-        bytes[12..16].copy_from_slice(sub_id);
         Self(bytes)
+    }
+
+    /// A module's sub-account (a pot): `"modl" ‖ module_id ‖ SCALE(sub_id)`, zero-padded,
+    /// byte-identical to the reference's `PalletId::into_sub_account(sub_id)` for a 4-byte name.
+    pub fn module_sub_account(module_id: &[u8; 8], sub_id: &[u8; 4]) -> Self {
+        let mut account = Self::module_account(module_id);
+        account.0[12] = 4 << 2; // SCALE compact length of a 4-byte string
+        account.0[13..17].copy_from_slice(sub_id);
+        account
+    }
+
+    /// Whether this is a module account (a pot or the treasury), which no key controls.
+    pub fn is_module_account(&self) -> bool {
+        self.0.starts_with(b"modl")
     }
 }
 

@@ -1,0 +1,86 @@
+//! The initial state: runtime configuration, market parameters and endowed balances.
+
+use crate::market::{self, MarketParams};
+use crate::state::{MemoryState, State};
+use crate::system::{self, RuntimeConfig};
+use crate::{RuntimeError, balances};
+use crust_primitives::constants::{
+    BONDING_DURATION_ERAS, EXISTENTIAL_DEPOSIT, MILLICENTS, REFERENCE_FILE_DURATION_BLOCKS,
+    REFERENCE_REPORT_SLOT_BLOCKS, REFERENCE_SLOTS_PER_ERA,
+};
+use crust_primitives::{AccountId, Balance, CRU, Perbill};
+
+/// What a chain starts with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Genesis {
+    /// Runtime configuration.
+    pub config: RuntimeConfig,
+    /// Initial market parameters.
+    pub market: MarketParams,
+    /// Endowed accounts.
+    pub balances: Vec<(AccountId, Balance)>,
+}
+
+impl Genesis {
+    /// The reference network's parameters (6 s blocks, 1 h slots, 6 h eras, 180-day orders),
+    /// with the market enabled and `governance` as the root key.
+    pub fn reference(governance: AccountId) -> Self {
+        Self {
+            config: RuntimeConfig {
+                governance,
+                existential_deposit: EXISTENTIAL_DEPOSIT,
+                report_slot_blocks: REFERENCE_REPORT_SLOT_BLOCKS,
+                slots_per_era: REFERENCE_SLOTS_PER_ERA,
+                file_duration_blocks: REFERENCE_FILE_DURATION_BLOCKS,
+                collateral_ratio: 1,
+                maximum_file_size: 8 * 1024 * 1024 * 1024,
+                tx_base_fee: 10 * MILLICENTS,
+                tx_byte_fee: MILLICENTS / 100,
+                benefit_report_work_cost: 3 * CRU,
+                benefits_limit_ratio: Perbill::from_parts(2_000_000),
+                benefit_market_cost_ratio: Perbill::one(),
+                bonding_duration_eras: BONDING_DURATION_ERAS,
+            },
+            market: MarketParams { enable_market: true, ..MarketParams::default() },
+            balances: Vec::new(),
+        }
+    }
+
+    /// Adds `amount` to `who`'s initial free balance.
+    pub fn with_balance(mut self, who: AccountId, amount: Balance) -> Self {
+        self.balances.push((who, amount));
+        self
+    }
+
+    /// Adjusts the runtime configuration.
+    pub fn with_config(mut self, f: impl FnOnce(&mut RuntimeConfig)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    /// Adjusts the initial market parameters.
+    pub fn with_market(mut self, f: impl FnOnce(&mut MarketParams)) -> Self {
+        f(&mut self.market);
+        self
+    }
+
+    /// Writes the genesis state into `state`.
+    pub fn apply(&self, state: &mut impl State) -> Result<(), RuntimeError> {
+        system::set_config(state, &self.config);
+        balances::make_permanent(state, &system::treasury_account());
+        market::init_pots(state);
+        market::set_params(state, &self.market);
+        for (who, amount) in &self.balances {
+            balances::endow(state, who, *amount)?;
+        }
+        Ok(())
+    }
+
+    /// A fresh in-memory state holding this genesis.
+    pub fn build(&self) -> Result<MemoryState, RuntimeError> {
+        let mut state = MemoryState::new();
+        self.apply(&mut state)?;
+        state.take_events();
+        Ok(state)
+    }
+}

@@ -1,0 +1,144 @@
+//! The deterministic state machine of the network: balances, the storage market (DSM),
+//! benefits and system (fees, nonces, governance, block hooks).
+//!
+//! The runtime never sees the network, the disk or the clock: time enters as the block height,
+//! and all state goes through the [`State`] trait. Arithmetic is integer-only with the
+//! reference network's rounding (decision D4), every call is atomic (D1), and no input makes
+//! it panic (D2) — malformed or failing calls become typed errors while the fee is still paid.
+//!
+//! Modules share one shape (`mod.rs` calls, `types.rs`, `errors.rs`, `events.rs`, `tests.rs`):
+//! - [`balances`]: free/reserved/locked balances, transfers, issuance;
+//! - [`market`]: storage orders, pricing, pots, replica payouts, spower;
+//! - [`benefits`]: locked funds for fee reductions and merchant collateral;
+//! - [`system`]: configuration, governance, transaction application, block hooks.
+
+pub mod balances;
+pub mod benefits;
+pub mod genesis;
+pub mod market;
+pub mod state;
+pub mod system;
+
+pub use genesis::Genesis;
+pub use state::{MemoryState, State, StateExt};
+
+use crust_primitives::{AccountId, BlockHeight, EraIndex};
+use serde::Serialize;
+
+/// Who is calling and when: the only inputs a call gets besides its arguments and state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallContext {
+    /// The signer of the transaction.
+    pub caller: AccountId,
+    /// Height of the block the call executes in.
+    pub height: BlockHeight,
+    /// The active era.
+    pub era: EraIndex,
+}
+
+/// The block a transaction executes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockContext {
+    /// Block height.
+    pub height: BlockHeight,
+    /// Active era.
+    pub era: EraIndex,
+    /// The block's proposer, who receives 20% of fees.
+    pub author: AccountId,
+}
+
+/// Every call a signed transaction can make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// A balances call.
+    Balances(balances::BalancesCall),
+    /// A market call.
+    Market(market::MarketCall),
+    /// A benefits call.
+    Benefits(benefits::BenefitsCall),
+}
+
+impl crust_primitives::codec::Write for Call {
+    fn write(&self, buf: &mut impl crust_primitives::codec::BufMut) {
+        match self {
+            Call::Balances(c) => {
+                0u8.write(buf);
+                c.write(buf);
+            }
+            Call::Market(c) => {
+                1u8.write(buf);
+                c.write(buf);
+            }
+            Call::Benefits(c) => {
+                2u8.write(buf);
+                c.write(buf);
+            }
+        }
+    }
+}
+
+impl crust_primitives::codec::EncodeSize for Call {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            Call::Balances(c) => c.encode_size(),
+            Call::Market(c) => c.encode_size(),
+            Call::Benefits(c) => c.encode_size(),
+        }
+    }
+}
+
+impl crust_primitives::codec::Read for Call {
+    type Cfg = ();
+    fn read_cfg(
+        buf: &mut impl crust_primitives::codec::Buf,
+        _: &(),
+    ) -> Result<Self, crust_primitives::codec::Error> {
+        use crust_primitives::codec::ReadExt as _;
+        match u8::read(buf)? {
+            0 => Ok(Call::Balances(balances::BalancesCall::read(buf)?)),
+            1 => Ok(Call::Market(market::MarketCall::read(buf)?)),
+            2 => Ok(Call::Benefits(benefits::BenefitsCall::read(buf)?)),
+            other => Err(crust_primitives::codec::Error::InvalidEnum(other)),
+        }
+    }
+}
+
+/// Every event the runtime emits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Event {
+    /// System events.
+    System(system::SystemEvent),
+    /// Balances events.
+    Balances(balances::BalancesEvent),
+    /// Market events.
+    Market(market::MarketEvent),
+    /// Benefits events.
+    Benefits(benefits::BenefitsEvent),
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuntimeError {
+    /// A system error (e.g. a governance call from another account).
+    #[error(transparent)]
+    System(#[from] system::SystemError),
+    /// A balances error.
+    #[error(transparent)]
+    Balances(#[from] balances::BalancesError),
+    /// A market error.
+    #[error(transparent)]
+    Market(#[from] market::MarketError),
+    /// A benefits error.
+    #[error(transparent)]
+    Benefits(#[from] benefits::BenefitsError),
+}
+
+/// Executes `call` for `ctx.caller`. Not atomic by itself: wrap it in
+/// [`state::atomically`] (as [`system::apply_transaction`] does).
+pub fn dispatch(state: &mut impl State, ctx: &CallContext, call: &Call) -> Result<(), RuntimeError> {
+    match call {
+        Call::Balances(c) => Ok(balances::dispatch(state, ctx, c)?),
+        Call::Market(c) => Ok(market::dispatch(state, ctx, c)?),
+        Call::Benefits(c) => Ok(benefits::dispatch(state, ctx, c)?),
+    }
+}

@@ -1,0 +1,215 @@
+//! System: runtime configuration, governance, transaction fees and nonces, and block hooks.
+//!
+//! A transaction is applied in two parts. The **fee part** always happens once the transaction
+//! is valid (right nonce, fee at least [`required_fee`], payer can afford fee + tip): the nonce
+//! is bumped and the fee paid, split 80% treasury / 20% block author as in the reference. The
+//! **call part** runs atomically: if it fails, its state changes are discarded and an
+//! `ExtrinsicFailed` event records why, but the fee stays paid (decision D2).
+
+mod types;
+
+pub use types::{RuntimeConfig, SystemError, SystemEvent};
+
+use crate::balances::{self, Existence};
+use crate::state::{State, StateExt, atomically, key};
+use crate::{BlockContext, Call, CallContext, Event, RuntimeError, benefits, market};
+use crust_primitives::{AccountId, Balance, Perbill};
+
+const MODULE: &str = "system";
+
+fn config_key() -> Vec<u8> {
+    key(MODULE, "config", &[])
+}
+
+/// The treasury: receives 80% of transaction fees and tips (reference `DealWithFees`).
+pub fn treasury_account() -> AccountId {
+    AccountId::module_account(b"py/trsry")
+}
+
+/// The runtime configuration written at genesis.
+pub fn config(state: &impl State) -> Result<RuntimeConfig, SystemError> {
+    state.read(&config_key())?.ok_or(SystemError::NoConfig)
+}
+
+pub(crate) fn set_config(state: &mut impl State, config: &RuntimeConfig) {
+    state.write(&config_key(), config);
+}
+
+/// Fails unless `who` is the governance account (the `sudo`-style key set in genesis).
+pub fn ensure_governance(state: &impl State, who: &AccountId) -> Result<(), SystemError> {
+    if config(state)?.governance == *who {
+        Ok(())
+    } else {
+        Err(SystemError::NotGovernance { caller: *who })
+    }
+}
+
+/// The smallest fee a transaction of `encoded_len` bytes may carry.
+pub fn required_fee(state: &impl State, encoded_len: usize) -> Result<Balance, SystemError> {
+    let cfg = config(state)?;
+    let len = u128::try_from(encoded_len).unwrap_or(u128::MAX);
+    Ok(cfg.tx_base_fee.saturating_add(cfg.tx_byte_fee.saturating_mul(len)))
+}
+
+/// Why a transaction cannot be included at all (it pays nothing and changes nothing).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidTransaction {
+    /// The nonce is not the account's next one.
+    #[error("nonce {got} is wrong; the account's next nonce is {expected}")]
+    BadNonce {
+        /// Nonce the transaction carries.
+        got: u64,
+        /// The account's next nonce.
+        expected: u64,
+    },
+    /// The fee is below the minimum for the transaction's size.
+    #[error("fee {got} is below the minimum {min} for this transaction")]
+    FeeTooLow {
+        /// Fee offered.
+        got: Balance,
+        /// Minimum fee.
+        min: Balance,
+    },
+    /// The signer cannot pay fee + tip and stay above the existential deposit.
+    #[error("cannot pay fee and tip: {0}")]
+    CannotPay(balances::BalancesError),
+    /// The runtime's own state is unusable.
+    #[error("runtime state error: {0}")]
+    System(#[from] SystemError),
+}
+
+/// What applying a valid transaction did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    /// The call's error, if it failed (its state changes were discarded; the fee was paid).
+    pub error: Option<RuntimeError>,
+    /// What the signer actually paid (fee after any benefit reduction, plus tip).
+    pub paid: Balance,
+}
+
+/// A transaction after signature checking: who sent it and what it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedTransaction {
+    /// The signer.
+    pub signer: AccountId,
+    /// The signer's nonce for this transaction.
+    pub nonce: u64,
+    /// The fee offered (at least [`required_fee`]).
+    pub fee: Balance,
+    /// An optional tip for the block author's priority.
+    pub tip: Balance,
+    /// The call.
+    pub call: Call,
+    /// The transaction's encoded length in bytes, for the fee check.
+    pub encoded_len: usize,
+}
+
+/// Checks that `tx` could be applied now (the mempool's door check) without changing state.
+pub fn validate_transaction(state: &impl State, tx: &CheckedTransaction) -> Result<(), InvalidTransaction> {
+    let info = balances::account(state, &tx.signer).map_err(InvalidTransaction::CannotPay)?;
+    if tx.nonce != info.nonce {
+        return Err(InvalidTransaction::BadNonce { got: tx.nonce, expected: info.nonce });
+    }
+    let min = required_fee(state, tx.encoded_len)?;
+    if tx.fee < min {
+        return Err(InvalidTransaction::FeeTooLow { got: tx.fee, min });
+    }
+    let needed = tx.fee.saturating_add(tx.tip);
+    let usable = info.usable();
+    let ed = config(state)?.existential_deposit;
+    if usable < needed || info.free.saturating_add(info.reserved) - needed < ed {
+        return Err(InvalidTransaction::CannotPay(balances::BalancesError::InsufficientBalance {
+            needed: needed.saturating_add(ed),
+            usable,
+        }));
+    }
+    Ok(())
+}
+
+/// Applies a checked transaction: pays the fee, bumps the nonce, runs the call atomically.
+pub fn apply_transaction(
+    state: &mut impl State,
+    block: &BlockContext,
+    tx: &CheckedTransaction,
+) -> Result<ApplyOutcome, InvalidTransaction> {
+    validate_transaction(state, tx)?;
+    let ctx = CallContext { caller: tx.signer, height: block.height, era: block.era };
+    // Fee part: committed whether or not the call succeeds.
+    let paid = atomically(state, |s| -> Result<Balance, InvalidTransaction> {
+        let fee = if matches!(tx.call, Call::Market(market::MarketCall::CalculateReward { .. })) {
+            // Benefit holders' liquidation calls are (partly) paid by the era's fee-reduction quota.
+            benefits::maybe_reduce_fee(s, &ctx, tx.fee).map_err(|e| {
+                InvalidTransaction::System(SystemError::Module(e.to_string()))
+            })?
+        } else {
+            FeeSplit { from_payer: tx.fee, minted: 0 }
+        };
+        let payer_total = fee.from_payer.saturating_add(tx.tip);
+        pay_fee(s, &tx.signer, &block.author, payer_total, fee.minted)
+            .map_err(InvalidTransaction::CannotPay)?;
+        balances::bump_nonce(s, &tx.signer).map_err(InvalidTransaction::CannotPay)?;
+        Ok(payer_total)
+    })?;
+    // Call part: atomic; failure is recorded, not propagated.
+    let result = atomically(state, |s| crate::dispatch(s, &ctx, &tx.call));
+    let error = match result {
+        Ok(()) => {
+            state.emit(Event::System(SystemEvent::ExtrinsicSuccess { signer: tx.signer }));
+            None
+        }
+        Err(e) => {
+            state.emit(Event::System(SystemEvent::ExtrinsicFailed {
+                signer: tx.signer,
+                error: e.to_string(),
+            }));
+            Some(e)
+        }
+    };
+    Ok(ApplyOutcome { error, paid })
+}
+
+/// How a fee is covered: what the payer pays and what the fee-reduction quota mints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeSplit {
+    /// Withdrawn from the payer.
+    pub from_payer: Balance,
+    /// Newly minted to cover the rest (benefits fee reduction).
+    pub minted: Balance,
+}
+
+/// Collects `from_payer` from `payer` plus `minted` new units, and splits the total 80%
+/// treasury / 20% block author.
+fn pay_fee(
+    state: &mut impl State,
+    payer: &AccountId,
+    author: &AccountId,
+    from_payer: Balance,
+    minted: Balance,
+) -> Result<(), balances::BalancesError> {
+    let treasury = treasury_account();
+    let total = from_payer.saturating_add(minted);
+    let to_author = Perbill::from_percent(20).mul(total);
+    let to_treasury = total - to_author;
+    // Payer → treasury first (it always exists), then the author's share out of it.
+    balances::transfer(state, payer, &treasury, from_payer, Existence::KeepAlive)?;
+    balances::mint(state, &treasury, minted)?;
+    if balances::transfer(state, &treasury, author, to_author, Existence::AllowDeath).is_err() {
+        // An author share below the existential deposit for a new account stays in the treasury.
+        let _ = to_treasury;
+    }
+    Ok(())
+}
+
+/// Per-block work at the start of block `block.height` (fee adjustments, spower upkeep, era
+/// bookkeeping). Bounded: every hook processes at most a fixed batch.
+pub fn begin_block(state: &mut impl State, block: &BlockContext) -> Result<(), RuntimeError> {
+    market::on_initialize(state, block.height)?;
+    let cfg = config(state)?;
+    let era_blocks = cfg.era_blocks();
+    if block.height > 0 && era_blocks > 0 && block.height % era_blocks == 0 {
+        // The era payout comes from staking (issue #3); until then the quota is computed from
+        // the market payout alone, which is zero, so no fee reductions are granted.
+        benefits::update_era_benefit(state, block.era, 0)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! System types: configuration, errors, events.
+
+use crate::state::StateError;
+use crust_primitives::{AccountId, Balance, BlockHeight, Perbill};
+use serde::Serialize;
+
+/// Runtime configuration fixed by the chain spec at genesis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// The governance (`sudo`-style) account allowed to make root calls.
+    pub governance: AccountId,
+    /// The least an ordinary account may hold (reference: 10^8 units).
+    pub existential_deposit: Balance,
+    /// Blocks per report slot (reference: 600).
+    pub report_slot_blocks: BlockHeight,
+    /// Report slots per era (reference: 6).
+    pub slots_per_era: u64,
+    /// Blocks of storage one order buys (reference `FileDuration`: 2 592 000).
+    pub file_duration_blocks: BlockHeight,
+    /// Merchant collateral must cover `collateral_ratio ×` unclaimed rewards (reference: 1).
+    pub collateral_ratio: u32,
+    /// Orders must be strictly smaller than this many bytes (reference: 8 GiB).
+    pub maximum_file_size: u64,
+    /// Fixed part of every transaction fee.
+    pub tx_base_fee: Balance,
+    /// Per-byte part of every transaction fee (reference `TransactionByteFee` = 10^5).
+    pub tx_byte_fee: Balance,
+    /// Locked SWORK funds per free work report per era (reference: 3 CRU).
+    pub benefit_report_work_cost: Balance,
+    /// Share of the era payout usable for fee reductions (reference: 0.2%).
+    pub benefits_limit_ratio: Perbill,
+    /// Share of a reduced fee covered by the quota (reference: 100%).
+    pub benefit_market_cost_ratio: Perbill,
+    /// Eras before cut benefit funds unlock (reference `BondingDuration`: 112).
+    pub bonding_duration_eras: u64,
+}
+crust_primitives::impl_codec_struct!(RuntimeConfig {
+    governance,
+    existential_deposit,
+    report_slot_blocks,
+    slots_per_era,
+    file_duration_blocks,
+    collateral_ratio,
+    maximum_file_size,
+    tx_base_fee,
+    tx_byte_fee,
+    benefit_report_work_cost,
+    benefits_limit_ratio,
+    benefit_market_cost_ratio,
+    bonding_duration_eras,
+});
+
+impl RuntimeConfig {
+    /// Blocks per era.
+    pub fn era_blocks(&self) -> BlockHeight {
+        self.report_slot_blocks.saturating_mul(self.slots_per_era)
+    }
+}
+
+/// System errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SystemError {
+    /// Only the governance account may make this call.
+    #[error("{caller} is not the governance account; this call needs governance")]
+    NotGovernance {
+        /// Who tried.
+        caller: AccountId,
+    },
+    /// Genesis did not write a runtime configuration.
+    #[error("runtime configuration missing from state (genesis not applied)")]
+    NoConfig,
+    /// A module failed while settling a fee.
+    #[error("{0}")]
+    Module(String),
+    /// The state is corrupt.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// System events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum SystemEvent {
+    /// A transaction's call succeeded.
+    ExtrinsicSuccess {
+        /// Signer.
+        signer: AccountId,
+    },
+    /// A transaction's call failed; its changes were discarded and the fee kept.
+    ExtrinsicFailed {
+        /// Signer.
+        signer: AccountId,
+        /// Why the call failed.
+        error: String,
+    },
+}
