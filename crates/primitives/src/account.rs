@@ -27,7 +27,9 @@ pub enum AccountError {
     #[error("address is not valid base58")]
     BadBase58,
     /// The decoded address has the wrong number of bytes for a 32-byte account.
-    #[error("address decodes to {len} bytes; an account address has a 1- or 2-byte prefix, 32 key bytes and 2 checksum bytes")]
+    #[error(
+        "address decodes to {len} bytes; an account address has a 1- or 2-byte prefix, 32 key bytes and 2 checksum bytes"
+    )]
     BadLength {
         /// Decoded length in bytes.
         len: usize,
@@ -82,7 +84,10 @@ impl AccountId {
     pub fn from_ss58(address: &str) -> Result<Self, AccountError> {
         let (prefix, key) = ss58_decode(address)?;
         if prefix != SS58_PREFIX {
-            return Err(AccountError::WrongPrefix { found: prefix, expected: SS58_PREFIX });
+            return Err(AccountError::WrongPrefix {
+                found: prefix,
+                expected: SS58_PREFIX,
+            });
         }
         Ok(Self(key))
     }
@@ -218,7 +223,9 @@ impl fmt::Debug for Keypair {
 impl Keypair {
     /// The key pair for a 32-byte secret seed.
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        Self { secret: SigningKey::from_bytes(seed) }
+        Self {
+            secret: SigningKey::from_bytes(seed),
+        }
     }
 
     /// A fresh key pair from the system's random source.
@@ -312,7 +319,11 @@ pub fn generate_phrase(words: usize) -> Result<String, AccountError> {
         18 => 24,
         21 => 28,
         24 => 32,
-        _ => return Err(AccountError::BadMnemonic(format!("{words} words is not a BIP39 length"))),
+        _ => {
+            return Err(AccountError::BadMnemonic(format!(
+                "{words} words is not a BIP39 length"
+            )));
+        }
     };
     let mut entropy = [0u8; 32];
     getrandom::fill(&mut entropy[..bytes]).map_err(|_| AccountError::Entropy)?;
@@ -380,11 +391,15 @@ pub fn ss58_decode(address: &str) -> Result<(u16, [u8; 32]), AccountError> {
     if address.len() > 64 {
         return Err(AccountError::BadLength { len: address.len() });
     }
-    let data = bs58::decode(address).into_vec().map_err(|_| AccountError::BadBase58)?;
+    let data = bs58::decode(address)
+        .into_vec()
+        .map_err(|_| AccountError::BadBase58)?;
     let (prefix, prefix_len) = match data.first() {
         Some(&b) if b < 64 => (u16::from(b), 1),
         Some(&b) if b < 128 => {
-            let second = *data.get(1).ok_or(AccountError::BadLength { len: data.len() })?;
+            let second = *data
+                .get(1)
+                .ok_or(AccountError::BadLength { len: data.len() })?;
             let lower = (b << 2) | (second >> 6);
             let upper = second & 0b0011_1111;
             (u16::from(lower) | (u16::from(upper) << 8), 2)
@@ -457,7 +472,10 @@ mod tests {
         let (prefix, key) =
             ss58_decode("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY").expect("valid");
         assert_eq!(prefix, 42);
-        assert_eq!(key, hex32("d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"));
+        assert_eq!(
+            key,
+            hex32("d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d")
+        );
     }
 
     #[test]
@@ -484,10 +502,16 @@ mod tests {
         let typo: String = chars.into_iter().collect();
         assert_eq!(AccountId::from_ss58(&typo), Err(AccountError::BadChecksum));
         assert_eq!(AccountId::from_ss58("0OIl"), Err(AccountError::BadBase58));
-        assert!(matches!(AccountId::from_ss58(&good[..20]), Err(AccountError::BadLength { .. })));
+        assert!(matches!(
+            AccountId::from_ss58(&good[..20]),
+            Err(AccountError::BadLength { .. })
+        ));
         assert_eq!(
             AccountId::from_ss58("5FA9nQDVg267DEd8m1ZypXLBnvN7SFxYwV7ndqSYGiN9TTpu"),
-            Err(AccountError::WrongPrefix { found: 42, expected: 66 })
+            Err(AccountError::WrongPrefix {
+                found: 42,
+                expected: 66
+            })
         );
         assert_eq!("0x12".parse::<AccountId>(), Err(AccountError::BadHex));
     }
@@ -517,10 +541,16 @@ mod tests {
             Keypair::from_phrase("not a real phrase", None),
             Err(AccountError::BadMnemonic(_))
         ));
-        assert!(matches!(Keypair::from_suri("//Alice/soft"), Err(AccountError::SoftDerivation(_))));
+        assert!(matches!(
+            Keypair::from_suri("//Alice/soft"),
+            Err(AccountError::SoftDerivation(_))
+        ));
         let seed = Keypair::from_suri(&format!("0x{}", to_hex(&[7u8; 32]))).expect("seed");
         assert_eq!(seed.seed(), [7u8; 32]);
-        assert!(matches!(generate_phrase(13), Err(AccountError::BadMnemonic(_))));
+        assert!(matches!(
+            generate_phrase(13),
+            Err(AccountError::BadMnemonic(_))
+        ));
     }
 
     #[test]
@@ -530,7 +560,10 @@ mod tests {
         let b = Keypair::from_suri(&format!("//{long}y")).expect("valid");
         assert_ne!(a.public(), b.public());
         let n = Keypair::from_suri("//1").expect("numeric junction");
-        assert_ne!(n.public(), Keypair::from_suri("//01x").expect("valid").public());
+        assert_ne!(
+            n.public(),
+            Keypair::from_suri("//01x").expect("valid").public()
+        );
     }
 
     proptest! {

@@ -51,12 +51,17 @@ pub fn parse_balance(input: &str) -> Result<Balance, ParseBalanceError> {
         return Err(ParseBalanceError::Empty);
     }
     let lower = s.to_ascii_lowercase();
-    if let Some(number) = lower.strip_suffix("units").or_else(|| lower.strip_suffix("unit")) {
+    if let Some(number) = lower
+        .strip_suffix("units")
+        .or_else(|| lower.strip_suffix("unit"))
+    {
         let number = number.trim();
         if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseBalanceError::NotANumber(s.to_string()));
         }
-        return number.parse::<Balance>().map_err(|_| ParseBalanceError::Overflow);
+        return number
+            .parse::<Balance>()
+            .map_err(|_| ParseBalanceError::Overflow);
     }
     let number = lower.strip_suffix("cru").unwrap_or(&lower).trim();
     let (whole, frac) = match number.split_once('.') {
@@ -79,7 +84,9 @@ pub fn parse_balance(input: &str) -> Result<Balance, ParseBalanceError> {
         0
     } else {
         let padded = format!("{frac:0<DECIMALS$}");
-        padded.parse().map_err(|_| ParseBalanceError::NotANumber(s.to_string()))?
+        padded
+            .parse()
+            .map_err(|_| ParseBalanceError::NotANumber(s.to_string()))?
     };
     whole
         .checked_mul(CRU)
@@ -108,10 +115,22 @@ mod tests {
         assert_eq!(parse_balance(".25"), Ok(CRU / 4));
         assert_eq!(parse_balance("100 units"), Ok(100));
         assert_eq!(parse_balance(""), Err(ParseBalanceError::Empty));
-        assert_eq!(parse_balance("0.0000000000001"), Err(ParseBalanceError::TooPrecise));
-        assert!(matches!(parse_balance("1,5"), Err(ParseBalanceError::NotANumber(_))));
-        assert!(matches!(parse_balance("-1"), Err(ParseBalanceError::NotANumber(_))));
-        assert_eq!(parse_balance("999999999999999999999999999999 CRU"), Err(ParseBalanceError::Overflow));
+        assert_eq!(
+            parse_balance("0.0000000000001"),
+            Err(ParseBalanceError::TooPrecise)
+        );
+        assert!(matches!(
+            parse_balance("1,5"),
+            Err(ParseBalanceError::NotANumber(_))
+        ));
+        assert!(matches!(
+            parse_balance("-1"),
+            Err(ParseBalanceError::NotANumber(_))
+        ));
+        assert_eq!(
+            parse_balance("999999999999999999999999999999 CRU"),
+            Err(ParseBalanceError::Overflow)
+        );
     }
 
     proptest! {

@@ -58,7 +58,10 @@ impl Cid {
     /// Parses the binary form, requiring it to be canonical (re-encoding gives the same bytes).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CidError> {
         if bytes.len() > MAX_CID_BYTES {
-            return Err(CidError::TooLong { len: bytes.len(), max: MAX_CID_BYTES });
+            return Err(CidError::TooLong {
+                len: bytes.len(),
+                max: MAX_CID_BYTES,
+            });
         }
         let cid = cid::Cid::try_from(bytes).map_err(|e| CidError::Invalid(e.to_string()))?;
         if cid.to_bytes() != bytes {
@@ -115,7 +118,10 @@ impl FromStr for Cid {
     type Err = CidError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.len() > 2 * MAX_CID_BYTES {
-            return Err(CidError::TooLong { len: s.len(), max: 2 * MAX_CID_BYTES });
+            return Err(CidError::TooLong {
+                len: s.len(),
+                max: 2 * MAX_CID_BYTES,
+            });
         }
         let cid = cid::Cid::try_from(s.trim()).map_err(|e| CidError::Invalid(e.to_string()))?;
         Self::from_bytes(&cid.to_bytes())
@@ -130,7 +136,9 @@ impl Serialize for Cid {
 
 impl<'de> Deserialize<'de> for Cid {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -175,7 +183,10 @@ mod tests {
         // Same digest, different version.
         assert_eq!(v0.hash(), v1.hash());
         assert_ne!(v0, v1);
-        assert_eq!(Cid::v1_sha256(DAG_PB, v0.hash().1.try_into().expect("32 bytes")), v1);
+        assert_eq!(
+            Cid::v1_sha256(DAG_PB, v0.hash().1.try_into().expect("32 bytes")),
+            v1
+        );
     }
 
     #[test]
@@ -184,7 +195,10 @@ mod tests {
         assert_eq!(decode::<Cid>(&encode(&v0)).ok(), Some(v0));
         assert!(decode::<Cid>(&encode(&vec![1u8, 2, 3])).is_err());
         assert!(decode::<Cid>(&encode(&vec![0u8; 200])).is_err());
-        assert!(matches!("not-a-cid".parse::<Cid>(), Err(CidError::Invalid(_))));
+        assert!(matches!(
+            "not-a-cid".parse::<Cid>(),
+            Err(CidError::Invalid(_))
+        ));
     }
 
     #[test]

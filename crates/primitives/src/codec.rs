@@ -130,7 +130,11 @@ mod tests {
         flag: bool,
         items: Vec<u32>,
     }
-    crate::impl_codec_struct!(Sample { id, flag, items: max_items(3) });
+    crate::impl_codec_struct!(Sample {
+        id,
+        flag,
+        items: max_items(3)
+    });
 
     #[derive(Debug, PartialEq)]
     enum Choice {
@@ -144,10 +148,18 @@ mod tests {
 
     #[test]
     fn struct_round_trips_and_bounds_lengths() {
-        let value = Sample { id: 9, flag: true, items: vec![1, 2, 3] };
+        let value = Sample {
+            id: 9,
+            flag: true,
+            items: vec![1, 2, 3],
+        };
         let bytes = encode(&value);
         assert_eq!(decode::<Sample>(&bytes).ok(), Some(value));
-        let too_many = Sample { id: 9, flag: true, items: vec![1, 2, 3, 4] };
+        let too_many = Sample {
+            id: 9,
+            flag: true,
+            items: vec![1, 2, 3, 4],
+        };
         assert!(decode::<Sample>(&encode(&too_many)).is_err());
     }
 

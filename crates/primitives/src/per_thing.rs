@@ -15,7 +15,17 @@ macro_rules! per_thing {
     ($name:ident, $accuracy:expr, $doc:literal) => {
         #[doc = $doc]
         #[derive(
-            Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+            Clone,
+            Copy,
+            Debug,
+            Default,
+            PartialEq,
+            Eq,
+            PartialOrd,
+            Ord,
+            Hash,
+            Serialize,
+            Deserialize,
         )]
         #[serde(transparent)]
         pub struct $name(u32);
@@ -26,7 +36,11 @@ macro_rules! per_thing {
 
             /// The ratio `parts / ACCURACY`, saturating at one.
             pub const fn from_parts(parts: u32) -> Self {
-                if parts > Self::ACCURACY { Self(Self::ACCURACY) } else { Self(parts) }
+                if parts > Self::ACCURACY {
+                    Self(Self::ACCURACY)
+                } else {
+                    Self(parts)
+                }
             }
 
             /// `percent`%, saturating at 100%.
@@ -70,7 +84,7 @@ macro_rules! per_thing {
             }
 
             /// `self × n`, rounded to the nearest integer with an exact half rounded down.
-            pub fn mul(self, n: u128) -> u128 {
+            pub fn mul_nearest(self, n: u128) -> u128 {
                 self.mul_rounded(n, Rounding::NearestHalfDown)
             }
 
@@ -84,10 +98,10 @@ macro_rules! per_thing {
                 self.mul_rounded(n, Rounding::Up)
             }
 
-            /// `self × n` for 64-bit quantities (sizes, counts), rounded like [`Self::mul`].
+            /// `self × n` for 64-bit quantities (sizes, counts), rounded like [`Self::mul_nearest`].
             pub fn mul_u64(self, n: u64) -> u64 {
                 // The product never exceeds n, so it fits back into u64.
-                u64::try_from(self.mul(u128::from(n))).unwrap_or(n)
+                u64::try_from(self.mul_nearest(u128::from(n))).unwrap_or(n)
             }
 
             fn mul_rounded(self, n: u128, rounding: Rounding) -> u128 {
@@ -176,12 +190,12 @@ mod tests {
     #[test]
     fn multiply_rounds_to_nearest_with_half_down() {
         // market-swork.md conventions: 0.138888888 × 23 220 → 3 225; 5% × 950 = 47.5 → 47.
-        assert_eq!(Perbill::from_parts(138_888_888).mul(23_220), 3_225);
-        assert_eq!(Perbill::from_percent(5).mul(950), 47);
-        assert_eq!(Perbill::from_percent(5).mul(1_300), 65);
-        assert_eq!(Perbill::from_percent(1).mul(40), 0);
-        assert_eq!(Perbill::from_percent(72).mul(2_000), 1_440);
-        assert_eq!(Perbill::from_percent(18).mul(129_000), 23_220);
+        assert_eq!(Perbill::from_parts(138_888_888).mul_nearest(23_220), 3_225);
+        assert_eq!(Perbill::from_percent(5).mul_nearest(950), 47);
+        assert_eq!(Perbill::from_percent(5).mul_nearest(1_300), 65);
+        assert_eq!(Perbill::from_percent(1).mul_nearest(40), 0);
+        assert_eq!(Perbill::from_percent(72).mul_nearest(2_000), 1_440);
+        assert_eq!(Perbill::from_percent(18).mul_nearest(129_000), 23_220);
     }
 
     #[test]
@@ -191,7 +205,7 @@ mod tests {
         let mut amount = 23_220u128;
         let mut left = vec![];
         for parts in ratios {
-            let reward = Perbill::from_parts(parts).mul(amount);
+            let reward = Perbill::from_parts(parts).mul_nearest(amount);
             assert_eq!(reward, 3_225);
             amount -= reward;
             left.push(amount);
@@ -201,15 +215,24 @@ mod tests {
 
     #[test]
     fn rational_approximation_follows_reference() {
-        assert_eq!(Perbill::from_rational_approximation(1, 3), Perbill::from_parts(333_333_333));
+        assert_eq!(
+            Perbill::from_rational_approximation(1, 3),
+            Perbill::from_parts(333_333_333)
+        );
         assert_eq!(Perbill::from_rational_approximation(5, 0), Perbill::one());
         assert_eq!(Perbill::from_rational_approximation(7, 5), Perbill::one());
-        assert_eq!(Permill::from_rational_approximation(1, 2), Permill::from_parts(500_000));
+        assert_eq!(
+            Permill::from_rational_approximation(1, 2),
+            Permill::from_parts(500_000)
+        );
         // Large operands: both sides are divided by ⌈q / ACCURACY⌉ before dividing.
         let q = 3 * u128::from(Perbill::ACCURACY) + 1; // factor 4
         let p = q / 2;
         let expected = (p / 4) * 1_000_000_000 / (q / 4);
-        assert_eq!(Perbill::from_rational_approximation(p, q).deconstruct() as u128, expected);
+        assert_eq!(
+            Perbill::from_rational_approximation(p, q).deconstruct() as u128,
+            expected
+        );
     }
 
     #[test]
@@ -232,7 +255,7 @@ mod tests {
         #[test]
         fn mul_matches_exact_rational_rounding(parts in 0u32..=1_000_000_000, n in any::<u128>()) {
             let r = Perbill::from_parts(parts);
-            let got = r.mul(n);
+            let got = r.mul_nearest(n);
             let floor = r.mul_floor(n);
             let ceil = r.mul_ceil(n);
             prop_assert!(floor <= got && got <= ceil);

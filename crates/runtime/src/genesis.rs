@@ -41,7 +41,10 @@ impl Genesis {
                 benefit_market_cost_ratio: Perbill::one(),
                 bonding_duration_eras: BONDING_DURATION_ERAS,
             },
-            market: MarketParams { enable_market: true, ..MarketParams::default() },
+            market: MarketParams {
+                enable_market: true,
+                ..MarketParams::default()
+            },
             balances: Vec::new(),
         }
     }

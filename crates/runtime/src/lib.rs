@@ -15,9 +15,13 @@
 pub mod balances;
 pub mod benefits;
 pub mod genesis;
+#[cfg(test)]
+mod invariants;
 pub mod market;
 pub mod state;
 pub mod system;
+#[cfg(test)]
+mod testing;
 
 pub use genesis::Genesis;
 pub use state::{MemoryState, State, StateExt};
@@ -135,7 +139,11 @@ pub enum RuntimeError {
 
 /// Executes `call` for `ctx.caller`. Not atomic by itself: wrap it in
 /// [`state::atomically`] (as [`system::apply_transaction`] does).
-pub fn dispatch(state: &mut impl State, ctx: &CallContext, call: &Call) -> Result<(), RuntimeError> {
+pub fn dispatch(
+    state: &mut impl State,
+    ctx: &CallContext,
+    call: &Call,
+) -> Result<(), RuntimeError> {
     match call {
         Call::Balances(c) => Ok(balances::dispatch(state, ctx, c)?),
         Call::Market(c) => Ok(market::dispatch(state, ctx, c)?),

@@ -46,9 +46,11 @@ pub trait StateExt: State {
     fn read<T: Decode<Cfg = ()>>(&self, key: &[u8]) -> Result<Option<T>, StateError> {
         match self.get(key) {
             None => Ok(None),
-            Some(bytes) => codec::decode(&bytes).map(Some).map_err(|_| StateError::Corrupt {
-                key: crust_primitives::account::to_hex(key),
-            }),
+            Some(bytes) => codec::decode(&bytes)
+                .map(Some)
+                .map_err(|_| StateError::Corrupt {
+                    key: crust_primitives::account::to_hex(key),
+                }),
         }
     }
 
@@ -160,7 +162,11 @@ pub struct Overlay<'a, S: State + ?Sized> {
 impl<'a, S: State + ?Sized> Overlay<'a, S> {
     /// A new, empty overlay over `parent`.
     pub fn new(parent: &'a mut S) -> Self {
-        Self { parent, writes: BTreeMap::new(), events: Vec::new() }
+        Self {
+            parent,
+            writes: BTreeMap::new(),
+            events: Vec::new(),
+        }
     }
 
     /// Applies the buffered writes and events to the parent.
@@ -200,7 +206,9 @@ impl<S: State + ?Sized> State for Overlay<'_, S> {
         let mut out = Vec::new();
         let mut cursor: Option<Vec<u8>> = after.map(|a| a.to_vec());
         while out.len() < limit {
-            let page = self.parent.scan(prefix, cursor.as_deref(), limit - out.len());
+            let page = self
+                .parent
+                .scan(prefix, cursor.as_deref(), limit - out.len());
             let page_end = if page.len() < limit - out.len() {
                 None // the parent has nothing beyond this page
             } else {
@@ -217,7 +225,10 @@ impl<S: State + ?Sized> State for Overlay<'_, S> {
             };
             let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
                 page.into_iter().map(|(k, v)| (k, Some(v))).collect();
-            for (k, v) in self.writes.range((lower, upper)).take_while(|(k, _)| k.starts_with(prefix))
+            for (k, v) in self
+                .writes
+                .range((lower, upper))
+                .take_while(|(k, _)| k.starts_with(prefix))
             {
                 merged.insert(k.clone(), v.clone());
             }
@@ -293,7 +304,10 @@ mod tests {
 
     #[test]
     fn key_parts_do_not_collide() {
-        assert_ne!(key("m", "i", &[&var(b"ab"), b"c"]), key("m", "i", &[&var(b"a"), b"bc"]));
+        assert_ne!(
+            key("m", "i", &[&var(b"ab"), b"c"]),
+            key("m", "i", &[&var(b"a"), b"bc"])
+        );
     }
 
     proptest! {

@@ -17,7 +17,9 @@ pub enum BalancesError {
     },
     /// The payment would leave the payer below the existential deposit; send less, or use a
     /// transfer that allows the account to be removed.
-    #[error("payment would leave {remaining} units, below the existential deposit of {existential_deposit}")]
+    #[error(
+        "payment would leave {remaining} units, below the existential deposit of {existential_deposit}"
+    )]
     KeepAlive {
         /// What would remain.
         remaining: Balance,
@@ -25,7 +27,9 @@ pub enum BalancesError {
         existential_deposit: Balance,
     },
     /// A new account must receive at least the existential deposit.
-    #[error("{amount} units is below the existential deposit of {existential_deposit} needed to create an account")]
+    #[error(
+        "{amount} units is below the existential deposit of {existential_deposit} needed to create an account"
+    )]
     ExistentialDeposit {
         /// Amount sent.
         amount: Balance,

@@ -56,14 +56,21 @@ pub fn account(state: &impl State, who: &AccountId) -> Result<AccountInfo, Balan
     Ok(state.read_or_default(&account_key(who))?)
 }
 
-fn put_account(state: &mut impl State, who: &AccountId, info: &AccountInfo) -> Result<(), BalancesError> {
+fn put_account(
+    state: &mut impl State,
+    who: &AccountId,
+    info: &AccountInfo,
+) -> Result<(), BalancesError> {
     let total = info.free.saturating_add(info.reserved);
     let ed = system::config(state)?.existential_deposit;
     if total < ed && !is_permanent(state, who) {
         // An ordinary account below the existential deposit is removed; its dust is burned.
         if total > 0 {
             set_total_issuance(state, total_issuance(state)?.saturating_sub(total));
-            state.emit(Event::Balances(BalancesEvent::DustLost { account: *who, amount: total }));
+            state.emit(Event::Balances(BalancesEvent::DustLost {
+                account: *who,
+                amount: total,
+            }));
         }
         state.delete(&account_key(who));
     } else {
@@ -133,7 +140,11 @@ crust_primitives::impl_codec_enum!(BalancesCall {
 });
 
 /// Executes a balances call for the signer in `ctx`.
-pub fn dispatch(state: &mut impl State, ctx: &CallContext, call: &BalancesCall) -> Result<(), BalancesError> {
+pub fn dispatch(
+    state: &mut impl State,
+    ctx: &CallContext,
+    call: &BalancesCall,
+) -> Result<(), BalancesError> {
     match call {
         BalancesCall::Transfer { dest, amount } => {
             transfer(state, &ctx.caller, dest, *amount, Existence::AllowDeath)
@@ -160,23 +171,39 @@ pub fn transfer(
     let mut sender = account(state, from)?;
     let usable = sender.usable();
     if usable < amount {
-        return Err(BalancesError::InsufficientBalance { needed: amount, usable });
+        return Err(BalancesError::InsufficientBalance {
+            needed: amount,
+            usable,
+        });
     }
     let ed = system::config(state)?.existential_deposit;
     let remaining = sender.free - amount + sender.reserved;
     if existence == Existence::KeepAlive && remaining < ed && !is_permanent(state, from) {
-        return Err(BalancesError::KeepAlive { remaining, existential_deposit: ed });
+        return Err(BalancesError::KeepAlive {
+            remaining,
+            existential_deposit: ed,
+        });
     }
     let mut receiver = account(state, to)?;
     let receiver_total = receiver.free.saturating_add(receiver.reserved);
     if receiver_total == 0 && amount < ed && !is_permanent(state, to) {
-        return Err(BalancesError::ExistentialDeposit { amount, existential_deposit: ed });
+        return Err(BalancesError::ExistentialDeposit {
+            amount,
+            existential_deposit: ed,
+        });
     }
-    receiver.free = receiver.free.checked_add(amount).ok_or(BalancesError::Overflow)?;
+    receiver.free = receiver
+        .free
+        .checked_add(amount)
+        .ok_or(BalancesError::Overflow)?;
     sender.free -= amount;
     put_account(state, from, &sender)?;
     put_account(state, to, &receiver)?;
-    state.emit(Event::Balances(BalancesEvent::Transfer { from: *from, to: *to, amount }));
+    state.emit(Event::Balances(BalancesEvent::Transfer {
+        from: *from,
+        to: *to,
+        amount,
+    }));
     Ok(())
 }
 
@@ -185,17 +212,29 @@ pub fn mint(state: &mut impl State, who: &AccountId, amount: Balance) -> Result<
     if amount == 0 {
         return Ok(());
     }
-    let issuance = total_issuance(state)?.checked_add(amount).ok_or(BalancesError::Overflow)?;
+    let issuance = total_issuance(state)?
+        .checked_add(amount)
+        .ok_or(BalancesError::Overflow)?;
     let mut info = account(state, who)?;
-    info.free = info.free.checked_add(amount).ok_or(BalancesError::Overflow)?;
+    info.free = info
+        .free
+        .checked_add(amount)
+        .ok_or(BalancesError::Overflow)?;
     set_total_issuance(state, issuance);
     put_account(state, who, &info)?;
-    state.emit(Event::Balances(BalancesEvent::Minted { account: *who, amount }));
+    state.emit(Event::Balances(BalancesEvent::Minted {
+        account: *who,
+        amount,
+    }));
     Ok(())
 }
 
 /// Destroys up to `amount` of `who`'s usable free balance; returns what was destroyed.
-pub fn burn(state: &mut impl State, who: &AccountId, amount: Balance) -> Result<Balance, BalancesError> {
+pub fn burn(
+    state: &mut impl State,
+    who: &AccountId,
+    amount: Balance,
+) -> Result<Balance, BalancesError> {
     let mut info = account(state, who)?;
     let burned = amount.min(info.usable());
     if burned == 0 {
@@ -204,40 +243,70 @@ pub fn burn(state: &mut impl State, who: &AccountId, amount: Balance) -> Result<
     info.free -= burned;
     set_total_issuance(state, total_issuance(state)?.saturating_sub(burned));
     put_account(state, who, &info)?;
-    state.emit(Event::Balances(BalancesEvent::Burned { account: *who, amount: burned }));
+    state.emit(Event::Balances(BalancesEvent::Burned {
+        account: *who,
+        amount: burned,
+    }));
     Ok(burned)
 }
 
 /// Moves `amount` from free to reserved.
-pub fn reserve(state: &mut impl State, who: &AccountId, amount: Balance) -> Result<(), BalancesError> {
+pub fn reserve(
+    state: &mut impl State,
+    who: &AccountId,
+    amount: Balance,
+) -> Result<(), BalancesError> {
     let mut info = account(state, who)?;
     let usable = info.usable();
     if usable < amount {
-        return Err(BalancesError::InsufficientBalance { needed: amount, usable });
+        return Err(BalancesError::InsufficientBalance {
+            needed: amount,
+            usable,
+        });
     }
     info.free -= amount;
-    info.reserved = info.reserved.checked_add(amount).ok_or(BalancesError::Overflow)?;
+    info.reserved = info
+        .reserved
+        .checked_add(amount)
+        .ok_or(BalancesError::Overflow)?;
     put_account(state, who, &info)?;
-    state.emit(Event::Balances(BalancesEvent::Reserved { account: *who, amount }));
+    state.emit(Event::Balances(BalancesEvent::Reserved {
+        account: *who,
+        amount,
+    }));
     Ok(())
 }
 
 /// Moves up to `amount` from reserved back to free; returns what was moved.
-pub fn unreserve(state: &mut impl State, who: &AccountId, amount: Balance) -> Result<Balance, BalancesError> {
+pub fn unreserve(
+    state: &mut impl State,
+    who: &AccountId,
+    amount: Balance,
+) -> Result<Balance, BalancesError> {
     let mut info = account(state, who)?;
     let moved = amount.min(info.reserved);
     if moved == 0 {
         return Ok(0);
     }
     info.reserved -= moved;
-    info.free = info.free.checked_add(moved).ok_or(BalancesError::Overflow)?;
+    info.free = info
+        .free
+        .checked_add(moved)
+        .ok_or(BalancesError::Overflow)?;
     put_account(state, who, &info)?;
-    state.emit(Event::Balances(BalancesEvent::Unreserved { account: *who, amount: moved }));
+    state.emit(Event::Balances(BalancesEvent::Unreserved {
+        account: *who,
+        amount: moved,
+    }));
     Ok(moved)
 }
 
 /// Destroys up to `amount` of `who`'s reserved balance (a slash); returns what was destroyed.
-pub fn slash_reserved(state: &mut impl State, who: &AccountId, amount: Balance) -> Result<Balance, BalancesError> {
+pub fn slash_reserved(
+    state: &mut impl State,
+    who: &AccountId,
+    amount: Balance,
+) -> Result<Balance, BalancesError> {
     let mut info = account(state, who)?;
     let slashed = amount.min(info.reserved);
     if slashed == 0 {
@@ -246,17 +315,27 @@ pub fn slash_reserved(state: &mut impl State, who: &AccountId, amount: Balance) 
     info.reserved -= slashed;
     set_total_issuance(state, total_issuance(state)?.saturating_sub(slashed));
     put_account(state, who, &info)?;
-    state.emit(Event::Balances(BalancesEvent::Slashed { account: *who, amount: slashed }));
+    state.emit(Event::Balances(BalancesEvent::Slashed {
+        account: *who,
+        amount: slashed,
+    }));
     Ok(slashed)
 }
 
 /// Sets (or replaces) the lock `id` on `who` to freeze `amount` of free balance.
-pub fn set_lock(state: &mut impl State, who: &AccountId, id: LockId, amount: Balance) -> Result<(), BalancesError> {
+pub fn set_lock(
+    state: &mut impl State,
+    who: &AccountId,
+    id: LockId,
+    amount: Balance,
+) -> Result<(), BalancesError> {
     let mut info = account(state, who)?;
     info.locks.retain(|l| l.id != id);
     if amount > 0 {
         if info.locks.len() >= types::MAX_LOCKS {
-            return Err(BalancesError::TooManyLocks { max: types::MAX_LOCKS });
+            return Err(BalancesError::TooManyLocks {
+                max: types::MAX_LOCKS,
+            });
         }
         info.locks.push(BalanceLock { id, amount });
     }
@@ -264,7 +343,11 @@ pub fn set_lock(state: &mut impl State, who: &AccountId, id: LockId, amount: Bal
 }
 
 /// Removes the lock `id` from `who`.
-pub fn remove_lock(state: &mut impl State, who: &AccountId, id: LockId) -> Result<(), BalancesError> {
+pub fn remove_lock(
+    state: &mut impl State,
+    who: &AccountId,
+    id: LockId,
+) -> Result<(), BalancesError> {
     set_lock(state, who, id, 0)
 }
 
@@ -277,10 +360,19 @@ pub(crate) fn bump_nonce(state: &mut impl State, who: &AccountId) -> Result<(), 
 }
 
 /// Endows `who` at genesis: adds to free balance and issuance without an existential check.
-pub(crate) fn endow(state: &mut impl State, who: &AccountId, amount: Balance) -> Result<(), BalancesError> {
+pub(crate) fn endow(
+    state: &mut impl State,
+    who: &AccountId,
+    amount: Balance,
+) -> Result<(), BalancesError> {
     let mut info = account(state, who)?;
-    info.free = info.free.checked_add(amount).ok_or(BalancesError::Overflow)?;
-    let issuance = total_issuance(state)?.checked_add(amount).ok_or(BalancesError::Overflow)?;
+    info.free = info
+        .free
+        .checked_add(amount)
+        .ok_or(BalancesError::Overflow)?;
+    let issuance = total_issuance(state)?
+        .checked_add(amount)
+        .ok_or(BalancesError::Overflow)?;
     set_total_issuance(state, issuance);
     state.write(&account_key(who), &info);
     Ok(())

@@ -31,7 +31,12 @@ pub struct AccountInfo {
     /// Named locks over `free`; they overlap, so the largest one counts.
     pub locks: Vec<BalanceLock>,
 }
-crust_primitives::impl_codec_struct!(AccountInfo { nonce, free, reserved, locks: max_items(MAX_LOCKS) });
+crust_primitives::impl_codec_struct!(AccountInfo {
+    nonce,
+    free,
+    reserved,
+    locks: max_items(MAX_LOCKS)
+});
 
 impl AccountInfo {
     /// The largest lock: the part of `free` that cannot be spent.

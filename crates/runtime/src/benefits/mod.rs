@@ -9,9 +9,13 @@
 //!
 //! Cut funds unlock after the bonding duration; at most 16 unlocking chunks at once.
 
+#[cfg(test)]
+mod tests;
 mod types;
 
-pub use types::{BenefitsError, BenefitsEvent, EraBenefits, FundsType, MarketBenefit, SworkBenefit, Unlocking};
+pub use types::{
+    BenefitsError, BenefitsEvent, EraBenefits, FundsType, MarketBenefit, SworkBenefit, Unlocking,
+};
 
 use crate::balances;
 use crate::state::{State, StateExt, key};
@@ -37,12 +41,18 @@ fn era_key() -> Vec<u8> {
 }
 
 /// The MARKET benefit record of `who`.
-pub fn market_benefit(state: &impl State, who: &AccountId) -> Result<Option<MarketBenefit>, BenefitsError> {
+pub fn market_benefit(
+    state: &impl State,
+    who: &AccountId,
+) -> Result<Option<MarketBenefit>, BenefitsError> {
     Ok(state.read(&market_key(who))?)
 }
 
 /// The SWORK benefit record of `who`.
-pub fn swork_benefit(state: &impl State, who: &AccountId) -> Result<Option<SworkBenefit>, BenefitsError> {
+pub fn swork_benefit(
+    state: &impl State,
+    who: &AccountId,
+) -> Result<Option<SworkBenefit>, BenefitsError> {
     Ok(state.read(&swork_key(who))?)
 }
 
@@ -104,10 +114,18 @@ crust_primitives::impl_codec_enum!(BenefitsCall {
 });
 
 /// Executes a benefits call.
-pub fn dispatch(state: &mut impl State, ctx: &CallContext, call: &BenefitsCall) -> Result<(), BenefitsError> {
+pub fn dispatch(
+    state: &mut impl State,
+    ctx: &CallContext,
+    call: &BenefitsCall,
+) -> Result<(), BenefitsError> {
     match call {
-        BenefitsCall::AddBenefitFunds { value, funds_type } => add_benefit_funds(state, ctx, *value, *funds_type),
-        BenefitsCall::CutBenefitFunds { value, funds_type } => cut_benefit_funds(state, ctx, *value, *funds_type),
+        BenefitsCall::AddBenefitFunds { value, funds_type } => {
+            add_benefit_funds(state, ctx, *value, *funds_type)
+        }
+        BenefitsCall::CutBenefitFunds { value, funds_type } => {
+            cut_benefit_funds(state, ctx, *value, *funds_type)
+        }
         BenefitsCall::WithdrawBenefitFunds {} => withdraw_benefit_funds(state, ctx),
         BenefitsCall::RebondBenefitFunds { value, funds_type } => {
             rebond_benefit_funds(state, ctx, *value, *funds_type)
@@ -116,7 +134,12 @@ pub fn dispatch(state: &mut impl State, ctx: &CallContext, call: &BenefitsCall) 
 }
 
 /// Reserves `value` of the caller's balance as benefit funds.
-pub fn add_benefit_funds(state: &mut impl State, ctx: &CallContext, value: Balance, funds_type: FundsType) -> Result<(), BenefitsError> {
+pub fn add_benefit_funds(
+    state: &mut impl State,
+    ctx: &CallContext,
+    value: Balance,
+    funds_type: FundsType,
+) -> Result<(), BenefitsError> {
     balances::reserve(state, &ctx.caller, value).map_err(|_| BenefitsError::InsufficientBalance)?;
     match funds_type {
         FundsType::Swork => {
@@ -136,7 +159,11 @@ pub fn add_benefit_funds(state: &mut impl State, ctx: &CallContext, value: Balan
             state.write(&era_key(), &era);
         }
     }
-    state.emit(Event::Benefits(BenefitsEvent::AddBenefitFundsSuccess { who: ctx.caller, value, funds_type }));
+    state.emit(Event::Benefits(BenefitsEvent::AddBenefitFundsSuccess {
+        who: ctx.caller,
+        value,
+        funds_type,
+    }));
     Ok(())
 }
 
@@ -147,25 +174,34 @@ fn report_count(state: &impl State, active: Balance) -> Result<u32, BenefitsErro
 
 /// Moves `min(value, active)` into a chunk that unlocks after the bonding duration. If what
 /// stays active would be below the existential deposit, it is cut too.
-pub fn cut_benefit_funds(state: &mut impl State, ctx: &CallContext, value: Balance, funds_type: FundsType) -> Result<(), BenefitsError> {
+pub fn cut_benefit_funds(
+    state: &mut impl State,
+    ctx: &CallContext,
+    value: Balance,
+    funds_type: FundsType,
+) -> Result<(), BenefitsError> {
     let cfg = system::config(state)?;
     let mut era = era_benefits(state)?;
     let unlock_era = era.active_era.saturating_add(cfg.bonding_duration_eras);
-    let cut = |active: &mut Balance, unlocking: &mut Vec<Unlocking>| -> Result<Balance, BenefitsError> {
-        if unlocking.len() >= MAX_UNLOCKING_CHUNKS {
-            return Err(BenefitsError::NoMoreChunks);
-        }
-        let mut v = value.min(*active);
-        if v > 0 {
-            *active -= v;
-            if *active < cfg.existential_deposit {
-                v += *active;
-                *active = 0;
+    let cut =
+        |active: &mut Balance, unlocking: &mut Vec<Unlocking>| -> Result<Balance, BenefitsError> {
+            if unlocking.len() >= MAX_UNLOCKING_CHUNKS {
+                return Err(BenefitsError::NoMoreChunks);
             }
-            unlocking.push(Unlocking { value: v, era: unlock_era });
-        }
-        Ok(v)
-    };
+            let mut v = value.min(*active);
+            if v > 0 {
+                *active -= v;
+                if *active < cfg.existential_deposit {
+                    v += *active;
+                    *active = 0;
+                }
+                unlocking.push(Unlocking {
+                    value: v,
+                    era: unlock_era,
+                });
+            }
+            Ok(v)
+        };
     let actual = match funds_type {
         FundsType::Swork => {
             let mut b = swork_benefit(state, &ctx.caller)?.ok_or(BenefitsError::InvalidTarget)?;
@@ -184,12 +220,19 @@ pub fn cut_benefit_funds(state: &mut impl State, ctx: &CallContext, value: Balan
         }
     };
     // Unlike the reference, the event reports the amount actually cut.
-    state.emit(Event::Benefits(BenefitsEvent::CutBenefitFundsSuccess { who: ctx.caller, value: actual, funds_type }));
+    state.emit(Event::Benefits(BenefitsEvent::CutBenefitFundsSuccess {
+        who: ctx.caller,
+        value: actual,
+        funds_type,
+    }));
     Ok(())
 }
 
 /// Releases every chunk whose era has come back to the caller's free balance.
-pub fn withdraw_benefit_funds(state: &mut impl State, ctx: &CallContext) -> Result<(), BenefitsError> {
+pub fn withdraw_benefit_funds(
+    state: &mut impl State,
+    ctx: &CallContext,
+) -> Result<(), BenefitsError> {
     let who = ctx.caller;
     let mut era = era_benefits(state)?;
     let mut swork = swork_benefit(state, &who)?;
@@ -200,7 +243,8 @@ pub fn withdraw_benefit_funds(state: &mut impl State, ctx: &CallContext) -> Resu
     // Repair: if reserved funds were slashed below what the records claim, the records shrink
     // to match (market first, then swork), reducing active funds by the same amount.
     let reserved = balances::reserved_balance(state, &who)?;
-    let claimed = swork.as_ref().map_or(0, |b| b.total_funds) + market.as_ref().map_or(0, |b| b.total_funds);
+    let claimed =
+        swork.as_ref().map_or(0, |b| b.total_funds) + market.as_ref().map_or(0, |b| b.total_funds);
     let mut deficit = claimed.saturating_sub(reserved);
     if let Some(b) = market.as_mut() {
         let cut = deficit.min(b.total_funds);
@@ -217,7 +261,8 @@ pub fn withdraw_benefit_funds(state: &mut impl State, ctx: &CallContext) -> Resu
     }
     let mut released: Balance = 0;
     let mut release = |total: &mut Balance, unlocking: &mut Vec<Unlocking>| {
-        let (ready, waiting): (Vec<_>, Vec<_>) = unlocking.drain(..).partition(|c| c.era <= era.active_era);
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            unlocking.drain(..).partition(|c| c.era <= era.active_era);
         *unlocking = waiting;
         let value: Balance = ready.iter().map(|c| c.value).sum::<Balance>().min(*total);
         *total -= value;
@@ -234,33 +279,46 @@ pub fn withdraw_benefit_funds(state: &mut impl State, ctx: &CallContext) -> Resu
     }
     state.write(&era_key(), &era);
     balances::unreserve(state, &who, released)?;
-    state.emit(Event::Benefits(BenefitsEvent::WithdrawBenefitFundsSuccess { who, value: released }));
+    state.emit(Event::Benefits(
+        BenefitsEvent::WithdrawBenefitFundsSuccess {
+            who,
+            value: released,
+        },
+    ));
     Ok(())
 }
 
 /// Moves up to `value` from the newest unlocking chunks back to active funds.
-pub fn rebond_benefit_funds(state: &mut impl State, ctx: &CallContext, value: Balance, funds_type: FundsType) -> Result<(), BenefitsError> {
+pub fn rebond_benefit_funds(
+    state: &mut impl State,
+    ctx: &CallContext,
+    value: Balance,
+    funds_type: FundsType,
+) -> Result<(), BenefitsError> {
     let ed = system::config(state)?.existential_deposit;
-    let rebond = |active: &mut Balance, unlocking: &mut Vec<Unlocking>| -> Result<Balance, BenefitsError> {
-        if unlocking.is_empty() {
-            return Err(BenefitsError::NoUnlockChunk);
-        }
-        let mut moved: Balance = 0;
-        while moved < value {
-            let Some(last) = unlocking.last_mut() else { break };
-            let take = (value - moved).min(last.value);
-            last.value -= take;
-            moved += take;
-            if last.value == 0 {
-                unlocking.pop();
+    let rebond =
+        |active: &mut Balance, unlocking: &mut Vec<Unlocking>| -> Result<Balance, BenefitsError> {
+            if unlocking.is_empty() {
+                return Err(BenefitsError::NoUnlockChunk);
             }
-        }
-        *active = active.saturating_add(moved);
-        if *active < ed {
-            return Err(BenefitsError::InsufficientValue);
-        }
-        Ok(moved)
-    };
+            let mut moved: Balance = 0;
+            while moved < value {
+                let Some(last) = unlocking.last_mut() else {
+                    break;
+                };
+                let take = (value - moved).min(last.value);
+                last.value -= take;
+                moved += take;
+                if last.value == 0 {
+                    unlocking.pop();
+                }
+            }
+            *active = active.saturating_add(moved);
+            if *active < ed {
+                return Err(BenefitsError::InsufficientValue);
+            }
+            Ok(moved)
+        };
     let moved = match funds_type {
         FundsType::Swork => {
             let mut b = swork_benefit(state, &ctx.caller)?.ok_or(BenefitsError::InvalidTarget)?;
@@ -279,19 +337,30 @@ pub fn rebond_benefit_funds(state: &mut impl State, ctx: &CallContext, value: Ba
             moved
         }
     };
-    state.emit(Event::Benefits(BenefitsEvent::RebondBenefitFundsSuccess { who: ctx.caller, value: moved, funds_type }));
+    state.emit(Event::Benefits(BenefitsEvent::RebondBenefitFundsSuccess {
+        who: ctx.caller,
+        value: moved,
+        funds_type,
+    }));
     Ok(())
 }
 
 // ---- interfaces for other modules -----------------------------------------------------------
 
 /// A merchant's collateral (MARKET active funds) and unclaimed replica rewards.
-pub fn collateral_and_reward(state: &impl State, who: &AccountId) -> Result<(Balance, Balance), BenefitsError> {
+pub fn collateral_and_reward(
+    state: &impl State,
+    who: &AccountId,
+) -> Result<(Balance, Balance), BenefitsError> {
     Ok(market_benefit(state, who)?.map_or((0, 0), |b| (b.active_funds, b.file_reward)))
 }
 
 /// Sets a merchant's unclaimed replica reward (the market credits and pays it out).
-pub fn set_file_reward(state: &mut impl State, who: &AccountId, reward: Balance) -> Result<(), BenefitsError> {
+pub fn set_file_reward(
+    state: &mut impl State,
+    who: &AccountId,
+    reward: Balance,
+) -> Result<(), BenefitsError> {
     let mut b = market_benefit(state, who)?.unwrap_or_default();
     b.file_reward = reward;
     put_market(state, who, &b);
@@ -319,8 +388,15 @@ pub fn maybe_free_count(state: &mut impl State, owner: &AccountId) -> Result<boo
 /// How a `fee` for `ctx.caller`'s `calculate_reward` is covered: if the caller's share of the
 /// era quota (by MARKET active funds) and the global quota both have room for
 /// `benefit_market_cost_ratio × fee`, that part is minted and only the rest is charged.
-pub fn maybe_reduce_fee(state: &mut impl State, ctx: &CallContext, fee: Balance) -> Result<FeeSplit, BenefitsError> {
-    let full = FeeSplit { from_payer: fee, minted: 0 };
+pub fn maybe_reduce_fee(
+    state: &mut impl State,
+    ctx: &CallContext,
+    fee: Balance,
+) -> Result<FeeSplit, BenefitsError> {
+    let full = FeeSplit {
+        from_payer: fee,
+        minted: 0,
+    };
     let Some(mut b) = market_benefit(state, &ctx.caller)? else {
         return Ok(full);
     };
@@ -329,9 +405,12 @@ pub fn maybe_reduce_fee(state: &mut impl State, ctx: &CallContext, fee: Balance)
         b.used_fee_reduction_quota = 0;
         b.refreshed_at = era.active_era;
     }
-    let cost = system::config(state)?.benefit_market_cost_ratio.mul(fee);
-    let own_quota = Perbill::from_rational_approximation(b.active_funds, era.total_market_active_funds)
-        .mul(era.total_fee_reduction_quota);
+    let cost = system::config(state)?
+        .benefit_market_cost_ratio
+        .mul_nearest(fee);
+    let own_quota =
+        Perbill::from_rational_approximation(b.active_funds, era.total_market_active_funds)
+            .mul_nearest(era.total_fee_reduction_quota);
     let own_used = b.used_fee_reduction_quota.saturating_add(cost);
     let global_used = era.used_fee_reduction_quota.saturating_add(cost);
     if own_used > own_quota || global_used > era.total_fee_reduction_quota {
@@ -341,17 +420,24 @@ pub fn maybe_reduce_fee(state: &mut impl State, ctx: &CallContext, fee: Balance)
     era.used_fee_reduction_quota = global_used;
     put_market(state, &ctx.caller, &b);
     state.write(&era_key(), &era);
-    Ok(FeeSplit { from_payer: fee - cost, minted: cost })
+    Ok(FeeSplit {
+        from_payer: fee - cost,
+        minted: cost,
+    })
 }
 
 /// Starts `era`: the fee-reduction quota becomes `benefits_limit_ratio × total_payout`, and the
 /// quota used in the era that ended is returned (staking deducts it from that era's payout,
 /// offsetting the minting).
-pub fn update_era_benefit(state: &mut impl State, era: EraIndex, total_payout: Balance) -> Result<Balance, BenefitsError> {
+pub fn update_era_benefit(
+    state: &mut impl State,
+    era: EraIndex,
+    total_payout: Balance,
+) -> Result<Balance, BenefitsError> {
     let ratio = system::config(state)?.benefits_limit_ratio;
     let mut e = era_benefits(state)?;
     let used = e.used_fee_reduction_quota;
-    e.total_fee_reduction_quota = ratio.mul(total_payout);
+    e.total_fee_reduction_quota = ratio.mul_nearest(total_payout);
     e.used_fee_reduction_quota = 0;
     e.active_era = era;
     state.write(&era_key(), &e);

@@ -3,7 +3,9 @@
 use crate::balances::BalancesError;
 use crate::state::StateError;
 use crate::system::SystemError;
-use crust_primitives::codec::{Buf, BufMut, Error as CodecError, FixedSize, Read, ReadExt, Write, max_items};
+use crust_primitives::codec::{
+    Buf, BufMut, Error as CodecError, FixedSize, Read, ReadExt, Write, max_items,
+};
 use crust_primitives::{AccountId, Balance, EraIndex};
 use serde::Serialize;
 

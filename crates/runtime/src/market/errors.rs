@@ -27,7 +27,9 @@ pub enum MarketError {
     },
     /// The file is pending and has not been pending for a full file duration yet, so it can
     /// be neither liquidated nor closed.
-    #[error("file is not in its reward period (pending until a replica appears; closable with refund from block {closable_at})")]
+    #[error(
+        "file is not in its reward period (pending until a replica appears; closable with refund from block {closable_at})"
+    )]
     NotInRewardPeriod {
         /// First block the pending file may be closed and refunded (D8).
         closable_at: BlockHeight,
@@ -64,7 +66,9 @@ pub enum MarketError {
         max: Balance,
     },
     /// The base-fee increase threshold must be below the decrease threshold.
-    #[error("base fee increase threshold {increase} must be below the decrease threshold {decrease}")]
+    #[error(
+        "base fee increase threshold {increase} must be below the decrease threshold {decrease}"
+    )]
     BaseFeeIncreaseThresholdLargerThanDecreaseThreshold {
         /// Increase threshold.
         increase: u32,

@@ -20,7 +20,11 @@ pub fn on_initialize(state: &mut impl State, height: BlockHeight) -> Result<(), 
     if interval > 0 {
         let mut c = counters(state)?;
         let mut changed = false;
-        if (height.saturating_add(PRICE_UPDATE_OFFSET)) % interval == 0 && c.has_new_order {
+        if height
+            .saturating_add(PRICE_UPDATE_OFFSET)
+            .is_multiple_of(interval)
+            && c.has_new_order
+        {
             let supply = replicas::storage_supply(state)?;
             p.byte_fee = next_byte_fee(&p, &supply);
             p.keys_fee = next_keys_fee(&p, c.file_keys_count);
@@ -28,7 +32,10 @@ pub fn on_initialize(state: &mut impl State, height: BlockHeight) -> Result<(), 
             c.last_fee_adjust_block = height;
             changed = true;
         }
-        if (height.saturating_add(BASE_FEE_UPDATE_OFFSET)) % interval == 0 {
+        if height
+            .saturating_add(BASE_FEE_UPDATE_OFFSET)
+            .is_multiple_of(interval)
+        {
             p.base_fee = next_base_fee(&p, c.added_replicas, c.orders_count);
             c.added_replicas = 0;
             c.orders_count = 0;

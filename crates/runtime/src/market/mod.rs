@@ -24,7 +24,9 @@ pub use errors::MarketError;
 pub use events::MarketEvent;
 pub use hooks::on_initialize;
 pub use pricing::{file_fee, split_fee};
-pub use replicas::{add_replica, anchor_spower, calculate_spower, remove_replica, set_storage_supply};
+pub use replicas::{
+    add_replica, anchor_spower, calculate_spower, remove_replica, set_storage_supply,
+};
 pub use types::*;
 
 use crate::balances::{self, Existence};
@@ -162,11 +164,18 @@ crust_primitives::impl_codec_enum!(MarketCall {
 });
 
 /// Executes a market call.
-pub fn dispatch(state: &mut impl State, ctx: &CallContext, call: &MarketCall) -> Result<(), MarketError> {
+pub fn dispatch(
+    state: &mut impl State,
+    ctx: &CallContext,
+    call: &MarketCall,
+) -> Result<(), MarketError> {
     match call {
-        MarketCall::PlaceStorageOrder { cid, file_size, tips, memo: _ } => {
-            place_storage_order(state, ctx, cid, *file_size, *tips)
-        }
+        MarketCall::PlaceStorageOrder {
+            cid,
+            file_size,
+            tips,
+            memo: _,
+        } => place_storage_order(state, ctx, cid, *file_size, *tips),
         MarketCall::AddPrepaid { cid, amount } => add_prepaid(state, ctx, cid, *amount),
         MarketCall::CalculateReward { cid } => calculate_reward(state, ctx, cid),
         MarketCall::RewardMerchant {} => reward_merchant(state, ctx),
@@ -191,13 +200,19 @@ pub fn place_storage_order(
     let charged_size = match &existing {
         Some(f) if f.file_size <= reported_size => f.file_size,
         Some(f) => {
-            return Err(MarketError::FileSizeNotCorrect { reported: reported_size, stored: f.file_size });
+            return Err(MarketError::FileSizeNotCorrect {
+                reported: reported_size,
+                stored: f.file_size,
+            });
         }
         None => reported_size,
     };
     let cfg = system::config(state)?;
     if charged_size >= cfg.maximum_file_size {
-        return Err(MarketError::FileTooLarge { size: charged_size, max: cfg.maximum_file_size });
+        return Err(MarketError::FileTooLarge {
+            size: charged_size,
+            max: cfg.maximum_file_size,
+        });
     }
     let (base_fee, value) = file_fee(&params, charged_size);
     let needed = base_fee.saturating_add(value).saturating_add(tips);
@@ -205,7 +220,14 @@ pub fn place_storage_order(
     if usable < needed {
         return Err(MarketError::InsufficientCurrency { needed, usable });
     }
-    let storage_amount = split_fee(state, &ctx.caller, value, base_fee, tips, Existence::AllowDeath)?;
+    let storage_amount = split_fee(
+        state,
+        &ctx.caller,
+        value,
+        base_fee,
+        tips,
+        Existence::AllowDeath,
+    )?;
 
     let now = ctx.height;
     let duration = cfg.file_duration_blocks;
@@ -249,26 +271,51 @@ pub fn place_storage_order(
     counters.has_new_order = true;
     counters.orders_count = counters.orders_count.saturating_add(1);
     set_counters(state, &counters);
-    state.emit(Event::Market(MarketEvent::FileSuccess { who: ctx.caller, cid: *cid }));
+    state.emit(Event::Market(MarketEvent::FileSuccess {
+        who: ctx.caller,
+        cid: *cid,
+    }));
     Ok(())
 }
 
 /// Adds `amount` to a file's renewal pool.
-pub fn add_prepaid(state: &mut impl State, ctx: &CallContext, cid: &Cid, amount: Balance) -> Result<(), MarketError> {
+pub fn add_prepaid(
+    state: &mut impl State,
+    ctx: &CallContext,
+    cid: &Cid,
+    amount: Balance,
+) -> Result<(), MarketError> {
     let usable = balances::usable_balance(state, &ctx.caller)?;
     if usable < amount {
-        return Err(MarketError::InsufficientCurrency { needed: amount, usable });
+        return Err(MarketError::InsufficientCurrency {
+            needed: amount,
+            usable,
+        });
     }
     let mut f = file(state, cid)?.ok_or(MarketError::FileNotExist { cid: *cid })?;
-    balances::transfer(state, &ctx.caller, &storage_pot(), amount, Existence::AllowDeath)?;
+    balances::transfer(
+        state,
+        &ctx.caller,
+        &storage_pot(),
+        amount,
+        Existence::AllowDeath,
+    )?;
     f.prepaid = f.prepaid.saturating_add(amount);
     put_file(state, cid, &f);
-    state.emit(Event::Market(MarketEvent::AddPrepaidSuccess { who: ctx.caller, cid: *cid, amount }));
+    state.emit(Event::Market(MarketEvent::AddPrepaidSuccess {
+        who: ctx.caller,
+        cid: *cid,
+        amount,
+    }));
     Ok(())
 }
 
 /// Settles a file (see [`MarketCall::CalculateReward`]).
-pub fn calculate_reward(state: &mut impl State, ctx: &CallContext, cid: &Cid) -> Result<(), MarketError> {
+pub fn calculate_reward(
+    state: &mut impl State,
+    ctx: &CallContext,
+    cid: &Cid,
+) -> Result<(), MarketError> {
     // Like the reference, settling a file that does not exist is a no-op (the fee is paid).
     let Some(mut f) = file(state, cid)? else {
         return Ok(());
@@ -289,7 +336,13 @@ pub fn calculate_reward(state: &mut impl State, ctx: &CallContext, cid: &Cid) ->
     // Pay the liquidator everything left in `amount` once the paid period is over.
     if now >= f.expired_at && f.amount > 0 {
         let amount = f.amount;
-        balances::transfer(state, &storage_pot(), &ctx.caller, amount, Existence::AllowDeath)?;
+        balances::transfer(
+            state,
+            &storage_pot(),
+            &ctx.caller,
+            amount,
+            Existence::AllowDeath,
+        )?;
         f.amount = 0;
         state.emit(Event::Market(MarketEvent::LiquidatorRewarded {
             liquidator: ctx.caller,
@@ -306,8 +359,14 @@ pub fn calculate_reward(state: &mut impl State, ctx: &CallContext, cid: &Cid) ->
         let price = base_fee.saturating_add(value);
         if f.prepaid >= price {
             f.prepaid -= price;
-            let storage_amount =
-                split_fee(state, &storage_pot(), value, base_fee, 0, Existence::AllowDeath)?;
+            let storage_amount = split_fee(
+                state,
+                &storage_pot(),
+                value,
+                base_fee,
+                0,
+                Existence::AllowDeath,
+            )?;
             f.amount = f.amount.saturating_add(storage_amount);
             if f.replicas.is_empty() {
                 f.expired_at = 0;
@@ -321,7 +380,10 @@ pub fn calculate_reward(state: &mut impl State, ctx: &CallContext, cid: &Cid) ->
             let mut counters = counters(state)?;
             counters.has_new_order = true;
             set_counters(state, &counters);
-            state.emit(Event::Market(MarketEvent::RenewFileSuccess { liquidator: ctx.caller, cid: *cid }));
+            state.emit(Event::Market(MarketEvent::RenewFileSuccess {
+                liquidator: ctx.caller,
+                cid: *cid,
+            }));
         }
     }
 
@@ -345,23 +407,52 @@ enum CloseReason {
 /// Removes a file: its spower contributions go, unused prepaid returns to the orderer (D8),
 /// and any remaining `amount` goes to the reserved pot (or, for a never-replicated file, back
 /// to the orderer as well).
-fn close_file(state: &mut impl State, cid: &Cid, f: &FileInfo, reason: CloseReason) -> Result<(), MarketError> {
+fn close_file(
+    state: &mut impl State,
+    cid: &Cid,
+    f: &FileInfo,
+    reason: CloseReason,
+) -> Result<(), MarketError> {
     let (refund, to_reserved) = match reason {
         CloseReason::Expired => (f.prepaid, f.amount),
         CloseReason::NeverReplicated => (f.amount.saturating_add(f.prepaid), 0),
     };
     if to_reserved > 0 {
-        balances::transfer(state, &storage_pot(), &reserved_pot(), to_reserved, Existence::AllowDeath)?;
+        balances::transfer(
+            state,
+            &storage_pot(),
+            &reserved_pot(),
+            to_reserved,
+            Existence::AllowDeath,
+        )?;
     }
     if refund > 0 {
         // A refund too small to create the orderer's account goes to the reserved pot instead.
-        let target = if balances::transfer(state, &storage_pot(), &f.orderer, refund, Existence::AllowDeath).is_ok() {
+        let target = if balances::transfer(
+            state,
+            &storage_pot(),
+            &f.orderer,
+            refund,
+            Existence::AllowDeath,
+        )
+        .is_ok()
+        {
             f.orderer
         } else {
-            balances::transfer(state, &storage_pot(), &reserved_pot(), refund, Existence::AllowDeath)?;
+            balances::transfer(
+                state,
+                &storage_pot(),
+                &reserved_pot(),
+                refund,
+                Existence::AllowDeath,
+            )?;
             reserved_pot()
         };
-        state.emit(Event::Market(MarketEvent::Refunded { cid: *cid, orderer: target, amount: refund }));
+        state.emit(Event::Market(MarketEvent::Refunded {
+            cid: *cid,
+            orderer: target,
+            amount: refund,
+        }));
     }
     replicas::remove_all_contributions(state, f)?;
     remove_file(state, cid);
@@ -378,18 +469,35 @@ pub fn reward_merchant(state: &mut impl State, ctx: &CallContext) -> Result<(), 
     if reward == 0 {
         return Err(MarketError::NotEnoughReward);
     }
-    balances::transfer(state, &storage_pot(), &ctx.caller, reward, Existence::AllowDeath)?;
+    balances::transfer(
+        state,
+        &storage_pot(),
+        &ctx.caller,
+        reward,
+        Existence::AllowDeath,
+    )?;
     benefits::set_file_reward(state, &ctx.caller, 0)?;
-    state.emit(Event::Market(MarketEvent::RewardMerchantSuccess { who: ctx.caller, amount: reward }));
+    state.emit(Event::Market(MarketEvent::RewardMerchantSuccess {
+        who: ctx.caller,
+        amount: reward,
+    }));
     Ok(())
 }
 
 /// Governance: sets one market parameter, validating bounds and thresholds.
-pub fn set_parameter(state: &mut impl State, ctx: &CallContext, param: &MarketParameter) -> Result<(), MarketError> {
+pub fn set_parameter(
+    state: &mut impl State,
+    ctx: &CallContext,
+    param: &MarketParameter,
+) -> Result<(), MarketError> {
     system::ensure_governance(state, &ctx.caller)?;
     let mut p = params(state)?;
     let check_bounds = |min: Balance, max: Balance| {
-        if min > max { Err(MarketError::MaxFeeLessThanMinFee { min, max }) } else { Ok(()) }
+        if min > max {
+            Err(MarketError::MaxFeeLessThanMinFee { min, max })
+        } else {
+            Ok(())
+        }
     };
     match *param {
         MarketParameter::EnableMarket { enabled } => p.enable_market = enabled,
@@ -417,10 +525,12 @@ pub fn set_parameter(state: &mut impl State, ctx: &CallContext, param: &MarketPa
         }
         MarketParameter::BaseFeeThresholds { increase, decrease } => {
             if increase >= decrease {
-                return Err(MarketError::BaseFeeIncreaseThresholdLargerThanDecreaseThreshold {
-                    increase,
-                    decrease,
-                });
+                return Err(
+                    MarketError::BaseFeeIncreaseThresholdLargerThanDecreaseThreshold {
+                        increase,
+                        decrease,
+                    },
+                );
             }
             (p.base_fee_increase_threshold, p.base_fee_decrease_threshold) = (increase, decrease);
         }
@@ -438,19 +548,32 @@ pub fn set_parameter(state: &mut impl State, ctx: &CallContext, param: &MarketPa
         MarketParameter::TargetReplicas { replicas } => p.target_replicas = replicas,
     }
     set_params(state, &p);
-    state.emit(Event::Market(MarketEvent::ParameterSet { param: param.clone() }));
+    state.emit(Event::Market(MarketEvent::ParameterSet {
+        param: param.clone(),
+    }));
     Ok(())
 }
 
 /// Governance: pays `amount` from the reserved pot to `to` (D11).
-pub fn spend_reserved(state: &mut impl State, ctx: &CallContext, to: &AccountId, amount: Balance) -> Result<(), MarketError> {
+pub fn spend_reserved(
+    state: &mut impl State,
+    ctx: &CallContext,
+    to: &AccountId,
+    amount: Balance,
+) -> Result<(), MarketError> {
     system::ensure_governance(state, &ctx.caller)?;
     let available = balances::free_balance(state, &reserved_pot())?;
     if available < amount {
-        return Err(MarketError::InsufficientReserved { requested: amount, available });
+        return Err(MarketError::InsufficientReserved {
+            requested: amount,
+            available,
+        });
     }
     balances::transfer(state, &reserved_pot(), to, amount, Existence::AllowDeath)?;
-    state.emit(Event::Market(MarketEvent::ReservedSpent { to: *to, amount }));
+    state.emit(Event::Market(MarketEvent::ReservedSpent {
+        to: *to,
+        amount,
+    }));
     Ok(())
 }
 

@@ -32,13 +32,17 @@ pub fn split_fee(
     tips: Balance,
     existence: Existence,
 ) -> Result<Balance, MarketError> {
-    let staking = STAKING_RATIO.mul(value);
-    let storage = STORAGE_RATIO.mul(value);
+    let staking = STAKING_RATIO.mul_nearest(value);
+    let storage = STORAGE_RATIO.mul_nearest(value);
     let reserved = value.saturating_add(base_fee) - staking - storage;
     let storage = storage.saturating_add(tips);
     // The reference's transfer order: reserved, staking, storage. When the payer is the
     // storage pot itself (a renewal from prepaid), the storage share simply stays put.
-    for (pot, amount) in [(reserved_pot(), reserved), (staking_pot(), staking), (storage_pot(), storage)] {
+    for (pot, amount) in [
+        (reserved_pot(), reserved),
+        (staking_pot(), staking),
+        (storage_pot(), storage),
+    ] {
         balances::transfer(state, payer, &pot, amount, existence)?;
     }
     Ok(storage)
@@ -51,11 +55,14 @@ pub fn next_byte_fee(params: &MarketParams, supply: &StorageSupply) -> Balance {
     let fee = params.byte_fee;
     // Reference `StorageReferenceRatio` = 50/100.
     let next = if supply.used_bytes.saturating_mul(100) <= total.saturating_mul(50) {
-        fee - params.byte_fee_decrease_ratio.mul(fee)
+        fee - params.byte_fee_decrease_ratio.mul_nearest(fee)
     } else {
-        fee.saturating_add(params.byte_fee_increase_ratio.mul(fee).max(1))
+        fee.saturating_add(params.byte_fee_increase_ratio.mul_nearest(fee).max(1))
     };
-    next.clamp(params.min_byte_fee, params.max_byte_fee.max(params.min_byte_fee))
+    next.clamp(
+        params.min_byte_fee,
+        params.max_byte_fee.max(params.min_byte_fee),
+    )
 }
 
 /// The next keys fee: up (by at least one unit) while more files are live than the threshold,
@@ -63,11 +70,14 @@ pub fn next_byte_fee(params: &MarketParams, supply: &StorageSupply) -> Balance {
 pub fn next_keys_fee(params: &MarketParams, live_files: u64) -> Balance {
     let fee = params.keys_fee;
     let next = if live_files > params.keys_fee_adjust_threshold {
-        fee.saturating_add(params.keys_fee_increase_ratio.mul(fee).max(1))
+        fee.saturating_add(params.keys_fee_increase_ratio.mul_nearest(fee).max(1))
     } else {
-        fee - params.keys_fee_decrease_ratio.mul(fee)
+        fee - params.keys_fee_decrease_ratio.mul_nearest(fee)
     };
-    next.clamp(params.min_keys_fee, params.max_keys_fee.max(params.min_keys_fee))
+    next.clamp(
+        params.min_keys_fee,
+        params.max_keys_fee.max(params.min_keys_fee),
+    )
 }
 
 /// The next base fee from replication demand: `alpha = added replicas / orders`. No orders or
@@ -75,13 +85,23 @@ pub fn next_keys_fee(params: &MarketParams, live_files: u64) -> Balance {
 /// it by at least `min_base_fee_step` (D9); in between it stays. Clamped to the bounds.
 pub fn next_base_fee(params: &MarketParams, added_replicas: u32, orders: u32) -> Balance {
     let fee = params.base_fee;
-    let decrease = || fee - params.base_fee_decrease_ratio.mul(fee);
-    let increase = || fee.saturating_add(params.base_fee_increase_ratio.mul(fee).max(params.min_base_fee_step));
+    let decrease = || fee - params.base_fee_decrease_ratio.mul_nearest(fee);
+    let increase = || {
+        fee.saturating_add(
+            params
+                .base_fee_increase_ratio
+                .mul_nearest(fee)
+                .max(params.min_base_fee_step),
+        )
+    };
     let next = match added_replicas.checked_div(orders) {
         None => decrease(),
         Some(alpha) if alpha < params.base_fee_increase_threshold => increase(),
         Some(alpha) if alpha <= params.base_fee_decrease_threshold => fee,
         Some(_) => decrease(),
     };
-    next.clamp(params.min_base_fee, params.max_base_fee.max(params.min_base_fee))
+    next.clamp(
+        params.min_base_fee,
+        params.max_base_fee.max(params.min_base_fee),
+    )
 }

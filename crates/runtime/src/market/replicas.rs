@@ -7,9 +7,9 @@
 //! contributions; this module is the only writer, so it cannot drift.
 
 use super::{
-    Anchor, FileInfo, MAX_PAID_OWNERS, MAX_REPLICAS, MarketError, MarketEvent, REWARD_PERSON, Replica,
-    ReplicaOutcome, ReplicaReport, StorageSupply, counters, file, params, put_file, reward_ratio,
-    set_counters,
+    Anchor, FileInfo, MAX_PAID_OWNERS, MAX_REPLICAS, MarketError, MarketEvent, REWARD_PERSON,
+    Replica, ReplicaOutcome, ReplicaReport, StorageSupply, counters, file, params, put_file,
+    reward_ratio, set_counters,
 };
 use crate::state::{State, StateExt, key, var};
 use crate::{Event, benefits, system};
@@ -30,7 +30,11 @@ fn due_prefix() -> Vec<u8> {
 }
 
 fn due_key(at: BlockHeight, cid: &Cid) -> Vec<u8> {
-    key(MODULE, "spower_due", &[&at.to_be_bytes(), &var(&cid.to_bytes())])
+    key(
+        MODULE,
+        "spower_due",
+        &[&at.to_be_bytes(), &var(&cid.to_bytes())],
+    )
 }
 
 /// The spower of one replica of a `size_bytes` file held by `replicas` replicas: the size
@@ -92,7 +96,11 @@ pub(super) fn storage_supply(state: &impl State) -> Result<StorageSupply, Market
 /// Applies one verified replica report: records the replica, pays the owner's share if one
 /// is due and collateral covers it, starts the file's paid period if it was pending, and
 /// updates spower.
-pub fn add_replica(state: &mut impl State, height: BlockHeight, report: &ReplicaReport) -> Result<ReplicaOutcome, MarketError> {
+pub fn add_replica(
+    state: &mut impl State,
+    height: BlockHeight,
+    report: &ReplicaReport,
+) -> Result<ReplicaOutcome, MarketError> {
     let outcome = add_replica_inner(state, height, report)?;
     state.emit(Event::Market(MarketEvent::ReplicaReported {
         cid: report.cid,
@@ -102,13 +110,20 @@ pub fn add_replica(state: &mut impl State, height: BlockHeight, report: &Replica
     Ok(outcome)
 }
 
-fn add_replica_inner(state: &mut impl State, height: BlockHeight, report: &ReplicaReport) -> Result<ReplicaOutcome, MarketError> {
+fn add_replica_inner(
+    state: &mut impl State,
+    height: BlockHeight,
+    report: &ReplicaReport,
+) -> Result<ReplicaOutcome, MarketError> {
     let Some(mut f) = file(state, &report.cid)? else {
         return Ok(ReplicaOutcome::UnknownFile);
     };
     if f.file_size != report.reported_size {
         // D10: the ordered size is authoritative; a disagreeing report is rejected for this file.
-        return Ok(ReplicaOutcome::SizeMismatch { ordered: f.file_size, reported: report.reported_size });
+        return Ok(ReplicaOutcome::SizeMismatch {
+            ordered: f.file_size,
+            reported: report.reported_size,
+        });
     }
     let mut c = counters(state)?;
     c.added_replicas = c.added_replicas.saturating_add(1);
@@ -147,11 +162,18 @@ fn add_replica_inner(state: &mut impl State, height: BlockHeight, report: &Repli
 /// Credits the owner of a new replica with its share of the file's amount, if a paid slot is
 /// open, the owner was never paid for this file (D12), and its collateral covers the total of
 /// its unclaimed rewards times the collateral ratio.
-fn pay_replica_owner(state: &mut impl State, f: &mut FileInfo, owner: &AccountId) -> Result<u128, MarketError> {
-    if f.remaining_paid_count == 0 || f.paid_owners.contains(owner) || f.paid_owners.len() >= MAX_PAID_OWNERS {
+fn pay_replica_owner(
+    state: &mut impl State,
+    f: &mut FileInfo,
+    owner: &AccountId,
+) -> Result<u128, MarketError> {
+    if f.remaining_paid_count == 0
+        || f.paid_owners.contains(owner)
+        || f.paid_owners.len() >= MAX_PAID_OWNERS
+    {
         return Ok(0);
     }
-    let reward = reward_ratio(f.remaining_paid_count).mul(f.amount);
+    let reward = reward_ratio(f.remaining_paid_count).mul_nearest(f.amount);
     let (collateral, unclaimed) = benefits::collateral_and_reward(state, owner)?;
     let ratio = u128::from(system::config(state)?.collateral_ratio);
     let covered = unclaimed.saturating_add(reward).saturating_mul(ratio) <= collateral;
@@ -186,8 +208,15 @@ pub fn remove_replica(
     }
     let replica = f.replicas.remove(position);
     // The contribution lives under the anchor that added it, even if the worker re-registered.
-    adjust_anchor(state, &replica.anchor, -i128::from(f.contribution(&replica)))?;
-    state.emit(Event::Market(MarketEvent::ReplicaRemoved { cid: *cid, owner: *owner }));
+    adjust_anchor(
+        state,
+        &replica.anchor,
+        -i128::from(f.contribution(&replica)),
+    )?;
+    state.emit(Event::Market(MarketEvent::ReplicaRemoved {
+        cid: *cid,
+        owner: *owner,
+    }));
 
     let target = params(state)?.target_replicas;
     let count = u32::try_from(f.replicas.len()).unwrap_or(u32::MAX);
@@ -195,7 +224,10 @@ pub fn remove_replica(
         let slots = (target - count).min(REWARD_PERSON);
         if f.remaining_paid_count < slots {
             f.remaining_paid_count = slots;
-            state.emit(Event::Market(MarketEvent::RepairBountyOffered { cid: *cid, slots }));
+            state.emit(Event::Market(MarketEvent::RepairBountyOffered {
+                cid: *cid,
+                slots,
+            }));
         }
     }
     refresh_spower(state, height, cid, &mut f)?;
@@ -204,7 +236,10 @@ pub fn remove_replica(
 }
 
 /// Removes every contribution a file's replicas make (the file is closing).
-pub(super) fn remove_all_contributions(state: &mut impl State, f: &FileInfo) -> Result<(), MarketError> {
+pub(super) fn remove_all_contributions(
+    state: &mut impl State,
+    f: &FileInfo,
+) -> Result<(), MarketError> {
     for replica in &f.replicas {
         adjust_anchor(state, &replica.anchor, -i128::from(f.contribution(replica)))?;
     }
@@ -213,7 +248,12 @@ pub(super) fn remove_all_contributions(state: &mut impl State, f: &FileInfo) -> 
 
 /// Recomputes a file's per-replica spower for its replica count, matures replicas whose ready
 /// period has passed, moves every anchor's total by the change, and schedules the rest.
-fn refresh_spower(state: &mut impl State, now: BlockHeight, cid: &Cid, f: &mut FileInfo) -> Result<(), MarketError> {
+fn refresh_spower(
+    state: &mut impl State,
+    now: BlockHeight,
+    cid: &Cid,
+    f: &mut FileInfo,
+) -> Result<(), MarketError> {
     let ready = params(state)?.spower_ready_period;
     let new = calculate_spower(f.file_size, f.replicas.len());
     let old = f.spower;
@@ -233,7 +273,10 @@ fn refresh_spower(state: &mut impl State, now: BlockHeight, cid: &Cid, f: &mut F
     }
     if new != old {
         f.spower = new;
-        state.emit(Event::Market(MarketEvent::SpowerUpdated { cid: *cid, spower: new }));
+        state.emit(Event::Market(MarketEvent::SpowerUpdated {
+            cid: *cid,
+            spower: new,
+        }));
     }
     Ok(())
 }

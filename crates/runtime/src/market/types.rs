@@ -36,7 +36,13 @@ pub struct Replica {
     /// matured (after the spower ready period) and counts the file's multiplied spower.
     pub created_at: Option<BlockHeight>,
 }
-crust_primitives::impl_codec_struct!(Replica { owner, who, anchor, valid_at, created_at });
+crust_primitives::impl_codec_struct!(Replica {
+    owner,
+    who,
+    anchor,
+    valid_at,
+    created_at
+});
 
 /// An ordered file and the money behind it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -88,7 +94,11 @@ impl FileInfo {
 
     /// How much spower a replica contributes to its worker right now.
     pub fn contribution(&self, replica: &Replica) -> u64 {
-        if replica.created_at.is_some() { self.file_size } else { self.spower }
+        if replica.created_at.is_some() {
+            self.file_size
+        } else {
+            self.spower
+        }
     }
 }
 
@@ -231,7 +241,10 @@ pub struct StorageSupply {
     /// Bytes of spare sealed space (SRD) across all workers.
     pub free_bytes: u128,
 }
-crust_primitives::impl_codec_struct!(StorageSupply { used_bytes, free_bytes });
+crust_primitives::impl_codec_struct!(StorageSupply {
+    used_bytes,
+    free_bytes
+});
 
 /// One governance-settable market parameter and its new value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -6,6 +6,8 @@
 //! **call part** runs atomically: if it fails, its state changes are discarded and an
 //! `ExtrinsicFailed` event records why, but the fee stays paid (decision D2).
 
+#[cfg(test)]
+mod tests;
 mod types;
 
 pub use types::{RuntimeConfig, SystemError, SystemEvent};
@@ -48,7 +50,9 @@ pub fn ensure_governance(state: &impl State, who: &AccountId) -> Result<(), Syst
 pub fn required_fee(state: &impl State, encoded_len: usize) -> Result<Balance, SystemError> {
     let cfg = config(state)?;
     let len = u128::try_from(encoded_len).unwrap_or(u128::MAX);
-    Ok(cfg.tx_base_fee.saturating_add(cfg.tx_byte_fee.saturating_mul(len)))
+    Ok(cfg
+        .tx_base_fee
+        .saturating_add(cfg.tx_byte_fee.saturating_mul(len)))
 }
 
 /// Why a transaction cannot be included at all (it pays nothing and changes nothing).
@@ -105,10 +109,16 @@ pub struct CheckedTransaction {
 }
 
 /// Checks that `tx` could be applied now (the mempool's door check) without changing state.
-pub fn validate_transaction(state: &impl State, tx: &CheckedTransaction) -> Result<(), InvalidTransaction> {
+pub fn validate_transaction(
+    state: &impl State,
+    tx: &CheckedTransaction,
+) -> Result<(), InvalidTransaction> {
     let info = balances::account(state, &tx.signer).map_err(InvalidTransaction::CannotPay)?;
     if tx.nonce != info.nonce {
-        return Err(InvalidTransaction::BadNonce { got: tx.nonce, expected: info.nonce });
+        return Err(InvalidTransaction::BadNonce {
+            got: tx.nonce,
+            expected: info.nonce,
+        });
     }
     let min = required_fee(state, tx.encoded_len)?;
     if tx.fee < min {
@@ -118,10 +128,12 @@ pub fn validate_transaction(state: &impl State, tx: &CheckedTransaction) -> Resu
     let usable = info.usable();
     let ed = config(state)?.existential_deposit;
     if usable < needed || info.free.saturating_add(info.reserved) - needed < ed {
-        return Err(InvalidTransaction::CannotPay(balances::BalancesError::InsufficientBalance {
-            needed: needed.saturating_add(ed),
-            usable,
-        }));
+        return Err(InvalidTransaction::CannotPay(
+            balances::BalancesError::InsufficientBalance {
+                needed: needed.saturating_add(ed),
+                usable,
+            },
+        ));
     }
     Ok(())
 }
@@ -133,16 +145,25 @@ pub fn apply_transaction(
     tx: &CheckedTransaction,
 ) -> Result<ApplyOutcome, InvalidTransaction> {
     validate_transaction(state, tx)?;
-    let ctx = CallContext { caller: tx.signer, height: block.height, era: block.era };
+    let ctx = CallContext {
+        caller: tx.signer,
+        height: block.height,
+        era: block.era,
+    };
     // Fee part: committed whether or not the call succeeds.
     let paid = atomically(state, |s| -> Result<Balance, InvalidTransaction> {
-        let fee = if matches!(tx.call, Call::Market(market::MarketCall::CalculateReward { .. })) {
+        let fee = if matches!(
+            tx.call,
+            Call::Market(market::MarketCall::CalculateReward { .. })
+        ) {
             // Benefit holders' liquidation calls are (partly) paid by the era's fee-reduction quota.
-            benefits::maybe_reduce_fee(s, &ctx, tx.fee).map_err(|e| {
-                InvalidTransaction::System(SystemError::Module(e.to_string()))
-            })?
+            benefits::maybe_reduce_fee(s, &ctx, tx.fee)
+                .map_err(|e| InvalidTransaction::System(SystemError::Module(e.to_string())))?
         } else {
-            FeeSplit { from_payer: tx.fee, minted: 0 }
+            FeeSplit {
+                from_payer: tx.fee,
+                minted: 0,
+            }
         };
         let payer_total = fee.from_payer.saturating_add(tx.tip);
         pay_fee(s, &tx.signer, &block.author, payer_total, fee.minted)
@@ -154,7 +175,9 @@ pub fn apply_transaction(
     let result = atomically(state, |s| crate::dispatch(s, &ctx, &tx.call));
     let error = match result {
         Ok(()) => {
-            state.emit(Event::System(SystemEvent::ExtrinsicSuccess { signer: tx.signer }));
+            state.emit(Event::System(SystemEvent::ExtrinsicSuccess {
+                signer: tx.signer,
+            }));
             None
         }
         Err(e) => {
@@ -187,16 +210,11 @@ fn pay_fee(
     minted: Balance,
 ) -> Result<(), balances::BalancesError> {
     let treasury = treasury_account();
-    let total = from_payer.saturating_add(minted);
-    let to_author = Perbill::from_percent(20).mul(total);
-    let to_treasury = total - to_author;
-    // Payer → treasury first (it always exists), then the author's share out of it.
+    let to_author = Perbill::from_percent(20).mul_nearest(from_payer.saturating_add(minted));
     balances::transfer(state, payer, &treasury, from_payer, Existence::KeepAlive)?;
     balances::mint(state, &treasury, minted)?;
-    if balances::transfer(state, &treasury, author, to_author, Existence::AllowDeath).is_err() {
-        // An author share below the existential deposit for a new account stays in the treasury.
-        let _ = to_treasury;
-    }
+    // An author share too small to open the author's account stays in the treasury.
+    let _ = balances::transfer(state, &treasury, author, to_author, Existence::AllowDeath);
     Ok(())
 }
 
@@ -206,7 +224,7 @@ pub fn begin_block(state: &mut impl State, block: &BlockContext) -> Result<(), R
     market::on_initialize(state, block.height)?;
     let cfg = config(state)?;
     let era_blocks = cfg.era_blocks();
-    if block.height > 0 && era_blocks > 0 && block.height % era_blocks == 0 {
+    if block.height > 0 && era_blocks > 0 && block.height.is_multiple_of(era_blocks) {
         // The era payout comes from staking (issue #3); until then the quota is computed from
         // the market payout alone, which is zero, so no fee reductions are granted.
         benefits::update_era_benefit(state, block.era, 0)?;
