@@ -14,7 +14,7 @@
 mod errors;
 mod events;
 mod hooks;
-mod pricing;
+pub mod pricing;
 mod replicas;
 #[cfg(test)]
 mod tests;

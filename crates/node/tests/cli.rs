@@ -1,0 +1,79 @@
+//! The `crust` binary, run as a user would.
+
+use std::process::Command;
+
+fn crust(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_crust"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn inspect_dev_account() {
+    let (code, out, _) = crust(&["key", "inspect", "//Alice"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("0x88dc3417d5058ec4b4503e0c12ea1a0a89be200fe98922423d4334014fa6b0ee"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cTKS5moMFjX87JSbY2XtTfJoRY3KYBPd2KaS3WjtgiHCMQGYL"),
+        "{out}"
+    );
+}
+
+#[test]
+fn inspect_address_and_reject_typos() {
+    let (code, out, _) = crust(&[
+        "key",
+        "inspect",
+        "cTKS5moMFjX87JSbY2XtTfJoRY3KYBPd2KaS3WjtgiHCMQGYL",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("66 (Crust)"), "{out}");
+    let (code, _, err) = crust(&[
+        "key",
+        "inspect",
+        "cTKS5moMFjX87JSbY2XtTfJoRY3KYBPd2KaS3WjtgiHCMQGYM",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("checksum"), "{err}");
+}
+
+#[test]
+fn generate_prints_a_phrase_that_inspects_to_the_same_account() {
+    let (code, out, _) = crust(&["key", "generate", "--words", "24"]);
+    assert_eq!(code, 0);
+    let phrase = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Secret phrase: "))
+        .expect("phrase line");
+    assert_eq!(phrase.split(' ').count(), 24);
+    let address = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Account (SS58):   "))
+        .expect("address line");
+    let (_, again, _) = crust(&["key", "inspect", phrase]);
+    assert!(again.contains(address));
+}
+
+#[test]
+fn price_of_the_reference_129_mib_file() {
+    // 129 MiB × 10 000 units + 1 000 000 keys fee = 2 290 000 units; base fee starts at 0.
+    let (code, out, _) = crust(&["price", "134289408"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("total     0.00000229 CRU"), "{out}");
+}
+
+#[test]
+fn devnet_says_plainly_that_it_is_not_available() {
+    let (code, _, err) = crust(&["devnet"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not yet available"), "{err}");
+}
