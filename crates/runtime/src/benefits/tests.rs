@@ -469,3 +469,16 @@ fn collateral_is_market_active_funds() {
     assert_eq!(collateral_and_reward(&chain.state, &ALICE), Ok((100, 100)));
     assert_eq!(collateral_and_reward(&chain.state, &BOB), Ok((0, 0)));
 }
+
+#[test]
+fn error_insufficient_value_when_rebonding_below_the_existential_deposit() {
+    let mut chain = Chain::new(reference_mock().with_config(|c| c.existential_deposit = 10));
+    chain.set_free(ALICE, 200);
+    add(&mut chain, ALICE, 100, FundsType::Market).unwrap();
+    cut(&mut chain, ALICE, 100, FundsType::Market).unwrap();
+    assert_eq!(
+        rebond(&mut chain, ALICE, 5, FundsType::Market),
+        Err(BenefitsError::InsufficientValue)
+    );
+    rebond(&mut chain, ALICE, 10, FundsType::Market).unwrap();
+}

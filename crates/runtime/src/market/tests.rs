@@ -1124,3 +1124,21 @@ fn calls_round_trip_through_the_codec() {
     };
     assert!(decode::<MarketCall>(&encode(&too_long)).is_err());
 }
+
+#[test]
+fn corrupt_state_is_a_typed_error_not_a_panic() {
+    let mut chain = chain_with_merchants(&[]);
+    chain.state.put(&file_key(&small_cid()), vec![0xff, 0x01]);
+    let ctx = chain.ctx(ALICE);
+    let result = crate::dispatch(
+        &mut chain.state,
+        &ctx,
+        &crate::Call::Market(MarketCall::CalculateReward { cid: small_cid() }),
+    );
+    assert!(matches!(
+        result,
+        Err(crate::RuntimeError::Market(MarketError::State(
+            crate::state::StateError::Corrupt { .. }
+        )))
+    ));
+}
