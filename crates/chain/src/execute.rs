@@ -1,0 +1,177 @@
+//! Block execution: run the block hooks and every transaction on a state.
+//!
+//! The same function serves the proposer (which skips transactions that turn out invalid)
+//! and verifiers (for whom one invalid transaction makes the whole block invalid). Execution
+//! is deterministic: the state, the block and the genesis hash decide the result.
+
+use crate::block::Header;
+use crate::hash::Hash;
+use crate::tx::{Transaction, TxError};
+use crust_runtime::state::{Overlay, State};
+use crust_runtime::system;
+use crust_runtime::{BlockContext, Event, RuntimeError};
+use serde::Serialize;
+
+/// What one included transaction did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Receipt {
+    /// Transaction hash.
+    pub tx_hash: Hash,
+    /// Whether its call succeeded (a failed call still paid its fee).
+    pub success: bool,
+    /// Why the call failed.
+    pub error: Option<String>,
+    /// What the signer paid.
+    pub paid: u128,
+}
+
+/// Everything a block's execution produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BlockOutcome {
+    /// One receipt per included transaction, in order.
+    pub receipts: Vec<Receipt>,
+    /// Events with the index of the transaction that emitted them (`None` for block hooks).
+    pub events: Vec<(Option<u32>, Event)>,
+}
+
+/// Why a block cannot be executed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlockError {
+    /// A transaction in the block could not be included (bad signature, mortality, nonce, fee).
+    #[error("transaction {index} is invalid: {reason}")]
+    InvalidTransaction {
+        /// Its position in the block.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+    /// The block hooks failed (corrupt state or missing genesis).
+    #[error("block hooks failed: {0}")]
+    Hooks(#[from] RuntimeError),
+}
+
+/// A state wrapper that records the events emitted through it.
+struct Recorder<'a, S: State + ?Sized> {
+    inner: &'a mut S,
+    events: Vec<Event>,
+}
+
+impl<S: State + ?Sized> State for Recorder<'_, S> {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.inner.get(key)
+    }
+    fn put(&mut self, key: &[u8], value: Vec<u8>) {
+        self.inner.put(key, value)
+    }
+    fn delete(&mut self, key: &[u8]) {
+        self.inner.delete(key)
+    }
+    fn scan(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.inner.scan(prefix, after, limit)
+    }
+    fn emit(&mut self, event: Event) {
+        self.events.push(event)
+    }
+}
+
+fn admit(tx: &Transaction, header: &Header, genesis: &Hash) -> Result<(), TxError> {
+    tx.check_mortality(header.height)?;
+    tx.verify_signature(genesis)
+}
+
+/// Executes a block's hooks and transactions on `state`. Any invalid transaction is an error;
+/// the caller runs this on a speculative copy and discards it on error.
+pub fn execute_block<S: State + ?Sized>(
+    state: &mut S,
+    header: &Header,
+    transactions: &[Transaction],
+    genesis: &Hash,
+) -> Result<BlockOutcome, BlockError> {
+    let block = BlockContext {
+        height: header.height,
+        era: header.era,
+        author: header.proposer,
+    };
+    let mut outcome = BlockOutcome::default();
+    let mut rec = Recorder {
+        inner: state,
+        events: Vec::new(),
+    };
+    system::begin_block(&mut rec, &block)?;
+    outcome
+        .events
+        .extend(rec.events.drain(..).map(|e| (None, e)));
+    for (index, tx) in transactions.iter().enumerate() {
+        let invalid = |reason: String| BlockError::InvalidTransaction { index, reason };
+        admit(tx, header, genesis).map_err(|e| invalid(e.to_string()))?;
+        let applied = system::apply_transaction(&mut rec, &block, &tx.checked())
+            .map_err(|e| invalid(e.to_string()))?;
+        let tx_index = u32::try_from(index).unwrap_or(u32::MAX);
+        outcome
+            .events
+            .extend(rec.events.drain(..).map(|e| (Some(tx_index), e)));
+        outcome.receipts.push(Receipt {
+            tx_hash: tx.hash(),
+            success: applied.error.is_none(),
+            error: applied.error.map(|e| e.to_string()),
+            paid: applied.paid,
+        });
+    }
+    Ok(outcome)
+}
+
+/// Builds a block body from `candidates` in order: runs the hooks, then includes each
+/// candidate that applies, skipping (and returning) the ones that no longer can. Returns the
+/// included transactions, the rejected ones with reasons, and the outcome.
+pub fn build_block<S: State + ?Sized>(
+    state: &mut S,
+    header: &Header,
+    candidates: Vec<Transaction>,
+    genesis: &Hash,
+) -> Result<(Vec<Transaction>, Vec<(Transaction, String)>, BlockOutcome), BlockError> {
+    let block = BlockContext {
+        height: header.height,
+        era: header.era,
+        author: header.proposer,
+    };
+    let mut outcome = BlockOutcome::default();
+    let mut included = Vec::new();
+    let mut rejected = Vec::new();
+    let mut rec = Recorder {
+        inner: state,
+        events: Vec::new(),
+    };
+    system::begin_block(&mut rec, &block)?;
+    outcome
+        .events
+        .extend(rec.events.drain(..).map(|e| (None, e)));
+    for tx in candidates {
+        if let Err(e) = admit(&tx, header, genesis) {
+            rejected.push((tx, e.to_string()));
+            continue;
+        }
+        // Apply in an overlay so a rejected transaction leaves nothing behind.
+        let mut overlay = Overlay::new(&mut rec);
+        match system::apply_transaction(&mut overlay, &block, &tx.checked()) {
+            Ok(applied) => {
+                overlay.commit();
+                let tx_index = u32::try_from(included.len()).unwrap_or(u32::MAX);
+                outcome
+                    .events
+                    .extend(rec.events.drain(..).map(|e| (Some(tx_index), e)));
+                outcome.receipts.push(Receipt {
+                    tx_hash: tx.hash(),
+                    success: applied.error.is_none(),
+                    error: applied.error.map(|e| e.to_string()),
+                    paid: applied.paid,
+                });
+                included.push(tx);
+            }
+            Err(e) => {
+                drop(overlay);
+                rejected.push((tx, e.to_string()));
+            }
+        }
+    }
+    Ok((included, rejected, outcome))
+}

@@ -1,0 +1,119 @@
+//! SHA-256 hashes and the binary Merkle root used for transaction roots.
+
+use crust_primitives::codec::{Buf, BufMut, Error, FixedSize, Read, Write};
+use serde::{Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// A 32-byte SHA-256 hash.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    /// SHA-256 of the concatenation of `parts`.
+    pub fn of(parts: &[&[u8]]) -> Self {
+        let mut hasher = Sha256::new();
+        for part in parts {
+            hasher.update(part);
+        }
+        Self(hasher.finalize().into())
+    }
+
+    /// The hex form with a `0x` prefix.
+    pub fn to_hex(&self) -> String {
+        format!("0x{}", crust_primitives::account::to_hex(&self.0))
+    }
+
+    /// Parses `0x` + 64 hex digits.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let hex = s.strip_prefix("0x")?;
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}…", &self.to_hex()[..10])
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl Write for Hash {
+    fn write(&self, buf: &mut impl BufMut) {
+        self.0.write(buf);
+    }
+}
+
+impl FixedSize for Hash {
+    const SIZE: usize = 32;
+}
+
+impl Read for Hash {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, Error> {
+        Ok(Self(<[u8; 32]>::read_cfg(buf, &())?))
+    }
+}
+
+/// The binary Merkle root of `leaves` (domain-separated leaf and node hashes; an odd node is
+/// promoted unchanged; the empty list has the all-zero root).
+pub fn merkle_root(leaves: &[Hash]) -> Hash {
+    if leaves.is_empty() {
+        return Hash::default();
+    }
+    let mut level: Vec<Hash> = leaves.iter().map(|l| Hash::of(&[&[0u8], &l.0])).collect();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [a, b] => Hash::of(&[&[1u8], &a.0, &b.0]),
+                [a] => *a,
+                _ => Hash::default(),
+            })
+            .collect();
+    }
+    level[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merkle_root_depends_on_order_and_every_leaf() {
+        let leaves: Vec<Hash> = (0u8..5).map(|i| Hash::of(&[&[i]])).collect();
+        let root = merkle_root(&leaves);
+        let mut swapped = leaves.clone();
+        swapped.swap(0, 1);
+        assert_ne!(merkle_root(&swapped), root);
+        assert_ne!(merkle_root(&leaves[..4]), root);
+        assert_eq!(merkle_root(&[]), Hash::default());
+        // A single leaf is still domain-separated from its own hash.
+        assert_ne!(merkle_root(&leaves[..1]), leaves[0]);
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        let h = Hash::of(&[b"x"]);
+        assert_eq!(Hash::from_hex(&h.to_hex()), Some(h));
+        assert_eq!(Hash::from_hex("0x12"), None);
+    }
+}
