@@ -120,15 +120,25 @@ pub fn execute_block<S: State + ?Sized>(
     Ok(outcome)
 }
 
+/// A block body assembled by [`build_block`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuiltBlock {
+    /// Transactions included, in order.
+    pub included: Vec<Transaction>,
+    /// Candidates left out, with the reason (the mempool should drop them).
+    pub rejected: Vec<(Transaction, String)>,
+    /// What executing the included transactions did.
+    pub outcome: BlockOutcome,
+}
+
 /// Builds a block body from `candidates` in order: runs the hooks, then includes each
-/// candidate that applies, skipping (and returning) the ones that no longer can. Returns the
-/// included transactions, the rejected ones with reasons, and the outcome.
+/// candidate that applies, skipping the ones that no longer can.
 pub fn build_block<S: State + ?Sized>(
     state: &mut S,
     header: &Header,
     candidates: Vec<Transaction>,
     genesis: &Hash,
-) -> Result<(Vec<Transaction>, Vec<(Transaction, String)>, BlockOutcome), BlockError> {
+) -> Result<BuiltBlock, BlockError> {
     let block = BlockContext {
         height: header.height,
         era: header.era,
@@ -173,5 +183,9 @@ pub fn build_block<S: State + ?Sized>(
             }
         }
     }
-    Ok((included, rejected, outcome))
+    Ok(BuiltBlock {
+        included,
+        rejected,
+        outcome,
+    })
 }

@@ -335,16 +335,14 @@ impl Mempool {
             let Ok(account) = balances::account(state, signer) else {
                 continue;
             };
-            let mut next = account.nonce;
             let mut run = Vec::new();
-            for (nonce, hash) in queue.range(account.nonce..) {
-                if *nonce != next {
+            for (expected, (nonce, hash)) in (account.nonce..).zip(queue.range(account.nonce..)) {
+                if *nonce != expected {
                     break;
                 }
                 if let Some(e) = self.entries.get(hash) {
                     run.push(e);
                 }
-                next += 1;
             }
             if !run.is_empty() {
                 runs.push(run);

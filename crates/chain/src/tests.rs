@@ -269,7 +269,11 @@ fn builder_skips_what_verifiers_would_reject_and_both_agree() {
     let failing_call = transfer_tx(&alice, 1, 0, AccountId([0x77; 32]), 1, fee); // below ED: call fails, fee paid
 
     let mut built = s0.clone();
-    let (included, rejected, outcome) = build_block(
+    let crate::execute::BuiltBlock {
+        included,
+        rejected,
+        outcome,
+    } = build_block(
         &mut built,
         &header(1),
         vec![
