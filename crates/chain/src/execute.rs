@@ -91,6 +91,7 @@ pub fn execute_block<S: State + ?Sized>(
         height: header.height,
         era: header.era,
         author: header.proposer,
+        parent_hash: header.parent.0,
     };
     let mut outcome = BlockOutcome::default();
     let mut rec = Recorder {
@@ -143,6 +144,7 @@ pub fn build_block<S: State + ?Sized>(
         height: header.height,
         era: header.era,
         author: header.proposer,
+        parent_hash: header.parent.0,
     };
     let mut outcome = BlockOutcome::default();
     let mut included = Vec::new();

@@ -49,6 +49,9 @@ pub struct BlockContext {
     pub era: EraIndex,
     /// The block's proposer, who receives 20% of fees.
     pub author: AccountId,
+    /// Hash of the parent block; the runtime keeps recent block hashes so work reports can
+    /// prove they were made for this chain at this slot.
+    pub parent_hash: [u8; 32],
 }
 
 /// Every call a signed transaction can make.

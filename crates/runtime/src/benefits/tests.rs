@@ -114,6 +114,7 @@ fn liquidation_tx(
         height: chain.height,
         era: 0,
         author: ZIKUN,
+        parent_hash: [0; 32],
     };
     system::apply_transaction(&mut chain.state, &block, &tx)
 }

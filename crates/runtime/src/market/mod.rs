@@ -454,7 +454,7 @@ fn close_file(
             amount: refund,
         }));
     }
-    replicas::remove_all_contributions(state, f)?;
+    replicas::remove_all_contributions(state, cid, f)?;
     remove_file(state, cid);
     let mut counters = counters(state)?;
     counters.file_keys_count = counters.file_keys_count.saturating_sub(1);

@@ -21,6 +21,14 @@ fn anchor_key(anchor: &Anchor) -> Vec<u8> {
     key(MODULE, "anchor_spower", &[anchor])
 }
 
+fn anchor_file_key(anchor: &Anchor, cid: &Cid) -> Vec<u8> {
+    key(MODULE, "anchor_file", &[anchor, &var(&cid.to_bytes())])
+}
+
+fn anchor_files_prefix(anchor: &Anchor) -> Vec<u8> {
+    key(MODULE, "anchor_file", &[anchor])
+}
+
 fn supply_key() -> Vec<u8> {
     key(MODULE, "supply", &[])
 }
@@ -147,6 +155,7 @@ fn add_replica_inner(
         },
     );
     adjust_anchor(state, &report.anchor, i128::from(f.file_size))?;
+    state.write(&anchor_file_key(&report.anchor, &report.cid), &report.owner);
 
     let reward = pay_replica_owner(state, &mut f, &report.owner)?;
     let cfg = system::config(state)?;
@@ -238,12 +247,51 @@ pub fn remove_replica(
 /// Removes every contribution a file's replicas make (the file is closing).
 pub(super) fn remove_all_contributions(
     state: &mut impl State,
+    cid: &Cid,
     f: &FileInfo,
 ) -> Result<(), MarketError> {
     for replica in &f.replicas {
         adjust_anchor(state, &replica.anchor, -i128::from(f.contribution(replica)))?;
+        state.delete(&anchor_file_key(&replica.anchor, cid));
     }
     Ok(())
+}
+
+/// Removes up to `limit` replicas held by the worker `anchor` (it left its group, or was
+/// replaced by a new registration), so its old copies stop counting. Returns how many index
+/// entries were processed; call again until it returns fewer than `limit`.
+pub fn purge_anchor(
+    state: &mut impl State,
+    height: BlockHeight,
+    anchor: &Anchor,
+    limit: usize,
+) -> Result<usize, MarketError> {
+    let prefix = anchor_files_prefix(anchor);
+    let entries = state.scan(&prefix, None, limit);
+    let processed = entries.len();
+    for (k, v) in entries {
+        state.delete(&k);
+        let Some((_, cid_bytes)) = k[prefix.len()..].split_first() else {
+            continue;
+        };
+        let (Ok(cid), Ok(owner)) = (
+            Cid::from_bytes(cid_bytes),
+            crust_primitives::codec::decode::<AccountId>(&v),
+        ) else {
+            continue;
+        };
+        if let Some(f) = file(state, &cid)? {
+            if let Some(r) = f
+                .replicas
+                .iter()
+                .find(|r| r.owner == owner && r.anchor == *anchor)
+            {
+                let who = r.who;
+                remove_replica(state, height, &cid, &who, &owner)?;
+            }
+        }
+    }
+    Ok(processed)
 }
 
 /// Recomputes a file's per-replica spower for its replica count, matures replicas whose ready

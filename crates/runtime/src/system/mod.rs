@@ -15,7 +15,7 @@ pub use types::{RuntimeConfig, SystemError, SystemEvent};
 use crate::balances::{self, Existence};
 use crate::state::{State, StateExt, atomically, key};
 use crate::{BlockContext, Call, CallContext, Event, RuntimeError, benefits, market};
-use crust_primitives::{AccountId, Balance, Perbill};
+use crust_primitives::{AccountId, Balance, BlockHeight, Perbill};
 
 const MODULE: &str = "system";
 
@@ -218,9 +218,31 @@ fn pay_fee(
     Ok(())
 }
 
-/// Per-block work at the start of block `block.height` (fee adjustments, spower upkeep, era
-/// bookkeeping). Bounded: every hook processes at most a fixed batch.
+/// How many recent block hashes the runtime keeps (reference `BlockHashCount`).
+pub const BLOCK_HASH_COUNT: u64 = 2400;
+
+fn block_hash_key(height: BlockHeight) -> Vec<u8> {
+    key(MODULE, "block_hash", &[&height.to_be_bytes()])
+}
+
+/// The hash of block `height`, if it is among the last [`BLOCK_HASH_COUNT`] blocks.
+pub fn block_hash(
+    state: &impl State,
+    height: BlockHeight,
+) -> Result<Option<[u8; 32]>, SystemError> {
+    Ok(state.read(&block_hash_key(height))?)
+}
+
+/// Per-block work at the start of block `block.height`: record the parent's hash, then the
+/// modules' hooks (fee adjustments, spower upkeep, replica batches, era bookkeeping). Bounded:
+/// every hook processes at most a fixed batch.
 pub fn begin_block(state: &mut impl State, block: &BlockContext) -> Result<(), RuntimeError> {
+    if let Some(parent) = block.height.checked_sub(1) {
+        state.write(&block_hash_key(parent), &block.parent_hash);
+        if let Some(old) = parent.checked_sub(BLOCK_HASH_COUNT) {
+            state.delete(&block_hash_key(old));
+        }
+    }
     market::on_initialize(state, block.height)?;
     let cfg = config(state)?;
     let era_blocks = cfg.era_blocks();

@@ -18,6 +18,7 @@ fn block(height: u64) -> BlockContext {
         height,
         era: 0,
         author: BOB,
+        parent_hash: [0; 32],
     }
 }
 
@@ -183,6 +184,7 @@ fn begin_block_rolls_the_benefits_era() {
             height: era_blocks,
             era: 1,
             author: BOB,
+            parent_hash: [0; 32],
         },
     )
     .unwrap();
