@@ -25,7 +25,7 @@ pub use events::MarketEvent;
 pub use hooks::on_initialize;
 pub use pricing::{file_fee, split_fee};
 pub use replicas::{
-    add_replica, anchor_spower, calculate_spower, remove_replica, set_storage_supply,
+    add_replica, anchor_spower, calculate_spower, purge_anchor, remove_replica, set_storage_supply,
 };
 pub use types::*;
 

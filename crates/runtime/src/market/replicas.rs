@@ -280,15 +280,13 @@ pub fn purge_anchor(
         ) else {
             continue;
         };
-        if let Some(f) = file(state, &cid)? {
-            if let Some(r) = f
-                .replicas
-                .iter()
+        let held_by = file(state, &cid)?.and_then(|f| {
+            f.replicas
+                .into_iter()
                 .find(|r| r.owner == owner && r.anchor == *anchor)
-            {
-                let who = r.who;
-                remove_replica(state, height, &cid, &who, &owner)?;
-            }
+        });
+        if let Some(r) = held_by {
+            remove_replica(state, height, &cid, &r.who, &owner)?;
         }
     }
     Ok(processed)
