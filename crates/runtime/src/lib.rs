@@ -10,6 +10,7 @@
 //! - [`balances`]: free/reserved/locked balances, transfers, issuance;
 //! - [`market`]: storage orders, pricing, pots, replica payouts, spower;
 //! - [`benefits`]: locked funds for fee reductions and merchant collateral;
+//! - [`swork`]: storage identities, attestation, work reports, groups, slot-end workload;
 //! - [`system`]: configuration, governance, transaction application, block hooks.
 
 pub mod balances;
@@ -19,6 +20,7 @@ pub mod genesis;
 mod invariants;
 pub mod market;
 pub mod state;
+pub mod swork;
 pub mod system;
 #[cfg(test)]
 mod testing;
@@ -63,6 +65,8 @@ pub enum Call {
     Market(market::MarketCall),
     /// A benefits call.
     Benefits(benefits::BenefitsCall),
+    /// An sWork call.
+    Swork(swork::SworkCall),
 }
 
 impl crust_primitives::codec::Write for Call {
@@ -80,6 +84,10 @@ impl crust_primitives::codec::Write for Call {
                 2u8.write(buf);
                 c.write(buf);
             }
+            Call::Swork(c) => {
+                3u8.write(buf);
+                c.write(buf);
+            }
         }
     }
 }
@@ -90,6 +98,7 @@ impl crust_primitives::codec::EncodeSize for Call {
             Call::Balances(c) => c.encode_size(),
             Call::Market(c) => c.encode_size(),
             Call::Benefits(c) => c.encode_size(),
+            Call::Swork(c) => c.encode_size(),
         }
     }
 }
@@ -105,6 +114,7 @@ impl crust_primitives::codec::Read for Call {
             0 => Ok(Call::Balances(balances::BalancesCall::read(buf)?)),
             1 => Ok(Call::Market(market::MarketCall::read(buf)?)),
             2 => Ok(Call::Benefits(benefits::BenefitsCall::read(buf)?)),
+            3 => Ok(Call::Swork(swork::SworkCall::read(buf)?)),
             other => Err(crust_primitives::codec::Error::InvalidEnum(other)),
         }
     }
@@ -121,6 +131,8 @@ pub enum Event {
     Market(market::MarketEvent),
     /// Benefits events.
     Benefits(benefits::BenefitsEvent),
+    /// sWork events.
+    Swork(swork::SworkEvent),
 }
 
 /// Why a call failed.
@@ -138,6 +150,9 @@ pub enum RuntimeError {
     /// A benefits error.
     #[error(transparent)]
     Benefits(#[from] benefits::BenefitsError),
+    /// An sWork error.
+    #[error(transparent)]
+    Swork(#[from] swork::SworkError),
 }
 
 /// Executes `call` for `ctx.caller`. Not atomic by itself: wrap it in
@@ -151,5 +166,6 @@ pub fn dispatch(
         Call::Balances(c) => Ok(balances::dispatch(state, ctx, c)?),
         Call::Market(c) => Ok(market::dispatch(state, ctx, c)?),
         Call::Benefits(c) => Ok(benefits::dispatch(state, ctx, c)?),
+        Call::Swork(c) => Ok(swork::dispatch(state, ctx, c)?),
     }
 }

@@ -367,6 +367,18 @@ pub fn set_file_reward(
     Ok(())
 }
 
+/// Whether `owner` has a free work report left this era (without using it).
+pub fn has_free_count(state: &impl State, owner: &AccountId) -> Result<bool, BenefitsError> {
+    let Some(b) = swork_benefit(state, owner)? else {
+        return Ok(false);
+    };
+    let active_era = era_benefits(state)?.active_era;
+    Ok(
+        b.refreshed_at < active_era && b.total_fee_reduction_count > 0
+            || b.used_fee_reduction_count < b.total_fee_reduction_count,
+    )
+}
+
 /// Uses one of `owner`'s free work reports for this era, if any is left.
 pub fn maybe_free_count(state: &mut impl State, owner: &AccountId) -> Result<bool, BenefitsError> {
     let Some(mut b) = swork_benefit(state, owner)? else {

@@ -21,8 +21,12 @@ fn anchor_key(anchor: &Anchor) -> Vec<u8> {
     key(MODULE, "anchor_spower", &[anchor])
 }
 
-fn anchor_file_key(anchor: &Anchor, cid: &Cid) -> Vec<u8> {
-    key(MODULE, "anchor_file", &[anchor, &var(&cid.to_bytes())])
+fn anchor_file_key(anchor: &Anchor, cid: &Cid, owner: &AccountId) -> Vec<u8> {
+    key(
+        MODULE,
+        "anchor_file",
+        &[anchor, &var(&cid.to_bytes()), owner.as_bytes()],
+    )
 }
 
 fn anchor_files_prefix(anchor: &Anchor) -> Vec<u8> {
@@ -155,7 +159,10 @@ fn add_replica_inner(
         },
     );
     adjust_anchor(state, &report.anchor, i128::from(f.file_size))?;
-    state.write(&anchor_file_key(&report.anchor, &report.cid), &report.owner);
+    state.put(
+        &anchor_file_key(&report.anchor, &report.cid, &report.owner),
+        Vec::new(),
+    );
 
     let reward = pay_replica_owner(state, &mut f, &report.owner)?;
     let cfg = system::config(state)?;
@@ -252,44 +259,59 @@ pub(super) fn remove_all_contributions(
 ) -> Result<(), MarketError> {
     for replica in &f.replicas {
         adjust_anchor(state, &replica.anchor, -i128::from(f.contribution(replica)))?;
-        state.delete(&anchor_file_key(&replica.anchor, cid));
+        state.delete(&anchor_file_key(&replica.anchor, cid, &replica.owner));
     }
     Ok(())
 }
 
-/// Removes up to `limit` replicas held by the worker `anchor` (it left its group, or was
-/// replaced by a new registration), so its old copies stop counting. Returns how many index
-/// entries were processed; call again until it returns fewer than `limit`.
+/// Removes replicas held by the worker `anchor` — all of them, or only those counted for
+/// `only_owner` — visiting at most `limit` index entries after `cursor`. Returns the cursor to
+/// continue from, or `None` when done. Used when a worker leaves its group or is replaced by a
+/// new registration, so its old copies stop counting.
 pub fn purge_anchor(
     state: &mut impl State,
     height: BlockHeight,
     anchor: &Anchor,
+    only_owner: Option<&AccountId>,
+    cursor: Option<&[u8]>,
     limit: usize,
-) -> Result<usize, MarketError> {
+) -> Result<Option<Vec<u8>>, MarketError> {
     let prefix = anchor_files_prefix(anchor);
-    let entries = state.scan(&prefix, None, limit);
-    let processed = entries.len();
-    for (k, v) in entries {
-        state.delete(&k);
-        let Some((_, cid_bytes)) = k[prefix.len()..].split_first() else {
+    let entries = state.scan(&prefix, cursor, limit);
+    let next = if entries.len() < limit {
+        None
+    } else {
+        entries.last().map(|(k, _)| k.clone())
+    };
+    for (k, _) in entries {
+        let rest = &k[prefix.len()..];
+        let Some((&len, rest)) = rest.split_first() else {
             continue;
         };
+        let (cid_bytes, owner_bytes) = rest.split_at(usize::from(len).min(rest.len()));
         let (Ok(cid), Ok(owner)) = (
             Cid::from_bytes(cid_bytes),
-            crust_primitives::codec::decode::<AccountId>(&v),
+            crust_primitives::codec::decode::<AccountId>(owner_bytes),
         ) else {
+            state.delete(&k);
             continue;
         };
+        if only_owner.is_some_and(|o| *o != owner) {
+            continue;
+        }
         let held_by = file(state, &cid)?.and_then(|f| {
             f.replicas
                 .into_iter()
                 .find(|r| r.owner == owner && r.anchor == *anchor)
         });
-        if let Some(r) = held_by {
-            remove_replica(state, height, &cid, &r.who, &owner)?;
+        match held_by {
+            Some(r) => {
+                remove_replica(state, height, &cid, &r.who, &owner)?;
+            }
+            None => state.delete(&k),
         }
     }
-    Ok(processed)
+    Ok(next)
 }
 
 /// Recomputes a file's per-replica spower for its replica count, matures replicas whose ready

@@ -139,6 +139,10 @@ pub fn validate_transaction(
 }
 
 /// Applies a checked transaction: pays the fee, bumps the nonce, runs the call atomically.
+///
+/// Two calls have benefit-funded fees, as in the reference: `calculate_reward` (partly covered
+/// by the era's fee-reduction quota) and `report_works` (free while the owner has free reports
+/// left this era; the free report is used only if the report is accepted).
 pub fn apply_transaction(
     state: &mut impl State,
     block: &BlockContext,
@@ -150,29 +154,41 @@ pub fn apply_transaction(
         height: block.height,
         era: block.era,
     };
+    let module_err = |e: String| InvalidTransaction::System(SystemError::Module(e));
+    let report_owner = match &tx.call {
+        Call::Swork(crate::swork::SworkCall::ReportWorks { .. }) => {
+            let owner =
+                crate::swork::owner_of(state, &tx.signer).map_err(|e| module_err(e.to_string()))?;
+            benefits::has_free_count(state, &owner)
+                .map_err(|e| module_err(e.to_string()))?
+                .then_some(owner)
+        }
+        _ => None,
+    };
     // Fee part: committed whether or not the call succeeds.
     let paid = atomically(state, |s| -> Result<Balance, InvalidTransaction> {
-        let fee = if matches!(
-            tx.call,
-            Call::Market(market::MarketCall::CalculateReward { .. })
-        ) {
-            // Benefit holders' liquidation calls are (partly) paid by the era's fee-reduction quota.
-            benefits::maybe_reduce_fee(s, &ctx, tx.fee)
-                .map_err(|e| InvalidTransaction::System(SystemError::Module(e.to_string())))?
-        } else {
-            FeeSplit {
-                from_payer: tx.fee,
-                minted: 0,
-            }
+        let paid = match report_owner {
+            Some(_) => 0,
+            None => charge(s, &ctx, tx, &block.author)?,
         };
-        let payer_total = fee.from_payer.saturating_add(tx.tip);
-        pay_fee(s, &tx.signer, &block.author, payer_total, fee.minted)
-            .map_err(InvalidTransaction::CannotPay)?;
         balances::bump_nonce(s, &tx.signer).map_err(InvalidTransaction::CannotPay)?;
-        Ok(payer_total)
+        Ok(paid)
     })?;
     // Call part: atomic; failure is recorded, not propagated.
     let result = atomically(state, |s| crate::dispatch(s, &ctx, &tx.call));
+    let mut paid = paid;
+    if let Some(owner) = report_owner {
+        // A free report is used only by an accepted report; a rejected one pays its fee.
+        let settled = atomically(state, |s| -> Result<Balance, InvalidTransaction> {
+            if result.is_ok() {
+                benefits::maybe_free_count(s, &owner).map_err(|e| module_err(e.to_string()))?;
+                Ok(0)
+            } else {
+                charge(s, &ctx, tx, &block.author)
+            }
+        });
+        paid = settled.unwrap_or(0);
+    }
     let error = match result {
         Ok(()) => {
             state.emit(Event::System(SystemEvent::ExtrinsicSuccess {
@@ -189,6 +205,31 @@ pub fn apply_transaction(
         }
     };
     Ok(ApplyOutcome { error, paid })
+}
+
+/// Charges `tx`'s fee (after any benefit reduction) and tip; returns what the signer paid.
+fn charge(
+    state: &mut impl State,
+    ctx: &CallContext,
+    tx: &CheckedTransaction,
+    author: &AccountId,
+) -> Result<Balance, InvalidTransaction> {
+    let fee = if matches!(
+        tx.call,
+        Call::Market(market::MarketCall::CalculateReward { .. })
+    ) {
+        benefits::maybe_reduce_fee(state, ctx, tx.fee)
+            .map_err(|e| InvalidTransaction::System(SystemError::Module(e.to_string())))?
+    } else {
+        FeeSplit {
+            from_payer: tx.fee,
+            minted: 0,
+        }
+    };
+    let payer_total = fee.from_payer.saturating_add(tx.tip);
+    pay_fee(state, &tx.signer, author, payer_total, fee.minted)
+        .map_err(InvalidTransaction::CannotPay)?;
+    Ok(payer_total)
 }
 
 /// How a fee is covered: what the payer pays and what the fee-reduction quota mints.
@@ -244,6 +285,7 @@ pub fn begin_block(state: &mut impl State, block: &BlockContext) -> Result<(), R
         }
     }
     market::on_initialize(state, block.height)?;
+    crate::swork::on_initialize(state, block.height)?;
     let cfg = config(state)?;
     let era_blocks = cfg.era_blocks();
     if block.height > 0 && era_blocks > 0 && block.height.is_multiple_of(era_blocks) {
