@@ -28,7 +28,7 @@ fn cid(i: usize) -> Cid {
 enum Step {
     Call {
         who: usize,
-        call: Call,
+        call: Box<Call>,
     },
     Replica {
         file: usize,
@@ -73,9 +73,9 @@ fn call_strategy() -> impl Strategy<Value = Call> {
 fn step_strategy() -> impl Strategy<Value = Step> {
     let who = 0..ACCOUNTS.len();
     prop_oneof![
-        6 => (who.clone(), call_strategy()).prop_map(|(who, call)| Step::Call { who, call }),
+        6 => (who.clone(), call_strategy()).prop_map(|(who, call)| Step::Call { who, call: Box::new(call) }),
         // The governance account calls too, so setters and spends succeed sometimes.
-        1 => call_strategy().prop_map(|call| Step::Call { who: usize::MAX, call }),
+        1 => call_strategy().prop_map(|call| Step::Call { who: usize::MAX, call: Box::new(call) }),
         4 => (0..4usize, who.clone(), who.clone(), 0..3u8, prop::bool::weighted(0.85), 0..500u64)
             .prop_map(|(file, who, owner, anchor, size_ok, valid_back)| Step::Replica { file, who, owner, anchor, size_ok, valid_back }),
         2 => (0..4usize, who.clone(), who).prop_map(|(file, who, owner)| Step::RemoveReplica { file, who, owner }),

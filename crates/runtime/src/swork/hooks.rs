@@ -199,21 +199,21 @@ fn consolidate(state: &mut impl State, height: BlockHeight) -> Result<(), SworkE
             continue;
         };
         let before = id.clone();
-        if counts(state, &who, &mut id, slot, slot_len)? {
-            if let Some(wr) = work_report(state, &id.anchor)? {
-                let spower = market::anchor_spower(state, &id.anchor)?;
-                let owner = id.group.unwrap_or(who);
-                let wk = workload_key(slot, &owner);
-                let current: u128 = state.read_or_default(&wk)?;
-                let add = u128::from(wr.free).saturating_add(u128::from(spower));
-                state.write(&wk, &current.saturating_add(add));
-                c.running.free = c.running.free.saturating_add(u128::from(wr.free));
-                c.running.spower = c.running.spower.saturating_add(u128::from(spower));
-                c.running.files = c
-                    .running
-                    .files
-                    .saturating_add(u128::from(wr.reported_files_size));
-            }
+        if counts(state, &who, &mut id, slot, slot_len)?
+            && let Some(wr) = work_report(state, &id.anchor)?
+        {
+            let spower = market::anchor_spower(state, &id.anchor)?;
+            let owner = id.group.unwrap_or(who);
+            let wk = workload_key(slot, &owner);
+            let current: u128 = state.read_or_default(&wk)?;
+            let add = u128::from(wr.free).saturating_add(u128::from(spower));
+            state.write(&wk, &current.saturating_add(add));
+            c.running.free = c.running.free.saturating_add(u128::from(wr.free));
+            c.running.spower = c.running.spower.saturating_add(u128::from(spower));
+            c.running.files = c
+                .running
+                .files
+                .saturating_add(u128::from(wr.reported_files_size));
         }
         if id != before {
             put_identity(state, &who, &id);

@@ -15,7 +15,7 @@ mod hooks;
 mod tests;
 mod types;
 
-pub use hooks::on_initialize;
+pub use hooks::{consolidation, on_initialize, queued_replicas, workload};
 pub use types::*;
 
 use crate::market::{self, Anchor};
