@@ -106,13 +106,24 @@ fn check_invariants(chain: &Chain) -> Result<(), TestCaseError> {
     // 2. storage pot and 3. spower per anchor
     let mut owed: Balance = 0;
     let mut spower: BTreeMap<market::Anchor, u64> = BTreeMap::new();
+    let mut replicas = 0usize;
     for (_, v) in state.scan(&market::files_prefix(), None, usize::MAX) {
         let f: market::FileInfo = decode(&v).expect("file decodes");
         owed += f.amount + f.prepaid;
         for r in &f.replicas {
             *spower.entry(r.anchor).or_default() += f.contribution(r);
         }
+        replicas += f.replicas.len();
     }
+    // 5. every replica is indexed under its worker, and nothing else is.
+    let indexed = state
+        .scan(
+            &crate::state::key("market", "anchor_file", &[]),
+            None,
+            usize::MAX,
+        )
+        .len();
+    prop_assert_eq!(indexed, replicas, "worker index");
     for who in ACCOUNTS {
         owed += benefits::collateral_and_reward(state, &who).unwrap().1;
     }
