@@ -229,6 +229,7 @@ pub fn remove_replica(
         &replica.anchor,
         -i128::from(f.contribution(&replica)),
     )?;
+    state.delete(&anchor_file_key(&replica.anchor, cid, &replica.owner));
     state.emit(Event::Market(MarketEvent::ReplicaRemoved {
         cid: *cid,
         owner: *owner,
