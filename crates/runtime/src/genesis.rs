@@ -19,6 +19,21 @@ pub struct Genesis {
     pub market: MarketParams,
     /// Endowed accounts.
     pub balances: Vec<(AccountId, Balance)>,
+    /// Initial stakers; those with a session key validate and form era 0's committee.
+    pub stakers: Vec<GenesisStaker>,
+}
+
+/// A staker at genesis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenesisStaker {
+    /// Stash (must be endowed with at least `bond`).
+    pub stash: AccountId,
+    /// Controller.
+    pub controller: AccountId,
+    /// Amount bonded.
+    pub bond: Balance,
+    /// Consensus key, if the staker validates.
+    pub session_key: Option<AccountId>,
 }
 
 impl Genesis {
@@ -29,6 +44,7 @@ impl Genesis {
             config: RuntimeConfig {
                 governance,
                 existential_deposit: EXISTENTIAL_DEPOSIT,
+                block_time_ms: crust_primitives::constants::REFERENCE_BLOCK_TIME_MS,
                 report_slot_blocks: REFERENCE_REPORT_SLOT_BLOCKS,
                 slots_per_era: REFERENCE_SLOTS_PER_ERA,
                 file_duration_blocks: REFERENCE_FILE_DURATION_BLOCKS,
@@ -46,12 +62,31 @@ impl Genesis {
                 ..MarketParams::default()
             },
             balances: Vec::new(),
+            stakers: Vec::new(),
         }
     }
 
     /// Adds `amount` to `who`'s initial free balance.
     pub fn with_balance(mut self, who: AccountId, amount: Balance) -> Self {
         self.balances.push((who, amount));
+        self
+    }
+
+    /// Adds a genesis validator: endows `stash` with `bond`, bonds it with itself as controller,
+    /// and validates with `session_key`.
+    pub fn with_validator(
+        mut self,
+        stash: AccountId,
+        bond: Balance,
+        session_key: AccountId,
+    ) -> Self {
+        self.balances.push((stash, bond));
+        self.stakers.push(GenesisStaker {
+            stash,
+            controller: stash,
+            bond,
+            session_key: Some(session_key),
+        });
         self
     }
 
@@ -76,6 +111,14 @@ impl Genesis {
         for (who, amount) in &self.balances {
             balances::endow(state, who, *amount)?;
         }
+        let mut members = Vec::new();
+        for s in &self.stakers {
+            crate::staking::genesis_staker(state, &s.stash, &s.controller, s.bond, s.session_key)?;
+            if let Some(session_key) = s.session_key {
+                members.push((s.stash, session_key, s.bond));
+            }
+        }
+        crate::staking::genesis_committee(state, &members)?;
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 //! - [`market`]: storage orders, pricing, pots, replica payouts, spower;
 //! - [`benefits`]: locked funds for fee reductions and merchant collateral;
 //! - [`swork`]: storage identities, attestation, work reports, groups, slot-end workload;
+//! - [`staking`]: GPoS bonds, stake limits from storage, era elections, rewards, slashing;
 //! - [`system`]: configuration, governance, transaction application, block hooks.
 
 pub mod balances;
@@ -19,6 +20,7 @@ pub mod genesis;
 #[cfg(test)]
 mod invariants;
 pub mod market;
+pub mod staking;
 pub mod state;
 pub mod swork;
 pub mod system;
@@ -67,6 +69,8 @@ pub enum Call {
     Benefits(benefits::BenefitsCall),
     /// An sWork call.
     Swork(swork::SworkCall),
+    /// A staking call.
+    Staking(staking::StakingCall),
 }
 
 impl crust_primitives::codec::Write for Call {
@@ -88,6 +92,10 @@ impl crust_primitives::codec::Write for Call {
                 3u8.write(buf);
                 c.write(buf);
             }
+            Call::Staking(c) => {
+                4u8.write(buf);
+                c.write(buf);
+            }
         }
     }
 }
@@ -99,6 +107,7 @@ impl crust_primitives::codec::EncodeSize for Call {
             Call::Market(c) => c.encode_size(),
             Call::Benefits(c) => c.encode_size(),
             Call::Swork(c) => c.encode_size(),
+            Call::Staking(c) => c.encode_size(),
         }
     }
 }
@@ -115,6 +124,7 @@ impl crust_primitives::codec::Read for Call {
             1 => Ok(Call::Market(market::MarketCall::read(buf)?)),
             2 => Ok(Call::Benefits(benefits::BenefitsCall::read(buf)?)),
             3 => Ok(Call::Swork(swork::SworkCall::read(buf)?)),
+            4 => Ok(Call::Staking(staking::StakingCall::read(buf)?)),
             other => Err(crust_primitives::codec::Error::InvalidEnum(other)),
         }
     }
@@ -133,6 +143,8 @@ pub enum Event {
     Benefits(benefits::BenefitsEvent),
     /// sWork events.
     Swork(swork::SworkEvent),
+    /// Staking events.
+    Staking(staking::StakingEvent),
 }
 
 /// Why a call failed.
@@ -153,6 +165,9 @@ pub enum RuntimeError {
     /// An sWork error.
     #[error(transparent)]
     Swork(#[from] swork::SworkError),
+    /// A staking error.
+    #[error(transparent)]
+    Staking(#[from] staking::StakingError),
 }
 
 /// Executes `call` for `ctx.caller`. Not atomic by itself: wrap it in
@@ -167,5 +182,6 @@ pub fn dispatch(
         Call::Market(c) => Ok(market::dispatch(state, ctx, c)?),
         Call::Benefits(c) => Ok(benefits::dispatch(state, ctx, c)?),
         Call::Swork(c) => Ok(swork::dispatch(state, ctx, c)?),
+        Call::Staking(c) => Ok(staking::dispatch(state, ctx, c)?),
     }
 }

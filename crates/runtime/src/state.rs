@@ -54,6 +54,20 @@ pub trait StateExt: State {
         }
     }
 
+    /// Decodes the value at `key` with an explicit decoding bound (e.g. a list's length).
+    fn read_with<T: Decode>(&self, key: &[u8], cfg: &T::Cfg) -> Result<Option<T>, StateError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(bytes) => {
+                codec::decode_with(&bytes, cfg)
+                    .map(Some)
+                    .map_err(|_| StateError::Corrupt {
+                        key: crust_primitives::account::to_hex(key),
+                    })
+            }
+        }
+    }
+
     /// Decodes the value at `key`, or the type's default when absent.
     fn read_or_default<T: Decode<Cfg = ()> + Default>(&self, key: &[u8]) -> Result<T, StateError> {
         Ok(self.read(key)?.unwrap_or_default())

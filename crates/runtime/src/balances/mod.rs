@@ -322,6 +322,31 @@ pub fn slash_reserved(
     Ok(slashed)
 }
 
+/// Destroys up to `amount` of `who`'s funds — free first (locks do not protect against a
+/// slash), then reserved — and returns what was destroyed.
+pub fn slash(
+    state: &mut impl State,
+    who: &AccountId,
+    amount: Balance,
+) -> Result<Balance, BalancesError> {
+    let mut info = account(state, who)?;
+    let from_free = amount.min(info.free);
+    let from_reserved = (amount - from_free).min(info.reserved);
+    let slashed = from_free + from_reserved;
+    if slashed == 0 {
+        return Ok(0);
+    }
+    info.free -= from_free;
+    info.reserved -= from_reserved;
+    set_total_issuance(state, total_issuance(state)?.saturating_sub(slashed));
+    put_account(state, who, &info)?;
+    state.emit(Event::Balances(BalancesEvent::Slashed {
+        account: *who,
+        amount: slashed,
+    }));
+    Ok(slashed)
+}
+
 /// Sets (or replaces) the lock `id` on `who` to freeze `amount` of free balance.
 pub fn set_lock(
     state: &mut impl State,

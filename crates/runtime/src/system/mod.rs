@@ -286,12 +286,8 @@ pub fn begin_block(state: &mut impl State, block: &BlockContext) -> Result<(), R
     }
     market::on_initialize(state, block.height)?;
     crate::swork::on_initialize(state, block.height)?;
-    let cfg = config(state)?;
-    let era_blocks = cfg.era_blocks();
-    if block.height > 0 && era_blocks > 0 && block.height.is_multiple_of(era_blocks) {
-        // The era payout comes from staking (issue #3); until then the quota is computed from
-        // the market payout alone, which is zero, so no fee reductions are granted.
-        benefits::update_era_benefit(state, block.era, 0)?;
-    }
+    // Era transitions: rewards fixed (and the benefits quota renewed) for the era that ends,
+    // the next committee elected one slot ahead, authoring points.
+    crate::staking::on_initialize(state, block.height, &block.author)?;
     Ok(())
 }

@@ -174,21 +174,27 @@ fn governance_calls_need_the_governance_key() {
 }
 
 #[test]
-fn begin_block_rolls_the_benefits_era() {
+fn begin_block_rolls_eras_and_the_benefits_quota() {
     let mut s = chain();
     let era_blocks = config(&s).unwrap().era_blocks();
     assert_eq!(era_blocks, 3600);
-    begin_block(
-        &mut s,
-        &BlockContext {
-            height: era_blocks,
-            era: 1,
+    for height in 1..=era_blocks {
+        let block = BlockContext {
+            height,
+            era: 0,
             author: BOB,
             parent_hash: [0; 32],
-        },
-    )
-    .unwrap();
+        };
+        begin_block(&mut s, &block).unwrap();
+    }
+    assert_eq!(crate::staking::active_era(&s).unwrap(), 1);
     assert_eq!(crate::benefits::era_benefits(&s).unwrap().active_era, 1);
+    assert_eq!(block_hash(&s, 3000).unwrap(), Some([0; 32]));
+    assert_eq!(
+        block_hash(&s, 10).unwrap(),
+        None,
+        "older than BLOCK_HASH_COUNT"
+    );
 }
 
 #[test]

@@ -11,6 +11,9 @@ pub struct RuntimeConfig {
     pub governance: AccountId,
     /// The least an ordinary account may hold (reference: 10^8 units).
     pub existential_deposit: Balance,
+    /// Target block interval in milliseconds (reference: 6000); sets how many blocks make a
+    /// year for the inflation schedule.
+    pub block_time_ms: u64,
     /// Blocks per report slot (reference: 600).
     pub report_slot_blocks: BlockHeight,
     /// Report slots per era (reference: 6).
@@ -37,6 +40,7 @@ pub struct RuntimeConfig {
 crust_primitives::impl_codec_struct!(RuntimeConfig {
     governance,
     existential_deposit,
+    block_time_ms,
     report_slot_blocks,
     slots_per_era,
     file_duration_blocks,
@@ -54,6 +58,11 @@ impl RuntimeConfig {
     /// Blocks per era.
     pub fn era_blocks(&self) -> BlockHeight {
         self.report_slot_blocks.saturating_mul(self.slots_per_era)
+    }
+
+    /// Blocks per (Julian) year at the target block interval.
+    pub fn year_blocks(&self) -> BlockHeight {
+        31_557_600_000 / self.block_time_ms.max(1)
     }
 }
 
