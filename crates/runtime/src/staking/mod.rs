@@ -12,6 +12,7 @@
 //! staking pot spread over 60 eras; only elected validators and their guarantors are paid
 //! (D20). Slashes are deferred so governance can cancel them.
 
+mod curve;
 mod election;
 mod eras;
 mod rewards;

@@ -51,7 +51,11 @@ pub fn report_offence(
     else {
         return Ok(false);
     };
+    // The offender leaves the validator set, and a new era is forced so the committee changes.
     chill_stash(state, &stash)?;
+    let mut forced = params(state)?;
+    forced.force_era = super::Forcing::ForceNew;
+    super::set_params(state, &forced);
     if fraction.is_zero() {
         return Ok(true);
     }
@@ -85,7 +89,11 @@ pub fn report_offence(
         reporters: reporters.iter().take(16).copied().collect(),
         payout,
     };
-    let apply_era = active_era(state)?.saturating_add(p.slash_defer_eras);
+    // Applied at the start of era `active + defer + 1`, as the reference applies queued slashes
+    // of era e once `e < a − defer`.
+    let apply_era = active_era(state)?
+        .saturating_add(p.slash_defer_eras)
+        .saturating_add(1);
     state.emit(Event::Staking(StakingEvent::SlashReported {
         validator: stash,
         fraction,
