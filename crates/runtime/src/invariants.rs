@@ -9,11 +9,12 @@
 
 use crate::benefits::{self, BenefitsCall, FundsType};
 use crate::market::{self, MarketCall, MarketParameter, ReplicaReport};
+use crate::staking::{StakingCall, ValidatorPrefs};
 use crate::state::{State, StateExt, atomically};
 use crate::testing::*;
 use crate::{Call, CallContext, balances, dispatch};
 use crust_primitives::codec::{decode, encode};
-use crust_primitives::{AccountId, Balance, Cid};
+use crust_primitives::{AccountId, Balance, Cid, Perbill};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -66,7 +67,17 @@ fn call_strategy() -> impl Strategy<Value = Call> {
         3 => (amount.clone(), funds.clone()).prop_map(|(value, funds_type)| Call::Benefits(BenefitsCall::AddBenefitFunds { value, funds_type })),
         1 => (amount.clone(), funds.clone()).prop_map(|(value, funds_type)| Call::Benefits(BenefitsCall::CutBenefitFunds { value, funds_type })),
         1 => Just(Call::Benefits(BenefitsCall::WithdrawBenefitFunds {})),
-        1 => (amount, funds).prop_map(|(value, funds_type)| Call::Benefits(BenefitsCall::RebondBenefitFunds { value, funds_type })),
+        1 => (amount.clone(), funds).prop_map(|(value, funds_type)| Call::Benefits(BenefitsCall::RebondBenefitFunds { value, funds_type })),
+        2 => (who.clone(), amount.clone()).prop_map(|(c, value)| Call::Staking(StakingCall::Bond { controller: ACCOUNTS[c], value })),
+        1 => amount.clone().prop_map(|max_additional| Call::Staking(StakingCall::BondExtra { max_additional })),
+        1 => amount.clone().prop_map(|value| Call::Staking(StakingCall::Unbond { value })),
+        1 => amount.clone().prop_map(|value| Call::Staking(StakingCall::Rebond { value })),
+        1 => Just(Call::Staking(StakingCall::WithdrawUnbonded {})),
+        2 => who.clone().prop_map(|k| Call::Staking(StakingCall::Validate { prefs: ValidatorPrefs { commission: Perbill::from_percent(10), session_key: ACCOUNTS[k] } })),
+        2 => (who.clone(), amount.clone()).prop_map(|(t, value)| Call::Staking(StakingCall::Guarantee { target: ACCOUNTS[t], value })),
+        1 => (who.clone(), amount).prop_map(|(t, value)| Call::Staking(StakingCall::CutGuarantee { target: ACCOUNTS[t], value })),
+        1 => Just(Call::Staking(StakingCall::Chill {})),
+        1 => (who, 0..4u64).prop_map(|(v, era)| Call::Staking(StakingCall::RewardStakers { validator: ACCOUNTS[v], era })),
     ]
 }
 
@@ -145,7 +156,10 @@ fn check_invariants(chain: &Chain) -> Result<(), TestCaseError> {
 }
 
 fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
-    let mut genesis = reference_mock().with_market(|m| m.spower_ready_period = 400);
+    let mut genesis = reference_mock()
+        .with_market(|m| m.spower_ready_period = 400)
+        .with_config(|c| c.slots_per_era = 2)
+        .with_validator(AccountId([0x70; 32]), 1_000_000, ACCOUNTS[0]);
     for who in ACCOUNTS {
         genesis = genesis.with_balance(who, 3_000_000);
     }
@@ -203,7 +217,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             }
             Step::Blocks(n) => {
                 let target = chain.height + n;
-                chain.run_hooks_to(target);
+                chain.run_blocks_to(target, ACCOUNTS[(target % 6) as usize]);
             }
             Step::NewEra { payout } => {
                 let era = benefits::era_benefits(&chain.state).unwrap().active_era + 1;

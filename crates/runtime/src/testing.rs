@@ -102,6 +102,20 @@ impl Chain {
         }
     }
 
+    /// Runs every system block hook (market, sWork, staking) for each block up to `height`.
+    pub fn run_blocks_to(&mut self, height: BlockHeight, author: AccountId) {
+        while self.height < height {
+            self.height += 1;
+            let block = crate::BlockContext {
+                height: self.height,
+                era: 0,
+                author,
+                parent_hash: [0; 32],
+            };
+            crate::system::begin_block(&mut self.state, &block).expect("block hooks");
+        }
+    }
+
     pub fn ctx(&self, who: AccountId) -> CallContext {
         CallContext {
             caller: who,
