@@ -20,6 +20,8 @@ pub mod genesis;
 #[cfg(test)]
 mod invariants;
 pub mod market;
+#[cfg(test)]
+mod scenario;
 pub mod staking;
 pub mod state;
 pub mod swork;

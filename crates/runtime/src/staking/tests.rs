@@ -814,3 +814,126 @@ fn calls_round_trip_the_codec() {
         assert_eq!(decode::<StakingCall>(&encode(&c)).ok(), Some(c));
     }
 }
+
+#[test]
+fn only_the_top_64_guarantors_are_rewarded() {
+    // `eras_stakers_clipped_should_work`: guarantors beyond MaxGuarantorRewardedPerValidator
+    // (64 here) get nothing; their share stays with the validator.
+    let mut g = Genesis::reference(ROOT).with_balance(V1, 1_000 * CRU);
+    let guarantors: Vec<AccountId> = (0..65u8)
+        .map(|i| {
+            AccountId([
+                i + 1,
+                0xee,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ])
+        })
+        .collect();
+    for who in &guarantors {
+        g = g.with_balance(*who, 10 * CRU);
+    }
+    let mut s = g.build().unwrap();
+    call(
+        &mut s,
+        V1,
+        0,
+        StakingCall::Bond {
+            controller: V1,
+            value: 100 * CRU,
+        },
+    )
+    .unwrap();
+    for who in &guarantors {
+        call(
+            &mut s,
+            *who,
+            0,
+            StakingCall::Bond {
+                controller: *who,
+                value: CRU,
+            },
+        )
+        .unwrap();
+    }
+    // Guarantor i backs with 1000 − i units: the last one is the smallest.
+    let others: Vec<IndividualExposure> = guarantors
+        .iter()
+        .enumerate()
+        .map(|(i, who)| IndividualExposure {
+            who: *who,
+            value: 1000 - i as u128,
+        })
+        .collect();
+    let total = 10_000 + others.iter().map(|o| o.value).sum::<u128>();
+    s.write(
+        &exposure_key(1, &V1),
+        &Exposure {
+            total,
+            own: 10_000,
+            others,
+        },
+    );
+    s.write(
+        &era_rewards_key(1),
+        &EraRewards {
+            total_stake: total,
+            staking_payout: total * 10,
+            authoring_payout: 0,
+            total_points: 0,
+            ended: true,
+        },
+    );
+    set_era_state(
+        &mut s,
+        &EraState {
+            active: 2,
+            active_start: 0,
+            next_start: None,
+        },
+    );
+    call(
+        &mut s,
+        ALICE,
+        0,
+        StakingCall::RewardStakers {
+            validator: V1,
+            era: 1,
+        },
+    )
+    .unwrap();
+    let gain = |s: &MemoryState, who: &AccountId| ledger(s, who).unwrap().unwrap().active - CRU;
+    // The payout is 10 units per unit of stake and the commission 0: each rewarded guarantor
+    // earns ten times its stake.
+    assert_eq!(gain(&s, &guarantors[0]), 1000 * 10);
+    assert_eq!(gain(&s, &guarantors[64]), 0);
+    assert_eq!(gain(&s, &guarantors[63]), (1000 - 63) * 10);
+}
