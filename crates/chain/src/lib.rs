@@ -11,6 +11,7 @@ pub mod block;
 pub mod execute;
 pub mod hash;
 pub mod mempool;
+pub mod spec;
 pub mod tx;
 
 pub use block::{Block, Header};

@@ -21,6 +21,8 @@ pub struct Genesis {
     pub balances: Vec<(AccountId, Balance)>,
     /// Initial stakers; those with a session key validate and form era 0's committee.
     pub stakers: Vec<GenesisStaker>,
+    /// Committee seats.
+    pub staking_validator_count: u32,
 }
 
 /// A staker at genesis.
@@ -63,6 +65,7 @@ impl Genesis {
             },
             balances: Vec::new(),
             stakers: Vec::new(),
+            staking_validator_count: 4,
         }
     }
 
@@ -111,6 +114,11 @@ impl Genesis {
         for (who, amount) in &self.balances {
             balances::endow(state, who, *amount)?;
         }
+        let mut params = crate::staking::StakingParams::default();
+        params.validator_count = self
+            .staking_validator_count
+            .clamp(1, crate::staking::MAX_COMMITTEE as u32);
+        crate::staking::set_params(state, &params);
         let mut members = Vec::new();
         for s in &self.stakers {
             crate::staking::genesis_staker(state, &s.stash, &s.controller, s.bond, s.session_key)?;

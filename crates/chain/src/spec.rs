@@ -1,0 +1,249 @@
+//! Chain specifications: the parameters and genesis a network starts from.
+//!
+//! A spec is a JSON file (three ship with the node: `dev`, `local`, `mainnet-like`). It fixes
+//! the block interval, slot and era lengths, storage term, fees and the genesis accounts and
+//! validators; every node of a network must load the same spec, and the genesis hash (which
+//! every transaction signs over) is derived from it.
+
+use crust_primitives::account::{AccountError, Keypair};
+use crust_primitives::balance::parse_balance;
+use crust_primitives::{AccountId, Balance};
+use crust_runtime::Genesis;
+use serde::{Deserialize, Serialize};
+
+/// A genesis account balance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecBalance {
+    /// Account: SS58 address, `0x` hex key, or a dev secret URI like `//Alice` (dev specs only).
+    pub account: String,
+    /// Amount, e.g. `"1000 CRU"`.
+    pub amount: String,
+}
+
+/// A genesis validator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecValidator {
+    /// Stash (and controller) account.
+    pub stash: String,
+    /// Consensus key the validator's node signs with.
+    pub session_key: String,
+    /// Bonded amount (also endowed), e.g. `"100 CRU"`.
+    pub bond: String,
+}
+
+/// A chain specification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainSpec {
+    /// Human name.
+    pub name: String,
+    /// Short identifier, part of the genesis hash.
+    pub id: String,
+    /// Target block interval in milliseconds (the minimum time between blocks).
+    pub block_time_ms: u64,
+    /// Blocks per report slot.
+    pub report_slot_blocks: u64,
+    /// Report slots per era.
+    pub slots_per_era: u64,
+    /// Blocks of storage one order buys.
+    pub file_duration_blocks: u64,
+    /// Blocks before a new replica counts multiplied spower.
+    pub spower_ready_period_blocks: u64,
+    /// Existential deposit, e.g. `"0.0001 CRU"`.
+    pub existential_deposit: String,
+    /// The governance (root) account.
+    pub governance: String,
+    /// Committee seats.
+    pub validator_count: u32,
+    /// Genesis balances.
+    pub balances: Vec<SpecBalance>,
+    /// Genesis validators (era 0's committee).
+    pub validators: Vec<SpecValidator>,
+    /// Genesis timestamp in milliseconds since the Unix epoch.
+    pub genesis_time_ms: u64,
+}
+
+/// Why a spec cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The JSON does not parse or has unknown fields.
+    #[error("chain spec is not valid JSON for a spec: {0}")]
+    Json(#[from] serde_json::Error),
+    /// An account field is not an address, hex key or (for dev specs) a secret URI.
+    #[error("chain spec account '{value}': {source}")]
+    Account {
+        /// The field's value.
+        value: String,
+        /// Why.
+        source: AccountError,
+    },
+    /// An amount does not parse.
+    #[error("chain spec amount '{value}': {reason}")]
+    Amount {
+        /// The field's value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// A value is out of range.
+    #[error("chain spec: {0}")]
+    Invalid(String),
+    /// No built-in spec has that name.
+    #[error(
+        "no built-in chain spec '{0}' (try dev, local or mainnet-like, or a path to a JSON file)"
+    )]
+    UnknownBuiltin(String),
+}
+
+const DEV: &str = include_str!("../specs/dev.json");
+const LOCAL: &str = include_str!("../specs/local.json");
+const MAINNET_LIKE: &str = include_str!("../specs/mainnet-like.json");
+
+/// Parses an account field: SS58, `0x` hex key, or a secret URI (`//Alice`).
+pub fn parse_account(value: &str) -> Result<AccountId, SpecError> {
+    let account_err = |source| SpecError::Account {
+        value: value.to_string(),
+        source,
+    };
+    if value.starts_with("//") {
+        return Keypair::from_suri(value)
+            .map(|k| k.public())
+            .map_err(account_err);
+    }
+    value.parse().map_err(account_err)
+}
+
+fn parse_amount(value: &str) -> Result<Balance, SpecError> {
+    parse_balance(value).map_err(|e| SpecError::Amount {
+        value: value.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+impl ChainSpec {
+    /// A built-in spec by name: `dev`, `local` or `mainnet-like`.
+    pub fn builtin(name: &str) -> Result<Self, SpecError> {
+        let text = match name {
+            "dev" => DEV,
+            "local" => LOCAL,
+            "mainnet-like" => MAINNET_LIKE,
+            other => return Err(SpecError::UnknownBuiltin(other.to_string())),
+        };
+        Self::from_json(text)
+    }
+
+    /// Parses and validates a spec.
+    pub fn from_json(text: &str) -> Result<Self, SpecError> {
+        let spec: Self = serde_json::from_str(text)?;
+        spec.genesis()?;
+        Ok(spec)
+    }
+
+    /// The runtime genesis this spec describes.
+    pub fn genesis(&self) -> Result<Genesis, SpecError> {
+        if self.block_time_ms == 0 || self.report_slot_blocks == 0 || self.slots_per_era == 0 {
+            return Err(SpecError::Invalid(
+                "block time, slot length and slots per era must be positive".into(),
+            ));
+        }
+        if self.validators.is_empty() {
+            return Err(SpecError::Invalid(
+                "at least one genesis validator is required".into(),
+            ));
+        }
+        let governance = parse_account(&self.governance)?;
+        let ed = parse_amount(&self.existential_deposit)?;
+        let mut genesis = Genesis::reference(governance).with_config(|c| {
+            c.block_time_ms = self.block_time_ms;
+            c.report_slot_blocks = self.report_slot_blocks;
+            c.slots_per_era = self.slots_per_era;
+            c.file_duration_blocks = self.file_duration_blocks;
+            c.existential_deposit = ed;
+        });
+        genesis = genesis.with_market(|m| m.spower_ready_period = self.spower_ready_period_blocks);
+        for b in &self.balances {
+            genesis = genesis.with_balance(parse_account(&b.account)?, parse_amount(&b.amount)?);
+        }
+        for v in &self.validators {
+            genesis = genesis.with_validator(
+                parse_account(&v.stash)?,
+                parse_amount(&v.bond)?,
+                parse_account(&v.session_key)?,
+            );
+        }
+        genesis.staking_validator_count = self.validator_count;
+        Ok(genesis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_specs_load_and_differ_in_timing() {
+        let dev = ChainSpec::builtin("dev").unwrap();
+        let local = ChainSpec::builtin("local").unwrap();
+        let mainnet = ChainSpec::builtin("mainnet-like").unwrap();
+        assert_eq!(dev.validators.len(), 1);
+        assert_eq!(local.validators.len(), 4);
+        assert_eq!(
+            (
+                mainnet.block_time_ms,
+                mainnet.report_slot_blocks,
+                mainnet.slots_per_era
+            ),
+            (6000, 600, 6)
+        );
+        assert_eq!(mainnet.file_duration_blocks, 2_592_000);
+        // A full era of the local network passes in about a minute.
+        let era_ms = local.block_time_ms * local.report_slot_blocks * local.slots_per_era;
+        assert!((30_000..=90_000).contains(&era_ms), "{era_ms}");
+        assert!(matches!(
+            ChainSpec::builtin("nope"),
+            Err(SpecError::UnknownBuiltin(_))
+        ));
+    }
+
+    #[test]
+    fn bad_specs_get_clear_errors() {
+        let mut v: serde_json::Value = serde_json::from_str(DEV).unwrap();
+        v["surprise"] = serde_json::json!(1);
+        assert!(matches!(
+            ChainSpec::from_json(&v.to_string()),
+            Err(SpecError::Json(_))
+        ));
+        let mut v: serde_json::Value = serde_json::from_str(DEV).unwrap();
+        v["balances"][0]["amount"] = serde_json::json!("lots");
+        assert!(matches!(
+            ChainSpec::from_json(&v.to_string()),
+            Err(SpecError::Amount { .. })
+        ));
+        let mut v: serde_json::Value = serde_json::from_str(DEV).unwrap();
+        v["governance"] = serde_json::json!("not-an-address");
+        assert!(matches!(
+            ChainSpec::from_json(&v.to_string()),
+            Err(SpecError::Account { .. })
+        ));
+        let mut v: serde_json::Value = serde_json::from_str(DEV).unwrap();
+        v["validators"] = serde_json::json!([]);
+        assert!(matches!(
+            ChainSpec::from_json(&v.to_string()),
+            Err(SpecError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn dev_genesis_builds_a_state_with_the_committee() {
+        let genesis = ChainSpec::builtin("dev").unwrap().genesis().unwrap();
+        let state = genesis.build().unwrap();
+        let committee = crust_runtime::staking::committee(&state, 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(committee.len(), 1);
+        assert_eq!(
+            committee[0].session_key,
+            Keypair::from_suri("//Alice//session").unwrap().public()
+        );
+    }
+}
