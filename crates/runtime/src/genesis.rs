@@ -114,10 +114,12 @@ impl Genesis {
         for (who, amount) in &self.balances {
             balances::endow(state, who, *amount)?;
         }
-        let mut params = crate::staking::StakingParams::default();
-        params.validator_count = self
-            .staking_validator_count
-            .clamp(1, crate::staking::MAX_COMMITTEE as u32);
+        let params = crate::staking::StakingParams {
+            validator_count: self
+                .staking_validator_count
+                .clamp(1, crate::staking::MAX_COMMITTEE as u32),
+            ..crate::staking::StakingParams::default()
+        };
         crate::staking::set_params(state, &params);
         let mut members = Vec::new();
         for s in &self.stakers {
