@@ -81,14 +81,21 @@ pub trait StateExt: State {
 
 impl<S: State + ?Sized> StateExt for S {}
 
-/// Builds a state key: `module/item/` followed by the key parts. Parts of variable length must
-/// be length-prefixed by the caller (see [`var`]) so that keys never collide.
+/// Builds a state key: a 4-byte tag naming `module/item` (the first bytes of its SHA-256),
+/// followed by the key parts. The short tag keeps keys compact and puts the parts' entropy near
+/// the front, which the authenticated store's index needs to stay fast (it indexes a key's
+/// leading bytes); keys of one item still sort by their parts, so prefix scans work. Parts of
+/// variable length must be length-prefixed by the caller (see [`var`]) so keys never collide.
 pub fn key(module: &str, item: &str, parts: &[&[u8]]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(module.len() + item.len() + 2 + 64);
-    k.extend_from_slice(module.as_bytes());
-    k.push(b'/');
-    k.extend_from_slice(item.as_bytes());
-    k.push(b'/');
+    use sha2::{Digest, Sha256};
+    let tag = Sha256::new()
+        .chain_update(module.as_bytes())
+        .chain_update(b"/")
+        .chain_update(item.as_bytes())
+        .finalize();
+    let len = parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut k = Vec::with_capacity(4 + len);
+    k.extend_from_slice(&tag[..4]);
     for part in parts {
         k.extend_from_slice(part);
     }
@@ -314,6 +321,75 @@ mod tests {
         });
         assert_eq!(state.get(b"x"), None);
         assert_eq!(state.get(b"y"), Some(vec![2]));
+    }
+
+    #[test]
+    fn item_tags_are_distinct() {
+        // Every (module, item) the runtime uses, so a new one that collided would fail here.
+        let items = [
+            ("balances", &["account", "issuance", "permanent"][..]),
+            ("system", &["config", "block_hash"]),
+            (
+                "market",
+                &[
+                    "file",
+                    "params",
+                    "counters",
+                    "anchor_spower",
+                    "anchor_file",
+                    "supply",
+                    "spower_due",
+                ],
+            ),
+            ("benefits", &["market", "swork", "era"]),
+            (
+                "swork",
+                &[
+                    "code",
+                    "pubkey",
+                    "identity",
+                    "report",
+                    "reported",
+                    "group",
+                    "authority",
+                    "params",
+                    "queue",
+                    "queue_tail",
+                    "purge",
+                    "consolidation",
+                    "workload",
+                ],
+            ),
+            (
+                "staking",
+                &[
+                    "bonded",
+                    "ledger",
+                    "validator",
+                    "guarantor",
+                    "backing",
+                    "params",
+                    "era",
+                    "committee",
+                    "exposure",
+                    "era_prefs",
+                    "era_rewards",
+                    "points",
+                    "market_payout",
+                    "slashes",
+                    "slash_in_era",
+                ],
+            ),
+        ];
+        let mut tags = std::collections::BTreeSet::new();
+        for (module, list) in items {
+            for item in list {
+                assert!(
+                    tags.insert(key(module, item, &[])),
+                    "{module}/{item} collides"
+                );
+            }
+        }
     }
 
     #[test]
