@@ -10,6 +10,7 @@
 pub mod block;
 pub mod execute;
 pub mod hash;
+pub mod layer;
 pub mod mempool;
 pub mod spec;
 pub mod tx;
