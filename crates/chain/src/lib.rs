@@ -13,6 +13,8 @@ pub mod hash;
 pub mod layer;
 pub mod mempool;
 pub mod spec;
+pub mod store;
+mod translator;
 pub mod tx;
 
 pub use block::{Block, Header};
