@@ -12,6 +12,12 @@ use crate::{Event, system};
 use crust_primitives::{AccountId, BlockHeight};
 
 /// Runs staking's start-of-block work at `height`, authored by the consensus key `author`.
+///
+/// Eras have a fixed length (`slots_per_era × report_slot_blocks`) so they line up with
+/// consensus epochs: era `e` covers heights `[e·L, (e+1)·L)`. The next committee is elected one
+/// slot before the boundary (again at the next slot boundary when governance forces it), and
+/// the boundary always finds a committee for the next era: the elected one, or the current one
+/// carried over.
 pub fn on_initialize(
     state: &mut impl State,
     height: BlockHeight,
@@ -22,11 +28,12 @@ pub fn on_initialize(
     let era_len = cfg.era_blocks().max(slot);
     let mut e = era_state(state)?;
 
-    // Start the planned era.
-    if let Some(start) = e.next_start
-        && height >= start
-    {
+    // The era boundary.
+    if height > 0 && height == e.active_start + era_len {
         let ended = e.active;
+        if committee(state, ended + 1)?.is_none() {
+            carry_over(state, ended, ended + 1)?;
+        }
         rewards::end_era(state, ended, height - e.active_start)?;
         e = EraState {
             active: ended + 1,
@@ -45,21 +52,20 @@ pub fn on_initialize(
         rewards::note_author(state, e.active, author)?;
     }
 
-    // Plan the next era one slot before it starts (or at the next slot when forced).
+    // Planning the next era's committee.
+    let boundary = e.active_start + era_len;
     let mut p = params(state)?;
-    let due = match p.force_era {
-        Forcing::ForceNone => false,
-        Forcing::ForceNew => height > e.active_start && height.is_multiple_of(slot),
-        Forcing::NotForcing => height == e.active_start + era_len - slot,
-    };
-    if e.next_start.is_none() && due {
+    let forced =
+        p.force_era == Forcing::ForceNew && height.is_multiple_of(slot) && height > e.active_start;
+    let scheduled = height == boundary - slot;
+    if height < boundary && (forced || scheduled) {
         let next = e.active + 1;
-        if !election::elect(state, next)? {
+        if p.force_era == Forcing::ForceNone || !election::elect(state, next)? {
             carry_over(state, e.active, next)?;
         }
-        e.next_start = Some(height + slot);
+        e.next_start = Some(boundary);
         set_era_state(state, &e);
-        if p.force_era == Forcing::ForceNew {
+        if forced {
             p.force_era = Forcing::NotForcing;
             set_params(state, &p);
         }
