@@ -8,6 +8,7 @@
 //! orders them by tip; [`execute`] applies a block to a state and reports what happened.
 
 pub mod block;
+pub mod consensus;
 pub mod execute;
 pub mod hash;
 pub mod layer;

@@ -1,0 +1,87 @@
+//! The block as consensus sees it: [`crate::Block`] with its header hash as digest.
+
+use crate::block::{Block, Header, MAX_BLOCK_TXS};
+use crate::tx::{MAX_TX_BYTES, Transaction};
+use commonware_codec::{Buf, EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt as _, Write};
+use commonware_consensus::{Heightable, types::Height};
+use commonware_cryptography::{Digestible, sha256::Digest};
+use crust_primitives::codec::BufMut;
+
+/// Decoding bounds for blocks received from peers or storage.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockCfg {
+    /// Most transactions per block.
+    pub max_txs: usize,
+}
+
+/// The bounds every node uses.
+pub const BLOCK_CFG: BlockCfg = BlockCfg { max_txs: 500 };
+
+/// A block wrapped for consensus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsensusBlock(pub Block);
+
+pub(crate) fn to_digest(hash: &crate::Hash) -> Digest {
+    use commonware_codec::DecodeExt as _;
+    Digest::decode(commonware_codec::Copying(hash.0.as_slice()))
+        .expect("32 bytes are a sha256 digest")
+}
+
+pub(crate) fn to_hash(digest: &Digest) -> crate::Hash {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    crate::Hash(out)
+}
+
+impl Write for ConsensusBlock {
+    fn write(&self, buf: &mut impl BufMut) {
+        crust_primitives::codec::Write::write(&self.0, buf);
+    }
+}
+
+impl EncodeSize for ConsensusBlock {
+    fn encode_size(&self) -> usize {
+        crust_primitives::codec::EncodeSize::encode_size(&self.0)
+    }
+}
+
+impl Read for ConsensusBlock {
+    type Cfg = BlockCfg;
+
+    fn read_cfg(buf: &mut impl Buf, cfg: &BlockCfg) -> Result<Self, CodecError> {
+        let header = Header::read(buf)?;
+        let max = cfg.max_txs.min(MAX_BLOCK_TXS);
+        let transactions = Vec::<Transaction>::read_cfg(buf, &(RangeCfg::from(..=max), ()))?;
+        Ok(Self(Block {
+            header,
+            transactions,
+        }))
+    }
+}
+
+impl Digestible for ConsensusBlock {
+    type Digest = Digest;
+
+    fn digest(&self) -> Digest {
+        to_digest(&self.0.hash())
+    }
+}
+
+impl Heightable for ConsensusBlock {
+    fn height(&self) -> Height {
+        Height::new(self.0.header.height)
+    }
+}
+
+impl commonware_consensus::Block for ConsensusBlock {
+    fn parent(&self) -> Digest {
+        to_digest(&self.0.header.parent)
+    }
+}
+
+impl commonware_consensus::BoundedBlock for ConsensusBlock {
+    fn max_encode_size(cfg: &BlockCfg) -> usize {
+        // Header (fixed width) + a length prefix + the largest transactions.
+        256 + 5 + cfg.max_txs.min(MAX_BLOCK_TXS) * MAX_TX_BYTES
+    }
+}

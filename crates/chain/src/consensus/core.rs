@@ -1,0 +1,340 @@
+//! The node's chain state, shared by proposing, verifying and finalizing.
+//!
+//! Blocks not yet finalized are kept as [`Pending`]: their changes (and their ancestors'),
+//! and their speculative authenticated state, so a child can be built or checked before its
+//! parent is final. Finalizing a block commits its state and drops every pending block at or
+//! below its height (those are finalized or on dead forks).
+
+use crate::block::{Block, Header};
+use crate::execute::{BlockOutcome, build_block, execute_block};
+use crate::hash::Hash;
+use crate::layer::{Diff, Layer, stack};
+use crate::mempool::Mempool;
+use crate::store::{Speculative, Store, StoreError};
+use crust_primitives::AccountId;
+use crust_runtime::State as _;
+use std::collections::{BTreeMap, HashMap};
+
+/// Most finalized blocks remembered in memory for queries.
+pub const RECENT_BLOCKS: usize = 4096;
+
+/// A block executed but not yet finalized.
+pub struct Pending {
+    /// The block.
+    pub block: Block,
+    /// Its own changes.
+    pub diff: Diff,
+    /// Its changes and those of its pending ancestors.
+    pub cumulative: Diff,
+    /// Its speculative authenticated state.
+    pub state: Speculative,
+    /// What its execution produced.
+    pub outcome: BlockOutcome,
+}
+
+/// A finalized block as the node remembers it.
+#[derive(Clone, Debug)]
+pub struct Finalized {
+    /// The block.
+    pub block: Block,
+    /// What its execution produced.
+    pub outcome: BlockOutcome,
+}
+
+/// Limits and timing for building blocks.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildLimits {
+    /// Most transactions per block.
+    pub max_txs: usize,
+    /// Most transaction bytes per block.
+    pub max_bytes: usize,
+    /// Minimum milliseconds between a block and its parent (the chain's block interval).
+    pub block_time_ms: u64,
+    /// How far ahead of the verifier's clock a block's timestamp may be.
+    pub max_drift_ms: u64,
+    /// Blocks per era (= consensus epoch).
+    pub era_blocks: u64,
+}
+
+/// Why a block cannot be built or accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The parent is neither the last finalized block nor a known pending block.
+    #[error("unknown parent {0}")]
+    UnknownParent(Hash),
+    /// The block breaks a header rule.
+    #[error("invalid header: {0}")]
+    InvalidHeader(String),
+    /// A transaction is invalid or the hooks failed.
+    #[error(transparent)]
+    Execution(#[from] crate::execute::BlockError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The state root differs from the header's.
+    #[error("state root mismatch: header {header}, computed {computed}")]
+    RootMismatch {
+        /// In the header.
+        header: Hash,
+        /// Computed.
+        computed: Hash,
+    },
+}
+
+/// A node's chain state.
+pub struct ChainCore<E: commonware_storage::Context + commonware_runtime::Spawner> {
+    /// The authenticated state.
+    pub store: Store<E>,
+    /// The hash every transaction signs over.
+    pub genesis_hash: Hash,
+    /// Transactions waiting for a block.
+    pub mempool: Mempool,
+    /// Block limits.
+    pub limits: BuildLimits,
+    /// The last finalized block's height and hash.
+    pub last_finalized: (u64, Hash),
+    pending: HashMap<Hash, Pending>,
+    recent: BTreeMap<u64, Finalized>,
+}
+
+impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> {
+    /// A chain core over an opened store whose last finalized block is `last_finalized`.
+    pub fn new(
+        store: Store<E>,
+        genesis_hash: Hash,
+        mempool: Mempool,
+        limits: BuildLimits,
+        last_finalized: (u64, Hash),
+    ) -> Self {
+        Self {
+            store,
+            genesis_hash,
+            mempool,
+            limits,
+            last_finalized,
+            pending: HashMap::new(),
+            recent: BTreeMap::new(),
+        }
+    }
+
+    /// The base a child of `parent` executes on: the ancestors' changes and speculative state.
+    fn base(&self, parent: &Hash) -> Result<(Diff, Option<Speculative>), ChainError> {
+        if *parent == self.last_finalized.1 {
+            return Ok((Diff::new(), None));
+        }
+        let p = self
+            .pending
+            .get(parent)
+            .ok_or(ChainError::UnknownParent(*parent))?;
+        Ok((p.cumulative.clone(), Some(p.state.clone())))
+    }
+
+    /// The era (epoch) a height belongs to.
+    pub fn era_of(&self, height: u64) -> u64 {
+        height / self.limits.era_blocks.max(1)
+    }
+
+    /// Builds a block on `parent` at `timestamp_ms`, proposed by `proposer`, from the mempool.
+    pub async fn propose(
+        &mut self,
+        parent: &Header,
+        timestamp_ms: u64,
+        proposer: AccountId,
+    ) -> Result<Block, ChainError> {
+        let parent_hash = parent.hash();
+        let (below, parent_state) = self.base(&parent_hash)?;
+        let height = parent.height + 1;
+        let mut header = Header {
+            parent: parent_hash,
+            height,
+            timestamp_ms: timestamp_ms.max(parent.timestamp_ms + self.limits.block_time_ms),
+            era: self.era_of(height),
+            proposer,
+            state_root: Hash::default(),
+            tx_root: Hash::default(),
+        };
+        let mut layer = Layer::new(self.store.committed(), below.clone());
+        let candidates = self
+            .mempool
+            .ready(&layer, self.limits.max_txs, self.limits.max_bytes);
+        let built = build_block(&mut layer, &header, candidates, &self.genesis_hash)?;
+        for (tx, _) in &built.rejected {
+            self.mempool.remove(&tx.hash());
+        }
+        let (diff, _) = layer.into_parts();
+        let state = self
+            .store
+            .speculate(parent_state.as_ref(), &diff, height)
+            .await?;
+        header.state_root = Store::<E>::speculative_root(&state);
+        header.tx_root = Block::compute_tx_root(&built.included);
+        let block = Block {
+            header,
+            transactions: built.included,
+        };
+        let mut cumulative = below;
+        stack(&mut cumulative, &diff);
+        self.pending.insert(
+            block.hash(),
+            Pending {
+                block: block.clone(),
+                diff,
+                cumulative,
+                state,
+                outcome: built.outcome,
+            },
+        );
+        Ok(block)
+    }
+
+    /// Checks a proposed block against its parent: header rules, full re-execution, root.
+    pub async fn verify(
+        &mut self,
+        block: &Block,
+        parent: &Header,
+        leader: AccountId,
+        now_ms: u64,
+    ) -> Result<(), ChainError> {
+        let h = &block.header;
+        let invalid = |msg: String| Err(ChainError::InvalidHeader(msg));
+        if h.parent != parent.hash() || h.height != parent.height + 1 {
+            return invalid("does not extend its parent".into());
+        }
+        if h.timestamp_ms < parent.timestamp_ms + self.limits.block_time_ms {
+            return invalid(format!(
+                "timestamp {} is less than one block interval after the parent's",
+                h.timestamp_ms
+            ));
+        }
+        if h.timestamp_ms > now_ms + self.limits.max_drift_ms {
+            return invalid(format!(
+                "timestamp {} is too far ahead of local time {now_ms}",
+                h.timestamp_ms
+            ));
+        }
+        if h.era != self.era_of(h.height) {
+            return invalid(format!("era {} does not match height {}", h.era, h.height));
+        }
+        if h.proposer != leader {
+            return invalid("proposer is not the round's leader".into());
+        }
+        if h.tx_root != Block::compute_tx_root(&block.transactions) {
+            return invalid("transactions root mismatch".into());
+        }
+        if self.pending.contains_key(&block.hash()) {
+            return Ok(()); // built or verified already
+        }
+        let (below, parent_state) = self.base(&h.parent)?;
+        let mut layer = Layer::new(self.store.committed(), below.clone());
+        let outcome = execute_block(&mut layer, h, &block.transactions, &self.genesis_hash)?;
+        let (diff, _) = layer.into_parts();
+        let state = self
+            .store
+            .speculate(parent_state.as_ref(), &diff, h.height)
+            .await?;
+        let computed = Store::<E>::speculative_root(&state);
+        if computed != h.state_root {
+            return Err(ChainError::RootMismatch {
+                header: h.state_root,
+                computed,
+            });
+        }
+        let mut cumulative = below;
+        stack(&mut cumulative, &diff);
+        self.pending.insert(
+            block.hash(),
+            Pending {
+                block: block.clone(),
+                diff,
+                cumulative,
+                state,
+                outcome,
+            },
+        );
+        Ok(())
+    }
+
+    /// Commits a finalized block (the next after the last finalized one).
+    pub async fn finalize(&mut self, block: &Block) -> Result<(), ChainError> {
+        let hash = block.hash();
+        let h = &block.header;
+        if h.height != self.last_finalized.0 + 1 || h.parent != self.last_finalized.1 {
+            return Err(ChainError::InvalidHeader(format!(
+                "finalized block {} at height {} does not extend the last finalized block {} at {}",
+                hash, h.height, self.last_finalized.1, self.last_finalized.0
+            )));
+        }
+        let pending = match self.pending.remove(&hash) {
+            Some(p) => p,
+            None => {
+                // Not seen before (caught up from peers): execute on the committed state.
+                let mut layer = Layer::new(self.store.committed(), Diff::new());
+                let outcome =
+                    execute_block(&mut layer, h, &block.transactions, &self.genesis_hash)?;
+                let (diff, _) = layer.into_parts();
+                let state = self.store.speculate(None, &diff, h.height).await?;
+                Pending {
+                    block: block.clone(),
+                    cumulative: diff.clone(),
+                    diff,
+                    state,
+                    outcome,
+                }
+            }
+        };
+        let computed = Store::<E>::speculative_root(&pending.state);
+        if computed != h.state_root {
+            return Err(ChainError::RootMismatch {
+                header: h.state_root,
+                computed,
+            });
+        }
+        self.store
+            .finalize(pending.state, &pending.diff, h.height)
+            .await?;
+        self.last_finalized = (h.height, hash);
+        self.pending.retain(|_, p| p.block.header.height > h.height);
+        let view = Layer::new(self.store.committed(), Diff::new());
+        self.mempool.prune(&view, h.height);
+        self.recent.insert(
+            h.height,
+            Finalized {
+                block: block.clone(),
+                outcome: pending.outcome,
+            },
+        );
+        while self.recent.len() > RECENT_BLOCKS {
+            self.recent.pop_first();
+        }
+        Ok(())
+    }
+
+    /// A recently finalized block by height.
+    pub fn finalized(&self, height: u64) -> Option<&Finalized> {
+        self.recent.get(&height)
+    }
+
+    /// A read-only view of the committed state for queries.
+    pub fn view(&self) -> Layer<'_> {
+        Layer::new(self.store.committed(), Diff::new())
+    }
+
+    /// The committee (consensus keys) of `era` from committed state, if elected.
+    pub fn committee(&self, era: u64) -> Option<Vec<AccountId>> {
+        let view = self.view();
+        crust_runtime::staking::committee(&view, era)
+            .ok()
+            .flatten()
+            .map(|c| c.into_iter().map(|m| m.session_key).collect())
+    }
+
+    /// Balances of an account in committed state (a convenience for tests and tools).
+    pub fn free_balance(&self, who: &AccountId) -> u128 {
+        crust_runtime::balances::free_balance(&self.view(), who).unwrap_or(0)
+    }
+
+    /// Raw committed value (for tools).
+    pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.view().get(key)
+    }
+}
