@@ -131,12 +131,24 @@ pub struct Store<E: Context + Spawner> {
     db: Option<StateDb<E>>,
     mirror: BTreeMap<Vec<u8>, Vec<u8>>,
     height: Option<u64>,
+    /// Remembers the genesis state root, which the genesis block (and so the genesis hash
+    /// every transaction signs over) commits to.
+    genesis: Option<commonware_storage::metadata::Metadata<E, u64, Digest>>,
 }
 
 impl<E: Context + Spawner> Store<E> {
     /// Opens (or creates, or recovers) the store under storage partitions named `prefix-…`,
     /// and loads the committed state into memory.
     pub async fn open(ctx: E, prefix: &str) -> Result<Self, StoreError> {
+        let genesis = commonware_storage::metadata::Metadata::init(
+            ctx.child("genesis"),
+            commonware_storage::metadata::Config {
+                partition: format!("{prefix}-genesis"),
+                codec_config: (),
+            },
+        )
+        .await
+        .map_err(|e| StoreError::Db(e.to_string()))?;
         let db = StateDb::init(ctx, config(prefix), None).await?;
         let height = db
             .get_metadata()
@@ -157,7 +169,13 @@ impl<E: Context + Spawner> Store<E> {
             db: Some(db),
             mirror,
             height,
+            genesis: Some(genesis),
         })
+    }
+
+    /// The state root right after genesis (recorded when block 0 was committed).
+    pub fn genesis_root(&self) -> Option<Hash> {
+        self.genesis.as_ref()?.get(&0).map(digest_to_hash)
     }
 
     fn db(&self) -> Result<&StateDb<E>, StoreError> {
@@ -227,6 +245,17 @@ impl<E: Context + Spawner> Store<E> {
         }
         let db = db.apply_batch(batch).await?.commit().await?;
         self.db = Some(db);
+        if height == 0
+            && let Some(meta) = self.genesis.take()
+        {
+            let mut meta = meta;
+            meta.put(0, self.db()?.root());
+            self.genesis = Some(
+                meta.sync()
+                    .await
+                    .map_err(|e| StoreError::Db(e.to_string()))?,
+            );
+        }
         for (k, v) in diff {
             match v {
                 Some(v) => self.mirror.insert(k.clone(), v.clone()),

@@ -111,13 +111,8 @@ async fn open_core(
         let spec_state = store.speculate(None, &diff, 0).await.unwrap();
         store.finalize(spec_state, &diff, 0).await.unwrap();
     }
-    // The genesis block commits to the genesis state root; recompute it from a fresh build so
-    // restarted nodes agree.
-    let genesis_root = {
-        let fresh = genesis.build().unwrap();
-        let _ = fresh;
-        store.root().unwrap()
-    };
+    // The genesis block commits to the genesis state root, remembered by the store.
+    let genesis_root = store.genesis_root().unwrap();
     let genesis_block = Block::genesis(genesis_root, spec.genesis_time_ms);
     let genesis_hash = genesis_block.hash();
     let limits = BuildLimits {
@@ -336,4 +331,176 @@ fn four_validators_finalize_transfers_across_an_era_boundary() {
             let _: Option<AccountId> = None;
         })
     });
+}
+
+fn isolate(
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    index: usize,
+    connect: bool,
+) -> futures::future::BoxFuture<'_, ()> {
+    Box::pin(async move {
+        let keys: Vec<PublicKey> = session_keys()
+            .iter()
+            .map(|k| consensus_key(k).public_key())
+            .collect();
+        let me = keys[index].clone();
+        for other in keys.iter().filter(|k| **k != me) {
+            if connect {
+                oracle
+                    .add_link(me.clone(), other.clone(), LINK)
+                    .await
+                    .unwrap();
+                oracle
+                    .add_link(other.clone(), me.clone(), LINK)
+                    .await
+                    .unwrap();
+            } else {
+                oracle.remove_link(me.clone(), other.clone()).await.unwrap();
+                oracle.remove_link(other.clone(), me.clone()).await.unwrap();
+            }
+        }
+    })
+}
+
+#[test]
+fn a_partitioned_validator_catches_up_after_healing() {
+    run(2, |ctx, oracle, cores, _handles| {
+        Box::pin(async move {
+            wait_until(&ctx, &cores, Duration::from_secs(120), "height 10", |t| {
+                t.iter().all(|h| *h >= 10)
+            })
+            .await;
+            isolate(&oracle, 3, false).await;
+            let from = *tips(&cores)[..3].iter().max().unwrap();
+            wait_until(
+                &ctx,
+                &cores,
+                Duration::from_secs(300),
+                "3 of 4 keep finalizing",
+                move |t| t[..3].iter().all(|h| *h >= from + 15),
+            )
+            .await;
+            let isolated_tip = tips(&cores)[3];
+            assert!(
+                isolated_tip <= from + 1,
+                "the isolated validator cannot finalize alone ({isolated_tip})"
+            );
+            isolate(&oracle, 3, true).await;
+            let target = *tips(&cores).iter().max().unwrap();
+            wait_until(
+                &ctx,
+                &cores,
+                Duration::from_secs(300),
+                "catch-up",
+                move |t| t[3] >= target,
+            )
+            .await;
+            assert_consistent(&cores, target).await;
+        })
+    });
+}
+
+#[test]
+fn validators_recover_from_a_crash_of_the_whole_network_and_of_one_node() {
+    let cfg = deterministic::Config::new()
+        .with_seed(3)
+        .with_timeout(Some(Duration::from_secs(3_600)));
+    let keys: Vec<PublicKey> = session_keys()
+        .iter()
+        .map(|k| consensus_key(k).public_key())
+        .collect();
+    let keys2 = keys.clone();
+    let (before, checkpoint) =
+        deterministic::Runner::new(cfg).start_and_recover(|context| async move {
+            let oracle = setup_network(&context, &keys).await;
+            let cores: Cores = Arc::new(std::sync::Mutex::new(vec![None; N]));
+            for i in 0..N {
+                spawn_validator(&context, &oracle, i, cores.clone()).await;
+            }
+            spawn_transfers(&context, cores.clone());
+            wait_until(
+                &context,
+                &cores,
+                Duration::from_secs(120),
+                "height 15",
+                |t| t.iter().all(|h| *h >= 15),
+            )
+            .await;
+            let node = cores.lock().unwrap()[1].clone().unwrap();
+            let root = node.lock().await.store.root().unwrap();
+            (tips(&cores), root)
+        });
+    deterministic::Runner::from(checkpoint).start(|context| async move {
+        let oracle = setup_network(&context, &keys2).await;
+        let cores: Cores = Arc::new(std::sync::Mutex::new(vec![None; N]));
+        let mut handles = Vec::new();
+        for i in 0..N {
+            handles.push(spawn_validator(&context, &oracle, i, cores.clone()).await);
+        }
+        // Every node resumes from its own committed state (not from genesis).
+        wait_until(&context, &cores, Duration::from_secs(10), "reopen", |t| {
+            t.iter().all(|h| *h >= 1)
+        })
+        .await;
+        let resumed = tips(&cores);
+        assert!(
+            resumed
+                .iter()
+                .zip(&before.0)
+                .all(|(now, then)| now + 1 >= *then),
+            "resumed {resumed:?} before {:?}",
+            before.0
+        );
+        spawn_transfers(&context, cores.clone());
+        let target = before.0.iter().max().unwrap() + 10;
+        wait_until(
+            &context,
+            &cores,
+            Duration::from_secs(300),
+            "after full restart",
+            move |t| t.iter().all(|h| *h >= target),
+        )
+        .await;
+        // Crash one validator, let the others move on, restart it.
+        handles[2].abort();
+        let target = tips(&cores).into_iter().max().unwrap() + 10;
+        wait_until(
+            &context,
+            &cores,
+            Duration::from_secs(300),
+            "3 of 4 while one is down",
+            move |t| [0, 1, 3].iter().all(|i| t[*i] >= target),
+        )
+        .await;
+        // The crashed node's in-memory state is gone with it (the harness held a handle).
+        cores.lock().unwrap()[2] = None;
+        context.sleep(Duration::from_millis(100)).await;
+        handles[2] = spawn_validator(&context, &oracle, 2, cores.clone()).await;
+        let target = tips(&cores).into_iter().max().unwrap() + 5;
+        wait_until(
+            &context,
+            &cores,
+            Duration::from_secs(300),
+            "rejoin",
+            move |t| t.iter().all(|h| *h >= target),
+        )
+        .await;
+        assert_consistent(&cores, target).await;
+    });
+}
+
+/// Many seeds of a short run: every schedule the simulator draws must finalize and agree.
+#[test]
+fn fifty_seeds_finalize_and_agree() {
+    for seed in 100..150 {
+        run(seed, |ctx, _oracle, cores, _handles| {
+            Box::pin(async move {
+                wait_until(&ctx, &cores, Duration::from_secs(120), "height 8", |t| {
+                    t.iter().all(|h| *h >= 8)
+                })
+                .await;
+                assert_consistent(&cores, 8).await;
+            })
+        });
+    }
 }
