@@ -48,7 +48,7 @@ fn spec() -> ChainSpec {
 }
 
 fn session_keys() -> Vec<Keypair> {
-    ["Alice", "Bob", "Charlie", "Dave"]
+    ["Alice", "Bob", "Charlie", "Dave", "Eve"]
         .iter()
         .map(|n| Keypair::from_suri(&format!("//{n}//session")).unwrap())
         .collect()
@@ -291,6 +291,7 @@ fn run(
     deterministic::Runner::new(cfg).start(|context| async move {
         let keys: Vec<PublicKey> = session_keys()
             .iter()
+            .take(N)
             .map(|k| consensus_key(k).public_key())
             .collect();
         let oracle = setup_network(&context, &keys).await;
@@ -341,6 +342,7 @@ fn isolate(
     Box::pin(async move {
         let keys: Vec<PublicKey> = session_keys()
             .iter()
+            .take(N)
             .map(|k| consensus_key(k).public_key())
             .collect();
         let me = keys[index].clone();
@@ -407,6 +409,7 @@ fn validators_recover_from_a_crash_of_the_whole_network_and_of_one_node() {
         .with_timeout(Some(Duration::from_secs(3_600)));
     let keys: Vec<PublicKey> = session_keys()
         .iter()
+        .take(N)
         .map(|k| consensus_key(k).public_key())
         .collect();
     let keys2 = keys.clone();
@@ -503,4 +506,284 @@ fn fifty_seeds_finalize_and_agree() {
             })
         });
     }
+}
+
+/// Submits `calls` (one per signer, in order) to every node and waits until each signer's nonce
+/// has moved past them. Returns whether all were included in time.
+async fn submit_and_wait(
+    ctx: &deterministic::Context,
+    cores: &Cores,
+    txs: Vec<(Keypair, Call)>,
+) -> bool {
+    let nodes: Vec<_> = cores.lock().unwrap().iter().flatten().cloned().collect();
+    let first = nodes[0].clone();
+    let (genesis, mut targets) = {
+        let c = first.lock().await;
+        let view = c.view();
+        let mut nonces: std::collections::BTreeMap<AccountId, u64> = Default::default();
+        let mut signed = Vec::new();
+        for (who, call) in &txs {
+            let next = nonces.entry(who.public()).or_insert_with(|| {
+                crust_runtime::balances::account(&view, &who.public())
+                    .map(|a| a.nonce)
+                    .unwrap_or(0)
+            });
+            signed.push(
+                UnsignedTransaction {
+                    signer: who.public(),
+                    nonce: *next,
+                    fee: CRU / 100,
+                    tip: 0,
+                    mortality: Mortality::from(0, 4096),
+                    call: call.clone(),
+                }
+                .sign(who, &c.genesis_hash),
+            );
+            *next += 1;
+        }
+        (signed, nonces)
+    };
+    for node in &nodes {
+        let mut c = node.lock().await;
+        let height = c.last_finalized.0;
+        let core = &mut *c;
+        let view = Layer::new(core.store.committed(), Diff::new());
+        for tx in &genesis {
+            let _ = core.mempool.submit(tx.clone(), &view, height);
+        }
+    }
+    let start = ctx.current();
+    loop {
+        ctx.sleep(Duration::from_millis(50)).await;
+        let c = first.lock().await;
+        let view = c.view();
+        targets.retain(|who, target| {
+            crust_runtime::balances::account(&view, who)
+                .map(|a| a.nonce)
+                .unwrap_or(0)
+                < *target
+        });
+        if targets.is_empty() {
+            return true;
+        }
+        if ctx.current().duration_since(start).unwrap_or_default() > Duration::from_secs(20) {
+            return false;
+        }
+    }
+}
+
+/// GPoS drives consensus: a new validator proves storage, gets elected at an era boundary and
+/// votes in the next era's engine, while a genesis validator without storage leaves the
+/// committee and keeps following as a non-voting node.
+#[test]
+fn committee_changes_at_an_era_boundary_by_storage_backed_election() {
+    use crust_runtime::swork::{self, Attestation, SworkCall, WorkReport};
+    let cfg = deterministic::Config::new()
+        .with_seed(5)
+        .with_timeout(Some(Duration::from_secs(3_600)));
+    deterministic::Runner::new(cfg).start(|context| async move {
+        let keys: Vec<PublicKey> = session_keys()
+            .iter()
+            .map(|k| consensus_key(k).public_key())
+            .collect();
+        let oracle = setup_network(&context, &keys).await;
+        let cores: Cores = Arc::new(std::sync::Mutex::new(vec![None; 5]));
+        for i in 0..5 {
+            spawn_validator(&context, &oracle, i, cores.clone()).await;
+        }
+        wait_until(&context, &cores, Duration::from_secs(60), "start", |t| {
+            t.iter().all(|h| *h >= 2)
+        })
+        .await;
+
+        let k = |s: &str| Keypair::from_suri(s).unwrap();
+        let alice = k("//Alice");
+        let authority = k("//Authority");
+        let code = [0xc0; 32];
+        let stashes = [
+            k("//Alice//stash"),
+            k("//Bob//stash"),
+            k("//Charlie//stash"),
+            k("//Eve"),
+        ];
+        // Governance allows the enclave code and an attestation authority; Alice funds the
+        // genesis stashes (their bonds are locked) so they can pay fees.
+        let mut setup = vec![
+            (
+                alice.clone(),
+                Call::Swork(SworkCall::SetCode {
+                    code,
+                    expire_block: 1_000_000,
+                }),
+            ),
+            (
+                alice.clone(),
+                Call::Swork(SworkCall::SetAuthorities {
+                    authorities: vec![authority.public()],
+                    threshold: 1,
+                }),
+            ),
+        ];
+        for s in &stashes[..3] {
+            setup.push((
+                alice.clone(),
+                Call::Balances(BalancesCall::Transfer {
+                    dest: s.public(),
+                    amount: 100 * CRU,
+                }),
+            ));
+        }
+        // Eve bonds and declares a validator with her session key.
+        let eve = stashes[3].clone();
+        setup.push((
+            eve.clone(),
+            Call::Staking(crust_runtime::staking::StakingCall::Bond {
+                controller: eve.public(),
+                value: 10_000 * CRU,
+            }),
+        ));
+        let prefs = crust_runtime::staking::ValidatorPrefs {
+            commission: crust_primitives::Perbill::zero(),
+            session_key: k("//Eve//session").public(),
+        };
+        setup.push((
+            eve.clone(),
+            Call::Staking(crust_runtime::staking::StakingCall::Validate { prefs }),
+        ));
+        assert!(
+            submit_and_wait(&context, &cores, setup).await,
+            "setup transactions"
+        );
+
+        // Four storage workers (not Dave's) register enclaves.
+        let enclaves: Vec<Keypair> = (0..4).map(|i| k(&format!("//enclave{i}"))).collect();
+        let register: Vec<(Keypair, Call)> = stashes
+            .iter()
+            .zip(&enclaves)
+            .map(|(s, e)| {
+                let payload = swork::registration_payload(&code, &s.public(), &e.public().0);
+                let attestation = Attestation::Authorities {
+                    signatures: vec![(authority.public(), authority.sign(&payload))],
+                };
+                (
+                    s.clone(),
+                    Call::Swork(SworkCall::Register {
+                        code,
+                        enclave_key: e.public().0,
+                        enclave_sig: e.sign(&payload),
+                        attestation,
+                    }),
+                )
+            })
+            .collect();
+        assert!(
+            submit_and_wait(&context, &cores, register).await,
+            "registrations"
+        );
+
+        // Report 1 GiB of SRD every slot until the election puts Eve in and Dave out.
+        let eve_key = k("//Eve//session").public();
+        let dave_key = k("//Dave//session").public();
+        let first = cores.lock().unwrap()[0].clone().unwrap();
+        let mut reported = 0u64;
+        let switch_era = loop {
+            let (height, era, committee, slot_hash) = {
+                let c = first.lock().await;
+                let h = c.last_finalized.0;
+                let slot = h / 10 * 10;
+                let era = c.era_of(h) + 1;
+                let hash = crust_runtime::system::block_hash(&c.view(), slot)
+                    .ok()
+                    .flatten();
+                (h, era, c.committee(era), hash)
+            };
+            if let Some(members) = &committee
+                && members.contains(&eve_key)
+                && !members.contains(&dave_key)
+            {
+                break era;
+            }
+            let slot = height / 10 * 10;
+            if height % 10 >= 1
+                && height % 10 <= 4
+                && slot > reported
+                && let Some(slot_hash) = slot_hash
+            {
+                let mut reports = Vec::new();
+                for (s, e) in stashes.iter().zip(&enclaves) {
+                    let prev = {
+                        let c = first.lock().await;
+                        swork::work_report(&c.view(), &e.public().0)
+                            .ok()
+                            .flatten()
+                            .map(|r| r.report_hash)
+                            .unwrap_or([0; 32])
+                    };
+                    let report = WorkReport {
+                        curr_pk: e.public().0,
+                        ab_upgrade_pk: None,
+                        slot,
+                        slot_hash,
+                        srd_size: 1 << 30,
+                        files_size: 0,
+                        srd_root: [1; 32],
+                        files_root: [0; 32],
+                        added: vec![],
+                        deleted: vec![],
+                        prev_report_hash: prev,
+                    };
+                    let signature = e.sign(&swork::report_payload(&report));
+                    reports.push((
+                        s.clone(),
+                        Call::Swork(SworkCall::ReportWorks { report, signature }),
+                    ));
+                }
+                submit_and_wait(&context, &cores, reports).await;
+                reported = slot;
+            }
+            assert!(height < 400, "no committee change by height {height}");
+            context.sleep(Duration::from_millis(50)).await;
+        };
+        // Finality continues into the new era...
+        let boundary = switch_era * 30;
+        wait_until(
+            &context,
+            &cores,
+            Duration::from_secs(120),
+            "into the new era",
+            move |t| t.iter().all(|h| *h >= boundary + 5),
+        )
+        .await;
+        // ...and needs Eve's votes: with Alice's node cut off, Bob, Charlie and Eve (3 of 4)
+        // finalize while Dave's node only follows.
+        let keys5 = keys.clone();
+        for other in keys5.iter().skip(1) {
+            oracle
+                .remove_link(keys5[0].clone(), other.clone())
+                .await
+                .unwrap();
+            oracle
+                .remove_link(other.clone(), keys5[0].clone())
+                .await
+                .unwrap();
+        }
+        let from = *tips(&cores)[1..].iter().max().unwrap();
+        wait_until(
+            &context,
+            &cores,
+            Duration::from_secs(300),
+            "Bob, Charlie and Eve finalize",
+            move |t| [1, 2, 4].iter().all(|i| t[*i] >= from + 10),
+        )
+        .await;
+        wait_until(
+            &context,
+            &cores,
+            Duration::from_secs(60),
+            "Dave follows",
+            move |t| t[3] >= from + 10,
+        )
+        .await;
+        assert_consistent(&cores, from + 10).await;
+    });
 }
