@@ -787,3 +787,33 @@ fn committee_changes_at_an_era_boundary_by_storage_backed_election() {
         assert_consistent(&cores, from + 10).await;
     });
 }
+
+#[test]
+fn four_validators_finalize_a_thousand_blocks_with_identical_roots() {
+    run(11, |ctx, _oracle, cores, _handles| {
+        Box::pin(async move {
+            wait_until(
+                &ctx,
+                &cores,
+                Duration::from_secs(1_200),
+                "height 1000",
+                |t| t.iter().all(|h| *h >= 1000),
+            )
+            .await;
+            assert_consistent(&cores, 1000).await;
+            let nodes: Vec<_> = cores.lock().unwrap().iter().flatten().cloned().collect();
+            let mut roots = Vec::new();
+            let mut txs = 0;
+            for n in &nodes {
+                let c = n.lock().await;
+                roots.push(c.finalized(1000).map(|f| f.block.header.state_root));
+                txs = (1..=1000)
+                    .filter_map(|h| c.finalized(h))
+                    .map(|f| f.block.transactions.len())
+                    .sum::<usize>();
+            }
+            assert!(roots.iter().all(|r| r.is_some() && *r == roots[0]));
+            assert!(txs > 1000, "{txs} transactions finalized");
+        })
+    });
+}
