@@ -13,6 +13,8 @@ pub mod execute;
 pub mod hash;
 pub mod layer;
 pub mod mempool;
+pub mod rpc;
+pub mod service;
 pub mod spec;
 pub mod store;
 mod translator;

@@ -23,8 +23,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a local development network (not yet available).
-    Devnet,
+    /// Run a local development chain: one validator (//Alice//session) with JSON-RPC on
+    /// 127.0.0.1:9933 and state in ./crust-data/dev. Storage nodes and the content layer join it
+    /// in later releases.
+    Devnet {
+        /// Start from a fresh chain, deleting the previous devnet's state.
+        #[arg(long)]
+        fresh: bool,
+    },
+    /// Run a chain node (validator).
+    Node(NodeArgs),
     /// Account keys: generate and inspect.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -33,6 +41,29 @@ enum Command {
         /// File size in bytes.
         size_bytes: u64,
     },
+}
+
+#[derive(clap::Args)]
+struct NodeArgs {
+    /// Chain spec: dev, local, mainnet-like, or a path to a JSON spec.
+    #[arg(long, default_value = "dev")]
+    chain: String,
+    /// The validator's session (consensus) key as a secret URI, e.g. `//Alice//session`.
+    #[arg(long)]
+    validator: String,
+    /// Where the node keeps its state (default: ./crust-data/<chain>/<account>).
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+    /// Chain network address to listen on.
+    #[arg(long, default_value = "127.0.0.1:30333")]
+    listen: std::net::SocketAddr,
+    /// A validator peer as `<account>@<ip:port>` (account: SS58, 0x-hex, or a dev URI like
+    /// `//Bob//session`). List every validator, this node included.
+    #[arg(long = "peer")]
+    peers: Vec<String>,
+    /// JSON-RPC address.
+    #[arg(long, default_value = "127.0.0.1:9933")]
+    rpc: std::net::SocketAddr,
 }
 
 #[derive(Subcommand)]
@@ -63,11 +94,28 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Devnet => Err(
-            "`crust devnet` is not yet available: the chain node (issue #4) and the \
-             devnet (issue #8) have not landed. Run the tests with `cargo test --workspace`."
-                .into(),
-        ),
+        Command::Devnet { fresh } => {
+            let data_dir = std::path::PathBuf::from("crust-data").join("dev");
+            if fresh {
+                let _ = std::fs::remove_dir_all(&data_dir);
+            }
+            eprintln!(
+                "devnet: one validator, 500 ms blocks; JSON-RPC on http://127.0.0.1:9933; state in {}",
+                data_dir.display()
+            );
+            eprintln!(
+                "devnet: try  curl -s -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chain_head\"}}' http://127.0.0.1:9933/"
+            );
+            run_node(NodeArgs {
+                chain: "dev".into(),
+                validator: "//Alice//session".into(),
+                data_dir: Some(data_dir),
+                listen: "127.0.0.1:30333".parse().map_err(|e| format!("{e}"))?,
+                peers: vec![],
+                rpc: "127.0.0.1:9933".parse().map_err(|e| format!("{e}"))?,
+            })
+        }
+        Command::Node(args) => run_node(args),
         Command::Key(KeyCommand::Generate { words }) => {
             let phrase = account::generate_phrase(words).map_err(|e| e.to_string())?;
             let pair = Keypair::from_phrase(&phrase, None).map_err(|e| e.to_string())?;
@@ -116,4 +164,42 @@ fn run(cli: Cli) -> Result<(), String> {
 fn print_account(id: &AccountId) {
     println!("Public key (hex): 0x{}", to_hex(id.as_bytes()));
     println!("Account (SS58):   {id}");
+}
+
+fn run_node(args: NodeArgs) -> Result<(), String> {
+    use crust_chain::spec::{ChainSpec, parse_account};
+    let spec = match std::fs::read_to_string(&args.chain) {
+        Ok(text) => ChainSpec::from_json(&text),
+        Err(_) => ChainSpec::builtin(&args.chain),
+    }
+    .map_err(|e| e.to_string())?;
+    let session = Keypair::from_suri(&args.validator).map_err(|e| format!("--validator: {e}"))?;
+    let mut peers = Vec::new();
+    for p in &args.peers {
+        let (account, addr) = p
+            .rsplit_once('@')
+            .ok_or_else(|| format!("--peer {p}: expected <account>@<ip:port>"))?;
+        let account = parse_account(account).map_err(|e| format!("--peer {p}: {e}"))?;
+        let addr = addr.parse().map_err(|e| format!("--peer {p}: {e}"))?;
+        peers.push((account, addr));
+    }
+    if !peers.iter().any(|(a, _)| *a == session.public()) {
+        peers.push((session.public(), args.listen));
+    }
+    let data_dir = args.data_dir.unwrap_or_else(|| {
+        std::path::PathBuf::from("crust-data")
+            .join(&spec.id)
+            .join(session.public().to_ss58())
+    });
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let config = crust_chain::service::NodeConfig {
+        spec,
+        data_dir,
+        session,
+        listen: args.listen,
+        peers,
+        rpc: Some(args.rpc),
+    };
+    crust_chain::service::run(config).map_err(|e| e.to_string())
 }

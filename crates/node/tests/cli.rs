@@ -1,5 +1,7 @@
 //! The `crust` binary, run as a user would.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
+
 use std::process::Command;
 
 fn crust(args: &[&str]) -> (i32, String, String) {
@@ -72,8 +74,44 @@ fn price_of_the_reference_129_mib_file() {
 }
 
 #[test]
-fn devnet_says_plainly_that_it_is_not_available() {
-    let (code, _, err) = crust(&["devnet"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("not yet available"), "{err}");
+fn devnet_runs_a_chain_with_rpc() {
+    use std::io::{Read, Write};
+    let dir = std::env::temp_dir().join(format!("crust-devnet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crust"))
+        .args(["devnet", "--fresh"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("devnet starts");
+    let head = || -> Option<u64> {
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"chain_head"}"#;
+        let mut s = std::net::TcpStream::connect("127.0.0.1:9933").ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok()?;
+        write!(
+            s,
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        let json: serde_json::Value = serde_json::from_str(out.split("\r\n\r\n").nth(1)?).ok()?;
+        json["result"]["height"].as_u64()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut height = 0;
+    while std::time::Instant::now() < deadline {
+        height = head().unwrap_or(0);
+        if height >= 5 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(height >= 5, "devnet finalized {height} blocks");
 }

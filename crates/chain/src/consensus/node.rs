@@ -403,3 +403,13 @@ where
         }
     }
 }
+
+/// The largest message any chain channel carries for a committee of `committee` members.
+pub fn max_message_size(committee: usize) -> u32 {
+    let consensus = commonware_p2p::utils::mux::prefixed(
+        simplex::max_payload_size::<Scheme, Digest>(committee as u32),
+    );
+    let blocks =
+        marshal::max_payload_size::<Standard<ConsensusBlock>, Scheme>(committee as u32, &BLOCK_CFG);
+    u32::try_from(consensus.max(blocks)).unwrap_or(u32::MAX)
+}

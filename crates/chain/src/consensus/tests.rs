@@ -8,7 +8,7 @@ use super::node::{
     CH_BACKFILL, CH_BROADCAST, CH_CERTS, CH_RESOLVER, CH_VOTES, Channels, ValidatorConfig,
     start_validator,
 };
-use super::{PublicKey, Scheme, Timeouts, consensus_key, namespace};
+use super::{PublicKey, Timeouts, consensus_key, namespace};
 use crate::block::Block;
 use crate::hash::Hash;
 use crate::layer::{Diff, Layer};
@@ -16,8 +16,7 @@ use crate::mempool::{Mempool, MempoolConfig};
 use crate::spec::ChainSpec;
 use crate::store::Store;
 use crate::tx::{Mortality, UnsignedTransaction};
-use commonware_consensus::{marshal, simplex};
-use commonware_cryptography::{Signer as _, sha256::Digest};
+use commonware_cryptography::Signer as _;
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
 use commonware_runtime::{
     Clock, Handle, Quota, Runner as _, Spawner as _, Supervisor as _, deterministic,
@@ -56,16 +55,7 @@ fn session_keys() -> Vec<Keypair> {
 
 type Cores = Arc<std::sync::Mutex<Vec<Option<SharedCore<deterministic::Context>>>>>;
 
-fn max_message_size(committee: usize) -> u32 {
-    let consensus = commonware_p2p::utils::mux::prefixed(
-        simplex::max_payload_size::<Scheme, Digest>(committee as u32),
-    );
-    let blocks = marshal::max_payload_size::<
-        marshal::standard::Standard<super::block::ConsensusBlock>,
-        Scheme,
-    >(committee as u32, &super::block::BLOCK_CFG);
-    consensus.max(blocks) as u32
-}
+use super::node::max_message_size;
 
 async fn setup_network(
     context: &deterministic::Context,

@@ -1,0 +1,162 @@
+//! JSON-RPC 2.0 over HTTP (`POST /`): submit transactions and read the chain, with proofs.
+//!
+//! Methods (params are a JSON object):
+//! - `chain_head` → `{height, hash, state_root}` of the last finalized block;
+//! - `chain_block {height}` → header and transaction hashes;
+//! - `author_submit {tx}` → the transaction hash, or the mempool's reason for refusing it
+//!   (`tx` is the hex encoding of a signed transaction);
+//! - `state_account {account}` → `{free, reserved, nonce}` (SS58 or 0x-hex account);
+//! - `state_proof {key}` → `{value, proof, root}` (hex): a proof of the value (or of absence)
+//!   under the committed root, checkable with `StateProof::verify`;
+//! - `genesis_hash` → the hash every transaction must be signed over.
+//!
+//! Errors use JSON-RPC codes: -32700 parse, -32601 unknown method, -32602 bad params, 1 refused
+//! transaction, 2 not found.
+
+use crate::consensus::app::SharedCore;
+use crate::hash::Hash;
+use crate::tx::Transaction;
+use axum::{Json, Router, extract::State, routing::post};
+use crust_primitives::AccountId;
+use crust_primitives::account::to_hex;
+use serde_json::{Value, json};
+
+/// Largest request body accepted.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.strip_prefix("0x").unwrap_or(s);
+    if !s.len().is_multiple_of(2) || s.len() > 2 * MAX_REQUEST_BYTES {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn error(id: &Value, code: i64, message: impl Into<String>) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message.into() } })
+}
+
+fn result(id: &Value, value: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "result": value })
+}
+
+/// The RPC router for a node.
+pub fn router<S>(core: SharedCore<S>) -> Router
+where
+    S: commonware_storage::Context + commonware_runtime::Spawner,
+{
+    Router::new()
+        .route("/", post(handle::<S>))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(core)
+}
+
+async fn handle<S>(State(core): State<SharedCore<S>>, body: axum::body::Bytes) -> Json<Value>
+where
+    S: commonware_storage::Context + commonware_runtime::Spawner,
+{
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return Json(error(&Value::Null, -32700, "request is not JSON"));
+    };
+    let id = request.get("id").cloned().unwrap_or(Value::Null);
+    let params = request.get("params").cloned().unwrap_or(Value::Null);
+    let method = request.get("method").and_then(Value::as_str).unwrap_or("");
+    Json(dispatch(&core, method, &params, &id).await)
+}
+
+async fn dispatch<S>(core: &SharedCore<S>, method: &str, params: &Value, id: &Value) -> Value
+where
+    S: commonware_storage::Context + commonware_runtime::Spawner,
+{
+    let str_param = |name: &str| params.get(name).and_then(Value::as_str);
+    match method {
+        "genesis_hash" => result(id, json!(core.lock().await.genesis_hash.to_hex())),
+        "chain_head" => {
+            let c = core.lock().await;
+            let (height, hash) = c.last_finalized;
+            let root = c.store.root().map(|r| r.to_hex()).unwrap_or_default();
+            result(
+                id,
+                json!({ "height": height, "hash": hash.to_hex(), "state_root": root }),
+            )
+        }
+        "chain_block" => {
+            let Some(height) = params.get("height").and_then(Value::as_u64) else {
+                return error(id, -32602, "params.height (number) is required");
+            };
+            let c = core.lock().await;
+            match c.finalized(height) {
+                Some(f) => {
+                    let h = &f.block.header;
+                    let txs: Vec<String> = f
+                        .block
+                        .transactions
+                        .iter()
+                        .map(|t| t.hash().to_hex())
+                        .collect();
+                    result(
+                        id,
+                        json!({
+                            "hash": f.block.hash().to_hex(), "parent": h.parent.to_hex(), "height": h.height,
+                            "timestamp_ms": h.timestamp_ms, "era": h.era, "proposer": h.proposer.to_ss58(),
+                            "state_root": h.state_root.to_hex(), "tx_root": h.tx_root.to_hex(), "transactions": txs,
+                            "receipts": f.outcome.receipts,
+                        }),
+                    )
+                }
+                None => error(
+                    id,
+                    2,
+                    format!("block {height} is not finalized or no longer kept in memory"),
+                ),
+            }
+        }
+        "author_submit" => {
+            let Some(bytes) = str_param("tx").and_then(from_hex) else {
+                return error(id, -32602, "params.tx (hex) is required");
+            };
+            let tx = match Transaction::decode(&bytes) {
+                Ok(tx) => tx,
+                Err(e) => return error(id, 1, e.to_string()),
+            };
+            let mut guard = core.lock().await;
+            let c = &mut *guard;
+            let height = c.last_finalized.0;
+            let view = crate::layer::Layer::new(c.store.committed(), crate::layer::Diff::new());
+            match c.mempool.submit(tx, &view, height) {
+                Ok(hash) => result(id, json!(hash.to_hex())),
+                Err(e) => error(id, 1, e.to_string()),
+            }
+        }
+        "state_account" => {
+            let Some(account) = str_param("account").and_then(|a| a.parse::<AccountId>().ok())
+            else {
+                return error(id, -32602, "params.account (SS58 or 0x-hex) is required");
+            };
+            let c = core.lock().await;
+            let info = crust_runtime::balances::account(&c.view(), &account).unwrap_or_default();
+            result(
+                id,
+                json!({ "free": info.free.to_string(), "reserved": info.reserved.to_string(), "nonce": info.nonce }),
+            )
+        }
+        "state_proof" => {
+            let Some(key) = str_param("key").and_then(from_hex) else {
+                return error(id, -32602, "params.key (hex) is required");
+            };
+            let c = core.lock().await;
+            let root = c.store.root().unwrap_or(Hash::default());
+            match c.store.prove(&key).await {
+                Ok(p) => result(
+                    id,
+                    json!({ "value": p.value.map(|v| to_hex(&v)), "proof": to_hex(&p.proof), "root": root.to_hex() }),
+                ),
+                Err(e) => error(id, 2, e.to_string()),
+            }
+        }
+        other => error(id, -32601, format!("unknown method '{other}'")),
+    }
+}

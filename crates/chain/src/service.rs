@@ -1,0 +1,224 @@
+//! Running a node for real: the tokio runtime, on-disk storage, authenticated encrypted p2p
+//! (Commonware `lookup`: peers are known by key and address), the validator, and JSON-RPC.
+
+use crate::block::Block;
+use crate::consensus::app::SharedCore;
+use crate::consensus::core::{BuildLimits, ChainCore};
+use crate::consensus::node::{
+    CH_BACKFILL, CH_BROADCAST, CH_CERTS, CH_RESOLVER, CH_VOTES, Channels, ValidatorConfig,
+    start_validator,
+};
+use crate::consensus::{PublicKey, Timeouts, consensus_key, namespace, public_key_of};
+use crate::layer::{Diff, Layer};
+use crate::mempool::{Mempool, MempoolConfig};
+use crate::spec::ChainSpec;
+use crate::store::{Store, StoreError};
+use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
+use commonware_p2p::authenticated::lookup;
+use commonware_p2p::{Address, AddressableManager as _};
+use commonware_runtime::{Clock, Quota, Runner as _, Spawner, Supervisor as _};
+use commonware_stream::cups::{self, Cups};
+use commonware_stream::sake::{self, Sake};
+use commonware_utils::{NZU32, NZU64, NZUsize, ordered::Map};
+use crust_primitives::{AccountId, Keypair};
+use futures::lock::Mutex;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The chain spec is unusable.
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A peer key or address is unusable.
+    #[error("peer list: {0}")]
+    Peers(String),
+}
+
+/// Limits for building blocks from a chain spec.
+pub fn build_limits(spec: &ChainSpec) -> BuildLimits {
+    BuildLimits {
+        max_txs: 500,
+        max_bytes: 4 * 1024 * 1024,
+        block_time_ms: spec.block_time_ms,
+        max_drift_ms: 5_000,
+        era_blocks: spec.report_slot_blocks * spec.slots_per_era,
+    }
+}
+
+/// Opens a node's chain state under storage partitions `prefix-…`, applying genesis on first
+/// start. Returns the shared state and the genesis block.
+pub async fn open_chain<E>(
+    ctx: E,
+    spec: &ChainSpec,
+    prefix: &str,
+) -> Result<(SharedCore<E>, Block), NodeError>
+where
+    E: commonware_storage::Context + Spawner,
+{
+    let mut store = Store::open(ctx, prefix).await?;
+    if store.height().is_none() {
+        let genesis = spec.genesis()?;
+        let mut layer = Layer::new(store.committed(), Diff::new());
+        genesis
+            .apply(&mut layer)
+            .map_err(|e| NodeError::Spec(crate::spec::SpecError::Invalid(e.to_string())))?;
+        let (diff, _) = layer.into_parts();
+        let state = store.speculate(None, &diff, 0).await?;
+        store.finalize(state, &diff, 0).await?;
+    }
+    let root = store
+        .genesis_root()
+        .ok_or_else(|| StoreError::Db("genesis root missing from an initialized store".into()))?;
+    let genesis_block = Block::genesis(root, spec.genesis_time_ms);
+    let genesis_hash = genesis_block.hash();
+    let core = ChainCore::new(
+        store,
+        genesis_hash,
+        Mempool::new(MempoolConfig::default(), genesis_hash),
+        build_limits(spec),
+        (0, genesis_hash),
+    );
+    Ok((Arc::new(Mutex::new(core)), genesis_block))
+}
+
+/// How to run one node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The chain.
+    pub spec: ChainSpec,
+    /// Where state, blocks and consensus journals live.
+    pub data_dir: PathBuf,
+    /// The validator's session (consensus) key.
+    pub session: Keypair,
+    /// Address to listen on for the chain network.
+    pub listen: SocketAddr,
+    /// Every validator's session account and address (this node included).
+    pub peers: Vec<(AccountId, SocketAddr)>,
+    /// Address for JSON-RPC, if any.
+    pub rpc: Option<SocketAddr>,
+}
+
+/// Runs a node until the process is stopped.
+pub fn run(config: NodeConfig) -> Result<(), NodeError> {
+    let runtime = commonware_runtime::tokio::Config::new()
+        .with_worker_threads(2)
+        .with_storage_directory(config.data_dir.clone());
+    commonware_runtime::tokio::Runner::new(runtime)
+        .start(|ctx| async move { run_in(ctx, config).await })
+}
+
+async fn run_in(
+    ctx: commonware_runtime::tokio::Context,
+    config: NodeConfig,
+) -> Result<(), NodeError> {
+    let NodeConfig {
+        spec,
+        session,
+        listen,
+        peers,
+        rpc,
+        ..
+    } = config;
+    let (core, genesis_block) = open_chain(ctx.child("chain"), &spec, "state").await?;
+    let signer = consensus_key(&session);
+    let ns = namespace(&spec.id);
+    let committee_size = peers.len().max(1);
+    let p2p = lookup::Config::local(
+        Cups::<_, ChaCha20Poly1305>::new(
+            Sake {
+                signer: signer.clone(),
+                synchrony_bound: Duration::from_secs(5),
+                max_handshake_age: Duration::from_secs(10),
+                version: sake::Version::V1,
+            },
+            cups::Version::V1,
+        ),
+        &ns,
+        listen,
+        NZUsize!(committee_size.max(4)),
+        crate::consensus::node::max_message_size(committee_size),
+        NZUsize!(1024),
+    );
+    let (mut network, mut oracle) = lookup::Network::new(ctx.child("network"), p2p);
+    let mut directory: Vec<(PublicKey, Address)> = Vec::new();
+    for (account, addr) in &peers {
+        let key = public_key_of(account)
+            .ok_or_else(|| NodeError::Peers(format!("{account} is not an ed25519 key")))?;
+        directory.push((key, (*addr).into()));
+    }
+    let directory: Map<PublicKey, Address> = directory
+        .try_into()
+        .map_err(|_| NodeError::Peers("a peer is listed twice".into()))?;
+    let _ = oracle.track(0, directory);
+    let quota = Quota::per_second(NZU32!(100_000));
+    let channels = Channels {
+        votes: network.register(CH_VOTES, quota),
+        certs: network.register(CH_CERTS, quota),
+        resolver: network.register(CH_RESOLVER, quota),
+        backfill: network.register(CH_BACKFILL, quota),
+        broadcast: network.register(CH_BROADCAST, quota),
+    };
+    network.start();
+
+    if let Some(addr) = rpc {
+        let router = crate::rpc::router(core.clone());
+        ctx.child("rpc").spawn(move |_| async move {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    eprintln!("rpc listening on http://{addr}");
+                    let _ = axum::serve(listener, router).await;
+                }
+                Err(e) => eprintln!("rpc: cannot listen on {addr}: {e}"),
+            }
+        });
+    }
+    // Progress: one line per finalized height change, at most every second.
+    let progress = core.clone();
+    ctx.child("progress").spawn(move |ctx| async move {
+        let mut last = u64::MAX;
+        loop {
+            ctx.sleep(Duration::from_secs(1)).await;
+            let (height, hash) = progress.lock().await.last_finalized;
+            if height != last {
+                eprintln!("finalized #{height} {hash}");
+                last = height;
+            }
+        }
+    });
+    let validator = ValidatorConfig {
+        prefix: "node".into(),
+        signer: signer.clone(),
+        core,
+        genesis: crate::consensus::app::genesis_digest(&genesis_block),
+        genesis_block,
+        era_blocks: NZU64!(1).max(
+            std::num::NonZeroU64::new(spec.report_slot_blocks * spec.slots_per_era)
+                .unwrap_or(NZU64!(1)),
+        ),
+        namespace: ns,
+        timeouts: Timeouts::for_block_time(spec.block_time_ms),
+    };
+    eprintln!(
+        "node {} starting on {listen} ({} peers, chain {})",
+        signer.public_key(),
+        peers.len(),
+        spec.id
+    );
+    let handle = start_validator(
+        ctx.child("validator"),
+        validator,
+        channels,
+        oracle.clone(),
+        oracle,
+    )
+    .await;
+    let _ = handle.await;
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! Four real `crust node` processes on 127.0.0.1: they connect over authenticated encrypted
+//! TCP, finalize the same blocks, and accept a transaction over JSON-RPC.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
+
+use crust_chain::Hash;
+use crust_chain::tx::{Mortality, UnsignedTransaction};
+use crust_primitives::{CRU, Keypair};
+use crust_runtime::Call;
+use crust_runtime::balances::BalancesCall;
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Nodes(Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn rpc(port: u16, method: &str, params: Value) -> Option<Value> {
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let json = response.split("\r\n\r\n").nth(1)?;
+    serde_json::from_str(json).ok()
+}
+
+fn head(port: u16) -> u64 {
+    rpc(port, "chain_head", json!({}))
+        .and_then(|v| v["result"]["height"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn four_processes_finalize_and_serve_rpc() {
+    let names = ["Alice", "Bob", "Charlie", "Dave"];
+    let p2p: Vec<u16> = names.iter().map(|_| free_port()).collect();
+    let rpcs: Vec<u16> = names.iter().map(|_| free_port()).collect();
+    let dir = std::env::temp_dir().join(format!("crust-loopback-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let peers: Vec<String> = names
+        .iter()
+        .zip(&p2p)
+        .map(|(n, p)| format!("//{n}//session@127.0.0.1:{p}"))
+        .collect();
+    let mut nodes = Nodes(Vec::new());
+    for (i, name) in names.iter().enumerate() {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_crust"));
+        cmd.args([
+            "node",
+            "--chain",
+            "local",
+            "--validator",
+            &format!("//{name}//session"),
+        ])
+        .arg("--data-dir")
+        .arg(dir.join(name))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{}", p2p[i]),
+            "--rpc",
+            &format!("127.0.0.1:{}", rpcs[i]),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        for p in &peers {
+            cmd.args(["--peer", p]);
+        }
+        nodes.0.push(cmd.spawn().expect("crust node starts"));
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while rpcs.iter().any(|p| head(*p) < 10) {
+        assert!(
+            Instant::now() < deadline,
+            "nodes did not reach height 10: {:?}",
+            rpcs.iter().map(|p| head(*p)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let hashes: Vec<Value> = rpcs
+        .iter()
+        .map(|p| rpc(*p, "chain_block", json!({ "height": 5 })).unwrap()["result"]["hash"].clone())
+        .collect();
+    assert!(
+        hashes.iter().all(|h| h.is_string() && *h == hashes[0]),
+        "{hashes:?}"
+    );
+
+    // A transfer signed for this chain, submitted to one node over RPC, lands on all of them
+    // (each node holds its own mempool, so submit it to every node).
+    let genesis = rpc(rpcs[0], "genesis_hash", json!({})).unwrap()["result"]
+        .as_str()
+        .map(String::from)
+        .unwrap();
+    let genesis = Hash::from_hex(&genesis).unwrap();
+    let alice = Keypair::from_suri("//Alice").unwrap();
+    let ferdie = Keypair::from_suri("//Ferdie").unwrap().public();
+    let tx = UnsignedTransaction {
+        signer: alice.public(),
+        nonce: 0,
+        fee: CRU / 1000,
+        tip: 0,
+        mortality: Mortality::from(0, 4096),
+        call: Call::Balances(BalancesCall::Transfer {
+            dest: ferdie,
+            amount: 7 * CRU,
+        }),
+    }
+    .sign(&alice, &genesis);
+    let hex = format!("0x{}", crust_primitives::account::to_hex(&tx.encode()));
+    for p in &rpcs {
+        let r = rpc(*p, "author_submit", json!({ "tx": hex })).unwrap();
+        assert!(
+            r.get("result").is_some()
+                || r["error"]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("already"),
+            "{r}"
+        );
+    }
+    let bad = rpc(rpcs[0], "author_submit", json!({ "tx": "0x00" })).unwrap();
+    assert_eq!(bad["error"]["code"], 1, "{bad}");
+    let expected = (1_000_000 + 7) as u128 * CRU;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let balances: Vec<u128> = rpcs
+            .iter()
+            .map(|p| {
+                rpc(*p, "state_account", json!({ "account": ferdie.to_ss58() }))
+                    .and_then(|v| v["result"]["free"].as_str().and_then(|s| s.parse().ok()))
+                    .unwrap_or(0)
+            })
+            .collect();
+        if balances.iter().all(|b| *b == expected) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "transfer not finalized everywhere: {balances:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
