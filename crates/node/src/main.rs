@@ -36,10 +36,45 @@ enum Command {
     /// Account keys: generate and inspect.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Build and sign transactions (printed as hex, ready for the `author_submit` RPC).
+    #[command(subcommand)]
+    Tx(TxCommand),
     /// Price a storage order at the reference network's initial fees.
     Price {
         /// File size in bytes.
         size_bytes: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum TxCommand {
+    /// A balance transfer.
+    Transfer {
+        /// Signer's secret URI (e.g. `//Alice` on dev chains).
+        #[arg(long)]
+        from: String,
+        /// Recipient (SS58, 0x-hex, or a dev URI).
+        #[arg(long)]
+        to: String,
+        /// Amount, e.g. `1.5 CRU`.
+        #[arg(long)]
+        amount: String,
+        /// The signer's nonce (see `state_account`).
+        #[arg(long)]
+        nonce: u64,
+        /// The chain's genesis hash (see `genesis_hash`).
+        #[arg(long)]
+        genesis: String,
+        /// Fee, e.g. `0.001 CRU`.
+        #[arg(long, default_value = "0.001 CRU")]
+        fee: String,
+        /// First block the transaction is valid in (use the current head; it stays valid for
+        /// 4096 blocks).
+        #[arg(long, default_value_t = 0)]
+        birth: u64,
+        /// Also print this many more transactions with the following nonces, one per line.
+        #[arg(long, default_value_t = 0)]
+        more: u64,
     },
 }
 
@@ -116,6 +151,41 @@ fn run(cli: Cli) -> Result<(), String> {
             })
         }
         Command::Node(args) => run_node(args),
+        Command::Tx(TxCommand::Transfer {
+            from,
+            to,
+            amount,
+            nonce,
+            genesis,
+            fee,
+            birth,
+            more,
+        }) => {
+            use crust_chain::tx::{Mortality, UnsignedTransaction};
+            let signer = Keypair::from_suri(&from).map_err(|e| format!("--from: {e}"))?;
+            let dest = crust_chain::spec::parse_account(&to).map_err(|e| format!("--to: {e}"))?;
+            let amount = crust_primitives::balance::parse_balance(&amount)
+                .map_err(|e| format!("--amount: {e}"))?;
+            let fee = crust_primitives::balance::parse_balance(&fee)
+                .map_err(|e| format!("--fee: {e}"))?;
+            let genesis = crust_chain::Hash::from_hex(&genesis)
+                .ok_or("--genesis: expected 0x + 64 hex digits")?;
+            for n in nonce..=nonce + more {
+                let tx = UnsignedTransaction {
+                    signer: signer.public(),
+                    nonce: n,
+                    fee,
+                    tip: 0,
+                    mortality: Mortality::from(birth, crust_chain::tx::MAX_MORTALITY_BLOCKS),
+                    call: crust_runtime::Call::Balances(
+                        crust_runtime::balances::BalancesCall::Transfer { dest, amount },
+                    ),
+                }
+                .sign(&signer, &genesis);
+                println!("0x{}", to_hex(&tx.encode()));
+            }
+            Ok(())
+        }
         Command::Key(KeyCommand::Generate { words }) => {
             let phrase = account::generate_phrase(words).map_err(|e| e.to_string())?;
             let pair = Keypair::from_phrase(&phrase, None).map_err(|e| e.to_string())?;
