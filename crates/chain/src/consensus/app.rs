@@ -185,10 +185,8 @@ where
             .unwrap_or((0, genesis, genesis));
         {
             let mut c = core.lock().await;
-            // The store may be one block ahead if the node crashed between commit and this record.
-            if c.store.height().unwrap_or(0) > height {
-                height = c.store.height().unwrap_or(height);
-            }
+            // The store may be one block ahead if the node crashed between its commit and this
+            // record; marshal redelivers that block first, and the loop adopts it below.
             c.last_finalized = (height, to_hash(&last));
             let era = c.era_of(height + 1);
             let mut map = committees.lock().unwrap_or_else(|e| e.into_inner());
