@@ -356,7 +356,13 @@ fn isolate(
 
 #[test]
 fn a_partitioned_validator_catches_up_after_healing() {
-    run(2, |ctx, oracle, cores, _handles| {
+    for seed in 200..250 {
+        partition_scenario(seed);
+    }
+}
+
+fn partition_scenario(seed: u64) {
+    run(seed, |ctx, oracle, cores, _handles| {
         Box::pin(async move {
             wait_until(&ctx, &cores, Duration::from_secs(120), "height 10", |t| {
                 t.iter().all(|h| *h >= 10)
