@@ -5,6 +5,7 @@
 //! - `chain_block {height}` → header and transaction hashes;
 //! - `author_submit {tx}` → the transaction hash, or the mempool's reason for refusing it
 //!   (`tx` is the hex encoding of a signed transaction);
+//! - `author_submitBatch {txs}` → per transaction `{hash}` or `{error}`, in order (at most 1000);
 //! - `state_account {account}` → `{free, reserved, nonce}` (SS58 or 0x-hex account);
 //! - `state_proof {key}` → `{value, proof, root}` (hex): a proof of the value (or of absence)
 //!   under the committed root, checkable with `StateProof::verify`;
@@ -22,7 +23,9 @@ use crust_primitives::account::to_hex;
 use serde_json::{Value, json};
 
 /// Largest request body accepted.
-pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+/// Most transactions in one `author_submitBatch`.
+pub const MAX_BATCH: usize = 1000;
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.strip_prefix("0x").unwrap_or(s);
@@ -130,6 +133,41 @@ where
                 Ok(hash) => result(id, json!(hash.to_hex())),
                 Err(e) => error(id, 1, e.to_string()),
             }
+        }
+        "author_submitBatch" => {
+            let Some(list) = params.get("txs").and_then(Value::as_array) else {
+                return error(id, -32602, "params.txs (array of hex) is required");
+            };
+            if list.len() > MAX_BATCH {
+                return error(
+                    id,
+                    -32602,
+                    format!("at most {MAX_BATCH} transactions per batch"),
+                );
+            }
+            let mut guard = core.lock().await;
+            let c = &mut *guard;
+            let height = c.last_finalized.0;
+            let view = crate::layer::Layer::new(c.store.committed(), crate::layer::Diff::new());
+            let results: Vec<Value> = list
+                .iter()
+                .map(|item| {
+                    let decoded = item
+                        .as_str()
+                        .and_then(from_hex)
+                        .ok_or_else(|| "not a hex string".to_string())
+                        .and_then(|b| Transaction::decode(&b).map_err(|e| e.to_string()));
+                    match decoded.and_then(|tx| {
+                        c.mempool
+                            .submit(tx, &view, height)
+                            .map_err(|e| e.to_string())
+                    }) {
+                        Ok(hash) => json!({ "hash": hash.to_hex() }),
+                        Err(e) => json!({ "error": e }),
+                    }
+                })
+                .collect();
+            result(id, json!(results))
         }
         "state_account" => {
             let Some(account) = str_param("account").and_then(|a| a.parse::<AccountId>().ok())
