@@ -145,10 +145,18 @@ fn four_processes_finalize_and_serve_rpc() {
     }
     let bad = rpc(rpcs[0], "author_submit", json!({ "tx": "0x00" })).unwrap();
     assert_eq!(bad["error"]["code"], 1, "{bad}");
-    let batch = rpc(rpcs[0], "author_submitBatch", json!({ "txs": ["0x00", hex] })).unwrap();
+    let batch = rpc(
+        rpcs[0],
+        "author_submitBatch",
+        json!({ "txs": ["0x00", hex] }),
+    )
+    .unwrap();
     let items = batch["result"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{batch}");
-    assert!(items.iter().all(|i| i.get("error").is_some()), "garbage and a duplicate are both refused: {batch}");
+    assert!(
+        items.iter().all(|i| i.get("error").is_some()),
+        "garbage and a duplicate are both refused: {batch}"
+    );
     let expected = (1_000_000 + 7) as u128 * CRU;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
