@@ -3,18 +3,14 @@
 //! restarts. A failing seed is a reproducible bug: keep it as a test.
 
 use super::app::SharedCore;
-use super::core::{BuildLimits, ChainCore};
 use super::node::{
     CH_BACKFILL, CH_BROADCAST, CH_CERTS, CH_RESOLVER, CH_VOTES, Channels, ValidatorConfig,
     start_validator,
 };
 use super::{PublicKey, Timeouts, consensus_key, namespace};
-use crate::block::Block;
 use crate::hash::Hash;
 use crate::layer::{Diff, Layer};
-use crate::mempool::{Mempool, MempoolConfig};
 use crate::spec::ChainSpec;
-use crate::store::Store;
 use crate::tx::{Mortality, UnsignedTransaction};
 use commonware_cryptography::Signer as _;
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
@@ -25,7 +21,6 @@ use commonware_utils::{NZU32, NZU64, NZUsize, ordered::Set, probability};
 use crust_primitives::{AccountId, CRU, Keypair};
 use crust_runtime::Call;
 use crust_runtime::balances::BalancesCall;
-use futures::lock::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -84,44 +79,6 @@ async fn setup_network(
     oracle
 }
 
-/// Opens (or recovers) a node's store, applying genesis on first start.
-async fn open_core(
-    ctx: deterministic::Context,
-    spec: &ChainSpec,
-    index: usize,
-) -> (SharedCore<deterministic::Context>, Block) {
-    let mut store = Store::open(ctx, &format!("node{index}-state"))
-        .await
-        .unwrap();
-    let genesis = spec.genesis().unwrap();
-    if store.height().is_none() {
-        let mut layer = Layer::new(store.committed(), Diff::new());
-        genesis.apply(&mut layer).unwrap();
-        let (diff, _) = layer.into_parts();
-        let spec_state = store.speculate(None, &diff, 0).await.unwrap();
-        store.finalize(spec_state, &diff, 0).await.unwrap();
-    }
-    // The genesis block commits to the genesis state root, remembered by the store.
-    let genesis_root = store.genesis_root().unwrap();
-    let genesis_block = Block::genesis(genesis_root, spec.genesis_time_ms);
-    let genesis_hash = genesis_block.hash();
-    let limits = BuildLimits {
-        max_txs: 200,
-        max_bytes: 1 << 20,
-        block_time_ms: spec.block_time_ms,
-        max_drift_ms: 5_000,
-        era_blocks: spec.report_slot_blocks * spec.slots_per_era,
-    };
-    let core = ChainCore::new(
-        store,
-        genesis_hash,
-        Mempool::new(MempoolConfig::default(), genesis_hash),
-        limits,
-        (0, genesis_hash),
-    );
-    (Arc::new(Mutex::new(core)), genesis_block)
-}
-
 async fn spawn_validator(
     context: &deterministic::Context,
     oracle: &Oracle<PublicKey, deterministic::Context>,
@@ -146,7 +103,13 @@ async fn spawn_validator(
         .with_attribute("index", index)
         .spawn(move |ctx| async move {
             let spec = spec();
-            let (core, genesis_block) = open_core(ctx.child("store"), &spec, index).await;
+            let (core, genesis_block) = crate::service::open_chain(
+                ctx.child("store"),
+                &spec,
+                &format!("node{index}-state"),
+            )
+            .await
+            .unwrap();
             cores.lock().unwrap()[index] = Some(core.clone());
             let config = ValidatorConfig {
                 prefix: format!("node{index}"),
@@ -318,8 +281,6 @@ fn four_validators_finalize_transfers_across_an_era_boundary() {
             assert!(received >= 10 * CRU, "transfers were finalized: {received}");
             // Era 1 began at height 30 with the carried-over committee.
             assert_eq!(crust_runtime::staking::active_era(&c.view()).unwrap(), 1);
-            let _ = UNIX_EPOCH;
-            let _: Option<AccountId> = None;
         })
     });
 }

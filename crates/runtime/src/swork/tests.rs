@@ -2,10 +2,10 @@
 //! multi-owner scenario through the market, and consolidation at scale.
 
 use super::*;
-use crate::market::{MarketCall, ReplicaOutcome};
+use crate::market::MarketCall;
 use crate::state::atomically;
 use crate::testing::*;
-use crate::{BlockContext, Call, MemoryState};
+use crate::{BlockContext, Call};
 use crust_primitives::{Cid, Keypair};
 
 const CODE: CodeMeasurement = [0xc0; 32];
@@ -1060,6 +1060,4 @@ fn work_report_round_trips_the_codec() {
         crust_primitives::codec::decode::<WorkReport>(&crust_primitives::codec::encode(&r)).ok(),
         Some(r)
     );
-    let _unused: Option<MemoryState> = None;
-    let _o = ReplicaOutcome::Full;
 }
