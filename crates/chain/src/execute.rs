@@ -79,6 +79,53 @@ fn admit(tx: &Transaction, header: &Header, genesis: &Hash) -> Result<(), TxErro
     tx.verify_signature(genesis)
 }
 
+/// A block in progress: its context, the state (recording events), and what it produced.
+struct BlockRun<'a, S: State + ?Sized> {
+    block: BlockContext,
+    rec: Recorder<'a, S>,
+    outcome: BlockOutcome,
+}
+
+impl<'a, S: State + ?Sized> BlockRun<'a, S> {
+    /// Runs the block hooks for `header` on `state`.
+    fn start(state: &'a mut S, header: &Header) -> Result<Self, BlockError> {
+        let block = BlockContext {
+            height: header.height,
+            era: header.era,
+            author: header.proposer,
+            parent_hash: header.parent.0,
+        };
+        let mut rec = Recorder {
+            inner: state,
+            events: Vec::new(),
+        };
+        system::begin_block(&mut rec, &block)?;
+        let mut outcome = BlockOutcome::default();
+        outcome
+            .events
+            .extend(rec.events.drain(..).map(|e| (None, e)));
+        Ok(Self {
+            block,
+            rec,
+            outcome,
+        })
+    }
+
+    /// Records an applied transaction at position `index` with the events it emitted.
+    fn record(&mut self, tx: &Transaction, applied: system::ApplyOutcome, index: usize) {
+        let tx_index = u32::try_from(index).unwrap_or(u32::MAX);
+        self.outcome
+            .events
+            .extend(self.rec.events.drain(..).map(|e| (Some(tx_index), e)));
+        self.outcome.receipts.push(Receipt {
+            tx_hash: tx.hash(),
+            success: applied.error.is_none(),
+            error: applied.error.map(|e| e.to_string()),
+            paid: applied.paid,
+        });
+    }
+}
+
 /// Executes a block's hooks and transactions on `state`. Any invalid transaction is an error;
 /// the caller runs this on a speculative copy and discards it on error.
 pub fn execute_block<S: State + ?Sized>(
@@ -87,38 +134,15 @@ pub fn execute_block<S: State + ?Sized>(
     transactions: &[Transaction],
     genesis: &Hash,
 ) -> Result<BlockOutcome, BlockError> {
-    let block = BlockContext {
-        height: header.height,
-        era: header.era,
-        author: header.proposer,
-        parent_hash: header.parent.0,
-    };
-    let mut outcome = BlockOutcome::default();
-    let mut rec = Recorder {
-        inner: state,
-        events: Vec::new(),
-    };
-    system::begin_block(&mut rec, &block)?;
-    outcome
-        .events
-        .extend(rec.events.drain(..).map(|e| (None, e)));
+    let mut run = BlockRun::start(state, header)?;
     for (index, tx) in transactions.iter().enumerate() {
         let invalid = |reason: String| BlockError::InvalidTransaction { index, reason };
         admit(tx, header, genesis).map_err(|e| invalid(e.to_string()))?;
-        let applied = system::apply_transaction(&mut rec, &block, &tx.checked())
+        let applied = system::apply_transaction(&mut run.rec, &run.block, &tx.checked())
             .map_err(|e| invalid(e.to_string()))?;
-        let tx_index = u32::try_from(index).unwrap_or(u32::MAX);
-        outcome
-            .events
-            .extend(rec.events.drain(..).map(|e| (Some(tx_index), e)));
-        outcome.receipts.push(Receipt {
-            tx_hash: tx.hash(),
-            success: applied.error.is_none(),
-            error: applied.error.map(|e| e.to_string()),
-            paid: applied.paid,
-        });
+        run.record(tx, applied, index);
     }
-    Ok(outcome)
+    Ok(run.outcome)
 }
 
 /// A block body assembled by [`build_block`].
@@ -140,43 +164,20 @@ pub fn build_block<S: State + ?Sized>(
     candidates: Vec<Transaction>,
     genesis: &Hash,
 ) -> Result<BuiltBlock, BlockError> {
-    let block = BlockContext {
-        height: header.height,
-        era: header.era,
-        author: header.proposer,
-        parent_hash: header.parent.0,
-    };
-    let mut outcome = BlockOutcome::default();
+    let mut run = BlockRun::start(state, header)?;
     let mut included = Vec::new();
     let mut rejected = Vec::new();
-    let mut rec = Recorder {
-        inner: state,
-        events: Vec::new(),
-    };
-    system::begin_block(&mut rec, &block)?;
-    outcome
-        .events
-        .extend(rec.events.drain(..).map(|e| (None, e)));
     for tx in candidates {
         if let Err(e) = admit(&tx, header, genesis) {
             rejected.push((tx, e.to_string()));
             continue;
         }
         // Apply in an overlay so a rejected transaction leaves nothing behind.
-        let mut overlay = Overlay::new(&mut rec);
-        match system::apply_transaction(&mut overlay, &block, &tx.checked()) {
+        let mut overlay = Overlay::new(&mut run.rec);
+        match system::apply_transaction(&mut overlay, &run.block, &tx.checked()) {
             Ok(applied) => {
                 overlay.commit();
-                let tx_index = u32::try_from(included.len()).unwrap_or(u32::MAX);
-                outcome
-                    .events
-                    .extend(rec.events.drain(..).map(|e| (Some(tx_index), e)));
-                outcome.receipts.push(Receipt {
-                    tx_hash: tx.hash(),
-                    success: applied.error.is_none(),
-                    error: applied.error.map(|e| e.to_string()),
-                    paid: applied.paid,
-                });
+                run.record(&tx, applied, included.len());
                 included.push(tx);
             }
             Err(e) => {
@@ -185,6 +186,7 @@ pub fn build_block<S: State + ?Sized>(
             }
         }
     }
+    let outcome = run.outcome;
     Ok(BuiltBlock {
         included,
         rejected,
