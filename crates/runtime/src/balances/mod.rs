@@ -313,13 +313,7 @@ pub fn slash_reserved(
         return Ok(0);
     }
     info.reserved -= slashed;
-    set_total_issuance(state, total_issuance(state)?.saturating_sub(slashed));
-    put_account(state, who, &info)?;
-    state.emit(Event::Balances(BalancesEvent::Slashed {
-        account: *who,
-        amount: slashed,
-    }));
-    Ok(slashed)
+    commit_slash(state, who, &info, slashed)
 }
 
 /// Destroys up to `amount` of `who`'s funds — free first (locks do not protect against a
@@ -338,8 +332,19 @@ pub fn slash(
     }
     info.free -= from_free;
     info.reserved -= from_reserved;
+    commit_slash(state, who, &info, slashed)
+}
+
+/// Stores `info` after `slashed` was taken from it, burns that amount from total issuance and
+/// emits the event.
+fn commit_slash(
+    state: &mut impl State,
+    who: &AccountId,
+    info: &AccountInfo,
+    slashed: Balance,
+) -> Result<Balance, BalancesError> {
     set_total_issuance(state, total_issuance(state)?.saturating_sub(slashed));
-    put_account(state, who, &info)?;
+    put_account(state, who, info)?;
     state.emit(Event::Balances(BalancesEvent::Slashed {
         account: *who,
         amount: slashed,
