@@ -20,3 +20,6 @@ pub mod unixfs;
 pub use block::Block;
 pub use crust_primitives::Cid;
 pub use importer::{ImportOptions, Imported, Layout};
+pub mod blockstore;
+pub mod links;
+pub mod repo;

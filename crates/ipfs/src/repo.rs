@@ -1,0 +1,311 @@
+//! A repository: the blockstore, the pin set and garbage collection, under one directory.
+//!
+//! Pins follow Kubo: a recursive pin keeps a whole DAG, a direct pin one block; collection
+//! removes every block no pin reaches. Imports hold the collection lock for reading, so a
+//! collection never removes the blocks of an `add` that has not yet pinned its root.
+
+use crate::block::Block;
+use crate::blockstore::{Blockstore, DiskStore, GcStats, StoreError, StoreSink};
+use crate::importer::{self, BlockSink, ImportError, ImportOptions, Imported};
+use crate::links::{self, LinksError};
+use crust_primitives::Cid;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+/// Kind of pin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PinKind {
+    /// The whole DAG below the root.
+    Recursive,
+    /// Only the block itself.
+    Direct,
+    /// Reached from a recursive pin (reported, never stored).
+    Indirect,
+}
+
+impl PinKind {
+    /// Kubo's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Recursive => "recursive",
+            Self::Direct => "direct",
+            Self::Indirect => "indirect",
+        }
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct PinSet {
+    recursive: BTreeSet<Cid>,
+    direct: BTreeSet<Cid>,
+}
+
+/// Why a repository operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// The blockstore failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The import failed.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// A block of the DAG is not stored locally.
+    #[error("block {0} is not in the local store")]
+    Missing(Cid),
+    /// A block could not be traversed.
+    #[error(transparent)]
+    Links(#[from] LinksError),
+    /// The CID is not pinned (or only indirectly).
+    #[error("{0} is not pinned{1}")]
+    NotPinned(Cid, &'static str),
+    /// Reading or writing repository files failed.
+    #[error("repository I/O: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Blockstore + pins + GC.
+pub struct Repo {
+    dir: PathBuf,
+    store: DiskStore,
+    pins: Mutex<PinSet>,
+    gc: RwLock<()>,
+}
+
+impl Repo {
+    /// Opens or creates the repository at `dir`.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, RepoError> {
+        let dir = dir.as_ref().to_path_buf();
+        let store = DiskStore::open(&dir)?;
+        let pins = match fs::read(dir.join("pins.json")) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("pins.json: {e}"))
+            })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => PinSet::default(),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Self {
+            dir,
+            store,
+            pins: Mutex::new(pins),
+            gc: RwLock::new(()),
+        })
+    }
+
+    /// The blockstore.
+    pub fn store(&self) -> &DiskStore {
+        &self.store
+    }
+
+    /// The repository directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Runs an import with the blockstore as sink under the collection guard, makes it durable,
+    /// and pins `result.cid` recursively when asked.
+    pub fn import<T>(
+        &self,
+        pin: bool,
+        f: impl FnOnce(&mut dyn BlockSink) -> Result<T, ImportError>,
+        root_of: impl Fn(&T) -> Cid,
+    ) -> Result<T, RepoError> {
+        let _guard = self
+            .gc
+            .read()
+            .map_err(|_| io::Error::other("gc lock poisoned"))?;
+        let mut sink = StoreSink(&self.store);
+        let out = f(&mut sink)?;
+        self.store.sync()?;
+        if pin {
+            self.set_pin(root_of(&out), PinKind::Recursive)?;
+        }
+        Ok(out)
+    }
+
+    /// `ipfs add` of one stream.
+    pub fn add_file(
+        &self,
+        reader: impl Read,
+        opts: &ImportOptions,
+        pin: bool,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Imported, RepoError> {
+        self.import(
+            pin,
+            |sink| importer::import_file(reader, opts, sink, progress),
+            |i| i.cid,
+        )
+    }
+
+    /// Stores a block after checking it against its CID.
+    pub fn put_block(&self, block: &Block) -> Result<(), RepoError> {
+        crate::block::verify(&block.cid, &block.data).map_err(StoreError::from)?;
+        self.store.put(block)?;
+        self.store.sync()?;
+        Ok(())
+    }
+
+    /// Pins `cid`; a recursive pin requires the whole DAG to be local.
+    pub fn pin(&self, cid: Cid, kind: PinKind) -> Result<(), RepoError> {
+        let _guard = self
+            .gc
+            .read()
+            .map_err(|_| io::Error::other("gc lock poisoned"))?;
+        self.set_pin(cid, kind)
+    }
+
+    fn set_pin(&self, cid: Cid, kind: PinKind) -> Result<(), RepoError> {
+        match kind {
+            PinKind::Recursive => walk(&self.store, cid, &mut |_, _| Ok(()))?,
+            _ => {
+                if !self.store.has(&cid) {
+                    return Err(RepoError::Missing(cid));
+                }
+            }
+        }
+        let mut pins = self
+            .pins
+            .lock()
+            .map_err(|_| io::Error::other("pin lock poisoned"))?;
+        let changed = match kind {
+            PinKind::Recursive => pins.direct.remove(&cid) | pins.recursive.insert(cid),
+            _ => !pins.recursive.contains(&cid) && pins.direct.insert(cid),
+        };
+        if changed {
+            self.save_pins(&pins)?;
+        }
+        Ok(())
+    }
+
+    /// Removes a pin (recursive or direct).
+    pub fn unpin(&self, cid: Cid) -> Result<PinKind, RepoError> {
+        let mut pins = self
+            .pins
+            .lock()
+            .map_err(|_| io::Error::other("pin lock poisoned"))?;
+        let kind = if pins.recursive.remove(&cid) {
+            PinKind::Recursive
+        } else if pins.direct.remove(&cid) {
+            PinKind::Direct
+        } else {
+            return Err(RepoError::NotPinned(cid, ""));
+        };
+        self.save_pins(&pins)?;
+        Ok(kind)
+    }
+
+    /// The explicit pins.
+    pub fn pins(&self) -> Vec<(Cid, PinKind)> {
+        let Ok(pins) = self.pins.lock() else {
+            return Vec::new();
+        };
+        pins.recursive
+            .iter()
+            .map(|c| (*c, PinKind::Recursive))
+            .chain(pins.direct.iter().map(|c| (*c, PinKind::Direct)))
+            .collect()
+    }
+
+    /// How `cid` is pinned, if at all (indirect pins are found by walking recursive pins).
+    pub fn pin_kind(&self, cid: &Cid) -> Result<Option<PinKind>, RepoError> {
+        let roots: Vec<Cid> = {
+            let pins = self
+                .pins
+                .lock()
+                .map_err(|_| io::Error::other("pin lock poisoned"))?;
+            if pins.recursive.contains(cid) {
+                return Ok(Some(PinKind::Recursive));
+            }
+            if pins.direct.contains(cid) {
+                return Ok(Some(PinKind::Direct));
+            }
+            pins.recursive.iter().copied().collect()
+        };
+        let key = crate::block::multihash_key(cid);
+        let mut seen = HashSet::new();
+        for root in roots {
+            let mut found = false;
+            walk_with(&self.store, root, &mut seen, &mut |c, _| {
+                found |= crate::block::multihash_key(c) == key;
+                Ok(())
+            })?;
+            if found {
+                return Ok(Some(PinKind::Indirect));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Removes every block no pin reaches.
+    pub fn gc(&self) -> Result<GcStats, RepoError> {
+        let _guard = self
+            .gc
+            .write()
+            .map_err(|_| io::Error::other("gc lock poisoned"))?;
+        let (recursive, direct): (Vec<Cid>, Vec<Cid>) = {
+            let pins = self
+                .pins
+                .lock()
+                .map_err(|_| io::Error::other("pin lock poisoned"))?;
+            (
+                pins.recursive.iter().copied().collect(),
+                pins.direct.iter().copied().collect(),
+            )
+        };
+        let mut live = HashSet::new();
+        let mut seen = HashSet::new();
+        for root in recursive {
+            walk_with(&self.store, root, &mut seen, &mut |c, _| {
+                live.insert(crate::block::multihash_key(c));
+                Ok(())
+            })?;
+        }
+        live.extend(direct.iter().map(crate::block::multihash_key));
+        Ok(self.store.retain(&live)?)
+    }
+
+    fn save_pins(&self, pins: &PinSet) -> Result<(), RepoError> {
+        let bytes = serde_json::to_vec_pretty(pins).map_err(io::Error::other)?;
+        let tmp = self.dir.join("pins.json.tmp");
+        let mut f = File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, self.dir.join("pins.json"))?;
+        File::open(&self.dir)?.sync_all()?;
+        Ok(())
+    }
+}
+
+/// Depth-first, pre-order walk of the DAG under `root`, each block once, verified; fails on the
+/// first missing block.
+pub fn walk(
+    store: &dyn Blockstore,
+    root: Cid,
+    visit: &mut dyn FnMut(&Cid, &bytes::Bytes) -> Result<(), RepoError>,
+) -> Result<(), RepoError> {
+    walk_with(store, root, &mut HashSet::new(), visit)
+}
+
+fn walk_with(
+    store: &dyn Blockstore,
+    root: Cid,
+    seen: &mut HashSet<Vec<u8>>,
+    visit: &mut dyn FnMut(&Cid, &bytes::Bytes) -> Result<(), RepoError>,
+) -> Result<(), RepoError> {
+    let mut stack = vec![root];
+    while let Some(cid) = stack.pop() {
+        if !seen.insert(crate::block::multihash_key(&cid)) {
+            continue;
+        }
+        let data = store.get(&cid)?.ok_or(RepoError::Missing(cid))?;
+        visit(&cid, &data)?;
+        let children = links::links(&cid, &data)?;
+        stack.extend(children.into_iter().rev());
+    }
+    Ok(())
+}
