@@ -21,5 +21,7 @@ pub use block::Block;
 pub use crust_primitives::Cid;
 pub use importer::{ImportOptions, Imported, Layout};
 pub mod blockstore;
+pub mod car;
+pub mod exporter;
 pub mod links;
 pub mod repo;

@@ -96,7 +96,7 @@ fn cbor_links(data: &[u8], out: &mut Vec<Cid>) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn cbor_head(data: &[u8], pos: &mut usize) -> Result<(u8, u64), &'static str> {
+pub(crate) fn cbor_head(data: &[u8], pos: &mut usize) -> Result<(u8, u64), &'static str> {
     let first = *data.get(*pos).ok_or("truncated dag-cbor")?;
     *pos += 1;
     let major = first >> 5;
