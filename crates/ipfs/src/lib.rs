@@ -23,5 +23,6 @@ pub use importer::{ImportOptions, Imported, Layout};
 pub mod blockstore;
 pub mod car;
 pub mod exporter;
+pub mod gateway;
 pub mod links;
 pub mod repo;
