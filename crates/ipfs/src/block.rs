@@ -3,10 +3,15 @@
 use bytes::Bytes;
 use crust_primitives::Cid;
 use crust_primitives::cid::{DAG_PB, RAW, SHA2_256};
-use sha2::{Digest, Sha256};
+use blake2::Blake2b;
+use sha2::{Digest, Sha256, Sha512};
 
 /// The identity multihash code: the "digest" is the content itself.
 pub const IDENTITY: u64 = 0x00;
+/// The sha2-512 multihash code.
+pub const SHA2_512: u64 = 0x13;
+/// The blake2b-256 multihash code.
+pub const BLAKE2B_256: u64 = 0xb220;
 /// The dag-cbor codec.
 pub const DAG_CBOR: u64 = 0x71;
 /// The dag-json codec.
@@ -87,6 +92,8 @@ pub fn verify(cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
     let (code, digest) = cid.hash();
     let ok = match code {
         SHA2_256 => digest == sha256(data),
+        SHA2_512 => digest == Sha512::digest(data).as_slice(),
+        BLAKE2B_256 => digest == Blake2b::<blake2::digest::consts::U32>::digest(data).as_slice(),
         IDENTITY => digest == data,
         _ => return Err(BlockError::UnsupportedHash { cid: *cid, code }),
     };

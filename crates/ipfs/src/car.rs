@@ -317,3 +317,49 @@ mod tests {
         assert!(matches!(r.next_block(), Err(CarError::Block { .. })));
     }
 }
+
+/// What a CAR import stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CarImport {
+    /// The header's roots.
+    pub roots: Vec<Cid>,
+    /// Blocks read (including ones already stored).
+    pub blocks: u64,
+    /// Bytes of block data read.
+    pub bytes: u64,
+}
+
+/// Reads a whole CAR into `sink`, verifying every block. Nothing is pinned here: the caller
+/// decides (a CAR may legitimately be partial, so pinning its roots can fail).
+pub fn import(reader: impl Read, sink: &mut dyn crate::importer::BlockSink) -> Result<CarImport, CarError> {
+    let mut car = CarReader::new(reader)?;
+    let mut out = CarImport { roots: car.roots().to_vec(), blocks: 0, bytes: 0 };
+    while let Some(block) = car.next_block()? {
+        out.blocks += 1;
+        out.bytes += block.data.len() as u64;
+        sink.put(block)?;
+    }
+    Ok(out)
+}
+
+/// Writes the whole DAG under `root` as a CARv1 (DFS, no duplicates, identity blocks left out).
+pub fn export(
+    store: &dyn crate::blockstore::Blockstore,
+    root: Cid,
+    out: &mut impl io::Write,
+) -> Result<u64, crate::exporter::ExportError> {
+    let blocks = crate::exporter::select(store, root, crate::exporter::Scope::All)?;
+    let io_err = |e: io::Error| crate::exporter::ExportError::Store(e.into());
+    out.write_all(&header(&[root])).map_err(io_err)?;
+    let mut written = 0;
+    for cid in blocks {
+        if block::identity_data(&cid).is_some() {
+            continue;
+        }
+        let data = store.get(&cid)?.ok_or(crate::exporter::ExportError::Missing(cid))?;
+        out.write_all(&section_prefix(&cid, data.len())).map_err(io_err)?;
+        out.write_all(&data).map_err(io_err)?;
+        written += 1;
+    }
+    Ok(written)
+}

@@ -26,3 +26,5 @@ pub mod exporter;
 pub mod gateway;
 pub mod links;
 pub mod repo;
+pub mod tar;
+pub mod identity;

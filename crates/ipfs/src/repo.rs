@@ -107,22 +107,21 @@ impl Repo {
     }
 
     /// Runs an import with the blockstore as sink under the collection guard, makes it durable,
-    /// and pins `result.cid` recursively when asked.
+    /// and pins recursively the roots `pins` names (only when `pin`).
     pub fn import<T>(
         &self,
         pin: bool,
-        f: impl FnOnce(&mut dyn BlockSink) -> Result<T, ImportError>,
-        root_of: impl Fn(&T) -> Cid,
+        f: impl FnOnce(&mut dyn BlockSink) -> Result<T, RepoError>,
+        pins: impl Fn(&T) -> Vec<Cid>,
     ) -> Result<T, RepoError> {
-        let _guard = self
-            .gc
-            .read()
-            .map_err(|_| io::Error::other("gc lock poisoned"))?;
+        let _guard = self.gc.read().map_err(|_| io::Error::other("gc lock poisoned"))?;
         let mut sink = StoreSink(&self.store);
         let out = f(&mut sink)?;
         self.store.sync()?;
         if pin {
-            self.set_pin(root_of(&out), PinKind::Recursive)?;
+            for root in pins(&out) {
+                self.set_pin(root, PinKind::Recursive)?;
+            }
         }
         Ok(out)
     }
@@ -137,8 +136,8 @@ impl Repo {
     ) -> Result<Imported, RepoError> {
         self.import(
             pin,
-            |sink| importer::import_file(reader, opts, sink, progress),
-            |i| i.cid,
+            |sink| Ok(importer::import_file(reader, opts, sink, progress)?),
+            |i| vec![i.cid],
         )
     }
 

