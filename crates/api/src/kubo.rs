@@ -47,14 +47,24 @@ const MAX_BLOCK_UPLOAD: usize = crust_ipfs::dagpb::MAX_BLOCK_BYTES;
 /// The `/api/v0` routes.
 pub fn router(repo: Arc<Repo>, info: NodeInfo) -> Router {
     Router::new()
-        .route("/api/v0/{*cmd}", post(dispatch).get(method_not_allowed).put(method_not_allowed).delete(method_not_allowed))
+        .route(
+            "/api/v0/{*cmd}",
+            post(dispatch)
+                .get(method_not_allowed)
+                .put(method_not_allowed)
+                .delete(method_not_allowed),
+        )
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(Ctx { repo, info: Arc::new(info) })
+        .with_state(Ctx {
+            repo,
+            info: Arc::new(info),
+        })
 }
 
 async fn method_not_allowed() -> Response {
     let mut r = (StatusCode::METHOD_NOT_ALLOWED, "405 - Method Not Allowed\n").into_response();
-    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
     r
 }
 
@@ -67,16 +77,28 @@ struct ApiError {
 
 impl ApiError {
     fn bad(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code: 1, message: message.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: 1,
+            message: message.into(),
+        }
     }
     fn fail(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, code: 0, message: message.into() }
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: 0,
+            message: message.into(),
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"Message": self.message, "Code": self.code, "Type": "error"}))).into_response()
+        (
+            self.status,
+            Json(json!({"Message": self.message, "Code": self.code, "Type": "error"})),
+        )
+            .into_response()
     }
 }
 
@@ -103,27 +125,40 @@ struct Args(Vec<(String, String)>);
 
 impl Args {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     fn all(&self, key: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
     fn flag(&self, key: &str, default: bool) -> Result<bool, ApiError> {
         match self.get(key) {
             None | Some("") => Ok(default),
             Some("true" | "1") => Ok(true),
             Some("false" | "0") => Ok(false),
-            Some(v) => Err(ApiError::bad(format!("option {key:?}: could not parse {v:?} as a boolean"))),
+            Some(v) => Err(ApiError::bad(format!(
+                "option {key:?}: could not parse {v:?} as a boolean"
+            ))),
         }
     }
     fn uint(&self, key: &str) -> Result<Option<u64>, ApiError> {
         self.get(key)
             .filter(|v| !v.is_empty())
-            .map(|v| v.parse().map_err(|_| ApiError::bad(format!("option {key:?}: {v:?} is not a number"))))
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| ApiError::bad(format!("option {key:?}: {v:?} is not a number")))
+            })
             .transpose()
     }
     fn required(&self) -> Result<&str, ApiError> {
-        self.get("arg").ok_or_else(|| ApiError::bad("argument \"ipfs-path\" is required"))
+        self.get("arg")
+            .ok_or_else(|| ApiError::bad("argument \"ipfs-path\" is required"))
     }
 }
 
@@ -131,8 +166,12 @@ impl Args {
 fn parse_path(text: &str) -> Result<(Cid, Vec<String>), ApiError> {
     let trimmed = text.strip_prefix("/ipfs/").unwrap_or(text);
     let mut parts = trimmed.split('/').filter(|s| !s.is_empty());
-    let first = parts.next().ok_or_else(|| ApiError::bad(format!("invalid path {text:?}")))?;
-    let cid: Cid = first.parse().map_err(|e| ApiError::bad(format!("invalid path {text:?}: {e}")))?;
+    let first = parts
+        .next()
+        .ok_or_else(|| ApiError::bad(format!("invalid path {text:?}")))?;
+    let cid: Cid = first
+        .parse()
+        .map_err(|e| ApiError::bad(format!("invalid path {text:?}: {e}")))?;
     let segs: Vec<String> = parts.map(str::to_owned).collect();
     if segs.iter().any(|s| s == "..") {
         return Err(ApiError::bad("'..' is not allowed in paths"));
@@ -147,8 +186,12 @@ fn resolve(repo: &Repo, text: &str) -> Result<Cid, ApiError> {
     Ok(*roots.last().unwrap_or(&root))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::fail(e.to_string()))?
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::fail(e.to_string()))?
 }
 
 async fn dispatch(State(ctx): State<Ctx>, Path(cmd): Path<String>, req: Request) -> Response {
@@ -181,7 +224,11 @@ async fn dispatch(State(ctx): State<Ctx>, Path(cmd): Path<String>, req: Request)
         "pin/ls" => pin_ls(ctx, args).await,
         "pin/rm" => pin_rm(ctx, args).await,
         "repo/gc" => repo_gc(ctx).await,
-        other => Err(ApiError { status: StatusCode::NOT_FOUND, code: 0, message: format!("unknown command {other:?}") }),
+        other => Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: 0,
+            message: format!("unknown command {other:?}"),
+        }),
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -200,10 +247,15 @@ fn version() -> ApiResult {
 type LineTx = tokio::sync::mpsc::Sender<Result<Bytes, io::Error>>;
 
 fn ndjson_stream(rx: tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>) -> Response {
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
     let mut r = Response::new(Body::from_stream(stream));
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert("x-chunked-output", HeaderValue::from_static("1"));
     r
 }
@@ -217,7 +269,10 @@ fn send_line(tx: &LineTx, value: &Value) -> bool {
 /// Upload events handed from the async multipart reader to the blocking importer.
 enum Upload {
     Dir(String),
-    File(String, tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>),
+    File(
+        String,
+        tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>,
+    ),
 }
 
 /// Reads a channel of chunks as a byte stream.
@@ -251,13 +306,24 @@ fn add_options(args: &Args) -> Result<ImportOptions, ApiError> {
     if let Some(hash) = args.get("hash")
         && hash != "sha2-256"
     {
-        return Err(ApiError::bad(format!("hash {hash:?} is not supported; use sha2-256")));
+        return Err(ApiError::bad(format!(
+            "hash {hash:?} is not supported; use sha2-256"
+        )));
     }
     let opts = ImportOptions {
         cid_version,
-        raw_leaves: args.get("raw-leaves").filter(|v| !v.is_empty()).map(|_| args.flag("raw-leaves", false)).transpose()?,
-        chunk_size: ImportOptions::parse_chunker(args.get("chunker").unwrap_or_default()).map_err(|e| ApiError::bad(e.to_string()))?,
-        layout: if args.flag("trickle", false)? { Layout::Trickle } else { Layout::Balanced },
+        raw_leaves: args
+            .get("raw-leaves")
+            .filter(|v| !v.is_empty())
+            .map(|_| args.flag("raw-leaves", false))
+            .transpose()?,
+        chunk_size: ImportOptions::parse_chunker(args.get("chunker").unwrap_or_default())
+            .map_err(|e| ApiError::bad(e.to_string()))?,
+        layout: if args.flag("trickle", false)? {
+            Layout::Trickle
+        } else {
+            Layout::Balanced
+        },
         ..ImportOptions::default()
     };
     opts.validate().map_err(|e| ApiError::bad(e.to_string()))?;
@@ -266,7 +332,10 @@ fn add_options(args: &Args) -> Result<ImportOptions, ApiError> {
 
 fn part_path(field: &axum::extract::multipart::Field<'_>) -> String {
     let raw = field.file_name().or(field.name()).unwrap_or("");
-    percent_encoding::percent_decode_str(raw).decode_utf8_lossy().trim_start_matches('/').to_owned()
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .trim_start_matches('/')
+        .to_owned()
 }
 
 async fn add(ctx: Ctx, args: Args, req: Request) -> ApiResult {
@@ -289,7 +358,9 @@ async fn add(ctx: Ctx, args: Args, req: Request) -> ApiResult {
                 Ok(None) => break,
                 Err(e) => {
                     let (tx, rx) = tokio::sync::mpsc::channel(1);
-                    let _ = tx.send(Err(io::Error::other(format!("reading the upload: {e}")))).await;
+                    let _ = tx
+                        .send(Err(io::Error::other(format!("reading the upload: {e}"))))
+                        .await;
                     let _ = events_tx.send(Upload::File(String::new(), rx)).await;
                     break;
                 }
@@ -314,7 +385,9 @@ async fn add(ctx: Ctx, args: Args, req: Request) -> ApiResult {
                     }
                     Ok(None) => break,
                     Err(e) => {
-                        let _ = tx.send(Err(io::Error::other(format!("reading the upload: {e}")))).await;
+                        let _ = tx
+                            .send(Err(io::Error::other(format!("reading the upload: {e}"))))
+                            .await;
                         return;
                     }
                 }
@@ -338,7 +411,11 @@ async fn add(ctx: Ctx, args: Args, req: Request) -> ApiResult {
                             dirs_seen = true;
                         }
                         Upload::File(path, rx) => {
-                            let name = if path.is_empty() { "file".to_owned() } else { path };
+                            let name = if path.is_empty() {
+                                "file".to_owned()
+                            } else {
+                                path
+                            };
                             let mut sent = 0u64;
                             let mut last_report = 0u64;
                             let tx = out_tx.clone();
@@ -350,10 +427,16 @@ async fn add(ctx: Ctx, args: Args, req: Request) -> ApiResult {
                                     send_line(&tx, &json!({"Name": file_name, "Bytes": sent}));
                                 }
                             };
-                            let reader = ChannelReader { rx, current: Bytes::new() };
+                            let reader = ChannelReader {
+                                rx,
+                                current: Bytes::new(),
+                            };
                             let imported = importer::import_file(reader, &opts, sink, &mut report)?;
                             if progress {
-                                send_line(&out_tx, &json!({"Name": name, "Bytes": imported.file_size}));
+                                send_line(
+                                    &out_tx,
+                                    &json!({"Name": name, "Bytes": imported.file_size}),
+                                );
                             }
                             if !quiet {
                                 send_line(&out_tx, &added_line(&name, &imported));
@@ -395,7 +478,10 @@ async fn add(ctx: Ctx, args: Args, req: Request) -> ApiResult {
             |roots| roots.clone(),
         );
         if let Err(e) = result {
-            send_line(&out_tx, &json!({"Message": e.to_string(), "Code": 0, "Type": "error"}));
+            send_line(
+                &out_tx,
+                &json!({"Message": e.to_string(), "Code": 0, "Type": "error"}),
+            );
         }
     });
     Ok(ndjson_stream(out_rx))
@@ -432,11 +518,15 @@ async fn cat(ctx: Ctx, args: Args) -> ApiResult {
             }
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
     let mut r = Response::new(Body::from_stream(stream));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    r.headers_mut().insert("x-stream-output", HeaderValue::from_static("1"));
-    r.headers_mut().insert("x-content-length", HeaderValue::from(to - from));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r.headers_mut()
+        .insert("x-stream-output", HeaderValue::from_static("1"));
+    r.headers_mut()
+        .insert("x-content-length", HeaderValue::from(to - from));
     Ok(r)
 }
 
@@ -487,25 +577,36 @@ impl io::Write for ChannelWriter {
     fn flush(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
             let chunk = Bytes::from(std::mem::take(&mut self.buf));
-            self.tx.blocking_send(Ok(chunk)).map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+            self.tx
+                .blocking_send(Ok(chunk))
+                .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
         }
         Ok(())
     }
 }
 
-fn stream_writer(content_type: &'static str, produce: impl FnOnce(&mut ChannelWriter) -> io::Result<()> + Send + 'static) -> Response {
+fn stream_writer(
+    content_type: &'static str,
+    produce: impl FnOnce(&mut ChannelWriter) -> io::Result<()> + Send + 'static,
+) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     tokio::task::spawn_blocking(move || {
-        let mut w = ChannelWriter { tx: tx.clone(), buf: Vec::new() };
+        let mut w = ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::new(),
+        };
         let result = produce(&mut w).and_then(|()| io::Write::flush(&mut w));
         if let Err(e) = result {
             let _ = tx.blocking_send(Err(e));
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
     let mut r = Response::new(Body::from_stream(stream));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r.headers_mut().insert("x-stream-output", HeaderValue::from_static("1"));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert("x-stream-output", HeaderValue::from_static("1"));
     r
 }
 
@@ -514,20 +615,33 @@ async fn get(ctx: Ctx, args: Args) -> ApiResult {
     let repo = ctx.repo.clone();
     let p = path.clone();
     let cid = blocking(move || resolve(&repo, &p)).await?;
-    let name = path.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_owned();
+    let name = path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let repo = ctx.repo.clone();
     Ok(stream_writer("application/x-tar", move |w| {
-        crust_ipfs::tar::write_archive(repo.store(), cid, &name, w).map_err(|e| io::Error::other(e.to_string()))
+        crust_ipfs::tar::write_archive(repo.store(), cid, &name, w)
+            .map_err(|e| io::Error::other(e.to_string()))
     }))
 }
 
 async fn block_get(ctx: Ctx, args: Args) -> ApiResult {
     let cid = resolve_block_arg(&args)?;
     let repo = ctx.repo.clone();
-    let data = blocking(move || repo.store().get(&cid)?.ok_or_else(|| ApiError::fail(format!("block {cid} not found locally")))).await?;
+    let data = blocking(move || {
+        repo.store()
+            .get(&cid)?
+            .ok_or_else(|| ApiError::fail(format!("block {cid} not found locally")))
+    })
+    .await?;
     let mut r = Response::new(Body::from(data));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    r.headers_mut().insert("x-stream-output", HeaderValue::from_static("1"));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r.headers_mut()
+        .insert("x-stream-output", HeaderValue::from_static("1"));
     Ok(r)
 }
 
@@ -541,7 +655,11 @@ fn resolve_block_arg(args: &Args) -> Result<Cid, ApiError> {
 
 async fn block_stat(ctx: Ctx, args: Args) -> ApiResult {
     let cid = resolve_block_arg(&args)?;
-    let size = ctx.repo.store().size(&cid).ok_or_else(|| ApiError::fail(format!("block {cid} not found locally")))?;
+    let size = ctx
+        .repo
+        .store()
+        .size(&cid)
+        .ok_or_else(|| ApiError::fail(format!("block {cid} not found locally")))?;
     Ok(Json(json!({"Key": cid.to_string(), "Size": size})).into_response())
 }
 
@@ -560,15 +678,18 @@ async fn block_put(ctx: Ctx, args: Args, req: Request) -> ApiResult {
     if let Some(mh) = args.get("mhtype")
         && mh != "sha2-256"
     {
-        return Err(ApiError::bad(format!("mhtype {mh:?} is not supported; use sha2-256")));
+        return Err(ApiError::bad(format!(
+            "mhtype {mh:?} is not supported; use sha2-256"
+        )));
     }
     let format = args.get("format").filter(|f| !f.is_empty());
     let codec_name = args.get("cid-codec").filter(|f| !f.is_empty());
     let (codec, version) = match (format, codec_name) {
         (Some("v0"), _) | (Some("protobuf"), None) => (0x70, 0u8),
-        (_, Some(name)) | (Some(name), None) => {
-            (codec_by_name(name).ok_or_else(|| ApiError::bad(format!("unknown codec {name:?}")))?, 1)
-        }
+        (_, Some(name)) | (Some(name), None) => (
+            codec_by_name(name).ok_or_else(|| ApiError::bad(format!("unknown codec {name:?}")))?,
+            1,
+        ),
         (None, None) => (0x55, 1),
     };
     let version = match args.uint("version")? {
@@ -577,11 +698,21 @@ async fn block_put(ctx: Ctx, args: Args, req: Request) -> ApiResult {
         _ => version,
     };
     let pin = args.flag("pin", false)?;
-    let mut multipart = Multipart::from_request(req, &()).await.map_err(|e| ApiError::bad(e.to_string()))?;
+    let mut multipart = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| ApiError::bad(e.to_string()))?;
     let mut results = Vec::new();
-    while let Some(mut field) = multipart.next_field().await.map_err(|e| ApiError::bad(e.to_string()))? {
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad(e.to_string()))?
+    {
         let mut data = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(|e| ApiError::bad(e.to_string()))? {
+        while let Some(chunk) = field
+            .chunk()
+            .await
+            .map_err(|e| ApiError::bad(e.to_string()))?
+        {
             if data.len() + chunk.len() > MAX_BLOCK_UPLOAD {
                 return Err(ApiError::bad(
                     "produced block is over 2MiB: big blocks can't be exchanged with other peers; use UnixFS (add) for automatic chunking",
@@ -590,10 +721,14 @@ async fn block_put(ctx: Ctx, args: Args, req: Request) -> ApiResult {
             data.extend_from_slice(&chunk);
         }
         if codec == 0x70 {
-            crust_ipfs::dagpb::PbNode::decode(&data).map_err(|e| ApiError::bad(format!("not a valid dag-pb block: {e}")))?;
+            crust_ipfs::dagpb::PbNode::decode(&data)
+                .map_err(|e| ApiError::bad(format!("not a valid dag-pb block: {e}")))?;
         }
         let cid = crust_ipfs::block::cid_of(codec, &data, version);
-        let block = Block { cid, data: data.into() };
+        let block = Block {
+            cid,
+            data: data.into(),
+        };
         let repo = ctx.repo.clone();
         let size = block.data.len();
         blocking(move || {
@@ -609,7 +744,11 @@ async fn block_put(ctx: Ctx, args: Args, req: Request) -> ApiResult {
     match results.len() {
         0 => Err(ApiError::bad("file argument 'data' is required")),
         1 => Ok(Json(results.remove(0)).into_response()),
-        _ => Ok(([(header::CONTENT_TYPE, "application/json")], results.iter().map(|r| format!("{r}\n")).collect::<String>()).into_response()),
+        _ => Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            results.iter().map(|r| format!("{r}\n")).collect::<String>(),
+        )
+            .into_response()),
     }
 }
 
@@ -620,28 +759,46 @@ async fn dag_export(ctx: Ctx, args: Args) -> ApiResult {
     blocking(move || Ok(exporter::select(repo.store(), cid, Scope::All)?)).await?;
     let repo = ctx.repo.clone();
     Ok(stream_writer("application/vnd.ipld.car", move |w| {
-        car::export(repo.store(), cid, w).map(|_| ()).map_err(|e| io::Error::other(e.to_string()))
+        car::export(repo.store(), cid, w)
+            .map(|_| ())
+            .map_err(|e| io::Error::other(e.to_string()))
     }))
 }
 
 async fn dag_import(ctx: Ctx, args: Args, req: Request) -> ApiResult {
     let pin_roots = args.flag("pin-roots", true)?;
     let stats = args.flag("stats", false)?;
-    let mut multipart = Multipart::from_request(req, &()).await.map_err(|e| ApiError::bad(e.to_string()))?;
+    let mut multipart = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| ApiError::bad(e.to_string()))?;
     let mut roots = Vec::new();
     let (mut count, mut bytes) = (0u64, 0u64);
-    while let Some(mut field) = multipart.next_field().await.map_err(|e| ApiError::bad(e.to_string()))? {
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad(e.to_string()))?
+    {
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         let repo = ctx.repo.clone();
         let import = tokio::task::spawn_blocking(move || {
-            let reader = ChannelReader { rx, current: Bytes::new() };
+            let reader = ChannelReader {
+                rx,
+                current: Bytes::new(),
+            };
             repo.import(
                 false,
-                |sink| car::import(reader, sink).map_err(|e| RepoError::Io(io::Error::other(e.to_string()))),
+                |sink| {
+                    car::import(reader, sink)
+                        .map_err(|e| RepoError::Io(io::Error::other(e.to_string())))
+                },
                 |_| Vec::new(),
             )
         });
-        while let Some(chunk) = field.chunk().await.map_err(|e| ApiError::bad(e.to_string()))? {
+        while let Some(chunk) = field
+            .chunk()
+            .await
+            .map_err(|e| ApiError::bad(e.to_string()))?
+        {
             if tx.send(Ok(chunk)).await.is_err() {
                 break;
             }
@@ -665,14 +822,25 @@ async fn dag_import(ctx: Ctx, args: Args, req: Request) -> ApiResult {
                 msg = e.message;
             }
         }
-        out.push_str(&json!({"Root": {"Cid": {"/": root.to_string()}, "PinErrorMsg": msg}}).to_string());
+        out.push_str(
+            &json!({"Root": {"Cid": {"/": root.to_string()}, "PinErrorMsg": msg}}).to_string(),
+        );
         out.push('\n');
     }
     if stats {
-        out.push_str(&json!({"Stats": {"BlockCount": count, "BlockBytesCount": bytes}}).to_string());
+        out.push_str(
+            &json!({"Stats": {"BlockCount": count, "BlockBytesCount": bytes}}).to_string(),
+        );
         out.push('\n');
     }
-    Ok(([(header::CONTENT_TYPE, "application/json"), (header::HeaderName::from_static("x-chunked-output"), "1")], out).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::HeaderName::from_static("x-chunked-output"), "1"),
+        ],
+        out,
+    )
+        .into_response())
 }
 
 async fn pin_add(ctx: Ctx, args: Args) -> ApiResult {
@@ -686,7 +854,14 @@ async fn pin_add(ctx: Ctx, args: Args) -> ApiResult {
         let mut pinned = Vec::new();
         for p in paths {
             let cid = resolve(&repo, &p)?;
-            repo.pin(cid, if recursive { PinKind::Recursive } else { PinKind::Direct })?;
+            repo.pin(
+                cid,
+                if recursive {
+                    PinKind::Recursive
+                } else {
+                    PinKind::Direct
+                },
+            )?;
             pinned.push(cid.to_string());
         }
         Ok(pinned)
@@ -696,9 +871,15 @@ async fn pin_add(ctx: Ctx, args: Args) -> ApiResult {
 }
 
 async fn pin_ls(ctx: Ctx, args: Args) -> ApiResult {
-    let kind = args.get("type").filter(|t| !t.is_empty()).unwrap_or("all").to_owned();
+    let kind = args
+        .get("type")
+        .filter(|t| !t.is_empty())
+        .unwrap_or("all")
+        .to_owned();
     if !matches!(kind.as_str(), "all" | "recursive" | "direct" | "indirect") {
-        return Err(ApiError::bad(format!("invalid type {kind:?}, must be one of {{direct, indirect, recursive, all}}")));
+        return Err(ApiError::bad(format!(
+            "invalid type {kind:?}, must be one of {{direct, indirect, recursive, all}}"
+        )));
     }
     let stream = args.flag("stream", false)?;
     let paths: Vec<String> = args.all("arg").into_iter().map(str::to_owned).collect();
@@ -706,7 +887,11 @@ async fn pin_ls(ctx: Ctx, args: Args) -> ApiResult {
     let entries = blocking(move || {
         let mut out: Vec<(Cid, PinKind)> = Vec::new();
         if paths.is_empty() {
-            out = repo.pins().into_iter().filter(|(_, k)| kind == "all" || k.as_str() == kind).collect();
+            out = repo
+                .pins()
+                .into_iter()
+                .filter(|(_, k)| kind == "all" || k.as_str() == kind)
+                .collect();
         } else {
             for p in paths {
                 let cid = resolve(&repo, &p)?;
@@ -722,12 +907,26 @@ async fn pin_ls(ctx: Ctx, args: Args) -> ApiResult {
     if stream {
         let body: String = entries
             .iter()
-            .map(|(c, k)| format!("{}\n", json!({"Cid": c.to_string(), "Type": k.as_str(), "Name": ""})))
+            .map(|(c, k)| {
+                format!(
+                    "{}\n",
+                    json!({"Cid": c.to_string(), "Type": k.as_str(), "Name": ""})
+                )
+            })
             .collect();
-        return Ok(([(header::CONTENT_TYPE, "application/json"), (header::HeaderName::from_static("x-chunked-output"), "1")], body).into_response());
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::HeaderName::from_static("x-chunked-output"), "1"),
+            ],
+            body,
+        )
+            .into_response());
     }
-    let keys: serde_json::Map<String, Value> =
-        entries.iter().map(|(c, k)| (c.to_string(), json!({"Type": k.as_str(), "Name": ""}))).collect();
+    let keys: serde_json::Map<String, Value> = entries
+        .iter()
+        .map(|(c, k)| (c.to_string(), json!({"Type": k.as_str(), "Name": ""})))
+        .collect();
     Ok(Json(json!({"Keys": keys})).into_response())
 }
 
@@ -741,7 +940,11 @@ async fn pin_rm(ctx: Ctx, args: Args) -> ApiResult {
         let mut removed = Vec::new();
         for p in paths {
             let (cid, segs) = parse_path(&p)?;
-            let cid = if segs.is_empty() { cid } else { resolve(&repo, &p)? };
+            let cid = if segs.is_empty() {
+                cid
+            } else {
+                resolve(&repo, &p)?
+            };
             repo.unpin(cid).map_err(|e| match e {
                 RepoError::NotPinned(..) => ApiError::fail(format!("{cid} is not pinned")),
                 e => ApiError::from(e),
@@ -757,5 +960,8 @@ async fn pin_rm(ctx: Ctx, args: Args) -> ApiResult {
 async fn repo_gc(ctx: Ctx) -> ApiResult {
     let repo = ctx.repo.clone();
     let stats = blocking(move || Ok(repo.gc()?)).await?;
-    Ok(Json(json!({"RemovedBlocks": stats.removed_blocks, "RemovedBytes": stats.removed_bytes})).into_response())
+    Ok(
+        Json(json!({"RemovedBlocks": stats.removed_blocks, "RemovedBytes": stats.removed_bytes}))
+            .into_response(),
+    )
 }

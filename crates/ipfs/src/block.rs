@@ -1,9 +1,9 @@
 //! Blocks: bytes together with the CID that names them, and the rules tying the two.
 
+use blake2::Blake2b;
 use bytes::Bytes;
 use crust_primitives::Cid;
 use crust_primitives::cid::{DAG_PB, RAW, SHA2_256};
-use blake2::Blake2b;
 use sha2::{Digest, Sha256, Sha512};
 
 /// The identity multihash code: the "digest" is the content itself.

@@ -331,9 +331,16 @@ pub struct CarImport {
 
 /// Reads a whole CAR into `sink`, verifying every block. Nothing is pinned here: the caller
 /// decides (a CAR may legitimately be partial, so pinning its roots can fail).
-pub fn import(reader: impl Read, sink: &mut dyn crate::importer::BlockSink) -> Result<CarImport, CarError> {
+pub fn import(
+    reader: impl Read,
+    sink: &mut dyn crate::importer::BlockSink,
+) -> Result<CarImport, CarError> {
     let mut car = CarReader::new(reader)?;
-    let mut out = CarImport { roots: car.roots().to_vec(), blocks: 0, bytes: 0 };
+    let mut out = CarImport {
+        roots: car.roots().to_vec(),
+        blocks: 0,
+        bytes: 0,
+    };
     while let Some(block) = car.next_block()? {
         out.blocks += 1;
         out.bytes += block.data.len() as u64;
@@ -356,8 +363,11 @@ pub fn export(
         if block::identity_data(&cid).is_some() {
             continue;
         }
-        let data = store.get(&cid)?.ok_or(crate::exporter::ExportError::Missing(cid))?;
-        out.write_all(&section_prefix(&cid, data.len())).map_err(io_err)?;
+        let data = store
+            .get(&cid)?
+            .ok_or(crate::exporter::ExportError::Missing(cid))?;
+        out.write_all(&section_prefix(&cid, data.len()))
+            .map_err(io_err)?;
         out.write_all(&data).map_err(io_err)?;
         written += 1;
     }

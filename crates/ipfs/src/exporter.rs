@@ -43,6 +43,11 @@ pub enum ExportError {
     /// A path went through something that is not a directory.
     #[error("{0} is not a directory")]
     NotADirectory(Cid),
+    /// The path ends inside a block, on a value that is not a link (gateways answer 501).
+    #[error(
+        "the path continues inside {0} past a non-link value; only paths ending at links are served"
+    )]
+    PathRemainder(Cid),
     /// Links could not be read.
     #[error(transparent)]
     Links(#[from] LinksError),
@@ -139,9 +144,46 @@ pub fn resolve(
 ) -> Result<Vec<Cid>, ExportError> {
     let mut roots = vec![root];
     let mut current = root;
-    for name in path {
+    let mut rest = path;
+    while let Some((name, tail)) = rest.split_first() {
         visited.push(current);
-        current = child(store, &current, name, visited)?;
+        if current.codec() == DAG_PB || current.codec() == RAW {
+            current = child(store, &current, name, visited)?;
+            rest = tail;
+        } else {
+            // IPLD pathing inside a dag-cbor/dag-json block until a link is reached.
+            let data = fetch(store, &current)?;
+            let mut value =
+                links::inline_root(&current, &data).ok_or(ExportError::NotADirectory(current))?;
+            let mut remaining = rest;
+            loop {
+                let Some((seg, after)) = remaining.split_first() else {
+                    return Err(ExportError::PathRemainder(current));
+                };
+                let step =
+                    links::step(&value, seg).map_err(|_| ExportError::PathRemainder(current))?;
+                remaining = after;
+                match step {
+                    links::Step::NotFound => {
+                        return Err(ExportError::NotFound {
+                            parent: current,
+                            name: (*seg).to_owned(),
+                        });
+                    }
+                    links::Step::Link(cid) => {
+                        current = cid;
+                        break;
+                    }
+                    links::Step::Inline(inner) => {
+                        if remaining.is_empty() {
+                            return Err(ExportError::PathRemainder(current));
+                        }
+                        value = inner;
+                    }
+                }
+            }
+            rest = remaining;
+        }
         roots.push(current);
     }
     Ok(roots)
@@ -398,6 +440,20 @@ pub enum Scope {
 /// The CIDs of the blocks for `scope` at `target`, in DFS order without duplicates. The
 /// blocks must all be local; a missing one ends the selection with an error.
 pub fn select(store: &dyn Blockstore, target: Cid, scope: Scope) -> Result<Vec<Cid>, ExportError> {
+    select_blocks(store, target, scope, false)
+}
+
+/// Most blocks a selection with duplicates may list (a DAG reusing one subtree many times
+/// would otherwise expand without bound).
+pub const MAX_SELECTED_BLOCKS: usize = 1 << 20;
+
+/// [`select`], optionally keeping repeated blocks where the DAG repeats them (`car-dups=y`).
+pub fn select_blocks(
+    store: &dyn Blockstore,
+    target: Cid,
+    scope: Scope,
+    dups: bool,
+) -> Result<Vec<Cid>, ExportError> {
     let mut out = Vec::new();
     match scope {
         Scope::Block => out.push(target),
@@ -405,8 +461,14 @@ pub fn select(store: &dyn Blockstore, target: Cid, scope: Scope) -> Result<Vec<C
             let mut seen = HashSet::new();
             let mut stack = vec![target];
             while let Some(cid) = stack.pop() {
-                if !seen.insert(cid) {
+                if !seen.insert(cid) && !dups {
                     continue;
+                }
+                if out.len() >= MAX_SELECTED_BLOCKS {
+                    return Err(ExportError::Decode {
+                        cid: target,
+                        reason: "selection exceeds the block limit".into(),
+                    });
                 }
                 let data = fetch(store, &cid)?;
                 out.push(cid);
@@ -437,7 +499,9 @@ pub fn select(store: &dyn Blockstore, target: Cid, scope: Scope) -> Result<Vec<C
             _ => out.push(target),
         },
     }
-    let mut seen = HashSet::new();
-    out.retain(|c| seen.insert(*c));
+    if !dups {
+        let mut seen = HashSet::new();
+        out.retain(|c| seen.insert(*c));
+    }
     Ok(out)
 }

@@ -31,10 +31,39 @@ const STREAM_DEPTH: usize = 16;
 /// The gateway routes (`/ipfs/…`, `/ipns/…`), to be served or merged into a larger router.
 pub fn router(repo: Arc<Repo>) -> Router {
     Router::new()
-        .route("/ipfs/{*path}", get(handle).head(handle))
+        .route("/ipfs/{*path}", get(handle).head(handle).options(preflight))
         .route("/ipfs/", get(missing_cid).head(missing_cid))
-        .route("/ipns/{*path}", get(ipns).head(ipns))
+        .route("/ipns/{*path}", get(ipns).head(ipns).options(preflight))
+        .layer(axum::middleware::map_response(cors))
         .with_state(repo)
+}
+
+/// Content-addressed data is public: any origin may read it (the specs' CORS defaults).
+async fn cors(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type, Range, User-Agent, X-Requested-With"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(
+            "Content-Length, Content-Range, X-Chunked-Output, X-Stream-Output, X-Ipfs-Path, X-Ipfs-Roots, Etag",
+        ),
+    );
+    response
+}
+
+async fn preflight() -> Response {
+    StatusCode::OK.into_response()
 }
 
 async fn missing_cid() -> Response {
@@ -66,6 +95,7 @@ fn export_error(e: ExportError) -> Response {
         ExportError::NotFound { .. } => error(StatusCode::NOT_FOUND, e.to_string()),
         ExportError::NotADirectory(_) => error(StatusCode::NOT_FOUND, e.to_string()),
         ExportError::NotAFile(_) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        ExportError::PathRemainder(_) => error(StatusCode::NOT_IMPLEMENTED, e.to_string()),
         ExportError::Decode { .. } | ExportError::Links(_) => {
             error(StatusCode::BAD_GATEWAY, e.to_string())
         }
@@ -152,6 +182,27 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'{')
     .add(b'}')
     .add(b'/');
+
+/// Go's `url.QueryEscape` keeps only unreserved characters.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+/// RFC 5987 `attr-char`: what may appear unescaped in `filename*=`.
+const RFC5987_ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
 
 async fn handle(
     State(repo): State<Arc<Repo>>,
@@ -255,6 +306,9 @@ async fn handle(
                 );
                 r
             }
+            Some(Kind::Other { codec }) if accepts_html(&req) => {
+                dag_preview(&repo, &req, target, codec).await
+            }
             Some(Kind::Other { codec }) => codec_response(&repo, &req, target, codec, None).await,
             None => error(StatusCode::INTERNAL_SERVER_ERROR, "unresolved kind"),
         },
@@ -262,13 +316,27 @@ async fn handle(
             let codec = target.codec();
             codec_response(&repo, &req, target, codec, Some(format)).await
         }
-        Format::Tar => error(
-            StatusCode::NOT_ACCEPTABLE,
-            "TAR responses are not supported; use ?format=car",
-        ),
+        Format::Tar => {
+            let check_repo = repo.clone();
+            let name = target.to_string();
+            let checked = tokio::task::spawn_blocking(move || {
+                crate::tar::check_paths(check_repo.store(), target, &name)
+            })
+            .await;
+            match checked {
+                Ok(Ok(())) => tar_response(repo.clone(), &req, target),
+                Ok(Err(crate::tar::TarError::Export(e))) => export_error(e),
+                Ok(Err(e)) => error(StatusCode::BAD_REQUEST, format!("cannot build a TAR: {e}")),
+                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&req.content_path()) {
+    let mut shown_path = req.content_path();
+    if req.trailing_slash {
+        shown_path.push('/');
+    }
+    if let Ok(v) = HeaderValue::from_str(&shown_path) {
         h.insert("x-ipfs-path", v);
     }
     let roots_text: Vec<String> = roots.iter().map(Cid::to_string).collect();
@@ -325,8 +393,7 @@ fn disposition(kind: &str, name: &str) -> String {
     if ascii == name {
         format!("{kind}; filename=\"{name}\"")
     } else {
-        let encoded =
-            percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+        let encoded = percent_encoding::utf8_percent_encode(name, RFC5987_ATTR);
         format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
     }
 }
@@ -346,7 +413,7 @@ async fn raw_block(repo: &Arc<Repo>, req: &Request, target: Cid) -> Response {
         }
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let mut r = (StatusCode::OK, data).into_response();
+    let mut r = block_body(&req.headers, data);
     let h = r.headers_mut();
     insert(h, header::CONTENT_TYPE, "application/vnd.ipld.raw");
     insert(h, header::ETAG, &etag);
@@ -483,11 +550,13 @@ async fn car_response(repo: Arc<Repo>, req: &Request, target: Cid, visited: Vec<
             (None, None) => Scope::All,
         };
         let mut blocks = visited;
-        blocks.extend(exporter::select(store, target, scope).or_else(|e| match e {
-            // Blocks past the first missing one cannot be known: serve what is there.
-            ExportError::Missing(_) if store.has(&target) => Ok(vec![target]),
-            e => Err(e),
-        })?);
+        blocks.extend(
+            exporter::select_blocks(store, target, scope, !dedupe).or_else(|e| match e {
+                // Blocks past the first missing one cannot be known: serve what is there.
+                ExportError::Missing(_) if store.has(&target) => Ok(vec![target]),
+                e => Err(e),
+            })?,
+        );
         if dedupe {
             let mut seen = std::collections::HashSet::new();
             blocks.retain(|c| seen.insert(*c));
@@ -579,10 +648,9 @@ fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()>
     let Some(ranges) = spec.trim().strip_prefix("bytes=") else {
         return Ok(None);
     };
-    if ranges.contains(',') {
-        return Ok(None);
-    }
-    let (a, b) = ranges.split_once('-').ok_or(())?;
+    // Several ranges: serve the first (allowed by RFC 9110; clients re-request the rest).
+    let first = ranges.split(',').next().unwrap_or_default();
+    let (a, b) = first.split_once('-').ok_or(())?;
     let (from, to) = match (a.trim(), b.trim()) {
         ("", n) => {
             let n: u64 = n.parse().map_err(|_| ())?;
@@ -724,8 +792,13 @@ async fn directory_response(repo: Arc<Repo>, req: &Request, target: Cid) -> Resp
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
     if let Some((index, size)) = index {
+        let dir_etag = format!("\"{target}\"");
+        if etag_matches(&req.headers, &dir_etag) {
+            return not_modified(&dir_etag);
+        }
         let mut r = file_response(repo, req, index, size);
         insert(r.headers_mut(), header::CONTENT_TYPE, "text/html");
+        insert(r.headers_mut(), header::ETAG, &dir_etag);
         return r;
     }
     let etag = format!(
@@ -739,25 +812,28 @@ async fn directory_response(repo: Arc<Repo>, req: &Request, target: Cid) -> Resp
     let mut html = String::new();
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{0}/</title></head><body>\n<h1>Index of {0}/</h1>\n<table>\n",
-        escape_html(&path)
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{0}/</title></head><body>\n<div>Index of {1}</div>\n<table>\n",
+        escape_html(&path),
+        breadcrumbs(req)
     );
     if !req.segments.is_empty() {
-        html.push_str("<tr><td><a href=\"../\">..</a></td><td></td><td></td></tr>\n");
+        let _ = writeln!(
+            html,
+            "<tr><td><a href=\"{}/..\">..</a></td><td></td><td></td></tr>",
+            escape_html(&path)
+        );
     }
     for e in &entries {
         let href = percent_encoding::utf8_percent_encode(&e.name, PATH_SEGMENT).to_string();
         let size = e.tsize.map(|s| s.to_string()).unwrap_or_default();
+        let query_name = percent_encoding::utf8_percent_encode(&href, QUERY_VALUE).to_string();
         let _ = writeln!(
             html,
-            "<tr><td><a href=\"{}{}\">{}</a></td><td><a href=\"/ipfs/{}?filename={}\">{}</a></td><td>{}</td></tr>",
+            "<tr><td><a href=\"{}/{href}\">{}</a></td><td><a class=\"ipfs-hash\" translate=\"no\" href=\"/ipfs/{}?filename={query_name}\">{}</a></td><td>{size}</td></tr>",
             escape_html(&path),
-            format_args!("/{href}"),
             escape_html(&e.name),
             e.cid,
-            href,
             e.cid,
-            size
         );
     }
     html.push_str("</table>\n</body></html>\n");
@@ -766,7 +842,11 @@ async fn directory_response(repo: Arc<Repo>, req: &Request, target: Cid) -> Resp
     insert(h, header::CONTENT_TYPE, "text/html");
     insert(h, header::ETAG, &etag);
     // Listings are rendered by this gateway's code, so they are cacheable but not immutable.
-    insert(h, header::CACHE_CONTROL, "public, max-age=604800");
+    insert(
+        h,
+        header::CACHE_CONTROL,
+        "public, max-age=604800, stale-while-revalidate=2678400",
+    );
     r
 }
 
@@ -777,31 +857,45 @@ async fn codec_response(
     codec: u64,
     asked: Option<Format>,
 ) -> Response {
-    let native = match codec {
-        crate::block::DAG_JSON => Some((Format::DagJson, "application/vnd.ipld.dag-json")),
-        crate::block::DAG_CBOR => Some((Format::DagCbor, "application/vnd.ipld.dag-cbor")),
-        0x0200 => Some((Format::Json, "application/json")),
-        0x51 => Some((Format::Cbor, "application/cbor")),
+    let native = match (codec, asked) {
+        (crate::block::DAG_JSON, _) => Some((Format::DagJson, "application/vnd.ipld.dag-json")),
+        (crate::block::DAG_CBOR, _) => Some((Format::DagCbor, "application/vnd.ipld.dag-cbor")),
+        (0x0200, _) => Some((Format::Json, "application/json")),
+        (0x51, _) => Some((Format::Cbor, "application/cbor")),
+        // Raw bytes asked for as plain JSON/CBOR are served as such, unconverted.
+        (crust_primitives::cid::RAW, Some(Format::Json)) => {
+            Some((Format::Json, "application/json"))
+        }
+        (crust_primitives::cid::RAW, Some(Format::Cbor)) => {
+            Some((Format::Cbor, "application/cbor"))
+        }
         _ => None,
     };
-    let Some((native_format, mime)) = native else {
+    let Some((native_format, native_mime)) = native else {
         return error(
             StatusCode::NOT_ACCEPTABLE,
             format!("codec 0x{codec:x} cannot be returned as {asked:?}; use ?format=raw"),
         );
     };
-    // No codec conversion (IPIP-524): the block is returned as-is in its own representation.
-    if let Some(asked) = asked
-        && asked != native_format
-    {
-        return error(
-            StatusCode::NOT_ACCEPTABLE,
-            format!("{target} is {mime}; conversion to {asked:?} is not supported"),
-        );
-    }
+    // No codec conversion (IPIP-524): the block is returned as-is; json/cbor are the plain
+    // views of dag-json/dag-cbor bytes, anything else is a mismatch.
+    let mime = match (native_format, asked) {
+        (_, None) => native_mime,
+        (a, Some(b)) if a == b => native_mime,
+        (Format::DagJson, Some(Format::Json)) => "application/json",
+        (Format::DagCbor, Some(Format::Cbor)) => "application/cbor",
+        (Format::Json, Some(Format::DagJson)) => "application/vnd.ipld.dag-json",
+        (Format::Cbor, Some(Format::DagCbor)) => "application/vnd.ipld.dag-cbor",
+        (_, Some(asked)) => {
+            return error(
+                StatusCode::NOT_ACCEPTABLE,
+                format!("{target} is {native_mime}; conversion to {asked:?} is not supported"),
+            );
+        }
+    };
     let etag = format!(
         "\"{target}.{}\"",
-        mime.rsplit('.').next().unwrap_or("block")
+        mime.rsplit(['.', '/']).next().unwrap_or("block")
     );
     if etag_matches(&req.headers, &etag) {
         return not_modified(&etag);
@@ -816,23 +910,165 @@ async fn codec_response(
         }
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let mut r = (StatusCode::OK, data).into_response();
+    let mut r = block_body(&req.headers, data);
     let h = r.headers_mut();
     insert(h, header::CONTENT_TYPE, mime);
     insert(h, header::ETAG, &etag);
     insert(h, header::CACHE_CONTROL, IMMUTABLE);
-    if asked.is_some() {
-        let ext = if matches!(native_format, Format::DagJson | Format::Json) {
-            "json"
-        } else {
-            "cbor"
-        };
-        insert(
-            h,
-            header::CONTENT_DISPOSITION,
-            &named_attachment(req, &format!("{target}.{ext}")),
-        );
+    // JSON is shown inline, binary CBOR downloaded (the path gateway spec's defaults).
+    let json = mime.ends_with("json");
+    let ext = if json { "json" } else { "cbor" };
+    let download = req.query.get("download").is_some_and(|v| v == "true");
+    let kind = if json && !download {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let name = req
+        .query
+        .get("filename")
+        .cloned()
+        .unwrap_or_else(|| format!("{target}.{ext}"));
+    insert(h, header::CONTENT_DISPOSITION, &disposition(kind, &name));
+    r
+}
+
+/// `/ipfs/<a href="/ipfs/cid">cid</a>/<a href="/ipfs/cid/a">a</a>/…`
+fn breadcrumbs(req: &Request) -> String {
+    let mut href = format!("/ipfs/{}", req.cid);
+    let mut out = format!("/ipfs/<a href=\"{href}\">{}</a>", req.cid);
+    for seg in &req.segments {
+        href.push('/');
+        href.push_str(&percent_encoding::utf8_percent_encode(seg, PATH_SEGMENT).to_string());
+        let _ = write!(out, "/<a href=\"{href}\">{}</a>", escape_html(seg));
     }
+    out
+}
+
+fn accepts_html(req: &Request) -> bool {
+    req.headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+/// An HTML view of a dag-json/dag-cbor block for browsers (`Accept: text/html`).
+async fn dag_preview(repo: &Arc<Repo>, req: &Request, target: Cid, codec: u64) -> Response {
+    let etag = format!(
+        "\"DagIndex-{:x}_CID-{target}\"",
+        crate::hamt::murmur3_x64_64(b"crust-dag-preview-v1")
+    );
+    if etag_matches(&req.headers, &etag) {
+        return not_modified(&etag);
+    }
+    let data = match repo.store().get(&target) {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("block {target} is not available"),
+            );
+        }
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let links = crate::links::links(&target, &data).unwrap_or_default();
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{target}</title></head><body>\n<h1>{target}</h1>\n<p>Codec 0x{codec:x}, {} bytes. Download as <a href=\"?format=raw\">raw block</a>.</p>\n<ul>\n",
+        data.len()
+    );
+    for link in links {
+        let _ = writeln!(html, "<li><a href=\"/ipfs/{link}/\">{link}</a></li>");
+    }
+    html.push_str("</ul>\n</body></html>\n");
+    let mut r = (StatusCode::OK, html).into_response();
+    insert(r.headers_mut(), header::CONTENT_TYPE, "text/html");
+    insert(r.headers_mut(), header::ETAG, &etag);
+    insert(
+        r.headers_mut(),
+        header::CACHE_CONTROL,
+        "public, max-age=604800, stale-while-revalidate=2678400",
+    );
+    r
+}
+
+/// A whole in-memory block as the body, honouring a single `Range`.
+fn block_body(headers: &HeaderMap, data: Bytes) -> Response {
+    let size = data.len() as u64;
+    match parse_range(headers, size) {
+        Ok(Some((from, to))) => {
+            let mut r = (
+                StatusCode::PARTIAL_CONTENT,
+                data.slice(from as usize..to as usize),
+            )
+                .into_response();
+            insert(
+                r.headers_mut(),
+                header::CONTENT_RANGE,
+                &format!("bytes {from}-{}/{size}", to - 1),
+            );
+            r
+        }
+        Ok(None) => (StatusCode::OK, data).into_response(),
+        Err(()) => {
+            let mut r = error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                format!("range not satisfiable for {size} bytes"),
+            );
+            insert(
+                r.headers_mut(),
+                header::CONTENT_RANGE,
+                &format!("bytes */{size}"),
+            );
+            r
+        }
+    }
+}
+
+fn tar_response(repo: Arc<Repo>, req: &Request, target: Cid) -> Response {
+    let etag = format!("W/\"{target}.x-tar\"");
+    if etag_matches(&req.headers, &etag) {
+        return not_modified(&etag);
+    }
+    let name = target.to_string();
+    let body = stream_blocking(move |tx| {
+        struct ChunkWriter(Tx, Vec<u8>);
+        impl std::io::Write for ChunkWriter {
+            fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+                self.1.extend_from_slice(data);
+                if self.1.len() >= 256 * 1024 {
+                    self.flush()?;
+                }
+                Ok(data.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                if !self.1.is_empty() {
+                    let chunk = Bytes::from(std::mem::take(&mut self.1));
+                    self.0
+                        .blocking_send(Ok(chunk))
+                        .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+                }
+                Ok(())
+            }
+        }
+        let mut w = ChunkWriter(tx.clone(), Vec::new());
+        let result = crate::tar::write_archive(repo.store(), target, &name, &mut w)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|()| std::io::Write::flush(&mut w));
+        if let Err(e) = result {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    insert(h, header::CONTENT_TYPE, "application/x-tar");
+    insert(h, header::ETAG, &etag);
+    insert(h, header::CACHE_CONTROL, IMMUTABLE);
+    insert(
+        h,
+        header::CONTENT_DISPOSITION,
+        &named_attachment(req, &format!("{target}.tar")),
+    );
+    insert(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     r
 }
 
@@ -892,6 +1128,10 @@ pub fn sniff(head: &[u8]) -> &'static str {
         "application/pdf"
     } else if lower.starts_with(b"<svg") || lower.starts_with(b"<?xml") {
         "text/xml; charset=utf-8"
+    } else if (trimmed.starts_with(b"{") || trimmed.starts_with(b"["))
+        && serde_json::from_slice::<serde_json::Value>(head).is_ok()
+    {
+        "application/json"
     } else if std::str::from_utf8(head).is_ok()
         || head.len() >= 509 && std::str::from_utf8(&head[..head.len() - 3]).is_ok()
     {

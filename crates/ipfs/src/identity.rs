@@ -17,11 +17,15 @@ impl NodeKey {
         let path = dir.join("identity.key");
         match fs::read(&path) {
             Ok(bytes) => {
-                let seed: [u8; 32] = bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "identity.key must hold 32 bytes"))?;
-                Ok(Self { signing: ed25519_dalek::SigningKey::from_bytes(&seed) })
+                let seed: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "identity.key must hold 32 bytes",
+                    )
+                })?;
+                Ok(Self {
+                    signing: ed25519_dalek::SigningKey::from_bytes(&seed),
+                })
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let mut seed = [0u8; 32];
@@ -36,7 +40,9 @@ impl NodeKey {
                 f.write_all(&seed)?;
                 f.sync_all()?;
                 fs::rename(&tmp, &path)?;
-                Ok(Self { signing: ed25519_dalek::SigningKey::from_bytes(&seed) })
+                Ok(Self {
+                    signing: ed25519_dalek::SigningKey::from_bytes(&seed),
+                })
             }
             Err(e) => Err(e),
         }

@@ -24,7 +24,7 @@ pub mod blockstore;
 pub mod car;
 pub mod exporter;
 pub mod gateway;
+pub mod identity;
 pub mod links;
 pub mod repo;
 pub mod tar;
-pub mod identity;

@@ -184,3 +184,110 @@ mod tests {
         assert!(links(&cid, &[0x9f]).is_err());
     }
 }
+
+/// One step of an IPLD path inside a dag-cbor or dag-json block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// The value is a link: continue in that block.
+    Link(Cid),
+    /// The value is inline (a map, list or scalar), given re-encoded for the next step.
+    Inline(Inline),
+    /// No such key or index.
+    NotFound,
+}
+
+/// An inline dag-cbor item or dag-json value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inline {
+    /// A dag-cbor item.
+    Cbor(Vec<u8>),
+    /// A dag-json value.
+    Json(serde_json::Value),
+}
+
+/// Looks up `segment` (a map key or a list index) in a dag-cbor or dag-json value.
+pub fn step(value: &Inline, segment: &str) -> Result<Step, &'static str> {
+    match value {
+        Inline::Json(v) => {
+            let next = match v {
+                serde_json::Value::Object(map) => map.get(segment),
+                serde_json::Value::Array(items) => {
+                    segment.parse::<usize>().ok().and_then(|i| items.get(i))
+                }
+                _ => return Err("path continues past a scalar value"),
+            };
+            let Some(next) = next else {
+                return Ok(Step::NotFound);
+            };
+            if let serde_json::Value::Object(map) = next
+                && map.len() == 1
+                && let Some(serde_json::Value::String(s)) = map.get("/")
+            {
+                return Ok(Step::Link(
+                    s.parse().map_err(|_| "dag-json link is not a CID")?,
+                ));
+            }
+            Ok(Step::Inline(Inline::Json(next.clone())))
+        }
+        Inline::Cbor(data) => {
+            let mut pos = 0;
+            let (major, n) = cbor_head(data, &mut pos)?;
+            let found = match major {
+                5 => {
+                    let mut found = None;
+                    for _ in 0..n {
+                        let (m, len) = cbor_head(data, &mut pos)?;
+                        let key = data
+                            .get(pos..pos + len as usize)
+                            .filter(|_| m == 3)
+                            .ok_or("dag-cbor map key is not a string")?;
+                        pos += len as usize;
+                        let start = pos;
+                        cbor_item(data, &mut pos, &mut Vec::new(), 0)?;
+                        if key == segment.as_bytes() {
+                            found = Some(&data[start..pos]);
+                            break;
+                        }
+                    }
+                    found
+                }
+                4 => {
+                    let Ok(index) = segment.parse::<u64>() else {
+                        return Ok(Step::NotFound);
+                    };
+                    let mut found = None;
+                    for i in 0..n {
+                        let start = pos;
+                        cbor_item(data, &mut pos, &mut Vec::new(), 0)?;
+                        if i == index {
+                            found = Some(&data[start..pos]);
+                            break;
+                        }
+                    }
+                    found
+                }
+                _ => return Err("path continues past a scalar value"),
+            };
+            let Some(item) = found else {
+                return Ok(Step::NotFound);
+            };
+            if item.starts_with(&[0xd8, 42]) {
+                let mut links = Vec::new();
+                cbor_links(item, &mut links)?;
+                if let Some(cid) = links.first() {
+                    return Ok(Step::Link(*cid));
+                }
+            }
+            Ok(Step::Inline(Inline::Cbor(item.to_vec())))
+        }
+    }
+}
+
+/// The root value of a dag-cbor / dag-json block, for [`step`].
+pub fn inline_root(cid: &Cid, data: &[u8]) -> Option<Inline> {
+    match cid.codec() {
+        DAG_CBOR | 0x51 => Some(Inline::Cbor(data.to_vec())),
+        DAG_JSON | 0x0200 => serde_json::from_slice(data).ok().map(Inline::Json),
+        _ => None,
+    }
+}

@@ -114,7 +114,10 @@ impl Repo {
         f: impl FnOnce(&mut dyn BlockSink) -> Result<T, RepoError>,
         pins: impl Fn(&T) -> Vec<Cid>,
     ) -> Result<T, RepoError> {
-        let _guard = self.gc.read().map_err(|_| io::Error::other("gc lock poisoned"))?;
+        let _guard = self
+            .gc
+            .read()
+            .map_err(|_| io::Error::other("gc lock poisoned"))?;
         let mut sink = StoreSink(&self.store);
         let out = f(&mut sink)?;
         self.store.sync()?;

@@ -17,6 +17,9 @@ pub enum TarError {
     /// Writing failed.
     #[error(transparent)]
     Io(#[from] io::Error),
+    /// An entry name would place a file outside the archive's root directory.
+    #[error("entry {0:?} escapes the archive root")]
+    Escape(String),
 }
 
 fn header(out: &mut impl Write, name: &str, size: u64, kind: u8, mode: u32) -> io::Result<()> {
@@ -29,7 +32,11 @@ fn header(out: &mut impl Write, name: &str, size: u64, kind: u8, mode: u32) -> i
         out.write_all(&record)?;
         out.write_all(&vec![0u8; padding(record.len() as u64)])?;
     }
-    let stored = if short { name } else { &name[name.len() - name.len().min(100)..] };
+    let stored = if short {
+        name
+    } else {
+        &name[name.len() - name.len().min(100)..]
+    };
     h[..stored.len()].copy_from_slice(stored.as_bytes());
     octal(&mut h[100..108], u64::from(mode));
     octal(&mut h[108..116], 0);
@@ -66,13 +73,46 @@ fn padding(size: u64) -> usize {
 }
 
 /// Writes the DAG at `cid` as a tar archive whose top entry is `name`.
-pub fn write_archive(store: &dyn Blockstore, cid: Cid, name: &str, out: &mut impl Write) -> Result<(), TarError> {
-    write_entry(store, cid, name, out)?;
+pub fn write_archive(
+    store: &dyn Blockstore,
+    cid: Cid,
+    name: &str,
+    out: &mut impl Write,
+) -> Result<(), TarError> {
+    write_entry(store, cid, name, name, out)?;
     out.write_all(&[0u8; 1024])?;
     Ok(())
 }
 
-fn write_entry(store: &dyn Blockstore, cid: Cid, name: &str, out: &mut impl Write) -> Result<(), TarError> {
+/// Joins `name` under `parent`, resolving `.` and `..`; fails if the result leaves `root`.
+fn join_inside(root: &str, parent: &str, name: &str) -> Result<String, TarError> {
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in parent.split('/').chain(name.split('/')) {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    let joined = parts.join("/");
+    if joined.len() <= root.len()
+        || !joined.starts_with(root)
+        || !joined[root.len()..].starts_with('/')
+    {
+        return Err(TarError::Escape(format!("{parent}/{name}")));
+    }
+    Ok(joined)
+}
+
+fn write_entry(
+    store: &dyn Blockstore,
+    cid: Cid,
+    root: &str,
+    name: &str,
+    out: &mut impl Write,
+) -> Result<(), TarError> {
     match exporter::kind(store, &cid)? {
         Kind::File { size } => {
             header(out, name, size, b'0', 0o644)?;
@@ -84,10 +124,9 @@ fn write_entry(store: &dyn Blockstore, cid: Cid, name: &str, out: &mut impl Writ
         Kind::Directory { .. } => {
             header(out, name, 0, b'5', 0o755)?;
             for entry in exporter::list(store, &cid, &mut Vec::new())? {
-                if entry.name.contains('/') || entry.name == ".." || entry.name == "." {
-                    continue; // never let a hostile DAG write outside the archive root
-                }
-                write_entry(store, entry.cid, &format!("{name}/{}", entry.name), out)?;
+                // A hostile DAG must never place files outside the archive root.
+                let path = join_inside(root, name, &entry.name)?;
+                write_entry(store, entry.cid, root, &path, out)?;
             }
         }
         Kind::Symlink { target } => {
@@ -102,10 +141,29 @@ fn write_entry(store: &dyn Blockstore, cid: Cid, name: &str, out: &mut impl Writ
             out.write_all(&h)?;
         }
         Kind::Other { .. } => {
-            let data = store.get(&cid).map_err(ExportError::from)?.ok_or(ExportError::Missing(cid))?;
+            let data = store
+                .get(&cid)
+                .map_err(ExportError::from)?
+                .ok_or(ExportError::Missing(cid))?;
             header(out, name, data.len() as u64, b'0', 0o644)?;
             out.write_all(&data)?;
             out.write_all(&vec![0u8; padding(data.len() as u64)])?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks, without reading file contents, that every entry of the tree stays inside the
+/// archive root, so a gateway can refuse before it starts streaming.
+pub fn check_paths(store: &dyn Blockstore, cid: Cid, name: &str) -> Result<(), TarError> {
+    check_dir(store, cid, name, name)
+}
+
+fn check_dir(store: &dyn Blockstore, cid: Cid, root: &str, name: &str) -> Result<(), TarError> {
+    if let Kind::Directory { .. } = exporter::kind(store, &cid)? {
+        for entry in exporter::list(store, &cid, &mut Vec::new())? {
+            let path = join_inside(root, name, &entry.name)?;
+            check_dir(store, entry.cid, root, &path)?;
         }
     }
     Ok(())

@@ -205,7 +205,10 @@ fn directories_redirect_list_and_serve_index_html() {
                     )?;
                     tree.add_file(path, f)?;
                 }
-                Ok(tree.build(0, sink).map_err(crust_ipfs::repo::RepoError::from)?.0)
+                Ok(tree
+                    .build(0, sink)
+                    .map_err(crust_ipfs::repo::RepoError::from)?
+                    .0)
             },
             |r| vec![r.cid],
         )

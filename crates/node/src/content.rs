@@ -20,7 +20,9 @@ pub fn default_repo() -> PathBuf {
     if let Some(dir) = std::env::var_os("CRUST_IPFS_REPO") {
         return dir.into();
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".crust").join("ipfs")
 }
 
@@ -79,7 +81,11 @@ impl AddArgs {
             cid_version: self.cid_version,
             raw_leaves: self.raw_leaves,
             chunk_size: ImportOptions::parse_chunker(&self.chunker).map_err(|e| e.to_string())?,
-            layout: if self.trickle { Layout::Trickle } else { Layout::Balanced },
+            layout: if self.trickle {
+                Layout::Trickle
+            } else {
+                Layout::Balanced
+            },
             ..ImportOptions::default()
         };
         opts.validate().map_err(|e| e.to_string())?;
@@ -98,7 +104,8 @@ fn open(args: &RepoArgs) -> Result<Target, String> {
         return Ok(Target::Remote(api.trim_end_matches('/').to_owned()));
     }
     let dir = args.repo.clone().unwrap_or_else(default_repo);
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create repository {}: {e}", dir.display()))?;
+    fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create repository {}: {e}", dir.display()))?;
     match Repo::open(&dir) {
         Ok(repo) => Ok(Target::Local(repo)),
         Err(RepoError::Store(StoreError::Locked(_))) => {
@@ -144,25 +151,40 @@ fn collect_inputs(paths: &[PathBuf], hidden: bool) -> Result<Vec<Input>, String>
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_owned()))
             .ok_or_else(|| format!("{}: cannot name this input", path.display()))?;
-        let base = base.into_string().map_err(|n| format!("{n:?}: file names must be UTF-8"))?;
+        let base = base
+            .into_string()
+            .map_err(|n| format!("{n:?}: file names must be UTF-8"))?;
         if meta.is_dir() {
             walk(path, &base, hidden, &mut out)?;
         } else {
-            out.push(Input { source: path.clone(), name: base, is_dir: false, size: meta.len() });
+            out.push(Input {
+                source: path.clone(),
+                name: base,
+                is_dir: false,
+                size: meta.len(),
+            });
         }
     }
     Ok(out)
 }
 
 fn walk(dir: &Path, name: &str, hidden: bool, out: &mut Vec<Input>) -> Result<(), String> {
-    out.push(Input { source: dir.to_owned(), name: name.to_owned(), is_dir: true, size: 0 });
+    out.push(Input {
+        source: dir.to_owned(),
+        name: name.to_owned(),
+        is_dir: true,
+        size: 0,
+    });
     let mut entries: Vec<_> = fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: {e}", dir.display()))?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
-        let file_name = entry.file_name().into_string().map_err(|n| format!("{n:?}: file names must be UTF-8"))?;
+        let file_name = entry
+            .file_name()
+            .into_string()
+            .map_err(|n| format!("{n:?}: file names must be UTF-8"))?;
         if !hidden && file_name.starts_with('.') {
             continue;
         }
@@ -172,7 +194,12 @@ fn walk(dir: &Path, name: &str, hidden: bool, out: &mut Vec<Input>) -> Result<()
         if meta.is_dir() {
             walk(&path, &child, hidden, out)?;
         } else if meta.is_file() {
-            out.push(Input { source: path, name: child, is_dir: false, size: meta.len() });
+            out.push(Input {
+                source: path,
+                name: child,
+                is_dir: false,
+                size: meta.len(),
+            });
         }
     }
     Ok(())
@@ -185,7 +212,11 @@ pub fn add(args: AddArgs) -> Result<(), String> {
     let total: u64 = inputs.iter().map(|i| i.size).sum();
     let bar = bytes_bar(Some(total));
     let print = |name: &str, cid: &Cid| {
-        let line = if args.quiet { cid.to_string() } else { format!("added {cid} {name}") };
+        let line = if args.quiet {
+            cid.to_string()
+        } else {
+            format!("added {cid} {name}")
+        };
         bar.suspend(|| println!("{line}"));
     };
     match open(&args.repo)? {
@@ -196,7 +227,8 @@ pub fn add(args: AddArgs) -> Result<(), String> {
                     args.pin && !args.only_hash,
                     |sink| {
                         let mut null = importer::NullSink;
-                        let sink: &mut dyn importer::BlockSink = if args.only_hash { &mut null } else { sink };
+                        let sink: &mut dyn importer::BlockSink =
+                            if args.only_hash { &mut null } else { sink };
                         let mut tree = DirBuilder::new();
                         let mut top = Vec::new();
                         for input in &inputs {
@@ -205,7 +237,8 @@ pub fn add(args: AddArgs) -> Result<(), String> {
                                 continue;
                             }
                             let file = fs::File::open(&input.source)?;
-                            let imported = importer::import_file(file, &opts, sink, &mut |n| bar.inc(n))?;
+                            let imported =
+                                importer::import_file(file, &opts, sink, &mut |n| bar.inc(n))?;
                             print(&input.name, &imported.cid);
                             if !input.name.contains('/') {
                                 top.push(imported.cid);
@@ -251,24 +284,44 @@ pub fn add(args: AddArgs) -> Result<(), String> {
 }
 
 /// Streams a multipart upload of `inputs` to `/api/v0/add` (the shape kubo-rpc-client sends).
-fn remote_add(api: &str, args: &AddArgs, inputs: &[Input], bar: &ProgressBar) -> Result<(), String> {
-    let boundary = format!("crust-{:x}", std::process::id() as u64 * 0x9e37_79b9 + inputs.len() as u64);
+fn remote_add(
+    api: &str,
+    args: &AddArgs,
+    inputs: &[Input],
+    bar: &ProgressBar,
+) -> Result<(), String> {
+    let boundary = format!(
+        "crust-{:x}",
+        std::process::id() as u64 * 0x9e37_79b9 + inputs.len() as u64
+    );
     let mut parts: Vec<Box<dyn Read + Send>> = Vec::new();
     for input in inputs {
-        let encoded = percent_encoding::utf8_percent_encode(&input.name, percent_encoding::NON_ALPHANUMERIC);
-        let kind = if input.is_dir { "application/x-directory" } else { "application/octet-stream" };
+        let encoded =
+            percent_encoding::utf8_percent_encode(&input.name, percent_encoding::NON_ALPHANUMERIC);
+        let kind = if input.is_dir {
+            "application/x-directory"
+        } else {
+            "application/octet-stream"
+        };
         let head = format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{encoded}\"\r\nContent-Type: {kind}\r\n\r\n"
         );
         parts.push(Box::new(io::Cursor::new(head.into_bytes())));
         if !input.is_dir {
-            let file = fs::File::open(&input.source).map_err(|e| format!("{}: {e}", input.source.display()))?;
+            let file = fs::File::open(&input.source)
+                .map_err(|e| format!("{}: {e}", input.source.display()))?;
             parts.push(Box::new(bar.wrap_read(file)));
         }
         parts.push(Box::new(io::Cursor::new(b"\r\n".to_vec())));
     }
-    parts.push(Box::new(io::Cursor::new(format!("--{boundary}--\r\n").into_bytes())));
-    let body = parts.into_iter().fold(Box::new(io::empty()) as Box<dyn Read + Send>, |acc, r| Box::new(acc.chain(r)));
+    parts.push(Box::new(io::Cursor::new(
+        format!("--{boundary}--\r\n").into_bytes(),
+    )));
+    let body = parts
+        .into_iter()
+        .fold(Box::new(io::empty()) as Box<dyn Read + Send>, |acc, r| {
+            Box::new(acc.chain(r))
+        });
     let url = format!(
         "{api}/api/v0/add?cid-version={}&chunker={}&trickle={}&wrap-with-directory={}&only-hash={}&pin={}{}",
         args.cid_version,
@@ -277,26 +330,38 @@ fn remote_add(api: &str, args: &AddArgs, inputs: &[Input], bar: &ProgressBar) ->
         args.wrap_with_directory,
         args.only_hash,
         args.pin,
-        args.raw_leaves.map(|r| format!("&raw-leaves={r}")).unwrap_or_default()
+        args.raw_leaves
+            .map(|r| format!("&raw-leaves={r}"))
+            .unwrap_or_default()
     );
     let response = client()?
         .post(url)
-        .header("Content-Type", format!("multipart/form-data; boundary={boundary}"))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
         .body(reqwest::blocking::Body::new(body))
         .send()
         .map_err(|e| format!("daemon at {api}: {e}"))?;
     let status = response.status();
-    let text = response.text().map_err(|e| format!("daemon at {api}: {e}"))?;
+    let text = response
+        .text()
+        .map_err(|e| format!("daemon at {api}: {e}"))?;
     if !status.is_success() {
         return Err(format!("daemon at {api}: {}", kubo_message(&text)));
     }
     for line in text.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("daemon reply: {e}"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("daemon reply: {e}"))?;
         if v.get("Type").and_then(|t| t.as_str()) == Some("error") {
             return Err(v["Message"].as_str().unwrap_or("add failed").to_owned());
         }
         if let (Some(name), Some(hash)) = (v["Name"].as_str(), v["Hash"].as_str()) {
-            let line = if args.quiet { hash.to_owned() } else { format!("added {hash} {name}") };
+            let line = if args.quiet {
+                hash.to_owned()
+            } else {
+                format!("added {hash} {name}")
+            };
             bar.suspend(|| println!("{line}"));
         }
     }
@@ -304,7 +369,10 @@ fn remote_add(api: &str, args: &AddArgs, inputs: &[Input], bar: &ProgressBar) ->
 }
 
 fn client() -> Result<reqwest::blocking::Client, String> {
-    reqwest::blocking::Client::builder().timeout(None).build().map_err(|e| e.to_string())
+    reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 fn kubo_message(body: &str) -> String {
@@ -316,7 +384,10 @@ fn kubo_message(body: &str) -> String {
 
 fn post_stream(api: &str, cmd: &str, query: &str) -> Result<reqwest::blocking::Response, String> {
     let url = format!("{api}/api/v0/{cmd}?{query}");
-    let r = client()?.post(url).send().map_err(|e| format!("daemon at {api}: {e}"))?;
+    let r = client()?
+        .post(url)
+        .send()
+        .map_err(|e| format!("daemon at {api}: {e}"))?;
     if !r.status().is_success() {
         let text = r.text().unwrap_or_default();
         return Err(kubo_message(&text));
@@ -325,16 +396,24 @@ fn post_stream(api: &str, cmd: &str, query: &str) -> Result<reqwest::blocking::R
 }
 
 fn arg(path: &str) -> String {
-    format!("arg={}", percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC))
+    format!(
+        "arg={}",
+        percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC)
+    )
 }
 
 /// Resolves `/ipfs/<cid>/path`, `<cid>/path` or `<cid>`.
 fn resolve(store: &dyn Blockstore, path: &str) -> Result<Cid, String> {
     let trimmed = path.strip_prefix("/ipfs/").unwrap_or(path);
     let mut parts = trimmed.split('/').filter(|s| !s.is_empty());
-    let root: Cid = parts.next().ok_or("empty path")?.parse().map_err(|e| format!("{path}: {e}"))?;
+    let root: Cid = parts
+        .next()
+        .ok_or("empty path")?
+        .parse()
+        .map_err(|e| format!("{path}: {e}"))?;
     let segs: Vec<&str> = parts.collect();
-    let roots = exporter::resolve(store, root, &segs, &mut Vec::new()).map_err(|e| e.to_string())?;
+    let roots =
+        exporter::resolve(store, root, &segs, &mut Vec::new()).map_err(|e| e.to_string())?;
     Ok(*roots.last().unwrap_or(&root))
 }
 
@@ -346,13 +425,17 @@ pub fn cat(path: &str, offset: u64, length: Option<u64>, repo: &RepoArgs) -> Res
             let cid = resolve(repo.store(), path)?;
             let size = match exporter::kind(repo.store(), &cid).map_err(|e| e.to_string())? {
                 Kind::File { size } => size,
-                Kind::Directory { .. } => return Err(format!("{path} is a directory; use `crust get`")),
+                Kind::Directory { .. } => {
+                    return Err(format!("{path} is a directory; use `crust get`"));
+                }
                 _ => return Err(format!("{path} is not a UnixFS file")),
             };
             let from = offset.min(size);
             let to = length.map_or(size, |l| from.saturating_add(l).min(size));
             for chunk in RangeReader::new(repo.store(), cid, from, to) {
-                stdout.write_all(&chunk.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+                stdout
+                    .write_all(&chunk.map_err(|e| e.to_string())?)
+                    .map_err(|e| e.to_string())?;
             }
         }
         Target::Remote(api) => {
@@ -370,10 +453,18 @@ pub fn cat(path: &str, offset: u64, length: Option<u64>, repo: &RepoArgs) -> Res
 /// `crust get`: writes a file or directory tree to `output` (default: the CID or last path
 /// segment). Through a daemon, the DAG arrives as a CAR and every block is verified here.
 pub fn get(path: &str, output: Option<PathBuf>, repo: &RepoArgs) -> Result<(), String> {
-    let name = path.trim_end_matches('/').rsplit('/').next().unwrap_or(path).to_owned();
+    let name = path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path)
+        .to_owned();
     let output = output.unwrap_or_else(|| PathBuf::from(&name));
     if output.exists() {
-        return Err(format!("{} already exists; choose another with -o", output.display()));
+        return Err(format!(
+            "{} already exists; choose another with -o",
+            output.display()
+        ));
     }
     match open(repo)? {
         Target::Local(repo) => {
@@ -385,9 +476,19 @@ pub fn get(path: &str, output: Option<PathBuf>, repo: &RepoArgs) -> Result<(), S
             let tmp = tempdir_near(&output)?;
             let store = DiskStore::open(&tmp).map_err(|e| e.to_string())?;
             let mut sink = crust_ipfs::blockstore::StoreSink(&store);
-            let imported = car::import(&mut r, &mut sink).map_err(|e| format!("CAR from the daemon: {e}"))?;
-            let root = *imported.roots.first().ok_or("the daemon's CAR has no root")?;
-            let cid = resolve(&store, &format!("{root}/{}", path.split_once('/').map_or("", |(_, rest)| rest)))?;
+            let imported =
+                car::import(&mut r, &mut sink).map_err(|e| format!("CAR from the daemon: {e}"))?;
+            let root = *imported
+                .roots
+                .first()
+                .ok_or("the daemon's CAR has no root")?;
+            let cid = resolve(
+                &store,
+                &format!(
+                    "{root}/{}",
+                    path.split_once('/').map_or("", |(_, rest)| rest)
+                ),
+            )?;
             let result = write_tree(&store, cid, &output);
             drop(store);
             let _ = fs::remove_dir_all(&tmp);
@@ -397,7 +498,10 @@ pub fn get(path: &str, output: Option<PathBuf>, repo: &RepoArgs) -> Result<(), S
 }
 
 fn tempdir_near(output: &Path) -> Result<PathBuf, String> {
-    let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let dir = parent.join(format!(".crust-get-{}", std::process::id()));
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(dir)
@@ -410,11 +514,18 @@ fn write_tree(store: &dyn Blockstore, cid: Cid, output: &Path) -> Result<(), Str
     result
 }
 
-fn write_entry(store: &dyn Blockstore, cid: Cid, output: &Path, bar: &ProgressBar) -> Result<(), String> {
+fn write_entry(
+    store: &dyn Blockstore,
+    cid: Cid,
+    output: &Path,
+    bar: &ProgressBar,
+) -> Result<(), String> {
     match exporter::kind(store, &cid).map_err(|e| e.to_string())? {
         Kind::File { size } => {
             let tmp = output.with_extension("crust-partial");
-            let mut file = io::BufWriter::new(fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?);
+            let mut file = io::BufWriter::new(
+                fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?,
+            );
             for chunk in RangeReader::new(store, cid, 0, size) {
                 let chunk = chunk.map_err(|e| e.to_string())?;
                 file.write_all(&chunk).map_err(|e| e.to_string())?;
@@ -426,15 +537,26 @@ fn write_entry(store: &dyn Blockstore, cid: Cid, output: &Path, bar: &ProgressBa
         Kind::Directory { .. } => {
             fs::create_dir_all(output).map_err(|e| format!("{}: {e}", output.display()))?;
             for entry in exporter::list(store, &cid, &mut Vec::new()).map_err(|e| e.to_string())? {
-                if entry.name.is_empty() || entry.name.contains('/') || entry.name == "." || entry.name == ".." {
-                    return Err(format!("refusing unsafe entry name {:?} in {cid}", entry.name));
+                if entry.name.is_empty()
+                    || entry.name.contains('/')
+                    || entry.name == "."
+                    || entry.name == ".."
+                {
+                    return Err(format!(
+                        "refusing unsafe entry name {:?} in {cid}",
+                        entry.name
+                    ));
                 }
                 write_entry(store, entry.cid, &output.join(&entry.name), bar)?;
             }
             Ok(())
         }
-        Kind::Symlink { target } => Err(format!("{cid} is a symlink to {target:?}; symlinks are not written")),
-        Kind::Other { codec } => Err(format!("{cid} has codec 0x{codec:x}, not UnixFS; use `crust ipfs dag-export`")),
+        Kind::Symlink { target } => Err(format!(
+            "{cid} is a symlink to {target:?}; symlinks are not written"
+        )),
+        Kind::Other { codec } => Err(format!(
+            "{cid} has codec 0x{codec:x}, not UnixFS; use `crust ipfs dag-export`"
+        )),
     }
 }
 
@@ -453,7 +575,12 @@ pub fn dag_import(files: &[PathBuf], pin_roots: bool, repo: &RepoArgs) -> Result
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(format!("{} of {} CAR files failed: {}", failed.len(), files.len(), failed.join(", ")))
+        Err(format!(
+            "{} of {} CAR files failed: {}",
+            failed.len(),
+            files.len(),
+            failed.join(", ")
+        ))
     }
 }
 
@@ -462,7 +589,14 @@ fn import_one_car(repo: &Repo, path: &Path, pin_roots: bool) -> Result<(), Strin
         let file = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let bar = bytes_bar(file.metadata().ok().map(|m| m.len()));
         let imported = repo
-            .import(false, |sink| car::import(bar.wrap_read(file), sink).map_err(|e| RepoError::Io(io::Error::other(e.to_string()))), |_| Vec::new())
+            .import(
+                false,
+                |sink| {
+                    car::import(bar.wrap_read(file), sink)
+                        .map_err(|e| RepoError::Io(io::Error::other(e.to_string())))
+                },
+                |_| Vec::new(),
+            )
             .map_err(|e| format!("{}: {e}", path.display()))?;
         bar.finish_and_clear();
         for root in &imported.roots {
@@ -476,7 +610,12 @@ fn import_one_car(repo: &Repo, path: &Path, pin_roots: bool) -> Result<(), Strin
             };
             println!("root {root} ({pinned})");
         }
-        eprintln!("{}: {} blocks, {} bytes", path.display(), imported.blocks, imported.bytes);
+        eprintln!(
+            "{}: {} blocks, {} bytes",
+            path.display(),
+            imported.blocks,
+            imported.bytes
+        );
     }
     Ok(())
 }
@@ -500,10 +639,15 @@ pub fn dag_export(cid: &str, repo: &RepoArgs) -> Result<(), String> {
 /// `crust ipfs gc`.
 pub fn gc(repo: &RepoArgs) -> Result<(), String> {
     let Target::Local(repo) = open(repo)? else {
-        return Err("the repository is held by a daemon; run gc through its API (/api/v0/repo/gc)".into());
+        return Err(
+            "the repository is held by a daemon; run gc through its API (/api/v0/repo/gc)".into(),
+        );
     };
     let stats = repo.gc().map_err(|e| e.to_string())?;
-    println!("removed {} blocks ({} bytes); moved {}", stats.removed_blocks, stats.removed_bytes, stats.moved_blocks);
+    println!(
+        "removed {} blocks ({} bytes); moved {}",
+        stats.removed_blocks, stats.removed_bytes, stats.moved_blocks
+    );
     Ok(())
 }
 
@@ -554,8 +698,16 @@ pub async fn serve(
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let api_task = tokio::spawn(axum::serve(api_listener, api).with_graceful_shutdown(wait(rx.clone())).into_future());
-    let gw_task = tokio::spawn(axum::serve(gw_listener, gateway).with_graceful_shutdown(wait(rx)).into_future());
+    let api_task = tokio::spawn(
+        axum::serve(api_listener, api)
+            .with_graceful_shutdown(wait(rx.clone()))
+            .into_future(),
+    );
+    let gw_task = tokio::spawn(
+        axum::serve(gw_listener, gateway)
+            .with_graceful_shutdown(wait(rx))
+            .into_future(),
+    );
     shutdown.await;
     let _ = tx.send(true);
     let _ = api_task.await;
@@ -565,18 +717,33 @@ pub async fn serve(
     Ok(())
 }
 
-type Started = (tokio::net::TcpListener, tokio::net::TcpListener, axum::Router, axum::Router);
+type Started = (
+    tokio::net::TcpListener,
+    tokio::net::TcpListener,
+    axum::Router,
+    axum::Router,
+);
 
 async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
-    fs::create_dir_all(repo_dir).map_err(|e| format!("cannot create {}: {e}", repo_dir.display()))?;
-    let repo = Arc::new(Repo::open(repo_dir).map_err(|e| format!("cannot open repository {}: {e}", repo_dir.display()))?);
-    let key = crust_ipfs::identity::NodeKey::load_or_create(repo_dir).map_err(|e| format!("node key: {e}"))?;
+    fs::create_dir_all(repo_dir)
+        .map_err(|e| format!("cannot create {}: {e}", repo_dir.display()))?;
+    let repo = Arc::new(
+        Repo::open(repo_dir)
+            .map_err(|e| format!("cannot open repository {}: {e}", repo_dir.display()))?,
+    );
+    let key = crust_ipfs::identity::NodeKey::load_or_create(repo_dir)
+        .map_err(|e| format!("node key: {e}"))?;
     let api_listener = tokio::net::TcpListener::bind(addrs.api_addr)
         .await
         .map_err(|e| format!("cannot listen for the API on {}: {e}", addrs.api_addr))?;
     let gw_listener = tokio::net::TcpListener::bind(addrs.gateway_addr)
         .await
-        .map_err(|e| format!("cannot listen for the gateway on {}: {e}", addrs.gateway_addr))?;
+        .map_err(|e| {
+            format!(
+                "cannot listen for the gateway on {}: {e}",
+                addrs.gateway_addr
+            )
+        })?;
     let api_addr = api_listener.local_addr().map_err(|e| e.to_string())?;
     let gw_addr = gw_listener.local_addr().map_err(|e| e.to_string())?;
     let info = crust_api::kubo::NodeInfo {
@@ -587,7 +754,13 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
     let api = crust_api::kubo::router(repo.clone(), info);
     let gateway = crust_ipfs::gateway::router(repo.clone());
     fs::write(repo_dir.join("api"), format!("http://{api_addr}\n")).map_err(|e| e.to_string())?;
-    eprintln!("ipfs: peer {}; repository {}", key.peer_id(), repo_dir.display());
-    eprintln!("ipfs: Kubo RPC API on http://{api_addr}/api/v0  gateway on http://{gw_addr}/ipfs/<cid>");
+    eprintln!(
+        "ipfs: peer {}; repository {}",
+        key.peer_id(),
+        repo_dir.display()
+    );
+    eprintln!(
+        "ipfs: Kubo RPC API on http://{api_addr}/api/v0  gateway on http://{gw_addr}/ipfs/<cid>"
+    );
     Ok((api_listener, gw_listener, api, gateway))
 }

@@ -203,7 +203,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 "devnet: one validator, 500 ms blocks; JSON-RPC on http://127.0.0.1:9933; state in {}",
                 data_dir.display()
             );
-            eprintln!("devnet: try  crust add --api http://127.0.0.1:5001 FILE   and   curl http://127.0.0.1:8080/ipfs/<cid>");
+            eprintln!(
+                "devnet: try  crust add --api http://127.0.0.1:5001 FILE   and   curl http://127.0.0.1:8080/ipfs/<cid>"
+            );
             eprintln!(
                 "devnet: try  curl -s -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chain_head\"}}' http://127.0.0.1:9933/"
             );
@@ -218,12 +220,21 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Node(args) => run_node(args),
         Command::Add(args) => content::add(args),
-        Command::Cat { path, offset, length, repo } => content::cat(&path, offset, length, &repo),
+        Command::Cat {
+            path,
+            offset,
+            length,
+            repo,
+        } => content::cat(&path, offset, length, &repo),
         Command::Get { path, output, repo } => content::get(&path, output, &repo),
         Command::Ipfs(IpfsCommand::Daemon { addrs, repo }) => {
             content::daemon(&repo.repo.unwrap_or_else(content::default_repo), &addrs)
         }
-        Command::Ipfs(IpfsCommand::DagImport { files, pin_roots, repo }) => content::dag_import(&files, pin_roots, &repo),
+        Command::Ipfs(IpfsCommand::DagImport {
+            files,
+            pin_roots,
+            repo,
+        }) => content::dag_import(&files, pin_roots, &repo),
         Command::Ipfs(IpfsCommand::DagExport { cid, repo }) => content::dag_export(&cid, &repo),
         Command::Ipfs(IpfsCommand::Gc { repo }) => content::gc(&repo),
         Command::Tx(TxCommand::Transfer {
@@ -313,7 +324,10 @@ fn start_devnet_content(repo_dir: &std::path::Path) -> Result<(), String> {
     std::thread::Builder::new()
         .name("ipfs".into())
         .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     let _ = tx.send(Err(e.to_string()));
@@ -325,12 +339,19 @@ fn start_devnet_content(repo_dir: &std::path::Path) -> Result<(), String> {
                 gateway_addr: ([127, 0, 0, 1], 8080).into(),
             };
             let ready = tx.clone();
-            let _ = runtime.block_on(content::serve(&repo_dir, &addrs, std::future::pending(), move |r| {
-                let _ = ready.send(r);
-            }));
+            let _ = runtime.block_on(content::serve(
+                &repo_dir,
+                &addrs,
+                std::future::pending(),
+                move |r| {
+                    let _ = ready.send(r);
+                },
+            ));
         })
         .map_err(|e| e.to_string())?;
-    rx.recv().map_err(|e| e.to_string())?.map_err(|e| format!("devnet content layer: {e}"))
+    rx.recv()
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("devnet content layer: {e}"))
 }
 
 fn print_account(id: &AccountId) {
