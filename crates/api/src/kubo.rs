@@ -753,7 +753,9 @@ async fn block_put(ctx: Ctx, args: Args, req: Request) -> ApiResult {
 }
 
 async fn dag_export(ctx: Ctx, args: Args) -> ApiResult {
-    let cid = resolve_block_arg(&args)?;
+    let path = args.required()?.to_owned();
+    let repo = ctx.repo.clone();
+    let cid = blocking(move || resolve(&repo, &path)).await?;
     let repo = ctx.repo.clone();
     // Fail before the response starts when the DAG is incomplete.
     blocking(move || Ok(exporter::select(repo.store(), cid, Scope::All)?)).await?;

@@ -482,14 +482,8 @@ pub fn get(path: &str, output: Option<PathBuf>, repo: &RepoArgs) -> Result<(), S
                 .roots
                 .first()
                 .ok_or("the daemon's CAR has no root")?;
-            let cid = resolve(
-                &store,
-                &format!(
-                    "{root}/{}",
-                    path.split_once('/').map_or("", |(_, rest)| rest)
-                ),
-            )?;
-            let result = write_tree(&store, cid, &output);
+            // The daemon resolved the path: the CAR's root is the target.
+            let result = write_tree(&store, root, &output);
             drop(store);
             let _ = fs::remove_dir_all(&tmp);
             result
@@ -713,6 +707,7 @@ pub async fn serve(
     let _ = api_task.await;
     let _ = gw_task.await;
     let _ = fs::remove_file(repo_dir.join("api"));
+    let _ = fs::remove_file(repo_dir.join("gateway"));
     eprintln!("ipfs: stopped");
     Ok(())
 }
@@ -754,6 +749,8 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
     let api = crust_api::kubo::router(repo.clone(), info);
     let gateway = crust_ipfs::gateway::router(repo.clone());
     fs::write(repo_dir.join("api"), format!("http://{api_addr}\n")).map_err(|e| e.to_string())?;
+    fs::write(repo_dir.join("gateway"), format!("http://{gw_addr}\n"))
+        .map_err(|e| e.to_string())?;
     eprintln!(
         "ipfs: peer {}; repository {}",
         key.peer_id(),
