@@ -457,7 +457,7 @@ async fn add(ctx: Ctx, args: Args, req: Request) -> ApiResult {
                         if entry.path.is_empty() && !wrap {
                             continue;
                         }
-                        if !entry.path.contains('/') && !(entry.path.is_empty() && !wrap) {
+                        if !entry.path.is_empty() && !entry.path.contains('/') {
                             roots.push(entry.imported.cid);
                         }
                         send_line(&out_tx, &added_line(&entry.path, &entry.imported));

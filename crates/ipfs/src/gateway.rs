@@ -325,7 +325,7 @@ async fn handle(
             .await;
             match checked {
                 Ok(Ok(())) => tar_response(repo.clone(), &req, target),
-                Ok(Err(crate::tar::TarError::Export(e))) => export_error(e),
+                Ok(Err(crate::tar::TarError::Export(e))) => export_error(*e),
                 Ok(Err(e)) => error(StatusCode::BAD_REQUEST, format!("cannot build a TAR: {e}")),
                 Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             }

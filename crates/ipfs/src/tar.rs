@@ -13,13 +13,19 @@ use std::io::{self, Write};
 pub enum TarError {
     /// Reading the DAG failed.
     #[error(transparent)]
-    Export(#[from] ExportError),
+    Export(Box<ExportError>),
     /// Writing failed.
     #[error(transparent)]
     Io(#[from] io::Error),
     /// An entry name would place a file outside the archive's root directory.
     #[error("entry {0:?} escapes the archive root")]
     Escape(String),
+}
+
+impl From<ExportError> for TarError {
+    fn from(e: ExportError) -> Self {
+        Self::Export(Box::new(e))
+    }
 }
 
 fn header(out: &mut impl Write, name: &str, size: u64, kind: u8, mode: u32) -> io::Result<()> {

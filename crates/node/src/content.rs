@@ -71,6 +71,9 @@ pub struct AddArgs {
     /// Print only the CIDs.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Accepted for `ipfs add -r` compatibility: directories are always added recursively.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
     #[command(flatten)]
     pub repo: RepoArgs,
 }
@@ -95,7 +98,7 @@ impl AddArgs {
 
 /// What to do with the repository: open it, or talk to the daemon that holds it.
 enum Target {
-    Local(Repo),
+    Local(Box<Repo>),
     Remote(String),
 }
 
@@ -107,7 +110,7 @@ fn open(args: &RepoArgs) -> Result<Target, String> {
     fs::create_dir_all(&dir)
         .map_err(|e| format!("cannot create repository {}: {e}", dir.display()))?;
     match Repo::open(&dir) {
-        Ok(repo) => Ok(Target::Local(repo)),
+        Ok(repo) => Ok(Target::Local(Box::new(repo))),
         Err(RepoError::Store(StoreError::Locked(_))) => {
             let api = fs::read_to_string(dir.join("api")).map_err(|_| {
                 format!("the repository {} is in use by another process and no daemon API address is recorded; pass --api", dir.display())

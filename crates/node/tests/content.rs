@@ -78,19 +78,22 @@ impl Daemon {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let mut daemon = Self {
+            child,
+            api: String::new(),
+            gateway: String::new(),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let (Ok(api), Ok(gw)) = (
                 std::fs::read_to_string(repo.join("api")),
                 std::fs::read_to_string(repo.join("gateway")),
             ) {
-                return Self {
-                    child,
-                    api: api.trim().to_owned(),
-                    gateway: gw.trim().to_owned(),
-                };
+                daemon.api = api.trim().to_owned();
+                daemon.gateway = gw.trim().to_owned();
+                return daemon;
             }
-            assert!(Instant::now() < deadline, "daemon did not start");
+            assert!(Instant::now() < deadline, "daemon did not start"); // Drop kills the child
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -226,6 +229,38 @@ fn cids_match_real_kubo_and_the_js_importer() {
             .collect::<Vec<_>>(),
         "real Kubo disagrees"
     );
+}
+
+#[test]
+fn published_vectors_including_the_hamt_threshold() {
+    let env = harness();
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("inputs");
+    let out = Command::new(&env["NODE"])
+        .arg(interop_dir().join("make_vectors.mjs"))
+        .arg(&inputs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "make_vectors.mjs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vectors: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(vectors.len(), 16);
+    let repo = dir.path().join("repo");
+    for v in &vectors {
+        let mut args = vec!["add", "-q", "-n", "--repo", repo.to_str().unwrap()];
+        args.extend(
+            v["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap()),
+        );
+        args.push(v["path"].as_str().unwrap());
+        assert_eq!(last_cid(&args), v["cid"].as_str().unwrap(), "{}", v["name"]);
+    }
 }
 
 #[test]
