@@ -42,14 +42,15 @@ def run(args, env=None, **kw):
 
 
 def make_file(path, size):
-    # Incompressible, deterministic: SHA-256 counter stream.
+    # Incompressible and deterministic (seeded PRNG), written in 16 MiB pieces.
+    import random
+    rng = random.Random(20261122)
     with open(path, "wb") as f:
-        block = b""
-        i = 0
-        while f.tell() < size:
-            block = b"".join(hashlib.sha256(i.to_bytes(8, "little") + bytes([j])).digest() for j in range(2048))
-            f.write(block[: size - f.tell()])
-            i += 1
+        left = size
+        while left:
+            n = min(left, 16 << 20)
+            f.write(rng.randbytes(n))
+            left -= n
 
 
 def mbps(size, secs):
@@ -89,17 +90,11 @@ def wait_port(port, timeout=60):
 
 
 def download(port, path):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    c.request("GET", path)
-    r = c.getresponse()
-    n = 0
-    while True:
-        chunk = r.read(1 << 20)
-        if not chunk:
-            break
-        n += len(chunk)
-    assert r.status == 200, r.status
-    return n
+    # curl (C) as the client, so the client is not the bottleneck.
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", f"http://127.0.0.1:{port}{path}"],
+                         check=True, capture_output=True, text=True).stdout.split()
+    assert out[0] == "200", out
+    return int(out[1])
 
 
 def small_requests(port, paths, threads=8):

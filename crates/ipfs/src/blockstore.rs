@@ -71,6 +71,11 @@ pub trait Blockstore: Send + Sync {
     fn put(&self, block: &Block) -> Result<(), StoreError>;
     /// Makes every block stored so far durable.
     fn sync(&self) -> Result<(), StoreError>;
+
+    /// Several blocks at once, each verified; stores may read and verify them in parallel.
+    fn get_many(&self, cids: &[Cid]) -> Vec<Result<Option<Bytes>, StoreError>> {
+        cids.iter().map(|c| self.get(c)).collect()
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -88,6 +93,27 @@ struct Writer {
     records: Vec<(Cid, u64, u32)>,
     buf: Vec<u8>,
     dirty: bool,
+    /// Bytes appended since the background flusher was last asked to write back.
+    unflushed: u64,
+}
+
+/// Write-back is started every this many appended bytes, on a helper thread, so the final
+/// `sync` of a large import has little left to flush (the disk works while we hash).
+const WRITEBACK_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Starts a thread that `fdatasync`s the files it is handed; `try_send` drops requests while it
+/// is busy, so it never queues more than one.
+fn spawn_flusher() -> Option<std::sync::mpsc::SyncSender<File>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<File>(1);
+    std::thread::Builder::new()
+        .name("blockstore-writeback".into())
+        .spawn(move || {
+            while let Ok(file) = rx.recv() {
+                let _ = file.sync_data();
+            }
+        })
+        .ok()?;
+    Some(tx)
 }
 
 /// The pack-file blockstore (see the module docs).
@@ -96,6 +122,7 @@ pub struct DiskStore {
     index: RwLock<HashMap<Vec<u8>, Location>>,
     packs: RwLock<HashMap<u32, Arc<File>>>,
     writer: Mutex<Writer>,
+    flusher: Option<std::sync::mpsc::SyncSender<File>>,
     _lock: File,
 }
 
@@ -173,6 +200,7 @@ impl DiskStore {
                     records: entries,
                     buf: Vec::new(),
                     dirty: false,
+                    unflushed: 0,
                 });
             }
             packs.insert(id, Arc::new(file));
@@ -190,6 +218,7 @@ impl DiskStore {
             index: RwLock::new(index),
             packs: RwLock::new(packs),
             writer: Mutex::new(writer),
+            flusher: spawn_flusher(),
             _lock: lock,
         })
     }
@@ -313,6 +342,13 @@ impl DiskStore {
         let offset = w.len + (RECORD_HEADER + cid_bytes.len()) as u64;
         w.len += (4 + payload) as u64;
         w.dirty = true;
+        w.unflushed += (4 + payload) as u64;
+        if w.unflushed >= WRITEBACK_BYTES {
+            w.unflushed = 0;
+            if let (Some(flusher), Ok(file)) = (&self.flusher, w.file.try_clone()) {
+                let _ = flusher.try_send(file);
+            }
+        }
         w.records.push((*cid, offset, data.len() as u32));
         Ok(Location {
             pack: w.pack,
@@ -355,6 +391,7 @@ fn new_writer(dir: &Path, pack: u32) -> Result<(Writer, Arc<File>), StoreError> 
         records: Vec::new(),
         buf: Vec::new(),
         dirty: false,
+        unflushed: 0,
     };
     Ok((writer, Arc::new(file)))
 }
@@ -530,6 +567,23 @@ impl Blockstore for DiskStore {
             w.dirty = false;
         }
         Ok(())
+    }
+
+    /// Verification (hashing) dominates reads, so large batches are verified on two threads.
+    fn get_many(&self, cids: &[Cid]) -> Vec<Result<Option<Bytes>, StoreError>> {
+        if cids.len() < 4 {
+            return cids.iter().map(|c| self.get(c)).collect();
+        }
+        let (left, right) = cids.split_at(cids.len() / 2);
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| right.iter().map(|c| self.get(c)).collect::<Vec<_>>());
+            let mut out: Vec<_> = left.iter().map(|c| self.get(c)).collect();
+            match other.join() {
+                Ok(rest) => out.extend(rest),
+                Err(_) => out.extend(right.iter().map(|c| self.get(c))),
+            }
+            out
+        })
     }
 }
 

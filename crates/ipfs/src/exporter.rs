@@ -301,6 +301,92 @@ pub struct RangeReader<'a> {
     end: u64,
     stack: Vec<Pending>,
     blocks: Option<Vec<Cid>>,
+    prefetched: std::collections::HashMap<Cid, Bytes>,
+}
+
+/// Blocks read and verified together ahead of need (in parallel by stores that can).
+const READ_AHEAD: usize = 16;
+
+/// A UnixFS file node read without copying its payload: the hot path of every download.
+/// Applies the same rules as [`PbNode::decode`] and [`UnixFsData::decode`] for what it reads.
+struct FileNodeView {
+    links: Vec<Cid>,
+    blocksizes: Vec<u64>,
+    inline: Bytes,
+}
+
+impl FileNodeView {
+    fn parse(cid: &Cid, block: &Bytes) -> Result<Self, ExportError> {
+        let bad = |reason: &str| ExportError::Decode {
+            cid: *cid,
+            reason: reason.to_owned(),
+        };
+        let slice_of = |part: &[u8]| {
+            let start = (part.as_ptr() as usize) - (block.as_ptr() as usize);
+            block.slice(start..start + part.len())
+        };
+        let mut links = Vec::new();
+        let mut unixfs = None;
+        let mut reader = crate::pb::Reader::new(block);
+        while let Some((field, value)) = reader.next_field().map_err(|e| bad(&e.to_string()))? {
+            match (field, value) {
+                (2, crate::pb::Value::Bytes(link)) if unixfs.is_none() => {
+                    let mut fields = crate::pb::Reader::new(link);
+                    let mut hash = None;
+                    while let Some((f, v)) = fields.next_field().map_err(|e| bad(&e.to_string()))? {
+                        if let (1, crate::pb::Value::Bytes(h)) = (f, v) {
+                            hash = Some(
+                                Cid::from_bytes(h).map_err(|_| bad("link with an invalid CID"))?,
+                            );
+                        }
+                    }
+                    links.push(hash.ok_or_else(|| bad("link without a hash"))?);
+                }
+                (1, crate::pb::Value::Bytes(data)) if unixfs.is_none() => unixfs = Some(data),
+                _ => return Err(bad("not a canonical dag-pb node")),
+            }
+        }
+        let unixfs = unixfs.ok_or_else(|| bad("dag-pb node without UnixFS data"))?;
+        let mut kind = None;
+        let mut inline = Bytes::new();
+        let mut blocksizes = Vec::new();
+        let mut fields = crate::pb::Reader::new(unixfs);
+        while let Some((f, v)) = fields.next_field().map_err(|e| bad(&e.to_string()))? {
+            match (f, v) {
+                (1, crate::pb::Value::Varint(t)) => kind = Some(t),
+                (2, crate::pb::Value::Bytes(d)) => inline = slice_of(d),
+                (4, crate::pb::Value::Varint(size)) => blocksizes.push(size),
+                (4, crate::pb::Value::Bytes(packed)) => {
+                    let mut rest = packed;
+                    while !rest.is_empty() {
+                        let (size, used) =
+                            crate::pb::read_varint(rest).map_err(|e| bad(&e.to_string()))?;
+                        blocksizes.push(size);
+                        rest = &rest[used..];
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !matches!(kind, Some(0 | 2)) {
+            return Err(ExportError::NotAFile(*cid));
+        }
+        if !links.is_empty() && links.len() != blocksizes.len() {
+            return Err(bad(&format!(
+                "{} links but {} blocksizes",
+                links.len(),
+                blocksizes.len()
+            )));
+        }
+        if links.is_empty() {
+            blocksizes.clear();
+        }
+        Ok(Self {
+            links,
+            blocksizes,
+            inline,
+        })
+    }
 }
 
 struct Pending {
@@ -322,6 +408,7 @@ impl<'a> RangeReader<'a> {
                 size: None,
             }],
             blocks: None,
+            prefetched: std::collections::HashMap::new(),
         }
     }
 
@@ -334,6 +421,25 @@ impl<'a> RangeReader<'a> {
     /// The blocks read so far, in order.
     pub fn take_blocks(&mut self) -> Vec<Cid> {
         self.blocks.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Reads `item` and the next siblings the walk will need in one batch.
+    fn prefetch(&mut self, item: &Pending) -> Result<(), ExportError> {
+        let mut wanted = vec![item.cid];
+        for next in self.stack.iter().rev().take(READ_AHEAD - 1) {
+            let overlaps = next
+                .size
+                .is_none_or(|size| next.offset < self.end && next.offset + size > self.start);
+            if overlaps && !self.prefetched.contains_key(&next.cid) {
+                wanted.push(next.cid);
+            }
+        }
+        for (cid, data) in wanted.iter().zip(self.store.get_many(&wanted)) {
+            if let Some(data) = data? {
+                self.prefetched.insert(*cid, data);
+            }
+        }
+        Ok(())
     }
 
     fn slice(&self, data: &Bytes, offset: u64) -> Option<Bytes> {
@@ -352,40 +458,35 @@ impl<'a> RangeReader<'a> {
         {
             return Ok(Some(None));
         }
-        let data = fetch(self.store, &item.cid)?;
+        let data = match self.prefetched.remove(&item.cid) {
+            Some(data) => data,
+            None => {
+                self.prefetch(&item)?;
+                match self.prefetched.remove(&item.cid) {
+                    Some(data) => data,
+                    None => fetch(self.store, &item.cid)?,
+                }
+            }
+        };
         if let Some(blocks) = &mut self.blocks {
             blocks.push(item.cid);
         }
         match item.cid.codec() {
             RAW => Ok(Some(self.slice(&data, item.offset))),
             DAG_PB => {
-                let (node, fs) = decode_pb(&item.cid, &data)?;
-                if !matches!(fs.kind, DataType::File | DataType::Raw) {
-                    return Err(ExportError::NotAFile(item.cid));
-                }
-                if !node.links.is_empty() && node.links.len() != fs.blocksizes.len() {
-                    return Err(ExportError::Decode {
-                        cid: item.cid,
-                        reason: format!(
-                            "{} links but {} blocksizes",
-                            node.links.len(),
-                            fs.blocksizes.len()
-                        ),
-                    });
-                }
-                let inline = Bytes::from(fs.data.unwrap_or_default());
-                let mut offset = item.offset + inline.len() as u64;
-                let mut children = Vec::with_capacity(node.links.len());
-                for (link, size) in node.links.iter().zip(&fs.blocksizes) {
+                let view = FileNodeView::parse(&item.cid, &data)?;
+                let mut offset = item.offset + view.inline.len() as u64;
+                let mut children = Vec::with_capacity(view.links.len());
+                for (cid, size) in view.links.into_iter().zip(view.blocksizes) {
                     children.push(Pending {
-                        cid: link.cid,
+                        cid,
                         offset,
-                        size: Some(*size),
+                        size: Some(size),
                     });
                     offset += size;
                 }
                 self.stack.extend(children.into_iter().rev());
-                Ok(Some(self.slice(&inline, item.offset)))
+                Ok(Some(self.slice(&view.inline, item.offset)))
             }
             _ => Err(ExportError::NotAFile(item.cid)),
         }

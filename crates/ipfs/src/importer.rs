@@ -228,18 +228,18 @@ struct FileBuilder<'a, S: ?Sized> {
 }
 
 impl<S: BlockSink + ?Sized> FileBuilder<'_, S> {
-    fn leaf(&mut self, chunk: &[u8], kind: DataType) -> io::Result<Imported> {
-        (self.progress)(chunk.len() as u64);
+    fn leaf(&mut self, chunk: Vec<u8>, kind: DataType) -> io::Result<Imported> {
+        let len = chunk.len() as u64;
+        (self.progress)(len);
         let block = if self.opts.raw_leaves() {
-            Block::raw(chunk.to_vec())
+            Block::raw(chunk)
         } else {
-            let node = PbNode {
-                links: Vec::new(),
-                data: Some(UnixFsData::leaf(kind, chunk).encode()),
-            };
-            Block::dag_pb(node.encode(), self.opts.cid_version)
+            Block::dag_pb(
+                crate::unixfs::leaf_node_bytes(kind, &chunk),
+                self.opts.cid_version,
+            )
         };
-        self.emit(block, chunk.len() as u64, 0)
+        self.emit(block, len, 0)
     }
 
     fn internal(&mut self, children: &[Imported]) -> io::Result<Imported> {
@@ -274,10 +274,10 @@ impl<S: BlockSink + ?Sized> FileBuilder<'_, S> {
         // levels[0] holds leaves, levels[i] nodes of height i; a full level is folded upward at once.
         let mut levels: Vec<Vec<Imported>> = vec![Vec::new()];
         if chunks.done() {
-            return self.leaf(&[], DataType::File);
+            return self.leaf(Vec::new(), DataType::File);
         }
         while let Some(chunk) = chunks.take()? {
-            let leaf = self.leaf(&chunk, DataType::File)?;
+            let leaf = self.leaf(chunk, DataType::File)?;
             self.push_level(&mut levels, 0, leaf, max)?;
         }
         // Fold: every partial level becomes one node of the next level until one node is left.
@@ -325,7 +325,7 @@ impl<S: BlockSink + ?Sized> FileBuilder<'_, S> {
         let mut children = Vec::new();
         while children.len() < self.opts.max_links {
             match chunks.take()? {
-                Some(chunk) => children.push(self.leaf(&chunk, DataType::Raw)?),
+                Some(chunk) => children.push(self.leaf(chunk, DataType::Raw)?),
                 None => break,
             }
         }

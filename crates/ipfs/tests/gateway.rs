@@ -31,6 +31,9 @@ fn start() -> Gateway {
                 .await
                 .expect("bind");
             tx.send(listener.local_addr().expect("addr")).expect("send");
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, router).await.expect("serve");
         });
     });
