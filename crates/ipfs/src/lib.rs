@@ -25,6 +25,7 @@ pub mod car;
 pub mod exporter;
 pub mod gateway;
 pub mod identity;
+pub mod ipns;
 pub mod links;
 pub mod repo;
 pub mod tar;

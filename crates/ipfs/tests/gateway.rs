@@ -1,56 +1,13 @@
 //! The gateways over real loopback sockets, driven by an HTTP client: trustless raw/CAR
 //! responses, the path gateway's files, ranges, directories and caching headers.
 
+use crust_ipfs::Cid;
 use crust_ipfs::car::CarReader;
 use crust_ipfs::importer::{DirBuilder, ImportOptions};
-use crust_ipfs::repo::Repo;
-use crust_ipfs::{Cid, gateway};
 use reqwest::StatusCode;
-use reqwest::blocking::Client;
-use std::sync::Arc;
 
-struct Gateway {
-    url: String,
-    repo: Arc<Repo>,
-    _dir: tempfile::TempDir,
-}
-
-fn start() -> Gateway {
-    let dir = tempfile::tempdir().expect("tmp");
-    let repo = Arc::new(Repo::open(dir.path()).expect("repo"));
-    let router = gateway::router(repo.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("rt");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(listener, router).await.expect("serve");
-        });
-    });
-    let addr = rx.recv().expect("addr");
-    Gateway {
-        url: format!("http://{addr}"),
-        repo,
-        _dir: dir,
-    }
-}
-
-fn client() -> Client {
-    Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
+mod common;
+use common::{Gateway, client, start};
 
 fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 251) as u8).collect()

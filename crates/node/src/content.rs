@@ -634,6 +634,28 @@ pub fn dag_export(cid: &str, repo: &RepoArgs) -> Result<(), String> {
     out.flush().map_err(|e| e.to_string())
 }
 
+/// `crust ipfs routing-put /ipns/<name> FILE`.
+pub fn routing_put(key: &str, record: &Path, repo: &RepoArgs) -> Result<(), String> {
+    let text = key
+        .strip_prefix("/ipns/")
+        .ok_or("the key must be /ipns/<name>")?;
+    let name =
+        crust_ipfs::ipns::Name::parse(text.trim_end_matches('/')).map_err(|e| e.to_string())?;
+    let bytes = fs::read(record).map_err(|e| format!("{}: {e}", record.display()))?;
+    let dir = repo.repo.clone().unwrap_or_else(default_repo);
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let stored = crust_ipfs::ipns::RecordStore::new(&dir)
+        .put(&name, &bytes, crust_ipfs::ipns::now_unix())
+        .map_err(|e| format!("{key}: {e}"))?;
+    println!(
+        "/ipns/{} -> {} (sequence {})",
+        name.canonical(),
+        stored.value,
+        stored.sequence
+    );
+    Ok(())
+}
+
 /// `crust ipfs gc`.
 pub fn gc(repo: &RepoArgs) -> Result<(), String> {
     let Target::Local(repo) = open(repo)? else {

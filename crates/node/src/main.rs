@@ -103,6 +103,15 @@ enum IpfsCommand {
         #[command(flatten)]
         repo: content::RepoArgs,
     },
+    /// Store an IPNS record (verified first) for `/ipns/<name>`.
+    RoutingPut {
+        /// `/ipns/<name>`.
+        key: String,
+        /// The record file.
+        record: std::path::PathBuf,
+        #[command(flatten)]
+        repo: content::RepoArgs,
+    },
     /// Remove every block no pin reaches.
     Gc {
         #[command(flatten)]
@@ -237,6 +246,9 @@ fn run(cli: Cli) -> Result<(), String> {
         }) => content::dag_import(&files, pin_roots, &repo),
         Command::Ipfs(IpfsCommand::DagExport { cid, repo }) => content::dag_export(&cid, &repo),
         Command::Ipfs(IpfsCommand::Gc { repo }) => content::gc(&repo),
+        Command::Ipfs(IpfsCommand::RoutingPut { key, record, repo }) => {
+            content::routing_put(&key, &record, &repo)
+        }
         Command::Tx(TxCommand::Transfer {
             from,
             to,
