@@ -20,6 +20,7 @@ pub mod unixfs;
 pub use block::Block;
 pub use crust_primitives::Cid;
 pub use importer::{ImportOptions, Imported, Layout};
+pub mod bitswap;
 pub mod blockstore;
 pub mod car;
 pub mod exporter;

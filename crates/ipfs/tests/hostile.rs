@@ -61,6 +61,16 @@ proptest! {
     }
 
     #[test]
+    fn bitswap_messages_decode_or_fail_cleanly(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        if let Ok(msg) = crust_ipfs::bitswap::Message::decode(&data) {
+            // Whatever decodes re-encodes to a message that decodes to the same value.
+            prop_assert_eq!(crust_ipfs::bitswap::Message::decode(&msg.encode()), Ok(msg));
+        }
+        let mut buf = data.clone();
+        let _ = crust_ipfs::bitswap::take_frames(&mut buf);
+    }
+
+    #[test]
     fn mutated_cars_fail_cleanly(index in 0usize..2000, byte in any::<u8>(), cut in 0usize..2000) {
         let mut bytes = sample_car();
         let i = index % bytes.len();
