@@ -185,7 +185,7 @@ def main():
     dcid = run([BIN, "add", "-q", "--repo", repo, small_dir]).split()[-1]
 
     api, gw = free_port(), free_port()
-    daemon = subprocess.Popen([BIN, "ipfs", "daemon", "--repo", repo, "--api-addr", f"127.0.0.1:{api}", "--gateway-addr", f"127.0.0.1:{gw}"], stderr=subprocess.DEVNULL)
+    daemon = subprocess.Popen([BIN, "ipfs", "daemon", "--repo", repo, "--api-addr", f"127.0.0.1:{api}", "--gateway-addr", f"127.0.0.1:{gw}", "--swarm-addr", "/ip4/127.0.0.1/tcp/0"], stderr=subprocess.DEVNULL)
     kdaemon = None
     try:
         wait_port(gw)

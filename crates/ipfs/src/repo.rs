@@ -311,3 +311,25 @@ fn walk_with(
     }
     Ok(())
 }
+
+/// A repository is a blockstore (its pack store), so network services can share it.
+impl Blockstore for Repo {
+    fn get(&self, cid: &Cid) -> Result<Option<bytes::Bytes>, StoreError> {
+        self.store.get(cid)
+    }
+    fn has(&self, cid: &Cid) -> bool {
+        self.store.has(cid)
+    }
+    fn size(&self, cid: &Cid) -> Option<u64> {
+        self.store.size(cid)
+    }
+    fn put(&self, block: &Block) -> Result<(), StoreError> {
+        self.store.put(block)
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        self.store.sync()
+    }
+    fn get_many(&self, cids: &[Cid]) -> Vec<Result<Option<bytes::Bytes>, StoreError>> {
+        self.store.get_many(cids)
+    }
+}

@@ -634,6 +634,60 @@ pub fn dag_export(cid: &str, repo: &RepoArgs) -> Result<(), String> {
     out.flush().map_err(|e| e.to_string())
 }
 
+/// `crust fetch CID --peer MULTIADDR…`: pulls a whole DAG over Bitswap into the repository
+/// (pinned), with a progress line per second.
+pub fn fetch(cid: &str, peers: &[String], window: usize, repo: &RepoArgs) -> Result<(), String> {
+    let cid: Cid = cid.parse().map_err(|e| format!("{cid}: {e}"))?;
+    if peers.is_empty() {
+        return Err(
+            "give at least one --peer /ip4/…/tcp/…/p2p/<id> (content routing arrives with the DHT)"
+                .into(),
+        );
+    }
+    let Target::Local(repo) = open(repo)? else {
+        return Err("the repository is held by a running daemon; stop it to fetch (daemon-side fetch is not exposed yet)".into());
+    };
+    let repo: Arc<Repo> = Arc::new(*repo);
+    let key = crust_ipfs::identity::NodeKey::load_or_create(repo.dir())
+        .map_err(|e| format!("node key: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let listen = vec!["/ip4/127.0.0.1/tcp/0".parse().map_err(|e| format!("{e}"))?];
+        let host = crust_net::Host::start(crust_net::NetConfig {
+            key_seed: key.seed(),
+            listen,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let exchange = crust_net::Exchange::start(host.clone(), repo.clone());
+        let mut last = None;
+        for addr in peers {
+            let addr = addr.parse().map_err(|e| format!("--peer {addr}: {e}"))?;
+            match host.dial(addr).await {
+                Ok(peer) => last = Some(peer),
+                Err(e) => eprintln!("warning: {e}"),
+            }
+        }
+        let peer = last.ok_or("could not connect to any --peer")?;
+        let started = std::time::Instant::now();
+        let (blocks, bytes) = exchange
+            .fetch_dag(peer, cid, window, std::time::Duration::from_secs(60))
+            .await
+            .map_err(|e| e.to_string())?;
+        repo.pin(cid, crust_ipfs::repo::PinKind::Recursive)
+            .map_err(|e| e.to_string())?;
+        let secs = started.elapsed().as_secs_f64().max(1e-6);
+        eprintln!(
+            "fetched {blocks} blocks, {bytes} bytes in {secs:.2} s ({:.1} MB/s); pinned {cid}",
+            bytes as f64 / secs / 1e6
+        );
+        Ok::<(), String>(())
+    })
+}
+
 /// `crust ipfs routing-put /ipns/<name> FILE`.
 pub fn routing_put(key: &str, record: &Path, repo: &RepoArgs) -> Result<(), String> {
     let text = key
@@ -680,6 +734,9 @@ pub struct DaemonArgs {
     /// Gateway address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub gateway_addr: std::net::SocketAddr,
+    /// libp2p listen address for Bitswap (the data network), e.g. `/ip4/0.0.0.0/tcp/4001`.
+    #[arg(long, default_value = "/ip4/127.0.0.1/tcp/4001")]
+    pub swarm_addr: String,
 }
 
 /// Opens the repository and serves the Kubo RPC API and the gateway until interrupted.
@@ -734,6 +791,7 @@ pub async fn serve(
     let _ = gw_task.await;
     let _ = fs::remove_file(repo_dir.join("api"));
     let _ = fs::remove_file(repo_dir.join("gateway"));
+    let _ = fs::remove_file(repo_dir.join("swarm"));
     eprintln!("ipfs: stopped");
     Ok(())
 }
@@ -773,10 +831,28 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
         })?;
     let api_addr = api_listener.local_addr().map_err(|e| e.to_string())?;
     let gw_addr = gw_listener.local_addr().map_err(|e| e.to_string())?;
+    // The data network: libp2p + Bitswap over the same repository.
+    let swarm_addr = addrs
+        .swarm_addr
+        .parse()
+        .map_err(|e| format!("--swarm-addr {}: {e}", addrs.swarm_addr))?;
+    let host = crust_net::Host::start(crust_net::NetConfig {
+        key_seed: key.seed(),
+        listen: vec![swarm_addr],
+    })
+    .await
+    .map_err(|e| format!("data network: {e}"))?;
+    let _exchange = crust_net::Exchange::start(host.clone(), repo.clone());
+    let swarm_addrs: Vec<String> = host
+        .listen_addrs()
+        .iter()
+        .map(|a| format!("{a}/p2p/{}", host.peer_id()))
+        .collect();
+    fs::write(repo_dir.join("swarm"), swarm_addrs.join("\n") + "\n").map_err(|e| e.to_string())?;
     let info = crust_api::kubo::NodeInfo {
         peer_id: key.peer_id(),
         public_key: key.public_key_base64(),
-        addresses: Vec::new(),
+        addresses: swarm_addrs.clone(),
     };
     let api = crust_api::kubo::router(repo.clone(), info);
     let gateway = crust_ipfs::gateway::router(repo.clone());
@@ -791,5 +867,6 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
     eprintln!(
         "ipfs: Kubo RPC API on http://{api_addr}/api/v0  gateway on http://{gw_addr}/ipfs/<cid>"
     );
+    eprintln!("ipfs: Bitswap on {}", swarm_addrs.join(" "));
     Ok((api_listener, gw_listener, api, gateway))
 }

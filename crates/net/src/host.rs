@@ -1,0 +1,187 @@
+//! The libp2p host: transport stack, identity, listening and dialing.
+
+use futures::StreamExt as _;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, identify, identity, noise, ping, tcp, yamux};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// How the host listens and who it is.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// The node key's 32-byte ed25519 seed (`crust_ipfs::identity::NodeKey::seed`).
+    pub key_seed: [u8; 32],
+    /// Addresses to listen on, e.g. `/ip4/127.0.0.1/tcp/0`.
+    pub listen: Vec<Multiaddr>,
+}
+
+/// Why the host failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// Setting up the transport or listening failed.
+    #[error("libp2p: {0}")]
+    Setup(String),
+    /// A dial failed.
+    #[error("dialing {addr}: {reason}")]
+    Dial {
+        /// The address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The host has stopped.
+    #[error("the network host has stopped")]
+    Stopped,
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    stream: libp2p_stream::Behaviour,
+}
+
+enum Command {
+    Dial(Multiaddr, oneshot::Sender<Result<PeerId, NetError>>),
+}
+
+/// A running host; dropping it does not stop the event loop (the runtime does).
+#[derive(Clone)]
+pub struct Host {
+    peer_id: PeerId,
+    listen_addrs: Vec<Multiaddr>,
+    control: libp2p_stream::Control,
+    commands: mpsc::Sender<Command>,
+}
+
+/// The agent string peers see in Identify.
+pub const AGENT: &str = concat!("crust/", env!("CARGO_PKG_VERSION"));
+
+impl Host {
+    /// Builds the host, starts listening and spawns its event loop on the current runtime.
+    pub async fn start(config: NetConfig) -> Result<Self, NetError> {
+        let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
+        let mut seed = config.key_seed;
+        let keypair = identity::Keypair::ed25519_from_bytes(&mut seed).map_err(|e| setup(&e))?;
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(|e| setup(&e))?
+            .with_behaviour(|key| Behaviour {
+                identify: identify::Behaviour::new(
+                    identify::Config::new("/ipfs/0.1.0".into(), key.public())
+                        .with_agent_version(AGENT.into()),
+                ),
+                ping: ping::Behaviour::default(),
+                stream: libp2p_stream::Behaviour::new(),
+            })
+            .map_err(|e| setup(&e))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+            .build();
+        for addr in &config.listen {
+            swarm.listen_on(addr.clone()).map_err(|e| setup(&e))?;
+        }
+        // Wait for the listeners to report their bound addresses (port 0 → real port).
+        let mut listen_addrs = Vec::new();
+        while listen_addrs.len() < config.listen.len() {
+            match tokio::time::timeout(Duration::from_secs(10), swarm.select_next_some()).await {
+                Ok(SwarmEvent::NewListenAddr { address, .. }) => listen_addrs.push(address),
+                Ok(SwarmEvent::ListenerError { error, .. }) => return Err(setup(&error)),
+                Ok(_) => {}
+                Err(_) => {
+                    return Err(NetError::Setup(
+                        "listeners did not start within 10 s".into(),
+                    ));
+                }
+            }
+        }
+        let peer_id = *swarm.local_peer_id();
+        let control = swarm.behaviour().stream.new_control();
+        let (commands, rx) = mpsc::channel(64);
+        tokio::spawn(run(swarm, rx));
+        Ok(Self {
+            peer_id,
+            listen_addrs,
+            control,
+            commands,
+        })
+    }
+
+    /// This node's peer ID.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The addresses the host listens on.
+    pub fn listen_addrs(&self) -> &[Multiaddr] {
+        &self.listen_addrs
+    }
+
+    /// A handle for opening and accepting protocol streams.
+    pub fn control(&self) -> libp2p_stream::Control {
+        self.control.clone()
+    }
+
+    /// Connects to `addr` (which must end in `/p2p/<peer id>`), returning the peer.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Dial(addr, tx))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)?
+    }
+}
+
+fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+        _ => None,
+    })
+}
+
+async fn run(mut swarm: libp2p::Swarm<Behaviour>, mut commands: mpsc::Receiver<Command>) {
+    let mut pending: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, NetError>>>> =
+        HashMap::new();
+    loop {
+        tokio::select! {
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    for reply in pending.remove(&peer_id).unwrap_or_default() {
+                        let _ = reply.send(Ok(peer_id));
+                    }
+                }
+                SwarmEvent::OutgoingConnectionError { peer_id: Some(peer_id), error, .. } => {
+                    for reply in pending.remove(&peer_id).unwrap_or_default() {
+                        let _ = reply.send(Err(NetError::Dial { addr: peer_id.to_string(), reason: error.to_string() }));
+                    }
+                }
+                _ => {}
+            },
+            command = commands.recv() => match command {
+                Some(Command::Dial(addr, reply)) => {
+                    let Some(peer) = peer_of(&addr) else {
+                        let _ = reply.send(Err(NetError::Dial { addr: addr.to_string(), reason: "the address needs a /p2p/<peer id> suffix".into() }));
+                        continue;
+                    };
+                    if swarm.is_connected(&peer) {
+                        let _ = reply.send(Ok(peer));
+                        continue;
+                    }
+                    match swarm.dial(addr.clone()) {
+                        Ok(()) => pending.entry(peer).or_default().push(reply),
+                        Err(e) => {
+                            let _ = reply.send(Err(NetError::Dial { addr: addr.to_string(), reason: e.to_string() }));
+                        }
+                    }
+                }
+                None => return,
+            },
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The open data network: how storage nodes fetch ordered files from whoever has them and
+//! serve them back to anyone on IPFS.
+//!
+//! [`host`] runs a libp2p host (TCP, Noise, Yamux, Identify, Ping) with the node's persisted
+//! ed25519 key; [`exchange`] speaks Bitswap (1.2.0, with the 1.1.0/1.0.0 ids registered) on it,
+//! as a server answering wants from the blockstore and as a client fetching whole DAGs with
+//! many wants in flight. The wire format lives in `crust_ipfs::bitswap`.
+
+pub mod exchange;
+pub mod host;
+
+pub use exchange::Exchange;
+pub use host::{Host, NetConfig, NetError};
