@@ -81,7 +81,11 @@ impl Exchange {
         let mut chunk = vec![0u8; 256 * 1024];
         loop {
             let n = match stream.read(&mut chunk).await {
-                Ok(0) => return,
+                Ok(0) => {
+                    // Close our side too, so the peer sees a clean end rather than a reset.
+                    let _ = stream.close().await;
+                    return;
+                }
                 Err(e) => {
                     trace(|| format!("bitswap: read from {peer} failed: {e}"));
                     return;

@@ -40,6 +40,7 @@ struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     stream: libp2p_stream::Behaviour,
+    bitswap: crate::inbound::Behaviour,
 }
 
 enum Command {
@@ -53,6 +54,7 @@ pub struct Host {
     listen_addrs: Vec<Multiaddr>,
     control: libp2p_stream::Control,
     commands: mpsc::Sender<Command>,
+    inbound: std::sync::Arc<std::sync::Mutex<Option<mpsc::Receiver<crate::inbound::Inbound>>>>,
 }
 
 /// The agent string peers see in Identify.
@@ -64,6 +66,11 @@ impl Host {
         let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
         let mut seed = config.key_seed;
         let keypair = identity::Keypair::ed25519_from_bytes(&mut seed).map_err(|e| setup(&e))?;
+        let protocols = crust_ipfs::bitswap::PROTOCOLS
+            .iter()
+            .map(|p| libp2p::StreamProtocol::new(p))
+            .collect();
+        let (bitswap, inbound) = crate::inbound::Behaviour::new(protocols);
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -79,9 +86,13 @@ impl Host {
                 ),
                 ping: ping::Behaviour::default(),
                 stream: libp2p_stream::Behaviour::new(),
+                bitswap,
             })
             .map_err(|e| setup(&e))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+            .with_swarm_config(|c| {
+                c.with_idle_connection_timeout(Duration::from_secs(120))
+                    .with_max_negotiating_inbound_streams(1024)
+            })
             .build();
         for addr in &config.listen {
             swarm.listen_on(addr.clone()).map_err(|e| setup(&e))?;
@@ -109,6 +120,7 @@ impl Host {
             listen_addrs,
             control,
             commands,
+            inbound: std::sync::Arc::new(std::sync::Mutex::new(Some(inbound))),
         })
     }
 
@@ -125,6 +137,11 @@ impl Host {
     /// A handle for opening and accepting protocol streams.
     pub fn control(&self) -> libp2p_stream::Control {
         self.control.clone()
+    }
+
+    /// The queue of inbound Bitswap streams; the first caller gets it (the exchange).
+    pub fn take_inbound(&self) -> Option<mpsc::Receiver<crate::inbound::Inbound>> {
+        self.inbound.lock().ok()?.take()
     }
 
     /// Connects to `addr` (which must end in `/p2p/<peer id>`), returning the peer.

@@ -8,6 +8,7 @@
 
 pub mod exchange;
 pub mod host;
+pub mod inbound;
 
 pub use exchange::Exchange;
 pub use host::{Host, NetConfig, NetError};
