@@ -145,6 +145,12 @@ mod tests {
     }
 
     #[test]
+    fn non_minimal_lengths_are_rejected() {
+        // Fuzz finding: decoded, but re-encoded to different bytes.
+        assert!(PbNode::decode(&[0x0a, 0x83, 0x00, 0x00, 0x0a, 0x00]).is_err());
+    }
+
+    #[test]
     fn data_before_links_is_rejected() {
         let cid: Cid = "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"
             .parse()

@@ -56,6 +56,11 @@ pub fn read_varint(input: &[u8]) -> Result<(u64, usize), PbError> {
         }
         value |= part << (7 * i);
         if byte & 0x80 == 0 {
+            // A trailing zero group means a longer-than-necessary encoding: canonical forms
+            // only, so every value has exactly one byte form (the dag-pb spec's rule).
+            if i > 0 && byte == 0 {
+                return Err(PbError::BadVarint);
+            }
             return Ok((value, i + 1));
         }
     }
@@ -166,6 +171,9 @@ mod tests {
             assert_eq!(read_varint(&out), Ok((v, out.len())));
         }
         assert_eq!(read_varint(&[0x80]), Err(PbError::Truncated));
+        // Non-minimal encodings (found by the decode_dagpb fuzz target: `0a 83 00 00 0a 00`).
+        assert_eq!(read_varint(&[0x83, 0x00]), Err(PbError::BadVarint));
+        assert_eq!(read_varint(&[0x80, 0x80, 0x00]), Err(PbError::BadVarint));
         assert_eq!(read_varint(&[0xff; 10]), Err(PbError::BadVarint));
         assert_eq!(
             read_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]),

@@ -77,11 +77,18 @@ impl Exchange {
 
     /// Reads messages from one inbound stream until it ends or misbehaves.
     async fn read_stream(self: Arc<Self>, peer: PeerId, mut stream: libp2p::Stream) {
+        trace(|| format!("bitswap: inbound stream from {peer}"));
         let mut buf = Vec::new();
         let mut chunk = vec![0u8; 256 * 1024];
         loop {
             let n = match stream.read(&mut chunk).await {
                 Ok(0) => {
+                    trace(|| {
+                        format!(
+                            "bitswap: inbound stream from {peer} ended ({} bytes left over)",
+                            buf.len()
+                        )
+                    });
                     // Close our side too, so the peer sees a clean end rather than a reset.
                     let _ = stream.close().await;
                     return;

@@ -149,7 +149,14 @@ impl ConnectionHandler for Handler {
         }) = event
         {
             // Full queue: drop the stream; the sender's client re-sends unanswered wants.
-            let _ = self.queue.try_send((self.peer, stream, protocol));
+            if self.queue.try_send((self.peer, stream, protocol)).is_err()
+                && std::env::var_os("CRUST_BITSWAP_TRACE").is_some()
+            {
+                eprintln!(
+                    "bitswap: inbound queue full, dropping a stream from {}",
+                    self.peer
+                );
+            }
         }
     }
 }

@@ -206,6 +206,13 @@ enum KeyCommand {
 }
 
 fn main() -> ExitCode {
+    // `RUST_LOG=info` (or `libp2p_swarm=debug,yamux=debug`, …) turns on diagnostic logs on stderr.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
