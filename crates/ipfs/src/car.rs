@@ -236,11 +236,9 @@ fn parse_header(bytes: &[u8]) -> Result<Vec<Cid>, CarError> {
     let mut version = None;
     for _ in 0..entries {
         let (m, n) = cbor_head(bytes, &mut pos).map_err(CarError::Header)?;
-        let key = bytes
-            .get(pos..pos + n as usize)
+        let key = crate::links::cbor_take(bytes, &mut pos, n)
             .filter(|_| m == 3)
             .ok_or(CarError::Header("bad header key"))?;
-        pos += n as usize;
         match key {
             b"version" => {
                 let (m, v) = cbor_head(bytes, &mut pos).map_err(CarError::Header)?;
@@ -257,11 +255,9 @@ fn parse_header(bytes: &[u8]) -> Result<Vec<Cid>, CarError> {
                 for _ in 0..count {
                     let (t, tag) = cbor_head(bytes, &mut pos).map_err(CarError::Header)?;
                     let (m, len) = cbor_head(bytes, &mut pos).map_err(CarError::Header)?;
-                    let raw = bytes
-                        .get(pos..pos + len as usize)
+                    let raw = crate::links::cbor_take(bytes, &mut pos, len)
                         .filter(|r| t == 6 && tag == 42 && m == 2 && r.first() == Some(&0))
                         .ok_or(CarError::Header("root is not a CID link"))?;
-                    pos += len as usize;
                     roots.push(
                         Cid::from_bytes(&raw[1..])
                             .map_err(|_| CarError::Header("root is not a valid CID"))?,
@@ -305,6 +301,17 @@ mod tests {
         car.extend_from_slice(&[0xff, 0xff, 0xff, 0x7f]);
         let mut r = CarReader::new(&car[..]).expect("header");
         assert!(matches!(r.next_block(), Err(CarError::Section { .. })));
+    }
+
+    #[test]
+    fn huge_cbor_lengths_in_the_header_fail_cleanly() {
+        // Fuzz finding (read_car): a header key length near u64::MAX overflowed `pos + n`.
+        let input = [
+            0x0b, 0xa1, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x53, 0x34, 0xfb, 0xff, 0xff, 0xff, 0x65, 0xc8,
+            0x00, 0x00,
+        ];
+        assert!(CarReader::new(&input[..]).is_err());
     }
 
     #[test]

@@ -163,12 +163,10 @@ fn data_map(data: &[u8]) -> Result<SignedData, IpnsError> {
         (None, None, None, 0, 0);
     for _ in 0..entries {
         let (m, n) = cbor_head(data, &mut pos).map_err(bad)?;
-        let key = data
-            .get(pos..pos + n as usize)
+        let key = crate::links::cbor_take(data, &mut pos, n)
             .filter(|_| m == 3)
             .ok_or_else(|| bad("key"))?
             .to_vec();
-        pos += n as usize;
         let (m, n) = cbor_head(data, &mut pos).map_err(bad)?;
         match m {
             0 => match key.as_slice() {
@@ -178,11 +176,9 @@ fn data_map(data: &[u8]) -> Result<SignedData, IpnsError> {
                 _ => {}
             },
             2 | 3 => {
-                let bytes = data
-                    .get(pos..pos + n as usize)
+                let bytes = crate::links::cbor_take(data, &mut pos, n)
                     .ok_or_else(|| bad("truncated"))?
                     .to_vec();
-                pos += n as usize;
                 match key.as_slice() {
                     b"Value" => value = Some(bytes),
                     b"Validity" => validity = Some(bytes),

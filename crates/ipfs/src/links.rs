@@ -96,6 +96,15 @@ fn cbor_links(data: &[u8], out: &mut Vec<Cid>) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The next `n` bytes at `*pos`, advancing past them; `None` if the input is shorter (with
+/// overflow-safe arithmetic: `n` comes from hostile input).
+pub(crate) fn cbor_take<'a>(data: &'a [u8], pos: &mut usize, n: u64) -> Option<&'a [u8]> {
+    let end = pos.checked_add(usize::try_from(n).ok()?)?;
+    let out = data.get(*pos..end)?;
+    *pos = end;
+    Some(out)
+}
+
 pub(crate) fn cbor_head(data: &[u8], pos: &mut usize) -> Result<(u8, u64), &'static str> {
     let first = *data.get(*pos).ok_or("truncated dag-cbor")?;
     *pos += 1;
@@ -149,7 +158,7 @@ fn cbor_item(
                     return Err("tag 42 must wrap a byte string");
                 }
                 let bytes = data
-                    .get(*pos..*pos + len as usize)
+                    .get(*pos..pos.saturating_add(len as usize))
                     .ok_or("truncated link")?;
                 *pos += len as usize;
                 if bytes[0] != 0 {
@@ -237,11 +246,9 @@ pub fn step(value: &Inline, segment: &str) -> Result<Step, &'static str> {
                     let mut found = None;
                     for _ in 0..n {
                         let (m, len) = cbor_head(data, &mut pos)?;
-                        let key = data
-                            .get(pos..pos + len as usize)
+                        let key = cbor_take(data, &mut pos, len)
                             .filter(|_| m == 3)
                             .ok_or("dag-cbor map key is not a string")?;
-                        pos += len as usize;
                         let start = pos;
                         cbor_item(data, &mut pos, &mut Vec::new(), 0)?;
                         if key == segment.as_bytes() {
