@@ -222,7 +222,7 @@ fn cid_length(bytes: &[u8]) -> Option<usize> {
     let (_, b) = pb::read_varint(&bytes[a..]).ok()?;
     let (_, c) = pb::read_varint(&bytes[a + b..]).ok()?;
     let (digest_len, d) = pb::read_varint(&bytes[a + b + c..]).ok()?;
-    let total = a + b + c + d + usize::try_from(digest_len).ok()?;
+    let total = (a + b + c + d).checked_add(usize::try_from(digest_len).ok()?)?;
     (total <= bytes.len()).then_some(total)
 }
 
@@ -312,6 +312,19 @@ mod tests {
             0x00, 0x00,
         ];
         assert!(CarReader::new(&input[..]).is_err());
+    }
+
+    #[test]
+    fn a_section_cid_with_a_huge_digest_length_fails_cleanly() {
+        // Fuzz finding (read_car): digest length near u64::MAX overflowed the CID length sum.
+        let mut car = header(&[]);
+        let section = [
+            0x01, 0x55, 0x12, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00,
+        ];
+        car.push(section.len() as u8);
+        car.extend_from_slice(&section);
+        let mut reader = CarReader::new(&car[..]).expect("header");
+        assert!(reader.next_block().is_err());
     }
 
     #[test]
