@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use crust_ipfs::blockstore::{Blockstore, StoreError};
 use crust_ipfs::car;
-use crust_ipfs::exporter::{self, ExportError, Kind, RangeReader, Scope};
+use crust_ipfs::exporter::{self, ExportError, Kind, Scope};
 use crust_ipfs::importer::{self, DirBuilder, ImportOptions, Layout};
 use crust_ipfs::repo::{PinKind, Repo, RepoError};
 use crust_ipfs::{Block, Cid};
@@ -156,6 +156,15 @@ impl Args {
             })
             .transpose()
     }
+    /// Every `arg`, at least one.
+    fn paths(&self) -> Result<Vec<String>, ApiError> {
+        let paths: Vec<String> = self.all("arg").into_iter().map(str::to_owned).collect();
+        if paths.is_empty() {
+            return Err(ApiError::bad("argument \"ipfs-path\" is required"));
+        }
+        Ok(paths)
+    }
+
     fn required(&self) -> Result<&str, ApiError> {
         self.get("arg")
             .ok_or_else(|| ApiError::bad("argument \"ipfs-path\" is required"))
@@ -246,13 +255,10 @@ fn version() -> ApiResult {
     .into_response())
 }
 
-type LineTx = tokio::sync::mpsc::Sender<Result<Bytes, io::Error>>;
+type LineTx = crust_ipfs::body::Tx;
 
 fn ndjson_stream(rx: tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>) -> Response {
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    let mut r = Response::new(Body::from_stream(stream));
+    let mut r = Response::new(crust_ipfs::body::from_receiver(rx));
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -509,20 +515,8 @@ async fn cat(ctx: Ctx, args: Args) -> ApiResult {
     .await?;
     let from = offset.min(size);
     let to = length.map_or(size, |l| from.saturating_add(l).min(size));
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let repo = ctx.repo.clone();
-    tokio::task::spawn_blocking(move || {
-        for chunk in RangeReader::new(repo.store(), cid, from, to) {
-            let item = chunk.map_err(|e| io::Error::other(e.to_string()));
-            let stop = item.is_err();
-            if tx.blocking_send(item).is_err() || stop {
-                return;
-            }
-        }
-    });
-    let stream =
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
-    let mut r = Response::new(Body::from_stream(stream));
+    let body = crust_ipfs::body::file_range(ctx.repo.clone(), cid, from, to);
+    let mut r = Response::new(body);
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     r.headers_mut()
@@ -533,10 +527,7 @@ async fn cat(ctx: Ctx, args: Args) -> ApiResult {
 }
 
 async fn ls(ctx: Ctx, args: Args) -> ApiResult {
-    let paths: Vec<String> = args.all("arg").into_iter().map(str::to_owned).collect();
-    if paths.is_empty() {
-        return Err(ApiError::bad("argument \"ipfs-path\" is required"));
-    }
+    let paths = args.paths()?;
     let repo = ctx.repo.clone();
     let objects = blocking(move || {
         let mut objects = Vec::new();
@@ -562,49 +553,11 @@ async fn ls(ctx: Ctx, args: Args) -> ApiResult {
     Ok(Json(json!({"Objects": objects})).into_response())
 }
 
-/// Writes into a channel as a byte sink (for tar/CAR producers).
-struct ChannelWriter {
-    tx: LineTx,
-    buf: Vec<u8>,
-}
-
-impl io::Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= 256 * 1024 {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            let chunk = Bytes::from(std::mem::take(&mut self.buf));
-            self.tx
-                .blocking_send(Ok(chunk))
-                .map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
-        }
-        Ok(())
-    }
-}
-
 fn stream_writer(
     content_type: &'static str,
-    produce: impl FnOnce(&mut ChannelWriter) -> io::Result<()> + Send + 'static,
+    produce: impl FnOnce(&mut crust_ipfs::body::ChunkWriter) -> io::Result<()> + Send + 'static,
 ) -> Response {
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tokio::task::spawn_blocking(move || {
-        let mut w = ChannelWriter {
-            tx: tx.clone(),
-            buf: Vec::new(),
-        };
-        let result = produce(&mut w).and_then(|()| io::Write::flush(&mut w));
-        if let Err(e) = result {
-            let _ = tx.blocking_send(Err(e));
-        }
-    });
-    let stream =
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
-    let mut r = Response::new(Body::from_stream(stream));
+    let mut r = Response::new(crust_ipfs::body::from_writer(produce));
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r.headers_mut()
@@ -849,10 +802,7 @@ async fn dag_import(ctx: Ctx, args: Args, req: Request) -> ApiResult {
 
 async fn pin_add(ctx: Ctx, args: Args) -> ApiResult {
     let recursive = args.flag("recursive", true)?;
-    let paths: Vec<String> = args.all("arg").into_iter().map(str::to_owned).collect();
-    if paths.is_empty() {
-        return Err(ApiError::bad("argument \"ipfs-path\" is required"));
-    }
+    let paths = args.paths()?;
     let repo = ctx.repo.clone();
     let pins = blocking(move || {
         let mut pinned = Vec::new();
@@ -935,10 +885,7 @@ async fn pin_ls(ctx: Ctx, args: Args) -> ApiResult {
 }
 
 async fn pin_rm(ctx: Ctx, args: Args) -> ApiResult {
-    let paths: Vec<String> = args.all("arg").into_iter().map(str::to_owned).collect();
-    if paths.is_empty() {
-        return Err(ApiError::bad("argument \"ipfs-path\" is required"));
-    }
+    let paths = args.paths()?;
     let repo = ctx.repo.clone();
     let pins = blocking(move || {
         let mut removed = Vec::new();

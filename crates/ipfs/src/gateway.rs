@@ -25,8 +25,6 @@ use std::sync::Arc;
 
 /// `Cache-Control` for content-addressed responses.
 const IMMUTABLE: &str = "public, max-age=29030400, immutable";
-/// Chunks buffered between the blocking reader and the socket.
-const STREAM_DEPTH: usize = 16;
 
 /// The gateway routes (`/ipfs/…`, `/ipns/…`), to be served or merged into a larger router.
 pub fn router(repo: Arc<Repo>) -> Router {
@@ -542,15 +540,9 @@ async fn raw_block(repo: &Arc<Repo>, req: &Request, target: Cid) -> Response {
     if etag_matches(&req.headers, &etag) {
         return not_modified(&etag);
     }
-    let data = match repo.store().get(&target) {
-        Ok(Some(d)) => d,
-        Ok(None) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("block {target} is not available on this gateway"),
-            );
-        }
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    let data = match local_block(repo, &target) {
+        Ok(d) => d,
+        Err(resp) => return *resp,
     };
     let mut r = block_body(&req.headers, data);
     let h = r.headers_mut();
@@ -565,6 +557,21 @@ async fn raw_block(repo: &Arc<Repo>, req: &Request, target: Cid) -> Response {
     insert(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     insert(h, header::VARY, "Accept");
     r
+}
+
+/// A block from the local store, or the response saying why there is none.
+fn local_block(repo: &Repo, cid: &Cid) -> Result<Bytes, Box<Response>> {
+    match repo.store().get(cid) {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            format!("block {cid} is not available on this gateway"),
+        ))),
+        Err(e) => Err(Box::new(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        ))),
+    }
 }
 
 fn named_attachment(req: &Request, default: &str) -> String {
@@ -716,7 +723,7 @@ async fn car_response(repo: Arc<Repo>, req: &Request, target: Cid, visited: Vec<
         );
     }
     let root = req.cid;
-    let body = stream_blocking(move |tx| {
+    let body = crate::body::from_blocking(move |tx| {
         if tx
             .blocking_send(Ok(Bytes::from(car::header(&[root]))))
             .is_err()
@@ -765,18 +772,6 @@ fn accept_param<'a>(accept: &'a str, name: &str) -> Option<&'a str> {
         .split(';')
         .skip(1)
         .find_map(|kv| kv.trim().strip_prefix(name)?.strip_prefix('='))
-}
-
-type Tx = tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>;
-
-/// Runs `produce` on a blocking thread; what it sends becomes the response body.
-fn stream_blocking(produce: impl FnOnce(Tx) + Send + 'static) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel(STREAM_DEPTH);
-    tokio::task::spawn_blocking(move || produce(tx));
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    Body::from_stream(stream)
 }
 
 /// `Range: bytes=…` against `size`: `Ok(None)` for no (or an ignored multi-) range.
@@ -851,16 +846,7 @@ fn file_response(repo: Arc<Repo>, req: &Request, target: Cid, size: u64) -> Resp
                 .collect();
             sniff(&head).to_owned()
         });
-    let store_repo = repo.clone();
-    let body = stream_blocking(move |tx| {
-        for chunk in RangeReader::new(store_repo.store(), target, from, to) {
-            let item = chunk.map_err(|e| std::io::Error::other(e.to_string()));
-            let stop = item.is_err();
-            if tx.blocking_send(item).is_err() || stop {
-                return;
-            }
-        }
-    });
+    let body = crate::body::file_range(repo.clone(), target, from, to);
     let mut r = Response::new(body);
     let status = if range.is_some() {
         StatusCode::PARTIAL_CONTENT
@@ -1039,15 +1025,9 @@ async fn codec_response(
     if etag_matches(&req.headers, &etag) {
         return not_modified(&etag);
     }
-    let data = match repo.store().get(&target) {
-        Ok(Some(d)) => d,
-        Ok(None) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("block {target} is not available"),
-            );
-        }
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    let data = match local_block(repo, &target) {
+        Ok(d) => d,
+        Err(resp) => return *resp,
     };
     let mut r = block_body(&req.headers, data);
     let h = r.headers_mut();
@@ -1100,15 +1080,9 @@ async fn dag_preview(repo: &Arc<Repo>, req: &Request, target: Cid, codec: u64) -
     if etag_matches(&req.headers, &etag) {
         return not_modified(&etag);
     }
-    let data = match repo.store().get(&target) {
-        Ok(Some(d)) => d,
-        Ok(None) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!("block {target} is not available"),
-            );
-        }
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    let data = match local_block(repo, &target) {
+        Ok(d) => d,
+        Err(resp) => return *resp,
     };
     let links = crate::links::links(&target, &data).unwrap_or_default();
     let mut html = format!(
@@ -1169,33 +1143,9 @@ fn tar_response(repo: Arc<Repo>, req: &Request, target: Cid) -> Response {
         return not_modified(&etag);
     }
     let name = target.to_string();
-    let body = stream_blocking(move |tx| {
-        struct ChunkWriter(Tx, Vec<u8>);
-        impl std::io::Write for ChunkWriter {
-            fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-                self.1.extend_from_slice(data);
-                if self.1.len() >= 256 * 1024 {
-                    self.flush()?;
-                }
-                Ok(data.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                if !self.1.is_empty() {
-                    let chunk = Bytes::from(std::mem::take(&mut self.1));
-                    self.0
-                        .blocking_send(Ok(chunk))
-                        .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
-                }
-                Ok(())
-            }
-        }
-        let mut w = ChunkWriter(tx.clone(), Vec::new());
-        let result = crate::tar::write_archive(repo.store(), target, &name, &mut w)
+    let body = crate::body::from_writer(move |w| {
+        crate::tar::write_archive(repo.store(), target, &name, w)
             .map_err(|e| std::io::Error::other(e.to_string()))
-            .and_then(|()| std::io::Write::flush(&mut w));
-        if let Err(e) = result {
-            let _ = tx.blocking_send(Err(e));
-        }
     });
     let mut r = Response::new(body);
     let h = r.headers_mut();

@@ -22,6 +22,7 @@ pub use crust_primitives::Cid;
 pub use importer::{ImportOptions, Imported, Layout};
 pub mod bitswap;
 pub mod blockstore;
+pub mod body;
 pub mod car;
 pub mod exporter;
 pub mod gateway;
