@@ -173,7 +173,6 @@ struct Chunker<R> {
     reader: R,
     size: usize,
     next: Option<Vec<u8>>,
-    bytes_read: u64,
 }
 
 impl<R: Read> Chunker<R> {
@@ -182,7 +181,6 @@ impl<R: Read> Chunker<R> {
             reader,
             size,
             next: None,
-            bytes_read: 0,
         };
         c.next = c.read_chunk()?;
         Ok(c)
@@ -199,7 +197,6 @@ impl<R: Read> Chunker<R> {
         if n == 0 {
             return Ok(None);
         }
-        self.bytes_read += n as u64;
         Ok(Some(buf))
     }
 
