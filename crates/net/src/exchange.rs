@@ -1,119 +1,258 @@
-//! Bitswap over libp2p streams: a server that answers wants from the blockstore and a client
-//! that fetches whole DAGs with many wants in flight.
+//! Bitswap over libp2p streams: a server that answers wants from the blockstore, and a client
+//! whose sessions fetch whole DAGs from several peers with many wants in flight.
 //!
 //! As in Kubo, each side sends on its own outbound stream (one per peer, reused) and reads
 //! whatever the peer sends on inbound streams, many length-prefixed messages per stream.
 //! Every received block is checked against its CID by the codec before anyone sees it.
+//!
+//! Server: wants for blocks we have are answered at once, within a per-peer budget of bytes
+//! in flight that the credit ledger sets; wants for blocks we lack are remembered (up to
+//! [`MAX_REMEMBERED_WANTS`] per peer, full wantlists replace, cancels remove) and answered as
+//! soon as the block arrives, so a node that is still fetching a file already serves it onward.
+//!
+//! Client: a session spreads want-blocks over the peers that do not deny having the block,
+//! preferring the least busy; an unanswered want moves to another peer after [`WANT_RESEND`],
+//! a DontHave moves it at once, and the peers that were asked but did not deliver get a cancel.
 
 use crate::host::Host;
-use crust_ipfs::bitswap::{self, Entry, Message, Presence, WantType};
+use crate::ledger::{Ledger, Standing};
+use crust_ipfs::bitswap::{self, Entry, Message, MessageError, Presence, WantType};
 use crust_ipfs::blockstore::Blockstore;
 use crust_ipfs::{Block, Cid};
 use futures::stream::FuturesUnordered;
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use libp2p::{PeerId, StreamProtocol};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc};
 
 /// Blocks up to this size answer a want-have directly (Kubo's `DefaultWantHaveReplaceSize`).
 const INLINE_HAVE_BYTES: usize = 1024;
-/// A want not answered within this is sent again.
-const WANT_RESEND: Duration = Duration::from_secs(1);
+/// A want not answered within this is sent again, to another peer when there is one.
+pub const WANT_RESEND: Duration = Duration::from_secs(1);
 /// Target size of one outgoing message with blocks.
 const MESSAGE_TARGET_BYTES: usize = 1024 * 1024;
+/// Wants for missing blocks remembered per peer (the spec's wantlist bound).
+pub const MAX_REMEMBERED_WANTS: usize = bitswap::MAX_ENTRIES;
+/// Inbound streams read at once from one peer; more are refused.
+pub const MAX_INBOUND_STREAMS_PER_PEER: usize = 64;
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExchangeError {
-    /// The peer said it does not have the block.
-    #[error("peer does not have {0}")]
+    /// Every peer of the session said it does not have the block.
+    #[error("no peer has {0}")]
     DontHave(Cid),
     /// No answer in time.
     #[error("timed out waiting for {0}")]
     Timeout(Cid),
+    /// The session has no peers.
+    #[error("no peers to fetch from")]
+    NoPeers,
     /// The store failed.
     #[error("blockstore: {0}")]
     Store(String),
-    /// The exchange stopped.
-    #[error("the exchange has stopped")]
-    Stopped,
 }
 
-type Waiter = oneshot::Sender<Result<Block, Cid>>;
+/// What arrives for a want.
+enum Reply {
+    Block(Block, PeerId),
+    DontHave(PeerId),
+}
+
+/// Bytes queued or being written to one peer, and a wake-up when they drain.
+#[derive(Default)]
+struct InFlight {
+    bytes: Mutex<usize>,
+    drained: Notify,
+}
+
+/// A message on its way to a peer, holding `accounted` bytes of the peer's budget.
+struct Outgoing {
+    msg: Message,
+    accounted: usize,
+}
+
+#[derive(Default)]
+struct PeerState {
+    writer: Option<mpsc::Sender<Outgoing>>,
+    in_flight: Arc<InFlight>,
+    remembered: HashMap<Cid, Entry>,
+    inbound_streams: usize,
+}
+
+/// How a session fetches.
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    /// Wants in flight across all peers.
+    pub window: usize,
+    /// How long one block may take before the fetch fails.
+    pub block_timeout: Duration,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        Self {
+            window: 64,
+            block_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// How far a fetch has come.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FetchProgress {
+    /// Blocks fetched from peers.
+    pub blocks: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Blocks that were already in the store.
+    pub local_blocks: u64,
+}
+
+/// Totals over all peers (Kubo's `bitswap stat`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Wanted blocks received.
+    pub blocks_received: u64,
+    /// Their bytes.
+    pub data_received: u64,
+    /// Blocks sent.
+    pub blocks_sent: u64,
+    /// Their bytes.
+    pub data_sent: u64,
+    /// Blocks this node is waiting for now.
+    pub wantlist: Vec<Cid>,
+    /// Peers with an account.
+    pub peers: Vec<PeerId>,
+}
 
 /// The Bitswap service of one host.
 pub struct Exchange {
     host: Host,
     store: Arc<dyn Blockstore>,
-    wants: Mutex<HashMap<Cid, Vec<Waiter>>>,
-    senders: Mutex<HashMap<PeerId, mpsc::Sender<Message>>>,
+    ledger: Ledger,
+    waiters: Mutex<HashMap<Cid, Vec<(u64, mpsc::Sender<Reply>)>>>,
+    next_waiter: AtomicU64,
+    peers: Mutex<HashMap<PeerId, PeerState>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Exchange {
-    /// Registers the Bitswap protocols on `host` and starts serving `store`.
+    /// Starts serving `store` over Bitswap on `host`.
     pub fn start(host: Host, store: Arc<dyn Blockstore>) -> Arc<Self> {
         let exchange = Arc::new(Self {
             host,
             store,
-            wants: Mutex::new(HashMap::new()),
-            senders: Mutex::new(HashMap::new()),
+            ledger: Ledger::default(),
+            waiters: Mutex::new(HashMap::new()),
+            next_waiter: AtomicU64::new(0),
+            peers: Mutex::new(HashMap::new()),
         });
-        let mut control = exchange.host.control();
-        for id in bitswap::PROTOCOLS {
-            let Ok(mut incoming) = control.accept(StreamProtocol::new(id)) else {
-                continue;
-            };
+        // Inbound streams come from the host's buffered queue (`crate::inbound`), never from
+        // `libp2p-stream`'s accept, which drops streams that arrive in a burst.
+        if let Some(mut incoming) = exchange.host.take_inbound() {
             let ex = exchange.clone();
             tokio::spawn(async move {
-                while let Some((peer, stream)) = incoming.next().await {
-                    tokio::spawn(ex.clone().read_stream(peer, stream));
+                while let Some((peer, stream, _protocol)) = incoming.recv().await {
+                    ex.clone().accept(peer, stream).await;
                 }
             });
         }
         exchange
     }
 
-    /// Reads messages from one inbound stream until it ends or misbehaves.
-    async fn read_stream(self: Arc<Self>, peer: PeerId, mut stream: libp2p::Stream) {
-        trace(|| format!("bitswap: inbound stream from {peer}"));
+    /// The credit ledger (accounts, standings, replica holders).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Totals over all peers and the current wantlist.
+    pub fn stats(&self) -> Stats {
+        let mut stats = Stats::default();
+        for (peer, account) in self.ledger.accounts() {
+            stats.blocks_received += account.blocks_received;
+            stats.data_received += account.bytes_received;
+            stats.blocks_sent += account.blocks_sent;
+            stats.data_sent += account.bytes_sent;
+            stats.peers.push(peer);
+        }
+        stats.wantlist = lock(&self.waiters).keys().copied().collect();
+        stats.wantlist.sort_by_key(|c| c.to_bytes());
+        stats
+    }
+
+    /// The wants `peer` left with us for blocks we did not have (Kubo's `wantlist --peer`).
+    pub fn peer_wantlist(&self, peer: &PeerId) -> Vec<Cid> {
+        let peers = lock(&self.peers);
+        let mut out: Vec<Cid> = peers
+            .get(peer)
+            .map(|s| s.remembered.keys().copied().collect())
+            .unwrap_or_default();
+        out.sort_by_key(|c| c.to_bytes());
+        out
+    }
+
+    async fn accept(self: Arc<Self>, peer: PeerId, stream: libp2p::Stream) {
+        if self.ledger.standing(&peer) == Standing::Banned {
+            self.host.disconnect(peer).await;
+            return;
+        }
+        {
+            let mut peers = lock(&self.peers);
+            let state = peers.entry(peer).or_default();
+            if state.inbound_streams >= MAX_INBOUND_STREAMS_PER_PEER {
+                trace(|| format!("bitswap: refusing a stream from {peer}: too many open"));
+                return;
+            }
+            state.inbound_streams += 1;
+        }
+        tokio::spawn(async move {
+            let outcome = self.read_stream(peer, stream).await;
+            if let Some(state) = lock(&self.peers).get_mut(&peer) {
+                state.inbound_streams -= 1;
+            }
+            if let Err(e) = outcome {
+                trace(|| format!("bitswap: dropping stream from {peer}: {e}"));
+                if self.ledger.violation(peer) {
+                    trace(|| format!("bitswap: banning {peer}"));
+                    self.host.disconnect(peer).await;
+                }
+            }
+        });
+    }
+
+    /// Reads messages from one inbound stream until it ends; a malformed message is an error.
+    async fn read_stream(
+        &self,
+        peer: PeerId,
+        mut stream: libp2p::Stream,
+    ) -> Result<(), MessageError> {
         let mut buf = Vec::new();
         let mut chunk = vec![0u8; 256 * 1024];
         loop {
             let n = match stream.read(&mut chunk).await {
                 Ok(0) => {
-                    trace(|| {
-                        format!(
-                            "bitswap: inbound stream from {peer} ended ({} bytes left over)",
-                            buf.len()
-                        )
-                    });
                     // Close our side too, so the peer sees a clean end rather than a reset.
                     let _ = stream.close().await;
-                    return;
+                    return Ok(());
                 }
                 Err(e) => {
                     trace(|| format!("bitswap: read from {peer} failed: {e}"));
-                    return;
+                    return Ok(());
                 }
                 Ok(n) => n,
             };
             buf.extend_from_slice(&chunk[..n]);
-            let frames = match bitswap::take_frames(&mut buf) {
-                Ok(f) => f,
-                Err(e) => {
-                    trace(|| format!("bitswap: dropping stream from {peer}: {e}"));
-                    return;
-                }
-            };
-            for frame in frames {
-                match Message::decode(&frame) {
-                    Ok(msg) => self.on_message(peer, msg).await,
-                    Err(e) => {
-                        trace(|| format!("bitswap: dropping stream from {peer}: {e}"));
-                        return;
-                    }
+            for frame in bitswap::take_frames(&mut buf)? {
+                self.on_message(peer, Message::decode(&frame)?).await;
+                if self.ledger.standing(&peer) == Standing::Banned {
+                    return Ok(());
                 }
             }
         }
@@ -128,26 +267,58 @@ impl Exchange {
                 msg.presences.len()
             )
         });
-        // Client side: deliver blocks and DontHaves to whoever waits for them.
+        // Client side: hand blocks and DontHaves to whoever waits for them.
+        let mut flooded = false;
         if !msg.blocks.is_empty() || !msg.presences.is_empty() {
-            let mut wants = self.wants.lock().unwrap_or_else(|p| p.into_inner());
+            let mut waiters = lock(&self.waiters);
             for block in &msg.blocks {
-                for waiter in wants.remove(&block.cid).unwrap_or_default() {
-                    let _ = waiter.send(Ok(block.clone()));
+                // Unsolicited blocks are dropped, earn no credit, and in bulk are a violation.
+                let Some(list) = waiters.remove(&block.cid) else {
+                    flooded |= self.ledger.unsolicited(peer, block.data.len());
+                    continue;
+                };
+                self.ledger.received(peer, block.data.len());
+                for (_, waiter) in list {
+                    let _ = waiter.try_send(Reply::Block(block.clone(), peer));
                 }
             }
             for (cid, presence) in &msg.presences {
                 if *presence == Presence::DontHave {
-                    for waiter in wants.remove(cid).unwrap_or_default() {
-                        let _ = waiter.send(Err(*cid));
+                    for (_, waiter) in waiters.get(cid).into_iter().flatten() {
+                        let _ = waiter.try_send(Reply::DontHave(peer));
                     }
                 }
             }
         }
-        // Server side: answer wants from the store.
+        if flooded {
+            trace(|| format!("bitswap: banning {peer} for unsolicited blocks"));
+            self.host.disconnect(peer).await;
+            return;
+        }
+        // Server side: update the remembered wantlist and answer.
+        if msg.wants.is_empty() && !msg.full {
+            return;
+        }
+        {
+            let mut peers = lock(&self.peers);
+            let state = peers.entry(peer).or_default();
+            if msg.full {
+                state.remembered.clear();
+            }
+            for want in msg.wants.iter().filter(|w| w.cancel) {
+                state.remembered.remove(&want.cid);
+            }
+        }
+        let wants: Vec<Entry> = msg.wants.into_iter().filter(|w| !w.cancel).collect();
+        self.serve(peer, wants, true).await;
+    }
+
+    /// Answers `wants` from the store; wants for missing blocks are remembered when
+    /// `remember` (and get a DontHave when asked for one).
+    async fn serve(&self, peer: PeerId, wants: Vec<Entry>, remember: bool) {
         let mut reply = Message::default();
         let mut reply_bytes = 0;
-        for want in msg.wants.iter().filter(|w| !w.cancel) {
+        for want in wants {
             let found = self.store.get(&want.cid).ok().flatten();
             match (found, want.want_type) {
                 (Some(data), WantType::Block) => {
@@ -158,64 +329,147 @@ impl Exchange {
                     });
                 }
                 (Some(data), WantType::Have) if data.len() <= INLINE_HAVE_BYTES => {
+                    reply_bytes += data.len();
                     reply.blocks.push(Block {
                         cid: want.cid,
                         data,
                     });
                 }
                 (Some(_), WantType::Have) => reply.presences.push((want.cid, Presence::Have)),
-                (None, _) if want.send_dont_have => {
-                    reply.presences.push((want.cid, Presence::DontHave))
+                (None, _) if remember => {
+                    if want.send_dont_have {
+                        reply.presences.push((want.cid, Presence::DontHave));
+                    }
+                    let mut peers = lock(&self.peers);
+                    let remembered = &mut peers.entry(peer).or_default().remembered;
+                    if remembered.len() < MAX_REMEMBERED_WANTS {
+                        remembered.insert(want.cid, want);
+                    }
+                    continue;
                 }
-                (None, _) => {}
+                (None, _) => continue,
+            }
+            if let Some(state) = lock(&self.peers).get_mut(&peer) {
+                state.remembered.remove(&want.cid);
             }
             if reply_bytes >= MESSAGE_TARGET_BYTES {
-                self.send(peer, std::mem::take(&mut reply)).await;
+                self.send(peer, std::mem::take(&mut reply), reply_bytes)
+                    .await;
                 reply_bytes = 0;
             }
         }
         if !reply.blocks.is_empty() || !reply.presences.is_empty() {
-            self.send(peer, reply).await;
+            self.send(peer, reply, reply_bytes).await;
         }
     }
 
-    /// Queues `msg` for `peer` on its outbound stream (opened on first use).
-    async fn send(&self, peer: PeerId, msg: Message) {
-        let tx = {
-            let mut senders = self.senders.lock().unwrap_or_else(|p| p.into_inner());
-            senders
-                .entry(peer)
-                .or_insert_with(|| {
-                    let (tx, rx) = mpsc::channel(64);
-                    tokio::spawn(write_stream(self.host.control(), peer, rx));
+    /// Serves blocks that just arrived to the peers that asked for them earlier.
+    pub async fn notify_new_blocks(&self, cids: &[Cid]) {
+        let due: Vec<(PeerId, Vec<Entry>)> = {
+            let peers = lock(&self.peers);
+            peers
+                .iter()
+                .filter_map(|(peer, state)| {
+                    let wants: Vec<Entry> = cids
+                        .iter()
+                        .filter_map(|c| state.remembered.get(c).cloned())
+                        .collect();
+                    (!wants.is_empty()).then_some((*peer, wants))
+                })
+                .collect()
+        };
+        for (peer, wants) in due {
+            self.serve(peer, wants, false).await;
+        }
+    }
+
+    /// Queues `msg` for `peer` once the peer's budget has room for `bytes` more in flight
+    /// (a message larger than the budget waits for an empty pipe).
+    async fn send(&self, peer: PeerId, msg: Message, bytes: usize) {
+        let budget = self.ledger.budget(&peer);
+        if budget == 0 {
+            return;
+        }
+        let (tx, in_flight) = {
+            let mut peers = lock(&self.peers);
+            let state = peers.entry(peer).or_default();
+            let tx = state
+                .writer
+                .get_or_insert_with(|| {
+                    let (tx, rx) = mpsc::channel(256);
+                    tokio::spawn(write_stream(
+                        self.host.control(),
+                        peer,
+                        rx,
+                        state.in_flight.clone(),
+                    ));
                     tx
                 })
-                .clone()
+                .clone();
+            (tx, state.in_flight.clone())
         };
-        if tx.send(msg).await.is_err() {
-            self.senders
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&peer);
+        loop {
+            let drained = in_flight.drained.notified();
+            {
+                let mut queued = lock(&in_flight.bytes);
+                if *queued == 0 || *queued + bytes <= budget {
+                    *queued += bytes;
+                    break;
+                }
+            }
+            drained.await;
+        }
+        let sent: Vec<usize> = msg.blocks.iter().map(|b| b.data.len()).collect();
+        let outgoing = Outgoing {
+            msg,
+            accounted: bytes,
+        };
+        if tx.send(outgoing).await.is_err() {
+            release(&in_flight, bytes);
+            if let Some(state) = lock(&self.peers).get_mut(&peer) {
+                state.writer = None;
+            }
+            return;
+        }
+        for len in sent {
+            self.ledger.sent(peer, len);
         }
     }
 
-    /// Fetches one block from `peer`, re-sending the want every [`WANT_RESEND`] until
-    /// `timeout` (a peer may drop or lose a want; Kubo re-broadcasts its wants too).
+    fn register(&self, cid: Cid) -> (WaiterGuard<'_>, mpsc::Receiver<Reply>) {
+        let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(16);
+        lock(&self.waiters).entry(cid).or_default().push((id, tx));
+        (
+            WaiterGuard {
+                exchange: self,
+                cid,
+                id,
+            },
+            rx,
+        )
+    }
+
+    /// Fetches one block from `peers`, see [`FetchOptions::block_timeout`].
     pub async fn get_block(
         &self,
-        peer: PeerId,
+        peers: &[PeerId],
         cid: Cid,
         timeout: Duration,
     ) -> Result<Block, ExchangeError> {
-        let (tx, mut rx) = oneshot::channel();
-        self.wants
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(cid)
-            .or_default()
-            .push(tx);
-        let want = Entry {
+        let session = Session::new(peers)?;
+        self.want(&session, cid, timeout).await
+    }
+
+    /// One want within a session: sent to the best peer, moved on DontHave or silence.
+    async fn want(
+        &self,
+        session: &Session,
+        cid: Cid,
+        timeout: Duration,
+    ) -> Result<Block, ExchangeError> {
+        let (_guard, mut replies) = self.register(cid);
+        let entry = Entry {
             cid,
             priority: 1,
             cancel: false,
@@ -223,78 +477,175 @@ impl Exchange {
             send_dont_have: true,
         };
         let deadline = tokio::time::Instant::now() + timeout;
+        let mut denied = HashSet::new();
+        let mut asked = Vec::new();
         loop {
-            self.send(
-                peer,
-                Message {
-                    wants: vec![want.clone()],
-                    ..Default::default()
-                },
-            )
-            .await;
-            let wait =
-                WANT_RESEND.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
-            match tokio::time::timeout(wait, &mut rx).await {
-                Ok(Ok(Ok(block))) => return Ok(block),
-                Ok(Ok(Err(cid))) => return Err(ExchangeError::DontHave(cid)),
-                Ok(Err(_)) => return Err(ExchangeError::Stopped),
-                Err(_) if tokio::time::Instant::now() >= deadline => {
-                    return Err(ExchangeError::Timeout(cid));
+            let Some(peer) = session.pick(&denied) else {
+                return Err(ExchangeError::DontHave(cid));
+            };
+            if !asked.contains(&peer) {
+                asked.push(peer);
+            }
+            let want = Message {
+                wants: vec![entry.clone()],
+                ..Default::default()
+            };
+            self.send(peer, want, 0).await;
+            let resend = tokio::time::Instant::now() + WANT_RESEND;
+            let delivered = loop {
+                match tokio::time::timeout_at(resend.min(deadline), replies.recv()).await {
+                    Ok(Some(Reply::Block(block, from))) => break Some((block, from)),
+                    Ok(Some(Reply::DontHave(from))) => {
+                        denied.insert(from);
+                        if from == peer {
+                            break None;
+                        }
+                    }
+                    Ok(None) | Err(_) => {
+                        session.strike(peer);
+                        break None;
+                    }
                 }
-                Err(_) => {}
+            };
+            session.done(peer);
+            if let Some((block, from)) = delivered {
+                session.delivered(from);
+                for other in asked.into_iter().filter(|p| *p != from) {
+                    let cancel = Message {
+                        wants: vec![Entry {
+                            cancel: true,
+                            ..entry.clone()
+                        }],
+                        ..Default::default()
+                    };
+                    self.send(other, cancel, 0).await;
+                }
+                return Ok(block);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ExchangeError::Timeout(cid));
             }
         }
     }
 
-    /// Fetches the whole DAG under `root` from `peer` into the store, `window` wants in
-    /// flight; blocks already stored are not fetched again. Returns blocks and bytes fetched.
+    /// Fetches the whole DAG under `root` from `peers` into the store; blocks already stored
+    /// are not fetched again. `progress` sees the running totals after every block.
     pub async fn fetch_dag(
-        &self,
-        peer: PeerId,
+        self: &Arc<Self>,
+        peers: &[PeerId],
         root: Cid,
-        window: usize,
-        timeout: Duration,
-    ) -> Result<(u64, u64), ExchangeError> {
+        options: &FetchOptions,
+        progress: &mut (dyn FnMut(&FetchProgress) + Send),
+    ) -> Result<FetchProgress, ExchangeError> {
+        let session = Session::new(peers)?;
         let mut queue = vec![root];
         let mut seen = HashSet::from([root]);
         let mut in_flight = FuturesUnordered::new();
-        let (mut blocks, mut bytes) = (0u64, 0u64);
+        let mut done = FetchProgress::default();
+        let store_err = |e: crust_ipfs::blockstore::StoreError| ExchangeError::Store(e.to_string());
         loop {
-            while in_flight.len() < window.max(1) {
+            while in_flight.len() < options.window.max(1) {
                 let Some(cid) = queue.pop() else { break };
-                if let Some(data) = self
-                    .store
-                    .get(&cid)
-                    .map_err(|e| ExchangeError::Store(e.to_string()))?
-                {
-                    for link in crust_ipfs::links::links(&cid, &data).unwrap_or_default() {
-                        if seen.insert(link) {
-                            queue.push(link);
-                        }
-                    }
+                if let Some(data) = self.store.get(&cid).map_err(store_err)? {
+                    done.local_blocks += 1;
+                    enqueue_links(&cid, &data, &mut seen, &mut queue);
                     continue;
                 }
-                in_flight.push(self.get_block(peer, cid, timeout));
+                in_flight.push(self.want(&session, cid, options.block_timeout));
             }
             let Some(result) = in_flight.next().await else {
                 break;
             };
             let block = result?;
-            self.store
-                .put(&block)
-                .map_err(|e| ExchangeError::Store(e.to_string()))?;
-            blocks += 1;
-            bytes += block.data.len() as u64;
-            for link in crust_ipfs::links::links(&block.cid, &block.data).unwrap_or_default() {
-                if seen.insert(link) {
-                    queue.push(link);
-                }
+            self.store.put(&block).map_err(store_err)?;
+            let (ex, cid) = (self.clone(), block.cid);
+            tokio::spawn(async move { ex.notify_new_blocks(&[cid]).await });
+            done.blocks += 1;
+            done.bytes += block.data.len() as u64;
+            enqueue_links(&block.cid, &block.data, &mut seen, &mut queue);
+            progress(&done);
+        }
+        self.store.sync().map_err(store_err)?;
+        Ok(done)
+    }
+}
+
+fn enqueue_links(cid: &Cid, data: &[u8], seen: &mut HashSet<Cid>, queue: &mut Vec<Cid>) {
+    for link in crust_ipfs::links::links(cid, data).unwrap_or_default() {
+        if seen.insert(link) {
+            queue.push(link);
+        }
+    }
+}
+
+/// Unregisters a want's reply channel when the want ends, however it ends.
+struct WaiterGuard<'a> {
+    exchange: &'a Exchange,
+    cid: Cid,
+    id: u64,
+}
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        let mut waiters = lock(&self.exchange.waiters);
+        if let Some(list) = waiters.get_mut(&self.cid) {
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
+                waiters.remove(&self.cid);
             }
         }
-        self.store
-            .sync()
-            .map_err(|e| ExchangeError::Store(e.to_string()))?;
-        Ok((blocks, bytes))
+    }
+}
+
+/// The peers of one fetch and how they have done.
+struct Session {
+    peers: Mutex<HashMap<PeerId, SessionPeer>>,
+}
+
+#[derive(Default)]
+struct SessionPeer {
+    in_flight: usize,
+    /// Wants it left unanswered since its last delivery.
+    strikes: u32,
+}
+
+impl Session {
+    fn new(peers: &[PeerId]) -> Result<Self, ExchangeError> {
+        if peers.is_empty() {
+            return Err(ExchangeError::NoPeers);
+        }
+        Ok(Self {
+            peers: Mutex::new(peers.iter().map(|p| (*p, SessionPeer::default())).collect()),
+        })
+    }
+
+    /// The peer for the next want: not among `denied`, fewest strikes, then least busy.
+    fn pick(&self, denied: &HashSet<PeerId>) -> Option<PeerId> {
+        let mut peers = lock(&self.peers);
+        let (peer, state) = peers
+            .iter_mut()
+            .filter(|(p, _)| !denied.contains(p))
+            .min_by_key(|(p, s)| (s.strikes.min(3), s.in_flight, p.to_bytes()))?;
+        state.in_flight += 1;
+        Some(*peer)
+    }
+
+    fn done(&self, peer: PeerId) {
+        if let Some(s) = lock(&self.peers).get_mut(&peer) {
+            s.in_flight = s.in_flight.saturating_sub(1);
+        }
+    }
+
+    fn strike(&self, peer: PeerId) {
+        if let Some(s) = lock(&self.peers).get_mut(&peer) {
+            s.strikes += 1;
+        }
+    }
+
+    fn delivered(&self, peer: PeerId) {
+        if let Some(s) = lock(&self.peers).get_mut(&peer) {
+            s.strikes = 0;
+        }
     }
 }
 
@@ -305,23 +656,49 @@ fn trace(line: impl FnOnce() -> String) {
     }
 }
 
+fn release(in_flight: &InFlight, bytes: usize) {
+    let mut queued = lock(&in_flight.bytes);
+    *queued = queued.saturating_sub(bytes);
+    drop(queued);
+    in_flight.drained.notify_waiters();
+}
+
 /// Writes queued messages to one outbound stream to `peer`, reopening it after an error.
 async fn write_stream(
     mut control: libp2p_stream::Control,
     peer: PeerId,
-    mut rx: mpsc::Receiver<Message>,
+    mut rx: mpsc::Receiver<Outgoing>,
+    in_flight: Arc<InFlight>,
 ) {
     let mut stream: Option<libp2p::Stream> = None;
-    while let Some(mut msg) = rx.recv().await {
+    let mut carried: Option<Outgoing> = None;
+    loop {
+        let first = match carried.take() {
+            Some(first) => first,
+            None => match rx.recv().await {
+                Some(first) => first,
+                None => return,
+            },
+        };
         // Coalesce whatever else is already queued into one message (Kubo answers a batch of
-        // wants far better than a burst of one-want messages).
-        let mut size: usize = msg.blocks.iter().map(|b| b.data.len()).sum();
-        while size < MESSAGE_TARGET_BYTES && msg.wants.len() < bitswap::MAX_ENTRIES / 2 {
+        // wants far better than a burst of one-want messages), staying under the size limit.
+        let mut msg = first.msg;
+        let mut accounted = first.accounted;
+        let mut size = message_bytes(&msg);
+        while size < MESSAGE_TARGET_BYTES {
             let Ok(next) = rx.try_recv() else { break };
-            size += next.blocks.iter().map(|b| b.data.len()).sum::<usize>();
-            msg.wants.extend(next.wants);
-            msg.blocks.extend(next.blocks);
-            msg.presences.extend(next.presences);
+            let next_size = message_bytes(&next.msg);
+            if size + next_size > MESSAGE_TARGET_BYTES
+                || msg.wants.len() + next.msg.wants.len() > bitswap::MAX_ENTRIES
+            {
+                carried = Some(next);
+                break;
+            }
+            size += next_size;
+            accounted += next.accounted;
+            msg.wants.extend(next.msg.wants);
+            msg.blocks.extend(next.msg.blocks);
+            msg.presences.extend(next.msg.presences);
         }
         let frame = bitswap::frame(&msg.encode());
         for _attempt in 0..2 {
@@ -335,7 +712,14 @@ async fn write_stream(
             }
             stream = None;
         }
+        release(&in_flight, accounted);
     }
+}
+
+/// Roughly the encoded size of a message: its block bytes plus ~40 bytes per entry.
+fn message_bytes(msg: &Message) -> usize {
+    msg.blocks.iter().map(|b| b.data.len() + 40).sum::<usize>()
+        + 40 * (msg.wants.len() + msg.presences.len())
 }
 
 async fn open(control: &mut libp2p_stream::Control, peer: PeerId) -> Option<libp2p::Stream> {

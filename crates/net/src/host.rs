@@ -45,6 +45,9 @@ struct Behaviour {
 
 enum Command {
     Dial(Multiaddr, oneshot::Sender<Result<PeerId, NetError>>),
+    Disconnect(PeerId),
+    Peers(oneshot::Sender<Vec<(PeerId, Multiaddr)>>),
+    Shutdown,
 }
 
 /// A running host; dropping it does not stop the event loop (the runtime does).
@@ -55,6 +58,19 @@ pub struct Host {
     control: libp2p_stream::Control,
     commands: mpsc::Sender<Command>,
     inbound: std::sync::Arc<std::sync::Mutex<Option<mpsc::Receiver<crate::inbound::Inbound>>>>,
+}
+
+/// Yamux streams per connection. Chosen so that the default 1 GiB connection receive window
+/// leaves only 768 KiB for window auto-tuning, which keeps every stream's receive window at
+/// 1 MiB or less: JavaScript yamux (Helia) sends data frames as large as the window allows,
+/// and Rust yamux rejects frame bodies over 1 MiB by closing the whole connection (seen as
+/// `FrameTooLarge(2097140)` when fetching from Helia with many wants in flight).
+const YAMUX_MAX_STREAMS: usize = 4093;
+
+fn yamux_config() -> yamux::Config {
+    let mut config = yamux::Config::default();
+    config.set_max_num_streams(YAMUX_MAX_STREAMS);
+    config
 }
 
 /// The agent string peers see in Identify.
@@ -76,7 +92,7 @@ impl Host {
             .with_tcp(
                 tcp::Config::default().nodelay(true),
                 noise::Config::new,
-                yamux::Config::default,
+                yamux_config,
             )
             .map_err(|e| setup(&e))?
             .with_behaviour(|key| Behaviour {
@@ -144,6 +160,26 @@ impl Host {
         self.inbound.lock().ok()?.take()
     }
 
+    /// Closes every connection to `peer` (a penalized or banned peer).
+    pub async fn disconnect(&self, peer: PeerId) {
+        let _ = self.commands.send(Command::Disconnect(peer)).await;
+    }
+
+    /// Stops the host: closes every connection and listener (the node leaves the network).
+    pub async fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown).await;
+    }
+
+    /// The connected peers and the remote address of one connection to each.
+    pub async fn peers(&self) -> Result<Vec<(PeerId, Multiaddr)>, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Peers(tx))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
     /// Connects to `addr` (which must end in `/p2p/<peer id>`), returning the peer.
     pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId, NetError> {
         let (tx, rx) = oneshot::channel();
@@ -165,13 +201,18 @@ fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
 async fn run(mut swarm: libp2p::Swarm<Behaviour>, mut commands: mpsc::Receiver<Command>) {
     let mut pending: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, NetError>>>> =
         HashMap::new();
+    let mut connected: HashMap<PeerId, Multiaddr> = HashMap::new();
     loop {
         tokio::select! {
             event = swarm.select_next_some() => match event {
-                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+                    connected.insert(peer_id, endpoint.get_remote_address().clone());
                     for reply in pending.remove(&peer_id).unwrap_or_default() {
                         let _ = reply.send(Ok(peer_id));
                     }
+                }
+                SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                    connected.remove(&peer_id);
                 }
                 SwarmEvent::OutgoingConnectionError { peer_id: Some(peer_id), error, .. } => {
                     for reply in pending.remove(&peer_id).unwrap_or_default() {
@@ -196,6 +237,13 @@ async fn run(mut swarm: libp2p::Swarm<Behaviour>, mut commands: mpsc::Receiver<C
                             let _ = reply.send(Err(NetError::Dial { addr: addr.to_string(), reason: e.to_string() }));
                         }
                     }
+                }
+                Some(Command::Disconnect(peer)) => {
+                    let _ = swarm.disconnect_peer_id(peer);
+                }
+                Some(Command::Shutdown) => return,
+                Some(Command::Peers(reply)) => {
+                    let _ = reply.send(connected.iter().map(|(p, a)| (*p, a.clone())).collect());
                 }
                 None => return,
             },

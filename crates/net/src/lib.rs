@@ -4,11 +4,13 @@
 //! [`host`] runs a libp2p host (TCP, Noise, Yamux, Identify, Ping) with the node's persisted
 //! ed25519 key; [`exchange`] speaks Bitswap (1.2.0, with the 1.1.0/1.0.0 ids registered) on it,
 //! as a server answering wants from the blockstore and as a client fetching whole DAGs with
-//! many wants in flight. The wire format lives in `crust_ipfs::bitswap`.
+//! many wants in flight over several peers; [`ledger`] keeps each peer's credit account, which
+//! sets how much the server sends it. The wire format lives in `crust_ipfs::bitswap`.
 
 pub mod exchange;
 pub mod host;
 pub mod inbound;
+pub mod ledger;
 
-pub use exchange::Exchange;
+pub use exchange::{Exchange, FetchOptions, FetchProgress};
 pub use host::{Host, NetConfig, NetError};

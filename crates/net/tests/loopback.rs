@@ -42,21 +42,301 @@ async fn a_dag_moves_between_two_nodes() {
     let peer = host_b.dial(addr).await.expect("dial");
     assert_eq!(peer, host_a.peer_id());
 
-    let (blocks, _bytes) = ex_b
-        .fetch_dag(peer, root, 32, Duration::from_secs(20))
+    let options = crust_net::FetchOptions {
+        window: 32,
+        block_timeout: Duration::from_secs(20),
+    };
+    let done = ex_b
+        .fetch_dag(&[peer], root, &options, &mut |_| {})
         .await
         .expect("fetch");
-    assert!(blocks >= 12, "{blocks} blocks");
+    assert!(done.blocks >= 12, "{} blocks", done.blocks);
     let got = crust_ipfs::exporter::cat(&*store_b, root).expect("cat");
     assert!(got == data, "fetched bytes differ");
     // A block the server does not have is answered with DontHave, not a hang.
     let absent = crust_ipfs::Block::raw(b"absent".to_vec()).cid;
     let err = ex_b
-        .get_block(peer, absent, Duration::from_secs(10))
+        .get_block(&[peer], absent, Duration::from_secs(10))
         .await
         .expect_err("absent");
     assert!(
         matches!(err, crust_net::exchange::ExchangeError::DontHave(_)),
         "{err}"
     );
+}
+
+/// A node: host, on-disk store and exchange.
+struct Node {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Blockstore>,
+    host: Host,
+    exchange: Arc<Exchange>,
+}
+
+impl Node {
+    async fn start(seed: u8) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store: Arc<dyn Blockstore> = Arc::new(DiskStore::open(dir.path()).expect("store"));
+        let host = Host::start(config(seed)).await.expect("host");
+        let exchange = Exchange::start(host.clone(), store.clone());
+        Self {
+            _dir: dir,
+            store,
+            host,
+            exchange,
+        }
+    }
+
+    fn addr(&self) -> libp2p::Multiaddr {
+        self.host.listen_addrs()[0]
+            .clone()
+            .with(libp2p::multiaddr::Protocol::P2p(self.host.peer_id()))
+    }
+
+    fn add(&self, data: &[u8]) -> crust_ipfs::Cid {
+        import_file(
+            data,
+            &ImportOptions::default(),
+            &mut StoreSink(&*self.store),
+            &mut |_| {},
+        )
+        .expect("import")
+        .cid
+    }
+
+    async fn connect(&self, other: &Node) -> libp2p::PeerId {
+        self.host.dial(other.addr()).await.expect("dial")
+    }
+
+    fn cat(&self, root: crust_ipfs::Cid) -> Vec<u8> {
+        crust_ipfs::exporter::cat(&*self.store, root).expect("cat")
+    }
+}
+
+fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_fetch_concurrently_and_serve_onward() {
+    let a = Node::start(11).await;
+    let b = Node::start(12).await;
+    let c = Node::start(13).await;
+    let data = pattern(8_000_000, 1);
+    let root = a.add(&data);
+    let b_to_a = b.connect(&a).await;
+    let c_to_a = c.connect(&a).await;
+    let c_to_b = c.connect(&b).await;
+    let options = crust_net::FetchOptions::default();
+    let (b_peers, c_peers) = ([b_to_a], [c_to_a, c_to_b]);
+    let (mut quiet_b, mut quiet_c) = (
+        |_: &crust_net::FetchProgress| {},
+        |_: &crust_net::FetchProgress| {},
+    );
+    // B fetches from A while C fetches from A and B: C's wants to B for blocks B does not
+    // have yet are remembered by B and answered once B has them.
+    let (got_b, got_c) = tokio::join!(
+        b.exchange.fetch_dag(&b_peers, root, &options, &mut quiet_b),
+        c.exchange.fetch_dag(&c_peers, root, &options, &mut quiet_c),
+    );
+    got_b.expect("b fetches");
+    got_c.expect("c fetches");
+    assert!(b.cat(root) == data && c.cat(root) == data);
+
+    // A leaves; a fourth node gets the file from B and C alone.
+    a.host.shutdown().await;
+    let d = Node::start(14).await;
+    let d_to_b = d.connect(&b).await;
+    let d_to_c = d.connect(&c).await;
+    let done = d
+        .exchange
+        .fetch_dag(&[d_to_b, d_to_c], root, &options, &mut |_| {})
+        .await
+        .expect("d fetches from b and c");
+    assert!(d.cat(root) == data);
+    // Both onward servers contributed, and the ledgers agree on what moved.
+    let from_b = d.exchange.ledger().account(&d_to_b);
+    let from_c = d.exchange.ledger().account(&d_to_c);
+    assert!(from_b.blocks_received > 0 && from_c.blocks_received > 0);
+    assert_eq!(from_b.blocks_received + from_c.blocks_received, done.blocks);
+    assert_eq!(from_b.bytes_received + from_c.bytes_received, done.bytes);
+    let b_side = b.exchange.ledger().account(&d.host.peer_id());
+    assert_eq!(b_side.blocks_sent, from_b.blocks_received);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_vanishes_mid_transfer_is_routed_around() {
+    let a = Node::start(21).await;
+    let b = Node::start(22).await;
+    let c = Node::start(23).await;
+    let data = pattern(30_000_000, 2);
+    let root = a.add(&data);
+    assert_eq!(b.add(&data), root);
+    let c_to_a = c.connect(&a).await;
+    let c_to_b = c.connect(&b).await;
+    let options = crust_net::FetchOptions {
+        window: 8,
+        block_timeout: Duration::from_secs(30),
+    };
+    let (vanish_tx, vanish_rx) = std::sync::mpsc::channel();
+    let mut signalled = false;
+    let peers = [c_to_a, c_to_b];
+    let mut on_progress = |p: &crust_net::FetchProgress| {
+        if p.blocks >= 20 && !signalled {
+            signalled = true;
+            let _ = vanish_tx.send(());
+        }
+    };
+    let fetch = c
+        .exchange
+        .fetch_dag(&peers, root, &options, &mut on_progress);
+    let host_a = a.host.clone();
+    let vanish = tokio::spawn(async move {
+        while vanish_rx.try_recv().is_err() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        host_a.shutdown().await;
+    });
+    let done = fetch.await.expect("fetch survives a vanished peer");
+    vanish.await.expect("vanish task");
+    assert!(c.cat(root) == data);
+    let from_a = c.exchange.ledger().account(&c_to_a).blocks_received;
+    let from_b = c.exchange.ledger().account(&c_to_b).blocks_received;
+    assert!(from_a > 0, "A served before it vanished");
+    assert!(from_b > 0);
+    assert_eq!(from_a + from_b, done.blocks);
+    assert!(
+        from_a < done.blocks,
+        "A left mid-transfer, B served the rest"
+    );
+}
+
+/// Opens a raw Bitswap stream from `from` to `to` and writes `bytes` on it.
+async fn raw_write(from: &Node, to: &Node, bytes: &[u8], close: bool) {
+    use futures::AsyncWriteExt as _;
+    let mut control = from.host.control();
+    let mut stream = control
+        .open_stream(
+            to.host.peer_id(),
+            libp2p::StreamProtocol::new("/ipfs/bitswap/1.2.0"),
+        )
+        .await
+        .expect("open stream");
+    stream.write_all(bytes).await.expect("write");
+    stream.flush().await.expect("flush");
+    if close {
+        let _ = stream.close().await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_peers_are_bounded_penalized_and_banned() {
+    use crust_ipfs::bitswap::{self, Entry, Message, WantType};
+    let server = Node::start(31).await;
+    let data = pattern(300_000, 3);
+    let root = server.add(&data);
+    let attacker = Node::start(32).await;
+    let attacker_id = attacker.connect(&server).await;
+    assert_eq!(attacker_id, server.host.peer_id());
+    let me = attacker.host.peer_id();
+
+    // A stream reset mid-message is not a violation, and the peer is still served.
+    let want = |cid| Entry {
+        cid,
+        priority: 1,
+        cancel: false,
+        want_type: WantType::Block,
+        send_dont_have: true,
+    };
+    let frame = bitswap::frame(
+        &Message {
+            wants: vec![want(root)],
+            ..Default::default()
+        }
+        .encode(),
+    );
+    raw_write(&attacker, &server, &frame[..frame.len() / 2], false).await;
+    assert_eq!(server.exchange.ledger().account(&me).violations, 0);
+    attacker
+        .exchange
+        .get_block(&[attacker_id], root, Duration::from_secs(10))
+        .await
+        .expect("still served");
+
+    // A wantlist flood: 5 messages of 1024 wants for missing blocks. The server remembers at
+    // most 1024 of them and answers each with DontHave.
+    for round in 0..5u32 {
+        let wants = (0..bitswap::MAX_ENTRIES as u32)
+            .map(|i| want(crust_ipfs::Block::raw((round * 100_000 + i).to_le_bytes().to_vec()).cid))
+            .collect();
+        let msg = Message {
+            wants,
+            ..Default::default()
+        };
+        raw_write(&attacker, &server, &bitswap::frame(&msg.encode()), true).await;
+    }
+    let remembered = server.exchange.peer_wantlist(&me).len();
+    assert_eq!(remembered, crust_net::exchange::MAX_REMEMBERED_WANTS);
+    // A full wantlist replaces the remembered one.
+    let full = Message {
+        wants: vec![want(crust_ipfs::Block::raw(b"one".to_vec()).cid)],
+        full: true,
+        ..Default::default()
+    };
+    raw_write(&attacker, &server, &bitswap::frame(&full.encode()), true).await;
+    assert_eq!(server.exchange.peer_wantlist(&me).len(), 1);
+    assert_eq!(server.exchange.ledger().account(&me).violations, 0);
+
+    // Violation 1: a length prefix over the 4 MiB limit (nothing of it is buffered).
+    let mut oversized = Vec::new();
+    let mut len = (bitswap::MAX_MESSAGE_BYTES + 1) as u64;
+    while len >= 0x80 {
+        oversized.push((len as u8) | 0x80);
+        len >>= 7;
+    }
+    oversized.push(len as u8);
+    oversized.extend_from_slice(&[0u8; 64]);
+    raw_write(&attacker, &server, &oversized, false).await;
+    assert_eq!(server.exchange.ledger().account(&me).violations, 1);
+
+    // Violation 2: a block under a malformed prefix (a 33-byte SHA-256 digest). A block
+    // whose bytes were altered cannot claim a wanted CID: the receiver derives the CID from
+    // the bytes, so altered bytes arrive as an unsolicited block and are dropped unused.
+    let good = crust_ipfs::Block::raw(b"honest bytes".to_vec());
+    let mut encoded = Message {
+        blocks: vec![good],
+        ..Default::default()
+    }
+    .encode();
+    let at = encoded
+        .windows(4)
+        .position(|w| w == [0x01, 0x55, 0x12, 0x20])
+        .expect("prefix in message");
+    encoded[at + 3] = 0x21;
+    raw_write(&attacker, &server, &bitswap::frame(&encoded), true).await;
+    assert_eq!(server.exchange.ledger().account(&me).violations, 2);
+
+    // Violation 3: garbage protobuf. The peer is banned and disconnected, and further wants
+    // go unanswered.
+    raw_write(&attacker, &server, &bitswap::frame(&[0xff; 32]), true).await;
+    assert_eq!(server.exchange.ledger().account(&me).violations, 3);
+    assert_eq!(
+        server.exchange.ledger().standing(&me),
+        crust_net::ledger::Standing::Banned
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let connected = server.host.peers().await.expect("peers");
+    assert!(
+        connected.iter().all(|(p, _)| *p != me),
+        "banned peer disconnected"
+    );
+    let _ = attacker.connect(&server).await;
+    let refused = attacker
+        .exchange
+        .get_block(&[attacker_id], root, Duration::from_secs(3))
+        .await;
+    assert!(refused.is_err(), "a banned peer is not served");
 }

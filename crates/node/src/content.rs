@@ -663,20 +663,31 @@ pub fn fetch(cid: &str, peers: &[String], window: usize, repo: &RepoArgs) -> Res
         .await
         .map_err(|e| e.to_string())?;
         let exchange = crust_net::Exchange::start(host.clone(), repo.clone());
-        let mut last = None;
+        let mut connected = Vec::new();
         for addr in peers {
             let addr = addr.parse().map_err(|e| format!("--peer {addr}: {e}"))?;
             match host.dial(addr).await {
-                Ok(peer) => last = Some(peer),
+                Ok(peer) => connected.push(peer),
                 Err(e) => eprintln!("warning: {e}"),
             }
         }
-        let peer = last.ok_or("could not connect to any --peer")?;
+        if connected.is_empty() {
+            return Err("could not connect to any --peer".into());
+        }
         let started = std::time::Instant::now();
-        let (blocks, bytes) = exchange
-            .fetch_dag(peer, cid, window, std::time::Duration::from_secs(60))
+        let bar = bytes_bar(None);
+        let options = crust_net::FetchOptions {
+            window,
+            ..Default::default()
+        };
+        let done = exchange
+            .fetch_dag(&connected, cid, &options, &mut |p| {
+                bar.set_position(p.bytes)
+            })
             .await
             .map_err(|e| e.to_string())?;
+        bar.finish_and_clear();
+        let (blocks, bytes) = (done.blocks, done.bytes);
         repo.pin(cid, crust_ipfs::repo::PinKind::Recursive)
             .map_err(|e| e.to_string())?;
         let secs = started.elapsed().as_secs_f64().max(1e-6);

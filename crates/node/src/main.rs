@@ -73,10 +73,8 @@ enum Command {
         /// A peer to fetch from, as `/ip4/…/tcp/…/p2p/<peer id>` (repeatable).
         #[arg(long = "peer", required = true)]
         peers: Vec<String>,
-        /// Wants in flight. Default 1: with more, Kubo and Helia responses (a new stream per
-        /// message) are partly reset and recovered only by re-sent wants (under investigation,
-        /// issue #6); one at a time measured 61 MB/s from Kubo 0.43.
-        #[arg(long, default_value_t = 1)]
+        /// Wants in flight, spread over the peers.
+        #[arg(long, default_value_t = 64)]
         window: usize,
         #[command(flatten)]
         repo: content::RepoArgs,
