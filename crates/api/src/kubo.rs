@@ -35,18 +35,29 @@ pub struct NodeInfo {
     pub addresses: Vec<String>,
 }
 
+/// The data network the API reports on (`swarm/peers`, `bitswap/*`, metrics).
+#[derive(Clone)]
+pub struct Network {
+    /// The libp2p host.
+    pub host: crust_net::Host,
+    /// Its Bitswap exchange.
+    pub exchange: Arc<crust_net::Exchange>,
+}
+
 #[derive(Clone)]
 struct Ctx {
     repo: Arc<Repo>,
     info: Arc<NodeInfo>,
+    network: Option<Network>,
 }
 
 /// Largest multipart upload for commands that buffer (`block/put`).
 const MAX_BLOCK_UPLOAD: usize = crust_ipfs::dagpb::MAX_BLOCK_BYTES;
 
-/// The `/api/v0` routes.
-pub fn router(repo: Arc<Repo>, info: NodeInfo) -> Router {
+/// The `/api/v0` routes, and Prometheus metrics on `/debug/metrics/prometheus` (Kubo's path).
+pub fn router(repo: Arc<Repo>, info: NodeInfo, network: Option<Network>) -> Router {
     Router::new()
+        .route("/debug/metrics/prometheus", axum::routing::get(metrics))
         .route(
             "/api/v0/{*cmd}",
             post(dispatch)
@@ -58,6 +69,7 @@ pub fn router(repo: Arc<Repo>, info: NodeInfo) -> Router {
         .with_state(Ctx {
             repo,
             info: Arc::new(info),
+            network,
         })
 }
 
@@ -217,9 +229,14 @@ async fn dispatch(State(ctx): State<Ctx>, Path(cmd): Path<String>, req: Request)
             "PublicKey": ctx.info.public_key,
             "Addresses": ctx.info.addresses,
             "AgentVersion": format!("crust/{}", env!("CARGO_PKG_VERSION")),
-            "Protocols": [],
+            "Protocols": protocols(&ctx),
         }))
         .into_response()),
+        "swarm/peers" => swarm_peers(ctx).await,
+        "bitswap/stat" => bitswap_stat(ctx),
+        "bitswap/wantlist" => bitswap_wantlist(ctx, args),
+        "bitswap/ledger" => bitswap_ledger(ctx, args),
+        "crust/peers" => crust_peers(ctx).await,
         "add" => add(ctx, args, req).await,
         "cat" => cat(ctx, args).await,
         "ls" => ls(ctx, args).await,
@@ -973,4 +990,183 @@ async fn name_resolve(ctx: Ctx, args: Args) -> ApiResult {
     })
     .await?;
     Ok(Json(json!({"Path": record.value})).into_response())
+}
+
+/// The protocols the node speaks on libp2p (empty without a network).
+fn protocols(ctx: &Ctx) -> Vec<&'static str> {
+    match ctx.network {
+        Some(_) => {
+            let mut out = crust_ipfs::bitswap::PROTOCOLS.to_vec();
+            out.extend(["/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"]);
+            out.sort_unstable();
+            out
+        }
+        None => Vec::new(),
+    }
+}
+
+fn network(ctx: &Ctx) -> Result<&Network, ApiError> {
+    ctx.network
+        .as_ref()
+        .ok_or_else(|| ApiError::fail("this node runs without the data network"))
+}
+
+fn peer_arg(args: &Args, name: &str) -> Result<crust_net::PeerId, ApiError> {
+    let text = args
+        .get(name)
+        .ok_or_else(|| ApiError::bad(format!("argument \"{name}\" is required")))?;
+    text.parse()
+        .map_err(|e| ApiError::bad(format!("{text}: not a peer ID: {e}")))
+}
+
+fn cid_list(cids: &[Cid]) -> Vec<Value> {
+    cids.iter().map(|c| json!({"/": c.to_string()})).collect()
+}
+
+/// `swarm/peers`: the connected peers.
+async fn swarm_peers(ctx: Ctx) -> Result<Response, ApiError> {
+    let peers = network(&ctx)?
+        .host
+        .peers()
+        .await
+        .map_err(|e| ApiError::fail(e.to_string()))?;
+    let list: Vec<Value> = peers
+        .iter()
+        .map(|(peer, addr)| json!({"Addr": addr.to_string(), "Peer": peer.to_string()}))
+        .collect();
+    Ok(Json(json!({ "Peers": list })).into_response())
+}
+
+/// `bitswap/stat`: totals and the current wantlist.
+fn bitswap_stat(ctx: Ctx) -> Result<Response, ApiError> {
+    let stats = network(&ctx)?.exchange.stats();
+    let peers: Vec<String> = stats.peers.iter().map(|p| p.to_string()).collect();
+    Ok(Json(json!({
+        "BlocksReceived": stats.blocks_received,
+        "DataReceived": stats.data_received,
+        "BlocksSent": stats.blocks_sent,
+        "DataSent": stats.data_sent,
+        "DupBlksReceived": 0,
+        "DupDataReceived": 0,
+        "MessagesReceived": 0,
+        "ProvideBufLen": 0,
+        "Wantlist": cid_list(&stats.wantlist),
+        "Peers": peers,
+    }))
+    .into_response())
+}
+
+/// `bitswap/wantlist[?peer=]`: what we want, or what a peer left with us.
+fn bitswap_wantlist(ctx: Ctx, args: Args) -> Result<Response, ApiError> {
+    let exchange = &network(&ctx)?.exchange;
+    let keys = match args.get("peer") {
+        Some(_) => exchange.peer_wantlist(&peer_arg(&args, "peer")?),
+        None => exchange.stats().wantlist,
+    };
+    Ok(Json(json!({ "Keys": cid_list(&keys) })).into_response())
+}
+
+/// `bitswap/ledger?arg=<peer>`: one peer's account.
+fn bitswap_ledger(ctx: Ctx, args: Args) -> Result<Response, ApiError> {
+    let peer = peer_arg(&args, "arg")?;
+    let account = network(&ctx)?.exchange.ledger().account(&peer);
+    Ok(Json(json!({
+        "Peer": peer.to_string(),
+        "Value": account.debt_ratio(),
+        "Sent": account.bytes_sent,
+        "Recv": account.bytes_received,
+        "Exchanged": account.blocks_sent + account.blocks_received,
+    }))
+    .into_response())
+}
+
+/// `crust/peers`: every peer we are connected to or hold an account for, with its standing.
+async fn crust_peers(ctx: Ctx) -> Result<Response, ApiError> {
+    let net = network(&ctx)?;
+    let connected: std::collections::HashMap<_, _> = net
+        .host
+        .peers()
+        .await
+        .map_err(|e| ApiError::fail(e.to_string()))?
+        .into_iter()
+        .collect();
+    let ledger = net.exchange.ledger();
+    let mut peers: Vec<_> = ledger.accounts();
+    for peer in connected.keys() {
+        if !peers.iter().any(|(p, _)| p == peer) {
+            peers.push((*peer, ledger.account(peer)));
+        }
+    }
+    let list: Vec<Value> = peers
+        .iter()
+        .map(|(peer, a)| {
+            json!({
+                "Peer": peer.to_string(),
+                "Addr": connected.get(peer).map(|a| a.to_string()),
+                "Standing": format!("{:?}", ledger.standing(peer)),
+                "Sent": a.bytes_sent,
+                "Recv": a.bytes_received,
+                "BlocksSent": a.blocks_sent,
+                "BlocksRecv": a.blocks_received,
+                "DebtRatio": a.debt_ratio(),
+                "Violations": a.violations,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "Peers": list })).into_response())
+}
+
+/// Prometheus text exposition of the node's counters.
+async fn metrics(State(ctx): State<Ctx>) -> Response {
+    use prometheus_client::metrics::counter::ConstCounter;
+    use prometheus_client::metrics::gauge::ConstGauge;
+    use prometheus_client::registry::Registry;
+    let mut registry = Registry::with_prefix("crust");
+    if let Some(net) = &ctx.network {
+        let stats = net.exchange.stats();
+        let counters = [
+            (
+                "bitswap_blocks_received",
+                "Wanted blocks received",
+                stats.blocks_received,
+            ),
+            (
+                "bitswap_data_received_bytes",
+                "Wanted block bytes received",
+                stats.data_received,
+            ),
+            ("bitswap_blocks_sent", "Blocks sent", stats.blocks_sent),
+            (
+                "bitswap_data_sent_bytes",
+                "Block bytes sent",
+                stats.data_sent,
+            ),
+        ];
+        for (name, help, value) in counters {
+            registry.register(name, help, ConstCounter::new(value));
+        }
+        registry.register(
+            "bitswap_wantlist_length",
+            "Blocks this node is waiting for",
+            ConstGauge::new(stats.wantlist.len() as i64),
+        );
+        let peers = net.host.peers().await.map(|p| p.len()).unwrap_or(0);
+        registry.register(
+            "swarm_peers",
+            "Connected libp2p peers",
+            ConstGauge::new(peers as i64),
+        );
+    }
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, &registry).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }

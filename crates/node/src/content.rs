@@ -699,6 +699,44 @@ pub fn fetch(cid: &str, peers: &[String], window: usize, repo: &RepoArgs) -> Res
     })
 }
 
+/// `crust peers`: the daemon's peers with their credit accounts.
+pub fn peers(repo: &RepoArgs) -> Result<(), String> {
+    let Target::Remote(api) = open(repo)? else {
+        return Err("no daemon holds this repository; start `crust ipfs daemon` (or `crust devnet`), or pass --api".into());
+    };
+    let text = post_stream(&api, "crust/peers", "")?
+        .text()
+        .map_err(|e| format!("daemon at {api}: {e}"))?;
+    let body: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("daemon at {api}: {e}"))?;
+    let peers = body["Peers"].as_array().cloned().unwrap_or_default();
+    if peers.is_empty() {
+        println!("no peers");
+        return Ok(());
+    }
+    println!(
+        "{:<54} {:<13} {:>12} {:>12} {:>10} {:>4}  ADDRESS",
+        "PEER", "STANDING", "SENT", "RECEIVED", "DEBT", "VIOL"
+    );
+    for p in peers {
+        println!(
+            "{:<54} {:<13} {:>12} {:>12} {:>10.2} {:>4}  {}",
+            p["Peer"].as_str().unwrap_or("?"),
+            p["Standing"].as_str().unwrap_or("?"),
+            human_bytes(p["Sent"].as_u64().unwrap_or(0)),
+            human_bytes(p["Recv"].as_u64().unwrap_or(0)),
+            p["DebtRatio"].as_f64().unwrap_or(0.0),
+            p["Violations"].as_u64().unwrap_or(0),
+            p["Addr"].as_str().unwrap_or("(not connected)"),
+        );
+    }
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    indicatif::BinaryBytes(n).to_string()
+}
+
 /// `crust ipfs routing-put /ipns/<name> FILE`.
 pub fn routing_put(key: &str, record: &Path, repo: &RepoArgs) -> Result<(), String> {
     let text = key
@@ -853,7 +891,7 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
     })
     .await
     .map_err(|e| format!("data network: {e}"))?;
-    let _exchange = crust_net::Exchange::start(host.clone(), repo.clone());
+    let exchange = crust_net::Exchange::start(host.clone(), repo.clone());
     let swarm_addrs: Vec<String> = host
         .listen_addrs()
         .iter()
@@ -865,7 +903,11 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
         public_key: key.public_key_base64(),
         addresses: swarm_addrs.clone(),
     };
-    let api = crust_api::kubo::router(repo.clone(), info);
+    let network = crust_api::kubo::Network {
+        host: host.clone(),
+        exchange,
+    };
+    let api = crust_api::kubo::router(repo.clone(), info, Some(network));
     let gateway = crust_ipfs::gateway::router(repo.clone());
     fs::write(repo_dir.join("api"), format!("http://{api_addr}\n")).map_err(|e| e.to_string())?;
     fs::write(repo_dir.join("gateway"), format!("http://{gw_addr}\n"))

@@ -66,6 +66,11 @@ enum Command {
         #[command(flatten)]
         repo: content::RepoArgs,
     },
+    /// The daemon's data-network peers and their credit accounts (bytes each way, standing).
+    Peers {
+        #[command(flatten)]
+        repo: content::RepoArgs,
+    },
     /// Fetch a whole DAG over Bitswap from the given peers into the repository (pinned).
     Fetch {
         /// Root CID.
@@ -256,6 +261,7 @@ fn run(cli: Cli) -> Result<(), String> {
             repo,
         } => content::cat(&path, offset, length, &repo),
         Command::Get { path, output, repo } => content::get(&path, output, &repo),
+        Command::Peers { repo } => content::peers(&repo),
         Command::Fetch {
             cid,
             peers,

@@ -37,6 +37,22 @@ fn harness() -> HashMap<String, String> {
 }
 
 /// Deterministic bytes (xorshift), so every run adds the same files.
+/// A plain HTTP GET on loopback (no client library needed for one metrics scrape).
+fn http_get(url: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut conn = std::net::TcpStream::connect(host).unwrap();
+    write!(conn, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    assert!(
+        text.starts_with("HTTP/1.0 200") || text.starts_with("HTTP/1.1 200"),
+        "{text}"
+    );
+    text
+}
+
 fn sha_hex(data: &[u8]) -> String {
     crust_ipfs::block::sha256(data)
         .iter()
@@ -664,6 +680,27 @@ fn bitswap_with_real_kubo_and_helia_in_both_directions() {
             out.status.success() && text.contains(&format!("SHA256 {sha}")),
             "Helia from us, v{version}: {text}{}",
             String::from_utf8_lossy(&out.stderr)
+        );
+        // The daemon's ledger shows what each peer took, in `crust peers` and the metrics.
+        let kubo_id = kubo.addr.rsplit('/').next().unwrap();
+        let table = crust(&["peers", "--api", &daemon.api]);
+        let kubo_line = table
+            .lines()
+            .find(|l| l.starts_with(kubo_id))
+            .unwrap_or_else(|| panic!("Kubo {kubo_id} missing from crust peers:\n{table}"));
+        assert!(
+            kubo_line.contains("Fair") && kubo_line.contains("MiB"),
+            "{kubo_line}"
+        );
+        let metrics = http_get(&format!("{}/debug/metrics/prometheus", daemon.api));
+        let sent: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("crust_bitswap_data_sent_bytes_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no sent-bytes metric:\n{metrics}"));
+        assert!(
+            sent >= 2 * data.len() as u64,
+            "sent {sent} bytes to Kubo and Helia"
         );
         drop(daemon);
 
