@@ -680,8 +680,10 @@ pub fn fetch(cid: &str, peers: &[String], window: usize, repo: &RepoArgs) -> Res
             window,
             ..Default::default()
         };
+        let mut first_block = None;
         let done = exchange
             .fetch_dag(&connected, cid, &options, &mut |p| {
+                first_block.get_or_insert_with(|| started.elapsed());
                 bar.set_position(p.bytes)
             })
             .await
@@ -691,8 +693,9 @@ pub fn fetch(cid: &str, peers: &[String], window: usize, repo: &RepoArgs) -> Res
         repo.pin(cid, crust_ipfs::repo::PinKind::Recursive)
             .map_err(|e| e.to_string())?;
         let secs = started.elapsed().as_secs_f64().max(1e-6);
+        let first = first_block.map_or(0.0, |d| d.as_secs_f64() * 1e3);
         eprintln!(
-            "fetched {blocks} blocks, {bytes} bytes in {secs:.2} s ({:.1} MB/s); pinned {cid}",
+            "fetched {blocks} blocks, {bytes} bytes in {secs:.2} s ({:.1} MB/s, first block after {first:.1} ms); pinned {cid}",
             bytes as f64 / secs / 1e6
         );
         Ok::<(), String>(())

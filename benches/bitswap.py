@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Bitswap transfer between two nodes on loopback: ours -> ours vs Kubo -> Kubo, one run.
+
+Ours: `crust add` into repository A, `crust ipfs daemon` serves it, `crust fetch` pulls the
+whole DAG into repository B (blocks verified, stored, fsynced, pinned).
+Baseline: two real Kubo daemons (a Kubo binary at $KUBO_BIN or $INTEROP_CACHE/bin/ipfs),
+`ipfs add` on A, `ipfs swarm connect` + `ipfs cat` on B (B fetches over Bitswap and stores
+the blocks as it streams them). Time to first byte: ours = first block stored; Kubo = first
+byte of `ipfs cat`.
+
+Usage:
+  cargo build --release --bin crust
+  python3 benches/bitswap.py [size_mib=1024]
+"""
+import os, re, shutil, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ipfs import BIN, KUBO, free_port, kubo_env, make_file, mbps, run, wait_port  # noqa: E402
+
+SIZE_MIB = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
+
+
+def ours(tmp, path, size):
+    a, b = os.path.join(tmp, "ours-a"), os.path.join(tmp, "ours-b")
+    cid = run([BIN, "add", "-q", "--repo", a, path]).split()[-1]
+    port = free_port()
+    daemon = subprocess.Popen([BIN, "ipfs", "daemon", "--repo", a, "--api-addr", "127.0.0.1:0",
+                               "--gateway-addr", "127.0.0.1:0", "--swarm-addr", f"/ip4/127.0.0.1/tcp/{port}"],
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        while not os.path.exists(os.path.join(a, "swarm")):
+            time.sleep(0.05)
+        addr = open(os.path.join(a, "swarm")).read().split()[0]
+        t = time.perf_counter()
+        out = subprocess.run([BIN, "fetch", "--repo", b, cid, "--peer", addr],
+                             check=True, capture_output=True, text=True).stderr
+        secs = time.perf_counter() - t
+    finally:
+        daemon.kill()
+        daemon.wait()
+    first = float(re.search(r"first block after ([0-9.]+) ms", out).group(1))
+    return secs, first / 1e3
+
+
+def kubo(tmp, path, size):
+    if not os.path.exists(KUBO):
+        return None
+    daemons, envs = [], []
+    try:
+        for name in ("kubo-a", "kubo-b"):
+            env = kubo_env(os.path.join(tmp, name))
+            run([KUBO, "init", "--profile=test", "-e"], env=env)
+            api, swarm = free_port(), free_port()
+            for k, v in [("Addresses.API", f"/ip4/127.0.0.1/tcp/{api}"),
+                         ("Addresses.Swarm", f'["/ip4/127.0.0.1/tcp/{swarm}"]'),
+                         ("Addresses.Gateway", "/ip4/127.0.0.1/tcp/0")]:
+                run([KUBO, "config", "--json", k, v if v.startswith("[") else f'"{v}"'], env=env)
+            daemons.append(subprocess.Popen([KUBO, "daemon"], env=env, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL))
+            wait_port(api)
+            envs.append((env, swarm))
+        (env_a, swarm_a), (env_b, _) = envs
+        cid = run([KUBO, "add", "-q", path], env=env_a).split()[-1]
+        peer = run([KUBO, "id", "-f", "<id>"], env=env_a).strip()
+        run([KUBO, "swarm", "connect", f"/ip4/127.0.0.1/tcp/{swarm_a}/p2p/{peer}"], env=env_b)
+        t = time.perf_counter()
+        cat = subprocess.Popen([KUBO, "cat", cid], env=env_b, stdout=subprocess.PIPE)
+        first = cat.stdout.read(1)
+        ttfb = time.perf_counter() - t
+        n = len(first)
+        while True:
+            chunk = cat.stdout.read(1 << 20)
+            if not chunk:
+                break
+            n += len(chunk)
+        cat.wait()
+        secs = time.perf_counter() - t
+        assert n == size, (n, size)
+        return secs, ttfb
+    finally:
+        for d in daemons:
+            d.kill()
+            d.wait()
+
+
+def main():
+    size = SIZE_MIB << 20
+    tmp = tempfile.mkdtemp(prefix="crust-bitswap-bench-")
+    try:
+        path = os.path.join(tmp, "data.bin")
+        make_file(path, size)
+        base = kubo(tmp, path, size)
+        mine = ours(tmp, path, size)
+        print(f"{SIZE_MIB} MiB over Bitswap on loopback")
+        if base:
+            print(f"{'Kubo -> Kubo (ipfs cat)':<34} {base[0]:8.2f} s {mbps(size, base[0]):8.1f} MB/s  first byte {base[1]*1e3:7.1f} ms")
+        else:
+            print("Kubo -> Kubo: no Kubo binary ($KUBO_BIN or $INTEROP_CACHE/bin/ipfs); baseline skipped")
+        line = f"{'ours -> ours (crust fetch)':<34} {mine[0]:8.2f} s {mbps(size, mine[0]):8.1f} MB/s  first block {mine[1]*1e3:6.1f} ms"
+        if base:
+            line += f"   x{base[0] / mine[0]:.2f} throughput vs Kubo"
+        print(line)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
