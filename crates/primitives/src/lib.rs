@@ -11,12 +11,14 @@
 //! - [`cid`]: content identifiers (CIDv0 and CIDv1) with a canonical byte form for state keys.
 //! - [`codec`]: the one bounded binary codec used for state values, calls and blocks.
 //! - [`constants`]: time and currency constants with their reference sources.
+//! - [`merkle`]: SHA-256 Merkle trees and inclusion proofs for work reports and challenges.
 
 pub mod account;
 pub mod balance;
 pub mod cid;
 pub mod codec;
 pub mod constants;
+pub mod merkle;
 pub mod per_thing;
 
 pub use account::{AccountId, Keypair, Signature};

@@ -1,0 +1,196 @@
+//! Binary SHA-256 Merkle trees: the files and SRD roots of work reports (D13) and the
+//! inclusion proofs that answer storage challenges (D18).
+//!
+//! Leaves and inner nodes are hashed under different one-byte prefixes, so a leaf can never
+//! pass for an inner node. A level with an odd number of nodes promotes its last node
+//! unchanged rather than pairing it with itself, so two different leaf lists never share a
+//! root by duplication. The empty tree's root is all zeros.
+
+use sha2::{Digest, Sha256};
+
+/// A node or root hash.
+pub type Hash = [u8; 32];
+
+/// Deepest tree a proof may describe (2^64 leaves).
+pub const MAX_DEPTH: usize = 64;
+
+/// The leaf hash of `data`.
+pub fn leaf(data: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(data);
+    h.finalize().into()
+}
+
+fn node(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+fn next_level(level: &[Hash]) -> Vec<Hash> {
+    level
+        .chunks(2)
+        .map(|pair| match pair {
+            [l, r] => node(l, r),
+            [single] => *single,
+            _ => unreachable!("chunks(2) yields one or two"),
+        })
+        .collect()
+}
+
+/// The root over `leaves` (already leaf-hashed), in order.
+pub fn root(leaves: &[Hash]) -> Hash {
+    if leaves.is_empty() {
+        return [0; 32];
+    }
+    let mut level = leaves.to_vec();
+    while level.len() > 1 {
+        level = next_level(&level);
+    }
+    level[0]
+}
+
+/// Evidence that one leaf sits at `index` in a tree of `count` leaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proof {
+    /// The leaf's position.
+    pub index: u64,
+    /// How many leaves the tree has.
+    pub count: u64,
+    /// Sibling hashes from the leaf's level upwards (levels where the node was promoted
+    /// have none).
+    pub siblings: Vec<Hash>,
+}
+
+/// The proof for leaf `index`, or `None` when out of range.
+pub fn prove(leaves: &[Hash], index: usize) -> Option<Proof> {
+    if index >= leaves.len() {
+        return None;
+    }
+    let mut siblings = Vec::new();
+    let mut level = leaves.to_vec();
+    let mut i = index;
+    while level.len() > 1 {
+        let sibling = i ^ 1;
+        if sibling < level.len() {
+            siblings.push(level[sibling]);
+        }
+        level = next_level(&level);
+        i /= 2;
+    }
+    Some(Proof {
+        index: index as u64,
+        count: leaves.len() as u64,
+        siblings,
+    })
+}
+
+/// Whether `proof` shows `leaf` under `root` in a tree of `count` leaves. The count must come
+/// from the verifier's own records (the chain), never from the prover: a proof for the first
+/// leaf of a 3-leaf tree also fits a 4-leaf tree whose last two leaves hash to the third.
+/// Never panics on any input.
+pub fn verify(root: &Hash, count: u64, leaf: &Hash, proof: &Proof) -> bool {
+    if proof.count != count || proof.index >= proof.count || proof.siblings.len() > MAX_DEPTH {
+        return false;
+    }
+    let (mut hash, mut i, mut n) = (*leaf, proof.index, proof.count);
+    let mut siblings = proof.siblings.iter();
+    while n > 1 {
+        let sibling = i ^ 1;
+        if sibling < n {
+            let Some(s) = siblings.next() else {
+                return false;
+            };
+            hash = if i % 2 == 0 {
+                node(&hash, s)
+            } else {
+                node(s, &hash)
+            };
+        }
+        i /= 2;
+        n = n.div_ceil(2);
+    }
+    siblings.next().is_none() && hash == *root
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(n: usize) -> Vec<Hash> {
+        (0..n).map(|i| leaf(&(i as u64).to_le_bytes())).collect()
+    }
+
+    #[test]
+    fn every_leaf_of_every_small_tree_proves() {
+        for n in 1..=33 {
+            let l = leaves(n);
+            let r = root(&l);
+            for i in 0..n {
+                let p = prove(&l, i).expect("in range");
+                let n64 = n as u64;
+                assert!(verify(&r, n64, &l[i], &p), "n={n} i={i}");
+                // The wrong leaf, index or count fails.
+                assert!(!verify(&r, n64, &leaf(b"other"), &p));
+                assert!(!verify(&r, n64 + 1, &l[i], &p));
+                if n > 1 {
+                    let moved = Proof {
+                        index: (p.index + 1) % n as u64,
+                        ..p.clone()
+                    };
+                    assert!(!verify(&r, n64, &l[i], &moved), "n={n} i={i}");
+                }
+            }
+            assert!(prove(&l, n).is_none());
+        }
+    }
+
+    #[test]
+    fn structure_is_fixed() {
+        assert_eq!(root(&[]), [0; 32]);
+        let l = leaves(3);
+        assert_eq!(root(&l[..1]), l[0]);
+        // Three leaves: the third is promoted, not paired with itself.
+        assert_eq!(root(&l), node(&node(&l[0], &l[1]), &l[2]));
+        let mut dup = l.clone();
+        dup.push(l[2]);
+        assert_ne!(root(&l), root(&dup));
+        // A leaf is not an inner node.
+        assert_ne!(leaf(&[l[0], l[1]].concat()), node(&l[0], &l[1]));
+    }
+
+    #[test]
+    fn hostile_proofs_are_rejected_without_panic() {
+        let l = leaves(5);
+        let r = root(&l);
+        let bad = [
+            Proof {
+                index: u64::MAX,
+                count: u64::MAX,
+                siblings: vec![[0; 32]; 64],
+            },
+            Proof {
+                index: 0,
+                count: 0,
+                siblings: vec![],
+            },
+            Proof {
+                index: 0,
+                count: 5,
+                siblings: vec![[7; 32]; 65],
+            },
+            Proof {
+                index: 0,
+                count: 5,
+                siblings: vec![],
+            },
+        ];
+        for p in bad {
+            assert!(!verify(&r, p.count, &l[0], &p));
+            assert!(!verify(&r, 5, &l[0], &p));
+        }
+    }
+}
