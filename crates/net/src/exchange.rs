@@ -56,6 +56,9 @@ pub enum ExchangeError {
     Store(String),
 }
 
+/// A want's reply channel, with an id to unregister it by.
+type Waiter = (u64, mpsc::Sender<Reply>);
+
 /// What arrives for a want.
 enum Reply {
     Block(Block, PeerId),
@@ -134,7 +137,7 @@ pub struct Exchange {
     host: Host,
     store: Arc<dyn Blockstore>,
     ledger: Ledger,
-    waiters: Mutex<HashMap<Cid, Vec<(u64, mpsc::Sender<Reply>)>>>,
+    waiters: Mutex<HashMap<Cid, Vec<Waiter>>>,
     next_waiter: AtomicU64,
     peers: Mutex<HashMap<PeerId, PeerState>>,
 }

@@ -41,7 +41,7 @@ fn authority() -> Keypair {
 #[test]
 fn sealed_replicas_read_back_bit_exact_and_differ_per_identity() {
     let dir = tempfile::tempdir().expect("tmp");
-    let source = DiskStore::open(&dir.path().join("source")).expect("store");
+    let source = DiskStore::open(dir.path().join("source")).expect("store");
     let data = pattern(3_000_000, 1);
     let root = import(&source, &data);
 
@@ -81,7 +81,7 @@ fn sealed_replicas_read_back_bit_exact_and_differ_per_identity() {
 #[test]
 fn tampering_is_caught_by_validation_reads_and_challenges() {
     let dir = tempfile::tempdir().expect("tmp");
-    let source = DiskStore::open(&dir.path().join("source")).expect("store");
+    let source = DiskStore::open(dir.path().join("source")).expect("store");
     let root = import(&source, &pattern(2_000_000, 2));
     let sealed = SealedStore::open(&dir.path().join("s"), enclave(3)).expect("sealed");
     let file = sealed.seal_file(&source, root).expect("seal");
@@ -125,7 +125,7 @@ fn tampering_is_caught_by_validation_reads_and_challenges() {
 #[test]
 fn an_interrupted_seal_leaves_nothing_behind() {
     let dir = tempfile::tempdir().expect("tmp");
-    let source = DiskStore::open(&dir.path().join("source")).expect("store");
+    let source = DiskStore::open(dir.path().join("source")).expect("store");
     let root = import(&source, &pattern(1_000_000, 4));
     let sdir = dir.path().join("s");
     {
@@ -214,7 +214,7 @@ impl Chain {
 #[test]
 fn reports_of_sealed_files_are_accepted_slot_after_slot() {
     let dir = tempfile::tempdir().expect("tmp");
-    let source = DiskStore::open(&dir.path().join("source")).expect("store");
+    let source = DiskStore::open(dir.path().join("source")).expect("store");
     let enclave = enclave(7);
     let sealed = SealedStore::open(&dir.path().join("s"), enclave.clone()).expect("sealed");
     let mut chain = Chain::new(enclave.code());
