@@ -50,38 +50,14 @@ if (mode === 'serve') {
   usage()
 }
 
-const { createHeliaLight } = await import('helia')
-const { withLibp2pLight } = await import('@helia/libp2p')
-const { withBitswap } = await import('@helia/bitswap')
 const { unixfs } = await import('@helia/unixfs')
-const { tcp } = await import('@libp2p/tcp')
-const { noise } = await import('@libp2p/noise')
-const { yamux } = await import('@libp2p/yamux')
-const { identify } = await import('@libp2p/identify')
-const { ping } = await import('@libp2p/ping')
 const { multiaddr } = await import('@multiformats/multiaddr')
 const { CID } = await import('multiformats/cid')
 const { cidForJob } = await import('./cids.mjs')
+const { startBitswapHelia, noopRouter } = await import('./helia_node.mjs')
 
 async function startHelia () {
-  const helia = createHeliaLight({})
-  // The only router: answers nothing, so Helia's findProviders ends at once (Helia 7.1.x
-  // waits forever when it has no router at all, see README / ipfs-notes §4).
-  helia.addRouter({
-    name: 'noop-router',
-    async * findProviders () {},
-    toString () { return 'NoopRouter' }
-  })
-  withLibp2pLight(helia, {
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    peerDiscovery: [],
-    services: { identify: identify(), ping: ping() }
-  })
-  withBitswap(helia)
-  await helia.start()
+  const helia = await startBitswapHelia(noopRouter)
   if (process.env.HELIA_PEER_STATS === '1') await addStats(helia)
   return helia
 }

@@ -76,34 +76,18 @@ const overBitswap = gateway.startsWith('/')
 let helia
 if (overBitswap) {
   // A libp2p + Bitswap Helia that knows exactly one peer: the provider under test.
-  const { withLibp2pLight } = await import('@helia/libp2p')
-  const { withBitswap } = await import('@helia/bitswap')
-  const { tcp } = await import('@libp2p/tcp')
-  const { noise } = await import('@libp2p/noise')
-  const { yamux } = await import('@libp2p/yamux')
-  const { identify } = await import('@libp2p/identify')
+  const { startBitswapHelia } = await import('./helia_node.mjs')
   const { multiaddr } = await import('@multiformats/multiaddr')
   const { peerIdFromString } = await import('@libp2p/peer-id')
   const provider = multiaddr(gateway)
   const providerId = peerIdFromString(provider.getComponents().find((c) => c.name === 'p2p').value)
-  helia = createHeliaLight({})
   // verified-fetch uses Bitswap sessions, which look for providers through routing: the only
   // router names the provider under test for every CID.
-  helia.addRouter({
+  helia = await startBitswapHelia({
     name: 'one-provider-router',
     async * findProviders () { yield { id: providerId.toCID(), multiaddrs: [provider], protocols: ['transport-bitswap'] } },
     toString () { return 'OneProviderRouter' }
   })
-  withLibp2pLight(helia, {
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    peerDiscovery: [],
-    services: { identify: identify() }
-  })
-  withBitswap(helia)
-  await helia.start()
   await helia.libp2p.dial(multiaddr(gateway), { signal: AbortSignal.timeout(TIMEOUT) })
 } else {
   helia = withHTTP(createHeliaLight({}), {
