@@ -14,4 +14,4 @@ pub mod ledger;
 
 pub use exchange::{Exchange, FetchOptions, FetchProgress};
 pub use host::{Host, NetConfig, NetError};
-pub use libp2p::{Multiaddr, PeerId};
+pub use libp2p::{Multiaddr, PeerId, multiaddr};

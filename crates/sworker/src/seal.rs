@@ -87,6 +87,38 @@ impl SealedFile {
     }
 }
 
+/// Visits every block of the DAG under `root` once, depth-first with children in link order.
+fn walk(
+    source: &dyn Blockstore,
+    root: Cid,
+    visit: &mut dyn FnMut(Cid, Bytes) -> Result<(), SealError>,
+) -> Result<(), SealError> {
+    let mut stack = vec![root];
+    let mut seen = HashSet::from([root]);
+    while let Some(cid) = stack.pop() {
+        let data = source.get(&cid)?.ok_or(SealError::Missing(cid))?;
+        let links = crust_ipfs::links::links(&cid, &data).map_err(|_| SealError::Links(cid))?;
+        for link in links.into_iter().rev() {
+            if seen.insert(link) {
+                stack.push(link);
+            }
+        }
+        visit(cid, data)?;
+    }
+    Ok(())
+}
+
+/// Bytes over all blocks of the DAG under `root`, each once: what sealing it stores (less
+/// the per-block tag) and the size a report gives for it.
+pub fn dag_bytes(source: &dyn Blockstore, root: Cid) -> Result<u64, SealError> {
+    let mut total = 0u64;
+    walk(source, root, &mut |_, data| {
+        total += data.len() as u64;
+        Ok(())
+    })?;
+    Ok(total)
+}
+
 /// The sealed replicas of one identity.
 pub struct SealedStore {
     dir: PathBuf,
@@ -187,17 +219,7 @@ impl SealedStore {
         let mut out = io::BufWriter::with_capacity(4 << 20, File::create(&tmp_data)?);
         let (mut blocks, mut leaves) = (Vec::new(), Vec::new());
         let (mut offset, mut size) = (0u64, 0u64);
-        let mut stack = vec![root];
-        let mut seen = HashSet::from([root]);
-        while let Some(cid) = stack.pop() {
-            let data = source.get(&cid)?.ok_or(SealError::Missing(cid))?;
-            let links = crust_ipfs::links::links(&cid, &data).map_err(|_| SealError::Links(cid))?;
-            // Depth-first, children in link order.
-            for link in links.into_iter().rev() {
-                if seen.insert(link) {
-                    stack.push(link);
-                }
-            }
+        walk(source, root, &mut |cid, data| {
             let sealed = self.enclave.seal(&root, blocks.len() as u64, &data);
             out.write_all(&sealed)?;
             leaves.push(merkle::leaf(&sealed));
@@ -208,7 +230,8 @@ impl SealedStore {
             });
             offset += sealed.len() as u64;
             size += data.len() as u64;
-        }
+            Ok(())
+        })?;
         out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         let file = SealedFile {
             root: root.to_string(),

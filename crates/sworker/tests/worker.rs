@@ -2,40 +2,24 @@
 //! by software enclaves into on-disk replicas, read back through the blockstore interface,
 //! damaged on disk, and reported to the runtime's sWork module.
 
-use crust_ipfs::blockstore::{Blockstore, DiskStore, StoreSink};
-use crust_ipfs::importer::{ImportOptions, import_file};
-use crust_primitives::{AccountId, Cid, Keypair, merkle};
+mod common;
+
+use common::{Chain, SLOT_BLOCKS, authority, block_hash, pattern};
+use crust_ipfs::blockstore::{Blockstore, DiskStore};
+use crust_primitives::{AccountId, Cid, merkle};
 use crust_runtime::state::atomically;
 use crust_runtime::swork;
-use crust_runtime::{BlockContext, CallContext, Genesis, MemoryState};
 use crust_sworker::report::{self, SlotInput};
 use crust_sworker::{Enclave, SealError, SealedStore, SoftwareEnclave};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    (0..len as u32)
-        .map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect()
-}
-
 fn import(store: &DiskStore, data: &[u8]) -> Cid {
-    import_file(
-        data,
-        &ImportOptions::default(),
-        &mut StoreSink(store),
-        &mut |_| {},
-    )
-    .expect("import")
-    .cid
+    common::import(store, data)
 }
 
 fn enclave(seed: u8) -> Arc<SoftwareEnclave> {
     Arc::new(SoftwareEnclave::from_seed(&[seed; 32], vec![authority()]))
-}
-
-fn authority() -> Keypair {
-    Keypair::from_suri("//Authority").expect("dev uri")
 }
 
 #[test]
@@ -152,63 +136,6 @@ fn an_interrupted_seal_leaves_nothing_behind() {
     drop(sealed);
     let sealed = SealedStore::open(&sdir, enclave(5)).expect("reopen");
     assert_eq!(sealed.files().len(), 1);
-}
-
-/// A chain in memory: the runtime's state and block hooks, report slots of 10 blocks.
-struct Chain {
-    state: MemoryState,
-    height: u64,
-    governance: AccountId,
-}
-
-const SLOT_BLOCKS: u64 = 10;
-
-fn block_hash(height: u64) -> [u8; 32] {
-    let mut h = [0x42; 32];
-    h[..8].copy_from_slice(&height.to_be_bytes());
-    h
-}
-
-impl Chain {
-    fn new(code: [u8; 32]) -> Self {
-        let governance = AccountId([0xee; 32]);
-        let state = Genesis::reference(governance)
-            .with_config(|c| c.report_slot_blocks = SLOT_BLOCKS)
-            .build()
-            .expect("genesis");
-        let mut chain = Self {
-            state,
-            height: 0,
-            governance,
-        };
-        let root = chain.ctx(governance);
-        swork::set_code(&mut chain.state, &root, &code, 1_000_000).expect("code");
-        swork::set_authorities(&mut chain.state, &root, &[authority().public()], 1)
-            .expect("authorities");
-        chain.advance_to(1);
-        chain
-    }
-
-    fn ctx(&self, who: AccountId) -> CallContext {
-        CallContext {
-            caller: who,
-            height: self.height,
-            era: 0,
-        }
-    }
-
-    fn advance_to(&mut self, height: u64) {
-        while self.height < height {
-            self.height += 1;
-            let block = BlockContext {
-                height: self.height,
-                era: 0,
-                author: self.governance,
-                parent_hash: block_hash(self.height - 1),
-            };
-            crust_runtime::system::begin_block(&mut self.state, &block).expect("block");
-        }
-    }
 }
 
 #[test]

@@ -1,0 +1,351 @@
+//! One storage identity's work: sealed files and SRD within a capacity, validation and repair,
+//! and the report cycle with the chain, safe across restarts.
+//!
+//! Report cycle: [`Worker::prepare_report`] builds the slot's report and records it as
+//! pending (durably) before anything is sent; [`Worker::reconcile`] later compares the
+//! chain's last accepted report hash with the pending one and either commits it (the files it
+//! listed become the reported set) or drops it. A restart between sending and seeing the result
+//! therefore neither loses nor duplicates entries: the resend of a pending report is a no-op on
+//! chain (D14), and a dropped one is rebuilt from the last accepted set next slot.
+
+use crate::enclave::{Enclave, SRD_LEAF_BYTES};
+use crate::report::{self, SlotInput};
+use crate::seal::{SealError, SealedFile, SealedStore};
+use crate::srd::{Srd, SrdConfig, SrdError};
+use crust_ipfs::Cid;
+use crust_ipfs::blockstore::Blockstore;
+use crust_primitives::Signature;
+use crust_runtime::swork::{Root, WorkReport};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Why the worker failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// Sealing or reading a sealed file failed.
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// SRD failed.
+    #[error(transparent)]
+    Srd(#[from] SrdError),
+    /// The worker's own state file failed.
+    #[error("worker state {path}: {reason}")]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The file does not fit even with all SRD removed.
+    #[error("{cid} needs {needed} bytes; only {available} are left in the capacity")]
+    NoSpace {
+        /// The file.
+        cid: Cid,
+        /// Its size.
+        needed: u64,
+        /// What is left.
+        available: u64,
+    },
+}
+
+/// How much the worker may use and where.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// The worker's directory (sealed files, state).
+    pub dir: PathBuf,
+    /// SRD layout.
+    pub srd: SrdConfig,
+    /// Bytes the operator gives to files + SRD together.
+    pub capacity_bytes: u64,
+}
+
+/// What the chain accepted last, and the report waiting for the chain's answer.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct ReportState {
+    prev_report_hash: Root,
+    /// CID → size, as the chain last accepted.
+    reported: Vec<(String, u64)>,
+    /// The report sent (or about to be) and not yet seen on chain: its hash and its files.
+    pending: Option<Pending>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Pending {
+    slot: u64,
+    hash: Root,
+    files: Vec<(String, u64)>,
+}
+
+/// What a validation round found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Validation {
+    /// SRD units found damaged and refilled.
+    pub srd_repaired: Vec<u64>,
+    /// Files with a damaged block: to be re-fetched and re-sealed (D28).
+    pub files_lost: Vec<Cid>,
+}
+
+/// A storage identity at work.
+pub struct Worker {
+    config: WorkerConfig,
+    enclave: Arc<dyn Enclave>,
+    sealed: SealedStore,
+    srd: Srd,
+    state: ReportState,
+}
+
+const STATE_FILE: &str = "worker.json";
+
+fn to_map(list: &[(String, u64)]) -> BTreeMap<Cid, u64> {
+    list.iter()
+        .filter_map(|(c, s)| Some((c.parse().ok()?, *s)))
+        .collect()
+}
+
+impl Worker {
+    /// Opens the worker's stores and state under `config.dir`.
+    pub fn open(config: WorkerConfig, enclave: Arc<dyn Enclave>) -> Result<Self, WorkerError> {
+        let sealed = SealedStore::open(&config.dir.join("sealed"), enclave.clone())?;
+        let srd = Srd::open(config.srd.clone(), enclave.clone())?;
+        let path = config.dir.join(STATE_FILE);
+        let state = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| WorkerError::State {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ReportState::default(),
+            Err(e) => {
+                return Err(WorkerError::State {
+                    path,
+                    reason: e.to_string(),
+                });
+            }
+        };
+        Ok(Self {
+            config,
+            enclave,
+            sealed,
+            srd,
+            state,
+        })
+    }
+
+    fn save(&self) -> Result<(), WorkerError> {
+        let path = self.config.dir.join(STATE_FILE);
+        let fail = |e: &dyn std::fmt::Display| WorkerError::State {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        let json = serde_json::to_vec(&self.state).map_err(|e| fail(&e))?;
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(|e| fail(&e))?;
+        f.write_all(&json).map_err(|e| fail(&e))?;
+        f.sync_all().map_err(|e| fail(&e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| fail(&e))
+    }
+
+    /// The sealed store (it also serves reads as a blockstore).
+    pub fn sealed(&self) -> &SealedStore {
+        &self.sealed
+    }
+
+    /// The SRD.
+    pub fn srd(&self) -> &Srd {
+        &self.srd
+    }
+
+    /// Plaintext bytes of sealed files.
+    pub fn files_bytes(&self) -> u64 {
+        self.sealed.files().iter().map(|f| f.size).sum()
+    }
+
+    fn unit_bytes(&self) -> u64 {
+        u64::from(self.config.srd.leaves_per_unit) * SRD_LEAF_BYTES as u64
+    }
+
+    /// Fills what the capacity leaves after files with SRD. Returns the units added.
+    pub fn fill_srd(&mut self) -> Result<u64, WorkerError> {
+        let used = self.files_bytes() + self.srd.size();
+        let room = self.config.capacity_bytes.saturating_sub(used) / self.unit_bytes();
+        Ok(self.srd.fill(Some(room), &mut |_, _| {})?)
+    }
+
+    /// Seals the file under `root` from `source`, removing SRD first when the capacity
+    /// needs the room.
+    pub fn store_file(
+        &mut self,
+        source: &dyn Blockstore,
+        root: Cid,
+    ) -> Result<Arc<SealedFile>, WorkerError> {
+        if let Some(done) = self.sealed.file(&root) {
+            return Ok(done);
+        }
+        let needed = crate::seal::dag_bytes(source, root)?;
+        let files = self.files_bytes();
+        if files + needed > self.config.capacity_bytes {
+            return Err(WorkerError::NoSpace {
+                cid: root,
+                needed,
+                available: self.config.capacity_bytes.saturating_sub(files),
+            });
+        }
+        let over = (files + self.srd.size() + needed).saturating_sub(self.config.capacity_bytes);
+        if over > 0 {
+            self.srd.shrink(over)?;
+        }
+        Ok(self.sealed.seal_file(source, root)?)
+    }
+
+    /// Deletes a sealed file (its order ended); the space goes back to SRD on the next fill.
+    pub fn drop_file(&mut self, root: &Cid) -> Result<(), WorkerError> {
+        Ok(self.sealed.remove(root)?)
+    }
+
+    /// One validation round: `samples` SRD leaves and `samples` sealed blocks chosen from
+    /// `seed`. Damaged SRD is refilled here; lost files are returned for re-fetching.
+    pub fn validate(&mut self, seed: &[u8; 32], samples: u32) -> Result<Validation, WorkerError> {
+        let srd_repaired = self.srd.validate(seed, samples)?;
+        let files = self.sealed.files();
+        let mut files_lost: Vec<Cid> = Vec::new();
+        if !files.is_empty() {
+            for n in 0..samples {
+                let pick = crate::sample(seed, u64::from(n) | 1 << 63);
+                let file = &files[(pick % files.len() as u64) as usize];
+                let index = (pick >> 32) % file.blocks.len().max(1) as u64;
+                let cid = file.cid();
+                if !files_lost.contains(&cid) && self.sealed.unseal_block(&cid, index).is_err() {
+                    files_lost.push(cid);
+                }
+            }
+        }
+        Ok(Validation {
+            srd_repaired,
+            files_lost,
+        })
+    }
+
+    /// Re-seals a lost file from `source` (the blocks re-fetched from the data network).
+    pub fn repair(&mut self, source: &dyn Blockstore, root: Cid) -> Result<(), WorkerError> {
+        self.sealed.remove(&root)?;
+        self.sealed.seal_file(source, root)?;
+        Ok(())
+    }
+
+    /// Builds and signs this slot's report and records it as pending before it is sent.
+    pub fn prepare_report(
+        &mut self,
+        slot: u64,
+        slot_hash: Root,
+    ) -> Result<(WorkReport, Signature), WorkerError> {
+        let files = self.sealed.files();
+        let refs: Vec<&SealedFile> = files.iter().map(|f| f.as_ref()).collect();
+        let input = SlotInput {
+            slot,
+            slot_hash,
+            srd: (self.srd.size(), self.srd.root()),
+            prev_report_hash: self.state.prev_report_hash,
+        };
+        let (work, signature) = report::build(
+            self.enclave.as_ref(),
+            &input,
+            &refs,
+            &to_map(&self.state.reported),
+        );
+        self.state.pending = Some(Pending {
+            slot,
+            hash: report::hash(&work),
+            files: refs.iter().map(|f| (f.root.clone(), f.size)).collect(),
+        });
+        self.save()?;
+        Ok((work, signature))
+    }
+
+    /// The pending report's slot, if one waits for the chain.
+    pub fn pending_slot(&self) -> Option<u64> {
+        self.state.pending.as_ref().map(|p| p.slot)
+    }
+
+    /// Settles the pending report against the chain: `accepted` is the hash of the last
+    /// report the chain accepted for this identity. Returns whether the pending one was it.
+    pub fn reconcile(&mut self, accepted: Option<Root>) -> Result<bool, WorkerError> {
+        let Some(pending) = self.state.pending.take() else {
+            return Ok(false);
+        };
+        let committed = accepted == Some(pending.hash);
+        if committed {
+            self.state.prev_report_hash = pending.hash;
+            self.state.reported = pending.files;
+        }
+        self.save()?;
+        Ok(committed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SoftwareEnclave;
+    use crust_ipfs::blockstore::{MemStore, StoreSink};
+    use crust_ipfs::importer::{ImportOptions, import_file};
+    use std::path::Path;
+
+    fn config(dir: &Path, capacity_mib: u64) -> WorkerConfig {
+        WorkerConfig {
+            dir: dir.to_owned(),
+            srd: SrdConfig {
+                paths: vec![dir.join("srd")],
+                reserve_bytes: 0,
+                leaves_per_unit: 1,
+            },
+            capacity_bytes: capacity_mib << 20,
+        }
+    }
+
+    /// Bytes whose 256 KiB chunks all differ (identical chunks would be stored once).
+    fn distinct(len: u32, seed: u32) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn srd_yields_to_files_and_refills_after_they_go() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let enclave = Arc::new(SoftwareEnclave::from_seed(&[1; 32], vec![]));
+        let mut worker = Worker::open(config(dir.path(), 8), enclave).expect("open");
+        assert_eq!(worker.fill_srd().expect("fill"), 8);
+        assert_eq!(worker.srd().size(), 8 << 20);
+        let source = MemStore::default();
+        let data = distinct(3 << 20, 1);
+        let root = import_file(
+            &data[..],
+            &ImportOptions::default(),
+            &mut StoreSink(&source),
+            &mut |_| {},
+        )
+        .expect("import")
+        .cid;
+        worker.store_file(&source, root).expect("store");
+        // 3 MiB of file data (plus the root node) pushed out 4 units of SRD.
+        assert_eq!(worker.srd().size(), 4 << 20);
+        assert!(worker.files_bytes() + worker.srd().size() <= 8 << 20);
+        let too_big = import_file(
+            &distinct(9 << 20, 2)[..],
+            &ImportOptions::default(),
+            &mut StoreSink(&source),
+            &mut |_| {},
+        )
+        .expect("import")
+        .cid;
+        assert!(matches!(
+            worker.store_file(&source, too_big),
+            Err(WorkerError::NoSpace { .. })
+        ));
+        worker.drop_file(&root).expect("drop");
+        assert_eq!(worker.fill_srd().expect("refill"), 4);
+        assert_eq!(worker.srd().size(), 8 << 20);
+    }
+}

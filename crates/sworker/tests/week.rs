@@ -1,0 +1,339 @@
+//! A simulated week of hourly report slots (168 fast slots of 10 blocks) with two storage
+//! workers on the real runtime and the real data network:
+//!
+//! - a user orders a new file every day; each worker fetches it over Bitswap from the user's
+//!   node into a scratch store (nothing plaintext is kept), seals it, and its SRD shrinks to
+//!   make room;
+//! - a sealed block and an SRD unit of worker A are damaged on disk; validation finds them
+//!   within the day, the file is re-fetched over Bitswap and re-sealed, the unit refilled;
+//! - worker A restarts once after preparing a report it never sent and once after sending one
+//!   whose result it never saw; neither loses nor duplicates anything on chain;
+//! - worker B goes offline for three slots and is punished (zero workload) for eight;
+//! - every report sent is accepted, and every file ends with both workers as replicas.
+
+mod common;
+
+use common::{Chain, SLOT_BLOCKS, block_hash, pattern};
+use crust_ipfs::Cid;
+use crust_ipfs::blockstore::{DiskStore, MemStore};
+use crust_net::multiaddr::Protocol;
+use crust_net::{Exchange, FetchOptions, Host, Multiaddr, NetConfig};
+use crust_primitives::{AccountId, Balance};
+use crust_runtime::state::atomically;
+use crust_runtime::{balances, market, swork};
+use crust_sworker::{Enclave, SoftwareEnclave, SrdConfig, Worker, WorkerConfig};
+use std::sync::Arc;
+
+const SLOTS: u64 = 168;
+const CAPACITY: u64 = 24 << 20;
+
+fn listen(seed: u8) -> NetConfig {
+    NetConfig {
+        key_seed: [seed; 32],
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+    }
+}
+
+/// Fetches `root` over Bitswap from `from` into a fresh scratch store, on a fresh host.
+fn fetch(rt: &tokio::runtime::Runtime, from: &Multiaddr, root: Cid, seed: u8) -> Arc<MemStore> {
+    rt.block_on(async {
+        let scratch: Arc<MemStore> = Arc::new(MemStore::default());
+        let host = Host::start(listen(seed)).await.expect("host");
+        let exchange = Exchange::start(host.clone(), scratch.clone());
+        let peer = host.dial(from.clone()).await.expect("dial the user's node");
+        exchange
+            .fetch_dag(&[peer], root, &FetchOptions::default(), &mut |_| {})
+            .await
+            .expect("fetch");
+        host.shutdown().await;
+        scratch
+    })
+}
+
+struct Node {
+    who: AccountId,
+    enclave: Arc<SoftwareEnclave>,
+    config: WorkerConfig,
+    worker: Option<Worker>,
+    net_seed: u8,
+    accepted: u64,
+}
+
+impl Node {
+    fn new(dir: &std::path::Path, name: &str, seed: u8) -> Self {
+        let dir = dir.join(name);
+        let config = WorkerConfig {
+            dir: dir.clone(),
+            srd: SrdConfig {
+                paths: vec![dir.join("srd")],
+                reserve_bytes: 0,
+                leaves_per_unit: 1,
+            },
+            capacity_bytes: CAPACITY,
+        };
+        let enclave = Arc::new(SoftwareEnclave::from_seed(
+            &[seed; 32],
+            vec![common::authority()],
+        ));
+        let worker = Worker::open(config.clone(), enclave.clone()).expect("worker");
+        Self {
+            who: AccountId([seed; 32]),
+            enclave,
+            config,
+            worker: Some(worker),
+            net_seed: seed,
+            accepted: 0,
+        }
+    }
+
+    fn worker(&mut self) -> &mut Worker {
+        self.worker.as_mut().expect("running")
+    }
+
+    /// A crash: the process goes away; what is on disk stays.
+    fn restart(&mut self) {
+        self.worker = None;
+        self.worker =
+            Some(Worker::open(self.config.clone(), self.enclave.clone()).expect("reopen"));
+    }
+
+    fn register(&mut self, chain: &mut Chain) {
+        let (sig, attestation) = self.enclave.attest(&self.who).expect("attest");
+        let ctx = chain.ctx(self.who);
+        let (code, key) = (self.enclave.code(), self.enclave.public_key());
+        atomically(&mut chain.state, |s| {
+            swork::register(s, &ctx, &code, &key, &sig, &attestation)
+        })
+        .expect("register");
+    }
+
+    fn chain_hash(&self, chain: &Chain) -> Option<[u8; 32]> {
+        swork::work_report(&chain.state, &self.enclave.public_key())
+            .expect("state")
+            .map(|r| r.report_hash)
+    }
+
+    /// Prepares, sends and settles this slot's report.
+    fn report(&mut self, chain: &mut Chain, slot: u64) {
+        let start = slot * SLOT_BLOCKS;
+        let (work, sig) = self
+            .worker()
+            .prepare_report(start, block_hash(start))
+            .expect("prepare");
+        self.send(chain, &work, &sig);
+        let accepted = self.chain_hash(chain);
+        assert!(
+            self.worker().reconcile(accepted).expect("reconcile"),
+            "slot {slot}"
+        );
+    }
+
+    fn send(
+        &mut self,
+        chain: &mut Chain,
+        work: &swork::WorkReport,
+        sig: &crust_primitives::Signature,
+    ) {
+        let ctx = chain.ctx(self.who);
+        let result = atomically(&mut chain.state, |s| {
+            swork::report_works(s, &ctx, work, sig)
+        });
+        assert!(
+            result.is_ok(),
+            "report for slot {} refused: {result:?}",
+            work.slot
+        );
+        self.accepted += 1;
+    }
+}
+
+#[test]
+fn a_simulated_week() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    // The user's IPFS node, serving over Bitswap.
+    let user_store: Arc<DiskStore> =
+        Arc::new(DiskStore::open(dir.path().join("user")).expect("store"));
+    let user_addr = rt.block_on(async {
+        let host = Host::start(listen(200)).await.expect("user host");
+        let _exchange = Exchange::start(host.clone(), user_store.clone());
+        std::mem::forget(_exchange); // keep serving for the whole test
+        host.listen_addrs()[0]
+            .clone()
+            .with(Protocol::P2p(host.peer_id()))
+    });
+
+    let user = AccountId([0x55; 32]);
+    let enclave_code = SoftwareEnclave::from_seed(&[0; 32], vec![]).code();
+    let mut chain = Chain::new(enclave_code);
+    balances::mint(&mut chain.state, &user, 1_000_000 * crust_primitives::CRU).expect("mint");
+    let mut a = Node::new(dir.path(), "a", 1);
+    let mut b = Node::new(dir.path(), "b", 2);
+    for node in [&mut a, &mut b] {
+        node.register(&mut chain);
+        assert_eq!(node.worker().fill_srd().expect("fill"), CAPACITY >> 20);
+    }
+    let srd_at_start = a.worker().srd().size();
+
+    let mut files: Vec<Cid> = Vec::new();
+    let (mut file_repaired_at, mut srd_repaired_at) = (None, None);
+    let mut b_punished_slots = 0;
+    for slot in 1..=SLOTS {
+        chain.advance_to(slot * SLOT_BLOCKS + 1);
+        let b_offline = (100..=102).contains(&slot);
+
+        // A new order every day.
+        if slot % 24 == 1 {
+            let data = pattern(1_000_000 + (slot as usize % 3) * 700_000, slot as u32);
+            let cid = common::import(&*user_store, &data);
+            let size = crust_sworker::seal::dag_bytes(&*user_store, cid).expect("size");
+            let ctx = chain.ctx(user);
+            atomically(&mut chain.state, |s| {
+                market::place_storage_order(s, &ctx, &cid, size, 0 as Balance)
+            })
+            .expect("order");
+            for node in [&mut a, &mut b] {
+                let scratch = fetch(&rt, &user_addr, cid, node.net_seed + 100);
+                node.worker().store_file(&*scratch, cid).expect("store");
+                assert!(node.worker().files_bytes() + node.worker().srd().size() <= CAPACITY);
+            }
+            files.push(cid);
+        }
+
+        // Damage on A's disks.
+        if slot == 50 {
+            let root = files[0];
+            let file = a.worker().sealed().file(&root).expect("sealed");
+            let path = a.config.dir.join("sealed").join(format!("{root}.sealed"));
+            let mut raw = std::fs::read(&path).expect("read");
+            raw[file.blocks[2].offset as usize + 7] ^= 0xff;
+            std::fs::write(&path, raw).expect("write");
+        }
+        if slot == 60 {
+            let unit = a.worker().srd().units().next().expect("a unit").id;
+            let path = a.config.srd.paths[0].join(format!("{unit}.srd"));
+            let mut raw = std::fs::read(&path).expect("read");
+            raw[1234] ^= 0xff;
+            std::fs::write(&path, raw).expect("write");
+        }
+
+        // Validation and repair, seeded by the slot's block hash.
+        for (node, offline) in [(&mut a, false), (&mut b, b_offline)] {
+            if offline {
+                continue;
+            }
+            let seed = block_hash(slot * SLOT_BLOCKS);
+            let found = node.worker().validate(&seed, 8).expect("validate");
+            for lost in &found.files_lost {
+                let scratch = fetch(&rt, &user_addr, *lost, node.net_seed + 150);
+                node.worker().repair(&*scratch, *lost).expect("repair");
+                file_repaired_at.get_or_insert(slot);
+            }
+            if !found.srd_repaired.is_empty() {
+                srd_repaired_at.get_or_insert(slot);
+            }
+        }
+
+        // Reports, with A's two restarts.
+        match slot {
+            80 => {
+                // Prepared, then the process dies before sending.
+                let start = slot * SLOT_BLOCKS;
+                a.worker()
+                    .prepare_report(start, block_hash(start))
+                    .expect("prepare");
+                a.restart();
+                assert_eq!(a.worker().pending_slot(), Some(start));
+                let accepted = a.chain_hash(&chain);
+                assert!(
+                    !a.worker().reconcile(accepted).expect("reconcile"),
+                    "never sent"
+                );
+                a.report(&mut chain, slot);
+            }
+            90 => {
+                // Sent and accepted, then the process dies before seeing the result.
+                let start = slot * SLOT_BLOCKS;
+                let (work, sig) = a
+                    .worker()
+                    .prepare_report(start, block_hash(start))
+                    .expect("prepare");
+                a.send(&mut chain, &work, &sig);
+                a.restart();
+                let accepted = a.chain_hash(&chain);
+                assert!(
+                    a.worker().reconcile(accepted).expect("reconcile"),
+                    "it was accepted"
+                );
+                // The resend a cautious worker makes is a no-op on chain.
+                a.send(&mut chain, &work, &sig);
+                a.accepted -= 1;
+            }
+            _ => a.report(&mut chain, slot),
+        }
+        if !b_offline {
+            b.report(&mut chain, slot);
+        }
+
+        // B's punishment shows in the workload the chain computed for the previous slot:
+        // zero for the three slots it missed (100–102) and for eight slots from the last miss
+        // (102–109); it counts again from slot 110.
+        let b_workload = swork::workload(&chain.state, &b.who).expect("workload");
+        let consolidated = slot - 1;
+        if (100..110).contains(&consolidated) {
+            assert_eq!(b_workload, 0, "B punished for slot {consolidated}");
+            b_punished_slots += 1;
+        } else if consolidated >= 1 {
+            assert!(b_workload > 0, "B counts for slot {consolidated}");
+        }
+    }
+    chain.advance_to((SLOTS + 1) * SLOT_BLOCKS + 1);
+
+    assert_eq!(a.accepted, SLOTS);
+    assert_eq!(b.accepted, SLOTS - 3);
+    assert_eq!(b_punished_slots, 10);
+    assert!(swork::workload(&chain.state, &a.who).expect("workload") > 0);
+    assert!(
+        swork::workload(&chain.state, &b.who).expect("workload") > 0,
+        "B counts again"
+    );
+    let repaired = file_repaired_at.expect("the damaged file was found");
+    assert!(
+        (50..50 + 24).contains(&repaired),
+        "found at slot {repaired}"
+    );
+    let refilled = srd_repaired_at.expect("the damaged unit was found");
+    assert!(
+        (60..60 + 24).contains(&refilled),
+        "found at slot {refilled}"
+    );
+    for node in [&mut a, &mut b] {
+        let w = node.worker();
+        for f in w.sealed().files() {
+            assert!(w.sealed().validate(&f.cid()).expect("validate").is_empty());
+        }
+        assert!(w.srd().size() < srd_at_start, "SRD made room for files");
+        assert!(w.files_bytes() + w.srd().size() <= CAPACITY);
+    }
+    // The chain's view matches the workers': both hold every file as a replica.
+    assert_eq!(files.len(), 7);
+    for cid in &files {
+        let info = market::file(&chain.state, cid)
+            .expect("state")
+            .expect("ordered file");
+        let holders: Vec<_> = info.replicas.iter().map(|r| r.who).collect();
+        assert!(
+            holders.contains(&a.who) && holders.contains(&b.who),
+            "{cid}: {holders:?}"
+        );
+    }
+    let record = swork::work_report(&chain.state, &a.enclave.public_key())
+        .expect("state")
+        .expect("record");
+    assert_eq!(record.reported_files_size, a.worker().files_bytes());
+}
