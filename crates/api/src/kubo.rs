@@ -245,6 +245,7 @@ async fn dispatch(State(ctx): State<Ctx>, Path(cmd): Path<String>, req: Request)
         "block/stat" => block_stat(ctx, args).await,
         "block/put" => block_put(ctx, args, req).await,
         "dag/export" => dag_export(ctx, args).await,
+        "dag/stat" => dag_stat(ctx, args).await,
         "dag/import" => dag_import(ctx, args, req).await,
         "pin/add" => pin_add(ctx, args).await,
         "pin/ls" => pin_ls(ctx, args).await,
@@ -737,6 +738,27 @@ async fn dag_export(ctx: Ctx, args: Args) -> ApiResult {
             .map(|_| ())
             .map_err(|e| io::Error::other(e.to_string()))
     }))
+}
+
+/// `dag/stat`: blocks and bytes under a root, each block once (Kubo's shape). The size is what a
+/// storage order for the root must name.
+async fn dag_stat(ctx: Ctx, args: Args) -> ApiResult {
+    let path = args.required()?.to_owned();
+    let repo = ctx.repo.clone();
+    let (cid, size, blocks) = blocking(move || {
+        let cid = resolve(&repo, &path)?;
+        let cids = exporter::select(repo.store(), cid, Scope::All)?;
+        let size: u64 = cids.iter().filter_map(|c| repo.store().size(c)).sum();
+        Ok((cid, size, cids.len()))
+    })
+    .await?;
+    Ok(Json(json!({
+        "DagStats": [{"Cid": {"/": cid.to_string()}, "Size": size, "NumBlocks": blocks}],
+        "TotalSize": size,
+        "SharedSize": 0,
+        "Ratio": 1,
+    }))
+    .into_response())
 }
 
 async fn dag_import(ctx: Ctx, args: Args, req: Request) -> ApiResult {

@@ -28,14 +28,10 @@ pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
 pub const MAX_BATCH: usize = 1000;
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
-    let s = s.strip_prefix("0x").unwrap_or(s);
-    if !s.len().is_multiple_of(2) || s.len() > 2 * MAX_REQUEST_BYTES {
+    if s.len() > 2 * MAX_REQUEST_BYTES + 2 {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    crust_primitives::account::from_hex(s)
 }
 
 fn error(id: &Value, code: i64, message: impl Into<String>) -> Value {
@@ -100,12 +96,19 @@ where
                         .iter()
                         .map(|t| t.hash().to_hex())
                         .collect();
+                    // The encoded transactions, so followers (storage workers) can see calls.
+                    let bodies: Vec<String> = f
+                        .block
+                        .transactions
+                        .iter()
+                        .map(|t| format!("0x{}", crust_primitives::account::to_hex(&t.encode())))
+                        .collect();
                     result(
                         id,
                         json!({
                             "hash": f.block.hash().to_hex(), "parent": h.parent.to_hex(), "height": h.height,
                             "timestamp_ms": h.timestamp_ms, "era": h.era, "proposer": h.proposer.to_ss58(),
-                            "state_root": h.state_root.to_hex(), "tx_root": h.tx_root.to_hex(), "transactions": txs,
+                            "state_root": h.state_root.to_hex(), "tx_root": h.tx_root.to_hex(), "transactions": txs, "bodies": bodies,
                             "receipts": f.outcome.receipts,
                         }),
                     )

@@ -61,6 +61,30 @@ pub struct ChainSpec {
     pub validators: Vec<SpecValidator>,
     /// Genesis timestamp in milliseconds since the Unix epoch.
     pub genesis_time_ms: u64,
+    /// sWork code measurements allowed at genesis (storage workers running that code may
+    /// register), e.g. the software enclave's on dev chains.
+    #[serde(default)]
+    pub swork_codes: Vec<SpecCode>,
+    /// sWork attestation authorities at genesis (accounts; dev secret URIs on dev chains).
+    #[serde(default)]
+    pub swork_authorities: Vec<String>,
+    /// How many authorities must sign a registration (default 1).
+    #[serde(default = "one")]
+    pub swork_authority_threshold: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// An allowed sWork code measurement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecCode {
+    /// `0x` + 64 hex digits.
+    pub code: String,
+    /// The block after which registrations and reports with this code are refused.
+    pub expire_block: u64,
 }
 
 /// Why a spec cannot be used.
@@ -172,6 +196,26 @@ impl ChainSpec {
             );
         }
         genesis.staking_validator_count = self.validator_count;
+        for c in &self.swork_codes {
+            let code = crate::Hash::from_hex(&c.code).ok_or_else(|| {
+                SpecError::Invalid(format!("sWork code '{}' is not 0x + 64 hex digits", c.code))
+            })?;
+            genesis = genesis.with_swork_code(code.0, c.expire_block);
+        }
+        let authorities = self
+            .swork_authorities
+            .iter()
+            .map(|a| parse_account(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !authorities.is_empty()
+            && (self.swork_authority_threshold == 0
+                || self.swork_authority_threshold as usize > authorities.len())
+        {
+            return Err(SpecError::Invalid(
+                "swork_authority_threshold must be between 1 and the number of authorities".into(),
+            ));
+        }
+        genesis = genesis.with_swork_authorities(authorities, self.swork_authority_threshold);
         Ok(genesis)
     }
 }

@@ -702,6 +702,18 @@ pub fn fetch(cid: &str, peers: &[String], window: usize, repo: &RepoArgs) -> Res
     })
 }
 
+/// The size of the DAG under `cid` as the daemon at `api` stores it (`dag/stat`).
+pub fn dag_size(api: &str, cid: &Cid) -> Result<u64, String> {
+    let api = api.trim_end_matches('/');
+    let text = post_stream(api, "dag/stat", &arg(&cid.to_string()))?
+        .text()
+        .map_err(|e| format!("daemon at {api}: {e}"))?;
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["TotalSize"].as_u64())
+        .ok_or_else(|| format!("daemon at {api}: no TotalSize in dag/stat"))
+}
+
 /// `crust peers`: the daemon's peers with their credit accounts.
 pub fn peers(repo: &RepoArgs) -> Result<(), String> {
     let Target::Remote(api) = open(repo)? else {

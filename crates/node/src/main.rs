@@ -3,7 +3,9 @@
 //! Chain commands (`devnet`, `node`, `tx`), the content layer (`add`, `cat`, `get`, `ipfs …`)
 //! and key tools.
 
+mod chain_client;
 mod content;
+mod storage;
 
 use clap::{Parser, Subcommand};
 use crust_primitives::AccountId;
@@ -65,6 +67,68 @@ enum Command {
         output: Option<std::path::PathBuf>,
         #[command(flatten)]
         repo: content::RepoArgs,
+    },
+    /// Place a storage order for a file on the chain.
+    Order {
+        /// The file's root CID.
+        cid: String,
+        /// The file's size in bytes (fixed by the first order); by default the DAG size the
+        /// IPFS node at --api reports, which is what storage workers report.
+        #[arg(long)]
+        size: Option<u64>,
+        /// The IPFS node (Kubo API) holding the file, to size it.
+        #[arg(long, default_value = "http://127.0.0.1:5001")]
+        api: String,
+        /// Extra pay for the replicas, e.g. `0.1 CRU`.
+        #[arg(long, default_value = "0 CRU")]
+        tips: String,
+        /// The paying account's secret URI.
+        #[arg(long, default_value = "//Alice")]
+        from: String,
+        /// Chain RPC.
+        #[arg(long, default_value = "http://127.0.0.1:9933")]
+        chain: String,
+    },
+    /// Show a file's storage order and its replicas on the chain.
+    File {
+        /// The file's root CID.
+        cid: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Chain RPC.
+        #[arg(long, default_value = "http://127.0.0.1:9933")]
+        chain: String,
+    },
+    /// Run a storage worker: follow orders, fetch and seal files, report every slot.
+    Sworker {
+        /// The worker's account (pays fees, owns replicas) as a secret URI.
+        #[arg(long)]
+        account: String,
+        /// Data directory (enclave, sealed files, SRD, state).
+        #[arg(long, default_value = "./crust-data/sworker")]
+        dir: std::path::PathBuf,
+        /// Bytes for sealed files and SRD together (suffixes KiB, MiB, GiB, TiB).
+        #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
+        capacity: u64,
+        /// MiB per SRD unit (1024 = the reference's 1 GiB units).
+        #[arg(long, default_value_t = 1024)]
+        srd_unit_mib: u32,
+        /// Bytes to keep free on the data disk.
+        #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
+        reserve: u64,
+        /// A peer to fetch ordered files from (repeatable), e.g. the devnet's IPFS node.
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+        /// Dev attestation authority (software enclave only; repeatable).
+        #[arg(long = "dev-authority", default_value = "//Authority")]
+        authorities: Vec<String>,
+        /// Bitswap listen address.
+        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
+        swarm_addr: String,
+        /// Chain RPC.
+        #[arg(long, default_value = "http://127.0.0.1:9933")]
+        chain: String,
     },
     /// The daemon's data-network peers and their credit accounts (bytes each way, standing).
     Peers {
@@ -262,6 +326,36 @@ fn run(cli: Cli) -> Result<(), String> {
         } => content::cat(&path, offset, length, &repo),
         Command::Get { path, output, repo } => content::get(&path, output, &repo),
         Command::Peers { repo } => content::peers(&repo),
+        Command::Order {
+            cid,
+            size,
+            api,
+            tips,
+            from,
+            chain,
+        } => storage::order(&chain, &api, &from, &cid, size, &tips),
+        Command::File { cid, json, chain } => storage::file(&chain, &cid, json),
+        Command::Sworker {
+            account,
+            dir,
+            capacity,
+            srd_unit_mib,
+            reserve,
+            peers,
+            authorities,
+            swarm_addr,
+            chain,
+        } => storage::sworker(storage::SworkerArgs {
+            chain,
+            account,
+            dir,
+            capacity,
+            srd_unit_mib,
+            reserve,
+            peers,
+            authorities,
+            swarm_addr,
+        }),
         Command::Fetch {
             cid,
             peers,
@@ -440,4 +534,44 @@ fn run_node(args: NodeArgs) -> Result<(), String> {
         rpc: Some(args.rpc),
     };
     crust_chain::service::run(config).map_err(|e| e.to_string())
+}
+
+/// Parses `123`, `4KiB`, `5MiB`, `6GiB`, `1TiB` (also KB/MB/GB/TB as powers of 1000).
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a byte count"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        other => return Err(format!("unknown unit '{other}' in '{text}'")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn byte_counts_parse_with_units() {
+        assert_eq!(parse_bytes("123"), Ok(123));
+        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_bytes("2 GiB"), Ok(2 << 30));
+        assert_eq!(parse_bytes("1TB"), Ok(1_000_000_000_000));
+        assert!(parse_bytes("12XB").is_err());
+        assert!(parse_bytes("GiB").is_err());
+        assert!(parse_bytes("99999999999TiB").is_err());
+    }
 }

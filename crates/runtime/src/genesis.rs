@@ -8,7 +8,7 @@ use crust_primitives::constants::{
     BONDING_DURATION_ERAS, EXISTENTIAL_DEPOSIT, MILLICENTS, REFERENCE_FILE_DURATION_BLOCKS,
     REFERENCE_REPORT_SLOT_BLOCKS, REFERENCE_SLOTS_PER_ERA,
 };
-use crust_primitives::{AccountId, Balance, CRU, Perbill};
+use crust_primitives::{AccountId, Balance, BlockHeight, CRU, Perbill};
 
 /// What a chain starts with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +23,10 @@ pub struct Genesis {
     pub stakers: Vec<GenesisStaker>,
     /// Committee seats.
     pub staking_validator_count: u32,
+    /// sWork code measurements allowed at genesis, with their expiry blocks.
+    pub swork_codes: Vec<(crate::swork::CodeMeasurement, BlockHeight)>,
+    /// sWork attestation authorities at genesis and how many must sign (D17a).
+    pub swork_authorities: (Vec<AccountId>, u32),
 }
 
 /// A staker at genesis.
@@ -66,7 +70,25 @@ impl Genesis {
             balances: Vec::new(),
             stakers: Vec::new(),
             staking_validator_count: 4,
+            swork_codes: Vec::new(),
+            swork_authorities: (Vec::new(), 1),
         }
+    }
+
+    /// Allows `code` for sWork registration until `expire_block`.
+    pub fn with_swork_code(
+        mut self,
+        code: crate::swork::CodeMeasurement,
+        expire_block: BlockHeight,
+    ) -> Self {
+        self.swork_codes.push((code, expire_block));
+        self
+    }
+
+    /// Sets the attestation authorities and how many of them must sign a registration.
+    pub fn with_swork_authorities(mut self, authorities: Vec<AccountId>, threshold: u32) -> Self {
+        self.swork_authorities = (authorities, threshold);
+        self
     }
 
     /// Adds `amount` to `who`'s initial free balance.
@@ -129,6 +151,19 @@ impl Genesis {
             }
         }
         crate::staking::genesis_committee(state, &members)?;
+        // sWork's allowlist and authorities, set as governance would set them.
+        let root = crate::CallContext {
+            caller: self.config.governance,
+            height: 0,
+            era: 0,
+        };
+        for (code, expire) in &self.swork_codes {
+            crate::swork::set_code(state, &root, code, *expire)?;
+        }
+        let (authorities, threshold) = &self.swork_authorities;
+        if !authorities.is_empty() {
+            crate::swork::set_authorities(state, &root, authorities, *threshold)?;
+        }
         Ok(())
     }
 

@@ -92,7 +92,7 @@ pub struct Validation {
 pub struct Worker {
     config: WorkerConfig,
     enclave: Arc<dyn Enclave>,
-    sealed: SealedStore,
+    sealed: Arc<SealedStore>,
     srd: Srd,
     state: ReportState,
 }
@@ -108,7 +108,10 @@ fn to_map(list: &[(String, u64)]) -> BTreeMap<Cid, u64> {
 impl Worker {
     /// Opens the worker's stores and state under `config.dir`.
     pub fn open(config: WorkerConfig, enclave: Arc<dyn Enclave>) -> Result<Self, WorkerError> {
-        let sealed = SealedStore::open(&config.dir.join("sealed"), enclave.clone())?;
+        let sealed = Arc::new(SealedStore::open(
+            &config.dir.join("sealed"),
+            enclave.clone(),
+        )?);
         let srd = Srd::open(config.srd.clone(), enclave.clone())?;
         let path = config.dir.join(STATE_FILE);
         let state = match std::fs::read(&path) {
@@ -150,6 +153,11 @@ impl Worker {
     /// The sealed store (it also serves reads as a blockstore).
     pub fn sealed(&self) -> &SealedStore {
         &self.sealed
+    }
+
+    /// A shared handle on the sealed store, to serve sealed replicas over the network.
+    pub fn sealed_handle(&self) -> Arc<SealedStore> {
+        self.sealed.clone()
     }
 
     /// The SRD.
@@ -266,6 +274,11 @@ impl Worker {
     /// The pending report's slot, if one waits for the chain.
     pub fn pending_slot(&self) -> Option<u64> {
         self.state.pending.as_ref().map(|p| p.slot)
+    }
+
+    /// The pending report's hash, if one waits for the chain.
+    pub fn pending_hash(&self) -> Option<Root> {
+        self.state.pending.as_ref().map(|p| p.hash)
     }
 
     /// Settles the pending report against the chain: `accepted` is the hash of the last

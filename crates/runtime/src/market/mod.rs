@@ -55,7 +55,8 @@ pub fn reserved_pot() -> AccountId {
     AccountId::module_sub_account(MODULE_ID, b"rese")
 }
 
-fn file_key(cid: &Cid) -> Vec<u8> {
+/// The state key of a file's `FileInfo` (for light reads over `state_proof`).
+pub fn file_key(cid: &Cid) -> Vec<u8> {
     key(MODULE, "file", &[&var(&cid.to_bytes())])
 }
 

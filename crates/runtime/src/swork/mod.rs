@@ -32,7 +32,8 @@ const MODULE: &str = "swork";
 fn code_key(code: &CodeMeasurement) -> Vec<u8> {
     key(MODULE, "code", &[code])
 }
-fn pubkey_key(pk: &EnclaveKey) -> Vec<u8> {
+/// The state key of an enclave key's `PubKeyInfo` (for light reads over `state_proof`).
+pub fn pubkey_key(pk: &EnclaveKey) -> Vec<u8> {
     key(MODULE, "pubkey", &[pk])
 }
 fn identity_key(who: &AccountId) -> Vec<u8> {
@@ -41,7 +42,8 @@ fn identity_key(who: &AccountId) -> Vec<u8> {
 pub(crate) fn identities_prefix() -> Vec<u8> {
     key(MODULE, "identity", &[])
 }
-fn report_key(anchor: &Anchor) -> Vec<u8> {
+/// The state key of an anchor's last `WorkReportRecord` (for light reads over `state_proof`).
+pub fn report_key(anchor: &Anchor) -> Vec<u8> {
     key(MODULE, "report", &[anchor])
 }
 fn reported_key(anchor: &Anchor, slot: u64) -> Vec<u8> {

@@ -19,7 +19,8 @@ use crust_primitives::{AccountId, Balance, BlockHeight, Perbill};
 
 const MODULE: &str = "system";
 
-fn config_key() -> Vec<u8> {
+/// The state key of the `RuntimeConfig` (for light reads over `state_proof`).
+pub fn config_key() -> Vec<u8> {
     key(MODULE, "config", &[])
 }
 

@@ -1,0 +1,198 @@
+//! End to end with real processes on loopback: a dev chain node, an IPFS daemon and two
+//! storage workers. A user adds a file and orders it; both workers see the order on chain,
+//! fetch the file over Bitswap, seal it, report it, and the chain shows two replicas. The
+//! user's IPFS node then goes away and the file is fetched back from a worker's sealed replica.
+
+#![allow(clippy::unwrap_used, clippy::panic)] // test helpers: a failure is a test failure
+
+use std::io::{BufRead as _, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CRUST: &str = env!("CARGO_BIN_EXE_crust");
+
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn crust(args: &[&str]) -> String {
+    let out = Command::new(CRUST).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "crust {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_for_file(path: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && !text.trim().is_empty()
+        {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Starts `crust sworker` and returns it with its Bitswap address (from its first line).
+fn sworker(dir: &Path, account: &str, chain: &str, peer: &str) -> (Child, String) {
+    let mut child = Command::new(CRUST)
+        .args([
+            "sworker",
+            "--account",
+            account,
+            "--chain",
+            chain,
+            "--peer",
+            peer,
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .args([
+            "--capacity",
+            "64MiB",
+            "--srd-unit-mib",
+            "4",
+            "--reserve",
+            "0",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first
+        .split("Bitswap on ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .trim()
+        .to_owned();
+    // Keep draining its log so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+#[test]
+fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p2p, rpc) = (free_port(), free_port());
+    let chain = format!("http://127.0.0.1:{rpc}");
+    let mut procs = Procs(Vec::new());
+    procs.0.push(
+        Command::new(CRUST)
+            .args(["node", "--chain", "dev", "--validator", "//Alice//session"])
+            .arg("--data-dir")
+            .arg(dir.path().join("chain"))
+            .args(["--listen", &format!("127.0.0.1:{p2p}")])
+            .args(["--rpc", &format!("127.0.0.1:{rpc}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let repo = dir.path().join("ipfs");
+    let mut ipfs = Command::new(CRUST)
+        .args(["ipfs", "daemon", "--repo"])
+        .arg(&repo)
+        .args(["--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0"])
+        .args(["--swarm-addr", "/ip4/127.0.0.1/tcp/0"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let api = wait_for_file(&repo.join("api")).trim().to_owned();
+    let ipfs_addr = wait_for_file(&repo.join("swarm"))
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let (bob, bob_addr) = sworker(&dir.path().join("bob"), "//Bob", &chain, &ipfs_addr);
+    procs.0.push(bob);
+    let (charlie, _) = sworker(&dir.path().join("charlie"), "//Charlie", &chain, &ipfs_addr);
+    procs.0.push(charlie);
+
+    // The user adds a file and orders it (the size comes from the IPFS node).
+    let data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let file = dir.path().join("three.bin");
+    std::fs::write(&file, &data).unwrap();
+    let cid = crust(&["add", "-q", "--api", &api, file.to_str().unwrap()])
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    crust(&[
+        "order", &cid, "--api", &api, "--chain", &chain, "--from", "//Alice",
+    ]);
+
+    // Both workers report it within a slot or two (dev slots are 60 blocks of 500 ms).
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let info = loop {
+        let out = Command::new(CRUST)
+            .args(["file", &cid, "--json", "--chain", &chain])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            if info["replicas"].as_array().map_or(0, Vec::len) == 2 {
+                break info;
+            }
+        }
+        assert!(Instant::now() < deadline, "no two replicas within 180 s");
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert!(info["size"].as_u64().unwrap() > data.len() as u64);
+    assert!(
+        info["expired_at"].as_u64().unwrap() > 0,
+        "the order started"
+    );
+    assert!(info["spower"].as_u64().unwrap() > 0);
+
+    // The user's node leaves; the file comes back from Bob's sealed replica.
+    let _ = ipfs.kill();
+    let _ = ipfs.wait();
+    let back = dir.path().join("back");
+    crust(&[
+        "fetch",
+        "--repo",
+        back.to_str().unwrap(),
+        &cid,
+        "--peer",
+        &bob_addr,
+    ]);
+    let out = Command::new(CRUST)
+        .args(["cat", "--repo", back.to_str().unwrap(), &cid])
+        .output()
+        .unwrap();
+    assert!(
+        out.stdout == data,
+        "bytes served from the sealed replica differ"
+    );
+}
