@@ -540,6 +540,21 @@ impl Exchange {
         options: &FetchOptions,
         progress: &mut (dyn FnMut(&FetchProgress) + Send),
     ) -> Result<FetchProgress, ExchangeError> {
+        let store = self.store.clone();
+        self.fetch_dag_into(&*store, peers, root, options, progress)
+            .await
+    }
+
+    /// [`Exchange::fetch_dag`] into another store (`target` decides what is already local),
+    /// e.g. a scratch store when re-fetching a file whose local copy is damaged.
+    pub async fn fetch_dag_into(
+        self: &Arc<Self>,
+        target: &dyn Blockstore,
+        peers: &[PeerId],
+        root: Cid,
+        options: &FetchOptions,
+        progress: &mut (dyn FnMut(&FetchProgress) + Send),
+    ) -> Result<FetchProgress, ExchangeError> {
         let session = Session::new(peers)?;
         let mut queue = vec![root];
         let mut seen = HashSet::from([root]);
@@ -549,7 +564,7 @@ impl Exchange {
         loop {
             while in_flight.len() < options.window.max(1) {
                 let Some(cid) = queue.pop() else { break };
-                if let Some(data) = self.store.get(&cid).map_err(store_err)? {
+                if let Some(data) = target.get(&cid).map_err(store_err)? {
                     done.local_blocks += 1;
                     enqueue_links(&cid, &data, &mut seen, &mut queue);
                     continue;
@@ -560,7 +575,7 @@ impl Exchange {
                 break;
             };
             let block = result?;
-            self.store.put(&block).map_err(store_err)?;
+            target.put(&block).map_err(store_err)?;
             let (ex, cid) = (self.clone(), block.cid);
             tokio::spawn(async move { ex.notify_new_blocks(&[cid]).await });
             done.blocks += 1;
@@ -568,7 +583,7 @@ impl Exchange {
             enqueue_links(&block.cid, &block.data, &mut seen, &mut queue);
             progress(&done);
         }
-        self.store.sync().map_err(store_err)?;
+        target.sync().map_err(store_err)?;
         Ok(done)
     }
 }

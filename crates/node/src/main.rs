@@ -100,36 +100,9 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:9933")]
         chain: String,
     },
-    /// Run a storage worker: follow orders, fetch and seal files, report every slot.
-    Sworker {
-        /// The worker's account (pays fees, owns replicas) as a secret URI.
-        #[arg(long)]
-        account: String,
-        /// Data directory (enclave, sealed files, SRD, state).
-        #[arg(long, default_value = "./crust-data/sworker")]
-        dir: std::path::PathBuf,
-        /// Bytes for sealed files and SRD together (suffixes KiB, MiB, GiB, TiB).
-        #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
-        capacity: u64,
-        /// MiB per SRD unit (1024 = the reference's 1 GiB units).
-        #[arg(long, default_value_t = 1024)]
-        srd_unit_mib: u32,
-        /// Bytes to keep free on the data disk.
-        #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
-        reserve: u64,
-        /// A peer to fetch ordered files from (repeatable), e.g. the devnet's IPFS node.
-        #[arg(long = "peer")]
-        peers: Vec<String>,
-        /// Dev attestation authority (software enclave only; repeatable).
-        #[arg(long = "dev-authority", default_value = "//Authority")]
-        authorities: Vec<String>,
-        /// Bitswap listen address.
-        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
-        swarm_addr: String,
-        /// Chain RPC.
-        #[arg(long, default_value = "http://127.0.0.1:9933")]
-        chain: String,
-    },
+    /// Storage worker: run one, or ask a running one for its status.
+    #[command(subcommand)]
+    Sworker(SworkerCommand),
     /// The daemon's data-network peers and their credit accounts (bytes each way, standing).
     Peers {
         #[command(flatten)]
@@ -155,6 +128,58 @@ enum Command {
     Price {
         /// File size in bytes.
         size_bytes: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum SworkerCommand {
+    /// Run a storage worker: follow orders, fetch and seal files, report every slot.
+    Run {
+        /// The worker's account (pays fees, owns replicas) as a secret URI.
+        #[arg(long)]
+        account: String,
+        /// Data directory (enclave, sealed files, SRD, state).
+        #[arg(long, default_value = "./crust-data/sworker")]
+        dir: std::path::PathBuf,
+        /// Bytes for sealed files and SRD together (suffixes KiB, MiB, GiB, TiB).
+        #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
+        capacity: u64,
+        /// MiB per SRD unit (1024 = the reference's 1 GiB units).
+        #[arg(long, default_value_t = 1024)]
+        srd_unit_mib: u32,
+        /// Bytes to keep free on the data disk.
+        #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
+        reserve: u64,
+        /// A peer to fetch ordered files from (repeatable), e.g. the devnet's IPFS node.
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+        /// Dev attestation authority (software enclave only; repeatable).
+        #[arg(long = "dev-authority", default_value = "//Authority")]
+        authorities: Vec<String>,
+        /// Bitswap listen address.
+        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
+        swarm_addr: String,
+        /// Control API address (status for anyone on this host; changes need the token).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        control_addr: String,
+        /// Chain RPC.
+        #[arg(long, default_value = "http://127.0.0.1:9933")]
+        chain: String,
+    },
+    /// A running worker's status (files, SRD, reports), from its control API.
+    Status {
+        /// The worker's data directory.
+        #[arg(long, default_value = "./crust-data/sworker")]
+        dir: std::path::PathBuf,
+    },
+    /// Change a running worker's capacity (SRD shrinks or grows; needs its control token).
+    Capacity {
+        /// New capacity (suffixes KiB, MiB, GiB, TiB).
+        #[arg(value_parser = parse_bytes)]
+        bytes: u64,
+        /// The worker's data directory.
+        #[arg(long, default_value = "./crust-data/sworker")]
+        dir: std::path::PathBuf,
     },
 }
 
@@ -335,7 +360,7 @@ fn run(cli: Cli) -> Result<(), String> {
             chain,
         } => storage::order(&chain, &api, &from, &cid, size, &tips),
         Command::File { cid, json, chain } => storage::file(&chain, &cid, json),
-        Command::Sworker {
+        Command::Sworker(SworkerCommand::Run {
             account,
             dir,
             capacity,
@@ -344,8 +369,9 @@ fn run(cli: Cli) -> Result<(), String> {
             peers,
             authorities,
             swarm_addr,
+            control_addr,
             chain,
-        } => storage::sworker(storage::SworkerArgs {
+        }) => storage::sworker(storage::SworkerArgs {
             chain,
             account,
             dir,
@@ -355,7 +381,12 @@ fn run(cli: Cli) -> Result<(), String> {
             peers,
             authorities,
             swarm_addr,
+            control_addr,
         }),
+        Command::Sworker(SworkerCommand::Status { dir }) => storage::control(&dir, None),
+        Command::Sworker(SworkerCommand::Capacity { bytes, dir }) => {
+            storage::control(&dir, Some(bytes))
+        }
         Command::Fetch {
             cid,
             peers,

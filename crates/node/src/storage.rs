@@ -100,6 +100,8 @@ pub struct SworkerArgs {
     pub authorities: Vec<String>,
     /// Bitswap listen address.
     pub swarm_addr: String,
+    /// Control API address (localhost).
+    pub control_addr: String,
 }
 
 /// Reads from the sealed replicas first, then the staging repository; writes go to staging.
@@ -237,12 +239,19 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         let exchange = crust_net::Exchange::start(host.clone(), served);
         Ok::<_, String>((host, exchange))
     })?;
+    let net = Net {
+        rt,
+        host,
+        exchange,
+        staging,
+        peers: args.peers.clone(),
+    };
     eprintln!(
         "sworker: account {}, enclave {}, Bitswap on {}/p2p/{}",
         account.public().to_ss58(),
         crust_primitives::account::to_hex(&enclave.public_key()),
-        host.listen_addrs()[0],
-        host.peer_id()
+        net.host.listen_addrs()[0],
+        net.host.peer_id()
     );
 
     register(&client, &account, enclave.as_ref())?;
@@ -252,11 +261,30 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         worker.srd().size() >> 20
     );
 
+    // The control API (D27): status for anyone on localhost, changes with the token.
+    let status = Arc::new(std::sync::Mutex::new(serde_json::Value::Null));
+    let (commands, inbox) = std::sync::mpsc::channel::<Control>();
+    let control_addr = start_control(&net.rt, &args, status.clone(), commands)?;
+    eprintln!(
+        "sworker: control API on http://{control_addr} (token in {})",
+        args.dir.join("control.token").display()
+    );
+
     let follow_path = args.dir.join("follow.json");
     let mut follow = load_follow(&follow_path);
     let mut last_report_slot = None;
+    let mut last_validated_slot = None;
+    let mut repaired = (0u64, 0u64);
     let mut retry_at: BTreeMap<String, Instant> = BTreeMap::new();
     loop {
+        // Operator commands from the control API.
+        while let Ok(command) = inbox.try_recv() {
+            match command {
+                Control::Capacity(bytes, reply) => {
+                    let _ = reply.send(worker.set_capacity(bytes).map_err(|e| e.to_string()));
+                }
+            }
+        }
         let head = match client.head() {
             Ok(h) => h,
             Err(e) => {
@@ -288,9 +316,8 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         save_follow(&follow_path, &follow)?;
 
         // 2. Store queued files (fetch over Bitswap, seal), with back-off on failure.
-        let queued: Vec<(String, u64)> =
-            follow.queue.iter().map(|(c, s)| (c.clone(), *s)).collect();
-        for (text, _size) in queued {
+        let queued: Vec<String> = follow.queue.keys().cloned().collect();
+        for text in queued {
             if retry_at.get(&text).is_some_and(|t| *t > Instant::now()) {
                 continue;
             }
@@ -298,15 +325,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 follow.queue.remove(&text);
                 continue;
             };
-            match store(
-                &rt,
-                &host,
-                &exchange,
-                &staging,
-                &mut worker,
-                cid,
-                &args.peers,
-            ) {
+            match net.store(&mut worker, cid) {
                 Ok(size) => {
                     eprintln!("sworker: sealed {cid} ({size} bytes)");
                     follow.queue.remove(&text);
@@ -340,7 +359,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             }
         }
         // After a restart, this slot's report may already be on chain.
-        if record.is_some_and(|r| r.report_slot == slot) {
+        if record.as_ref().is_some_and(|r| r.report_slot == slot) {
             last_report_slot = Some(slot);
         }
         if slot > 0 && head.height > slot && last_report_slot != Some(slot) {
@@ -361,8 +380,201 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             }
             last_report_slot = Some(slot);
         }
+
+        // 4. Validate once per slot, seeded by the slot's block hash; repair what failed.
+        if slot > 0 && head.height > slot && last_validated_slot != Some(slot) {
+            let seed = client.block(slot)?.hash;
+            match worker.validate(&seed, 16) {
+                Ok(found) => {
+                    for unit in &found.srd_repaired {
+                        eprintln!("sworker: SRD unit {unit} was damaged; refilled");
+                    }
+                    repaired.1 += found.srd_repaired.len() as u64;
+                    for cid in found.files_lost {
+                        match net.repair(&mut worker, cid) {
+                            Ok(()) => {
+                                repaired.0 += 1;
+                                eprintln!("sworker: {cid} was damaged; re-fetched and re-sealed");
+                            }
+                            Err(e) => {
+                                eprintln!("sworker: {cid} is damaged and not yet repaired: {e}")
+                            }
+                        }
+                    }
+                }
+                Err(e) => eprintln!("sworker: validation: {e}"),
+            }
+            last_validated_slot = Some(slot);
+        }
+
+        *status.lock().unwrap_or_else(|p| p.into_inner()) = serde_json::json!({
+            "account": account.public().to_ss58(),
+            "enclave": crust_primitives::account::to_hex(&enclave.public_key()),
+            "chain_height": head.height,
+            "files": worker.sealed().files().len(),
+            "files_bytes": worker.files_bytes(),
+            "queued": follow.queue.len(),
+            "srd_bytes": worker.srd().size(),
+            "capacity_bytes": worker.capacity(),
+            "last_report_slot": last_report_slot,
+            "last_accepted_slot": record.map(|r| r.report_slot),
+            "files_repaired": repaired.0,
+            "srd_units_repaired": repaired.1,
+        });
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// A change asked for over the control API, applied by the worker loop.
+enum Control {
+    Capacity(u64, std::sync::mpsc::Sender<Result<(), String>>),
+}
+
+/// Serves the control API on `--control-addr`: `GET /status`, and `POST /capacity?bytes=N`
+/// with `Authorization: Bearer <token>` (the token is in `<dir>/control.token`, the address
+/// in `<dir>/control`).
+fn start_control(
+    rt: &tokio::runtime::Runtime,
+    args: &SworkerArgs,
+    status: Arc<std::sync::Mutex<serde_json::Value>>,
+    commands: std::sync::mpsc::Sender<Control>,
+) -> Result<std::net::SocketAddr, String> {
+    use axum::extract::{Query, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::{get, post};
+    let token_path = args.dir.join("control.token");
+    let token = match std::fs::read_to_string(&token_path) {
+        Ok(t) if t.trim().len() >= 32 => t.trim().to_owned(),
+        _ => {
+            let mut raw = [0u8; 24];
+            getrandom::fill(&mut raw).map_err(|e| e.to_string())?;
+            let t = crust_primitives::account::to_hex(&raw);
+            write_private(&token_path, &t)?;
+            t
+        }
+    };
+    #[derive(Clone)]
+    struct Ctx {
+        status: Arc<std::sync::Mutex<serde_json::Value>>,
+        commands: std::sync::mpsc::Sender<Control>,
+        token: Arc<String>,
+    }
+    async fn status_handler(State(ctx): State<Ctx>) -> axum::Json<serde_json::Value> {
+        axum::Json(ctx.status.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+    async fn capacity_handler(
+        State(ctx): State<Ctx>,
+        headers: HeaderMap,
+        Query(q): Query<BTreeMap<String, String>>,
+    ) -> (StatusCode, String) {
+        let presented = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if presented != Some(ctx.token.as_str()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is required\n".into(),
+            );
+        }
+        let Some(bytes) = q.get("bytes").and_then(|b| crate::parse_bytes(b).ok()) else {
+            return (
+                StatusCode::BAD_REQUEST,
+                "bytes=N (e.g. 2GiB) is required\n".into(),
+            );
+        };
+        let (reply, answer) = std::sync::mpsc::channel();
+        if ctx.commands.send(Control::Capacity(bytes, reply)).is_err() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the worker loop stopped\n".into(),
+            );
+        }
+        match tokio::task::spawn_blocking(move || answer.recv_timeout(Duration::from_secs(60)))
+            .await
+        {
+            Ok(Ok(Ok(()))) => (StatusCode::OK, format!("capacity set to {bytes} bytes\n")),
+            Ok(Ok(Err(e))) => (StatusCode::CONFLICT, format!("{e}\n")),
+            _ => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "the worker loop did not answer\n".into(),
+            ),
+        }
+    }
+    let ctx = Ctx {
+        status,
+        commands,
+        token: Arc::new(token),
+    };
+    let app = axum::Router::new()
+        .route("/status", get(status_handler))
+        .route("/capacity", post(capacity_handler))
+        .with_state(ctx);
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(&args.control_addr))
+        .map_err(|e| format!("--control-addr {}: {e}", args.control_addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    std::fs::write(args.dir.join("control"), format!("http://{addr}\n"))
+        .map_err(|e| e.to_string())?;
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(addr)
+}
+
+/// Writes a secret readable only by its owner.
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `crust sworker status|capacity`: talks to a running worker's control API.
+pub fn control(dir: &Path, capacity: Option<u64>) -> Result<(), String> {
+    let base = std::fs::read_to_string(dir.join("control")).map_err(|_| {
+        format!(
+            "no running worker found in {} (no control file)",
+            dir.display()
+        )
+    })?;
+    let base = base.trim();
+    let http = reqwest::blocking::Client::new();
+    match capacity {
+        None => {
+            let text = http
+                .get(format!("{base}/status"))
+                .send()
+                .and_then(|r| r.text())
+                .map_err(|e| format!("worker at {base}: {e}"))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("worker at {base}: {e}"))?;
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or(text));
+        }
+        Some(bytes) => {
+            let token = std::fs::read_to_string(dir.join("control.token"))
+                .map_err(|e| format!("control.token: {e}"))?;
+            let r = http
+                .post(format!("{base}/capacity?bytes={bytes}"))
+                .header("authorization", format!("Bearer {}", token.trim()))
+                .send()
+                .map_err(|e| format!("worker at {base}: {e}"))?;
+            let ok = r.status().is_success();
+            let text = r.text().unwrap_or_default();
+            if !ok {
+                return Err(text.trim().to_owned());
+            }
+            print!("{text}");
+        }
+    }
+    Ok(())
 }
 
 /// The anchor reports are filed under: the enclave key the identity was first bound to.
@@ -411,47 +623,66 @@ fn register(client: &ChainClient, account: &Keypair, enclave: &dyn Enclave) -> R
     )
 }
 
-/// Fetches `cid` from the configured peers into staging and seals it; returns its size.
-fn store(
-    rt: &tokio::runtime::Runtime,
-    host: &crust_net::Host,
-    exchange: &Arc<crust_net::Exchange>,
-    staging: &Arc<Repo>,
-    worker: &mut Worker,
-    cid: Cid,
-    peers: &[String],
-) -> Result<u64, String> {
-    if let Some(done) = worker.sealed().file(&cid) {
-        return Ok(done.size);
-    }
-    rt.block_on(async {
-        let mut connected: Vec<crust_net::PeerId> = Vec::new();
-        for addr in peers {
-            let addr = addr.parse().map_err(|e| format!("--peer {addr}: {e}"))?;
-            if let Ok(peer) = host.dial(addr).await {
-                connected.push(peer);
+/// The worker's side of the data network.
+struct Net {
+    rt: tokio::runtime::Runtime,
+    host: crust_net::Host,
+    exchange: Arc<crust_net::Exchange>,
+    staging: Arc<Repo>,
+    peers: Vec<String>,
+}
+
+impl Net {
+    /// Fetches every block of `cid` from the peers into staging (whatever is held elsewhere).
+    fn fetch(&self, cid: Cid) -> Result<(), String> {
+        self.rt.block_on(async {
+            let mut connected: Vec<crust_net::PeerId> = Vec::new();
+            for addr in &self.peers {
+                let addr = addr.parse().map_err(|e| format!("--peer {addr}: {e}"))?;
+                if let Ok(peer) = self.host.dial(addr).await {
+                    connected.push(peer);
+                }
             }
+            if connected.is_empty() {
+                return Err("no --peer reachable".to_owned());
+            }
+            self.exchange
+                .fetch_dag_into(
+                    &*self.staging,
+                    &connected,
+                    cid,
+                    &crust_net::FetchOptions::default(),
+                    &mut |_| {},
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+
+    /// Fetches and seals `cid`; returns its size.
+    fn store(&self, worker: &mut Worker, cid: Cid) -> Result<u64, String> {
+        if let Some(done) = worker.sealed().file(&cid) {
+            return Ok(done.size);
         }
-        if connected.is_empty() {
-            return Err("no --peer reachable".to_owned());
-        }
-        exchange
-            .fetch_dag(
-                &connected,
-                cid,
-                &crust_net::FetchOptions::default(),
-                &mut |_| {},
-            )
-            .await
+        self.fetch(cid)?;
+        let sealed = worker
+            .store_file(&*self.staging, cid)
             .map_err(|e| e.to_string())?;
+        // The plaintext copy is no longer needed: nothing in staging is pinned.
+        let _ = self.staging.gc();
+        Ok(sealed.size)
+    }
+
+    /// Re-fetches a damaged file and re-seals it (D28).
+    fn repair(&self, worker: &mut Worker, cid: Cid) -> Result<(), String> {
+        self.fetch(cid)?;
+        worker
+            .repair(&*self.staging, cid)
+            .map_err(|e| e.to_string())?;
+        let _ = self.staging.gc();
         Ok(())
-    })?;
-    let sealed = worker
-        .store_file(&**staging, cid)
-        .map_err(|e| e.to_string())?;
-    // The plaintext copy is no longer needed: nothing in staging is pinned.
-    let _ = staging.gc();
-    Ok(sealed.size)
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! End to end with real processes on loopback: a dev chain node, an IPFS daemon and two
 //! storage workers. A user adds a file and orders it; both workers see the order on chain,
-//! fetch the file over Bitswap, seal it, report it, and the chain shows two replicas. The
-//! user's IPFS node then goes away and the file is fetched back from a worker's sealed replica.
+//! fetch the file over Bitswap, seal it, report it, and the chain shows two replicas. A worker's
+//! control API reports and resizes it; its replica is damaged on disk and repaired from the
+//! network; the user's IPFS node then goes away and the file is fetched back from that replica.
 
 #![allow(clippy::unwrap_used, clippy::panic)] // test helpers: a failure is a test failure
 
@@ -42,6 +43,21 @@ fn crust(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A bare HTTP POST without credentials; returns the raw response.
+fn http_post(base: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let host = base.strip_prefix("http://").unwrap();
+    let mut conn = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    text
+}
+
 fn wait_for_file(path: &Path) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -64,6 +80,7 @@ fn sworker(dir: &Path, account: &str, chain: &str, peer: &str) -> (Child, String
     let mut child = Command::new(CRUST)
         .args([
             "sworker",
+            "run",
             "--account",
             account,
             "--chain",
@@ -175,7 +192,74 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
     );
     assert!(info["spower"].as_u64().unwrap() > 0);
 
-    // The user's node leaves; the file comes back from Bob's sealed replica.
+    // Bob's control API: status for anyone on the host, changes only with the token.
+    let bob_dir = dir.path().join("bob");
+    let status: serde_json::Value = serde_json::from_str(&crust(&[
+        "sworker",
+        "status",
+        "--dir",
+        bob_dir.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(status["files"], 1, "{status}");
+    assert_eq!(status["capacity_bytes"], 64 << 20);
+    let control = std::fs::read_to_string(bob_dir.join("control")).unwrap();
+    let unauthorized = http_post(control.trim(), "/capacity?bytes=32MiB");
+    assert!(unauthorized.starts_with("HTTP/1.1 401"), "{unauthorized}");
+    crust(&[
+        "sworker",
+        "capacity",
+        "32MiB",
+        "--dir",
+        bob_dir.to_str().unwrap(),
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status: serde_json::Value = serde_json::from_str(&crust(&[
+            "sworker",
+            "status",
+            "--dir",
+            bob_dir.to_str().unwrap(),
+        ]))
+        .unwrap();
+        let used = status["files_bytes"].as_u64().unwrap() + status["srd_bytes"].as_u64().unwrap();
+        if status["capacity_bytes"] == 32 << 20 {
+            assert!(used <= 32 << 20, "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "capacity not applied: {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Damage every sealed block of Bob's replica on disk: his next validation round finds it,
+    // re-fetches the file over Bitswap and re-seals it (D28).
+    let sealed = bob_dir.join("worker").join("sealed");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sealed.join(format!("{cid}.json"))).unwrap())
+            .unwrap();
+    let data_file = sealed.join(format!("{cid}.sealed"));
+    let mut raw = std::fs::read(&data_file).unwrap();
+    for block in manifest["blocks"].as_array().unwrap() {
+        raw[block["offset"].as_u64().unwrap() as usize] ^= 0xff;
+    }
+    std::fs::write(&data_file, raw).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let status: serde_json::Value = serde_json::from_str(&crust(&[
+            "sworker",
+            "status",
+            "--dir",
+            bob_dir.to_str().unwrap(),
+        ]))
+        .unwrap();
+        if status["files_repaired"].as_u64().unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "damage not repaired: {status}");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+
+    // The user's node leaves; the file comes back from Bob's (repaired) sealed replica.
     let _ = ipfs.kill();
     let _ = ipfs.wait();
     let back = dir.path().join("back");

@@ -39,6 +39,14 @@ pub enum WorkerError {
         /// Why.
         reason: String,
     },
+    /// A capacity smaller than the sealed files (files are never dropped to fit).
+    #[error("capacity {capacity} is below the {files} bytes of sealed files")]
+    CapacityBelowFiles {
+        /// Sealed file bytes.
+        files: u64,
+        /// The capacity asked for.
+        capacity: u64,
+    },
     /// The file does not fit even with all SRD removed.
     #[error("{cid} needs {needed} bytes; only {available} are left in the capacity")]
     NoSpace {
@@ -179,6 +187,29 @@ impl Worker {
         let used = self.files_bytes() + self.srd.size();
         let room = self.config.capacity_bytes.saturating_sub(used) / self.unit_bytes();
         Ok(self.srd.fill(Some(room), &mut |_, _| {})?)
+    }
+
+    /// Bytes the operator gives to files + SRD.
+    pub fn capacity(&self) -> u64 {
+        self.config.capacity_bytes
+    }
+
+    /// Changes the capacity: SRD shrinks or grows to fit; files are never dropped for it.
+    pub fn set_capacity(&mut self, bytes: u64) -> Result<(), WorkerError> {
+        let files = self.files_bytes();
+        if files > bytes {
+            return Err(WorkerError::CapacityBelowFiles {
+                files,
+                capacity: bytes,
+            });
+        }
+        self.config.capacity_bytes = bytes;
+        let over = (files + self.srd.size()).saturating_sub(bytes);
+        if over > 0 {
+            self.srd.shrink(over)?;
+        }
+        self.fill_srd()?;
+        Ok(())
     }
 
     /// Seals the file under `root` from `source`, removing SRD first when the capacity
