@@ -1,9 +1,12 @@
-//! The libp2p host: transport stack, identity, listening and dialing.
+//! The libp2p host: transport stack, identity, listening and dialing, and content routing on
+//! the IPFS Kademlia DHT (`/ipfs/kad/1.0.0`: provider records keyed by multihash, as Kubo).
 
+use crust_ipfs::Cid;
 use futures::StreamExt as _;
+use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, identify, identity, noise, ping, tcp, yamux};
-use std::collections::HashMap;
+use libp2p::{Multiaddr, PeerId, identify, identity, kad, noise, ping, tcp, yamux};
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -14,6 +17,8 @@ pub struct NetConfig {
     pub key_seed: [u8; 32],
     /// Addresses to listen on, e.g. `/ip4/127.0.0.1/tcp/0`.
     pub listen: Vec<Multiaddr>,
+    /// DHT bootstrap peers (`…/p2p/<id>`): dialed at start and seeded into the routing table.
+    pub bootstrap: Vec<Multiaddr>,
 }
 
 /// Why the host failed.
@@ -39,6 +44,7 @@ pub enum NetError {
 struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
     stream: libp2p_stream::Behaviour,
     bitswap: crate::inbound::Behaviour,
 }
@@ -47,7 +53,20 @@ enum Command {
     Dial(Multiaddr, oneshot::Sender<Result<PeerId, NetError>>),
     Disconnect(PeerId),
     Peers(oneshot::Sender<Vec<(PeerId, Multiaddr)>>),
+    Connect(PeerId, oneshot::Sender<Result<PeerId, NetError>>),
+    Provide(Cid, oneshot::Sender<Result<(), NetError>>),
+    FindProviders(Cid, oneshot::Sender<Vec<PeerId>>),
     Shutdown,
+}
+
+/// The DHT key of a CID: its multihash, as Kubo and Helia announce it.
+fn dht_key(cid: &Cid) -> kad::RecordKey {
+    let (code, digest) = cid.hash();
+    let mut mh = Vec::with_capacity(digest.len() + 4);
+    crust_ipfs::pb::put_varint(&mut mh, code);
+    crust_ipfs::pb::put_varint(&mut mh, digest.len() as u64);
+    mh.extend_from_slice(digest);
+    kad::RecordKey::new(&mh)
 }
 
 /// A running host; dropping it does not stop the event loop (the runtime does).
@@ -101,6 +120,16 @@ impl Host {
                         .with_agent_version(AGENT.into()),
                 ),
                 ping: ping::Behaviour::default(),
+                kad: {
+                    let id = key.public().to_peer_id();
+                    let mut config = kad::Config::new(kad::PROTOCOL_NAME);
+                    config.set_query_timeout(Duration::from_secs(30));
+                    let mut kad =
+                        kad::Behaviour::with_config(id, kad::store::MemoryStore::new(id), config);
+                    // Serve the DHT even without a confirmed public address (loopback, LANs).
+                    kad.set_mode(Some(kad::Mode::Server));
+                    kad
+                },
                 stream: libp2p_stream::Behaviour::new(),
                 bitswap,
             })
@@ -128,6 +157,19 @@ impl Host {
             }
         }
         let peer_id = *swarm.local_peer_id();
+        for addr in &config.bootstrap {
+            let Some(peer) = peer_of(addr) else {
+                return Err(NetError::Setup(format!(
+                    "bootstrap address {addr} needs a /p2p/<peer id> suffix"
+                )));
+            };
+            swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+            swarm.dial(addr.clone()).map_err(|e| setup(&e))?;
+        }
+        if !config.bootstrap.is_empty() {
+            // Fill the routing table from the bootstrap peers (a self-lookup).
+            let _ = swarm.behaviour_mut().kad.bootstrap();
+        }
         let control = swarm.behaviour().stream.new_control();
         let (commands, rx) = mpsc::channel(64);
         tokio::spawn(run(swarm, rx));
@@ -180,6 +222,36 @@ impl Host {
         rx.await.map_err(|_| NetError::Stopped)
     }
 
+    /// Connects to `peer` at the addresses the DHT knows for it.
+    pub async fn connect(&self, peer: PeerId) -> Result<PeerId, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Connect(peer, tx))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)?
+    }
+
+    /// Announces on the DHT that this node provides `cid`.
+    pub async fn provide(&self, cid: Cid) -> Result<(), NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Provide(cid, tx))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)?
+    }
+
+    /// Looks up the providers of `cid` on the DHT (this node excluded).
+    pub async fn find_providers(&self, cid: Cid) -> Result<Vec<PeerId>, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::FindProviders(cid, tx))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
     /// Connects to `addr` (which must end in `/p2p/<peer id>`), returning the peer.
     pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId, NetError> {
         let (tx, rx) = oneshot::channel();
@@ -202,6 +274,11 @@ async fn run(mut swarm: libp2p::Swarm<Behaviour>, mut commands: mpsc::Receiver<C
     let mut pending: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, NetError>>>> =
         HashMap::new();
     let mut connected: HashMap<PeerId, Multiaddr> = HashMap::new();
+    let mut providing: HashMap<kad::QueryId, oneshot::Sender<Result<(), NetError>>> =
+        HashMap::new();
+    let mut finding: HashMap<kad::QueryId, (HashSet<PeerId>, oneshot::Sender<Vec<PeerId>>)> =
+        HashMap::new();
+    let me = *swarm.local_peer_id();
     loop {
         tokio::select! {
             event = swarm.select_next_some() => match event {
@@ -211,6 +288,30 @@ async fn run(mut swarm: libp2p::Swarm<Behaviour>, mut commands: mpsc::Receiver<C
                         let _ = reply.send(Ok(peer_id));
                     }
                 }
+                // Learn DHT addresses from Identify, for peers that speak the DHT.
+                SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }))
+                    if info.protocols.contains(&kad::PROTOCOL_NAME) =>
+                {
+                    for addr in info.listen_addrs {
+                        swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    }
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed { id, result, step, .. })) => match result {
+                    kad::QueryResult::StartProviding(outcome) => {
+                        if let Some(reply) = providing.remove(&id) {
+                            let _ = reply.send(outcome.map(|_| ()).map_err(|e| NetError::Setup(format!("provide: {e}"))));
+                        }
+                    }
+                    kad::QueryResult::GetProviders(outcome) => {
+                        if let (Ok(kad::GetProvidersOk::FoundProviders { providers, .. }), Some((found, _))) = (outcome, finding.get_mut(&id)) {
+                            found.extend(providers.into_iter().filter(|p| *p != me));
+                        }
+                        if step.last && let Some((found, reply)) = finding.remove(&id) {
+                            let _ = reply.send(found.into_iter().collect());
+                        }
+                    }
+                    _ => {}
+                },
                 SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                     connected.remove(&peer_id);
                 }
@@ -242,6 +343,32 @@ async fn run(mut swarm: libp2p::Swarm<Behaviour>, mut commands: mpsc::Receiver<C
                     let _ = swarm.disconnect_peer_id(peer);
                 }
                 Some(Command::Shutdown) => return,
+                Some(Command::Connect(peer, reply)) => {
+                    if swarm.is_connected(&peer) {
+                        let _ = reply.send(Ok(peer));
+                        continue;
+                    }
+                    match swarm.dial(DialOpts::peer_id(peer).build()) {
+                        Ok(()) => pending.entry(peer).or_default().push(reply),
+                        Err(e) => {
+                            let _ = reply.send(Err(NetError::Dial { addr: peer.to_string(), reason: e.to_string() }));
+                        }
+                    }
+                }
+                Some(Command::Provide(cid, reply)) => {
+                    match swarm.behaviour_mut().kad.start_providing(dht_key(&cid)) {
+                        Ok(id) => {
+                            providing.insert(id, reply);
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(NetError::Setup(format!("provide: {e}"))));
+                        }
+                    }
+                }
+                Some(Command::FindProviders(cid, reply)) => {
+                    let id = swarm.behaviour_mut().kad.get_providers(dht_key(&cid));
+                    finding.insert(id, (HashSet::new(), reply));
+                }
                 Some(Command::Peers(reply)) => {
                     let _ = reply.send(connected.iter().map(|(p, a)| (*p, a.clone())).collect());
                 }

@@ -11,6 +11,7 @@ fn config(seed: u8) -> NetConfig {
     NetConfig {
         key_seed: [seed; 32],
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+        bootstrap: Vec::new(),
     }
 }
 
@@ -339,4 +340,71 @@ async fn hostile_peers_are_bounded_penalized_and_banned() {
         .get_block(&[attacker_id], root, Duration::from_secs(3))
         .await;
     assert!(refused.is_err(), "a banned peer is not served");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_is_found_through_the_dht_and_fetched_from() {
+    // B is the bootstrap node; A and C only know B.
+    let b = Node::start(41).await;
+    let with_bootstrap = |seed: u8| NetConfig {
+        bootstrap: vec![b.addr()],
+        ..config(seed)
+    };
+    let start = |seed: u8| {
+        let cfg = with_bootstrap(seed);
+        async move {
+            let dir = tempfile::tempdir().expect("tmp");
+            let store: Arc<dyn Blockstore> = Arc::new(DiskStore::open(dir.path()).expect("store"));
+            let host = Host::start(cfg).await.expect("host");
+            let exchange = Exchange::start(host.clone(), store.clone());
+            Node {
+                _dir: dir,
+                store,
+                host,
+                exchange,
+            }
+        }
+    };
+    let a = start(42).await;
+    let c = start(43).await;
+    let data = pattern(2_000_000, 5);
+    let root = a.add(&data);
+    // A announces; C looks it up without knowing A, connects by peer ID and fetches.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match a.host.provide(root).await {
+            Ok(()) => break,
+            // The routing table fills as the bootstrap connection's Identify arrives.
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("provide: {e}"),
+        }
+    }
+    let providers = c.host.find_providers(root).await.expect("lookup");
+    assert_eq!(providers, vec![a.host.peer_id()]);
+    let peer = c
+        .host
+        .connect(providers[0])
+        .await
+        .expect("connect by peer id");
+    c.exchange
+        .fetch_dag(
+            &[peer],
+            root,
+            &crust_net::FetchOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .expect("fetch");
+    assert!(c.cat(root) == data);
+    // Nobody provides an unknown CID.
+    let unknown = crust_ipfs::Block::raw(b"nobody has this".to_vec()).cid;
+    assert!(
+        c.host
+            .find_providers(unknown)
+            .await
+            .expect("lookup")
+            .is_empty()
+    );
 }

@@ -634,16 +634,30 @@ pub fn dag_export(cid: &str, repo: &RepoArgs) -> Result<(), String> {
     out.flush().map_err(|e| e.to_string())
 }
 
-/// `crust fetch CID --peer MULTIADDR…`: pulls a whole DAG over Bitswap into the repository
-/// (pinned), with a progress line per second.
-pub fn fetch(cid: &str, peers: &[String], window: usize, repo: &RepoArgs) -> Result<(), String> {
+fn multiaddrs(list: &[String], flag: &str) -> Result<Vec<crust_net::Multiaddr>, String> {
+    list.iter()
+        .map(|a| a.parse().map_err(|e| format!("--{flag} {a}: {e}")))
+        .collect()
+}
+
+/// `crust fetch CID [--peer MULTIADDR…] [--bootstrap MULTIADDR…]`: pulls a whole DAG over
+/// Bitswap into the repository (pinned), with a progress bar. Without `--peer`, the providers
+/// are looked up on the DHT through the bootstrap peers.
+pub fn fetch(
+    cid: &str,
+    peers: &[String],
+    bootstrap: &[String],
+    window: usize,
+    repo: &RepoArgs,
+) -> Result<(), String> {
     let cid: Cid = cid.parse().map_err(|e| format!("{cid}: {e}"))?;
-    if peers.is_empty() {
+    if peers.is_empty() && bootstrap.is_empty() {
         return Err(
-            "give at least one --peer /ip4/…/tcp/…/p2p/<id> (content routing arrives with the DHT)"
+            "give --peer /ip4/…/tcp/…/p2p/<id> (a node that has the file) or --bootstrap (a DHT peer to find providers through)"
                 .into(),
         );
     }
+    let bootstrap = multiaddrs(bootstrap, "bootstrap")?;
     let Target::Local(repo) = open(repo)? else {
         return Err("the repository is held by a running daemon; stop it to fetch (daemon-side fetch is not exposed yet)".into());
     };
@@ -659,20 +673,36 @@ pub fn fetch(cid: &str, peers: &[String], window: usize, repo: &RepoArgs) -> Res
         let host = crust_net::Host::start(crust_net::NetConfig {
             key_seed: key.seed(),
             listen,
+            bootstrap,
         })
         .await
         .map_err(|e| e.to_string())?;
         let exchange = crust_net::Exchange::start(host.clone(), repo.clone());
         let mut connected = Vec::new();
-        for addr in peers {
-            let addr = addr.parse().map_err(|e| format!("--peer {addr}: {e}"))?;
+        for addr in multiaddrs(peers, "peer")? {
             match host.dial(addr).await {
                 Ok(peer) => connected.push(peer),
                 Err(e) => eprintln!("warning: {e}"),
             }
         }
         if connected.is_empty() {
-            return Err("could not connect to any --peer".into());
+            // Content routing: ask the DHT who provides the root.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while connected.is_empty() && std::time::Instant::now() < deadline {
+                for provider in host.find_providers(cid).await.map_err(|e| e.to_string())? {
+                    match host.connect(provider).await {
+                        Ok(peer) => connected.push(peer),
+                        Err(e) => eprintln!("warning: provider {provider}: {e}"),
+                    }
+                }
+                if connected.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+            }
+            if connected.is_empty() {
+                return Err(format!("no reachable provider of {cid} found on the DHT"));
+            }
+            eprintln!("found {} provider(s) on the DHT", connected.len());
         }
         let started = std::time::Instant::now();
         let bar = bytes_bar(None);
@@ -801,6 +831,9 @@ pub struct DaemonArgs {
     /// libp2p listen address for Bitswap (the data network), e.g. `/ip4/0.0.0.0/tcp/4001`.
     #[arg(long, default_value = "/ip4/127.0.0.1/tcp/4001")]
     pub swarm_addr: String,
+    /// DHT bootstrap peer (`…/p2p/<id>`, repeatable); pinned roots are announced on the DHT.
+    #[arg(long = "bootstrap")]
+    pub bootstrap: Vec<String>,
 }
 
 /// Opens the repository and serves the Kubo RPC API and the gateway until interrupted.
@@ -814,6 +847,26 @@ pub fn daemon(repo_dir: &Path, addrs: &DaemonArgs) -> Result<(), String> {
 
 async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Announces the repository's pinned roots on the DHT: new pins within seconds, all of them
+/// again every 12 hours (provider records expire after a day).
+async fn announce_pins(host: crust_net::Host, repo: Arc<Repo>) {
+    let mut announced: std::collections::HashMap<Cid, std::time::Instant> =
+        std::collections::HashMap::new();
+    let every = std::time::Duration::from_secs(12 * 3600);
+    loop {
+        for (cid, _) in repo.pins() {
+            if announced.get(&cid).is_some_and(|t| t.elapsed() < every) {
+                continue;
+            }
+            // A lone node has nobody to store the record; it is retried on the next round.
+            if host.provide(cid).await.is_ok() {
+                announced.insert(cid, std::time::Instant::now());
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
 }
 
 /// Serves until `shutdown` resolves; writes `<repo>/api` so CLI commands find the daemon.
@@ -903,10 +956,12 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
     let host = crust_net::Host::start(crust_net::NetConfig {
         key_seed: key.seed(),
         listen: vec![swarm_addr],
+        bootstrap: multiaddrs(&addrs.bootstrap, "bootstrap")?,
     })
     .await
     .map_err(|e| format!("data network: {e}"))?;
     let exchange = crust_net::Exchange::start(host.clone(), repo.clone());
+    tokio::spawn(announce_pins(host.clone(), repo.clone()));
     let swarm_addrs: Vec<String> = host
         .listen_addrs()
         .iter()

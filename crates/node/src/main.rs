@@ -113,8 +113,11 @@ enum Command {
         /// Root CID.
         cid: String,
         /// A peer to fetch from, as `/ip4/…/tcp/…/p2p/<peer id>` (repeatable).
-        #[arg(long = "peer", required = true)]
+        #[arg(long = "peer")]
         peers: Vec<String>,
+        /// A DHT bootstrap peer to look up providers through when no --peer is given.
+        #[arg(long = "bootstrap")]
+        bootstrap: Vec<String>,
         /// Wants in flight, spread over the peers.
         #[arg(long, default_value_t = 64)]
         window: usize,
@@ -159,6 +162,9 @@ enum SworkerCommand {
         /// Bitswap listen address.
         #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
         swarm_addr: String,
+        /// DHT bootstrap peer (repeatable); sealed files are announced on the DHT.
+        #[arg(long = "bootstrap")]
+        bootstrap: Vec<String>,
         /// Control API address (status for anyone on this host; changes need the token).
         #[arg(long, default_value = "127.0.0.1:0")]
         control_addr: String,
@@ -370,6 +376,7 @@ fn run(cli: Cli) -> Result<(), String> {
             authorities,
             swarm_addr,
             control_addr,
+            bootstrap,
             chain,
         }) => storage::sworker(storage::SworkerArgs {
             chain,
@@ -382,6 +389,7 @@ fn run(cli: Cli) -> Result<(), String> {
             authorities,
             swarm_addr,
             control_addr,
+            bootstrap,
         }),
         Command::Sworker(SworkerCommand::Status { dir }) => storage::control(&dir, None),
         Command::Sworker(SworkerCommand::Capacity { bytes, dir }) => {
@@ -390,9 +398,10 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Fetch {
             cid,
             peers,
+            bootstrap,
             window,
             repo,
-        } => content::fetch(&cid, &peers, window, &repo),
+        } => content::fetch(&cid, &peers, &bootstrap, window, &repo),
         Command::Ipfs(IpfsCommand::Daemon { addrs, repo }) => {
             content::daemon(&repo.repo.unwrap_or_else(content::default_repo), &addrs)
         }
@@ -507,6 +516,7 @@ fn start_devnet_content(repo_dir: &std::path::Path) -> Result<(), String> {
                 api_addr: ([127, 0, 0, 1], 5001).into(),
                 gateway_addr: ([127, 0, 0, 1], 8080).into(),
                 swarm_addr: "/ip4/127.0.0.1/tcp/4001".into(),
+                bootstrap: Vec::new(),
             };
             let ready = tx.clone();
             let _ = runtime.block_on(content::serve(

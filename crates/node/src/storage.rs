@@ -102,6 +102,8 @@ pub struct SworkerArgs {
     pub swarm_addr: String,
     /// Control API address (localhost).
     pub control_addr: String,
+    /// DHT bootstrap peers; sealed files are announced on the DHT.
+    pub bootstrap: Vec<String>,
 }
 
 /// Reads from the sealed replicas first, then the staging repository; writes go to staging.
@@ -233,6 +235,11 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         let host = crust_net::Host::start(crust_net::NetConfig {
             key_seed,
             listen: vec![listen],
+            bootstrap: args
+                .bootstrap
+                .iter()
+                .map(|a| a.parse().map_err(|e| format!("--bootstrap {a}: {e}")))
+                .collect::<Result<_, String>>()?,
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -671,6 +678,8 @@ impl Net {
             .map_err(|e| e.to_string())?;
         // The plaintext copy is no longer needed: nothing in staging is pinned.
         let _ = self.staging.gc();
+        // Anyone on IPFS can now find this replica (best effort: a lone node has no DHT).
+        let _ = self.rt.block_on(self.host.provide(cid));
         Ok(sealed.size)
     }
 

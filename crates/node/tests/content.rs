@@ -96,7 +96,12 @@ struct Daemon {
 
 impl Daemon {
     fn start(repo: &Path) -> Self {
+        Self::start_with(repo, &[])
+    }
+
+    fn start_with(repo: &Path, extra: &[&str]) -> Self {
         let _ = std::fs::remove_file(repo.join("api"));
+        let _ = std::fs::remove_file(repo.join("swarm"));
         let child = Command::new(CRUST)
             .args(["ipfs", "daemon", "--repo", repo.to_str().unwrap()])
             .args([
@@ -107,6 +112,7 @@ impl Daemon {
                 "--swarm-addr",
                 "/ip4/127.0.0.1/tcp/0",
             ])
+            .args(extra)
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -742,4 +748,38 @@ fn bitswap_with_real_kubo_and_helia_in_both_directions() {
     );
     let got = fetch_from(&dir.path().join("from-kubo-added"), &kubo.cid, &kubo.addr);
     assert!(got == data, "bytes fetched from Kubo's own add differ");
+}
+
+/// Content routing end to end: a daemon announces its pinned file on the DHT through a
+/// bootstrap daemon, and `crust fetch` finds and fetches it knowing only the bootstrap node.
+#[test]
+fn fetch_finds_providers_on_the_dht() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.bin");
+    let data = bytes(2_000_000, 21);
+    std::fs::write(&file, &data).unwrap();
+    let provider_repo = dir.path().join("provider");
+    let cid = last_cid(&[
+        "add",
+        "-q",
+        "--repo",
+        provider_repo.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    let bootstrap = Daemon::start(&dir.path().join("bootstrap"));
+    let _provider = Daemon::start_with(&provider_repo, &["--bootstrap", &bootstrap.swarm]);
+    let fetched = dir.path().join("fetched");
+    crust(&[
+        "fetch",
+        "--repo",
+        fetched.to_str().unwrap(),
+        &cid,
+        "--bootstrap",
+        &bootstrap.swarm,
+    ]);
+    let out = Command::new(CRUST)
+        .args(["cat", "--repo", fetched.to_str().unwrap(), &cid])
+        .output()
+        .unwrap();
+    assert!(out.stdout == data, "bytes found through the DHT differ");
 }
