@@ -165,6 +165,9 @@ enum SworkerCommand {
         /// DHT bootstrap peer (repeatable); sealed files are announced on the DHT.
         #[arg(long = "bootstrap")]
         bootstrap: Vec<String>,
+        /// Orders that already have this many replicas are not taken.
+        #[arg(long, default_value_t = 16)]
+        replica_target: usize,
         /// Control API address (status for anyone on this host; changes need the token).
         #[arg(long, default_value = "127.0.0.1:0")]
         control_addr: String,
@@ -377,6 +380,7 @@ fn run(cli: Cli) -> Result<(), String> {
             swarm_addr,
             control_addr,
             bootstrap,
+            replica_target,
             chain,
         }) => storage::sworker(storage::SworkerArgs {
             chain,
@@ -390,6 +394,7 @@ fn run(cli: Cli) -> Result<(), String> {
             swarm_addr,
             control_addr,
             bootstrap,
+            replica_target,
         }),
         Command::Sworker(SworkerCommand::Status { dir }) => storage::control(&dir, None),
         Command::Sworker(SworkerCommand::Capacity { bytes, dir }) => {

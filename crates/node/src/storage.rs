@@ -104,6 +104,8 @@ pub struct SworkerArgs {
     pub control_addr: String,
     /// DHT bootstrap peers; sealed files are announced on the DHT.
     pub bootstrap: Vec<String>,
+    /// Orders with this many replicas already are not taken.
+    pub replica_target: usize,
 }
 
 /// Reads from the sealed replicas first, then the staging repository; writes go to staging.
@@ -332,6 +334,15 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 follow.queue.remove(&text);
                 continue;
             };
+            let info = client.read::<FileInfo>(&market::file_key(&cid))?;
+            let room = worker.capacity().saturating_sub(worker.files_bytes());
+            if let Decision::Skip(why) =
+                decide(info.as_ref(), head.height, args.replica_target, room)
+            {
+                eprintln!("sworker: not storing {cid}: {why}");
+                follow.queue.remove(&text);
+                continue;
+            }
             match net.store(&mut worker, cid) {
                 Ok(size) => {
                     eprintln!("sworker: sealed {cid} ({size} bytes)");
@@ -369,7 +380,22 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         if record.as_ref().is_some_and(|r| r.report_slot == slot) {
             last_report_slot = Some(slot);
         }
-        if slot > 0 && head.height > slot && last_report_slot != Some(slot) {
+        // Drop files whose order expired or disappeared, once per slot before reporting (the
+        // report then lists them as deleted and the space goes back to SRD).
+        if slot > 0 && last_report_slot != Some(slot) {
+            for file in worker.sealed().files() {
+                let cid = file.cid();
+                let info = client.read::<FileInfo>(&market::file_key(&cid))?;
+                if let Some(why) = closed(info.as_ref(), head.height) {
+                    worker.drop_file(&cid).map_err(|e| e.to_string())?;
+                    eprintln!("sworker: dropped {cid}: {why}");
+                }
+            }
+        }
+        // Like the reference's workers, report after a delay within the slot (here a fixed
+        // per-identity offset in its first third), so reports spread over blocks.
+        let delay = report_delay(&enclave.public_key(), slot, slot_blocks);
+        if slot > 0 && head.height > slot + delay && last_report_slot != Some(slot) {
             let hash = client.block(slot)?.hash;
             let (report, signature) = worker
                 .prepare_report(slot, hash)
@@ -430,6 +456,53 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         });
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// Whether to take a queued order.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    Store,
+    Skip(String),
+}
+
+/// The selection strategy: store an order unless it is gone or expired, already has
+/// `target` replicas, or is larger than the room left for files (SRD yields to files).
+fn decide(info: Option<&FileInfo>, head: u64, target: usize, room: u64) -> Decision {
+    let Some(f) = info else {
+        return Decision::Skip("the order is not on chain".into());
+    };
+    if let Some(why) = closed(Some(f), head) {
+        return Decision::Skip(why.into());
+    }
+    if f.replicas.len() >= target {
+        return Decision::Skip(format!("it already has {} replicas", f.replicas.len()));
+    }
+    if f.file_size > room {
+        return Decision::Skip(format!(
+            "{} bytes do not fit in the {room} bytes left",
+            f.file_size
+        ));
+    }
+    Decision::Store
+}
+
+/// Why a held file should go: its order is gone or past its expiry (a pending order, not yet
+/// started, has `expired_at` 0 and stays).
+fn closed(info: Option<&FileInfo>, head: u64) -> Option<&'static str> {
+    match info {
+        None => Some("the order is gone"),
+        Some(f) if f.expired_at != 0 && f.expired_at <= head => Some("the order expired"),
+        Some(_) => None,
+    }
+}
+
+/// Blocks into the slot before this identity reports: a stable offset in the slot's first
+/// third, from the enclave key and the slot.
+fn report_delay(key: &[u8; 32], slot: u64, slot_blocks: u64) -> u64 {
+    let window = (slot_blocks / 3).max(1);
+    let mut seed = [0u8; 32];
+    seed.copy_from_slice(key);
+    crust_sworker::sample(&seed, slot) % window
 }
 
 /// A change asked for over the control API, applied by the worker loop.
@@ -713,5 +786,75 @@ mod tests {
             );
             assert_eq!(genesis.swork_authorities, (vec![authority], 1));
         }
+    }
+}
+
+#[cfg(test)]
+mod selection_tests {
+    use super::*;
+    use crust_runtime::market::Replica;
+
+    fn info(size: u64, expired_at: u64, replicas: usize) -> FileInfo {
+        let mut f = FileInfo {
+            file_size: size,
+            spower: 0,
+            expired_at,
+            calculated_at: 0,
+            pending_since: 0,
+            amount: 0,
+            prepaid: 0,
+            remaining_paid_count: 4,
+            orderer: crust_primitives::AccountId([9; 32]),
+            paid_owners: Vec::new(),
+            replicas: Vec::new(),
+        };
+        for i in 0..replicas {
+            f.replicas.push(Replica {
+                owner: crust_primitives::AccountId([i as u8; 32]),
+                who: crust_primitives::AccountId([i as u8; 32]),
+                anchor: [i as u8; 32],
+                valid_at: 1,
+                created_at: Some(1),
+            });
+        }
+        f
+    }
+
+    #[test]
+    fn orders_are_taken_only_when_live_short_of_replicas_and_fitting() {
+        assert_eq!(decide(Some(&info(100, 0, 0)), 50, 4, 1000), Decision::Store);
+        assert_eq!(
+            decide(Some(&info(100, 900, 3)), 50, 4, 1000),
+            Decision::Store
+        );
+        assert!(matches!(decide(None, 50, 4, 1000), Decision::Skip(_)));
+        assert!(matches!(
+            decide(Some(&info(100, 40, 0)), 50, 4, 1000),
+            Decision::Skip(_)
+        ));
+        assert!(matches!(
+            decide(Some(&info(100, 900, 4)), 50, 4, 1000),
+            Decision::Skip(_)
+        ));
+        assert!(matches!(
+            decide(Some(&info(2000, 900, 0)), 50, 4, 1000),
+            Decision::Skip(_)
+        ));
+    }
+
+    #[test]
+    fn held_files_go_when_their_order_is_gone_or_expired() {
+        assert_eq!(closed(Some(&info(1, 0, 1)), 10), None, "pending stays");
+        assert_eq!(closed(Some(&info(1, 11, 1)), 10), None);
+        assert!(closed(Some(&info(1, 10, 1)), 10).is_some());
+        assert!(closed(None, 10).is_some());
+    }
+
+    #[test]
+    fn report_delays_stay_in_the_first_third_and_differ_by_identity() {
+        let delays: Vec<u64> = (0..20u8).map(|k| report_delay(&[k; 32], 600, 60)).collect();
+        assert!(delays.iter().all(|d| *d < 20));
+        assert!(delays.iter().any(|d| *d != delays[0]));
+        assert_eq!(report_delay(&[1; 32], 600, 2), 0);
     }
 }
