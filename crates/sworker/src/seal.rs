@@ -132,6 +132,10 @@ fn data_path(dir: &Path, root: &Cid) -> PathBuf {
     dir.join(format!("{root}.sealed"))
 }
 
+fn leaves_path(dir: &Path, root: &Cid) -> PathBuf {
+    dir.join(format!("{root}.leaves"))
+}
+
 fn manifest_path(dir: &Path, root: &Cid) -> PathBuf {
     dir.join(format!("{root}.json"))
 }
@@ -159,7 +163,7 @@ impl SealedStore {
             let path = entry?.path();
             match path.extension().and_then(|e| e.to_str()) {
                 Some("tmp") => fs::remove_file(&path)?,
-                Some("sealed") => data_files.push(path),
+                Some("sealed" | "leaves") => data_files.push(path),
                 Some("json") => {
                     let bad = |reason: String| SealError::Manifest {
                         path: path.clone(),
@@ -176,7 +180,7 @@ impl SealedStore {
         // A data file without a manifest is an interrupted seal.
         let sealed: HashSet<PathBuf> = read(&store.files)
             .keys()
-            .map(|root| data_path(dir, root))
+            .flat_map(|root| [data_path(dir, root), leaves_path(dir, root)])
             .collect();
         for path in data_files {
             if !sealed.contains(&path) {
@@ -239,6 +243,13 @@ impl SealedStore {
             blocks,
             merkle_root: merkle::root(&leaves),
         };
+        // The leaf hashes, so a challenge is answered without re-reading the whole file.
+        let tmp_leaves = leaves_path(&self.dir, &root).with_extension("leaves.tmp");
+        {
+            let mut f = File::create(&tmp_leaves)?;
+            f.write_all(&leaves.concat())?;
+            f.sync_all()?;
+        }
         let tmp_manifest = manifest_path(&self.dir, &root).with_extension("json.tmp");
         let json = serde_json::to_vec(&file).map_err(|e| io::Error::other(e.to_string()))?;
         {
@@ -247,6 +258,7 @@ impl SealedStore {
             f.sync_all()?;
         }
         fs::rename(&tmp_data, data_path(&self.dir, &root))?;
+        fs::rename(&tmp_leaves, leaves_path(&self.dir, &root))?;
         fs::rename(&tmp_manifest, manifest_path(&self.dir, &root))?;
         File::open(&self.dir)?.sync_all()?;
         self.insert(root, file).map_err(io::Error::other)?;
@@ -284,14 +296,27 @@ impl SealedStore {
         })
     }
 
-    /// A storage-challenge answer: the sealed bytes of block `index` and their Merkle proof.
+    /// A storage-challenge answer: the sealed bytes of block `index` and their Merkle proof
+    /// (from the leaf hashes kept at sealing time, rebuilt from the data if they are lost or
+    /// do not match the committed root).
     pub fn prove(&self, root: &Cid, index: u64) -> Result<(Vec<u8>, Proof), SealError> {
         let file = self.file(root).ok_or(SealError::NotSealed(*root))?;
         let sealed = self.sealed_block(root, index)?;
-        let mut leaves = Vec::with_capacity(file.blocks.len());
-        for i in 0..file.blocks.len() as u64 {
-            leaves.push(merkle::leaf(&self.sealed_block(root, i)?));
-        }
+        let kept: Option<Vec<Hash>> = fs::read(leaves_path(&self.dir, root)).ok().map(|raw| {
+            raw.chunks_exact(32)
+                .map(|c| <Hash>::try_from(c).unwrap_or_else(|_| unreachable!("32-byte chunks")))
+                .collect()
+        });
+        let leaves = match kept {
+            Some(l) if l.len() == file.blocks.len() && merkle::root(&l) == file.merkle_root => l,
+            _ => {
+                let mut l = Vec::with_capacity(file.blocks.len());
+                for i in 0..file.blocks.len() as u64 {
+                    l.push(merkle::leaf(&self.sealed_block(root, i)?));
+                }
+                l
+            }
+        };
         let proof = merkle::prove(&leaves, index as usize).ok_or(SealError::NotSealed(*root))?;
         Ok((sealed, proof))
     }
@@ -313,7 +338,10 @@ impl SealedStore {
         }
         fs::remove_file(manifest_path(&self.dir, root))?;
         fs::remove_file(data_path(&self.dir, root))?;
-        Ok(())
+        match fs::remove_file(leaves_path(&self.dir, root)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
     }
 
     /// Checks every block of `root`: unseals it and verifies it against its CID. Returns the

@@ -104,6 +104,23 @@ fn tampering_is_caught_by_validation_reads_and_challenges() {
         &merkle::leaf(&bytes),
         &proof
     ));
+    // With the leaf hashes kept at sealing time, intact blocks still prove next to a damaged
+    // one; without them, proofs are rebuilt from the (damaged) data and the damage shows.
+    let (bytes, proof) = sealed.prove(&root, 5).expect("prove");
+    assert!(merkle::verify(
+        &file.merkle_root,
+        count,
+        &merkle::leaf(&bytes),
+        &proof
+    ));
+    std::fs::remove_file(dir.path().join("s").join(format!("{root}.leaves"))).unwrap();
+    let (bytes, proof) = sealed.prove(&root, 3).expect("prove");
+    assert!(!merkle::verify(
+        &file.merkle_root,
+        count,
+        &merkle::leaf(&bytes),
+        &proof
+    ));
 }
 
 #[test]
@@ -126,7 +143,7 @@ fn an_interrupted_seal_leaves_nothing_behind() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names.len(), 3, "data, leaf hashes and manifest: {names:?}");
     // A file missing from the source cannot be sealed, and leaves no trace either.
     let absent = crust_ipfs::Block::raw(b"never imported".to_vec()).cid;
     assert!(matches!(
