@@ -137,44 +137,7 @@ enum Command {
 #[derive(Subcommand)]
 enum SworkerCommand {
     /// Run a storage worker: follow orders, fetch and seal files, report every slot.
-    Run {
-        /// The worker's account (pays fees, owns replicas) as a secret URI.
-        #[arg(long)]
-        account: String,
-        /// Data directory (enclave, sealed files, SRD, state).
-        #[arg(long, default_value = "./crust-data/sworker")]
-        dir: std::path::PathBuf,
-        /// Bytes for sealed files and SRD together (suffixes KiB, MiB, GiB, TiB).
-        #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
-        capacity: u64,
-        /// MiB per SRD unit (1024 = the reference's 1 GiB units).
-        #[arg(long, default_value_t = 1024)]
-        srd_unit_mib: u32,
-        /// Bytes to keep free on the data disk.
-        #[arg(long, default_value = "1GiB", value_parser = parse_bytes)]
-        reserve: u64,
-        /// A peer to fetch ordered files from (repeatable), e.g. the devnet's IPFS node.
-        #[arg(long = "peer")]
-        peers: Vec<String>,
-        /// Dev attestation authority (software enclave only; repeatable).
-        #[arg(long = "dev-authority", default_value = "//Authority")]
-        authorities: Vec<String>,
-        /// Bitswap listen address.
-        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
-        swarm_addr: String,
-        /// DHT bootstrap peer (repeatable); sealed files are announced on the DHT.
-        #[arg(long = "bootstrap")]
-        bootstrap: Vec<String>,
-        /// Orders that already have this many replicas are not taken.
-        #[arg(long, default_value_t = 16)]
-        replica_target: usize,
-        /// Control API address (status for anyone on this host; changes need the token).
-        #[arg(long, default_value = "127.0.0.1:0")]
-        control_addr: String,
-        /// Chain RPC.
-        #[arg(long, default_value = "http://127.0.0.1:9933")]
-        chain: String,
-    },
+    Run(storage::SworkerArgs),
     /// A running worker's status (files, SRD, reports), from its control API.
     Status {
         /// The worker's data directory.
@@ -369,33 +332,7 @@ fn run(cli: Cli) -> Result<(), String> {
             chain,
         } => storage::order(&chain, &api, &from, &cid, size, &tips),
         Command::File { cid, json, chain } => storage::file(&chain, &cid, json),
-        Command::Sworker(SworkerCommand::Run {
-            account,
-            dir,
-            capacity,
-            srd_unit_mib,
-            reserve,
-            peers,
-            authorities,
-            swarm_addr,
-            control_addr,
-            bootstrap,
-            replica_target,
-            chain,
-        }) => storage::sworker(storage::SworkerArgs {
-            chain,
-            account,
-            dir,
-            capacity,
-            srd_unit_mib,
-            reserve,
-            peers,
-            authorities,
-            swarm_addr,
-            control_addr,
-            bootstrap,
-            replica_target,
-        }),
+        Command::Sworker(SworkerCommand::Run(args)) => storage::sworker(args),
         Command::Sworker(SworkerCommand::Status { dir }) => storage::control(&dir, None),
         Command::Sworker(SworkerCommand::Capacity { bytes, dir }) => {
             storage::control(&dir, Some(bytes))
@@ -583,7 +520,7 @@ fn run_node(args: NodeArgs) -> Result<(), String> {
 }
 
 /// Parses `123`, `4KiB`, `5MiB`, `6GiB`, `1TiB` (also KB/MB/GB/TB as powers of 1000).
-fn parse_bytes(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);

@@ -12,7 +12,7 @@ use crust_runtime::market::{self, FileInfo, MarketCall};
 use crust_runtime::swork::{self, PubKeyInfo, SworkCall, WorkReportRecord};
 use crust_sworker::{Enclave, SoftwareEnclave, SrdConfig, Worker, WorkerConfig};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,32 +80,45 @@ pub fn file(chain: &str, cid: &str, json: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// How `crust sworker` runs.
+/// How `crust sworker run` runs.
+#[derive(clap::Args)]
 pub struct SworkerArgs {
-    /// Chain RPC URL.
-    pub chain: String,
-    /// The worker account's secret URI (pays fees, owns the replicas).
+    /// The worker's account (pays fees, owns replicas) as a secret URI.
+    #[arg(long)]
     pub account: String,
-    /// Data directory.
-    pub dir: PathBuf,
-    /// Bytes for files + SRD.
+    /// Data directory (enclave, sealed files, SRD, state).
+    #[arg(long, default_value = "./crust-data/sworker")]
+    pub dir: std::path::PathBuf,
+    /// Bytes for sealed files and SRD together (suffixes KiB, MiB, GiB, TiB).
+    #[arg(long, default_value = "1GiB", value_parser = crate::parse_bytes)]
     pub capacity: u64,
-    /// MiB per SRD unit.
+    /// MiB per SRD unit (1024 = the reference's 1 GiB units).
+    #[arg(long, default_value_t = 1024)]
     pub srd_unit_mib: u32,
     /// Bytes to keep free on the data disk.
+    #[arg(long, default_value = "1GiB", value_parser = crate::parse_bytes)]
     pub reserve: u64,
-    /// Peers to fetch ordered files from.
+    /// A peer to fetch ordered files from (repeatable), e.g. the devnet's IPFS node.
+    #[arg(long = "peer")]
     pub peers: Vec<String>,
-    /// Dev attestation authority secret URIs.
+    /// Dev attestation authority (software enclave only; repeatable).
+    #[arg(long = "dev-authority", default_value = "//Authority")]
     pub authorities: Vec<String>,
     /// Bitswap listen address.
+    #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
     pub swarm_addr: String,
-    /// Control API address (localhost).
-    pub control_addr: String,
-    /// DHT bootstrap peers; sealed files are announced on the DHT.
+    /// DHT bootstrap peer (repeatable); sealed files are announced on the DHT.
+    #[arg(long = "bootstrap")]
     pub bootstrap: Vec<String>,
-    /// Orders with this many replicas already are not taken.
+    /// Orders that already have this many replicas are not taken.
+    #[arg(long, default_value_t = 16)]
     pub replica_target: usize,
+    /// Control API address (status for anyone on this host; changes need the token).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub control_addr: String,
+    /// Chain RPC.
+    #[arg(long, default_value = "http://127.0.0.1:9933")]
+    pub chain: String,
 }
 
 /// Reads from the sealed replicas first, then the staging repository; writes go to staging.

@@ -58,6 +58,17 @@ fn http_post(base: &str, path: &str) -> String {
     text
 }
 
+/// `crust sworker status` of the worker in `dir`.
+fn worker_status(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&crust(&[
+        "sworker",
+        "status",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]))
+    .unwrap()
+}
+
 fn wait_for_file(path: &Path) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -194,13 +205,7 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
 
     // Bob's control API: status for anyone on the host, changes only with the token.
     let bob_dir = dir.path().join("bob");
-    let status: serde_json::Value = serde_json::from_str(&crust(&[
-        "sworker",
-        "status",
-        "--dir",
-        bob_dir.to_str().unwrap(),
-    ]))
-    .unwrap();
+    let status = worker_status(&bob_dir);
     assert_eq!(status["files"], 1, "{status}");
     assert_eq!(status["capacity_bytes"], 64 << 20);
     let control = std::fs::read_to_string(bob_dir.join("control")).unwrap();
@@ -215,13 +220,7 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
     ]);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let status: serde_json::Value = serde_json::from_str(&crust(&[
-            "sworker",
-            "status",
-            "--dir",
-            bob_dir.to_str().unwrap(),
-        ]))
-        .unwrap();
+        let status = worker_status(&bob_dir);
         let used = status["files_bytes"].as_u64().unwrap() + status["srd_bytes"].as_u64().unwrap();
         if status["capacity_bytes"] == 32 << 20 {
             assert!(used <= 32 << 20, "{status}");
@@ -245,13 +244,7 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
     std::fs::write(&data_file, raw).unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let status: serde_json::Value = serde_json::from_str(&crust(&[
-            "sworker",
-            "status",
-            "--dir",
-            bob_dir.to_str().unwrap(),
-        ]))
-        .unwrap();
+        let status = worker_status(&bob_dir);
         if status["files_repaired"].as_u64().unwrap_or(0) >= 1 {
             break;
         }
