@@ -5,6 +5,7 @@
 
 mod chain_client;
 mod content;
+mod devnet;
 mod storage;
 
 use clap::{Parser, Subcommand};
@@ -27,14 +28,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a local development chain: one validator (//Alice//session) with JSON-RPC on
-    /// 127.0.0.1:9933 and state in ./crust-data/dev. Storage nodes and the content layer join it
-    /// in later releases.
-    Devnet {
-        /// Start from a fresh chain, deleting the previous devnet's state.
-        #[arg(long)]
-        fresh: bool,
-    },
+    /// Run a whole network on this machine: validators, storage nodes and an IPFS node on
+    /// loopback (default 4 + 6 + 1), with a status ticker; Ctrl-C stops it, running it again
+    /// resumes.
+    Devnet(devnet::DevnetArgs),
     /// Run a chain node (validator).
     Node(NodeArgs),
     /// Account keys: generate and inspect.
@@ -288,31 +285,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Devnet { fresh } => {
-            let data_dir = std::path::PathBuf::from("crust-data").join("dev");
-            if fresh {
-                let _ = std::fs::remove_dir_all(&data_dir);
-            }
-            start_devnet_content(&data_dir.join("ipfs"))?;
-            eprintln!(
-                "devnet: one validator, 500 ms blocks; JSON-RPC on http://127.0.0.1:9933; state in {}",
-                data_dir.display()
-            );
-            eprintln!(
-                "devnet: try  crust add --api http://127.0.0.1:5001 FILE   and   curl http://127.0.0.1:8080/ipfs/<cid>"
-            );
-            eprintln!(
-                "devnet: try  curl -s -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chain_head\"}}' http://127.0.0.1:9933/"
-            );
-            run_node(NodeArgs {
-                chain: "dev".into(),
-                validator: "//Alice//session".into(),
-                data_dir: Some(data_dir),
-                listen: "127.0.0.1:30333".parse().map_err(|e| format!("{e}"))?,
-                peers: vec![],
-                rpc: "127.0.0.1:9933".parse().map_err(|e| format!("{e}"))?,
-            })
-        }
+        Command::Devnet(args) => devnet::run(args),
         Command::Node(args) => run_node(args),
         Command::Add(args) => content::add(args),
         Command::Cat {
@@ -435,45 +408,6 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
-}
-
-/// Starts the content layer (Kubo RPC API on :5001, gateway on :8080) beside the devnet chain.
-fn start_devnet_content(repo_dir: &std::path::Path) -> Result<(), String> {
-    let repo_dir = repo_dir.to_owned();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("ipfs".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string()));
-                    return;
-                }
-            };
-            let addrs = content::DaemonArgs {
-                api_addr: ([127, 0, 0, 1], 5001).into(),
-                gateway_addr: ([127, 0, 0, 1], 8080).into(),
-                swarm_addr: "/ip4/127.0.0.1/tcp/4001".into(),
-                bootstrap: Vec::new(),
-            };
-            let ready = tx.clone();
-            let _ = runtime.block_on(content::serve(
-                &repo_dir,
-                &addrs,
-                std::future::pending(),
-                move |r| {
-                    let _ = ready.send(r);
-                },
-            ));
-        })
-        .map_err(|e| e.to_string())?;
-    rx.recv()
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("devnet content layer: {e}"))
 }
 
 fn print_account(id: &AccountId) {

@@ -268,12 +268,20 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         staging,
         peers: args.peers.clone(),
     };
+    let swarm: Vec<String> = net
+        .host
+        .listen_addrs()
+        .iter()
+        .map(|a| format!("{a}/p2p/{}", net.host.peer_id()))
+        .collect();
+    // Where to fetch this node's replicas from, for scripts and the devnet.
+    std::fs::write(args.dir.join("swarm"), swarm.join("\n") + "\n")
+        .map_err(|e| format!("{}: {e}", args.dir.display()))?;
     eprintln!(
-        "sworker: account {}, enclave {}, Bitswap on {}/p2p/{}",
+        "sworker: account {}, enclave {}, Bitswap on {}",
         account.public().to_ss58(),
         crust_primitives::account::to_hex(&enclave.public_key()),
-        net.host.listen_addrs()[0],
-        net.host.peer_id()
+        swarm.join(" ")
     );
 
     register(&client, &account, enclave.as_ref())?;
@@ -298,7 +306,9 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     let mut last_validated_slot = None;
     let mut repaired = (0u64, 0u64);
     let mut retry_at: BTreeMap<String, Instant> = BTreeMap::new();
-    loop {
+    // One pass: commands, follow, store, report, validate. A failed pass (the chain node
+    // restarting, say) is retried; the worker's own state is always consistent on disk.
+    let mut step = || -> Result<(), String> {
         // Operator commands from the control API.
         while let Ok(command) = inbox.try_recv() {
             match command {
@@ -307,14 +317,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 }
             }
         }
-        let head = match client.head() {
-            Ok(h) => h,
-            Err(e) => {
-                eprintln!("sworker: {e}; retrying");
-                std::thread::sleep(Duration::from_secs(2));
-                continue;
-            }
-        };
+        let head = client.head()?;
         // 1. Follow finalized blocks for orders.
         while follow.height < head.height {
             let next = follow.height + 1;
@@ -467,7 +470,16 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             "files_repaired": repaired.0,
             "srd_units_repaired": repaired.1,
         });
-        std::thread::sleep(Duration::from_millis(500));
+        Ok(())
+    };
+    loop {
+        match step() {
+            Ok(()) => std::thread::sleep(Duration::from_millis(500)),
+            Err(e) => {
+                eprintln!("sworker: {e}; retrying");
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        }
     }
 }
 
