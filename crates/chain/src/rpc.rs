@@ -184,6 +184,13 @@ where
                 json!({ "free": info.free.to_string(), "reserved": info.reserved.to_string(), "nonce": info.nonce }),
             )
         }
+        "staking_validators" => {
+            let c = core.lock().await;
+            match staking_view(&c.view(), c.last_finalized.0) {
+                Ok(v) => result(id, v),
+                Err(e) => error(id, 2, e.to_string()),
+            }
+        }
         "state_proof" => {
             let Some(key) = str_param("key").and_then(from_hex) else {
                 return error(id, -32602, "params.key (hex) is required");
@@ -200,4 +207,50 @@ where
         }
         other => error(id, -32601, format!("unknown method '{other}'")),
     }
+}
+
+/// The staking picture at the finalized head: the active era's committee, the next era's if
+/// already elected, and every candidate's bond, stake limit and commission.
+fn staking_view(
+    state: &impl crust_runtime::State,
+    height: u64,
+) -> Result<Value, crust_runtime::staking::StakingError> {
+    use crust_runtime::staking;
+    let era = staking::active_era(state)?;
+    let members = |era| -> Result<Value, staking::StakingError> {
+        Ok(match staking::committee(state, era)? {
+            None => Value::Null,
+            Some(list) => Value::Array(
+                list.iter()
+                    .map(|m| {
+                        json!({
+                            "stash": m.stash.to_ss58(),
+                            "session_key": m.session_key.to_ss58(),
+                            "stake": m.stake.to_string(),
+                        })
+                    })
+                    .collect(),
+            ),
+        })
+    };
+    let mut candidates = Vec::new();
+    for (stash, prefs) in staking::validators(state) {
+        let bonded = staking::ledger_of_stash(state, &stash)?.map_or(0, |(_, l)| l.active);
+        let limit = staking::stake_limit(state, &stash)?;
+        candidates.push(json!({
+            "stash": stash.to_ss58(),
+            "bonded": bonded.to_string(),
+            "stake_limit": limit.to_string(),
+            "effective_own": bonded.min(limit).to_string(),
+            "commission_ppb": prefs.commission.deconstruct(),
+            "workload": crust_runtime::swork::workload(state, &stash).unwrap_or(0).to_string(),
+        }));
+    }
+    Ok(json!({
+        "height": height,
+        "era": era,
+        "committee": members(era)?,
+        "next_committee": members(era + 1)?,
+        "candidates": candidates,
+    }))
 }

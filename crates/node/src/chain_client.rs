@@ -71,6 +71,11 @@ impl ChainClient {
         Ok(reply["result"].clone())
     }
 
+    /// Any JSON-RPC method's result.
+    pub fn call_json(&self, method: &str, params: Value) -> Result<Value, String> {
+        self.call(method, params)
+    }
+
     /// The genesis hash transactions are signed over.
     pub fn genesis_hash(&self) -> Result<crust_chain::Hash, String> {
         hex32(&self.call("genesis_hash", json!({}))?).map(crust_chain::Hash)
@@ -113,6 +118,22 @@ impl ChainClient {
             .ok_or_else(|| "state_account: no nonce".into())
     }
 
+    /// `who`'s free and reserved balance and next nonce.
+    pub fn account(&self, who: &AccountId) -> Result<(Balance, Balance, u64), String> {
+        let r = self.call("state_account", json!({ "account": who.to_ss58() }))?;
+        let amount = |field: &str| {
+            r[field]
+                .as_str()
+                .and_then(|t| t.parse::<Balance>().ok())
+                .ok_or_else(|| format!("state_account: no {field}"))
+        };
+        Ok((
+            amount("free")?,
+            amount("reserved")?,
+            r["nonce"].as_u64().ok_or("state_account: no nonce")?,
+        ))
+    }
+
     /// The committed value under a runtime state key, decoded.
     pub fn read<T: Decode<Cfg = ()>>(&self, key: &[u8]) -> Result<Option<T>, String> {
         let r = self.call(
@@ -130,28 +151,45 @@ impl ChainClient {
     /// Signs `call` as `signer` with the next nonce and the fee the chain requires, submits it
     /// and returns its hash.
     pub fn submit(&self, signer: &Keypair, call: crust_runtime::Call) -> Result<String, String> {
+        self.submit_all(signer, vec![call])?
+            .pop()
+            .ok_or_else(|| "nothing submitted".into())
+    }
+
+    /// Submits `calls` in order with consecutive nonces (the chain's nonce only moves once a
+    /// block includes them); returns their hashes.
+    pub fn submit_all(
+        &self,
+        signer: &Keypair,
+        calls: Vec<crust_runtime::Call>,
+    ) -> Result<Vec<String>, String> {
         let genesis = self.genesis_hash()?;
         let config: crust_runtime::system::RuntimeConfig = self
             .read(&crust_runtime::system::config_key())?
             .ok_or("the chain has no runtime config")?;
         let head = self.head()?;
-        let mut unsigned = UnsignedTransaction {
-            signer: signer.public(),
-            nonce: self.nonce(&signer.public())?,
-            fee: 0,
-            tip: 0,
-            mortality: Mortality::from(head.height, 256),
-            call,
-        };
-        // The fee depends on the encoded length, which the fee itself barely changes: price the
-        // transaction with a generous length allowance.
-        let len = unsigned.clone().sign(signer, &genesis).encode().len() as Balance + 16;
-        unsigned.fee = config.tx_base_fee + config.tx_byte_fee * len;
-        let tx = unsigned.sign(signer, &genesis);
-        let r = self.call(
-            "author_submit",
-            json!({ "tx": format!("0x{}", to_hex(&tx.encode())) }),
-        )?;
-        Ok(r.as_str().unwrap_or_default().to_owned())
+        let first = self.nonce(&signer.public())?;
+        let mut hashes = Vec::with_capacity(calls.len());
+        for (nonce, call) in (first..).zip(calls) {
+            let mut unsigned = UnsignedTransaction {
+                signer: signer.public(),
+                nonce,
+                fee: 0,
+                tip: 0,
+                mortality: Mortality::from(head.height, 256),
+                call,
+            };
+            // The fee depends on the encoded length, which the fee itself barely changes:
+            // price the transaction with a generous length allowance.
+            let len = unsigned.clone().sign(signer, &genesis).encode().len() as Balance + 16;
+            unsigned.fee = config.tx_base_fee + config.tx_byte_fee * len;
+            let tx = unsigned.sign(signer, &genesis);
+            let r = self.call(
+                "author_submit",
+                json!({ "tx": format!("0x{}", to_hex(&tx.encode())) }),
+            )?;
+            hashes.push(r.as_str().unwrap_or_default().to_owned());
+        }
+        Ok(hashes)
     }
 }

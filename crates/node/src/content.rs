@@ -280,11 +280,46 @@ pub fn add(args: AddArgs) -> Result<(), String> {
             Ok(())
         }
         Target::Remote(api) => {
-            let result = remote_add(&api, &args, &inputs, &bar);
+            let result = remote_add(&api, &args, &inputs, &bar, &print);
             bar.finish_and_clear();
-            result
+            result.map(|_| ())
         }
     }
+}
+
+/// Adds one file or directory through the Kubo API at `api` with the defaults of `ipfs add`
+/// (CIDv0, 256 KiB chunks, pinned), showing a progress bar; returns the root CID.
+pub fn add_via_api(api: &str, path: &Path) -> Result<Cid, String> {
+    let args = AddArgs {
+        paths: vec![path.to_owned()],
+        cid_version: 0,
+        raw_leaves: None,
+        chunker: "size-262144".into(),
+        trickle: false,
+        wrap_with_directory: false,
+        only_hash: false,
+        pin: true,
+        hidden: false,
+        quiet: true,
+        recursive: true,
+        repo: RepoArgs {
+            repo: None,
+            api: Some(api.to_owned()),
+        },
+    };
+    let inputs = collect_inputs(&args.paths, args.hidden)?;
+    let root = inputs
+        .first()
+        .map(|i| i.name.clone())
+        .ok_or("nothing to add")?;
+    let bar = bytes_bar(Some(inputs.iter().map(|i| i.size).sum()));
+    let added = remote_add(api.trim_end_matches('/'), &args, &inputs, &bar, &|_, _| {});
+    bar.finish_and_clear();
+    added?
+        .into_iter()
+        .find(|(name, _)| *name == root)
+        .map(|(_, cid)| cid)
+        .ok_or_else(|| format!("the daemon at {api} did not return a CID for {root}"))
 }
 
 /// Streams a multipart upload of `inputs` to `/api/v0/add` (the shape kubo-rpc-client sends).
@@ -293,7 +328,8 @@ fn remote_add(
     args: &AddArgs,
     inputs: &[Input],
     bar: &ProgressBar,
-) -> Result<(), String> {
+    print: &dyn Fn(&str, &Cid),
+) -> Result<Vec<(String, Cid)>, String> {
     let boundary = format!(
         "crust-{:x}",
         std::process::id() as u64 * 0x9e37_79b9 + inputs.len() as u64
@@ -354,6 +390,7 @@ fn remote_add(
     if !status.is_success() {
         return Err(format!("daemon at {api}: {}", kubo_message(&text)));
     }
+    let mut added = Vec::new();
     for line in text.lines() {
         let v: serde_json::Value =
             serde_json::from_str(line).map_err(|e| format!("daemon reply: {e}"))?;
@@ -361,15 +398,14 @@ fn remote_add(
             return Err(v["Message"].as_str().unwrap_or("add failed").to_owned());
         }
         if let (Some(name), Some(hash)) = (v["Name"].as_str(), v["Hash"].as_str()) {
-            let line = if args.quiet {
-                hash.to_owned()
-            } else {
-                format!("added {hash} {name}")
-            };
-            bar.suspend(|| println!("{line}"));
+            let cid: Cid = hash
+                .parse()
+                .map_err(|e| format!("daemon reply: CID {hash}: {e}"))?;
+            print(name, &cid);
+            added.push((name.to_owned(), cid));
         }
     }
-    Ok(())
+    Ok(added)
 }
 
 fn client() -> Result<reqwest::blocking::Client, String> {
@@ -657,11 +693,58 @@ pub fn fetch(
                 .into(),
         );
     }
-    let bootstrap = multiaddrs(bootstrap, "bootstrap")?;
     let Target::Local(repo) = open(repo)? else {
         return Err("the repository is held by a running daemon; stop it to fetch (daemon-side fetch is not exposed yet)".into());
     };
     let repo: Arc<Repo> = Arc::new(*repo);
+    fetch_into(&repo, cid, peers, bootstrap, window)?;
+    repo.pin(cid, crust_ipfs::repo::PinKind::Recursive)
+        .map_err(|e| e.to_string())?;
+    eprintln!("pinned {cid}");
+    Ok(())
+}
+
+/// `crust get CID --peer …`: fetches the DAG over Bitswap into a scratch store next to the
+/// output, writes the tree, and removes the scratch store.
+pub fn get_from_network(
+    cid: &str,
+    output: Option<PathBuf>,
+    peers: &[String],
+    bootstrap: &[String],
+) -> Result<(), String> {
+    let root: Cid = cid
+        .trim_start_matches("/ipfs/")
+        .parse()
+        .map_err(|e| format!("{cid}: {e} (network fetches take a bare CID)"))?;
+    let output = output.unwrap_or_else(|| PathBuf::from(root.to_string()));
+    if output.exists() {
+        return Err(format!(
+            "{} already exists; choose another with -o",
+            output.display()
+        ));
+    }
+    let tmp = tempdir_near(&output)?;
+    let result = Repo::open(&tmp)
+        .map_err(|e| e.to_string())
+        .map(Arc::new)
+        .and_then(|repo| {
+            fetch_into(&repo, root, peers, bootstrap, 64)?;
+            write_tree(repo.store(), root, &output)
+        });
+    let _ = fs::remove_dir_all(&tmp);
+    result
+}
+
+/// Fetches the DAG under `cid` from `peers` (or providers found through `bootstrap`) into
+/// `repo`, with a progress bar and a summary line.
+fn fetch_into(
+    repo: &Arc<Repo>,
+    cid: Cid,
+    peers: &[String],
+    bootstrap: &[String],
+    window: usize,
+) -> Result<(), String> {
+    let bootstrap = multiaddrs(bootstrap, "bootstrap")?;
     let key = crust_ipfs::identity::NodeKey::load_or_create(repo.dir())
         .map_err(|e| format!("node key: {e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -720,12 +803,10 @@ pub fn fetch(
             .map_err(|e| e.to_string())?;
         bar.finish_and_clear();
         let (blocks, bytes) = (done.blocks, done.bytes);
-        repo.pin(cid, crust_ipfs::repo::PinKind::Recursive)
-            .map_err(|e| e.to_string())?;
         let secs = started.elapsed().as_secs_f64().max(1e-6);
         let first = first_block.map_or(0.0, |d| d.as_secs_f64() * 1e3);
         eprintln!(
-            "fetched {blocks} blocks, {bytes} bytes in {secs:.2} s ({:.1} MB/s, first block after {first:.1} ms); pinned {cid}",
+            "fetched {blocks} blocks, {bytes} bytes in {secs:.2} s ({:.1} MB/s, first block after {first:.1} ms)",
             bytes as f64 / secs / 1e6
         );
         Ok::<(), String>(())

@@ -359,6 +359,8 @@ fn start_and_watch(
             args.capacity.to_string(),
             "--srd-unit-mib".into(),
             args.srd_unit_mib.to_string(),
+            "--collateral".into(),
+            "100 CRU".into(),
             "--peer".into(),
             ipfs_swarm.clone(),
             "--bootstrap".into(),

@@ -6,6 +6,8 @@
 mod chain_client;
 mod content;
 mod devnet;
+mod orders;
+mod staking;
 mod storage;
 
 use clap::{Parser, Subcommand};
@@ -22,8 +24,28 @@ use std::process::ExitCode;
     about = "Crust in Rust: a decentralized storage network"
 )]
 struct Cli {
+    /// Output format of read commands.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How read commands print their results.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Output {
+    /// For people.
+    Text,
+    /// One JSON document on stdout, for scripts.
+    Json,
+}
+
+/// Prints one JSON document on stdout.
+pub(crate) fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
 }
 
 #[derive(Subcommand)]
@@ -60,8 +82,15 @@ enum Command {
         /// CID or /ipfs/ path.
         path: String,
         /// Output path (default: the last path segment).
-        #[arg(short, long)]
-        output: Option<std::path::PathBuf>,
+        #[arg(short = 'o', long = "out")]
+        out: Option<std::path::PathBuf>,
+        /// Fetch over Bitswap from this node (`/ip4/…/tcp/…/p2p/<id>`, repeatable), e.g. any
+        /// storage node holding a replica, instead of reading the local repository.
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+        /// Find providers through this DHT peer and fetch from them (repeatable).
+        #[arg(long = "bootstrap")]
+        bootstrap: Vec<String>,
         #[command(flatten)]
         repo: content::RepoArgs,
     },
@@ -86,16 +115,100 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:9933")]
         chain: String,
     },
-    /// Show a file's storage order and its replicas on the chain.
-    File {
+    /// Store a file: add it to the IPFS node, show the price, order it, and follow the order
+    /// until it has replicas.
+    Put {
+        #[command(flatten)]
+        put: orders::PutArgs,
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
+    /// A file's order: state, expiry, replicas with their owners, what was paid.
+    #[command(alias = "file")]
+    Status {
         /// The file's root CID.
         cid: String,
-        /// Print JSON.
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
+    /// Order a stored file again at today's price, extending its storage.
+    Renew {
+        /// The file's root CID.
+        cid: String,
+        /// Extra pay for the replicas.
+        #[arg(long, default_value = "0 CRU")]
+        tip: String,
+        /// Do not ask before paying.
+        #[arg(short, long)]
+        yes: bool,
+        /// The paying account (secret URI).
+        #[arg(long, default_value = "//Alice")]
+        from: String,
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
+    /// Add funds to a file's renewal pool (renewed automatically when it expires).
+    Prepay {
+        /// The file's root CID.
+        cid: String,
+        /// Amount, e.g. `1 CRU`.
+        amount: String,
+        /// The paying account (secret URI).
+        #[arg(long, default_value = "//Alice")]
+        from: String,
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
+    /// A storage owner's unclaimed replica rewards and collateral; `--claim` pays them out.
+    Rewards {
+        /// The storage owner (secret URI).
+        #[arg(long, default_value = "//Alice")]
+        from: String,
+        /// Claim them.
         #[arg(long)]
-        json: bool,
-        /// Chain RPC.
-        #[arg(long, default_value = "http://127.0.0.1:9933")]
-        chain: String,
+        claim: bool,
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
+    /// An account's balance and nonce.
+    Balance {
+        /// Account: SS58, 0x-hex or secret URI.
+        #[arg(default_value = "//Alice")]
+        account: String,
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
+    /// Send funds.
+    Transfer {
+        /// Recipient: SS58, 0x-hex or secret URI.
+        to: String,
+        /// Amount, e.g. `1.5 CRU`.
+        amount: String,
+        /// The sender (secret URI).
+        #[arg(long, default_value = "//Alice")]
+        from: String,
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
+    /// Staking (GPoS): bond, unbond, validate, guarantee, cut, chill, payout.
+    Stake {
+        #[command(subcommand)]
+        command: staking::StakeCommand,
+        /// The signing stash (secret URI).
+        #[arg(long, global = true, default_value = "//Alice")]
+        from: String,
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
+    /// The committee, the next era's if elected, and every candidate's bond and stake limit.
+    Validators {
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
+    /// The active era and when the next begins.
+    Era {
+        #[command(flatten)]
+        chain: orders::ChainArgs,
     },
     /// Storage worker: run one, or ask a running one for its status.
     #[command(subcommand)]
@@ -294,7 +407,19 @@ fn run(cli: Cli) -> Result<(), String> {
             length,
             repo,
         } => content::cat(&path, offset, length, &repo),
-        Command::Get { path, output, repo } => content::get(&path, output, &repo),
+        Command::Get {
+            path,
+            out: output,
+            peers,
+            bootstrap,
+            repo,
+        } => {
+            if peers.is_empty() && bootstrap.is_empty() {
+                content::get(&path, output, &repo)
+            } else {
+                content::get_from_network(&path, output, &peers, &bootstrap)
+            }
+        }
         Command::Peers { repo } => content::peers(&repo),
         Command::Order {
             cid,
@@ -304,7 +429,38 @@ fn run(cli: Cli) -> Result<(), String> {
             from,
             chain,
         } => storage::order(&chain, &api, &from, &cid, size, &tips),
-        Command::File { cid, json, chain } => storage::file(&chain, &cid, json),
+        Command::Balance { account, chain } => staking::balance(&account, &chain, cli.output),
+        Command::Transfer {
+            to,
+            amount,
+            from,
+            chain,
+        } => staking::transfer(&to, &amount, &from, &chain),
+        Command::Stake {
+            command,
+            from,
+            chain,
+        } => staking::stake(command, &from, &chain),
+        Command::Validators { chain } => staking::validators(&chain, cli.output),
+        Command::Era { chain } => staking::era(&chain, cli.output),
+        Command::Put { put, chain } => orders::put(put, &chain, cli.output),
+        Command::Status { cid, chain } => orders::status(&cid, &chain, cli.output),
+        Command::Renew {
+            cid,
+            tip,
+            yes,
+            from,
+            chain,
+        } => orders::renew(&cid, &tip, &from, yes, &chain),
+        Command::Prepay {
+            cid,
+            amount,
+            from,
+            chain,
+        } => orders::prepay(&cid, &amount, &from, &chain),
+        Command::Rewards { from, claim, chain } => {
+            orders::rewards(&from, claim, &chain, cli.output)
+        }
         Command::Sworker(SworkerCommand::Run(args)) => storage::sworker(args),
         Command::Sworker(SworkerCommand::Status { dir }) => storage::control(&dir, None),
         Command::Sworker(SworkerCommand::Capacity { bytes, dir }) => {
@@ -480,6 +636,12 @@ pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::parse_bytes;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 
     #[test]
     fn byte_counts_parse_with_units() {

@@ -47,39 +47,6 @@ pub fn order(
     Ok(())
 }
 
-/// `crust file CID`: the order and its replicas, from finalized state.
-pub fn file(chain: &str, cid: &str, json: bool) -> Result<(), String> {
-    let cid: Cid = cid.parse().map_err(|e| format!("{cid}: {e}"))?;
-    let client = ChainClient::new(chain)?;
-    let Some(info) = client.read::<FileInfo>(&market::file_key(&cid))? else {
-        return Err(format!("no order for {cid} on this chain"));
-    };
-    if json {
-        let replicas: Vec<_> = info
-            .replicas
-            .iter()
-            .map(|r| serde_json::json!({"who": r.who.to_ss58(), "valid_at": r.valid_at}))
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({
-                "cid": cid.to_string(), "size": info.file_size, "expired_at": info.expired_at,
-                "spower": info.spower, "replicas": replicas,
-            })
-        );
-        return Ok(());
-    }
-    println!("file      {cid}");
-    println!("size      {} bytes", info.file_size);
-    println!("expires   block {}", info.expired_at);
-    println!("spower    {}", info.spower);
-    println!("replicas  {}", info.replicas.len());
-    for r in &info.replicas {
-        println!("  {} since block {}", r.who.to_ss58(), r.valid_at);
-    }
-    Ok(())
-}
-
 /// How `crust sworker run` runs.
 #[derive(clap::Args)]
 pub struct SworkerArgs {
@@ -113,6 +80,10 @@ pub struct SworkerArgs {
     /// Orders that already have this many replicas are not taken.
     #[arg(long, default_value_t = 16)]
     pub replica_target: usize,
+    /// Keep this much reserved as market collateral (e.g. `100 CRU`): replica rewards are
+    /// only credited while collateral covers them.
+    #[arg(long, default_value = "0 CRU")]
+    pub collateral: String,
     /// Control API address (status for anyone on this host; changes need the token).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub control_addr: String,
@@ -285,6 +256,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     );
 
     register(&client, &account, enclave.as_ref())?;
+    ensure_collateral(&client, &account, &args.collateral)?;
     let added = worker.fill_srd().map_err(|e| e.to_string())?;
     eprintln!(
         "sworker: SRD {} MiB ({added} units added)",
@@ -691,6 +663,42 @@ fn anchor(client: &ChainClient, key: &[u8; 32]) -> Result<[u8; 32], String> {
 }
 
 /// Registers the enclave key unless the chain already knows it, and waits for it to land.
+/// Tops the owner's market collateral up to `wanted`.
+fn ensure_collateral(client: &ChainClient, account: &Keypair, wanted: &str) -> Result<(), String> {
+    use crust_runtime::benefits::{self, BenefitsCall, FundsType, MarketBenefit};
+    let wanted = crust_primitives::balance::parse_balance(wanted)
+        .map_err(|e| format!("--collateral: {e}"))?;
+    let have = client
+        .read::<MarketBenefit>(&benefits::market_key(&account.public()))?
+        .map_or(0, |b| b.active_funds);
+    if have >= wanted {
+        return Ok(());
+    }
+    client.submit(
+        account,
+        Call::Benefits(BenefitsCall::AddBenefitFunds {
+            value: wanted - have,
+            funds_type: FundsType::Market,
+        }),
+    )?;
+    // Wait for it to land, so the next transaction does not reuse its nonce.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let now = client
+            .read::<MarketBenefit>(&benefits::market_key(&account.public()))?
+            .map_or(0, |b| b.active_funds);
+        if now >= wanted {
+            eprintln!(
+                "sworker: collateral {}",
+                crust_primitives::balance::Cru(wanted)
+            );
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    Err("the collateral transaction did not land within 60 s".into())
+}
+
 fn register(client: &ChainClient, account: &Keypair, enclave: &dyn Enclave) -> Result<(), String> {
     let key = enclave.public_key();
     if client

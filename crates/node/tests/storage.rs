@@ -184,7 +184,7 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
     let deadline = Instant::now() + Duration::from_secs(180);
     let info = loop {
         let out = Command::new(CRUST)
-            .args(["file", &cid, "--json", "--chain", &chain])
+            .args(["status", &cid, "--output", "json", "--chain", &chain])
             .output()
             .unwrap();
         if out.status.success() {
@@ -196,9 +196,11 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
         assert!(Instant::now() < deadline, "no two replicas within 180 s");
         std::thread::sleep(Duration::from_secs(1));
     };
-    assert!(info["size"].as_u64().unwrap() > data.len() as u64);
+    assert!(info["size_bytes"].as_u64().unwrap() > data.len() as u64);
+    assert_eq!(info["state"], "stored", "{info}");
+    assert_eq!(info["replica_count"], 2, "{info}");
     assert!(
-        info["expired_at"].as_u64().unwrap() > 0,
+        info["expires_at"].as_u64().unwrap() > 0,
         "the order started"
     );
     assert!(info["spower"].as_u64().unwrap() > 0);

@@ -28,7 +28,9 @@ pub const MAX_UNLOCKING_CHUNKS: usize = 16;
 
 const MODULE: &str = "benefits";
 
-fn market_key(who: &AccountId) -> Vec<u8> {
+/// The state key of `who`'s `MarketBenefit` (collateral and unclaimed replica rewards; for light
+/// reads over `state_proof`).
+pub fn market_key(who: &AccountId) -> Vec<u8> {
     key(MODULE, "market", &[who.as_bytes()])
 }
 

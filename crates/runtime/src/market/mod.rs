@@ -65,7 +65,8 @@ pub fn files_prefix() -> Vec<u8> {
     key(MODULE, "file", &[])
 }
 
-fn params_key() -> Vec<u8> {
+/// The state key of the current `MarketParams` (prices; for light reads over `state_proof`).
+pub fn params_key() -> Vec<u8> {
     key(MODULE, "params", &[])
 }
 

@@ -124,6 +124,22 @@ pub fn validator(
     Ok(state.read(&validator_key(stash))?)
 }
 
+/// Every validator candidate with its preferences, in account order (at most
+/// [`MAX_CANDIDATES`], as the election reads them).
+pub fn validators(state: &impl State) -> Vec<(AccountId, ValidatorPrefs)> {
+    let prefix = validators_prefix();
+    state
+        .scan(&prefix, None, MAX_CANDIDATES)
+        .into_iter()
+        .filter_map(|(k, v)| {
+            Some((
+                crust_primitives::codec::decode::<AccountId>(&k[prefix.len()..]).ok()?,
+                crust_primitives::codec::decode::<ValidatorPrefs>(&v).ok()?,
+            ))
+        })
+        .collect()
+}
+
 /// A guarantor's guarantee.
 pub fn guarantee_of(
     state: &impl State,
