@@ -156,6 +156,57 @@ impl ChainClient {
             .ok_or_else(|| "nothing submitted".into())
     }
 
+    /// Submits `call` and waits until a finalized block includes it: `Ok((hash, height))` if
+    /// the call succeeded, `Err` with the chain's reason if it failed (its fee is still paid).
+    pub fn submit_and_wait(
+        &self,
+        signer: &Keypair,
+        call: crust_runtime::Call,
+    ) -> Result<(String, u64), String> {
+        let from = self.head()?.height;
+        let hash = self.submit(signer, call)?;
+        let height = self.wait_for(&hash, from, std::time::Duration::from_secs(60))?;
+        Ok((hash, height))
+    }
+
+    /// Waits for transaction `hash` in blocks after `after`; returns the including block's
+    /// height, or the chain's reason the call failed.
+    pub fn wait_for(
+        &self,
+        hash: &str,
+        after: u64,
+        timeout: std::time::Duration,
+    ) -> Result<u64, String> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut next = after + 1;
+        while std::time::Instant::now() < deadline {
+            let head = self.head()?.height;
+            while next <= head {
+                let r = self.call("chain_block", json!({ "height": next }))?;
+                for receipt in r["receipts"].as_array().into_iter().flatten() {
+                    if receipt["tx_hash"]
+                        .as_str()
+                        .is_some_and(|h| h.eq_ignore_ascii_case(hash))
+                    {
+                        return match receipt["success"].as_bool() {
+                            Some(true) => Ok(next),
+                            _ => Err(format!(
+                                "transaction {hash} failed in block {next}: {}",
+                                receipt["error"].as_str().unwrap_or("unknown error")
+                            )),
+                        };
+                    }
+                }
+                next += 1;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        Err(format!(
+            "transaction {hash} was not included within {} s (it may still be)",
+            timeout.as_secs()
+        ))
+    }
+
     /// Submits `calls` in order with consecutive nonces (the chain's nonce only moves once a
     /// block includes them); returns their hashes.
     pub fn submit_all(

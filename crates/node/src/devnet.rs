@@ -121,6 +121,7 @@ fn devnet_spec(layout: &Layout) -> Result<ChainSpec, String> {
 /// A child process of the devnet.
 struct Proc {
     name: String,
+    args: Vec<String>,
     child: Child,
     log: PathBuf,
     exited: bool,
@@ -144,6 +145,7 @@ fn spawn(name: &str, args: &[String], logs: &Path) -> Result<Proc, String> {
         .map_err(|e| format!("starting {name}: {e}"))?;
     Ok(Proc {
         name: name.to_owned(),
+        args: args.to_vec(),
         child,
         log,
         exited: false,
@@ -371,6 +373,21 @@ fn start_and_watch(
         procs.push(spawn(&format!("storage-{j}"), &a, &logs)?);
     }
 
+    // What runs, for operators and scripts (a process can be restarted by hand with its args).
+    let listing: Vec<_> = procs
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": p.name, "pid": p.child.id(), "args": p.args, "log": p.log,
+            })
+        })
+        .collect();
+    let listing_path = dir.join("processes.json");
+    std::fs::write(
+        &listing_path,
+        serde_json::to_string_pretty(&listing).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("{}: {e}", listing_path.display()))?;
     print_endpoints(args, layout, &rpcs, &api, &gateway, &ipfs_swarm);
     let era_blocks = spec
         .report_slot_blocks

@@ -247,7 +247,7 @@ enum Command {
 #[derive(Subcommand)]
 enum SworkerCommand {
     /// Run a storage worker: follow orders, fetch and seal files, report every slot.
-    Run(storage::SworkerArgs),
+    Run(Box<storage::SworkerArgs>),
     /// A running worker's status (files, SRD, reports), from its control API.
     Status {
         /// The worker's data directory.
@@ -461,7 +461,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Rewards { from, claim, chain } => {
             orders::rewards(&from, claim, &chain, cli.output)
         }
-        Command::Sworker(SworkerCommand::Run(args)) => storage::sworker(args),
+        Command::Sworker(SworkerCommand::Run(args)) => storage::sworker(*args),
         Command::Sworker(SworkerCommand::Status { dir }) => storage::control(&dir, None),
         Command::Sworker(SworkerCommand::Capacity { bytes, dir }) => {
             storage::control(&dir, Some(bytes))

@@ -180,11 +180,12 @@ pub fn put(args: PutArgs, chain: &ChainArgs, output: Output) -> Result<(), Strin
             amount: prepaid,
         }));
     }
-    let tx = client
-        .submit_all(&signer, calls)?
-        .into_iter()
-        .next()
-        .unwrap_or_default();
+    let from = client.head()?.height;
+    let hashes = client.submit_all(&signer, calls)?;
+    for hash in &hashes {
+        client.wait_for(hash, from, Duration::from_secs(60))?;
+    }
+    let tx = hashes.into_iter().next().unwrap_or_default();
     eprintln!("order placed (transaction {tx})");
     let (info, head) = follow(&client, &cid, args.replicas, args.timeout)?;
     let mut out = json!({
@@ -317,7 +318,7 @@ pub fn renew(cid: &str, tip: &str, from: &str, yes: bool, chain: &ChainArgs) -> 
     if !yes {
         confirm(&format!("pay {}?", Cru(total)))?;
     }
-    let tx = client.submit(
+    let (tx, height) = client.submit_and_wait(
         &signer,
         Call::Market(MarketCall::PlaceStorageOrder {
             cid,
@@ -327,6 +328,7 @@ pub fn renew(cid: &str, tip: &str, from: &str, yes: bool, chain: &ChainArgs) -> 
         }),
     )?;
     println!("{tx}");
+    eprintln!("renewed in block {height}");
     Ok(())
 }
 
@@ -341,11 +343,12 @@ pub fn prepay(cid: &str, value: &str, from: &str, chain: &ChainArgs) -> Result<(
             "no order for {cid}; prepaid funds need an order first"
         ));
     }
-    let tx = client.submit(
+    let (tx, height) = client.submit_and_wait(
         &signer,
         Call::Market(MarketCall::AddPrepaid { cid, amount: value }),
     )?;
     println!("{tx}");
+    eprintln!("included in block {height}");
     Ok(())
 }
 
@@ -364,20 +367,25 @@ pub fn rewards(from: &str, claim: bool, chain: &ChainArgs, output: Output) -> Re
                 signer.public().to_ss58()
             ));
         }
-        tx = Some(client.submit(&signer, Call::Market(MarketCall::RewardMerchant {}))?);
+        tx = Some(
+            client
+                .submit_and_wait(&signer, Call::Market(MarketCall::RewardMerchant {}))?
+                .0,
+        );
     }
     match output {
         Output::Json => print_json(&json!({
             "account": signer.public().to_ss58(),
-            "unclaimed": b.file_reward.to_string(),
+            "unclaimed": if tx.is_some() { 0 } else { b.file_reward }.to_string(),
+            "claimed": if tx.is_some() { b.file_reward } else { 0 }.to_string(),
             "collateral": b.active_funds.to_string(),
             "claim_tx": tx,
         })),
         Output::Text => {
-            println!("unclaimed  {}", Cru(b.file_reward));
             println!("collateral {}", Cru(b.active_funds));
-            if let Some(tx) = tx {
-                println!("claimed in transaction {tx}");
+            match tx {
+                Some(tx) => println!("claimed    {} in transaction {tx}", Cru(b.file_reward)),
+                None => println!("unclaimed  {}", Cru(b.file_reward)),
             }
         }
     }

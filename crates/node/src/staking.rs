@@ -115,9 +115,10 @@ pub fn stake(command: StakeCommand, from: &str, chain: &ChainArgs) -> Result<(),
             era,
         },
     };
-    let tx = ChainClient::new(&chain.chain)?.submit(&signer, Call::Staking(call))?;
+    let (tx, height) =
+        ChainClient::new(&chain.chain)?.submit_and_wait(&signer, Call::Staking(call))?;
     println!("{tx}");
-    eprintln!("submitted; it takes effect when a block includes it (see `crust validators`)");
+    eprintln!("included in block {height}");
     Ok(())
 }
 
@@ -149,8 +150,9 @@ pub fn transfer(to: &str, value: &str, from: &str, chain: &ChainArgs) -> Result<
         dest: account(to)?,
         amount: amount(value)?,
     });
-    let tx = ChainClient::new(&chain.chain)?.submit(&signer, call)?;
+    let (tx, height) = ChainClient::new(&chain.chain)?.submit_and_wait(&signer, call)?;
     println!("{tx}");
+    eprintln!("included in block {height}");
     Ok(())
 }
 

@@ -1,0 +1,361 @@
+//! The product end to end: `crust devnet` (4 validators, 6 storage nodes, an IPFS node — 11
+//! real processes on loopback) and the user's `crust` commands against it. A file is put,
+//! replicated on distinct owners, paid for; the owners' proven storage raises their validators'
+//! stake limits, the next committee is weighted by it and era rewards are paid; the file is read
+//! back from a storage node that never saw the upload; a validator is killed across an era
+//! boundary and the chain keeps finalizing; Ctrl-C stops everything and a restart resumes.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CRUST: &str = env!("CARGO_BIN_EXE_crust");
+
+/// Runs `crust args…`, asserting success; returns stdout.
+fn crust(args: &[&str]) -> String {
+    let out = Command::new(CRUST).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "crust {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn crust_json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--output", "json"]);
+    serde_json::from_str(&crust(&all)).unwrap()
+}
+
+/// A base port with `n` free ports after it (checked by binding each).
+fn free_ports(n: u16) -> u16 {
+    let seed = u64::from(std::process::id()) * 7919 + 13;
+    for attempt in 0..200u64 {
+        let base = 20_000 + ((seed + attempt * 997) % 35_000) as u16;
+        if (0..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no {n} free consecutive ports");
+}
+
+fn units(v: &Value) -> u128 {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+/// Polls `f` every second until it returns `Some`, or fails after `secs`.
+fn wait<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s: {what}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+struct Devnet {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Devnet {
+    fn start(dir: &Path, base: u16) -> Self {
+        let p = |offset: u16| (base + offset).to_string();
+        let child = Command::new(CRUST)
+            .args([
+                "devnet",
+                "--quiet",
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "--capacity",
+                "64MiB",
+                "--srd-unit-mib",
+                "8",
+                "--rpc-port",
+                &p(0),
+                "--p2p-port",
+                &p(10),
+                "--api-port",
+                &p(20),
+                "--gateway-port",
+                &p(21),
+                "--swarm-port",
+                &p(22),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.with_extension("log")).unwrap())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Ctrl-C: the devnet stops its processes and exits.
+    fn interrupt(&mut self) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "devnet did not stop on SIGINT");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn process(&self, name: &str) -> Value {
+        let list: Value =
+            serde_json::from_slice(&std::fs::read(self.dir.join("processes.json")).unwrap())
+                .unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap()
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.interrupt();
+        }
+    }
+}
+
+fn height(chain: &str) -> Option<u64> {
+    let out = Command::new(CRUST)
+        .args(["era", "--chain", chain, "--output", "json"])
+        .output()
+        .ok()?;
+    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["height"].as_u64()
+}
+
+#[test]
+fn put_replicate_pay_elect_and_survive_a_validator_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    let base = free_ports(24);
+    let chain = format!("http://127.0.0.1:{base}");
+    let api = format!("http://127.0.0.1:{}", base + 20);
+    let mut devnet = Devnet::start(&dir, base);
+    wait("the devnet to start", 240, || {
+        dir.join("processes.json").exists().then_some(())
+    });
+    wait("the chain to finalize", 120, || {
+        height(&chain).filter(|h| *h > 2)
+    });
+
+    // 1. Put a 20 MB file: priced, ordered, followed until 3 replicas.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let data: Vec<u8> = (0..20_000_000)
+        .map(|_| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 56) as u8
+        })
+        .collect();
+    let file = tmp.path().join("twenty.bin");
+    std::fs::write(&file, &data).unwrap();
+    let put = crust_json(&[
+        "put",
+        file.to_str().unwrap(),
+        "--yes",
+        "--replicas",
+        "3",
+        "--timeout",
+        "240",
+        "--api",
+        &api,
+        "--chain",
+        &chain,
+    ]);
+    let cid = put["cid"].as_str().unwrap().to_owned();
+    assert!(put["size_bytes"].as_u64().unwrap() > 20_000_000, "{put}");
+    assert!(units(&put["fee"]) > 0, "{put}");
+    assert_eq!(put["state"], "stored", "{put}");
+    assert!(put["replica_count"].as_u64().unwrap() >= 3, "{put}");
+
+    // Replicas on distinct owners; the first four owners are paid.
+    let status = wait("4 paid replica owners", 180, || {
+        let s = crust_json(&["status", &cid, "--chain", &chain]);
+        (s["paid_owners"].as_array().unwrap().len() == 4).then_some(s)
+    });
+    let owners: std::collections::BTreeSet<_> = status["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["owner"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        owners.len(),
+        status["replica_count"].as_u64().unwrap() as usize
+    );
+    assert!(status["expires_at"].as_u64().unwrap() > status["head"].as_u64().unwrap());
+
+    // Work reports are accepted (every storage node's status shows an accepted slot).
+    for j in 0..6 {
+        let node = dir.join(format!("storage-{j}"));
+        wait(&format!("an accepted report from storage-{j}"), 120, || {
+            let s: Value = serde_json::from_str(&crust(&[
+                "sworker",
+                "status",
+                "--dir",
+                node.to_str().unwrap(),
+            ]))
+            .unwrap();
+            s["last_accepted_slot"].as_u64()
+        });
+    }
+
+    // The paid owners' rewards are claimable; one claims and its balance rises.
+    let dev_owners = [
+        "//Alice//stash",
+        "//Bob//stash",
+        "//Charlie//stash",
+        "//Dave//stash",
+        "//Eve",
+        "//Ferdie",
+    ];
+    let mut claimable = 0;
+    for owner in dev_owners {
+        let r = crust_json(&["rewards", "--from", owner, "--chain", &chain]);
+        if units(&r["unclaimed"]) > 0 {
+            claimable += 1;
+        }
+    }
+    assert!(claimable >= 4, "{claimable} owners have claimable rewards");
+    let paid: &str = status["paid_owners"][0].as_str().unwrap();
+    let claimer = dev_owners
+        .iter()
+        .find(|o| crust(&["key", "inspect", o]).contains(paid))
+        .unwrap();
+    let claim = crust_json(&["rewards", "--from", claimer, "--claim", "--chain", &chain]);
+    assert!(claim["claim_tx"].is_string(), "{claim}");
+    assert!(units(&claim["claimed"]) > 0, "{claim}");
+    let after = crust_json(&["rewards", "--from", claimer, "--chain", &chain]);
+    assert_eq!(units(&after["unclaimed"]), 0, "claimed: {after}");
+
+    // 2. The file from a storage node that never received the upload (storage-5 fetched it
+    // from the IPFS node; read it back from storage-5 alone).
+    let swarm = std::fs::read_to_string(dir.join("storage-5/swarm")).unwrap();
+    let out = tmp.path().join("back.bin");
+    crust(&[
+        "get",
+        &cid,
+        "-o",
+        out.to_str().unwrap(),
+        "--peer",
+        swarm.lines().next().unwrap(),
+    ]);
+    assert!(std::fs::read(&out).unwrap() == data, "bytes differ");
+
+    // Proven storage raises the validators' stake limits, and a committee elected after that
+    // is weighted by effective (limit-clipped) stakes, not by the 10 000 CRU bonds.
+    let view = wait("a committee elected on stake limits", 420, || {
+        let v = crust_json(&["validators", "--chain", &chain]);
+        let candidates = v["candidates"].as_array()?.clone();
+        let limit_of = |stash: &Value| {
+            candidates
+                .iter()
+                .find(|c| &c["stash"] == stash)
+                .map(|c| (units(&c["stake_limit"]), units(&c["bonded"])))
+        };
+        let members = v["committee"].as_array()?;
+        let weighted = members.len() == 4
+            && members.iter().all(|m| {
+                let stake = units(&m["stake"]);
+                limit_of(&m["stash"])
+                    .is_some_and(|(limit, bonded)| stake > 0 && stake <= limit && stake < bonded)
+            });
+        weighted.then_some(v)
+    });
+    assert!(view["era"].as_u64().unwrap() >= 1, "{view}");
+
+    // 4. Kill a validator shortly before an era boundary; the other three keep finalizing
+    // across it; restarted, it catches up. Then era rewards are paid out.
+    let era = crust_json(&["era", "--chain", &chain]);
+    let boundary = era["next_era_at"].as_u64().unwrap();
+    wait("the last blocks before the era boundary", 240, || {
+        height(&chain).filter(|h| *h + 20 >= boundary)
+    });
+    let v3 = devnet.process("validator-3");
+    let pid = rustix::process::Pid::from_raw(v3["pid"].as_i64().unwrap() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    wait(
+        "finality past the era boundary without validator-3",
+        120,
+        || height(&chain).filter(|h| *h > boundary + 20),
+    );
+    let args: Vec<String> = v3["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(v3["log"].as_str().unwrap())
+        .unwrap();
+    let mut restarted = Command::new(CRUST)
+        .args(&args)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let own_rpc = format!("http://127.0.0.1:{}", base + 3);
+    let target = height(&chain).unwrap() + 10;
+    wait("the restarted validator to catch up", 180, || {
+        height(&own_rpc).filter(|h| *h >= target)
+    });
+    let paid_era = crust_json(&["era", "--chain", &chain])["era"]
+        .as_u64()
+        .unwrap()
+        - 1;
+    let stash_before =
+        units(&crust_json(&["balance", "//Alice//stash", "--chain", &chain])["free"]);
+    crust(&[
+        "stake",
+        "payout",
+        "//Alice//stash",
+        &paid_era.to_string(),
+        "--from",
+        "//Ferdie",
+        "--chain",
+        &chain,
+    ]);
+    let stash_after = units(&crust_json(&["balance", "//Alice//stash", "--chain", &chain])["free"]);
+    assert!(
+        stash_after > stash_before,
+        "era {paid_era} rewards paid to Alice's stash"
+    );
+    let _ = restarted.kill();
+    let _ = restarted.wait();
+
+    // Ctrl-C stops every process; started again, the devnet resumes the same chain.
+    let stopped_at = height(&chain).unwrap();
+    devnet.interrupt();
+    assert!(height(&chain).is_none(), "the RPC is down after Ctrl-C");
+    let _devnet = Devnet::start(&dir, base);
+    wait(
+        "the resumed devnet to finalize past where it stopped",
+        240,
+        || height(&chain).filter(|h| *h > stopped_at),
+    );
+    let again = crust_json(&["status", &cid, "--chain", &chain]);
+    assert_eq!(again["cid"], cid.as_str());
+    assert!(again["replica_count"].as_u64().unwrap() >= 3, "{again}");
+}
