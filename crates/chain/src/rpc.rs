@@ -184,6 +184,44 @@ where
                 json!({ "free": info.free.to_string(), "reserved": info.reserved.to_string(), "nonce": info.nonce }),
             )
         }
+        "market_files" => {
+            // A page of files, optionally only one orderer's: scans at most 10 000 records
+            // per call and returns where to continue.
+            let orderer = match str_param("orderer") {
+                None => None,
+                Some(a) => match a.parse::<AccountId>() {
+                    Ok(a) => Some(a),
+                    Err(_) => return error(id, -32602, "params.orderer must be SS58 or 0x-hex"),
+                },
+            };
+            let after = match str_param("after") {
+                None => None,
+                Some(c) => match c.parse::<crust_primitives::Cid>() {
+                    Ok(c) => Some(c),
+                    Err(_) => return error(id, -32602, "params.after must be a CID"),
+                },
+            };
+            let c = core.lock().await;
+            let head = c.last_finalized.0;
+            let page = crust_runtime::market::files(&c.view(), after.as_ref(), 10_000);
+            let next = (page.len() == 10_000).then(|| page.last().map(|(cid, _)| cid.to_string()));
+            let files: Vec<Value> = page
+                .iter()
+                .filter(|(_, f)| orderer.is_none_or(|o| f.orderer == o))
+                .take(1000)
+                .map(|(cid, f)| {
+                    json!({
+                        "cid": cid.to_string(), "size_bytes": f.file_size, "expires_at": f.expired_at,
+                        "replica_count": f.replicas.len(), "orderer": f.orderer.to_ss58(),
+                        "amount": f.amount.to_string(), "prepaid": f.prepaid.to_string(),
+                    })
+                })
+                .collect();
+            result(
+                id,
+                json!({ "head": head, "files": files, "next": next.flatten() }),
+            )
+        }
         "staking_validators" => {
             let c = core.lock().await;
             match staking_view(&c.view(), c.last_finalized.0) {

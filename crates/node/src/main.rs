@@ -6,6 +6,7 @@
 mod chain_client;
 mod content;
 mod devnet;
+mod keys;
 mod orders;
 mod staking;
 mod storage;
@@ -123,6 +124,14 @@ enum Command {
         #[command(flatten)]
         chain: orders::ChainArgs,
     },
+    /// The files an account ordered (default //Alice), with state and replicas.
+    Orders {
+        /// Account: stored key name, secret URI, SS58 or 0x-hex.
+        #[arg(long, default_value = "//Alice")]
+        from: String,
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
     /// A file's order: state, expiry, replicas with their owners, what was paid.
     #[command(alias = "file")]
     Status {
@@ -207,6 +216,16 @@ enum Command {
     },
     /// The active era and when the next begins.
     Era {
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
+    /// Storage-owner groups: create, allow, disallow, join, quit, kick.
+    Group {
+        #[command(subcommand)]
+        command: storage::GroupCommand,
+        /// The signing account (secret URI or stored key).
+        #[arg(long, global = true, default_value = "//Alice")]
+        from: String,
         #[command(flatten)]
         chain: orders::ChainArgs,
     },
@@ -372,11 +391,26 @@ enum KeyCommand {
         words: usize,
     },
     /// Show the account of a secret URI (`phrase`, `//Alice`, `phrase//hard///password`,
-    /// `0x<seed>`) or decode an SS58 address.
+    /// `0x<seed>`), a stored key, or decode an SS58 address.
     Inspect {
-        /// Secret URI or address.
+        /// Secret URI, stored key name, or address.
         input: String,
     },
+    /// Generate a new account and store it under NAME (usable as `--from NAME`).
+    New {
+        /// Name in the keystore (~/.crust/keys, or $CRUST_KEYS).
+        name: String,
+        /// Words in the phrase: 12, 15, 18, 21 or 24.
+        #[arg(long, default_value_t = 12)]
+        words: usize,
+    },
+    /// Store an existing secret (phrase or secret URI, read from stdin) under NAME.
+    Import {
+        /// Name in the keystore.
+        name: String,
+    },
+    /// Stored keys and their addresses.
+    List,
 }
 
 fn main() -> ExitCode {
@@ -441,9 +475,15 @@ fn run(cli: Cli) -> Result<(), String> {
             from,
             chain,
         } => staking::stake(command, &from, &chain),
+        Command::Group {
+            command,
+            from,
+            chain,
+        } => storage::group(command, &from, &chain.chain),
         Command::Validators { chain } => staking::validators(&chain, cli.output),
         Command::Era { chain } => staking::era(&chain, cli.output),
         Command::Put { put, chain } => orders::put(put, &chain, cli.output),
+        Command::Orders { from, chain } => orders::orders(&from, &chain, cli.output),
         Command::Status { cid, chain } => orders::status(&cid, &chain, cli.output),
         Command::Renew {
             cid,
@@ -546,8 +586,54 @@ fn run(cli: Cli) -> Result<(), String> {
                 Err(AccountError::BadBase58) | Err(AccountError::BadLength { .. }) => {}
                 Err(e) => return Err(e.to_string()),
             }
-            let pair = Keypair::from_suri(&input).map_err(|e| e.to_string())?;
+            let pair = keys::signer(&input)?;
             print_account(&pair.public());
+            Ok(())
+        }
+        Command::Key(KeyCommand::New { name, words }) => {
+            let phrase = account::generate_phrase(words).map_err(|e| e.to_string())?;
+            let pair = keys::import(&name, &phrase)?;
+            println!("Secret phrase: {phrase}");
+            print_account(&pair.public());
+            println!(
+                "Stored as '{name}' in {}; write the phrase down offline: it is the only backup.",
+                keys::dir().display()
+            );
+            Ok(())
+        }
+        Command::Key(KeyCommand::Import { name }) => {
+            let mut secret = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut secret)
+                .map_err(|e| format!("reading the secret from stdin: {e}"))?;
+            let pair = keys::import(&name, &secret)?;
+            print_account(&pair.public());
+            Ok(())
+        }
+        Command::Key(KeyCommand::List) => {
+            let list = keys::list()?;
+            if cli.output == Output::Json {
+                let rows: Vec<_> = list
+                    .iter()
+                    .map(|(name, pair)| match pair {
+                        Ok(p) => serde_json::json!({"name": name, "address": p.public().to_ss58()}),
+                        Err(e) => serde_json::json!({"name": name, "error": e}),
+                    })
+                    .collect();
+                print_json(&serde_json::Value::Array(rows));
+                return Ok(());
+            }
+            if list.is_empty() {
+                eprintln!(
+                    "no stored keys in {} (see `crust key new`)",
+                    keys::dir().display()
+                );
+            }
+            for (name, pair) in list {
+                match pair {
+                    Ok(p) => println!("{name:<20} {}", p.public().to_ss58()),
+                    Err(e) => println!("{name:<20} unreadable: {e}"),
+                }
+            }
             Ok(())
         }
         Command::Price { size_bytes } => {

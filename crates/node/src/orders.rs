@@ -5,7 +5,7 @@
 use crate::chain_client::ChainClient;
 use crate::{Output, print_json};
 use crust_primitives::balance::{Cru, parse_balance};
-use crust_primitives::{Balance, Cid, Keypair};
+use crust_primitives::{Balance, Cid};
 use crust_runtime::Call;
 use crust_runtime::benefits::{self, MarketBenefit};
 use crust_runtime::market::{self, FileInfo, MarketCall, MarketParams};
@@ -133,7 +133,7 @@ fn price(client: &ChainClient, size: u64) -> Result<(Balance, Balance), String> 
 
 /// `crust put`.
 pub fn put(args: PutArgs, chain: &ChainArgs, output: Output) -> Result<(), String> {
-    let signer = Keypair::from_suri(&args.from).map_err(|e| format!("--from: {e}"))?;
+    let signer = crate::keys::signer(&args.from)?;
     let tip = amount("tip", &args.tip)?;
     let prepaid = amount("prepaid", &args.prepaid)?;
     let client = ChainClient::new(&chain.chain)?;
@@ -302,7 +302,7 @@ pub fn status(cid: &str, chain: &ChainArgs, output: Output) -> Result<(), String
 /// `crust renew CID`: orders the file again at today's price, extending its storage.
 pub fn renew(cid: &str, tip: &str, from: &str, yes: bool, chain: &ChainArgs) -> Result<(), String> {
     let cid = parse_cid(cid)?;
-    let signer = Keypair::from_suri(from).map_err(|e| format!("--from: {e}"))?;
+    let signer = crate::keys::signer(from)?;
     let tip = amount("tip", tip)?;
     let client = ChainClient::new(&chain.chain)?;
     let info = file_info(&client, &cid)?.ok_or_else(|| {
@@ -335,7 +335,7 @@ pub fn renew(cid: &str, tip: &str, from: &str, yes: bool, chain: &ChainArgs) -> 
 /// `crust prepay CID AMOUNT`: funds the file's renewal pool.
 pub fn prepay(cid: &str, value: &str, from: &str, chain: &ChainArgs) -> Result<(), String> {
     let cid = parse_cid(cid)?;
-    let signer = Keypair::from_suri(from).map_err(|e| format!("--from: {e}"))?;
+    let signer = crate::keys::signer(from)?;
     let value = parse_balance(value).map_err(|e| format!("amount: {e}"))?;
     let client = ChainClient::new(&chain.chain)?;
     if file_info(&client, &cid)?.is_none() {
@@ -354,7 +354,7 @@ pub fn prepay(cid: &str, value: &str, from: &str, chain: &ChainArgs) -> Result<(
 
 /// `crust rewards [--claim]`: a storage owner's unclaimed replica rewards and collateral.
 pub fn rewards(from: &str, claim: bool, chain: &ChainArgs, output: Output) -> Result<(), String> {
-    let signer = Keypair::from_suri(from).map_err(|e| format!("--from: {e}"))?;
+    let signer = crate::keys::signer(from)?;
     let client = ChainClient::new(&chain.chain)?;
     let b: MarketBenefit = client
         .read(&benefits::market_key(&signer.public()))?
@@ -388,6 +388,58 @@ pub fn rewards(from: &str, claim: bool, chain: &ChainArgs, output: Output) -> Re
                 None => println!("unclaimed  {}", Cru(b.file_reward)),
             }
         }
+    }
+    Ok(())
+}
+
+/// `crust orders`: the files an account ordered, with their state.
+pub fn orders(from: &str, chain: &ChainArgs, output: Output) -> Result<(), String> {
+    let who = crust_chain::spec::parse_account(from)
+        .map_err(|e| format!("{from}: {e}"))
+        .or_else(|_| crate::keys::signer(from).map(|k| k.public()))?;
+    let client = ChainClient::new(&chain.chain)?;
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    let mut head = 0;
+    loop {
+        let mut params = json!({ "orderer": who.to_ss58() });
+        if let Some(a) = &after {
+            params["after"] = json!(a);
+        }
+        let page = client.call_json("market_files", params)?;
+        head = page["head"].as_u64().unwrap_or(head);
+        all.extend(page["files"].as_array().cloned().unwrap_or_default());
+        match page["next"].as_str() {
+            Some(n) => after = Some(n.to_owned()),
+            None => break,
+        }
+    }
+    for f in &mut all {
+        let expires = f["expires_at"].as_u64().unwrap_or(0);
+        let replicas = f["replica_count"].as_u64().unwrap_or(0);
+        f["state"] = json!(match (expires, replicas) {
+            (0, _) => "pending",
+            (e, _) if e <= head => "expired",
+            (_, 0) => "lost",
+            _ => "stored",
+        });
+    }
+    if output == Output::Json {
+        print_json(&json!({ "account": who.to_ss58(), "head": head, "orders": all }));
+        return Ok(());
+    }
+    if all.is_empty() {
+        eprintln!("{} has no orders on this chain", who.to_ss58());
+    }
+    for f in &all {
+        println!(
+            "{}  {:>8}  {:>12} bytes  {} replicas  expires at {}",
+            f["cid"].as_str().unwrap_or("?"),
+            f["state"].as_str().unwrap_or("?"),
+            f["size_bytes"],
+            f["replica_count"],
+            f["expires_at"]
+        );
     }
     Ok(())
 }

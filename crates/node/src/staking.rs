@@ -69,7 +69,7 @@ fn amount(text: &str) -> Result<Balance, String> {
 }
 
 fn signer(from: &str) -> Result<Keypair, String> {
-    Keypair::from_suri(from).map_err(|e| format!("--from: {e}"))
+    crate::keys::signer(from)
 }
 
 /// `crust stake …`: signs and submits one staking call.

@@ -31,7 +31,7 @@ pub fn order(
         Some(s) => s,
         None => crate::content::dag_size(api, &cid)?,
     };
-    let signer = Keypair::from_suri(from).map_err(|e| format!("--from: {e}"))?;
+    let signer = crate::keys::signer(from)?;
     let tips =
         crust_primitives::balance::parse_balance(tips).map_err(|e| format!("--tips: {e}"))?;
     let client = ChainClient::new(chain)?;
@@ -44,6 +44,62 @@ pub fn order(
     let hash = client.submit(&signer, call)?;
     println!("{hash}");
     eprintln!("order for {cid} ({size} bytes) submitted; watch it with  crust file {cid}");
+    Ok(())
+}
+
+/// Storage-owner groups (D19): several workers' storage counts for one owner.
+#[derive(clap::Subcommand)]
+pub enum GroupCommand {
+    /// Make the signing account a group owner.
+    Create,
+    /// Allow an account to join the signer's group.
+    Allow {
+        /// The member account (SS58, 0x-hex or secret URI).
+        member: String,
+    },
+    /// Withdraw an allowance.
+    Disallow {
+        /// The member account.
+        member: String,
+    },
+    /// Join a group (the signer is the worker's account; it must have no spower of its own).
+    Join {
+        /// The group owner.
+        owner: String,
+    },
+    /// Leave the signer's group.
+    Quit,
+    /// Remove a member from the signer's group.
+    Kick {
+        /// The member account.
+        member: String,
+    },
+}
+
+/// `crust group …`: one sWork group call, waiting for its receipt.
+pub fn group(command: GroupCommand, from: &str, chain: &str) -> Result<(), String> {
+    let signer = crate::keys::signer(from)?;
+    let account =
+        |text: &str| crust_chain::spec::parse_account(text).map_err(|e| format!("{text}: {e}"));
+    let call = match command {
+        GroupCommand::Create => SworkCall::CreateGroup {},
+        GroupCommand::Allow { member } => SworkCall::AddMemberIntoAllowlist {
+            target: account(&member)?,
+        },
+        GroupCommand::Disallow { member } => SworkCall::RemoveMemberFromAllowlist {
+            target: account(&member)?,
+        },
+        GroupCommand::Join { owner } => SworkCall::JoinGroup {
+            owner: account(&owner)?,
+        },
+        GroupCommand::Quit => SworkCall::QuitGroup {},
+        GroupCommand::Kick { member } => SworkCall::KickOut {
+            member: account(&member)?,
+        },
+    };
+    let (tx, height) = ChainClient::new(chain)?.submit_and_wait(&signer, Call::Swork(call))?;
+    println!("{tx}");
+    eprintln!("included in block {height}");
     Ok(())
 }
 
@@ -161,7 +217,7 @@ fn node_secret(dir: &Path) -> Result<[u8; 32], String> {
 /// `crust sworker`: runs until killed.
 pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
-    let account = Keypair::from_suri(&args.account).map_err(|e| format!("--account: {e}"))?;
+    let account = crate::keys::signer(&args.account)?;
     let authorities = args
         .authorities
         .iter()

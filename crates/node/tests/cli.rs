@@ -72,3 +72,62 @@ fn price_of_the_reference_129_mib_file() {
     assert_eq!(code, 0);
     assert!(out.contains("total     0.00000229 CRU"), "{out}");
 }
+
+#[test]
+fn keys_are_stored_listed_and_usable_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crust"))
+            .args(args)
+            .env("CRUST_KEYS", dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = run(&["key", "new", "cold"], "");
+    assert_eq!(code, 0);
+    let address = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Account (SS58):   "))
+        .unwrap()
+        .to_owned();
+    // The stored secret is private to the user.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("cold"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let (code, _, _) = run(&["key", "import", "alice"], "//Alice\n");
+    assert_eq!(code, 0);
+    let (code, _, err) = run(&["key", "import", "alice"], "//Bob\n");
+    assert_eq!(code, 2);
+    assert!(err.contains("already exists"), "{err}");
+    let (_, list, _) = run(&["key", "list", "--output", "json"], "");
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["name"], "alice");
+    assert_eq!(
+        list[0]["address"],
+        "cTKS5moMFjX87JSbY2XtTfJoRY3KYBPd2KaS3WjtgiHCMQGYL"
+    );
+    assert_eq!(list[1]["name"], "cold");
+    assert_eq!(list[1]["address"], address.as_str());
+    // A stored name works wherever a secret URI does.
+    let (_, shown, _) = run(&["key", "inspect", "cold"], "");
+    assert!(shown.contains(&address), "{shown}");
+}

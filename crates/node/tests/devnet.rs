@@ -189,6 +189,26 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     assert_eq!(put["state"], "stored", "{put}");
     assert!(put["replica_count"].as_u64().unwrap() >= 3, "{put}");
 
+    // The order is listed as Alice's; a group can be created and a member allowed.
+    let mine = crust_json(&["orders", "--from", "//Alice", "--chain", &chain]);
+    let listed = mine["orders"].as_array().unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|o| o["cid"] == cid.as_str() && o["state"] == "stored"),
+        "{mine}"
+    );
+    crust(&["group", "create", "--from", "//Ferdie", "--chain", &chain]);
+    crust(&[
+        "group",
+        "allow",
+        "//Charlie",
+        "--from",
+        "//Ferdie",
+        "--chain",
+        &chain,
+    ]);
+
     // Replicas on distinct owners; the first four owners are paid.
     let status = wait("4 paid replica owners", 180, || {
         let s = crust_json(&["status", &cid, "--chain", &chain]);

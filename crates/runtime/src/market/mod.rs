@@ -74,6 +74,20 @@ fn counters_key() -> Vec<u8> {
     key(MODULE, "counters", &[])
 }
 
+/// Up to `limit` files in key order after `after` (for listings; pages with the last CID).
+pub fn files(state: &impl State, after: Option<&Cid>, limit: usize) -> Vec<(Cid, FileInfo)> {
+    let prefix = files_prefix();
+    let start = after.map(file_key);
+    state
+        .scan(&prefix, start.as_deref(), limit)
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let cid = Cid::from_bytes(k.get(prefix.len() + 1..)?).ok()?;
+            Some((cid, crust_primitives::codec::decode::<FileInfo>(&v).ok()?))
+        })
+        .collect()
+}
+
 /// The file ordered under `cid`, if any.
 pub fn file(state: &impl State, cid: &Cid) -> Result<Option<FileInfo>, MarketError> {
     Ok(state.read(&file_key(cid))?)
