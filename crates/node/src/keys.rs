@@ -68,8 +68,11 @@ pub fn import(name: &str, suri: &str) -> Result<Keypair, String> {
     Ok(pair)
 }
 
+/// A stored key's name and its key pair (or why it cannot be read).
+pub type StoredKey = (String, Result<Keypair, String>);
+
 /// Every stored key's name and account.
-pub fn list() -> Result<Vec<(String, Result<Keypair, String>)>, String> {
+pub fn list() -> Result<Vec<StoredKey>, String> {
     let dir = dir();
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
