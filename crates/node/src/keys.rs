@@ -47,6 +47,16 @@ pub fn signer(from: &str) -> Result<Keypair, String> {
     })
 }
 
+/// An account given as SS58, 0x-hex, a secret URI or a stored key's name.
+pub fn account(text: &str) -> Result<crust_primitives::AccountId, String> {
+    match crust_chain::spec::parse_account(text) {
+        Ok(a) => Ok(a),
+        Err(e) => signer(text)
+            .map(|k| k.public())
+            .map_err(|_| format!("{text}: {e}")),
+    }
+}
+
 /// Stores `suri` under `name`; refuses to overwrite.
 pub fn import(name: &str, suri: &str) -> Result<Keypair, String> {
     valid_name(name)?;

@@ -664,7 +664,7 @@ fn run_node(args: NodeArgs) -> Result<(), String> {
         Err(_) => ChainSpec::builtin(&args.chain),
     }
     .map_err(|e| e.to_string())?;
-    let session = Keypair::from_suri(&args.validator).map_err(|e| format!("--validator: {e}"))?;
+    let session = keys::signer(&args.validator).map_err(|e| format!("--validator: {e}"))?;
     let mut peers = Vec::new();
     for p in &args.peers {
         let (account, addr) = p

@@ -394,9 +394,7 @@ pub fn rewards(from: &str, claim: bool, chain: &ChainArgs, output: Output) -> Re
 
 /// `crust orders`: the files an account ordered, with their state.
 pub fn orders(from: &str, chain: &ChainArgs, output: Output) -> Result<(), String> {
-    let who = crust_chain::spec::parse_account(from)
-        .map_err(|e| format!("{from}: {e}"))
-        .or_else(|_| crate::keys::signer(from).map(|k| k.public()))?;
+    let who = crate::keys::account(from)?;
     let client = ChainClient::new(&chain.chain)?;
     let mut all = Vec::new();
     let mut after: Option<String> = None;

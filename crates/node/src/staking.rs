@@ -5,7 +5,6 @@
 use crate::chain_client::ChainClient;
 use crate::orders::ChainArgs;
 use crate::{Output, print_json};
-use crust_chain::spec::parse_account;
 use crust_primitives::balance::{Cru, parse_balance};
 use crust_primitives::{AccountId, Balance, Keypair, Perbill};
 use crust_runtime::Call;
@@ -61,7 +60,7 @@ pub enum StakeCommand {
 }
 
 fn account(text: &str) -> Result<AccountId, String> {
-    parse_account(text).map_err(|e| format!("{text}: {e}"))
+    crate::keys::account(text)
 }
 
 fn amount(text: &str) -> Result<Balance, String> {
