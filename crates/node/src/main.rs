@@ -414,6 +414,21 @@ enum KeyCommand {
 }
 
 fn main() -> ExitCode {
+    // `crust … | head` closes stdout early: end quietly, like other command-line tools, instead
+    // of reporting a panic from `println!`.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     // `RUST_LOG=info` (or `libp2p_swarm=debug,yamux=debug`, …) turns on diagnostic logs on stderr.
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
