@@ -189,7 +189,8 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     assert_eq!(put["state"], "stored", "{put}");
     assert!(put["replica_count"].as_u64().unwrap() >= 3, "{put}");
 
-    // The order is listed as Alice's; a group can be created and a member allowed.
+    // The order is listed as Alice's; Alice (who runs no storage) creates a group and allows a
+    // member.
     let mine = crust_json(&["orders", "--from", "//Alice", "--chain", &chain]);
     let listed = mine["orders"].as_array().unwrap();
     assert!(
@@ -198,13 +199,13 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
             .any(|o| o["cid"] == cid.as_str() && o["state"] == "stored"),
         "{mine}"
     );
-    crust(&["group", "create", "--from", "//Ferdie", "--chain", &chain]);
+    crust(&["group", "create", "--from", "//Alice", "--chain", &chain]);
     crust(&[
         "group",
         "allow",
         "//Charlie",
         "--from",
-        "//Ferdie",
+        "//Alice",
         "--chain",
         &chain,
     ]);
