@@ -528,6 +528,16 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         // per-identity offset in its first third), so reports spread over blocks.
         let delay = report_delay(&enclave.public_key(), slot, slot_blocks);
         if slot > 0 && head.height > slot + delay && last_report_slot != Some(slot) {
+            // After a missed report the chain dropped this identity's files: report them anew.
+            if let Some(r) = &record
+                && worker
+                    .sync_reported(r.reported_files_size, r.files_root)
+                    .map_err(|e| e.to_string())?
+            {
+                eprintln!(
+                    "sworker: the chain dropped this node's replicas after a missed report; reporting every file again"
+                );
+            }
             let hash = client.block(slot)?.hash;
             let (report, signature) = worker
                 .prepare_report(slot, hash)

@@ -302,6 +302,22 @@ impl Worker {
         Ok((work, signature))
     }
 
+    /// Catches up with a chain that dropped this identity's files after a missed report (D18):
+    /// when the chain's record for it holds no files while the worker believes some were
+    /// accepted, the next report lists every held file as new. Returns whether it did.
+    pub fn sync_reported(
+        &mut self,
+        chain_files_size: u64,
+        chain_files_root: Root,
+    ) -> Result<bool, WorkerError> {
+        if chain_files_size != 0 || chain_files_root != [0; 32] || self.state.reported.is_empty() {
+            return Ok(false);
+        }
+        self.state.reported.clear();
+        self.save()?;
+        Ok(true)
+    }
+
     /// The pending report's slot, if one waits for the chain.
     pub fn pending_slot(&self) -> Option<u64> {
         self.state.pending.as_ref().map(|p| p.slot)

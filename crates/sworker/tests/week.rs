@@ -8,7 +8,8 @@
 //!   within the day, the file is re-fetched over Bitswap and re-sealed, the unit refilled;
 //! - worker A restarts once after preparing a report it never sent and once after sending one
 //!   whose result it never saw; neither loses nor duplicates anything on chain;
-//! - worker B goes offline for three slots and is punished (zero workload) for eight;
+//! - worker B goes offline for three slots and is punished (zero workload) for eight; its
+//!   replicas are dropped and come back when it reports its files again;
 //! - every report sent is accepted, and every file ends with both workers as replicas.
 
 mod common;
@@ -117,6 +118,13 @@ impl Node {
     /// Prepares, sends and settles this slot's report.
     fn report(&mut self, chain: &mut Chain, slot: u64) {
         let start = slot * SLOT_BLOCKS;
+        if let Some(r) =
+            swork::work_report(&chain.state, &self.enclave.public_key()).expect("state")
+        {
+            self.worker()
+                .sync_reported(r.reported_files_size, r.files_root)
+                .expect("sync");
+        }
         let (work, sig) = self
             .worker()
             .prepare_report(start, block_hash(start))
@@ -284,6 +292,14 @@ fn a_simulated_week() {
         // B's punishment shows in the workload the chain computed for the previous slot:
         // zero for the three slots it missed (100–102) and for eight slots from the last miss
         // (102–109); it counts again from slot 110.
+        // A missed report drops the identity's replicas (D18); B earns them back by reporting
+        // its files again when it returns.
+        if slot == 102 {
+            for cid in &files {
+                let info = market::file(&chain.state, cid).expect("state").expect("file");
+                assert!(info.replicas.iter().all(|r| r.who != b.who), "{cid} dropped");
+            }
+        }
         let b_workload = swork::workload(&chain.state, &b.who).expect("workload");
         let consolidated = slot - 1;
         if (100..110).contains(&consolidated) {

@@ -162,8 +162,27 @@ fn counts(
             who: *who,
             until_slot: id.punishment_deadline,
         }));
+        drop_files(state, &id.anchor)?;
     }
     Ok(slot >= id.punishment_deadline)
+}
+
+/// A missed report is a missed answer (D18): the identity's replicas are removed (in bounded
+/// batches; live files left short of replicas offer the repair bounty, D12), and the chain
+/// forgets the files it reported, so a worker that comes back reports them as new and earns
+/// its replicas again from that report on.
+fn drop_files(state: &mut impl State, anchor: &Anchor) -> Result<(), SworkError> {
+    let Some(mut record) = super::work_report(state, anchor)? else {
+        return Ok(());
+    };
+    if record.reported_files_size == 0 && record.files_root == [0; 32] {
+        return Ok(());
+    }
+    schedule_purge(state, anchor, None);
+    record.reported_files_size = 0;
+    record.files_root = [0; 32];
+    state.write(&super::report_key(anchor), &record);
+    Ok(())
 }
 
 fn consolidate(state: &mut impl State, height: BlockHeight) -> Result<(), SworkError> {

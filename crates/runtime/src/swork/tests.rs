@@ -953,11 +953,27 @@ fn scenario_three_owners_orders_replicas_payouts_and_workloads() {
         w.submit(&mut world, 1 << 30, &files, &[]);
     }
     world.advance_to(600);
-    // DAVE's worker goes offline for a slot; the others keep reporting.
+    // DAVE's worker goes offline for a slot; the others keep reporting. Evaluating slot 600 (at
+    // block 900) punishes DAVE and drops his replicas; the chain forgets his files, so when he
+    // comes back he reports them again as new (and is not paid twice).
     for slot in [600u64, 900, 1200] {
         world.advance_to(slot + 10);
+        if slot == 900 {
+            for (cid, _) in &files {
+                let f = world.chain.file(cid).unwrap();
+                assert!(f.replicas.iter().all(|r| r.owner != DAVE), "dropped");
+                assert_eq!(f.remaining_paid_count, 2, "repair bounty for the lost copy");
+            }
+            let record = crate::swork::work_report(&world.chain.state, &workers[2].anchor());
+            assert_eq!(record.unwrap().unwrap().reported_files_size, 0);
+        }
         for w in workers.iter_mut().filter(|w| w.who != DAVE || slot != 600) {
-            w.submit(&mut world, 1 << 30, &[], &[]);
+            if w.who == DAVE && slot == 900 {
+                w.files_size = 0;
+                w.submit(&mut world, 1 << 30, &files, &[]);
+            } else {
+                w.submit(&mut world, 1 << 30, &[], &[]);
+            }
         }
         world.advance_to(slot + SLOT);
     }
@@ -975,7 +991,7 @@ fn scenario_three_owners_orders_replicas_payouts_and_workloads() {
     );
     for (cid, _) in &files {
         let f = world.chain.file(cid).unwrap();
-        assert_eq!((f.replicas.len(), f.remaining_paid_count), (3, 1));
+        assert_eq!((f.replicas.len(), f.remaining_paid_count), (3, 2));
     }
     // Each owner was paid 2.5% of each order's value (byte fee 1000/MiB, keys 0).
     let expected: u128 = files
