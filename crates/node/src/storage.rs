@@ -260,6 +260,12 @@ struct Follow {
     /// Provider hints from the orders' memos, by CID.
     #[serde(default)]
     hints: BTreeMap<String, Vec<String>>,
+    /// Live orders not taken (enough replicas, no room), looked at again every slot.
+    #[serde(default)]
+    watch: BTreeMap<String, u64>,
+    /// The slot the watch list was last looked at.
+    #[serde(default)]
+    watched_slot: u64,
 }
 
 fn load_follow(path: &Path) -> Follow {
@@ -454,7 +460,15 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         }
         save_follow(&follow_path, &follow)?;
 
-        // 2. Store queued files (fetch over Bitswap, seal), with back-off on failure.
+        // 2. Store queued files (fetch over Bitswap, seal), with back-off on failure; once a
+        // slot, orders passed over before are looked at again.
+        let this_slot = head.height / slot_blocks * slot_blocks;
+        if this_slot > follow.watched_slot {
+            follow.watched_slot = this_slot;
+            let watched = std::mem::take(&mut follow.watch);
+            follow.queue.extend(watched.clone());
+            follow.watch = watched;
+        }
         let queued: Vec<String> = follow.queue.keys().cloned().collect();
         for text in queued {
             if retry_at.get(&text).is_some_and(|t| *t > Instant::now()) {
@@ -466,18 +480,31 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             };
             let info = client.read::<FileInfo>(&market::file_key(&cid))?;
             let room = worker.capacity().saturating_sub(worker.files_bytes());
-            if let Decision::Skip(why) =
-                decide(info.as_ref(), head.height, args.replica_target, room)
-            {
-                eprintln!("sworker: not storing {cid}: {why}");
-                follow.queue.remove(&text);
-                continue;
+            match decide(info.as_ref(), head.height, args.replica_target, room) {
+                Decision::Store => {}
+                Decision::Wait(why) => {
+                    if !follow.watch.contains_key(&text) {
+                        eprintln!("sworker: not storing {cid} for now: {why}");
+                    }
+                    if let Some(size) = follow.queue.remove(&text) {
+                        follow.watch.insert(text, size);
+                    }
+                    continue;
+                }
+                Decision::Forget(why) => {
+                    eprintln!("sworker: not storing {cid}: {why}");
+                    follow.queue.remove(&text);
+                    follow.watch.remove(&text);
+                    follow.hints.remove(&text);
+                    continue;
+                }
             }
             let hints = follow.hints.get(&text).cloned().unwrap_or_default();
             match net.store(&mut worker, cid, &hints) {
                 Ok(size) => {
                     eprintln!("sworker: sealed {cid} ({size} bytes)");
                     follow.queue.remove(&text);
+                    follow.watch.remove(&text);
                     follow.hints.remove(&text);
                     retry_at.remove(&text);
                 }
@@ -613,23 +640,27 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
 #[derive(Debug, PartialEq, Eq)]
 enum Decision {
     Store,
-    Skip(String),
+    /// Not now (enough replicas, no room), but the order is live: look again next slot, so a
+    /// lost replica is replaced (D12) and freed space is used.
+    Wait(String),
+    /// Never (the order is gone or expired).
+    Forget(String),
 }
 
 /// The selection strategy: store an order unless it is gone or expired, already has
 /// `target` replicas, or is larger than the room left for files (SRD yields to files).
 fn decide(info: Option<&FileInfo>, head: u64, target: usize, room: u64) -> Decision {
     let Some(f) = info else {
-        return Decision::Skip("the order is not on chain".into());
+        return Decision::Forget("the order is not on chain".into());
     };
     if let Some(why) = closed(Some(f), head) {
-        return Decision::Skip(why.into());
+        return Decision::Forget(why.into());
     }
     if f.replicas.len() >= target {
-        return Decision::Skip(format!("it already has {} replicas", f.replicas.len()));
+        return Decision::Wait(format!("it already has {} replicas", f.replicas.len()));
     }
     if f.file_size > room {
-        return Decision::Skip(format!(
+        return Decision::Wait(format!(
             "{} bytes do not fit in the {room} bytes left",
             f.file_size
         ));
@@ -1047,18 +1078,19 @@ mod selection_tests {
             decide(Some(&info(100, 900, 3)), 50, 4, 1000),
             Decision::Store
         );
-        assert!(matches!(decide(None, 50, 4, 1000), Decision::Skip(_)));
+        assert!(matches!(decide(None, 50, 4, 1000), Decision::Forget(_)));
         assert!(matches!(
             decide(Some(&info(100, 40, 0)), 50, 4, 1000),
-            Decision::Skip(_)
+            Decision::Forget(_)
         ));
+        // Live orders passed over are looked at again later (repair, freed space).
         assert!(matches!(
             decide(Some(&info(100, 900, 4)), 50, 4, 1000),
-            Decision::Skip(_)
+            Decision::Wait(_)
         ));
         assert!(matches!(
             decide(Some(&info(2000, 900, 0)), 50, 4, 1000),
-            Decision::Skip(_)
+            Decision::Wait(_)
         ));
     }
 

@@ -2,8 +2,10 @@
 //! real processes on loopback) and the user's `crust` commands against it. A file is put,
 //! replicated on distinct owners, paid for; the owners' proven storage raises their validators'
 //! stake limits, the next committee is weighted by it and era rewards are paid; the file is read
-//! back from a storage node that never saw the upload; a validator is killed across an era
-//! boundary and the chain keeps finalizing; Ctrl-C stops everything and a restart resumes.
+//! back from a storage node that never saw the upload; a storage node holding a replica dies, its
+//! replica drops and the repair bounty brings one on another node, and it rejoins; a validator
+//! is killed across an era boundary and the chain keeps finalizing; Ctrl-C stops everything and
+//! a restart resumes.
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -113,6 +115,34 @@ impl Devnet {
             assert!(Instant::now() < deadline, "devnet did not stop on SIGINT");
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// SIGKILLs one of the devnet's processes.
+    fn kill(&self, name: &str) {
+        let pid = self.process(name)["pid"].as_i64().unwrap() as i32;
+        let pid = rustix::process::Pid::from_raw(pid).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    }
+
+    /// Starts a killed process again with its arguments, logging to its log.
+    fn restart(&self, name: &str) -> Child {
+        let p = self.process(name);
+        let args: Vec<String> = p["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(p["log"].as_str().unwrap())
+            .unwrap();
+        Command::new(CRUST)
+            .args(&args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
     }
 
     fn process(&self, name: &str) -> Value {
@@ -284,6 +314,90 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     ]);
     assert!(std::fs::read(&out).unwrap() == data, "bytes differ");
 
+    // 3. A storage node holding a replica dies: it misses its report, loses its workload and
+    // the replica; the repair bounty (D12) pays a node that had no room before and now takes
+    // the file; the dead node comes back and reports its file again.
+    let sworker = |j: usize, args: &[&str]| {
+        let node = dir.join(format!("storage-{j}"));
+        let mut all = vec!["sworker"];
+        all.extend(args);
+        all.extend(["--dir", node.to_str().unwrap()]);
+        crust(&all)
+    };
+    for j in [4, 5] {
+        sworker(j, &["capacity", "24MiB"]);
+    }
+    let second = tmp.path().join("second.bin");
+    std::fs::write(&second, &data[..8_000_000]).unwrap();
+    let put2 = crust_json(&[
+        "put",
+        second.to_str().unwrap(),
+        "--yes",
+        "--replicas",
+        "4",
+        "--timeout",
+        "240",
+        "--api",
+        &api,
+        "--chain",
+        &chain,
+    ]);
+    let cid2 = put2["cid"].as_str().unwrap().to_owned();
+    let address = |suri: &str| {
+        crust(&["key", "inspect", suri])
+            .lines()
+            .find_map(|l| l.strip_prefix("Account (SS58):   "))
+            .unwrap()
+            .to_owned()
+    };
+    let (dave, eve) = (address("//Dave//stash"), address("//Eve"));
+    let owners_of = |s: &Value, key: &str| -> Vec<String> {
+        s[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.as_str()
+                    .map_or_else(|| r["owner"].as_str().unwrap().to_owned(), str::to_owned)
+            })
+            .collect()
+    };
+    let before = crust_json(&["status", &cid2, "--chain", &chain]);
+    assert!(owners_of(&before, "replicas").contains(&dave), "{before}");
+    assert!(
+        !owners_of(&before, "replicas").contains(&eve),
+        "storage-4 had no room: {before}"
+    );
+    devnet.kill("storage-3");
+    wait(
+        "storage-3's replica to drop after its missed report",
+        180,
+        || {
+            let s = crust_json(&["status", &cid2, "--chain", &chain]);
+            (!owners_of(&s, "replicas").contains(&dave)).then_some(())
+        },
+    );
+    sworker(4, &["capacity", "64MiB"]);
+    let repaired = wait(
+        "a new replica on storage-4, paid by the bounty",
+        240,
+        || {
+            let s = crust_json(&["status", &cid2, "--chain", &chain]);
+            owners_of(&s, "paid_owners").contains(&eve).then_some(s)
+        },
+    );
+    assert!(
+        owners_of(&repaired, "replicas").contains(&eve),
+        "{repaired}"
+    );
+    let mut storage3 = devnet.restart("storage-3");
+    wait("storage-3 to rejoin and report its file again", 240, || {
+        let s = crust_json(&["status", &cid2, "--chain", &chain]);
+        owners_of(&s, "replicas").contains(&dave).then_some(())
+    });
+    let _ = storage3.kill();
+    let _ = storage3.wait();
+
     // Proven storage raises the validators' stake limits, and a committee elected after that
     // is weighted by effective (limit-clipped) stakes, not by the 10 000 CRU bonds.
     let view = wait("a committee elected on stake limits", 420, || {
@@ -296,7 +410,7 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
                 .map(|c| (units(&c["stake_limit"]), units(&c["bonded"])))
         };
         let members = v["committee"].as_array()?;
-        let weighted = members.len() == 4
+        let weighted = members.len() >= 3
             && members.iter().all(|m| {
                 let stake = units(&m["stake"]);
                 limit_of(&m["stash"])
@@ -313,30 +427,13 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     wait("the last blocks before the era boundary", 240, || {
         height(&chain).filter(|h| *h + 20 >= boundary)
     });
-    let v3 = devnet.process("validator-3");
-    let pid = rustix::process::Pid::from_raw(v3["pid"].as_i64().unwrap() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    devnet.kill("validator-3");
     wait(
         "finality past the era boundary without validator-3",
         120,
         || height(&chain).filter(|h| *h > boundary + 20),
     );
-    let args: Vec<String> = v3["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_owned())
-        .collect();
-    let log = std::fs::OpenOptions::new()
-        .append(true)
-        .open(v3["log"].as_str().unwrap())
-        .unwrap();
-    let mut restarted = Command::new(CRUST)
-        .args(&args)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut restarted = devnet.restart("validator-3");
     let own_rpc = format!("http://127.0.0.1:{}", base + 3);
     let target = height(&chain).unwrap() + 10;
     wait("the restarted validator to catch up", 180, || {

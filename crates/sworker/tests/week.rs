@@ -296,8 +296,13 @@ fn a_simulated_week() {
         // its files again when it returns.
         if slot == 102 {
             for cid in &files {
-                let info = market::file(&chain.state, cid).expect("state").expect("file");
-                assert!(info.replicas.iter().all(|r| r.who != b.who), "{cid} dropped");
+                let info = market::file(&chain.state, cid)
+                    .expect("state")
+                    .expect("file");
+                assert!(
+                    info.replicas.iter().all(|r| r.who != b.who),
+                    "{cid} dropped"
+                );
             }
         }
         let b_workload = swork::workload(&chain.state, &b.who).expect("workload");
