@@ -200,19 +200,22 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
         .collect();
     let file = tmp.path().join("twenty.bin");
     std::fs::write(&file, &data).unwrap();
-    let put = crust_json(&[
-        "put",
-        file.to_str().unwrap(),
-        "--yes",
-        "--replicas",
-        "3",
-        "--timeout",
-        "240",
-        "--api",
-        &api,
-        "--chain",
-        &chain,
-    ]);
+    let put_file = |path: &Path, replicas: &str| {
+        crust_json(&[
+            "put",
+            path.to_str().unwrap(),
+            "--yes",
+            "--replicas",
+            replicas,
+            "--timeout",
+            "240",
+            "--api",
+            &api,
+            "--chain",
+            &chain,
+        ])
+    };
+    let put = put_file(&file, "3");
     let cid = put["cid"].as_str().unwrap().to_owned();
     assert!(put["size_bytes"].as_u64().unwrap() > 20_000_000, "{put}");
     assert!(units(&put["fee"]) > 0, "{put}");
@@ -329,19 +332,7 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     }
     let second = tmp.path().join("second.bin");
     std::fs::write(&second, &data[..8_000_000]).unwrap();
-    let put2 = crust_json(&[
-        "put",
-        second.to_str().unwrap(),
-        "--yes",
-        "--replicas",
-        "4",
-        "--timeout",
-        "240",
-        "--api",
-        &api,
-        "--chain",
-        &chain,
-    ]);
+    let put2 = put_file(&second, "4");
     let cid2 = put2["cid"].as_str().unwrap().to_owned();
     let address = |suri: &str| {
         crust(&["key", "inspect", suri])
