@@ -94,6 +94,7 @@ impl<'a, S: State + ?Sized> BlockRun<'a, S> {
             era: header.era,
             author: header.proposer,
             parent_hash: header.parent.0,
+            timestamp_ms: header.timestamp_ms,
         };
         let mut rec = Recorder {
             inner: state,

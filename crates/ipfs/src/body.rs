@@ -2,8 +2,8 @@
 //! handed to the socket through a bounded channel so memory stays flat whatever the size.
 //! Shared by the gateway and the Kubo RPC API.
 
+use crate::blockstore::Blockstore;
 use crate::exporter::RangeReader;
-use crate::repo::Repo;
 use axum::body::Body;
 use bytes::Bytes;
 use crust_primitives::Cid;
@@ -51,9 +51,9 @@ pub fn from_writer(
 }
 
 /// The bytes `[from, to)` of the file at `cid`, read block by block.
-pub fn file_range(repo: Arc<Repo>, cid: Cid, from: u64, to: u64) -> Body {
+pub fn file_range(store: Arc<dyn Blockstore>, cid: Cid, from: u64, to: u64) -> Body {
     from_blocking(move |tx| {
-        for chunk in RangeReader::new(repo.store(), cid, from, to) {
+        for chunk in RangeReader::new(store.as_ref(), cid, from, to) {
             let item = chunk.map_err(|e| io::Error::other(e.to_string()));
             let stop = item.is_err();
             if tx.blocking_send(item).is_err() || stop {

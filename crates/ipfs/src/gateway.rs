@@ -21,13 +21,47 @@ use bytes::Bytes;
 use crust_primitives::Cid;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// `Cache-Control` for content-addressed responses.
 const IMMUTABLE: &str = "public, max-age=29030400, immutable";
 
-/// The gateway routes (`/ipfs/…`, `/ipns/…`), to be served or merged into a larger router.
+/// What a gateway serves: blocks from any store (a repository, or a storage node's sealed
+/// replicas), and IPNS records kept in a repository directory.
+#[derive(Clone)]
+pub struct Source {
+    store: Arc<dyn Blockstore>,
+    ipns_dir: PathBuf,
+}
+
+impl Source {
+    /// Blocks from `store`, IPNS records from `ipns_dir`.
+    pub fn new(store: Arc<dyn Blockstore>, ipns_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            store,
+            ipns_dir: ipns_dir.into(),
+        }
+    }
+
+    fn store(&self) -> &dyn Blockstore {
+        self.store.as_ref()
+    }
+
+    fn dir(&self) -> &std::path::Path {
+        &self.ipns_dir
+    }
+}
+
+/// The gateway routes (`/ipfs/…`, `/ipns/…`) over a repository, to be served or merged into a
+/// larger router.
 pub fn router(repo: Arc<Repo>) -> Router {
+    let dir = repo.dir().to_path_buf();
+    router_for(Source::new(repo, dir))
+}
+
+/// The gateway routes over any [`Source`].
+pub fn router_for(repo: Source) -> Router {
     Router::new()
         .route("/ipfs/{*path}", get(handle).head(handle).options(preflight))
         .route("/ipfs/", get(missing_cid).head(missing_cid))
@@ -205,7 +239,7 @@ const RFC5987_ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
     .remove(b'~');
 
 async fn handle(
-    State(repo): State<Arc<Repo>>,
+    State(repo): State<Source>,
     method: Method,
     Path(path): Path<String>,
     RawQuery(raw_query): RawQuery,
@@ -268,7 +302,7 @@ fn segments_of<'a>(parts: impl Iterator<Item = &'a str>) -> Result<Vec<String>, 
 /// `/ipns/<name>[/path]`: redirect to the canonical name, serve the record, or resolve it and
 /// serve the target like `/ipfs/`, with the record's TTL instead of `immutable`.
 async fn ipns(
-    State(repo): State<Arc<Repo>>,
+    State(repo): State<Source>,
     method: Method,
     Path(path): Path<String>,
     RawQuery(raw_query): RawQuery,
@@ -379,7 +413,7 @@ async fn ipns(
 }
 
 /// Serves a parsed content request.
-async fn serve(repo: Arc<Repo>, req: Request) -> Response {
+async fn serve(repo: Source, req: Request) -> Response {
     let format = match req.query.get("format") {
         Some(f) if !f.is_empty() => match Format::from_param(f) {
             Some(f) => f,
@@ -535,7 +569,7 @@ fn disposition(kind: &str, name: &str) -> String {
     }
 }
 
-async fn raw_block(repo: &Arc<Repo>, req: &Request, target: Cid) -> Response {
+async fn raw_block(repo: &Source, req: &Request, target: Cid) -> Response {
     let etag = format!("\"{target}.raw\"");
     if etag_matches(&req.headers, &etag) {
         return not_modified(&etag);
@@ -560,7 +594,7 @@ async fn raw_block(repo: &Arc<Repo>, req: &Request, target: Cid) -> Response {
 }
 
 /// A block from the local store, or the response saying why there is none.
-fn local_block(repo: &Repo, cid: &Cid) -> Result<Bytes, Box<Response>> {
+fn local_block(repo: &Source, cid: &Cid) -> Result<Bytes, Box<Response>> {
     match repo.store().get(cid) {
         Ok(Some(d)) => Ok(d),
         Ok(None) => Err(Box::new(error(
@@ -609,7 +643,7 @@ fn entity_bytes(spec: &str, size: u64) -> Result<(u64, u64), String> {
     Ok((from, to.max(from)))
 }
 
-async fn car_response(repo: Arc<Repo>, req: &Request, target: Cid, visited: Vec<Cid>) -> Response {
+async fn car_response(repo: Source, req: &Request, target: Cid, visited: Vec<Cid>) -> Response {
     if let Some(v) = req.query.get("car-version")
         && v != "1"
     {
@@ -808,7 +842,7 @@ fn parse_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()>
     Ok(Some((from, to)))
 }
 
-fn file_response(repo: Arc<Repo>, req: &Request, target: Cid, size: u64) -> Response {
+fn file_response(repo: Source, req: &Request, target: Cid, size: u64) -> Response {
     let etag = format!("\"{target}\"");
     if etag_matches(&req.headers, &etag) {
         return not_modified(&etag);
@@ -846,7 +880,7 @@ fn file_response(repo: Arc<Repo>, req: &Request, target: Cid, size: u64) -> Resp
                 .collect();
             sniff(&head).to_owned()
         });
-    let body = crate::body::file_range(repo.clone(), target, from, to);
+    let body = crate::body::file_range(repo.store.clone(), target, from, to);
     let mut r = Response::new(body);
     let status = if range.is_some() {
         StatusCode::PARTIAL_CONTENT
@@ -884,7 +918,7 @@ fn file_response(repo: Arc<Repo>, req: &Request, target: Cid, size: u64) -> Resp
     r
 }
 
-async fn directory_response(repo: Arc<Repo>, req: &Request, target: Cid) -> Response {
+async fn directory_response(repo: Source, req: &Request, target: Cid) -> Response {
     if !req.trailing_slash {
         let mut location = format!("{}/", req.public_path());
         if let Some(q) = &req.raw_query {
@@ -976,7 +1010,7 @@ async fn directory_response(repo: Arc<Repo>, req: &Request, target: Cid) -> Resp
 }
 
 async fn codec_response(
-    repo: &Arc<Repo>,
+    repo: &Source,
     req: &Request,
     target: Cid,
     codec: u64,
@@ -1072,7 +1106,7 @@ fn accepts_html(req: &Request) -> bool {
 }
 
 /// An HTML view of a dag-json/dag-cbor block for browsers (`Accept: text/html`).
-async fn dag_preview(repo: &Arc<Repo>, req: &Request, target: Cid, codec: u64) -> Response {
+async fn dag_preview(repo: &Source, req: &Request, target: Cid, codec: u64) -> Response {
     let etag = format!(
         "\"DagIndex-{:x}_CID-{target}\"",
         crate::hamt::murmur3_x64_64(b"crust-dag-preview-v1")
@@ -1137,7 +1171,7 @@ fn block_body(headers: &HeaderMap, data: Bytes) -> Response {
     }
 }
 
-fn tar_response(repo: Arc<Repo>, req: &Request, target: Cid) -> Response {
+fn tar_response(repo: Source, req: &Request, target: Cid) -> Response {
     let etag = format!("W/\"{target}.x-tar\"");
     if etag_matches(&req.headers, &etag) {
         return not_modified(&etag);

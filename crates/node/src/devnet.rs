@@ -42,7 +42,7 @@ pub struct DevnetArgs {
     /// Kubo RPC API port of the IPFS node.
     #[arg(long, default_value_t = 5001)]
     pub api_port: u16,
-    /// Gateway port of the IPFS node.
+    /// Gateway port of the IPFS node; storage node N serves its replicas on this port + 1 + N.
     #[arg(long, default_value_t = 8080)]
     pub gateway_port: u16,
     /// Bitswap port of the IPFS node.
@@ -369,6 +369,8 @@ fn start_and_watch(
             ipfs_swarm.clone(),
             "--chain".into(),
             rpcs[usize::from(j % v)].clone(),
+            "--gateway-addr".into(),
+            format!("127.0.0.1:{}", storage_gateway_port(args.gateway_port, j)?),
         ];
         procs.push(spawn(&format!("storage-{j}"), &a, &logs)?);
     }
@@ -420,6 +422,13 @@ fn start_and_watch(
     Ok(())
 }
 
+/// The gateway port of storage node `j`: right after the IPFS node's.
+fn storage_gateway_port(gateway_port: u16, j: u16) -> Result<u16, String> {
+    gateway_port
+        .checked_add(1 + j)
+        .ok_or_else(|| format!("--gateway-port {gateway_port} leaves no port for storage-{j}"))
+}
+
 fn print_endpoints(
     args: &DevnetArgs,
     layout: &Layout,
@@ -438,6 +447,13 @@ fn print_endpoints(
     eprintln!("  gateway          http://{gateway}/ipfs/<cid>");
     eprintln!("  IPFS (Bitswap)   {ipfs_swarm}");
     eprintln!("  storage nodes    {dir}/storage-N (crust sworker status --dir …)");
+    if layout.storage_nodes > 0 {
+        eprintln!(
+            "  storage gateways http://127.0.0.1:{}…{}/ipfs/<cid> (storage-0…)",
+            args.gateway_port.saturating_add(1),
+            args.gateway_port.saturating_add(layout.storage_nodes)
+        );
+    }
     eprintln!(
         "  dev accounts     //Alice … //Ferdie: the phrase \"{}\" followed by //Name",
         crust_primitives::account::DEV_PHRASE

@@ -400,6 +400,7 @@ enum KeyCommand {
     },
     /// Show the account of a secret URI (`phrase`, `//Alice`, `phrase//hard///password`,
     /// `0x<seed>`), a stored key, or decode an SS58 address.
+    #[command(alias = "show")]
     Inspect {
         /// Secret URI, stored key name, or address.
         input: String,
@@ -605,7 +606,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Key(KeyCommand::Inspect { input }) => {
             match account::ss58_decode(input.trim()) {
-                Ok((prefix, key)) => {
+                Ok((prefix, key)) if cli.output == Output::Text => {
                     println!(
                         "Network prefix: {prefix}{}",
                         if prefix == SS58_PREFIX {
@@ -614,14 +615,18 @@ fn run(cli: Cli) -> Result<(), String> {
                             ""
                         }
                     );
-                    print_account(&AccountId(key));
+                    print_account_as(&AccountId(key), cli.output);
+                    return Ok(());
+                }
+                Ok((_, key)) => {
+                    print_account_as(&AccountId(key), cli.output);
                     return Ok(());
                 }
                 Err(AccountError::BadBase58) | Err(AccountError::BadLength { .. }) => {}
                 Err(e) => return Err(e.to_string()),
             }
             let pair = keys::signer(&input)?;
-            print_account(&pair.public());
+            print_account_as(&pair.public(), cli.output);
             Ok(())
         }
         Command::Key(KeyCommand::New { name, words }) => {
@@ -683,6 +688,17 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+    }
+}
+
+/// An account as text or, with `--output json`, `{public_key, address}`.
+fn print_account_as(id: &AccountId, output: Output) {
+    match output {
+        Output::Json => print_json(&serde_json::json!({
+            "public_key": format!("0x{}", to_hex(id.as_bytes())),
+            "address": id.to_ss58(),
+        })),
+        Output::Text => print_account(id),
     }
 }
 

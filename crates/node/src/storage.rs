@@ -217,6 +217,10 @@ pub struct SworkerArgs {
     /// Control API address (status for anyone on this host; changes need the token).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub control_addr: String,
+    /// HTTP gateway address (`/ipfs/<cid>`, trustless and path gateway) serving this node's
+    /// sealed replicas; the bound address is written to `<dir>/gateway`. Off unless given.
+    #[arg(long)]
+    pub gateway_addr: Option<String>,
     /// Chain RPC.
     #[arg(long, default_value = "http://127.0.0.1:9933")]
     pub chain: String,
@@ -368,7 +372,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())?;
-        let exchange = crust_net::Exchange::start(host.clone(), served);
+        let exchange = crust_net::Exchange::start(host.clone(), served.clone());
         Ok::<_, String>((host, exchange))
     })?;
     let net = Net {
@@ -393,6 +397,12 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         crust_primitives::account::to_hex(&enclave.public_key()),
         swarm.join(" ")
     );
+
+    if let Some(addr) = &args.gateway_addr {
+        let source = crust_ipfs::gateway::Source::new(served.clone(), args.dir.join("staging"));
+        let bound = serve_gateway(&net.rt, addr, source, &args.dir)?;
+        eprintln!("sworker: gateway on http://{bound}/ipfs/<cid>");
+    }
 
     register(&client, &account, enclave.as_ref())?;
     ensure_collateral(&client, &account, &args.collateral)?;
@@ -570,15 +580,28 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 .prepare_report(slot, hash)
                 .map_err(|e| e.to_string())?;
             let (added, deleted) = (report.added.len(), report.deleted.len());
-            match client.submit(
-                &account,
-                Call::Swork(SworkCall::ReportWorks { report, signature }),
-            ) {
-                Ok(_) => eprintln!(
-                    "sworker: report for slot {slot} sent (+{added} −{deleted} files, SRD {} MiB)",
-                    worker.srd().size() >> 20
+            // D18: the report carries the answers to this slot's storage challenges.
+            match worker.answers(&hash) {
+                Ok(answers) => {
+                    let challenged = answers.len();
+                    match client.submit(
+                        &account,
+                        Call::Swork(SworkCall::ReportWorks {
+                            report,
+                            signature,
+                            answers,
+                        }),
+                    ) {
+                        Ok(_) => eprintln!(
+                            "sworker: report for slot {slot} sent (+{added} −{deleted} files, SRD {} MiB, {challenged} challenges answered)",
+                            worker.srd().size() >> 20
+                        ),
+                        Err(e) => eprintln!("sworker: report for slot {slot}: {e}"),
+                    }
+                }
+                Err(e) => eprintln!(
+                    "sworker: cannot answer slot {slot}'s storage challenges ({e}); no report this slot, the chain will drop this node's replicas and it will report them anew"
                 ),
-                Err(e) => eprintln!("sworker: report for slot {slot}: {e}"),
             }
             last_report_slot = Some(slot);
         }
@@ -782,6 +805,26 @@ fn start_control(
         let _ = axum::serve(listener, app).await;
     });
     Ok(addr)
+}
+
+/// Serves the HTTP gateway over this node's replicas on `addr`; writes the bound address to
+/// `<dir>/gateway`.
+fn serve_gateway(
+    rt: &tokio::runtime::Runtime,
+    addr: &str,
+    source: crust_ipfs::gateway::Source,
+    dir: &Path,
+) -> Result<std::net::SocketAddr, String> {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|e| format!("--gateway-addr {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("gateway"), format!("http://{bound}\n")).map_err(|e| e.to_string())?;
+    let app = crust_ipfs::gateway::router_for(source);
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(bound)
 }
 
 /// Writes a secret readable only by its owner.

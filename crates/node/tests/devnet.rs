@@ -93,7 +93,7 @@ impl Devnet {
                 "--gateway-port",
                 &p(21),
                 "--swarm-port",
-                &p(22),
+                &p(30),
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -179,7 +179,7 @@ fn height(chain: &str) -> Option<u64> {
 fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("devnet");
-    let base = free_ports(24);
+    let base = free_ports(32);
     let chain = format!("http://127.0.0.1:{base}");
     let api = format!("http://127.0.0.1:{}", base + 20);
     let mut devnet = Devnet::start(&dir, base);
@@ -316,6 +316,15 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
         swarm.lines().next().unwrap(),
     ]);
     assert!(std::fs::read(&out).unwrap() == data, "bytes differ");
+    // …and through storage-5's own gateway, which serves its sealed replica.
+    let gateway = std::fs::read_to_string(dir.join("storage-5/gateway")).unwrap();
+    let body = reqwest::blocking::get(format!("{}/ipfs/{cid}", gateway.trim()))
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    assert!(body.as_ref() == data.as_slice(), "gateway bytes differ");
 
     // 3. A storage node holding a replica dies: it misses its report, loses its workload and
     // the replica; the repair bounty (D12) pays a node that had no room before and now takes

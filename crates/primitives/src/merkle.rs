@@ -65,6 +65,36 @@ pub struct Proof {
     pub siblings: Vec<Hash>,
 }
 
+crate::impl_codec_struct!(Proof {
+    index,
+    count,
+    siblings: crate::codec::max_items(MAX_DEPTH),
+});
+
+/// Bytes per piece of a sealed block: what a storage challenge reveals (D18), small enough
+/// for a transaction whatever the block size.
+pub const PIECE_BYTES: usize = 4096;
+
+/// The leaf hashes of a sealed block's [`PIECE_BYTES`] pieces.
+pub fn piece_leaves(sealed: &[u8]) -> Vec<Hash> {
+    sealed.chunks(PIECE_BYTES).map(leaf).collect()
+}
+
+/// A sealed block's leaf in its file's tree: the root over its pieces bound to their count,
+/// so a challenge can reveal one piece instead of the whole block.
+pub fn block_leaf(sealed: &[u8]) -> Hash {
+    let pieces = piece_leaves(sealed);
+    block_leaf_from(pieces.len() as u64, &root(&pieces))
+}
+
+/// [`block_leaf`] from a piece count and the root over the pieces.
+pub fn block_leaf_from(piece_count: u64, piece_root: &Hash) -> Hash {
+    let mut data = [0u8; 40];
+    data[..8].copy_from_slice(&piece_count.to_be_bytes());
+    data[8..].copy_from_slice(piece_root);
+    leaf(&data)
+}
+
 /// The proof for leaf `index`, or `None` when out of range.
 pub fn prove(leaves: &[Hash], index: usize) -> Option<Proof> {
     if index >= leaves.len() {

@@ -58,9 +58,15 @@ pub struct BlockContext {
     /// Hash of the parent block; the runtime keeps recent block hashes so work reports can
     /// prove they were made for this chain at this slot.
     pub parent_hash: [u8; 32],
+    /// The block's timestamp (ms since the Unix epoch), validated by consensus; the chain's
+    /// clock for checks such as attestation collateral validity.
+    pub timestamp_ms: u64,
 }
 
 /// Every call a signed transaction can make.
+// A work report with its challenge answers makes the sWork variant the largest (~360 bytes); a
+// call is decoded once per transaction and moved a few times, so boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Call {
     /// A balances call.

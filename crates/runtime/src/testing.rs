@@ -111,6 +111,7 @@ impl Chain {
                 era: 0,
                 author,
                 parent_hash: [0; 32],
+                timestamp_ms: 0,
             };
             crate::system::begin_block(&mut self.state, &block).expect("block hooks");
         }

@@ -8,19 +8,50 @@ use crust_runtime::swork::{self, ReportedFile, Root, WorkReport};
 use std::collections::BTreeMap;
 
 /// The files root: a Merkle tree over the sealed files sorted by CID, each leaf binding the
-/// CID, the size and the file's sealed-block Merkle root.
+/// CID, the size, the file's sealed-block Merkle root and its block count
+/// ([`swork::challenge::file_leaf`]).
 pub fn files_root(files: &[&SealedFile]) -> Hash {
-    let sorted: BTreeMap<Vec<u8>, Hash> = files
+    let leaves: Vec<Hash> = committed(files).iter().map(Committed::leaf).collect();
+    merkle::root(&leaves)
+}
+
+/// One file as a files root commits to it: what a storage challenge on that root asks about.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Committed {
+    /// The file's root CID.
+    pub cid: Cid,
+    /// Its size.
+    pub size: u64,
+    /// The root over its sealed blocks.
+    pub sealed_root: Hash,
+    /// Its sealed block count.
+    pub block_count: u64,
+}
+
+impl Committed {
+    /// Its leaf in the files root.
+    pub fn leaf(&self) -> Hash {
+        swork::challenge::file_leaf(&self.cid, self.size, &self.sealed_root, self.block_count)
+    }
+}
+
+/// The files in files-root order (sorted by CID bytes).
+pub fn committed(files: &[&SealedFile]) -> Vec<Committed> {
+    let sorted: BTreeMap<Vec<u8>, Committed> = files
         .iter()
         .map(|f| {
-            let cid = f.cid().to_bytes();
-            let mut leaf = cid.clone();
-            leaf.extend_from_slice(&f.size.to_be_bytes());
-            leaf.extend_from_slice(&f.merkle_root);
-            (cid, merkle::leaf(&leaf))
+            (
+                f.cid().to_bytes(),
+                Committed {
+                    cid: f.cid(),
+                    size: f.size,
+                    sealed_root: f.merkle_root,
+                    block_count: f.blocks.len() as u64,
+                },
+            )
         })
         .collect();
-    merkle::root(&sorted.into_values().collect::<Vec<_>>())
+    sorted.into_values().collect()
 }
 
 /// What goes into one slot's report besides the files themselves.

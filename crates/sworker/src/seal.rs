@@ -226,7 +226,7 @@ impl SealedStore {
         walk(source, root, &mut |cid, data| {
             let sealed = self.enclave.seal(&root, blocks.len() as u64, &data);
             out.write_all(&sealed)?;
-            leaves.push(merkle::leaf(&sealed));
+            leaves.push(merkle::block_leaf(&sealed));
             blocks.push(SealedBlock {
                 cid: cid.to_string(),
                 offset,
@@ -312,7 +312,7 @@ impl SealedStore {
             _ => {
                 let mut l = Vec::with_capacity(file.blocks.len());
                 for i in 0..file.blocks.len() as u64 {
-                    l.push(merkle::leaf(&self.sealed_block(root, i)?));
+                    l.push(merkle::block_leaf(&self.sealed_block(root, i)?));
                 }
                 l
             }

@@ -9,12 +9,14 @@
 //! chain (D14), and a dropped one is rebuilt from the last accepted set next slot.
 
 use crate::enclave::{Enclave, SRD_LEAF_BYTES};
-use crate::report::{self, SlotInput};
+use crate::report::{self, Committed, SlotInput};
 use crate::seal::{SealError, SealedFile, SealedStore};
 use crate::srd::{Srd, SrdConfig, SrdError};
 use crust_ipfs::Cid;
 use crust_ipfs::blockstore::Blockstore;
 use crust_primitives::Signature;
+use crust_primitives::merkle;
+use crust_runtime::swork::challenge::{self, ChallengeAnswer};
 use crust_runtime::swork::{Root, WorkReport};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -39,6 +41,9 @@ pub enum WorkerError {
         /// Why.
         reason: String,
     },
+    /// A storage challenge cannot be answered from the data held.
+    #[error("storage challenge: {0}")]
+    Challenge(String),
     /// A capacity smaller than the sealed files (files are never dropped to fit).
     #[error("capacity {capacity} is below the {files} bytes of sealed files")]
     CapacityBelowFiles {
@@ -78,6 +83,14 @@ struct ReportState {
     reported: Vec<(String, u64)>,
     /// The report sent (or about to be) and not yet seen on chain: its hash and its files.
     pending: Option<Pending>,
+    /// The files the last accepted report's files root commits to, in its order: what this
+    /// slot's storage challenges ask about (D18).
+    #[serde(default)]
+    committed: Vec<Committed>,
+    /// Files whose orders ended: left out of reports, their sealed data kept until a report
+    /// that no longer commits to them is accepted (a challenge may still ask about them).
+    #[serde(default)]
+    dropping: Vec<Cid>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -85,6 +98,8 @@ struct Pending {
     slot: u64,
     hash: Root,
     files: Vec<(String, u64)>,
+    #[serde(default)]
+    committed: Vec<Committed>,
 }
 
 /// What a validation round found.
@@ -238,9 +253,88 @@ impl Worker {
         Ok(self.sealed.seal_file(source, root)?)
     }
 
-    /// Deletes a sealed file (its order ended); the space goes back to SRD on the next fill.
+    /// Drops a sealed file (its order ended): the next report deletes it, and its data goes
+    /// (the space back to SRD on the next fill) once the chain no longer holds the worker to it.
     pub fn drop_file(&mut self, root: &Cid) -> Result<(), WorkerError> {
-        Ok(self.sealed.remove(root)?)
+        if self.sealed.file(root).is_none() || self.state.dropping.contains(root) {
+            return Ok(());
+        }
+        let committed = self.state.committed.iter().any(|c| c.cid == *root)
+            || self
+                .state
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.committed.iter().any(|c| c.cid == *root));
+        if !committed {
+            return Ok(self.sealed.remove(root)?);
+        }
+        self.state.dropping.push(*root);
+        self.save()
+    }
+
+    /// Removes the data of dropped files that neither the accepted nor the pending report
+    /// commits to.
+    fn purge_dropped(&mut self) -> Result<(), WorkerError> {
+        let held = |c: &Cid, s: &ReportState| {
+            s.committed.iter().any(|x| x.cid == *c)
+                || s.pending
+                    .as_ref()
+                    .is_some_and(|p| p.committed.iter().any(|x| x.cid == *c))
+        };
+        let (gone, kept): (Vec<Cid>, Vec<Cid>) = std::mem::take(&mut self.state.dropping)
+            .into_iter()
+            .partition(|c| !held(c, &self.state));
+        self.state.dropping = kept;
+        for root in &gone {
+            self.sealed.remove(root)?;
+        }
+        self.save()
+    }
+
+    /// The sealed files a report should list: all but those being dropped.
+    fn live_files(&self) -> Vec<Arc<SealedFile>> {
+        let mut files = self.sealed.files();
+        files.retain(|f| !self.state.dropping.contains(&f.cid()));
+        files
+    }
+
+    /// Answers this slot's storage challenges on the last accepted report (D18): for each,
+    /// a 4 KiB piece of a sealed block with its proofs up to the committed files root.
+    pub fn answers(&self, slot_hash: &Root) -> Result<Vec<ChallengeAnswer>, WorkerError> {
+        let committed = &self.state.committed;
+        let leaves: Vec<merkle::Hash> = committed.iter().map(Committed::leaf).collect();
+        let anchor = self.enclave.public_key();
+        let mut out = Vec::new();
+        for c in challenge::challenges(slot_hash, &anchor, committed.len() as u64) {
+            let Some(file) = usize::try_from(c.file).ok().and_then(|i| committed.get(i)) else {
+                return Err(WorkerError::Challenge(
+                    "challenged file out of range".into(),
+                ));
+            };
+            let file_proof = merkle::prove(&leaves, c.file as usize)
+                .ok_or_else(|| WorkerError::Challenge("no proof for the file".into()))?;
+            let block = c.block(file.block_count);
+            let (sealed, block_proof) = self.sealed.prove(&file.cid, block)?;
+            let pieces = merkle::piece_leaves(&sealed);
+            let piece = c.piece(pieces.len() as u64);
+            let piece_proof = merkle::prove(&pieces, piece as usize)
+                .ok_or_else(|| WorkerError::Challenge("empty sealed block".into()))?;
+            let start = piece as usize * merkle::PIECE_BYTES;
+            let end = (start + merkle::PIECE_BYTES).min(sealed.len());
+            out.push(ChallengeAnswer {
+                cid: file.cid,
+                size: file.size,
+                sealed_root: file.sealed_root,
+                block_count: file.block_count,
+                file_proof,
+                piece_count: pieces.len() as u64,
+                piece_root: merkle::root(&pieces),
+                block_proof,
+                piece: sealed[start..end].to_vec(),
+                piece_proof,
+            });
+        }
+        Ok(out)
     }
 
     /// One validation round: `samples` SRD leaves and `samples` sealed blocks chosen from
@@ -279,7 +373,7 @@ impl Worker {
         slot: u64,
         slot_hash: Root,
     ) -> Result<(WorkReport, Signature), WorkerError> {
-        let files = self.sealed.files();
+        let files = self.live_files();
         let refs: Vec<&SealedFile> = files.iter().map(|f| f.as_ref()).collect();
         let input = SlotInput {
             slot,
@@ -297,6 +391,7 @@ impl Worker {
             slot,
             hash: report::hash(&work),
             files: refs.iter().map(|f| (f.root.clone(), f.size)).collect(),
+            committed: report::committed(&refs),
         });
         self.save()?;
         Ok((work, signature))
@@ -314,7 +409,8 @@ impl Worker {
             return Ok(false);
         }
         self.state.reported.clear();
-        self.save()?;
+        self.state.committed.clear();
+        self.purge_dropped()?;
         Ok(true)
     }
 
@@ -338,8 +434,9 @@ impl Worker {
         if committed {
             self.state.prev_report_hash = pending.hash;
             self.state.reported = pending.files;
+            self.state.committed = pending.committed;
         }
-        self.save()?;
+        self.purge_dropped()?;
         Ok(committed)
     }
 }

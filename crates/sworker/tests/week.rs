@@ -59,6 +59,7 @@ struct Node {
     worker: Option<Worker>,
     net_seed: u8,
     accepted: u64,
+    challenged: u64,
 }
 
 impl Node {
@@ -85,6 +86,7 @@ impl Node {
             worker: Some(worker),
             net_seed: seed,
             accepted: 0,
+            challenged: 0,
         }
     }
 
@@ -129,7 +131,14 @@ impl Node {
             .worker()
             .prepare_report(start, block_hash(start))
             .expect("prepare");
-        self.send(chain, &work, &sig);
+        // D18: every report answers the slot's storage challenges from the sealed data.
+        let answers = self.worker().answers(&block_hash(start)).expect("answers");
+        let committed = swork::work_report(&chain.state, &self.enclave.public_key())
+            .expect("state")
+            .map_or(0, |r| r.files_count);
+        assert_eq!(answers.len() as u64, committed.min(2), "slot {slot}");
+        self.challenged += answers.len() as u64;
+        self.send(chain, &work, &sig, &answers);
         let accepted = self.chain_hash(chain);
         assert!(
             self.worker().reconcile(accepted).expect("reconcile"),
@@ -142,10 +151,11 @@ impl Node {
         chain: &mut Chain,
         work: &swork::WorkReport,
         sig: &crust_primitives::Signature,
+        answers: &[swork::challenge::ChallengeAnswer],
     ) {
         let ctx = chain.ctx(self.who);
         let result = atomically(&mut chain.state, |s| {
-            swork::report_works(s, &ctx, work, sig)
+            swork::report_works(s, &ctx, work, sig, answers)
         });
         assert!(
             result.is_ok(),
@@ -272,7 +282,8 @@ fn a_simulated_week() {
                     .worker()
                     .prepare_report(start, block_hash(start))
                     .expect("prepare");
-                a.send(&mut chain, &work, &sig);
+                let answers = a.worker().answers(&block_hash(start)).expect("answers");
+                a.send(&mut chain, &work, &sig, &answers);
                 a.restart();
                 let accepted = a.chain_hash(&chain);
                 assert!(
@@ -280,7 +291,7 @@ fn a_simulated_week() {
                     "it was accepted"
                 );
                 // The resend a cautious worker makes is a no-op on chain.
-                a.send(&mut chain, &work, &sig);
+                a.send(&mut chain, &work, &sig, &answers);
                 a.accepted -= 1;
             }
             _ => a.report(&mut chain, slot),
@@ -318,6 +329,17 @@ fn a_simulated_week() {
 
     assert_eq!(a.accepted, SLOTS);
     assert_eq!(b.accepted, SLOTS - 3);
+    // Every report after the first file arrived answered storage challenges (D18).
+    assert!(
+        a.challenged > SLOTS,
+        "A answered {} challenges",
+        a.challenged
+    );
+    assert!(
+        b.challenged > SLOTS,
+        "B answered {} challenges",
+        b.challenged
+    );
     assert_eq!(b_punished_slots, 10);
     assert!(swork::workload(&chain.state, &a.who).expect("workload") > 0);
     assert!(

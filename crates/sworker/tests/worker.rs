@@ -76,7 +76,7 @@ fn tampering_is_caught_by_validation_reads_and_challenges() {
     assert!(merkle::verify(
         &file.merkle_root,
         count,
-        &merkle::leaf(&bytes),
+        &merkle::block_leaf(&bytes),
         &proof
     ));
 
@@ -101,7 +101,7 @@ fn tampering_is_caught_by_validation_reads_and_challenges() {
     assert!(!merkle::verify(
         &file.merkle_root,
         count,
-        &merkle::leaf(&bytes),
+        &merkle::block_leaf(&bytes),
         &proof
     ));
     // With the leaf hashes kept at sealing time, intact blocks still prove next to a damaged
@@ -110,7 +110,7 @@ fn tampering_is_caught_by_validation_reads_and_challenges() {
     assert!(merkle::verify(
         &file.merkle_root,
         count,
-        &merkle::leaf(&bytes),
+        &merkle::block_leaf(&bytes),
         &proof
     ));
     std::fs::remove_file(dir.path().join("s").join(format!("{root}.leaves"))).unwrap();
@@ -118,7 +118,7 @@ fn tampering_is_caught_by_validation_reads_and_challenges() {
     assert!(!merkle::verify(
         &file.merkle_root,
         count,
-        &merkle::leaf(&bytes),
+        &merkle::block_leaf(&bytes),
         &proof
     ));
 }
@@ -178,6 +178,10 @@ fn reports_of_sealed_files_are_accepted_slot_after_slot() {
         )
     })
     .expect("registered");
+    // This test drives the report builder over a bare sealed store that deletes files at
+    // once; storage challenges are answered by the `Worker` (the week test).
+    let gov = chain.ctx(chain.governance);
+    swork::set_challenges(&mut chain.state, &gov, false).expect("challenges off");
 
     let mut reported: BTreeMap<Cid, u64> = BTreeMap::new();
     let mut prev = [0u8; 32];
@@ -202,12 +206,12 @@ fn reports_of_sealed_files_are_accepted_slot_after_slot() {
         let (work, sig) = report::build(enclave.as_ref(), &input, &refs, &reported);
         let ctx = chain.ctx(worker);
         atomically(&mut chain.state, |s| {
-            swork::report_works(s, &ctx, &work, &sig)
+            swork::report_works(s, &ctx, &work, &sig, &[])
         })
         .unwrap_or_else(|e| panic!("slot {slot}: {e}"));
         // Resending after a restart is a no-op (D14), not an illegal transition.
         atomically(&mut chain.state, |s| {
-            swork::report_works(s, &ctx, &work, &sig)
+            swork::report_works(s, &ctx, &work, &sig, &[])
         })
         .expect("resend is a no-op");
         assert_eq!(work.files_size, refs.iter().map(|f| f.size).sum::<u64>());
@@ -232,7 +236,11 @@ fn reports_of_sealed_files_are_accepted_slot_after_slot() {
     let ctx = chain.ctx(worker);
     assert!(
         atomically(&mut chain.state, |s| swork::report_works(
-            s, &ctx, &work, &forged
+            s,
+            &ctx,
+            &work,
+            &forged,
+            &[]
         ))
         .is_err()
     );

@@ -692,7 +692,11 @@ fn committee_changes_at_an_era_boundary_by_storage_backed_election() {
                     let signature = e.sign(&swork::report_payload(&report));
                     reports.push((
                         s.clone(),
-                        Call::Swork(SworkCall::ReportWorks { report, signature }),
+                        Call::Swork(SworkCall::ReportWorks {
+                            report,
+                            signature,
+                            answers: vec![],
+                        }),
                     ));
                 }
                 submit_and_wait(&context, &cores, reports).await;

@@ -115,6 +115,7 @@ fn liquidation_tx(
         era: 0,
         author: ZIKUN,
         parent_hash: [0; 32],
+        timestamp_ms: 0,
     };
     system::apply_transaction(&mut chain.state, &block, &tx)
 }

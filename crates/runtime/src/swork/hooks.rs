@@ -181,6 +181,7 @@ fn drop_files(state: &mut impl State, anchor: &Anchor) -> Result<(), SworkError>
     schedule_purge(state, anchor, None);
     record.reported_files_size = 0;
     record.files_root = [0; 32];
+    record.files_count = 0;
     state.write(&super::report_key(anchor), &record);
     Ok(())
 }

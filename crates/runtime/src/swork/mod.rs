@@ -10,6 +10,12 @@
 //! as many blocks as it takes; an identity that missed its report counts zero for
 //! `punishment_slots` slots.
 
+pub mod challenge;
+#[cfg(test)]
+mod challenge_tests;
+pub mod dcap;
+#[cfg(test)]
+mod dcap_tests;
 mod hooks;
 #[cfg(test)]
 mod tests;
@@ -60,6 +66,14 @@ fn authorities_prefix() -> Vec<u8> {
 }
 fn params_key() -> Vec<u8> {
     key(MODULE, "params", &[])
+}
+fn sgx_policy_key() -> Vec<u8> {
+    key(MODULE, "sgx_policy", &[])
+}
+
+/// The TCB policy SGX quotes are checked against (D17b).
+pub fn sgx_policy(state: &impl State) -> Result<dcap::SgxPolicy, SworkError> {
+    Ok(state.read_or_default(&sgx_policy_key())?)
 }
 
 /// The current sWork parameters.
@@ -173,6 +187,8 @@ pub enum SworkCall {
         report: WorkReport,
         /// The enclave's signature over [`report_payload`].
         signature: Signature,
+        /// Answers to this slot's storage challenges on the previous report (D18).
+        answers: Vec<challenge::ChallengeAnswer>,
     },
     /// Create a group owned by the caller.
     CreateGroup {},
@@ -210,12 +226,22 @@ pub enum SworkCall {
         /// Distinct signatures required (1..=len).
         threshold: u32,
     },
+    /// Governance: set the TCB policy for SGX quotes (D17b).
+    SetSgxPolicy {
+        /// The new policy.
+        policy: dcap::SgxPolicy,
+    },
+    /// Governance: switch storage challenges (D18).
+    SetChallenges {
+        /// New value.
+        enabled: bool,
+    },
 }
 crust_primitives::impl_codec_enum!(SworkCall {
     0 => SetCode { code, expire_block },
     1 => ClearExpiredCode { code },
     2 => Register { code, enclave_key, enclave_sig, attestation },
-    3 => ReportWorks { report, signature },
+    3 => ReportWorks { report, signature, answers: max_items(challenge::FILE_CHALLENGES as usize) },
     4 => CreateGroup {},
     5 => AddMemberIntoAllowlist { target },
     6 => RemoveMemberFromAllowlist { target },
@@ -224,6 +250,8 @@ crust_primitives::impl_codec_enum!(SworkCall {
     9 => KickOut { member },
     10 => SetPunishment { enabled },
     11 => SetAuthorities { authorities: max_items(MAX_AUTHORITIES), threshold },
+    12 => SetSgxPolicy { policy },
+    13 => SetChallenges { enabled },
 });
 
 /// Executes an sWork call.
@@ -241,7 +269,11 @@ pub fn dispatch(
             enclave_sig,
             attestation,
         } => register(state, ctx, code, enclave_key, enclave_sig, attestation),
-        SworkCall::ReportWorks { report, signature } => report_works(state, ctx, report, signature),
+        SworkCall::ReportWorks {
+            report,
+            signature,
+            answers,
+        } => report_works(state, ctx, report, signature, answers),
         SworkCall::CreateGroup {} => create_group(state, ctx),
         SworkCall::AddMemberIntoAllowlist { target } => {
             add_member_into_allowlist(state, ctx, target)
@@ -257,6 +289,8 @@ pub fn dispatch(
             authorities,
             threshold,
         } => set_authorities(state, ctx, authorities, *threshold),
+        SworkCall::SetSgxPolicy { policy } => set_sgx_policy(state, ctx, policy),
+        SworkCall::SetChallenges { enabled } => set_challenges(state, ctx, *enabled),
     }
 }
 
@@ -330,6 +364,35 @@ pub fn set_authorities(
     Ok(())
 }
 
+/// Governance: switches storage challenges (D18) on or off.
+pub fn set_challenges(
+    state: &mut impl State,
+    ctx: &CallContext,
+    enabled: bool,
+) -> Result<(), SworkError> {
+    system::ensure_governance(state, &ctx.caller)?;
+    let mut p = params(state)?;
+    p.challenges = enabled;
+    state.write(&params_key(), &p);
+    Ok(())
+}
+
+/// Governance: sets the TCB policy for SGX quotes; a policy accepting no status is refused.
+pub fn set_sgx_policy(
+    state: &mut impl State,
+    ctx: &CallContext,
+    policy: &dcap::SgxPolicy,
+) -> Result<(), SworkError> {
+    system::ensure_governance(state, &ctx.caller)?;
+    if policy.accepted_statuses == 0 {
+        return Err(SworkError::SgxPolicy(
+            "it must accept at least one TCB status",
+        ));
+    }
+    state.write(&sgx_policy_key(), policy);
+    Ok(())
+}
+
 /// Checks an attestation for `enclave_key` running `code` for `applier`.
 fn verify_attestation(
     state: &impl State,
@@ -345,13 +408,19 @@ fn verify_attestation(
             let mut seen: Vec<AccountId> = Vec::new();
             for (authority, sig) in signatures {
                 if seen.contains(authority) {
-                    return Err(SworkError::AttestationRejected("an authority signed twice".into()));
+                    return Err(SworkError::AttestationRejected(
+                        "an authority signed twice".into(),
+                    ));
                 }
                 if state.get(&authority_key(authority)).is_none() {
-                    return Err(SworkError::AttestationRejected(format!("{authority} is not an attestation authority")));
+                    return Err(SworkError::AttestationRejected(format!(
+                        "{authority} is not an attestation authority"
+                    )));
                 }
                 if !authority.verify(&payload, sig) {
-                    return Err(SworkError::AttestationRejected(format!("bad signature from authority {authority}")));
+                    return Err(SworkError::AttestationRejected(format!(
+                        "bad signature from authority {authority}"
+                    )));
                 }
                 seen.push(*authority);
             }
@@ -363,9 +432,20 @@ fn verify_attestation(
             }
             Ok(())
         }
-        Attestation::SgxDcap { .. } => Err(SworkError::AttestationRejected(
-            "SGX DCAP quote verification is not implemented on this chain yet; use authority attestation".into(),
-        )),
+        Attestation::SgxDcap { quote, collateral } => {
+            let now_secs = system::now_ms(state)? / 1000;
+            let binding: [u8; 32] =
+                Sha256::digest(registration_payload(code, applier, enclave_key)).into();
+            dcap::verify(
+                quote,
+                collateral,
+                now_secs,
+                &sgx_policy(state)?,
+                code,
+                &binding,
+            )
+            .map_err(SworkError::AttestationRejected)
+        }
     }
 }
 
@@ -416,6 +496,7 @@ pub fn report_works(
     ctx: &CallContext,
     report: &WorkReport,
     signature: &Signature,
+    answers: &[challenge::ChallengeAnswer],
 ) -> Result<(), SworkError> {
     // 1. Ranges (list lengths are bounded by the codec).
     if report.srd_size >= SRD_LIMIT {
@@ -489,9 +570,20 @@ pub fn report_works(
             expected: crust_primitives::account::to_hex(&expected_prev),
         });
     }
+    let mut files_count = report.added.len() as u64;
     if let Some(prev) = &previous {
         check_files_transition(prev, report)?;
+        // 10b. Storage challenges on what the previous report committed to (D18).
+        if params(state)?.challenges {
+            challenge::verify(prev, &report.slot_hash, &anchor, answers)?;
+        }
+        files_count = files_count.saturating_add(prev.files_count);
     }
+    let Some(files_count) = files_count.checked_sub(report.deleted.len() as u64) else {
+        return Err(SworkError::IllegalWorkReport(
+            "deletes more files than the identity holds",
+        ));
+    };
     // 11. Record the report.
     state.write(&reported_key(&anchor, report.slot), &hash);
     state.write(
@@ -503,6 +595,7 @@ pub fn report_works(
             srd_root: report.srd_root,
             files_root: report.files_root,
             report_hash: hash,
+            files_count,
         },
     );
     // 12. Queue the replica changes for the market (applied in bounded batches per block).

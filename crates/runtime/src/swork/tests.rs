@@ -30,6 +30,9 @@ impl World {
         let root = chain.root();
         set_code(&mut chain.state, &root, &CODE, 100_000).unwrap();
         set_authorities(&mut chain.state, &root, &[authority.public()], 1).unwrap();
+        // These tests commit made-up files roots; storage challenges over real trees are
+        // tested in `challenge_tests` and by the worker's tests with sealed data.
+        set_challenges(&mut chain.state, &root, false).unwrap();
         let mut w = Self { chain, authority };
         w.advance_to(1);
         w
@@ -45,6 +48,7 @@ impl World {
                 era: 0,
                 author: ROOT,
                 parent_hash: block_hash_at(h - 1),
+                timestamp_ms: 0,
             };
             crate::system::begin_block(&mut self.chain.state, &block).unwrap();
         }
@@ -89,7 +93,7 @@ impl World {
         let sig = enclave.sign(&report_payload(report));
         let ctx = self.ctx(who);
         atomically(&mut self.chain.state, |s| {
-            report_works(s, &ctx, report, &sig)
+            report_works(s, &ctx, report, &sig, &[])
         })
     }
 }
@@ -248,13 +252,21 @@ fn registration_needs_allowed_code_proof_of_possession_and_enough_authorities() 
         ),
         Err(SworkError::AttestationRejected(_))
     ));
-    // DCAP is not implemented yet and says so.
+    // A DCAP attestation that is not a quote is rejected, not a panic (see dcap_tests).
     let dcap = Attestation::SgxDcap {
         quote: vec![1, 2, 3],
+        collateral: b"{}".to_vec(),
     };
     assert!(matches!(
-        register(&mut world.chain.state, &ctx, &CODE, &enclave.public().0, &sig, &dcap),
-        Err(SworkError::AttestationRejected(m)) if m.contains("not implemented")
+        register(
+            &mut world.chain.state,
+            &ctx,
+            &CODE,
+            &enclave.public().0,
+            &sig,
+            &dcap
+        ),
+        Err(SworkError::AttestationRejected(_))
     ));
     register(
         &mut world.chain.state,
@@ -874,7 +886,11 @@ fn free_reports_from_swork_benefits() {
         nonce: 0,
         fee: 10,
         tip: 0,
-        call: Call::Swork(SworkCall::ReportWorks { report, signature }),
+        call: Call::Swork(SworkCall::ReportWorks {
+            report,
+            signature,
+            answers: vec![],
+        }),
         encoded_len: 10,
     };
     let block = BlockContext {
@@ -882,6 +898,7 @@ fn free_reports_from_swork_benefits() {
         era: 0,
         author: ROOT,
         parent_hash: [0; 32],
+        timestamp_ms: 0,
     };
     let outcome = crate::system::apply_transaction(&mut world.chain.state, &block, &tx).unwrap();
     assert_eq!((outcome.error, outcome.paid), (None, 0));
@@ -900,6 +917,7 @@ fn free_reports_from_swork_benefits() {
         call: Call::Swork(SworkCall::ReportWorks {
             signature: w.enclave.sign(b"x"),
             report: bad,
+            answers: vec![],
         }),
         ..tx
     };

@@ -77,6 +77,9 @@ pub struct WorkReportRecord {
     pub files_root: Root,
     /// Hash of the accepted report; the next report must name it (D14).
     pub report_hash: Root,
+    /// Files under `files_root`, counted by the chain from the change lists (the storage
+    /// challenges' trees are checked against this count, never the prover's, D18).
+    pub files_count: u64,
 }
 crust_primitives::impl_codec_struct!(WorkReportRecord {
     report_slot,
@@ -85,6 +88,7 @@ crust_primitives::impl_codec_struct!(WorkReportRecord {
     srd_root,
     files_root,
     report_hash,
+    files_count,
 });
 
 /// A file in a report's change lists.
@@ -158,15 +162,17 @@ pub enum Attestation {
         /// (authority key, signature over the registration payload).
         signatures: Vec<(AccountId, Signature)>,
     },
-    /// An SGX DCAP quote with its collateral (D17b; not yet verifiable on this chain).
+    /// An SGX DCAP quote with its collateral (D17b, see [`super::dcap`]).
     SgxDcap {
-        /// The quote.
+        /// The quote (version 3 or 4, ECDSA-P256).
         quote: Vec<u8>,
+        /// Its collateral as JSON (TCB info, QE identity, CRLs and issuer chains).
+        collateral: Vec<u8>,
     },
 }
 crust_primitives::impl_codec_enum!(Attestation {
     0 => Authorities { signatures: (crust_primitives::codec::RangeCfg::from(..=MAX_AUTHORITIES), ((), ())) },
-    1 => SgxDcap { quote: max_items(16 * 1024) },
+    1 => SgxDcap { quote: max_items(16 * 1024), collateral: max_items(44 * 1024) },
 });
 
 /// Governance-set sWork parameters.
@@ -178,11 +184,14 @@ pub struct SworkParams {
     pub punishment_slots: u64,
     /// Distinct authority signatures a registration needs (never 0).
     pub authority_threshold: u32,
+    /// Whether reports must answer storage challenges (D18).
+    pub challenges: bool,
 }
 crust_primitives::impl_codec_struct!(SworkParams {
     enable_punishment,
     punishment_slots,
-    authority_threshold
+    authority_threshold,
+    challenges,
 });
 
 impl Default for SworkParams {
@@ -191,6 +200,7 @@ impl Default for SworkParams {
             enable_punishment: true,
             punishment_slots: 8,
             authority_threshold: 1,
+            challenges: true,
         }
     }
 }
@@ -371,6 +381,17 @@ pub enum SworkError {
     /// Attestation authority set changes that would break registration.
     #[error("authority set: {0}")]
     AuthoritySet(&'static str),
+    /// A storage challenge was not answered correctly (D18).
+    #[error("storage challenge {challenge} failed: {why}")]
+    ChallengeFailed {
+        /// Which challenge (0-based).
+        challenge: u64,
+        /// What was wrong.
+        why: &'static str,
+    },
+    /// An SGX policy that would accept no quote.
+    #[error("SGX policy: {0}")]
+    SgxPolicy(&'static str),
     /// A governance or system check failed.
     #[error(transparent)]
     System(#[from] SystemError),

@@ -275,10 +275,21 @@ pub fn block_hash(
     Ok(state.read(&block_hash_key(height))?)
 }
 
-/// Per-block work at the start of block `block.height`: record the parent's hash, then the
-/// modules' hooks (fee adjustments, spower upkeep, replica batches, era bookkeeping). Bounded:
-/// every hook processes at most a fixed batch.
+pub(crate) fn now_key() -> Vec<u8> {
+    key(MODULE, "now", &[])
+}
+
+/// The current block's timestamp in milliseconds since the Unix epoch (0 before the first
+/// block): the chain's clock, agreed by consensus, never the local one.
+pub fn now_ms(state: &impl State) -> Result<u64, SystemError> {
+    Ok(state.read_or_default(&now_key())?)
+}
+
+/// Per-block work at the start of block `block.height`: record the timestamp and the parent's
+/// hash, then the modules' hooks (fee adjustments, spower upkeep, replica batches, era
+/// bookkeeping). Bounded: every hook processes at most a fixed batch.
 pub fn begin_block(state: &mut impl State, block: &BlockContext) -> Result<(), RuntimeError> {
+    state.write(&now_key(), &block.timestamp_ms);
     if let Some(parent) = block.height.checked_sub(1) {
         state.write(&block_hash_key(parent), &block.parent_hash);
         if let Some(old) = parent.checked_sub(BLOCK_HASH_COUNT) {

@@ -19,6 +19,7 @@ fn block(height: u64) -> BlockContext {
         era: 0,
         author: BOB,
         parent_hash: [0; 32],
+        timestamp_ms: 0,
     }
 }
 
@@ -184,6 +185,7 @@ fn begin_block_rolls_eras_and_the_benefits_quota() {
             era: 0,
             author: BOB,
             parent_hash: [0; 32],
+            timestamp_ms: 0,
         };
         begin_block(&mut s, &block).unwrap();
     }

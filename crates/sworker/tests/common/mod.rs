@@ -89,6 +89,7 @@ impl Chain {
                 era: 0,
                 author: self.governance,
                 parent_hash: block_hash(self.height - 1),
+                timestamp_ms: 0,
             };
             crust_runtime::system::begin_block(&mut self.state, &block).expect("block");
         }
