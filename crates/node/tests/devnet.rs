@@ -5,7 +5,8 @@
 //! back from a storage node that never saw the upload; a storage node holding a replica dies, its
 //! replica drops and the repair bounty brings one on another node, and it rejoins; a validator
 //! is killed across an era boundary and the chain keeps finalizing; Ctrl-C stops everything and
-//! a restart resumes.
+//! a restart resumes. Storage nodes answer the chain's storage challenges in their reports and
+//! serve their replicas over their own HTTP gateways.
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -462,6 +463,36 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     );
     let _ = restarted.kill();
     let _ = restarted.wait();
+
+    // D18: storage-5's reports answer storage challenges on its replica, and the chain accepts
+    // them (the reports chain by hash, so an accepted later slot means this one was accepted).
+    let log = std::fs::read_to_string(dir.join("logs/storage-5.log")).unwrap();
+    let challenged_slot = log
+        .lines()
+        .filter(|l| l.contains("challenges answered") && !l.contains(" 0 challenges answered"))
+        .filter_map(|l| {
+            l.split("report for slot ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .next_back()
+        .expect("a report with challenge answers");
+    let node5 = dir.join("storage-5");
+    wait("storage-5's challenged report to be accepted", 180, || {
+        let s: Value = serde_json::from_str(&crust(&[
+            "sworker",
+            "status",
+            "--dir",
+            node5.to_str().unwrap(),
+        ]))
+        .unwrap();
+        s["last_accepted_slot"]
+            .as_u64()
+            .filter(|a| *a >= challenged_slot)
+    });
 
     // Ctrl-C stops every process; started again, the devnet resumes the same chain.
     let stopped_at = height(&chain).unwrap();
