@@ -137,6 +137,26 @@ where
                 Err(e) => error(id, 1, e.to_string()),
             }
         }
+        "author_txStatus" => {
+            let Some(hash) = str_param("hash")
+                .and_then(from_hex)
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            else {
+                return error(id, -32602, "params.hash (0x + 64 hex) is required");
+            };
+            let status = core.lock().await.tx_status(&crate::hash::Hash(hash));
+            result(
+                id,
+                match status {
+                    crate::consensus::core::TxStatus::Pending => json!({ "status": "pending" }),
+                    crate::consensus::core::TxStatus::Finalized { height, receipt } => json!({
+                        "status": "finalized", "height": height, "success": receipt.success,
+                        "error": receipt.error, "paid": receipt.paid.to_string(),
+                    }),
+                    crate::consensus::core::TxStatus::Unknown => json!({ "status": "unknown" }),
+                },
+            )
+        }
         "author_submitBatch" => {
             let Some(list) = params.get("txs").and_then(Value::as_array) else {
                 return error(id, -32602, "params.txs (array of hex) is required");

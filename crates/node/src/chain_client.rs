@@ -169,35 +169,39 @@ impl ChainClient {
         Ok((hash, height))
     }
 
-    /// Waits for transaction `hash` in blocks after `after`; returns the including block's
-    /// height, or the chain's reason the call failed.
+    /// Waits until transaction `hash` is finalized (`author_txStatus`); returns the including
+    /// block's height, or the chain's reason the call failed. `_after` is the head when it was
+    /// submitted (kept for callers; the node indexes receipts itself).
     pub fn wait_for(
         &self,
         hash: &str,
-        after: u64,
+        _after: u64,
         timeout: std::time::Duration,
     ) -> Result<u64, String> {
         let deadline = std::time::Instant::now() + timeout;
-        let mut next = after + 1;
+        let mut unknown = 0;
         while std::time::Instant::now() < deadline {
-            let head = self.head()?.height;
-            while next <= head {
-                let r = self.call("chain_block", json!({ "height": next }))?;
-                for receipt in r["receipts"].as_array().into_iter().flatten() {
-                    if receipt["tx_hash"]
-                        .as_str()
-                        .is_some_and(|h| h.eq_ignore_ascii_case(hash))
-                    {
-                        return match receipt["success"].as_bool() {
-                            Some(true) => Ok(next),
-                            _ => Err(format!(
-                                "transaction {hash} failed in block {next}: {}",
-                                receipt["error"].as_str().unwrap_or("unknown error")
-                            )),
-                        };
+            let r = self.call("author_txStatus", json!({ "hash": hash }))?;
+            match r["status"].as_str() {
+                Some("finalized") => {
+                    let height = r["height"].as_u64().unwrap_or_default();
+                    return match r["success"].as_bool() {
+                        Some(true) => Ok(height),
+                        _ => Err(format!(
+                            "transaction {hash} failed in block {height}: {}",
+                            r["error"].as_str().unwrap_or("unknown error")
+                        )),
+                    };
+                }
+                Some("pending") => unknown = 0,
+                _ => {
+                    unknown += 1;
+                    if unknown >= 25 {
+                        return Err(format!(
+                            "transaction {hash} left the node's mempool without being included (replaced, evicted or expired)"
+                        ));
                     }
                 }
-                next += 1;
             }
             std::thread::sleep(std::time::Duration::from_millis(200));
         }

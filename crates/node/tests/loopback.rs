@@ -177,6 +177,24 @@ fn four_processes_finalize_and_serve_rpc() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // Every node reports the transfer finalized with its receipt; an unknown hash is unknown
+    // and a malformed one is refused.
+    let hash = format!("0x{}", crust_primitives::account::to_hex(&tx.hash().0));
+    for p in &rpcs {
+        let s = rpc(*p, "author_txStatus", json!({ "hash": hash })).unwrap();
+        assert_eq!(s["result"]["status"], "finalized", "{s}");
+        assert_eq!(s["result"]["success"], true, "{s}");
+        assert!(s["result"]["height"].as_u64().unwrap() > 0, "{s}");
+    }
+    let none = rpc(
+        rpcs[0],
+        "author_txStatus",
+        json!({ "hash": format!("0x{}", "ab".repeat(32)) }),
+    )
+    .unwrap();
+    assert_eq!(none["result"]["status"], "unknown", "{none}");
+    let bad = rpc(rpcs[0], "author_txStatus", json!({ "hash": "0x12" })).unwrap();
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -95,6 +95,24 @@ pub struct ChainCore<E: commonware_storage::Context + commonware_runtime::Spawne
     pub last_finalized: (u64, Hash),
     pending: HashMap<Hash, Pending>,
     recent: BTreeMap<u64, Finalized>,
+    /// Transaction hash → height, for the transactions of the blocks in `recent`.
+    included: HashMap<Hash, u64>,
+}
+
+/// Where a transaction is, as far as this node knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxStatus {
+    /// Waiting in the mempool.
+    Pending,
+    /// In a finalized block, with its receipt.
+    Finalized {
+        /// The block's height.
+        height: u64,
+        /// Its receipt.
+        receipt: crate::execute::Receipt,
+    },
+    /// Neither: never seen, dropped, or finalized longer ago than this node keeps blocks.
+    Unknown,
 }
 
 impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> {
@@ -114,6 +132,7 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             last_finalized,
             pending: HashMap::new(),
             recent: BTreeMap::new(),
+            included: HashMap::new(),
         }
     }
 
@@ -296,6 +315,9 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         self.pending.retain(|_, p| p.block.header.height > h.height);
         let view = Layer::new(self.store.committed(), Diff::new());
         self.mempool.prune(&view, h.height);
+        for r in &pending.outcome.receipts {
+            self.included.insert(r.tx_hash, h.height);
+        }
         self.recent.insert(
             h.height,
             Finalized {
@@ -304,9 +326,33 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             },
         );
         while self.recent.len() > RECENT_BLOCKS {
-            self.recent.pop_first();
+            if let Some((_, old)) = self.recent.pop_first() {
+                for r in &old.outcome.receipts {
+                    self.included.remove(&r.tx_hash);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Where transaction `hash` is: pending, finalized (within the blocks kept), or unknown.
+    pub fn tx_status(&self, hash: &Hash) -> TxStatus {
+        if let Some(height) = self.included.get(hash)
+            && let Some(receipt) = self
+                .recent
+                .get(height)
+                .and_then(|f| f.outcome.receipts.iter().find(|r| r.tx_hash == *hash))
+        {
+            return TxStatus::Finalized {
+                height: *height,
+                receipt: receipt.clone(),
+            };
+        }
+        if self.mempool.contains(hash) {
+            TxStatus::Pending
+        } else {
+            TxStatus::Unknown
+        }
     }
 
     /// A recently finalized block by height.

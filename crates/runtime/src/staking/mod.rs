@@ -16,7 +16,7 @@ mod curve;
 mod election;
 mod eras;
 mod rewards;
-mod slashing;
+pub mod slashing;
 #[cfg(test)]
 mod tests;
 mod types;
@@ -258,6 +258,7 @@ fn kill_stash(
     state.delete(&ledger_key(controller));
     state.delete(&validator_key(stash));
     remove_guarantee(state, stash)?;
+    slashing::clear_spans(state, stash)?;
     balances::remove_lock(state, stash, STAKING_LOCK)?;
     Ok(())
 }

@@ -1,6 +1,14 @@
 //! Slashing: offences reported with evidence (e.g. conflicting consensus votes) are recorded
 //! against the offender's exposure, deferred so governance can cancel them, then applied to
 //! the validator and its guarantors (`gpos.md` §7). Guarantees shrink with the bond (D22).
+//!
+//! Slashing spans, as in the reference (Substrate NPoS): each stash's eras are cut into spans,
+//! a new one starting after every slash that lands in the current span. Within one span a
+//! stash pays only its largest slash, not the sum, so several reports of one incident (or of
+//! one bad period, reported late for different eras) are not punished over and over; a slash
+//! in a later span is paid in full. Reporters are paid per staker per span, up to half of
+//! `slash_reward_fraction` of the span's slash. Offences older than the bonding window are
+//! ignored, since the funds they would slash may already be gone.
 
 use super::{
     Exposure, IndividualExposure, PendingSlash, StakingError, StakingEvent, active_era,
@@ -19,6 +27,128 @@ fn slash_in_era_key(era: EraIndex, stash: &AccountId) -> Vec<u8> {
         "slash_in_era",
         &[&era.to_be_bytes(), stash.as_bytes()],
     )
+}
+
+fn spans_key(stash: &AccountId) -> Vec<u8> {
+    key("staking", "spans", &[stash.as_bytes()])
+}
+fn span_record_key(stash: &AccountId, span: u32) -> Vec<u8> {
+    key(
+        "staking",
+        "span_slash",
+        &[stash.as_bytes(), &span.to_be_bytes()],
+    )
+}
+
+/// Most earlier spans kept per stash (older ones are past the bonding window anyway).
+const MAX_PRIOR_SPANS: usize = 128;
+
+/// A stash's slashing spans: the current one and where the earlier ones started.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SlashingSpans {
+    /// Index of the current span (0 for a stash never slashed).
+    pub index: u32,
+    /// First era of the current span.
+    pub last_start: EraIndex,
+    /// First eras of the earlier spans, newest first (span `index − 1 − i` starts at `prior[i]`).
+    pub prior: Vec<EraIndex>,
+}
+crust_primitives::impl_codec_struct!(SlashingSpans {
+    index,
+    last_start,
+    prior: crust_primitives::codec::max_items(MAX_PRIOR_SPANS),
+});
+
+/// What one span of one stash has been slashed and paid to reporters so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SpanRecord {
+    /// The largest slash in the span (what the stash pays for it in total).
+    pub slashed: Balance,
+    /// Reporters' rewards already paid for it.
+    pub paid_out: Balance,
+}
+crust_primitives::impl_codec_struct!(SpanRecord { slashed, paid_out });
+
+impl SlashingSpans {
+    /// The span containing `era`, if it is still tracked.
+    fn span_of(&self, era: EraIndex) -> Option<u32> {
+        if era >= self.last_start {
+            return Some(self.index);
+        }
+        self.prior
+            .iter()
+            .position(|&start| era >= start)
+            .and_then(|i| self.index.checked_sub(1 + i as u32))
+    }
+}
+
+/// A stash's slashing spans.
+pub fn slashing_spans(
+    state: &impl State,
+    stash: &AccountId,
+) -> Result<SlashingSpans, StakingError> {
+    Ok(state.read_or_default(&spans_key(stash))?)
+}
+
+/// What span `span` of `stash` has been slashed and paid out.
+pub fn span_record(
+    state: &impl State,
+    stash: &AccountId,
+    span: u32,
+) -> Result<SpanRecord, StakingError> {
+    Ok(state.read_or_default(&span_record_key(stash, span))?)
+}
+
+/// Forgets a stash's spans (its bond is gone).
+pub(super) fn clear_spans(state: &mut impl State, stash: &AccountId) -> Result<(), StakingError> {
+    let spans = slashing_spans(state, stash)?;
+    for span in spans.index.saturating_sub(MAX_PRIOR_SPANS as u32)..=spans.index {
+        state.delete(&span_record_key(stash, span));
+    }
+    state.delete(&spans_key(stash));
+    Ok(())
+}
+
+/// Books a slash of `amount` (the offence era's fraction of the stash's exposure) in the span
+/// of `era`: returns what is still to be slashed (beyond the span's largest slash so far) and
+/// the reporters' reward due for this stash. A slash in the current span ends it.
+fn book_in_span(
+    state: &mut impl State,
+    stash: &AccountId,
+    era: EraIndex,
+    active: EraIndex,
+    amount: Balance,
+    reward_fraction: Perbill,
+) -> Result<(Balance, Balance), StakingError> {
+    let mut spans = slashing_spans(state, stash)?;
+    let Some(span) = spans.span_of(era) else {
+        return Ok((0, 0)); // older than every tracked span
+    };
+    let mut record = span_record(state, stash, span)?;
+    let more = amount.saturating_sub(record.slashed);
+    if more == 0 {
+        return Ok((0, 0));
+    }
+    record.slashed = amount;
+    // Reporters get half of `reward_fraction` of the span's slash, less what they got already.
+    let due = Perbill::from_percent(50)
+        .mul_nearest(reward_fraction.mul_nearest(record.slashed))
+        .saturating_sub(record.paid_out);
+    record.paid_out = record.paid_out.saturating_add(due);
+    state.write(&span_record_key(stash, span), &record);
+    if span == spans.index {
+        // End the current span: the next one starts after the active era.
+        spans.prior.insert(0, spans.last_start);
+        if spans.prior.len() > MAX_PRIOR_SPANS {
+            spans.prior.truncate(MAX_PRIOR_SPANS);
+            let oldest = spans.index.saturating_sub(MAX_PRIOR_SPANS as u32);
+            state.delete(&span_record_key(stash, oldest));
+        }
+        spans.last_start = active.saturating_add(1);
+        spans.index = spans.index.saturating_add(1);
+        state.write(&spans_key(stash), &spans);
+    }
+    Ok((more, due))
 }
 
 /// The slashes waiting to be applied at the start of `era`.
@@ -41,6 +171,11 @@ pub fn report_offence(
     fraction: Perbill,
     reporters: &[AccountId],
 ) -> Result<bool, StakingError> {
+    let active = active_era(state)?;
+    let window = system::config(state)?.bonding_duration_eras;
+    if era > active || era.saturating_add(window) < active {
+        return Ok(false); // not yet, or older than the bonding window
+    }
     let Some(members) = committee(state, era)? else {
         return Ok(false);
     };
@@ -67,21 +202,30 @@ pub fn report_offence(
     }
     state.write(&slash_in_era_key(era, &stash), &fraction);
     let exp: Exposure = exposure(state, era, &stash)?.unwrap_or_default();
-    let more = |v: Balance| fraction.mul_nearest(v).saturating_sub(prior.mul_nearest(v));
-    let own = more(exp.own);
-    let others: Vec<IndividualExposure> = exp
-        .others
-        .iter()
-        .map(|o| IndividualExposure {
-            who: o.who,
-            value: more(o.value),
-        })
-        .filter(|o| o.value > 0)
-        .collect();
-    let total = others.iter().fold(own, |a, o| a.saturating_add(o.value));
     let p = params(state)?;
-    // Reporters share half of `slash_reward_fraction` of the slash (reference REWARD_F1 = 50%).
-    let payout = Perbill::from_percent(50).mul_nearest(p.slash_reward_fraction.mul_nearest(total));
+    let (own, mut payout) = book_in_span(
+        state,
+        &stash,
+        era,
+        active,
+        fraction.mul_nearest(exp.own),
+        p.slash_reward_fraction,
+    )?;
+    let mut others = Vec::new();
+    for o in &exp.others {
+        let (value, due) = book_in_span(
+            state,
+            &o.who,
+            era,
+            active,
+            fraction.mul_nearest(o.value),
+            p.slash_reward_fraction,
+        )?;
+        payout = payout.saturating_add(due);
+        if value > 0 {
+            others.push(IndividualExposure { who: o.who, value });
+        }
+    }
     let slash = PendingSlash {
         validator: stash,
         own,
@@ -91,9 +235,7 @@ pub fn report_offence(
     };
     // Applied at the start of era `active + defer + 1`, as the reference applies queued slashes
     // of era e once `e < a − defer`.
-    let apply_era = active_era(state)?
-        .saturating_add(p.slash_defer_eras)
-        .saturating_add(1);
+    let apply_era = active.saturating_add(p.slash_defer_eras).saturating_add(1);
     state.emit(Event::Staking(StakingEvent::SlashReported {
         validator: stash,
         fraction,

@@ -777,6 +777,98 @@ fn slashes_are_deferred_and_cancellable() {
 }
 
 #[test]
+fn a_stash_pays_its_largest_slash_once_per_span() {
+    let mut n = Network::new();
+    let mut p = params(&n.state).unwrap();
+    p.slash_defer_eras = 0;
+    set_params(&mut n.state, &p);
+    n.set_workloads(0, &[(V1, 150 * CRU), (V2, 50 * CRU), (V3, 500 * CRU)]);
+    n.run_to(1800, GENESIS_KEY);
+    assert_eq!(active_era(&n.state).unwrap(), 3);
+    let own = |n: &Network, era| exposure(&n.state, era, &V3).unwrap().unwrap().own;
+    let (own2, own3) = (own(&n, 2), own(&n, 3));
+    assert!(own2 > 0 && own3 > 0);
+    let bond = |n: &Network| ledger(&n.state, &V3).unwrap().unwrap().active;
+    let bob = |n: &Network| crate::balances::free_balance(&n.state, &BOB).unwrap();
+    let pct = Perbill::from_percent;
+    let reward_for = |slashed: Balance| pct(50).mul_nearest(pct(10).mul_nearest(slashed));
+
+    // Era 2 at 10%: slashed at once (no deferral); it fell in the current span, which ends.
+    let b0 = bond(&n);
+    assert!(report_offence(&mut n.state, 2, &K3, pct(10), &[BOB]).unwrap());
+    let s2 = pct(10).mul_nearest(own2);
+    assert_eq!(b0 - bond(&n), s2);
+    let spans = slashing::slashing_spans(&n.state, &V3).unwrap();
+    assert_eq!((spans.index, spans.last_start), (1, 4));
+    assert_eq!(spans.prior, vec![0]);
+    assert_eq!(bob(&n), reward_for(s2));
+
+    // Era 3 at 10%, reported later: the same (now earlier) span, so V3 pays only what
+    // exceeds its 10% for era 2 — not a second slash for one bad period.
+    let b1 = bond(&n);
+    assert!(report_offence(&mut n.state, 3, &K3, pct(10), &[BOB]).unwrap());
+    let s3 = pct(10).mul_nearest(own3);
+    assert_eq!(b1 - bond(&n), s3.saturating_sub(s2));
+    // A larger fraction in that span charges the difference up to it, and reporters are paid
+    // for the span's largest slash once.
+    let b2 = bond(&n);
+    assert!(report_offence(&mut n.state, 3, &K3, pct(30), &[BOB]).unwrap());
+    let s3b = pct(30).mul_nearest(own3);
+    assert_eq!(b2 - bond(&n), s3b - s2.max(s3));
+    assert_eq!(
+        slashing::span_record(&n.state, &V3, 0).unwrap().slashed,
+        s3b
+    );
+    assert_eq!(bob(&n), reward_for(s3b));
+    // A smaller fraction for an era already slashed more is ignored, as are eras not started.
+    assert!(!report_offence(&mut n.state, 3, &K3, pct(20), &[BOB]).unwrap());
+    assert!(!report_offence(&mut n.state, 9, &K3, pct(10), &[BOB]).unwrap());
+
+    // V3 validates again and is re-elected: an offence in the new span is paid in full.
+    let mut h = 1800;
+    call(
+        &mut n.state,
+        V3,
+        h,
+        StakingCall::Validate {
+            prefs: ValidatorPrefs {
+                commission: Perbill::zero(),
+                session_key: K3,
+            },
+        },
+    )
+    .unwrap();
+    let era = loop {
+        h += 300;
+        call(
+            &mut n.state,
+            ROOT,
+            h,
+            StakingCall::ForceEra {
+                mode: Forcing::ForceNew,
+            },
+        )
+        .unwrap();
+        n.run_to(h, GENESIS_KEY);
+        let era = active_era(&n.state).unwrap();
+        if era >= 4
+            && exposure(&n.state, era, &V3)
+                .unwrap()
+                .is_some_and(|e| e.own > 0)
+        {
+            break era;
+        }
+        assert!(h < 20_000, "V3 was never re-elected");
+    };
+    let (b3, paid) = (bond(&n), bob(&n));
+    assert!(report_offence(&mut n.state, era, &K3, pct(10), &[BOB]).unwrap());
+    let fresh = pct(10).mul_nearest(own(&n, era));
+    assert_eq!(b3 - bond(&n), fresh);
+    assert_eq!(bob(&n) - paid, reward_for(fresh));
+    assert_eq!(slashing::slashing_spans(&n.state, &V3).unwrap().index, 2);
+}
+
+#[test]
 fn zero_fraction_offence_only_chills_and_forces_an_era() {
     let mut n = Network::new();
     n.set_workloads(0, &[(V1, 150 * CRU)]);
