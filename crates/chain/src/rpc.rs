@@ -13,11 +13,18 @@
 //!
 //! Errors use JSON-RPC codes: -32700 parse, -32601 unknown method, -32602 bad params, 1 refused
 //! transaction, 2 not found.
+//!
+//! The same methods are served over a WebSocket at `GET /ws`, which adds subscriptions:
+//! `chain_subscribeFinalizedHeads` and `chain_subscribeEvents` answer with a subscription id
+//! and then push `chain_finalizedHead` / `chain_events` notifications for every finalized
+//! block; `chain_unsubscribe {subscription}` stops one.
 
 use crate::consensus::app::SharedCore;
 use crate::hash::Hash;
 use crate::tx::Transaction;
-use axum::{Json, Router, extract::State, routing::post};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use axum::{Json, Router, extract::State, routing::get, routing::post};
 use crust_primitives::AccountId;
 use crust_primitives::account::to_hex;
 use serde_json::{Value, json};
@@ -49,6 +56,7 @@ where
 {
     Router::new()
         .route("/", post(handle::<S>))
+        .route("/ws", get(upgrade::<S>))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(core)
 }
@@ -64,6 +72,138 @@ where
     let params = request.get("params").cloned().unwrap_or(Value::Null);
     let method = request.get("method").and_then(Value::as_str).unwrap_or("");
     Json(dispatch(&core, method, &params, &id).await)
+}
+
+/// Largest WebSocket message accepted from a client.
+const MAX_WS_MESSAGE: usize = 1024 * 1024;
+
+async fn upgrade<S>(State(core): State<SharedCore<S>>, ws: WebSocketUpgrade) -> Response
+where
+    S: commonware_storage::Context + commonware_runtime::Spawner,
+{
+    ws.max_message_size(MAX_WS_MESSAGE)
+        .on_upgrade(move |socket| serve_socket(core, socket))
+}
+
+/// What a connection is subscribed to: the id of each kind, if any.
+#[derive(Default)]
+struct Subscriptions {
+    heads: Option<u64>,
+    events: Option<u64>,
+    next_id: u64,
+}
+
+fn header_json(f: &crate::consensus::core::Finalized) -> Value {
+    let h = &f.block.header;
+    json!({
+        "height": h.height, "hash": f.block.hash().to_hex(), "parent": h.parent.to_hex(),
+        "timestamp_ms": h.timestamp_ms, "era": h.era, "proposer": h.proposer.to_ss58(),
+        "state_root": h.state_root.to_hex(), "tx_root": h.tx_root.to_hex(),
+        "transactions": f.block.transactions.len(),
+    })
+}
+
+fn events_json(f: &crate::consensus::core::Finalized) -> Value {
+    let events: Vec<Value> = f
+        .outcome
+        .events
+        .iter()
+        .map(|(tx, e)| json!({ "tx": tx, "event": e }))
+        .collect();
+    json!({ "height": f.block.header.height, "hash": f.block.hash().to_hex(), "events": events })
+}
+
+fn notification(method: &str, subscription: u64, value: Value) -> Message {
+    let body = json!({ "jsonrpc": "2.0", "method": method, "params": { "subscription": subscription, "result": value } });
+    Message::Text(body.to_string().into())
+}
+
+/// One WebSocket connection: JSON-RPC requests in, answers and notifications out.
+async fn serve_socket<S>(core: SharedCore<S>, mut socket: WebSocket)
+where
+    S: commonware_storage::Context + commonware_runtime::Spawner,
+{
+    let mut notices = core.lock().await.subscribe();
+    let mut subs = Subscriptions::default();
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(t))) => t.as_str().to_owned(),
+                    Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                };
+                let answer = socket_request(&core, &mut subs, &text).await;
+                if socket.send(Message::Text(answer.to_string().into())).await.is_err() {
+                    return;
+                }
+            }
+            notice = notices.recv() => {
+                let out = match notice {
+                    Ok(f) => {
+                        let mut out = Vec::new();
+                        if let Some(id) = subs.heads {
+                            out.push(notification("chain_finalizedHead", id, header_json(&f)));
+                        }
+                        if let Some(id) = subs.events {
+                            out.push(notification("chain_events", id, events_json(&f)));
+                        }
+                        out
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        // Too slow a reader: say how many blocks it missed, then go on.
+                        [subs.heads, subs.events]
+                            .into_iter()
+                            .flatten()
+                            .map(|id| notification("chain_lagged", id, json!({ "missed": missed })))
+                            .collect()
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                for m in out {
+                    if socket.send(m).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn socket_request<S>(core: &SharedCore<S>, subs: &mut Subscriptions, text: &str) -> Value
+where
+    S: commonware_storage::Context + commonware_runtime::Spawner,
+{
+    let Ok(request) = serde_json::from_str::<Value>(text) else {
+        return error(&Value::Null, -32700, "request is not JSON");
+    };
+    let id = request.get("id").cloned().unwrap_or(Value::Null);
+    let params = request.get("params").cloned().unwrap_or(Value::Null);
+    let method = request.get("method").and_then(Value::as_str).unwrap_or("");
+    let subscribe = |slot: &mut Option<u64>, next: &mut u64| {
+        *next += 1;
+        *slot = Some(*next);
+        result(&id, json!(*next))
+    };
+    match method {
+        "chain_subscribeFinalizedHeads" => subscribe(&mut subs.heads, &mut subs.next_id),
+        "chain_subscribeEvents" => subscribe(&mut subs.events, &mut subs.next_id),
+        "chain_unsubscribe" => {
+            let Some(sub) = params.get("subscription").and_then(Value::as_u64) else {
+                return error(&id, -32602, "params.subscription (number) is required");
+            };
+            let mut found = false;
+            for slot in [&mut subs.heads, &mut subs.events] {
+                if *slot == Some(sub) {
+                    *slot = None;
+                    found = true;
+                }
+            }
+            result(&id, json!(found))
+        }
+        _ => dispatch(core, method, &params, &id).await,
+    }
 }
 
 async fn dispatch<S>(core: &SharedCore<S>, method: &str, params: &Value, id: &Value) -> Value

@@ -6,7 +6,7 @@ use crate::chain_client::ChainClient;
 use crust_ipfs::blockstore::{Blockstore, StoreError};
 use crust_ipfs::repo::Repo;
 use crust_ipfs::{Block, Cid};
-use crust_primitives::Keypair;
+use crust_primitives::{AccountId, Keypair};
 use crust_runtime::Call;
 use crust_runtime::market::{self, FileInfo, MarketCall};
 use crust_runtime::swork::{self, PubKeyInfo, SworkCall, WorkReportRecord};
@@ -270,6 +270,9 @@ struct Follow {
     /// The slot the watch list was last looked at.
     #[serde(default)]
     watched_slot: u64,
+    /// The report slot each queued order was first seen in (for the group's rendezvous order).
+    #[serde(default)]
+    first_seen: BTreeMap<String, u64>,
 }
 
 fn load_follow(path: &Path) -> Follow {
@@ -456,6 +459,10 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                         ) = (ok, tx.unsigned.call)
                         {
                             follow.queue.insert(cid.to_string(), file_size);
+                            follow
+                                .first_seen
+                                .entry(cid.to_string())
+                                .or_insert(next / slot_blocks * slot_blocks);
                             let hints = provider_hints(&memo);
                             if !hints.is_empty() {
                                 follow.hints.insert(cid.to_string(), hints);
@@ -479,6 +486,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             follow.queue.extend(watched.clone());
             follow.watch = watched;
         }
+        let group = my_group(&client, &account.public())?;
         let queued: Vec<String> = follow.queue.keys().cloned().collect();
         for text in queued {
             if retry_at.get(&text).is_some_and(|t| *t > Instant::now()) {
@@ -490,7 +498,17 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             };
             let info = client.read::<FileInfo>(&market::file_key(&cid))?;
             let room = worker.capacity().saturating_sub(worker.files_bytes());
-            match decide(info.as_ref(), head.height, args.replica_target, room) {
+            let mut decision = decide(info.as_ref(), head.height, args.replica_target, room);
+            if let (Decision::Store, Some((owner, members)), Some(f)) =
+                (&decision, &group, info.as_ref())
+            {
+                let first = follow.first_seen.get(&text).copied().unwrap_or(this_slot);
+                let waited = this_slot.saturating_sub(first) / slot_blocks;
+                if let Some(why) = group_turn(&cid, &account.public(), owner, members, f, waited) {
+                    decision = Decision::Wait(why);
+                }
+            }
+            match decision {
                 Decision::Store => {}
                 Decision::Wait(why) => {
                     if !follow.watch.contains_key(&text) {
@@ -506,6 +524,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                     follow.queue.remove(&text);
                     follow.watch.remove(&text);
                     follow.hints.remove(&text);
+                    follow.first_seen.remove(&text);
                     continue;
                 }
             }
@@ -516,6 +535,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                     follow.queue.remove(&text);
                     follow.watch.remove(&text);
                     follow.hints.remove(&text);
+                    follow.first_seen.remove(&text);
                     retry_at.remove(&text);
                 }
                 Err(e) => {
@@ -689,6 +709,60 @@ fn decide(info: Option<&FileInfo>, head: u64, target: usize, room: u64) -> Decis
         ));
     }
     Decision::Store
+}
+
+/// This account's group, if it is a member of one: the owner and the members.
+fn my_group(
+    client: &ChainClient,
+    me: &AccountId,
+) -> Result<Option<(AccountId, Vec<AccountId>)>, String> {
+    let Some(owner) = client
+        .read::<swork::Identity>(&swork::identity_key(me))?
+        .and_then(|i| i.group)
+    else {
+        return Ok(None);
+    };
+    Ok(client
+        .read::<swork::Group>(&swork::group_key(&owner))?
+        .map(|g| (owner, g.members)))
+}
+
+/// A member's place in its group's rendezvous order for `cid` (0 = first): members ranked by
+/// SHA-256(cid ‖ member), highest first. Every member computes the same order.
+fn rendezvous_rank(cid: &Cid, me: &AccountId, members: &[AccountId]) -> usize {
+    use sha2::Digest as _;
+    let score = |m: &AccountId| -> [u8; 32] {
+        let mut h = sha2::Sha256::new();
+        h.update(cid.to_bytes());
+        h.update(m.as_bytes());
+        h.finalize().into()
+    };
+    let mine = score(me);
+    members
+        .iter()
+        .filter(|m| *m != me && score(m) > mine)
+        .count()
+}
+
+/// Groups spread their files (a group earns one replica per file, D19): a member stores an
+/// order only when the group holds no replica of it yet and it is the member's turn — the
+/// first in the rendezvous order at once, the next one slot later (if the first has not
+/// stored it by then), and so on. Returns why to wait, or `None` to store.
+fn group_turn(
+    cid: &Cid,
+    me: &AccountId,
+    owner: &AccountId,
+    members: &[AccountId],
+    file: &FileInfo,
+    waited_slots: u64,
+) -> Option<String> {
+    if file.replicas.iter().any(|r| r.owner == *owner) {
+        return Some("a member of its group already holds a replica".into());
+    }
+    let rank = rendezvous_rank(cid, me, members) as u64;
+    (rank > waited_slots).then(|| {
+        format!("{rank} group members come before this one in the rendezvous order for it")
+    })
 }
 
 /// Why a held file should go: its order is gone or past its expiry (a pending order, not yet
@@ -1151,5 +1225,54 @@ mod selection_tests {
         assert!(delays.iter().all(|d| *d < 20));
         assert!(delays.iter().any(|d| *d != delays[0]));
         assert_eq!(report_delay(&[1; 32], 600, 2), 0);
+    }
+
+    #[test]
+    fn a_group_spreads_files_by_rendezvous_and_fails_over_slot_by_slot() {
+        use crust_primitives::AccountId;
+        let members: Vec<AccountId> = (1..=4u8).map(|i| AccountId([i; 32])).collect();
+        let owner = AccountId([0x99; 32]);
+        let file = info(100, 900, 0);
+        let mut firsts = [0usize; 4];
+        for n in 0..400u32 {
+            let mut digest = [0u8; 32];
+            digest[..4].copy_from_slice(&n.to_be_bytes());
+            let cid = Cid::v1_sha256(0x55, digest);
+            // Every member agrees on one order: the ranks are a permutation.
+            let mut ranks: Vec<usize> = members
+                .iter()
+                .map(|m| rendezvous_rank(&cid, m, &members))
+                .collect();
+            let first = ranks.iter().position(|r| *r == 0).unwrap();
+            firsts[first] += 1;
+            ranks.sort_unstable();
+            assert_eq!(ranks, vec![0, 1, 2, 3]);
+            // At first only the first member stores; each slot without a group replica lets
+            // the next one in.
+            for waited in 0..4u64 {
+                let storing = members
+                    .iter()
+                    .filter(|m| group_turn(&cid, m, &owner, &members, &file, waited).is_none())
+                    .count();
+                assert_eq!(storing as u64, waited + 1);
+            }
+        }
+        // The files spread over the members (100 each on average).
+        assert!(firsts.iter().all(|&f| f > 60), "{firsts:?}");
+        // Once the group holds a replica, no member stores another.
+        let mut held = info(100, 900, 0);
+        held.replicas.push(Replica {
+            owner,
+            who: members[2],
+            anchor: [2; 32],
+            valid_at: 1,
+            created_at: Some(1),
+        });
+        let cid = Cid::v1_sha256(0x55, [7; 32]);
+        assert!(
+            members
+                .iter()
+                .all(|m| group_turn(&cid, m, &owner, &members, &held, 9).is_some())
+        );
     }
 }

@@ -33,6 +33,28 @@ fn free_port() -> u16 {
         .port()
 }
 
+type Ws = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+fn ws_next(ws: &mut Ws) -> Value {
+    let message = ws.read().unwrap();
+    serde_json::from_str(message.to_text().unwrap()).unwrap()
+}
+
+/// Sends a request over the WebSocket and returns its answer; notifications that arrive first
+/// go to `pushed`.
+fn ws_call(ws: &mut Ws, id: u64, method: &str, params: Value, pushed: &mut Vec<Value>) -> Value {
+    let request = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+    ws.send(tungstenite::Message::text(request.to_string()))
+        .unwrap();
+    loop {
+        let v = ws_next(ws);
+        if v["id"] == id {
+            return v;
+        }
+        pushed.push(v);
+    }
+}
+
 fn rpc(port: u16, method: &str, params: Value) -> Option<Value> {
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -195,6 +217,63 @@ fn four_processes_finalize_and_serve_rpc() {
     assert_eq!(none["result"]["status"], "unknown", "{none}");
     let bad = rpc(rpcs[0], "author_txStatus", json!({ "hash": "0x12" })).unwrap();
     assert_eq!(bad["error"]["code"], -32602, "{bad}");
+
+    // The WebSocket: the same methods, plus finalized-head and event subscriptions.
+    let (mut ws, _) = tungstenite::connect(format!("ws://127.0.0.1:{}/ws", rpcs[0])).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = ws.get_mut() {
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    }
+    let head = ws_call(&mut ws, 1, "chain_head", json!({}), &mut Vec::new());
+    assert!(head["result"]["height"].as_u64().unwrap() > 0, "{head}");
+    let mut pushed = Vec::new();
+    let heads = ws_call(
+        &mut ws,
+        2,
+        "chain_subscribeFinalizedHeads",
+        json!({}),
+        &mut pushed,
+    );
+    let events = ws_call(&mut ws, 3, "chain_subscribeEvents", json!({}), &mut pushed);
+    let (heads, events) = (heads["result"].clone(), events["result"].clone());
+    assert_ne!(heads, events);
+    while pushed
+        .iter()
+        .filter(|n| n["method"] == "chain_finalizedHead")
+        .count()
+        < 3
+    {
+        pushed.push(ws_next(&mut ws));
+    }
+    let heights: Vec<u64> = pushed
+        .iter()
+        .filter(|n| n["method"] == "chain_finalizedHead")
+        .map(|n| {
+            assert_eq!(n["params"]["subscription"], heads, "{n}");
+            n["params"]["result"]["height"].as_u64().unwrap()
+        })
+        .collect();
+    assert!(heights.windows(2).all(|w| w[1] == w[0] + 1), "{heights:?}");
+    let event_heights: Vec<u64> = pushed
+        .iter()
+        .filter(|n| n["method"] == "chain_events")
+        .map(|n| {
+            assert_eq!(n["params"]["subscription"], events, "{n}");
+            assert!(n["params"]["result"]["events"].is_array(), "{n}");
+            n["params"]["result"]["height"].as_u64().unwrap()
+        })
+        .collect();
+    assert!(
+        heights.iter().any(|h| event_heights.contains(h)),
+        "{event_heights:?}"
+    );
+    let off = ws_call(
+        &mut ws,
+        4,
+        "chain_unsubscribe",
+        json!({ "subscription": heads }),
+        &mut pushed,
+    );
+    assert_eq!(off["result"], true, "{off}");
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
 }

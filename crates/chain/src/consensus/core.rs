@@ -97,7 +97,12 @@ pub struct ChainCore<E: commonware_storage::Context + commonware_runtime::Spawne
     recent: BTreeMap<u64, Finalized>,
     /// Transaction hash → height, for the transactions of the blocks in `recent`.
     included: HashMap<Hash, u64>,
+    /// Finalized blocks as they happen, for subscribers (the RPC's WebSocket).
+    notices: tokio::sync::broadcast::Sender<std::sync::Arc<Finalized>>,
 }
+
+/// Finalized blocks a subscriber may fall behind by before it misses some.
+pub const NOTICE_BUFFER: usize = 256;
 
 /// Where a transaction is, as far as this node knows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +138,7 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             pending: HashMap::new(),
             recent: BTreeMap::new(),
             included: HashMap::new(),
+            notices: tokio::sync::broadcast::channel(NOTICE_BUFFER).0,
         }
     }
 
@@ -318,13 +324,15 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         for r in &pending.outcome.receipts {
             self.included.insert(r.tx_hash, h.height);
         }
-        self.recent.insert(
-            h.height,
-            Finalized {
-                block: block.clone(),
-                outcome: pending.outcome,
-            },
-        );
+        let finalized = Finalized {
+            block: block.clone(),
+            outcome: pending.outcome,
+        };
+        if self.notices.receiver_count() > 0 {
+            // A send only fails when nobody listens.
+            let _ = self.notices.send(std::sync::Arc::new(finalized.clone()));
+        }
+        self.recent.insert(h.height, finalized);
         while self.recent.len() > RECENT_BLOCKS {
             if let Some((_, old)) = self.recent.pop_first() {
                 for r in &old.outcome.receipts {
@@ -333,6 +341,12 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             }
         }
         Ok(())
+    }
+
+    /// Every block finalized from now on, in order (a subscriber more than [`NOTICE_BUFFER`]
+    /// blocks behind is told how many it missed).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<Finalized>> {
+        self.notices.subscribe()
     }
 
     /// Where transaction `hash` is: pending, finalized (within the blocks kept), or unknown.

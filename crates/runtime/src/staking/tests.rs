@@ -506,6 +506,24 @@ impl Network {
         self.height = height;
     }
 
+    /// Forces a new era at every slot boundary (300 blocks) until `done`.
+    fn force_eras_until(&mut self, mut done: impl FnMut(&Self) -> bool) {
+        while !done(self) {
+            assert!(self.height < 20_000, "the condition never held");
+            let h = self.height + 300;
+            call(
+                &mut self.state,
+                ROOT,
+                h,
+                StakingCall::ForceEra {
+                    mode: Forcing::ForceNew,
+                },
+            )
+            .unwrap();
+            self.run_to(h, GENESIS_KEY);
+        }
+    }
+
     /// Pretends the slot-end consolidation gave these owner workloads.
     fn set_workloads(&mut self, slot: u64, workloads: &[(AccountId, u128)]) {
         for (owner, w) in workloads {
@@ -712,20 +730,8 @@ fn slashes_are_deferred_and_cancellable() {
     let before = ledger(&n.state, &V3).unwrap().unwrap().active;
     let issuance = crate::balances::total_issuance(&n.state).unwrap();
     // Forced eras roll at each slot boundary until era 4 starts.
-    let mut h = 600;
-    while active_era(&n.state).unwrap() < 4 {
-        h += 300;
-        call(
-            &mut n.state,
-            ROOT,
-            h,
-            StakingCall::ForceEra {
-                mode: Forcing::ForceNew,
-            },
-        )
-        .unwrap();
-        n.run_to(h, GENESIS_KEY);
-    }
+    n.force_eras_until(|n| active_era(&n.state).unwrap() >= 4);
+    let h = n.height;
     let after = ledger(&n.state, &V3).unwrap().unwrap().active;
     assert_eq!(
         before - after,
@@ -825,11 +831,10 @@ fn a_stash_pays_its_largest_slash_once_per_span() {
     assert!(!report_offence(&mut n.state, 9, &K3, pct(10), &[BOB]).unwrap());
 
     // V3 validates again and is re-elected: an offence in the new span is paid in full.
-    let mut h = 1800;
     call(
         &mut n.state,
         V3,
-        h,
+        n.height,
         StakingCall::Validate {
             prefs: ValidatorPrefs {
                 commission: Perbill::zero(),
@@ -838,28 +843,14 @@ fn a_stash_pays_its_largest_slash_once_per_span() {
         },
     )
     .unwrap();
-    let era = loop {
-        h += 300;
-        call(
-            &mut n.state,
-            ROOT,
-            h,
-            StakingCall::ForceEra {
-                mode: Forcing::ForceNew,
-            },
-        )
-        .unwrap();
-        n.run_to(h, GENESIS_KEY);
+    n.force_eras_until(|n| {
         let era = active_era(&n.state).unwrap();
-        if era >= 4
+        era >= 4
             && exposure(&n.state, era, &V3)
                 .unwrap()
                 .is_some_and(|e| e.own > 0)
-        {
-            break era;
-        }
-        assert!(h < 20_000, "V3 was never re-elected");
-    };
+    });
+    let era = active_era(&n.state).unwrap();
     let (b3, paid) = (bond(&n), bob(&n));
     assert!(report_offence(&mut n.state, era, &K3, pct(10), &[BOB]).unwrap());
     let fresh = pct(10).mul_nearest(own(&n, era));

@@ -42,7 +42,8 @@ fn code_key(code: &CodeMeasurement) -> Vec<u8> {
 pub fn pubkey_key(pk: &EnclaveKey) -> Vec<u8> {
     key(MODULE, "pubkey", &[pk])
 }
-fn identity_key(who: &AccountId) -> Vec<u8> {
+/// The state key of an account's storage `Identity` (for light reads).
+pub fn identity_key(who: &AccountId) -> Vec<u8> {
     key(MODULE, "identity", &[who.as_bytes()])
 }
 pub(crate) fn identities_prefix() -> Vec<u8> {
@@ -55,7 +56,8 @@ pub fn report_key(anchor: &Anchor) -> Vec<u8> {
 fn reported_key(anchor: &Anchor, slot: u64) -> Vec<u8> {
     key(MODULE, "reported", &[anchor, &slot.to_be_bytes()])
 }
-fn group_key(owner: &AccountId) -> Vec<u8> {
+/// The state key of a `Group` by its owner (for light reads).
+pub fn group_key(owner: &AccountId) -> Vec<u8> {
     key(MODULE, "group", &[owner.as_bytes()])
 }
 fn authority_key(who: &AccountId) -> Vec<u8> {
