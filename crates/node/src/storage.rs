@@ -601,15 +601,19 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             let (added, deleted) = (report.added.len(), report.deleted.len());
             // D18: the report carries the answers to this slot's storage challenges.
-            match worker.answers(&hash) {
-                Ok(answers) => {
-                    let challenged = answers.len();
+            match worker
+                .answers(&hash)
+                .and_then(|a| Ok((a, worker.srd_answers(&hash)?)))
+            {
+                Ok((answers, srd_answers)) => {
+                    let challenged = answers.len() + srd_answers.len();
                     match client.submit(
                         &account,
                         Call::Swork(SworkCall::ReportWorks {
                             report,
                             signature,
                             answers,
+                            srd_answers,
                         }),
                     ) {
                         Ok(_) => eprintln!(

@@ -74,6 +74,7 @@ fn report(chain: &mut Chain, o: &mut Owner, srd: u64, added: &[(Cid, u64)]) {
             report: r.clone(),
             signature,
             answers: vec![],
+            srd_answers: vec![],
         }),
     )
     .unwrap();

@@ -10,6 +10,7 @@
 
 use crate::enclave::{Enclave, SRD_LEAF_BYTES, SRD_UNIT_LEAVES};
 use crust_primitives::merkle::{self, Hash, Proof};
+use crust_runtime::swork;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -143,18 +144,20 @@ impl Srd {
         self.units.len() as u64 * self.config.unit_bytes()
     }
 
-    /// The SRD root reported on chain: a Merkle tree over the unit roots by unit number.
+    /// The SRD root reported on chain: a Merkle tree over the units by number, each leaf
+    /// binding the unit's number, leaf count and root ([`swork::challenge::srd_leaf`]).
     pub fn root(&self) -> Hash {
         let leaves: Vec<Hash> = self
             .units
             .values()
-            .map(|u| {
-                let mut leaf = u.id.to_be_bytes().to_vec();
-                leaf.extend_from_slice(&u.root);
-                merkle::leaf(&leaf)
-            })
+            .map(|u| swork::challenge::srd_leaf(u.id, self.config.leaves_per_unit, &u.root))
             .collect();
         merkle::root(&leaves)
+    }
+
+    /// Leaves per unit.
+    pub fn leaves_per_unit(&self) -> u32 {
+        self.config.leaves_per_unit
     }
 
     /// The units, by number.
@@ -188,7 +191,7 @@ impl Srd {
         for l in 0..self.config.leaves_per_unit {
             self.enclave.srd_leaf(id, l, &mut leaf);
             out.write_all(&leaf).map_err(io_err(&tmp))?;
-            leaves.push(merkle::leaf(&leaf));
+            leaves.push(merkle::block_leaf(&leaf));
         }
         out.into_inner()
             .map_err(|e| io_err(&tmp)(e.into_error()))?
@@ -307,7 +310,9 @@ impl Srd {
         let dir = self.dir(unit.path);
         let mut leaves = Vec::with_capacity(self.config.leaves_per_unit as usize);
         for l in 0..self.config.leaves_per_unit {
-            leaves.push(merkle::leaf(&self.read_leaf(unit, l).map_err(io_err(dir))?));
+            leaves.push(merkle::block_leaf(
+                &self.read_leaf(unit, l).map_err(io_err(dir))?,
+            ));
         }
         let proof = merkle::prove(&leaves, leaf as usize).ok_or(SrdError::NoUnit(id))?;
         Ok((self.read_leaf(unit, leaf).map_err(io_err(dir))?, proof))

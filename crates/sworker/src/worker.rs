@@ -16,7 +16,7 @@ use crust_ipfs::Cid;
 use crust_ipfs::blockstore::Blockstore;
 use crust_primitives::Signature;
 use crust_primitives::merkle;
-use crust_runtime::swork::challenge::{self, ChallengeAnswer};
+use crust_runtime::swork::challenge::{self, ChallengeAnswer, SrdAnswer};
 use crust_runtime::swork::{Root, WorkReport};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -87,6 +87,12 @@ struct ReportState {
     /// slot's storage challenges ask about (D18).
     #[serde(default)]
     committed: Vec<Committed>,
+    /// The SRD units (number, root) the last accepted report's SRD root commits to, by number,
+    /// and their leaf count.
+    #[serde(default)]
+    committed_srd: Vec<(u64, merkle::Hash)>,
+    #[serde(default)]
+    committed_srd_leaves: u32,
     /// Files whose orders ended: left out of reports, their sealed data kept until a report
     /// that no longer commits to them is accepted (a challenge may still ask about them).
     #[serde(default)]
@@ -100,6 +106,8 @@ struct Pending {
     files: Vec<(String, u64)>,
     #[serde(default)]
     committed: Vec<Committed>,
+    #[serde(default)]
+    committed_srd: Vec<(u64, merkle::Hash)>,
 }
 
 /// What a validation round found.
@@ -298,6 +306,49 @@ impl Worker {
         files
     }
 
+    /// Answers this slot's SRD challenge on the last accepted report (D18): a 4 KiB piece of a
+    /// committed unit's leaf, for a report holding the SRD this worker holds now.
+    pub fn srd_answers(&self, slot_hash: &Root) -> Result<Vec<SrdAnswer>, WorkerError> {
+        let committed = &self.state.committed_srd;
+        let leaves = self.state.committed_srd_leaves;
+        let unit_bytes = u64::from(leaves) * challenge::SRD_LEAF_BYTES;
+        let now: Vec<u64> = self.srd.units().map(|u| u.id).collect();
+        if challenge::srd_challenge_count(committed.len() as u64 * unit_bytes, self.srd.size()) == 0
+        {
+            return Ok(Vec::new());
+        }
+        let anchor = self.enclave.public_key();
+        let [unit_pick, leaf_pick, piece_pick] = challenge::srd_picks(slot_hash, &anchor);
+        let index = unit_pick % (committed.len().min(now.len()) as u64).max(1);
+        let (id, unit_root) = committed[index as usize];
+        let unit_leaves: Vec<merkle::Hash> = committed
+            .iter()
+            .map(|(id, root)| challenge::srd_leaf(*id, leaves, root))
+            .collect();
+        let unit_proof = merkle::prove(&unit_leaves, index as usize)
+            .ok_or_else(|| WorkerError::Challenge("no proof for the SRD unit".into()))?;
+        let leaf_index = (leaf_pick % u64::from(leaves.max(1))) as u32;
+        let (leaf, leaf_proof) = self.srd.prove(id, leaf_index)?;
+        let pieces = merkle::piece_leaves(&leaf);
+        let piece = (piece_pick % challenge::SRD_LEAF_PIECES) as usize;
+        let piece_proof = merkle::prove(&pieces, piece)
+            .ok_or_else(|| WorkerError::Challenge("short SRD leaf".into()))?;
+        let start = piece * merkle::PIECE_BYTES;
+        Ok(vec![SrdAnswer {
+            unit_id: id,
+            unit_leaves: leaves,
+            unit_root,
+            unit_proof,
+            piece_root: merkle::root(&pieces),
+            leaf_proof,
+            piece: leaf
+                .get(start..start + merkle::PIECE_BYTES)
+                .ok_or_else(|| WorkerError::Challenge("short SRD leaf".into()))?
+                .to_vec(),
+            piece_proof,
+        }])
+    }
+
     /// Answers this slot's storage challenges on the last accepted report (D18): for each,
     /// a 4 KiB piece of a sealed block with its proofs up to the committed files root.
     pub fn answers(&self, slot_hash: &Root) -> Result<Vec<ChallengeAnswer>, WorkerError> {
@@ -392,6 +443,7 @@ impl Worker {
             hash: report::hash(&work),
             files: refs.iter().map(|f| (f.root.clone(), f.size)).collect(),
             committed: report::committed(&refs),
+            committed_srd: self.srd.units().map(|u| (u.id, u.root)).collect(),
         });
         self.save()?;
         Ok((work, signature))
@@ -409,6 +461,7 @@ impl Worker {
             return Ok(false);
         }
         self.state.reported.clear();
+        // The chain keeps the SRD of the last accepted report, so `committed_srd` stays.
         self.state.committed.clear();
         self.purge_dropped()?;
         Ok(true)
@@ -435,6 +488,8 @@ impl Worker {
             self.state.prev_report_hash = pending.hash;
             self.state.reported = pending.files;
             self.state.committed = pending.committed;
+            self.state.committed_srd = pending.committed_srd;
+            self.state.committed_srd_leaves = self.srd.leaves_per_unit();
         }
         self.purge_dropped()?;
         Ok(committed)

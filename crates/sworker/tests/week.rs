@@ -60,6 +60,7 @@ struct Node {
     net_seed: u8,
     accepted: u64,
     challenged: u64,
+    srd_challenged: u64,
 }
 
 impl Node {
@@ -87,6 +88,7 @@ impl Node {
             net_seed: seed,
             accepted: 0,
             challenged: 0,
+            srd_challenged: 0,
         }
     }
 
@@ -133,12 +135,17 @@ impl Node {
             .expect("prepare");
         // D18: every report answers the slot's storage challenges from the sealed data.
         let answers = self.worker().answers(&block_hash(start)).expect("answers");
+        let srd = self
+            .worker()
+            .srd_answers(&block_hash(start))
+            .expect("SRD answers");
+        self.srd_challenged += srd.len() as u64;
         let committed = swork::work_report(&chain.state, &self.enclave.public_key())
             .expect("state")
             .map_or(0, |r| r.files_count);
         assert_eq!(answers.len() as u64, committed.min(2), "slot {slot}");
         self.challenged += answers.len() as u64;
-        self.send(chain, &work, &sig, &answers);
+        self.send(chain, &work, &sig, &answers, &srd);
         let accepted = self.chain_hash(chain);
         assert!(
             self.worker().reconcile(accepted).expect("reconcile"),
@@ -152,10 +159,11 @@ impl Node {
         work: &swork::WorkReport,
         sig: &crust_primitives::Signature,
         answers: &[swork::challenge::ChallengeAnswer],
+        srd: &[swork::challenge::SrdAnswer],
     ) {
         let ctx = chain.ctx(self.who);
         let result = atomically(&mut chain.state, |s| {
-            swork::report_works(s, &ctx, work, sig, answers)
+            swork::report_works(s, &ctx, work, sig, answers, srd)
         });
         assert!(
             result.is_ok(),
@@ -283,7 +291,11 @@ fn a_simulated_week() {
                     .prepare_report(start, block_hash(start))
                     .expect("prepare");
                 let answers = a.worker().answers(&block_hash(start)).expect("answers");
-                a.send(&mut chain, &work, &sig, &answers);
+                let srd = a
+                    .worker()
+                    .srd_answers(&block_hash(start))
+                    .expect("SRD answers");
+                a.send(&mut chain, &work, &sig, &answers, &srd);
                 a.restart();
                 let accepted = a.chain_hash(&chain);
                 assert!(
@@ -291,7 +303,7 @@ fn a_simulated_week() {
                     "it was accepted"
                 );
                 // The resend a cautious worker makes is a no-op on chain.
-                a.send(&mut chain, &work, &sig, &answers);
+                a.send(&mut chain, &work, &sig, &answers, &srd);
                 a.accepted -= 1;
             }
             _ => a.report(&mut chain, slot),
@@ -339,6 +351,11 @@ fn a_simulated_week() {
         b.challenged > SLOTS,
         "B answered {} challenges",
         b.challenged
+    );
+    assert!(
+        a.srd_challenged > 100,
+        "A answered {} SRD challenges",
+        a.srd_challenged
     );
     assert_eq!(b_punished_slots, 10);
     assert!(swork::workload(&chain.state, &a.who).expect("workload") > 0);

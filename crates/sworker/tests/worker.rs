@@ -206,12 +206,12 @@ fn reports_of_sealed_files_are_accepted_slot_after_slot() {
         let (work, sig) = report::build(enclave.as_ref(), &input, &refs, &reported);
         let ctx = chain.ctx(worker);
         atomically(&mut chain.state, |s| {
-            swork::report_works(s, &ctx, &work, &sig, &[])
+            swork::report_works(s, &ctx, &work, &sig, &[], &[])
         })
         .unwrap_or_else(|e| panic!("slot {slot}: {e}"));
         // Resending after a restart is a no-op (D14), not an illegal transition.
         atomically(&mut chain.state, |s| {
-            swork::report_works(s, &ctx, &work, &sig, &[])
+            swork::report_works(s, &ctx, &work, &sig, &[], &[])
         })
         .expect("resend is a no-op");
         assert_eq!(work.files_size, refs.iter().map(|f| f.size).sum::<u64>());
@@ -240,6 +240,7 @@ fn reports_of_sealed_files_are_accepted_slot_after_slot() {
             &ctx,
             &work,
             &forged,
+            &[],
             &[]
         ))
         .is_err()

@@ -696,6 +696,7 @@ fn committee_changes_at_an_era_boundary_by_storage_backed_election() {
                             report,
                             signature,
                             answers: vec![],
+                            srd_answers: vec![],
                         }),
                     ));
                 }

@@ -256,9 +256,9 @@ fn a_report_must_answer_the_challenges_on_the_previous_one() {
         ab_upgrade_pk: None,
         slot,
         slot_hash: hash_of(slot),
-        srd_size: 1 << 30,
+        srd_size: 0, // SRD challenges: `srd_answers_pass_and_lies_fail`
         files_size: held.files.iter().map(|f| f.1).sum(),
-        srd_root: [1; 32],
+        srd_root: [0; 32],
         files_root: record.files_root,
         added,
         deleted: vec![],
@@ -282,6 +282,7 @@ fn a_report_must_answer_the_challenges_on_the_previous_one() {
         &first,
         &enclave.sign(&report_payload(&first)),
         &[],
+        &[],
     )
     .unwrap();
     assert_eq!(
@@ -295,7 +296,7 @@ fn a_report_must_answer_the_challenges_on_the_previous_one() {
     let sig = enclave.sign(&report_payload(&second));
     let ctx = chain.ctx(ALICE);
     assert!(matches!(
-        report_works(&mut chain.state, &ctx, &second, &sig, &[]),
+        report_works(&mut chain.state, &ctx, &second, &sig, &[], &[]),
         Err(SworkError::ChallengeFailed { .. })
     ));
     // Answers made for the previous slot's seed do not fit this slot's.
@@ -303,13 +304,175 @@ fn a_report_must_answer_the_challenges_on_the_previous_one() {
     let fresh = held.answers(&hash_of(2 * SLOT), &pk);
     if stale != fresh {
         assert!(matches!(
-            report_works(&mut chain.state, &ctx, &second, &sig, &stale),
+            report_works(&mut chain.state, &ctx, &second, &sig, &stale, &[]),
             Err(SworkError::ChallengeFailed { .. })
         ));
     }
-    report_works(&mut chain.state, &ctx, &second, &sig, &fresh).unwrap();
+    report_works(&mut chain.state, &ctx, &second, &sig, &fresh, &[]).unwrap();
     assert_eq!(
         work_report(&chain.state, &pk).unwrap().unwrap().report_slot,
         2 * SLOT
+    );
+}
+
+/// SRD a worker holds: units of `leaves` 1 MiB leaves, by number.
+struct Srd {
+    leaves: u32,
+    units: Vec<(u64, Vec<Vec<u8>>)>,
+}
+
+impl Srd {
+    fn new(units: u64, leaves: u32) -> Self {
+        let units = (0..units)
+            .map(|id| {
+                let data = (0..leaves)
+                    .map(|l| bytes(SRD_LEAF_BYTES as usize, (id * 7 + u64::from(l)) as u8))
+                    .collect();
+                (id, data)
+            })
+            .collect();
+        Self { leaves, units }
+    }
+
+    fn unit_root(leaves: &[Vec<u8>]) -> Hash {
+        merkle::root(
+            &leaves
+                .iter()
+                .map(|l| merkle::block_leaf(l))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    fn leaves(&self) -> Vec<Hash> {
+        self.units
+            .iter()
+            .map(|(id, l)| srd_leaf(*id, self.leaves, &Self::unit_root(l)))
+            .collect()
+    }
+
+    fn bytes(&self) -> u64 {
+        self.units.len() as u64 * u64::from(self.leaves) * SRD_LEAF_BYTES
+    }
+
+    fn record(&self) -> WorkReportRecord {
+        WorkReportRecord {
+            free: self.bytes(),
+            srd_root: merkle::root(&self.leaves()),
+            ..WorkReportRecord::default()
+        }
+    }
+
+    /// The honest answer for a new report holding `now_units` units.
+    fn answer(&self, seed: &Root, anchor: &Anchor, now_units: u64) -> SrdAnswer {
+        let [u, l, p] = srd_picks(seed, anchor);
+        let index = u % (self.units.len() as u64).min(now_units);
+        let (id, leaves) = &self.units[index as usize];
+        let leaf_index = (l % u64::from(self.leaves)) as usize;
+        let leaf = &leaves[leaf_index];
+        let pieces = merkle::piece_leaves(leaf);
+        let piece = (p % SRD_LEAF_PIECES) as usize;
+        let block_leaves: Vec<Hash> = leaves.iter().map(|l| merkle::block_leaf(l)).collect();
+        SrdAnswer {
+            unit_id: *id,
+            unit_leaves: self.leaves,
+            unit_root: merkle::root(&block_leaves),
+            unit_proof: merkle::prove(&self.leaves(), index as usize).unwrap(),
+            piece_root: merkle::root(&pieces),
+            leaf_proof: merkle::prove(&block_leaves, leaf_index).unwrap(),
+            piece: leaf[piece * PIECE_BYTES..(piece + 1) * PIECE_BYTES].to_vec(),
+            piece_proof: merkle::prove(&pieces, piece).unwrap(),
+        }
+    }
+}
+
+fn srd_fails(
+    record: &WorkReportRecord,
+    size: u64,
+    seed: &Root,
+    answers: &[SrdAnswer],
+) -> &'static str {
+    match verify_srd(record, size, seed, &ANCHOR, answers) {
+        Err(SworkError::ChallengeFailed { why, .. }) => why,
+        other => panic!("expected a failed SRD challenge, got {other:?}"),
+    }
+}
+
+#[test]
+fn srd_answers_pass_and_lies_fail() {
+    let srd = Srd::new(5, 2);
+    let record = srd.record();
+    let unit = 2 * SRD_LEAF_BYTES;
+    // Honest answers pass whether the SRD stayed, shrank (units removed newest first) or grew.
+    for n in 0u8..40 {
+        let seed = [n; 32];
+        for now_units in [5u64, 2, 9] {
+            let a = srd.answer(&seed, &ANCHOR, now_units);
+            verify_srd(&record, now_units * unit, &seed, &ANCHOR, &[a]).unwrap();
+        }
+    }
+    // No SRD on either side: nothing to answer, and an answer is then one too many.
+    let seed = [3; 32];
+    verify_srd(&record, 0, &seed, &ANCHOR, &[]).unwrap();
+    verify_srd(&WorkReportRecord::default(), 5 * unit, &seed, &ANCHOR, &[]).unwrap();
+    let good = srd.answer(&seed, &ANCHOR, 5);
+    assert_eq!(
+        srd_fails(&record, 0, &seed, std::slice::from_ref(&good)),
+        "wrong number of SRD challenge answers"
+    );
+    assert_eq!(
+        srd_fails(&record, 5 * unit, &seed, &[]),
+        "wrong number of SRD challenge answers"
+    );
+    // A flipped bit in the piece, a wrong piece, another unit, a lie about the unit size.
+    let mut a = good.clone();
+    a.piece[9] ^= 1;
+    assert_eq!(
+        srd_fails(&record, 5 * unit, &seed, &[a]),
+        "the piece does not match the SRD leaf"
+    );
+    let mut a = good.clone();
+    a.piece_proof.index = (a.piece_proof.index + 1) % SRD_LEAF_PIECES;
+    assert_eq!(
+        srd_fails(&record, 5 * unit, &seed, &[a]),
+        "the answer is for another SRD piece"
+    );
+    let mut a = good.clone();
+    a.unit_proof.index = (a.unit_proof.index + 1) % 5;
+    assert_eq!(
+        srd_fails(&record, 5 * unit, &seed, &[a]),
+        "the answer is for another SRD unit"
+    );
+    let mut a = good.clone();
+    a.unit_leaves = 1;
+    assert!(verify_srd(&record, 5 * unit, &seed, &ANCHOR, &[a]).is_err());
+    // A report whose SRD is not a whole number of the answer's units is refused.
+    assert_eq!(
+        srd_fails(&record, 5 * unit + 1, &seed, std::slice::from_ref(&good)),
+        "SRD sizes are not whole units of the answer's size"
+    );
+    // A worker that kept fewer units than it committed to cannot answer for the missing ones:
+    // a tree of 3 real units claimed as 5.
+    let small = Srd::new(3, 2);
+    let claimed = WorkReportRecord {
+        free: 5 * unit,
+        ..small.record()
+    };
+    let mut refused = 0;
+    for n in 0u8..40 {
+        let seed = [n; 32];
+        let [u, _, _] = srd_picks(&seed, &ANCHOR);
+        if u % 5 >= 3 {
+            let mut a = small.answer(&seed, &ANCHOR, 3);
+            a.unit_proof.index = u % 5;
+            assert!(verify_srd(&claimed, 5 * unit, &seed, &ANCHOR, &[a]).is_err());
+            refused += 1;
+        }
+    }
+    assert!(refused > 5, "{refused}");
+    // The codec round-trips an answer.
+    let bytes = crust_primitives::codec::encode(&good);
+    assert_eq!(
+        crust_primitives::codec::decode::<SrdAnswer>(&bytes).unwrap(),
+        good
     );
 }

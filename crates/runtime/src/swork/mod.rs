@@ -158,6 +158,8 @@ pub fn registration_payload(
 // ---- calls ----------------------------------------------------------------------------------
 
 /// The sWork calls a signed transaction can make.
+// `ReportWorks` (a report with its challenge answers) is the largest by far; see `Call`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SworkCall {
     /// Governance: allow `code` until `expire_block`.
@@ -191,6 +193,8 @@ pub enum SworkCall {
         signature: Signature,
         /// Answers to this slot's storage challenges on the previous report (D18).
         answers: Vec<challenge::ChallengeAnswer>,
+        /// Answers to this slot's SRD challenges on the previous report (D18).
+        srd_answers: Vec<challenge::SrdAnswer>,
     },
     /// Create a group owned by the caller.
     CreateGroup {},
@@ -243,7 +247,7 @@ crust_primitives::impl_codec_enum!(SworkCall {
     0 => SetCode { code, expire_block },
     1 => ClearExpiredCode { code },
     2 => Register { code, enclave_key, enclave_sig, attestation },
-    3 => ReportWorks { report, signature, answers: max_items(challenge::FILE_CHALLENGES as usize) },
+    3 => ReportWorks { report, signature, answers: max_items(challenge::FILE_CHALLENGES as usize), srd_answers: max_items(challenge::SRD_CHALLENGES as usize) },
     4 => CreateGroup {},
     5 => AddMemberIntoAllowlist { target },
     6 => RemoveMemberFromAllowlist { target },
@@ -275,7 +279,8 @@ pub fn dispatch(
             report,
             signature,
             answers,
-        } => report_works(state, ctx, report, signature, answers),
+            srd_answers,
+        } => report_works(state, ctx, report, signature, answers, srd_answers),
         SworkCall::CreateGroup {} => create_group(state, ctx),
         SworkCall::AddMemberIntoAllowlist { target } => {
             add_member_into_allowlist(state, ctx, target)
@@ -499,6 +504,7 @@ pub fn report_works(
     report: &WorkReport,
     signature: &Signature,
     answers: &[challenge::ChallengeAnswer],
+    srd_answers: &[challenge::SrdAnswer],
 ) -> Result<(), SworkError> {
     // 1. Ranges (list lengths are bounded by the codec).
     if report.srd_size >= SRD_LIMIT {
@@ -578,6 +584,13 @@ pub fn report_works(
         // 10b. Storage challenges on what the previous report committed to (D18).
         if params(state)?.challenges {
             challenge::verify(prev, &report.slot_hash, &anchor, answers)?;
+            challenge::verify_srd(
+                prev,
+                report.srd_size,
+                &report.slot_hash,
+                &anchor,
+                srd_answers,
+            )?;
         }
         files_count = files_count.saturating_add(prev.files_count);
     }

@@ -93,7 +93,7 @@ impl World {
         let sig = enclave.sign(&report_payload(report));
         let ctx = self.ctx(who);
         atomically(&mut self.chain.state, |s| {
-            report_works(s, &ctx, report, &sig, &[])
+            report_works(s, &ctx, report, &sig, &[], &[])
         })
     }
 }
@@ -890,6 +890,7 @@ fn free_reports_from_swork_benefits() {
             report,
             signature,
             answers: vec![],
+            srd_answers: vec![],
         }),
         encoded_len: 10,
     };
@@ -918,6 +919,7 @@ fn free_reports_from_swork_benefits() {
             signature: w.enclave.sign(b"x"),
             report: bad,
             answers: vec![],
+            srd_answers: vec![],
         }),
         ..tx
     };
