@@ -210,6 +210,10 @@ pub struct SworkerArgs {
     /// Orders that already have this many replicas are not taken.
     #[arg(long, default_value_t = 16)]
     pub replica_target: usize,
+    /// Orders whose tip is below this (e.g. `0.01 CRU`) are not taken; among the rest, higher
+    /// tips are stored first.
+    #[arg(long, default_value = "0 CRU")]
+    pub min_tip: String,
     /// Keep this much reserved as market collateral (e.g. `100 CRU`): replica rewards are
     /// only credited while collateral covers them.
     #[arg(long, default_value = "0 CRU")]
@@ -273,6 +277,9 @@ struct Follow {
     /// The report slot each queued order was first seen in (for the group's rendezvous order).
     #[serde(default)]
     first_seen: BTreeMap<String, u64>,
+    /// The largest tip offered for each queued order.
+    #[serde(default)]
+    tips: BTreeMap<String, u128>,
 }
 
 fn load_follow(path: &Path) -> Follow {
@@ -429,6 +436,10 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     let mut last_report_slot = None;
     let mut last_validated_slot = None;
     let mut repaired = (0u64, 0u64);
+    // Files found damaged and not yet re-sealed (retried every slot).
+    let mut lost: std::collections::BTreeSet<Cid> = std::collections::BTreeSet::new();
+    let min_tip = crust_primitives::balance::parse_balance(&args.min_tip)
+        .map_err(|e| format!("--min-tip: {e}"))?;
     let mut retry_at: BTreeMap<String, Instant> = BTreeMap::new();
     // One pass: commands, follow, store, report, validate. A failed pass (the chain node
     // restarting, say) is retried; the worker's own state is always consistent on disk.
@@ -454,11 +465,13 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                                 cid,
                                 file_size,
                                 memo,
-                                ..
+                                tips,
                             }),
                         ) = (ok, tx.unsigned.call)
                         {
                             follow.queue.insert(cid.to_string(), file_size);
+                            let tip = follow.tips.entry(cid.to_string()).or_default();
+                            *tip = (*tip).max(tips);
                             follow
                                 .first_seen
                                 .entry(cid.to_string())
@@ -487,8 +500,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             follow.watch = watched;
         }
         let group = my_group(&client, &account.public())?;
-        let queued: Vec<String> = follow.queue.keys().cloned().collect();
-        for text in queued {
+        for text in by_tip(&follow.queue, &follow.tips) {
             if retry_at.get(&text).is_some_and(|t| *t > Instant::now()) {
                 continue;
             }
@@ -499,6 +511,14 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             let info = client.read::<FileInfo>(&market::file_key(&cid))?;
             let room = worker.capacity().saturating_sub(worker.files_bytes());
             let mut decision = decide(info.as_ref(), head.height, args.replica_target, room);
+            let tip = follow.tips.get(&text).copied().unwrap_or(0);
+            if decision == Decision::Store && tip < min_tip {
+                decision = Decision::Forget(format!(
+                    "its tip {} is below --min-tip {}",
+                    crust_primitives::balance::Cru(tip),
+                    crust_primitives::balance::Cru(min_tip)
+                ));
+            }
             if let (Decision::Store, Some((owner, members)), Some(f)) =
                 (&decision, &group, info.as_ref())
             {
@@ -525,6 +545,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                     follow.watch.remove(&text);
                     follow.hints.remove(&text);
                     follow.first_seen.remove(&text);
+                    follow.tips.remove(&text);
                     continue;
                 }
             }
@@ -536,6 +557,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                     follow.watch.remove(&text);
                     follow.hints.remove(&text);
                     follow.first_seen.remove(&text);
+                    follow.tips.remove(&text);
                     retry_at.remove(&text);
                 }
                 Err(e) => {
@@ -639,10 +661,12 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                         eprintln!("sworker: SRD unit {unit} was damaged; refilled");
                     }
                     repaired.1 += found.srd_repaired.len() as u64;
-                    for cid in found.files_lost {
+                    lost.extend(found.files_lost);
+                    for cid in lost.clone() {
                         match net.repair(&mut worker, cid) {
                             Ok(()) => {
                                 repaired.0 += 1;
+                                lost.remove(&cid);
                                 eprintln!("sworker: {cid} was damaged; re-fetched and re-sealed");
                             }
                             Err(e) => {
@@ -663,6 +687,15 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             "files": worker.sealed().files().len(),
             "files_bytes": worker.files_bytes(),
             "queued": follow.queue.len(),
+            // Per state: valid (sealed and reported), lost (damaged, being re-fetched),
+            // dropping (order ended, kept until no report commits to it), pending (ordered,
+            // not stored yet), watching (passed over, looked at again each slot).
+            "files_valid": worker.sealed().files().len().saturating_sub(lost.len() + worker.dropping().len()),
+            "files_lost": lost.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "files_dropping": worker.dropping().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "files_pending": follow.queue.keys().collect::<Vec<_>>(),
+            "files_watching": follow.watch.len(),
+            "disk_free_bytes": crust_sworker::srd::free_bytes(&args.dir).ok(),
             "srd_bytes": worker.srd().size(),
             "capacity_bytes": worker.capacity(),
             "last_report_slot": last_report_slot,
@@ -713,6 +746,13 @@ fn decide(info: Option<&FileInfo>, head: u64, target: usize, room: u64) -> Decis
         ));
     }
     Decision::Store
+}
+
+/// The queued orders, higher tips first (ties by CID, so every pass is in the same order).
+fn by_tip(queue: &BTreeMap<String, u64>, tips: &BTreeMap<String, u128>) -> Vec<String> {
+    let mut queued: Vec<String> = queue.keys().cloned().collect();
+    queued.sort_by_key(|c| std::cmp::Reverse(tips.get(c).copied().unwrap_or(0)));
+    queued
 }
 
 /// This account's group, if it is a member of one: the owner and the members.
@@ -1229,6 +1269,17 @@ mod selection_tests {
         assert!(delays.iter().all(|d| *d < 20));
         assert!(delays.iter().any(|d| *d != delays[0]));
         assert_eq!(report_delay(&[1; 32], 600, 2), 0);
+    }
+
+    #[test]
+    fn higher_tips_are_stored_first() {
+        let queue: BTreeMap<String, u64> = [("a", 1), ("b", 2), ("c", 3)]
+            .map(|(c, s)| (c.to_owned(), s))
+            .into();
+        let tips: BTreeMap<String, u128> =
+            [("b", 5), ("c", 9)].map(|(c, t)| (c.to_owned(), t)).into();
+        assert_eq!(by_tip(&queue, &tips), ["c", "b", "a"]);
+        assert_eq!(by_tip(&queue, &BTreeMap::new()), ["a", "b", "c"]);
     }
 
     #[test]

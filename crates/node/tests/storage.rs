@@ -213,6 +213,10 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
     let bob_dir = dir.path().join("bob");
     let status = worker_status(&bob_dir);
     assert_eq!(status["files"], 1, "{status}");
+    assert_eq!(status["files_valid"], 1, "{status}");
+    assert_eq!(status["files_lost"], serde_json::json!([]), "{status}");
+    assert_eq!(status["files_pending"], serde_json::json!([]), "{status}");
+    assert!(status["disk_free_bytes"].as_u64().unwrap() > 0, "{status}");
     assert_eq!(status["capacity_bytes"], 64 << 20);
     let control = std::fs::read_to_string(bob_dir.join("control")).unwrap();
     let unauthorized = http_post(control.trim(), "/capacity?bytes=32MiB");

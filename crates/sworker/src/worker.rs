@@ -280,6 +280,11 @@ impl Worker {
         self.save()
     }
 
+    /// Files being dropped (order ended) whose data a report may still be challenged on.
+    pub fn dropping(&self) -> &[Cid] {
+        &self.state.dropping
+    }
+
     /// Removes the data of dropped files that neither the accepted nor the pending report
     /// commits to.
     fn purge_dropped(&mut self) -> Result<(), WorkerError> {
