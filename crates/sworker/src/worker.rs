@@ -243,6 +243,11 @@ impl Worker {
         root: Cid,
     ) -> Result<Arc<SealedFile>, WorkerError> {
         if let Some(done) = self.sealed.file(&root) {
+            // Ordered again while being dropped: keep it (and report it) after all.
+            if self.state.dropping.contains(&root) {
+                self.state.dropping.retain(|c| *c != root);
+                self.save()?;
+            }
             return Ok(done);
         }
         let needed = crate::seal::dag_bytes(source, root)?;
@@ -564,5 +569,50 @@ mod tests {
         worker.drop_file(&root).expect("drop");
         assert_eq!(worker.fill_srd().expect("refill"), 4);
         assert_eq!(worker.srd().size(), 8 << 20);
+    }
+
+    #[test]
+    fn a_dropped_file_stays_until_no_report_commits_to_it() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let enclave = Arc::new(SoftwareEnclave::from_seed(&[2; 32], vec![]));
+        let mut worker = Worker::open(config(dir.path(), 8), enclave).expect("open");
+        let source = MemStore::default();
+        let root = import_file(
+            &distinct(1 << 20, 3)[..],
+            &ImportOptions::default(),
+            &mut StoreSink(&source),
+            &mut |_| {},
+        )
+        .expect("import")
+        .cid;
+        worker.store_file(&source, root).expect("store");
+        let accept = |worker: &mut Worker, slot: u64| {
+            let (report, _) = worker
+                .prepare_report(slot, [slot as u8; 32])
+                .expect("report");
+            assert!(
+                worker
+                    .reconcile(Some(report::hash(&report)))
+                    .expect("reconcile")
+            );
+            report
+        };
+        accept(&mut worker, 10);
+        // Dropped: left out of the next report, but still there to answer a challenge.
+        worker.drop_file(&root).expect("drop");
+        assert_eq!(worker.dropping(), [root]);
+        assert_eq!(worker.answers(&[1; 32]).expect("answers").len(), 1);
+        // Ordered again before it went: it is kept and reported again.
+        worker.store_file(&source, root).expect("store again");
+        assert!(worker.dropping().is_empty());
+        let report = accept(&mut worker, 20);
+        assert!(report.deleted.is_empty() && report.added.is_empty());
+        // Dropped for good: the report that deletes it is accepted, then the data goes.
+        worker.drop_file(&root).expect("drop");
+        let report = accept(&mut worker, 30);
+        assert_eq!(report.deleted.len(), 1);
+        assert!(worker.sealed().file(&root).is_none());
+        assert!(worker.dropping().is_empty());
+        assert!(worker.answers(&[1; 32]).expect("answers").is_empty());
     }
 }
