@@ -8,6 +8,33 @@ use serde::Serialize;
 
 /// Most transactions in one block.
 pub const MAX_BLOCK_TXS: usize = 20_000;
+/// Most pieces of misbehaviour evidence in one block.
+pub const MAX_BLOCK_EVIDENCE: usize = 16;
+/// Largest encoded piece of evidence (two ed25519 votes take about 250 bytes).
+pub const MAX_EVIDENCE_BYTES: usize = 2048;
+
+/// Proof that a validator signed conflicting consensus votes in `era`: the consensus engine's
+/// encoded conflicting-vote activity. Every node checks the signatures against that era's
+/// committee before it accepts a block carrying it; executing the block slashes the signer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    /// The era (consensus epoch) the votes were cast in.
+    pub era: EraIndex,
+    /// The encoded activity (two conflicting votes of one signer in one round).
+    #[serde(serialize_with = "crate::hash::hex_bytes")]
+    pub proof: Vec<u8>,
+}
+crust_primitives::impl_codec_struct!(Evidence {
+    era,
+    proof: max_items(MAX_EVIDENCE_BYTES)
+});
+
+impl Evidence {
+    /// Its identity: SHA-256 of its encoding under a domain of its own.
+    pub fn hash(&self) -> Hash {
+        Hash::of(&[b"crust/evidence/v1", &codec::encode(self)])
+    }
+}
 
 /// What a block commits to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -26,6 +53,8 @@ pub struct Header {
     pub state_root: Hash,
     /// Merkle root of the transaction hashes, in block order.
     pub tx_root: Hash,
+    /// Merkle root of the evidence hashes, in block order.
+    pub evidence_root: Hash,
 }
 crust_primitives::impl_codec_struct!(Header {
     parent,
@@ -34,7 +63,8 @@ crust_primitives::impl_codec_struct!(Header {
     era,
     proposer,
     state_root,
-    tx_root
+    tx_root,
+    evidence_root
 });
 
 impl Header {
@@ -51,10 +81,13 @@ pub struct Block {
     pub header: Header,
     /// The transactions, in execution order.
     pub transactions: Vec<Transaction>,
+    /// Misbehaviour evidence, applied before the transactions.
+    pub evidence: Vec<Evidence>,
 }
 crust_primitives::impl_codec_struct!(Block {
     header,
-    transactions: max_items(MAX_BLOCK_TXS)
+    transactions: max_items(MAX_BLOCK_TXS),
+    evidence: max_items(MAX_BLOCK_EVIDENCE)
 });
 
 impl Block {
@@ -66,6 +99,12 @@ impl Block {
     /// The Merkle root of these transactions' hashes.
     pub fn compute_tx_root(transactions: &[Transaction]) -> Hash {
         let hashes: Vec<Hash> = transactions.iter().map(Transaction::hash).collect();
+        merkle_root(&hashes)
+    }
+
+    /// The Merkle root of these pieces of evidence's hashes.
+    pub fn compute_evidence_root(evidence: &[Evidence]) -> Hash {
+        let hashes: Vec<Hash> = evidence.iter().map(Evidence::hash).collect();
         merkle_root(&hashes)
     }
 
@@ -90,8 +129,10 @@ impl Block {
                 proposer: AccountId::default(),
                 state_root,
                 tx_root: merkle_root(&[]),
+                evidence_root: merkle_root(&[]),
             },
             transactions: Vec::new(),
+            evidence: Vec::new(),
         }
     }
 }

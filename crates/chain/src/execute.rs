@@ -34,6 +34,18 @@ pub struct BlockOutcome {
     pub events: Vec<(Option<u32>, Event)>,
 }
 
+/// A checked piece of evidence: `offender` (a consensus key) signed conflicting votes in round
+/// `view` of `era`. Produced by the consensus layer, which verified the signatures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Offence {
+    /// The era of the votes.
+    pub era: u64,
+    /// The consensus round (view) within the era.
+    pub view: u64,
+    /// The signer's consensus key.
+    pub offender: crust_primitives::AccountId,
+}
+
 /// Why a block cannot be executed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BlockError {
@@ -87,8 +99,8 @@ struct BlockRun<'a, S: State + ?Sized> {
 }
 
 impl<'a, S: State + ?Sized> BlockRun<'a, S> {
-    /// Runs the block hooks for `header` on `state`.
-    fn start(state: &'a mut S, header: &Header) -> Result<Self, BlockError> {
+    /// Runs the block hooks for `header` on `state`, then slashes the block's offences.
+    fn start(state: &'a mut S, header: &Header, offences: &[Offence]) -> Result<Self, BlockError> {
         let block = BlockContext {
             height: header.height,
             era: header.era,
@@ -101,6 +113,16 @@ impl<'a, S: State + ?Sized> BlockRun<'a, S> {
             events: Vec::new(),
         };
         system::begin_block(&mut rec, &block)?;
+        for o in offences {
+            crust_runtime::staking::report_equivocation(
+                &mut rec,
+                o.era,
+                o.view,
+                &o.offender,
+                &header.proposer,
+            )
+            .map_err(RuntimeError::from)?;
+        }
         let mut outcome = BlockOutcome::default();
         outcome
             .events
@@ -127,15 +149,16 @@ impl<'a, S: State + ?Sized> BlockRun<'a, S> {
     }
 }
 
-/// Executes a block's hooks and transactions on `state`. Any invalid transaction is an error;
-/// the caller runs this on a speculative copy and discards it on error.
+/// Executes a block's hooks, offences and transactions on `state`. Any invalid transaction is
+/// an error; the caller runs this on a speculative copy and discards it on error.
 pub fn execute_block<S: State + ?Sized>(
     state: &mut S,
     header: &Header,
+    offences: &[Offence],
     transactions: &[Transaction],
     genesis: &Hash,
 ) -> Result<BlockOutcome, BlockError> {
-    let mut run = BlockRun::start(state, header)?;
+    let mut run = BlockRun::start(state, header, offences)?;
     for (index, tx) in transactions.iter().enumerate() {
         let invalid = |reason: String| BlockError::InvalidTransaction { index, reason };
         admit(tx, header, genesis).map_err(|e| invalid(e.to_string()))?;
@@ -157,15 +180,16 @@ pub struct BuiltBlock {
     pub outcome: BlockOutcome,
 }
 
-/// Builds a block body from `candidates` in order: runs the hooks, then includes each
-/// candidate that applies, skipping the ones that no longer can.
+/// Builds a block body from `candidates` in order: runs the hooks and slashes `offences`, then
+/// includes each candidate that applies, skipping the ones that no longer can.
 pub fn build_block<S: State + ?Sized>(
     state: &mut S,
     header: &Header,
+    offences: &[Offence],
     candidates: Vec<Transaction>,
     genesis: &Hash,
 ) -> Result<BuiltBlock, BlockError> {
-    let mut run = BlockRun::start(state, header)?;
+    let mut run = BlockRun::start(state, header, offences)?;
     let mut included = Vec::new();
     let mut rejected = Vec::new();
     for tx in candidates {

@@ -50,6 +50,11 @@ impl fmt::Display for Hash {
     }
 }
 
+/// Serializes bytes as `0x`-prefixed hex (for JSON views of binary fields).
+pub fn hex_bytes<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format!("0x{}", crust_primitives::account::to_hex(bytes)))
+}
+
 impl Serialize for Hash {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_hex())

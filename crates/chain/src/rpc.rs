@@ -99,7 +99,8 @@ fn header_json(f: &crate::consensus::core::Finalized) -> Value {
         "height": h.height, "hash": f.block.hash().to_hex(), "parent": h.parent.to_hex(),
         "timestamp_ms": h.timestamp_ms, "era": h.era, "proposer": h.proposer.to_ss58(),
         "state_root": h.state_root.to_hex(), "tx_root": h.tx_root.to_hex(),
-        "transactions": f.block.transactions.len(),
+        "evidence_root": h.evidence_root.to_hex(),
+        "transactions": f.block.transactions.len(), "evidence": f.block.evidence.len(),
     })
 }
 
@@ -249,6 +250,7 @@ where
                             "hash": f.block.hash().to_hex(), "parent": h.parent.to_hex(), "height": h.height,
                             "timestamp_ms": h.timestamp_ms, "era": h.era, "proposer": h.proposer.to_ss58(),
                             "state_root": h.state_root.to_hex(), "tx_root": h.tx_root.to_hex(), "transactions": txs, "bodies": bodies,
+                            "evidence_root": h.evidence_root.to_hex(), "evidence": f.block.evidence,
                             "receipts": f.outcome.receipts,
                         }),
                     )

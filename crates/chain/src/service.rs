@@ -81,6 +81,7 @@ where
     let core = ChainCore::new(
         store,
         genesis_hash,
+        crate::consensus::namespace(&spec.id),
         Mempool::new(MempoolConfig::default(), genesis_hash),
         build_limits(spec),
         (0, genesis_hash),

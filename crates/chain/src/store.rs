@@ -377,6 +377,7 @@ mod tests {
             proposer: AccountId([9; 32]),
             state_root: Hash::default(),
             tx_root: Hash::default(),
+            evidence_root: Hash::default(),
         }
     }
 
@@ -388,7 +389,7 @@ mod tests {
         txs: &[Transaction],
     ) -> Diff {
         let mut layer = Layer::new(store.committed(), below.clone());
-        execute_block(&mut layer, &header(height), txs, &Hash::default()).unwrap();
+        execute_block(&mut layer, &header(height), &[], txs, &Hash::default()).unwrap();
         layer.into_parts().0
     }
 

@@ -57,6 +57,7 @@ fn header(height: u64) -> Header {
         proposer: key("Dave").public(),
         state_root: Hash::default(),
         tx_root: Hash::default(),
+        evidence_root: Hash::default(),
     }
 }
 
@@ -125,6 +126,7 @@ fn stale_nonce_after_inclusion() {
     execute_block(
         &mut s,
         &header(1),
+        &[],
         std::slice::from_ref(&tx),
         &genesis_hash(),
     )
@@ -248,7 +250,7 @@ fn prune_drops_included_and_expired() {
     short.mortality = Mortality::from(0, 3);
     pool.submit(short.sign(&key("Bob"), &genesis_hash()), &s, 0)
         .unwrap();
-    execute_block(&mut s, &header(1), &[first], &genesis_hash()).unwrap();
+    execute_block(&mut s, &header(1), &[], &[first], &genesis_hash()).unwrap();
     pool.prune(&s, 5);
     assert!(pool.is_empty());
     assert_eq!(pool.bytes(), 0);
@@ -276,6 +278,7 @@ fn builder_skips_what_verifiers_would_reject_and_both_agree() {
     } = build_block(
         &mut built,
         &header(1),
+        &[],
         vec![
             good.clone(),
             gap.clone(),
@@ -290,14 +293,15 @@ fn builder_skips_what_verifiers_would_reject_and_both_agree() {
     assert!(outcome.receipts[0].success && !outcome.receipts[1].success);
 
     let mut verified = s0.clone();
-    let outcome2 = execute_block(&mut verified, &header(1), &included, &genesis_hash()).unwrap();
+    let outcome2 =
+        execute_block(&mut verified, &header(1), &[], &included, &genesis_hash()).unwrap();
     assert_eq!(outcome, outcome2);
     assert_eq!(built, verified);
     assert_eq!(balances::free_balance(&verified, &bob).unwrap(), 101 * CRU);
 
     let mut bad = s0;
     assert!(matches!(
-        execute_block(&mut bad, &header(1), &[good, gap], &genesis_hash()),
+        execute_block(&mut bad, &header(1), &[], &[good, gap], &genesis_hash()),
         Err(BlockError::InvalidTransaction { index: 1, .. })
     ));
 }
@@ -311,6 +315,7 @@ fn block_codec_round_trips_and_hash_commits_to_the_header() {
     let block = Block {
         header: h,
         transactions: vec![tx],
+        evidence: Vec::new(),
     };
     assert_eq!(Block::decode(&block.encode()).unwrap(), block);
     let mut other = block.clone();

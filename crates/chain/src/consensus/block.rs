@@ -1,6 +1,8 @@
 //! The block as consensus sees it: [`crate::Block`] with its header hash as digest.
 
-use crate::block::{Block, Header, MAX_BLOCK_TXS};
+use crate::block::{
+    Block, Evidence, Header, MAX_BLOCK_EVIDENCE, MAX_BLOCK_TXS, MAX_EVIDENCE_BYTES,
+};
 use crate::tx::{MAX_TX_BYTES, Transaction};
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt as _, Write};
 use commonware_consensus::{Heightable, types::Height};
@@ -52,9 +54,12 @@ impl Read for ConsensusBlock {
         let header = Header::read(buf)?;
         let max = cfg.max_txs.min(MAX_BLOCK_TXS);
         let transactions = Vec::<Transaction>::read_cfg(buf, &(RangeCfg::from(..=max), ()))?;
+        let evidence =
+            Vec::<Evidence>::read_cfg(buf, &(RangeCfg::from(..=MAX_BLOCK_EVIDENCE), ()))?;
         Ok(Self(Block {
             header,
             transactions,
+            evidence,
         }))
     }
 }
@@ -81,7 +86,10 @@ impl commonware_consensus::Block for ConsensusBlock {
 
 impl commonware_consensus::BoundedBlock for ConsensusBlock {
     fn max_encode_size(cfg: &BlockCfg) -> usize {
-        // Header (fixed width) + a length prefix + the largest transactions.
-        256 + 5 + cfg.max_txs.min(MAX_BLOCK_TXS) * MAX_TX_BYTES
+        // Header (fixed width) + a length prefix + the largest transactions + the evidence.
+        256 + 5
+            + cfg.max_txs.min(MAX_BLOCK_TXS) * MAX_TX_BYTES
+            + 5
+            + MAX_BLOCK_EVIDENCE * (16 + MAX_EVIDENCE_BYTES)
     }
 }

@@ -5,6 +5,7 @@
 //! parent is final. Finalizing a block commits its state and drops every pending block at or
 //! below its height (those are finalized or on dead forks).
 
+use super::evidence::{self, EvidencePool};
 use crate::block::{Block, Header};
 use crate::execute::{BlockOutcome, build_block, execute_block};
 use crate::hash::Hash;
@@ -71,6 +72,9 @@ pub enum ChainError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The block's evidence is invalid.
+    #[error("invalid evidence: {0}")]
+    Evidence(String),
     /// The state root differs from the header's.
     #[error("state root mismatch: header {header}, computed {computed}")]
     RootMismatch {
@@ -89,6 +93,10 @@ pub struct ChainCore<E: commonware_storage::Context + commonware_runtime::Spawne
     pub genesis_hash: Hash,
     /// Transactions waiting for a block.
     pub mempool: Mempool,
+    /// Misbehaviour evidence waiting for a block.
+    pub evidence: EvidencePool,
+    /// Domain of every consensus signature (for checking evidence).
+    namespace: Vec<u8>,
     /// Block limits.
     pub limits: BuildLimits,
     /// The last finalized block's height and hash.
@@ -125,6 +133,7 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
     pub fn new(
         store: Store<E>,
         genesis_hash: Hash,
+        namespace: Vec<u8>,
         mempool: Mempool,
         limits: BuildLimits,
         last_finalized: (u64, Hash),
@@ -133,6 +142,8 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             store,
             genesis_hash,
             mempool,
+            evidence: EvidencePool::default(),
+            namespace,
             limits,
             last_finalized,
             pending: HashMap::new(),
@@ -177,12 +188,20 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             proposer,
             state_root: Hash::default(),
             tx_root: Hash::default(),
+            evidence_root: Hash::default(),
         };
         let mut layer = Layer::new(self.store.committed(), below.clone());
+        let (evidence, offences) = evidence::select(&layer, &self.namespace, &self.evidence);
         let candidates = self
             .mempool
             .ready(&layer, self.limits.max_txs, self.limits.max_bytes);
-        let built = build_block(&mut layer, &header, candidates, &self.genesis_hash)?;
+        let built = build_block(
+            &mut layer,
+            &header,
+            &offences,
+            candidates,
+            &self.genesis_hash,
+        )?;
         for (tx, _) in &built.rejected {
             self.mempool.remove(&tx.hash());
         }
@@ -193,9 +212,11 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             .await?;
         header.state_root = Store::<E>::speculative_root(&state);
         header.tx_root = Block::compute_tx_root(&built.included);
+        header.evidence_root = Block::compute_evidence_root(&evidence);
         let block = Block {
             header,
             transactions: built.included,
+            evidence,
         };
         let mut cumulative = below;
         stack(&mut cumulative, &diff);
@@ -246,12 +267,23 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         if h.tx_root != Block::compute_tx_root(&block.transactions) {
             return invalid("transactions root mismatch".into());
         }
+        if h.evidence_root != Block::compute_evidence_root(&block.evidence) {
+            return invalid("evidence root mismatch".into());
+        }
         if self.pending.contains_key(&block.hash()) {
             return Ok(()); // built or verified already
         }
         let (below, parent_state) = self.base(&h.parent)?;
         let mut layer = Layer::new(self.store.committed(), below.clone());
-        let outcome = execute_block(&mut layer, h, &block.transactions, &self.genesis_hash)?;
+        let offences = evidence::check_all(&layer, &self.namespace, &block.evidence)
+            .map_err(ChainError::Evidence)?;
+        let outcome = execute_block(
+            &mut layer,
+            h,
+            &offences,
+            &block.transactions,
+            &self.genesis_hash,
+        )?;
         let (diff, _) = layer.into_parts();
         let state = self
             .store
@@ -294,8 +326,15 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             None => {
                 // Not seen before (caught up from peers): execute on the committed state.
                 let mut layer = Layer::new(self.store.committed(), Diff::new());
-                let outcome =
-                    execute_block(&mut layer, h, &block.transactions, &self.genesis_hash)?;
+                let offences = evidence::check_all(&layer, &self.namespace, &block.evidence)
+                    .map_err(ChainError::Evidence)?;
+                let outcome = execute_block(
+                    &mut layer,
+                    h,
+                    &offences,
+                    &block.transactions,
+                    &self.genesis_hash,
+                )?;
                 let (diff, _) = layer.into_parts();
                 let state = self.store.speculate(None, &diff, h.height).await?;
                 Pending {
@@ -321,6 +360,7 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         self.pending.retain(|_, p| p.block.header.height > h.height);
         let view = Layer::new(self.store.committed(), Diff::new());
         self.mempool.prune(&view, h.height);
+        self.evidence.remove(&block.evidence);
         for r in &pending.outcome.receipts {
             self.included.insert(r.tx_hash, h.height);
         }

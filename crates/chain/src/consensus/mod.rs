@@ -13,6 +13,7 @@
 pub mod app;
 pub mod block;
 pub mod core;
+pub mod evidence;
 pub mod node;
 
 use crust_primitives::{AccountId, Keypair};

@@ -4,6 +4,7 @@
 
 use super::app::{App, Committees, EpochHook, SharedCore, start_executor};
 use super::block::{BLOCK_CFG, ConsensusBlock};
+use super::evidence::{EvidencePool, EvidenceReporter};
 use super::{PrivateKey, PublicKey, Scheme, Timeouts, account_of};
 use commonware_broadcast::buffered;
 use commonware_consensus::marshal::core::{Actor as MarshalActor, Mailbox};
@@ -167,6 +168,7 @@ where
         timeouts,
     } = config;
     let public_key = signer.public_key();
+    let evidence = core.lock().await.evidence.clone();
     let committees: Committees = Default::default();
     let provider = EraProvider {
         signer: signer.clone(),
@@ -291,6 +293,7 @@ where
         epocher,
         marshal: mailbox,
         app: App::new(core, account_of(&public_key)),
+        evidence,
         blocker,
         votes,
         certs,
@@ -308,6 +311,7 @@ struct Orchestrator<S: commonware_storage::Context + Spawner, Snd: Sender, B> {
     epocher: FixedEpocher,
     marshal: MarshalMailbox,
     app: App<S>,
+    evidence: EvidencePool,
     blocker: B,
     votes: MuxHandle<Snd>,
     certs: MuxHandle<Snd>,
@@ -360,7 +364,7 @@ where
                             blocker: self.blocker.clone(),
                             automaton: inline.clone(),
                             relay: inline.clone(),
-                            reporter: inline,
+                            reporter: EvidenceReporter::new(inline, sub, self.evidence.clone()),
                             strategy: Sequential,
                             partition: format!("{}-simplex-era{sub}", self.prefix),
                             mailbox_size: NZUsize!(1024),

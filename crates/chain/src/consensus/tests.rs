@@ -779,3 +779,247 @@ fn four_validators_finalize_a_thousand_blocks_with_identical_roots() {
         })
     });
 }
+
+/// Conflicting notarizes signed by validator `index` for round `view` of `era`.
+fn conflicting_notarizes(index: usize, era: u64, view: u64) -> Vec<u8> {
+    use commonware_codec::Encode as _;
+    use commonware_consensus::simplex::types::{Activity, ConflictingNotarize, Notarize, Proposal};
+    use commonware_consensus::types::{Epoch, Round, View};
+    use commonware_cryptography::{Hasher as _, Sha256};
+    let participants = Set::from_iter_dedup(
+        session_keys()
+            .iter()
+            .take(N)
+            .map(|k| consensus_key(k).public_key()),
+    );
+    let scheme = super::Scheme::signer(
+        &namespace(&spec().id),
+        participants,
+        consensus_key(&session_keys()[index]),
+    )
+    .unwrap();
+    let round = Round::new(Epoch::new(era), View::new(view));
+    let vote = |payload: &[u8]| {
+        Notarize::sign(
+            &scheme,
+            Proposal::new(round, View::new(view - 1), Sha256::hash(&[payload])),
+        )
+        .unwrap()
+    };
+    Activity::ConflictingNotarize(ConflictingNotarize::new(vote(b"one"), vote(b"two")))
+        .encode()
+        .to_vec()
+}
+
+#[test]
+fn evidence_is_checked_against_the_eras_committee() {
+    use super::evidence::{EvidenceError, check, check_all};
+    use crate::block::Evidence;
+    deterministic::Runner::default().start(|ctx| async move {
+        let (core, _) = crate::service::open_chain(ctx.child("store"), &spec(), "ev")
+            .await
+            .unwrap();
+        let c = core.lock().await;
+        let state = c.view();
+        let ns = namespace(&spec().id);
+        let dave = session_keys()[3].public();
+        let good = Evidence {
+            era: 0,
+            proof: conflicting_notarizes(3, 0, 5),
+        };
+        let offence = check(&state, &ns, &good).unwrap();
+        assert_eq!((offence.era, offence.view, offence.offender), (0, 5, dave));
+        // A flipped signature byte, or another chain's namespace: the signatures do not verify.
+        let mut forged = good.clone();
+        let last = forged.proof.len() - 1;
+        forged.proof[last] ^= 1;
+        assert_eq!(
+            check(&state, &ns, &forged),
+            Err(EvidenceError::BadSignature)
+        );
+        assert_eq!(
+            check(&state, b"crust/consensus/other", &good),
+            Err(EvidenceError::BadSignature)
+        );
+        // Claimed for another era than the votes'; an era without committee; garbage.
+        let wrong_era = Evidence {
+            era: 0,
+            proof: conflicting_notarizes(3, 1, 5),
+        };
+        assert!(matches!(
+            check(&state, &ns, &wrong_era),
+            Err(EvidenceError::WrongEra {
+                votes: 1,
+                claimed: 0
+            })
+        ));
+        let no_committee = Evidence {
+            era: 7,
+            ..good.clone()
+        };
+        assert_eq!(
+            check(&state, &ns, &no_committee),
+            Err(EvidenceError::UnknownCommittee(7))
+        );
+        for cut in [0, 1, 10, good.proof.len() - 1] {
+            let short = Evidence {
+                era: 0,
+                proof: good.proof[..cut].to_vec(),
+            };
+            assert!(matches!(
+                check(&state, &ns, &short),
+                Err(EvidenceError::Malformed(_))
+            ));
+        }
+        // The same offence twice in one block is refused.
+        assert!(check_all(&state, &ns, &[good.clone(), good.clone()]).is_err());
+        assert_eq!(check_all(&state, &ns, &[good]).unwrap().len(), 1);
+    });
+}
+
+/// A Byzantine validator with no engine: whenever it hears a notarize for a new view of era 0,
+/// it signs two different made-up notarizes for the next view and sends both to everyone, so
+/// they arrive while that round is still open (votes for a round already certified would be
+/// refused before they could prove anything).
+async fn spawn_equivocator(
+    context: &deterministic::Context,
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    index: usize,
+) -> Handle<()> {
+    use commonware_codec::{DecodeExt as _, Encode as _};
+    use commonware_consensus::simplex::types::{Notarize, Proposal, Vote};
+    use commonware_consensus::types::{Round, View};
+    use commonware_cryptography::{Hasher as _, Sha256};
+    use commonware_p2p::utils::mux::Muxer;
+    use commonware_p2p::{Receiver as _, Recipients, Sender as _};
+    let signer = consensus_key(&session_keys()[index]);
+    let control = oracle.control(signer.public_key());
+    let quota = Quota::per_second(NZU32!(100_000));
+    let (tx, rx) = control.register(CH_VOTES, quota).await.unwrap();
+    context.child("byzantine").spawn(move |ctx| async move {
+        let (mux, mut votes) = Muxer::new(ctx.child("mux"), tx, rx);
+        mux.start();
+        let (mut sender, mut receiver) = votes.register(0).await.unwrap();
+        let participants = Set::from_iter_dedup(
+            session_keys()
+                .iter()
+                .take(N)
+                .map(|k| consensus_key(k).public_key()),
+        );
+        let scheme = super::Scheme::signer(&namespace(&spec().id), participants, signer).unwrap();
+        let mut done = std::collections::HashSet::new();
+        while let Ok((_, msg)) = receiver.recv().await {
+            let Ok(Vote::Notarize(n)) =
+                Vote::<super::Scheme, commonware_cryptography::sha256::Digest>::decode(msg)
+            else {
+                continue;
+            };
+            if !done.insert(n.round().view()) {
+                continue;
+            }
+            let view = n.round().view().get();
+            let next = Round::new(n.round().epoch(), View::new(view + 1));
+            for tag in [b"a", b"b"] {
+                let payload = Sha256::hash(&[tag, &view.to_be_bytes()]);
+                let proposal = Proposal::new(next, View::new(view), payload);
+                let vote = Notarize::sign(&scheme, proposal).unwrap();
+                sender.send(Recipients::All, Vote::Notarize(vote).encode(), true);
+            }
+        }
+    })
+}
+
+#[test]
+fn an_equivocating_validator_is_reported_and_slashed() {
+    for seed in 400..420 {
+        equivocation_scenario(seed);
+    }
+}
+
+fn equivocation_scenario(seed: u64) {
+    let cfg = deterministic::Config::new()
+        .with_seed(seed)
+        .with_timeout(Some(Duration::from_secs(3_600)));
+    deterministic::Runner::new(cfg).start(|context| async move {
+        let keys: Vec<PublicKey> = session_keys()
+            .iter()
+            .take(N)
+            .map(|k| consensus_key(k).public_key())
+            .collect();
+        let oracle = setup_network(&context, &keys).await;
+        let cores: Cores = Arc::new(std::sync::Mutex::new(vec![None; N]));
+        for i in 0..3 {
+            spawn_validator(&context, &oracle, i, cores.clone()).await;
+        }
+        // Dave (index 3) equivocates instead of running an engine; the other three are a quorum.
+        spawn_equivocator(&context, &oracle, 3).await;
+        spawn_transfers(&context, cores.clone());
+        let dave = session_keys()[3].public();
+        let honest = |t: &[u64]| t[..3].iter().copied().min().unwrap_or(0);
+        wait_until(
+            &context,
+            &cores,
+            Duration::from_secs(300),
+            "height 45",
+            |t| honest(t) >= 45,
+        )
+        .await;
+        assert_consistent(&cores, 45).await;
+        let node = cores.lock().unwrap()[0].clone().unwrap();
+        let c = node.lock().await;
+        // Evidence was finalized; each piece proves a different round of Dave's, the first
+        // block carrying some slashed him, and state records every round.
+        let carrying: Vec<u64> = (1..=45)
+            .filter(|h| {
+                c.finalized(*h)
+                    .is_some_and(|f| !f.block.evidence.is_empty())
+            })
+            .collect();
+        assert!(!carrying.is_empty(), "no evidence was finalized");
+        let view = c.view();
+        let ns = namespace(&spec().id);
+        let mut rounds = std::collections::BTreeSet::new();
+        for h in &carrying {
+            for e in &c.finalized(*h).unwrap().block.evidence {
+                let o = super::evidence::check(&view, &ns, e).unwrap();
+                assert_eq!((o.offender, o.era), (dave, 0));
+                assert!(rounds.insert(o.view), "round {} reported twice", o.view);
+                assert_eq!(
+                    crust_runtime::staking::slashing::equivocators(&view, 0, o.view).unwrap(),
+                    vec![dave]
+                );
+            }
+        }
+        let block = c.finalized(carrying[0]).unwrap();
+        // One offender of four: the reference's (3·1/4)² = 56.25%.
+        let slashed = block.outcome.events.iter().any(|(tx, e)| {
+            tx.is_none()
+                && matches!(
+                    e,
+                    crust_runtime::Event::Staking(
+                        crust_runtime::staking::StakingEvent::SlashReported { fraction, .. }
+                    ) if *fraction == crust_primitives::Perbill::from_parts(562_500_000)
+                )
+        });
+        assert!(
+            slashed,
+            "block {} reported a slash: {:?}",
+            carrying[0], block.outcome.events
+        );
+        let members = crust_runtime::staking::committee(&view, 0)
+            .unwrap()
+            .unwrap();
+        let stash = members
+            .iter()
+            .find(|m| m.session_key == dave)
+            .unwrap()
+            .stash;
+        assert!(
+            crust_runtime::staking::validator(&view, &stash)
+                .unwrap()
+                .is_none(),
+            "the equivocator is chilled"
+        );
+        eprintln!("seed {seed}: evidence of rounds {rounds:?} finalized at heights {carrying:?}");
+    });
+}

@@ -24,7 +24,9 @@ mod types;
 pub use election::{curve_ratio, effective_exposure, stake_limit, total_stake_limit};
 pub use eras::on_initialize;
 pub use rewards::era_inflation;
-pub use slashing::report_offence;
+pub use slashing::{
+    equivocation_fraction, equivocation_reportable, report_equivocation, report_offence,
+};
 pub use types::*;
 
 use crate::balances::{self, LockId};

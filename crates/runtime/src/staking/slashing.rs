@@ -251,6 +251,99 @@ pub fn report_offence(
     Ok(true)
 }
 
+fn equivocators_key(era: EraIndex, view: u64) -> Vec<u8> {
+    key(
+        "staking",
+        "equivocators",
+        &[&era.to_be_bytes(), &view.to_be_bytes()],
+    )
+}
+
+/// Most offenders remembered for one consensus round (a committee is never larger).
+const MAX_EQUIVOCATORS: usize = 1024;
+
+/// The consensus keys known to have equivocated in round `view` of `era`.
+pub fn equivocators(
+    state: &impl State,
+    era: EraIndex,
+    view: u64,
+) -> Result<Vec<AccountId>, StakingError> {
+    Ok(state
+        .read_with(
+            &equivocators_key(era, view),
+            &crust_primitives::codec::max_items(MAX_EQUIVOCATORS),
+        )?
+        .unwrap_or_default())
+}
+
+/// The slash for `k` equivocators in one round of a committee of `n`: `min((3k/n)², 1)`, the
+/// reference's BABE and GRANDPA equivocation fraction (`gpos.md` §7), so a lone offender in a
+/// large committee loses little and a coordinated attack by a third loses everything.
+pub fn equivocation_fraction(k: u32, n: u32) -> Perbill {
+    let (k, n) = (u128::from(k), u128::from(n.max(1)));
+    Perbill::from_rational_approximation(9 * k * k, n * n)
+}
+
+/// Whether a report that `offender` equivocated in round `view` of `era` would be new: the era
+/// has started and is inside the bonding window, the offender was in its committee, and that
+/// round's offence is not yet known. Block builders include only such evidence.
+pub fn equivocation_reportable(
+    state: &impl State,
+    era: EraIndex,
+    view: u64,
+    offender: &AccountId,
+) -> Result<bool, StakingError> {
+    let active = active_era(state)?;
+    let window = system::config(state)?.bonding_duration_eras;
+    if era > active || era.saturating_add(window) < active {
+        return Ok(false);
+    }
+    let Some(members) = committee(state, era)? else {
+        return Ok(false);
+    };
+    if !members.iter().any(|m| m.session_key == *offender) {
+        return Ok(false);
+    }
+    let known = equivocators(state, era, view)?;
+    Ok(!known.contains(offender) && known.len() < MAX_EQUIVOCATORS)
+}
+
+/// Reports that the validator with consensus key `offender` signed conflicting votes in round
+/// `view` of `era` (the chain has checked the signatures). Every offender of that round is
+/// (re)slashed by [`equivocation_fraction`] of the round's offender count, so later reports of
+/// the same round raise the earlier offenders' fraction as the reference does. `reporter` is
+/// the including block's proposer (its stash is paid the reporter share). Returns whether the
+/// report was new; repeats, non-members and rounds outside the bonding window are ignored.
+pub fn report_equivocation(
+    state: &mut impl State,
+    era: EraIndex,
+    view: u64,
+    offender: &AccountId,
+    reporter: &AccountId,
+) -> Result<bool, StakingError> {
+    if !equivocation_reportable(state, era, view, offender)? {
+        return Ok(false);
+    }
+    let Some(members) = committee(state, era)? else {
+        return Ok(false);
+    };
+    let mut known = equivocators(state, era, view)?;
+    known.push(*offender);
+    state.write(&equivocators_key(era, view), &known);
+    let n = u32::try_from(members.len()).unwrap_or(u32::MAX);
+    let k = u32::try_from(known.len()).unwrap_or(u32::MAX);
+    let fraction = equivocation_fraction(k, n);
+    // The reporter is paid through its stash when it is a validator of that era.
+    let reporter = members
+        .iter()
+        .find(|m| m.session_key == *reporter)
+        .map_or(*reporter, |m| m.stash);
+    for who in &known {
+        report_offence(state, era, who, fraction, &[reporter])?;
+    }
+    Ok(true)
+}
+
 /// Governance: cancels pending slashes of `era` by index.
 pub(super) fn cancel_deferred_slash(
     state: &mut impl State,

@@ -860,6 +860,87 @@ fn a_stash_pays_its_largest_slash_once_per_span() {
 }
 
 #[test]
+fn equivocations_are_slashed_by_the_reference_fraction_per_round() {
+    // min((3k/n)², 1): one of 4 loses 56.25%, one of 100 loses 0.09%, two of 4 lose all.
+    assert_eq!(
+        equivocation_fraction(1, 4),
+        Perbill::from_parts(562_500_000)
+    );
+    assert_eq!(equivocation_fraction(1, 100), Perbill::from_parts(900_000));
+    assert_eq!(equivocation_fraction(2, 4), Perbill::one());
+    assert_eq!(equivocation_fraction(0, 4), Perbill::zero());
+    assert_eq!(equivocation_fraction(1, 0), Perbill::one());
+
+    let mut n = Network::new();
+    let mut p = params(&n.state).unwrap();
+    p.slash_defer_eras = 0;
+    set_params(&mut n.state, &p);
+    n.set_workloads(0, &[(V1, 150 * CRU), (V2, 150 * CRU), (V3, 500 * CRU)]);
+    n.run_to(600, GENESIS_KEY);
+    let era = active_era(&n.state).unwrap();
+    let members = committee(&n.state, era).unwrap().unwrap();
+    let size = u32::try_from(members.len()).unwrap();
+    assert!(size >= 3, "committee of {size}");
+    let (a, b) = (members[0].clone(), members[1].clone());
+    let reporter = members[2].clone();
+    let bond = |n: &Network, who: &AccountId| ledger(&n.state, who).unwrap().unwrap().active;
+    let own = |n: &Network, who: &AccountId| exposure(&n.state, era, who).unwrap().unwrap().own;
+    let (a0, b0) = (bond(&n, &a.stash), bond(&n, &b.stash));
+    let reporter0 = crate::balances::free_balance(&n.state, &reporter.stash).unwrap();
+
+    // One offender in round 7.
+    assert!(
+        report_equivocation(&mut n.state, era, 7, &a.session_key, &reporter.session_key).unwrap()
+    );
+    let f1 = equivocation_fraction(1, size);
+    assert_eq!(a0 - bond(&n, &a.stash), f1.mul_nearest(own(&n, &a.stash)));
+    assert!(
+        validator(&n.state, &a.stash).unwrap().is_none(),
+        "the offender is chilled"
+    );
+    // The proposer that included the evidence is paid through its stash.
+    assert!(crate::balances::free_balance(&n.state, &reporter.stash).unwrap() > reporter0);
+    // The same offence again is ignored; so are non-members and eras not started.
+    assert!(
+        !report_equivocation(&mut n.state, era, 7, &a.session_key, &reporter.session_key).unwrap()
+    );
+    assert!(
+        !report_equivocation(
+            &mut n.state,
+            era,
+            8,
+            &AccountId([0x99; 32]),
+            &reporter.session_key
+        )
+        .unwrap()
+    );
+    assert!(
+        !report_equivocation(
+            &mut n.state,
+            era + 5,
+            7,
+            &b.session_key,
+            &reporter.session_key
+        )
+        .unwrap()
+    );
+    assert_eq!(
+        slashing::equivocators(&n.state, era, 7).unwrap(),
+        vec![a.session_key]
+    );
+
+    // A second offender in the same round raises both to the two-offender fraction: the first
+    // pays the difference, the second pays it in full.
+    assert!(
+        report_equivocation(&mut n.state, era, 7, &b.session_key, &reporter.session_key).unwrap()
+    );
+    let f2 = equivocation_fraction(2, size);
+    assert!(f2 >= f1, "{f2:?} < {f1:?} in a committee of {size}");
+    assert_eq!(a0 - bond(&n, &a.stash), f2.mul_nearest(own(&n, &a.stash)));
+    assert_eq!(b0 - bond(&n, &b.stash), f2.mul_nearest(own(&n, &b.stash)));
+}
+
+#[test]
 fn zero_fraction_offence_only_chills_and_forces_an_era() {
     let mut n = Network::new();
     n.set_workloads(0, &[(V1, 150 * CRU)]);
