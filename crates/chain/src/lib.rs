@@ -13,6 +13,7 @@ pub mod execute;
 pub mod hash;
 pub mod layer;
 pub mod mempool;
+pub mod proof;
 pub mod rpc;
 pub mod service;
 pub mod spec;

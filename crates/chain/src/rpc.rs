@@ -6,7 +6,10 @@
 //! - `author_submit {tx}` → the transaction hash, or the mempool's reason for refusing it
 //!   (`tx` is the hex encoding of a signed transaction);
 //! - `author_submitBatch {txs}` → per transaction `{hash}` or `{error}`, in order (at most 1000);
-//! - `state_account {account}` → `{free, reserved, nonce}` (SS58 or 0x-hex account);
+//! - `state_account {account, prove?}` → `{free, reserved, nonce, height, proof?}`;
+//! - `market_file {cid}`, `market_prices`, `swork_workReport {anchor}`, `staking_stakeLimit
+//!   {stash}`, `staking_committee {era?}` → the record (or `null`); with `prove: true` each
+//!   answer carries proofs of every state key the query read (see [`crate::proof`]);
 //! - `state_proof {key}` → `{value, proof, root}` (hex): a proof of the value (or of absence)
 //!   under the committed root, checkable with `StateProof::verify`;
 //! - `genesis_hash` → the hash every transaction must be signed over.
@@ -339,12 +342,85 @@ where
             else {
                 return error(id, -32602, "params.account (SS58 or 0x-hex) is required");
             };
-            let c = core.lock().await;
-            let info = crust_runtime::balances::account(&c.view(), &account).unwrap_or_default();
-            result(
-                id,
-                json!({ "free": info.free.to_string(), "reserved": info.reserved.to_string(), "nonce": info.nonce }),
-            )
+            let answer = query(core, params, id, |s| {
+                let info = crust_runtime::balances::account(s, &account).unwrap_or_default();
+                Ok(json!({ "free": info.free.to_string(), "reserved": info.reserved.to_string(), "nonce": info.nonce }))
+            })
+            .await;
+            // The account's fields at the top level (as before), the proof beside them.
+            match answer {
+                Ok((Value::Object(mut fields), height, proof)) => {
+                    fields.insert("height".into(), json!(height));
+                    if let Some(p) = proof {
+                        fields.insert("proof".into(), p);
+                    }
+                    result(id, Value::Object(fields))
+                }
+                Ok((other, ..)) => result(id, other),
+                Err(e) => e,
+            }
+        }
+        "market_file" => {
+            let Some(cid) = str_param("cid").and_then(|c| c.parse::<crust_primitives::Cid>().ok())
+            else {
+                return error(id, -32602, "params.cid (a CID) is required");
+            };
+            named_query(core, params, id, "file", |s| {
+                crust_runtime::market::file(s, &cid)
+                    .map(|f| json!(f))
+                    .map_err(|e| e.to_string())
+            })
+            .await
+        }
+        "market_prices" => {
+            named_query(core, params, id, "prices", |s| {
+                crust_runtime::market::params(s)
+                    .map(|p| json!(p))
+                    .map_err(|e| e.to_string())
+            })
+            .await
+        }
+        "swork_workReport" => {
+            let Some(anchor) = str_param("anchor")
+                .and_then(from_hex)
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            else {
+                return error(id, -32602, "params.anchor (0x + 64 hex) is required");
+            };
+            named_query(core, params, id, "report", |s| {
+                crust_runtime::swork::work_report(s, &anchor)
+                    .map(|r| json!(r))
+                    .map_err(|e| e.to_string())
+            })
+            .await
+        }
+        "staking_stakeLimit" => {
+            let Some(stash) = str_param("stash").and_then(|a| a.parse::<AccountId>().ok()) else {
+                return error(id, -32602, "params.stash (SS58 or 0x-hex) is required");
+            };
+            named_query(core, params, id, "stake_limit", |s| {
+                let limit =
+                    crust_runtime::staking::stake_limit(s, &stash).map_err(|e| e.to_string())?;
+                let workload =
+                    crust_runtime::swork::workload(s, &stash).map_err(|e| e.to_string())?;
+                Ok(json!({ "stake_limit": limit.to_string(), "workload": workload.to_string() }))
+            })
+            .await
+        }
+        "staking_committee" => {
+            let era = params.get("era").and_then(Value::as_u64);
+            named_query(core, params, id, "committee", |s| {
+                use crust_runtime::staking;
+                let era = match era {
+                    Some(e) => e,
+                    None => staking::active_era(s).map_err(|e| e.to_string())?,
+                };
+                let members = staking::committee(s, era).map_err(|e| e.to_string())?;
+                Ok(json!({ "era": era, "members": members.map(|list| list.iter().map(|m| json!({
+                    "stash": m.stash.to_ss58(), "session_key": m.session_key.to_ss58(), "stake": m.stake.to_string(),
+                })).collect::<Vec<_>>()) }))
+            })
+            .await
         }
         "market_files" => {
             // A page of files, optionally only one orderer's: scans at most 10 000 records
@@ -409,6 +485,64 @@ where
     }
 }
 
+/// Runs a read-only runtime query on the finalized state: `(answer, height, proof)`, where the
+/// proof (when `params.prove` is true) proves every state entry the query read.
+async fn query<S>(
+    core: &SharedCore<S>,
+    params: &Value,
+    id: &Value,
+    q: impl FnOnce(&crate::proof::Recording<'_, crate::layer::Layer<'_>>) -> Result<Value, String>
+    + Send,
+) -> Result<(Value, u64, Option<Value>), Value>
+where
+    S: commonware_storage::Context + commonware_runtime::Spawner,
+{
+    let prove = params
+        .get("prove")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let c = core.lock().await;
+    if prove {
+        let p = c
+            .prove_query(q)
+            .await
+            .map_err(|e| error(id, 2, e.to_string()))?;
+        let proof = p.proof_json();
+        let value = p.value.map_err(|e| error(id, 2, e))?;
+        Ok((value, p.height, Some(proof)))
+    } else {
+        let view = c.view();
+        let value = q(&crate::proof::Recording::new(&view)).map_err(|e| error(id, 2, e))?;
+        Ok((value, c.last_finalized.0, None))
+    }
+}
+
+/// [`query`] answered as `{<name>: answer, height, proof?}`.
+async fn named_query<S>(
+    core: &SharedCore<S>,
+    params: &Value,
+    id: &Value,
+    name: &str,
+    q: impl FnOnce(&crate::proof::Recording<'_, crate::layer::Layer<'_>>) -> Result<Value, String>
+    + Send,
+) -> Value
+where
+    S: commonware_storage::Context + commonware_runtime::Spawner,
+{
+    match query(core, params, id, q).await {
+        Ok((value, height, proof)) => {
+            let mut out = serde_json::Map::new();
+            out.insert(name.into(), value);
+            out.insert("height".into(), json!(height));
+            if let Some(p) = proof {
+                out.insert("proof".into(), p);
+            }
+            result(id, Value::Object(out))
+        }
+        Err(e) => e,
+    }
+}
+
 /// The staking picture at the finalized head: the active era's committee, the next era's if
 /// already elected, and every candidate's bond, stake limit and commission.
 fn staking_view(
@@ -453,4 +587,146 @@ fn staking_view(
         "next_committee": members(era + 1)?,
         "candidates": candidates,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proof::{ProofError, ProvenState};
+    use crate::store::StateProof;
+    use commonware_runtime::{Runner as _, Supervisor as _, deterministic};
+
+    fn hex(v: &Value) -> Vec<u8> {
+        from_hex(v.as_str().unwrap()).unwrap()
+    }
+
+    fn entries(proof: &Value) -> Vec<StateProof> {
+        proof["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| StateProof {
+                key: hex(&e["key"]),
+                value: (!e["value"].is_null()).then(|| hex(&e["value"])),
+                proof: hex(&e["proof"]),
+            })
+            .collect()
+    }
+
+    /// Every typed query answers with proofs of what it read; a client that knows only the
+    /// finalized state root re-runs the query on the proven entries and gets the same answer.
+    #[test]
+    fn typed_queries_come_with_proofs_a_light_client_can_check() {
+        deterministic::Runner::default().start(|ctx| async move {
+            let spec = crate::spec::ChainSpec::builtin("local").unwrap();
+            let (core, _) = crate::service::open_chain(ctx.child("store"), &spec, "rpc")
+                .await
+                .unwrap();
+            let id = json!(1);
+            let call = async |method: &str, params: Value| {
+                let out = dispatch(&core, method, &params, &id).await;
+                assert!(out.get("error").is_none(), "{method}: {out}");
+                out["result"].clone()
+            };
+            let head = call("chain_head", json!({})).await;
+            let root = Hash::from_hex(head["state_root"].as_str().unwrap()).unwrap();
+            let stash = {
+                let c = core.lock().await;
+                crust_runtime::staking::committee(&c.view(), 0)
+                    .unwrap()
+                    .unwrap()[0]
+                    .stash
+            };
+            let alice = crust_primitives::Keypair::from_suri("//Alice")
+                .unwrap()
+                .public();
+            let cid: crust_primitives::Cid = "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"
+                .parse()
+                .unwrap();
+
+            // state_account: the balance and nonce, proven.
+            let a = call(
+                "state_account",
+                json!({"account": alice.to_ss58(), "prove": true}),
+            )
+            .await;
+            let proven = ProvenState::verify(&root, &entries(&a["proof"])).unwrap();
+            let info = proven
+                .run(|s| crust_runtime::balances::account(s, &alice).unwrap_or_default())
+                .unwrap();
+            assert_eq!(a["free"], json!(info.free.to_string()));
+            assert_eq!(a["proof"]["state_root"], head["state_root"]);
+
+            // A file nobody ordered: proven absent.
+            let f = call(
+                "market_file",
+                json!({"cid": cid.to_string(), "prove": true}),
+            )
+            .await;
+            assert!(f["file"].is_null());
+            let proven = ProvenState::verify(&root, &entries(&f["proof"])).unwrap();
+            let file = proven
+                .run(|s| crust_runtime::market::file(s, &cid).unwrap())
+                .unwrap();
+            assert!(file.is_none());
+
+            // A stake limit computed from several records: every one of them is proven.
+            let l = call(
+                "staking_stakeLimit",
+                json!({"stash": stash.to_ss58(), "prove": true}),
+            )
+            .await;
+            let e = entries(&l["proof"]);
+            assert!(
+                e.len() > 1,
+                "a computed value reads several keys: {}",
+                e.len()
+            );
+            let proven = ProvenState::verify(&root, &e).unwrap();
+            let limit = proven
+                .run(|s| crust_runtime::staking::stake_limit(s, &stash).unwrap())
+                .unwrap();
+            assert_eq!(l["stake_limit"]["stake_limit"], json!(limit.to_string()));
+            // Without one of those records the client cannot recompute it.
+            let short = ProvenState::verify(&root, &e[1..]).unwrap();
+            assert_eq!(
+                short
+                    .run(|s| crust_runtime::staking::stake_limit(s, &stash).map(|_| ()))
+                    .unwrap_err(),
+                ProofError::Incomplete
+            );
+
+            // The committee and the prices.
+            let c = call("staking_committee", json!({"era": 0, "prove": true})).await;
+            assert_eq!(c["committee"]["members"].as_array().unwrap().len(), 4);
+            let proven = ProvenState::verify(&root, &entries(&c["proof"])).unwrap();
+            let members = proven
+                .run(|s| crust_runtime::staking::committee(s, 0).unwrap().unwrap())
+                .unwrap();
+            assert_eq!(members.len(), 4);
+            let p = call("market_prices", json!({"prove": true})).await;
+            let proven = ProvenState::verify(&root, &entries(&p["proof"])).unwrap();
+            let prices = proven
+                .run(|s| crust_runtime::market::params(s).unwrap())
+                .unwrap();
+            assert_eq!(p["prices"], json!(prices));
+
+            // A tampered value, or a proof checked against another root, is refused.
+            let mut forged = entries(&a["proof"]);
+            if let Some(v) = forged[0].value.as_mut() {
+                v[0] ^= 1;
+            }
+            assert!(matches!(
+                ProvenState::verify(&root, &forged),
+                Err(ProofError::Invalid(_))
+            ));
+            assert!(ProvenState::verify(&Hash([7; 32]), &entries(&a["proof"])).is_err());
+            // Without `prove`, the same answers and no proof.
+            let plain = call("market_prices", json!({})).await;
+            assert_eq!(plain["prices"], p["prices"]);
+            assert!(plain.get("proof").is_none());
+            let bad = dispatch(&core, "swork_workReport", &json!({"anchor": "0x12"}), &id).await;
+            assert_eq!(bad["error"]["code"], json!(-32602));
+        });
+    }
 }

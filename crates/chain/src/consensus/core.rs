@@ -11,6 +11,7 @@ use crate::execute::{BlockOutcome, build_block, execute_block};
 use crate::hash::Hash;
 use crate::layer::{Diff, Layer, stack};
 use crate::mempool::Mempool;
+use crate::proof::{MAX_PROVEN_KEYS, Proven, Recording};
 use crate::store::{Speculative, Store, StoreError};
 use crust_primitives::AccountId;
 use crust_runtime::State as _;
@@ -72,6 +73,9 @@ pub enum ChainError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The query reads too many keys or scans a range, so it cannot be proven key by key.
+    #[error("this query cannot be proven key by key")]
+    Unprovable,
     /// The block's evidence is invalid.
     #[error("invalid evidence: {0}")]
     Evidence(String),
@@ -412,6 +416,33 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
     /// A recently finalized block by height.
     pub fn finalized(&self, height: u64) -> Option<&Finalized> {
         self.recent.get(&height)
+    }
+
+    /// Runs the read-only `query` on the committed state and proves every key it read (value
+    /// or absence) under the committed root, the last finalized block's state root.
+    pub async fn prove_query<T>(
+        &self,
+        query: impl FnOnce(&Recording<'_, Layer<'_>>) -> T,
+    ) -> Result<Proven<T>, ChainError> {
+        let (value, keys) = {
+            let view = self.view();
+            let recording = Recording::new(&view);
+            let value = query(&recording);
+            (value, recording.into_keys())
+        };
+        let keys = keys
+            .filter(|k| k.len() <= MAX_PROVEN_KEYS)
+            .ok_or(ChainError::Unprovable)?;
+        let mut entries = Vec::with_capacity(keys.len());
+        for key in keys {
+            entries.push(self.store.prove(&key).await?);
+        }
+        Ok(Proven {
+            value,
+            height: self.last_finalized.0,
+            state_root: self.store.root()?,
+            entries,
+        })
     }
 
     /// A read-only view of the committed state for queries.

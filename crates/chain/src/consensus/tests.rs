@@ -871,6 +871,23 @@ fn evidence_is_checked_against_the_eras_committee() {
                 Err(EvidenceError::Malformed(_))
             ));
         }
+        // Hostile bytes never panic: random proofs, and the real one with random bytes changed.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..300 {
+            let len = (next() % 600) as usize;
+            let proof: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            assert!(check(&state, &ns, &Evidence { era: 0, proof }).is_err());
+            let mut mutated = good.clone();
+            let at = (next() as usize) % mutated.proof.len();
+            mutated.proof[at] ^= (next() as u8) | 1;
+            let _ = check(&state, &ns, &mutated);
+        }
         // The same offence twice in one block is refused.
         assert!(check_all(&state, &ns, &[good.clone(), good.clone()]).is_err());
         assert_eq!(check_all(&state, &ns, &[good]).unwrap().len(), 1);
