@@ -34,6 +34,8 @@ use serde_json::{Value, json};
 
 /// Largest request body accepted.
 pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+/// How many heights `chain_finality` looks through for a certificate.
+pub const FINALITY_SEARCH: u64 = 64;
 /// Most transactions in one `author_submitBatch`.
 pub const MAX_BATCH: usize = 1000;
 
@@ -224,6 +226,53 @@ where
             result(
                 id,
                 json!({ "height": height, "hash": hash.to_hex(), "state_root": root }),
+            )
+        }
+        "system_chain" => {
+            let c = core.lock().await;
+            result(
+                id,
+                json!({
+                    "genesis_hash": c.genesis_hash.to_hex(),
+                    "namespace": String::from_utf8_lossy(&c.namespace),
+                    "era_blocks": c.limits.era_blocks,
+                }),
+            )
+        }
+        "chain_finality" => {
+            let Some(height) = params.get("height").and_then(Value::as_u64) else {
+                return error(id, -32602, "params.height (number) is required");
+            };
+            let (lookup, head) = {
+                let c = core.lock().await;
+                (c.finality.clone(), c.last_finalized.0)
+            };
+            let Some(lookup) = lookup else {
+                return error(id, 2, "this node does not run consensus");
+            };
+            if height > head {
+                return error(
+                    id,
+                    2,
+                    format!("height {height} is not final yet (head {head})"),
+                );
+            }
+            // The first certificate at or above `height`: a block finalized only through a
+            // descendant has none of its own, and the descendant's covers it by hash links.
+            for h in height..=head.min(height.saturating_add(FINALITY_SEARCH)) {
+                if let Some(cert) = lookup(h).await
+                    && let Some((era, hash)) = crate::consensus::finality::describe(&cert)
+                {
+                    return result(
+                        id,
+                        json!({ "height": h, "hash": hash.to_hex(), "era": era, "certificate": to_hex(&cert) }),
+                    );
+                }
+            }
+            error(
+                id,
+                2,
+                format!("no finalization certificate kept from height {height}"),
             )
         }
         "chain_block" => {
@@ -476,7 +525,7 @@ where
             match c.store.prove(&key).await {
                 Ok(p) => result(
                     id,
-                    json!({ "value": p.value.map(|v| to_hex(&v)), "proof": to_hex(&p.proof), "root": root.to_hex() }),
+                    json!({ "value": p.value.map(|v| to_hex(&v)), "proof": to_hex(&p.proof), "root": root.to_hex(), "height": c.last_finalized.0 }),
                 ),
                 Err(e) => error(id, 2, e.to_string()),
             }

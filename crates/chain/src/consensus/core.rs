@@ -99,8 +99,10 @@ pub struct ChainCore<E: commonware_storage::Context + commonware_runtime::Spawne
     pub mempool: Mempool,
     /// Misbehaviour evidence waiting for a block.
     pub evidence: EvidencePool,
-    /// Domain of every consensus signature (for checking evidence).
-    namespace: Vec<u8>,
+    /// Domain of every consensus signature (for checking evidence and certificates).
+    pub namespace: Vec<u8>,
+    /// Finalization certificates by height (set once consensus runs).
+    pub finality: Option<super::finality::Lookup>,
     /// Block limits.
     pub limits: BuildLimits,
     /// The last finalized block's height and hash.
@@ -148,6 +150,7 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             mempool,
             evidence: EvidencePool::default(),
             namespace,
+            finality: None,
             limits,
             last_finalized,
             pending: HashMap::new(),

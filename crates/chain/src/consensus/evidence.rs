@@ -242,13 +242,13 @@ impl<R: Reporter<Activity = Activity<Scheme, Digest>>> Reporter for EvidenceRepo
 
 /// Randomness for signature verification (ed25519 votes are checked one by one and do not use
 /// it; a batch verifier would). Seeded from the OS and the evidence, expanded with SHA-256.
-struct VerifyRng {
+pub(crate) struct VerifyRng {
     seed: [u8; 32],
     counter: u64,
 }
 
 impl VerifyRng {
-    fn new(salt: &Hash) -> Self {
+    pub(crate) fn new(salt: &Hash) -> Self {
         let mut os = [0u8; 32];
         let _ = getrandom::fill(&mut os); // on failure the salt alone seeds it
         let seed = Sha256::new()

@@ -14,6 +14,7 @@ pub mod app;
 pub mod block;
 pub mod core;
 pub mod evidence;
+pub mod finality;
 pub mod node;
 
 use crust_primitives::{AccountId, Keypair};

@@ -12,7 +12,7 @@ use commonware_consensus::marshal::resolver::p2p as marshal_resolver;
 use commonware_consensus::marshal::standard::{Inline, Standard};
 use commonware_consensus::marshal::{self};
 use commonware_consensus::simplex::{self, elector::RoundRobin};
-use commonware_consensus::types::{Epoch, Epocher as _, FixedEpocher, ViewDelta};
+use commonware_consensus::types::{Epoch, Epocher as _, FixedEpocher, Height, ViewDelta};
 use commonware_cryptography::certificate::{Provider as SchemeProvider, Scoped};
 use commonware_cryptography::{Digested, Sha256, Signer as _, sha256::Digest};
 use commonware_macros::select;
@@ -265,6 +265,19 @@ where
     )
     .await;
     actor.start(finalizer, buffer, resolver);
+    {
+        let marshal = mailbox.clone();
+        let lookup: super::finality::Lookup = Arc::new(move |height| {
+            let marshal = marshal.clone();
+            Box::pin(async move {
+                marshal
+                    .get_finalization(Height::new(height))
+                    .await
+                    .map(|f| super::finality::encode(&f))
+            })
+        });
+        core.lock().await.finality = Some(lookup);
+    }
 
     let (votes_mux, votes) = Muxer::new(
         context.child("votes_mux"),

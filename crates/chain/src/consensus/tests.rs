@@ -281,6 +281,47 @@ fn four_validators_finalize_transfers_across_an_era_boundary() {
             assert!(received >= 10 * CRU, "transfers were finalized: {received}");
             // Era 1 began at height 30 with the carried-over committee.
             assert_eq!(crust_runtime::staking::active_era(&c.view()).unwrap(), 1);
+            // Followers: finalization certificates of both eras check out against that era's
+            // committee, and nothing else passes.
+            use super::finality::{FinalityError, describe, verify};
+            let lookup = c.finality.clone().unwrap();
+            let ns = namespace(&spec().id);
+            let mut checked = 0;
+            for h in [5u64, 10, 20, 31, 35, 39] {
+                let Some(cert) = lookup(h).await else {
+                    continue;
+                };
+                let block = c.finalized(h).unwrap().block.hash();
+                let (era, claimed) = describe(&cert).unwrap();
+                assert_eq!(claimed, block);
+                let committee = c.committee(era).unwrap();
+                verify(&ns, &committee, era, &block, &cert).unwrap();
+                assert!(matches!(
+                    verify(&ns, &committee, era + 1, &block, &cert),
+                    Err(FinalityError::WrongEra { .. })
+                ));
+                let other = c.finalized(h - 1).unwrap().block.hash();
+                assert!(matches!(
+                    verify(&ns, &committee, era, &other, &cert),
+                    Err(FinalityError::WrongBlock(_))
+                ));
+                let mut forged = cert.clone();
+                let last = forged.len() - 1;
+                forged[last] ^= 1;
+                assert!(verify(&ns, &committee, era, &block, &forged).is_err());
+                // A committee of other keys: no quorum.
+                let strangers: Vec<AccountId> = ["Ferdie", "Eve", "One", "Two"]
+                    .iter()
+                    .map(|n| {
+                        Keypair::from_suri(&format!("//{n}//session"))
+                            .unwrap()
+                            .public()
+                    })
+                    .collect();
+                assert!(verify(&ns, &strangers, era, &block, &cert).is_err());
+                checked += 1;
+            }
+            assert!(checked >= 4, "only {checked} certificates kept");
         })
     });
 }
