@@ -1,11 +1,13 @@
 //! A small blocking JSON-RPC client for the chain node: what the CLI and the storage worker
 //! need (head, finalized blocks with their transactions, accounts, state reads, submission).
 
+use crust_chain::Header;
 use crust_chain::tx::{Mortality, Transaction, UnsignedTransaction};
 use crust_primitives::account::to_hex;
 use crust_primitives::codec::{self, Decode};
 use crust_primitives::{AccountId, Balance, Keypair};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// A chain node's RPC endpoint.
 pub struct ChainClient {
@@ -21,8 +23,10 @@ pub struct Head {
 
 /// A finalized block's transactions and whether each succeeded.
 pub struct BlockTxs {
-    /// Its hash.
+    /// Its hash, recomputed from the header.
     pub hash: [u8; 32],
+    /// Its header (the hash and the transactions root are checked against it).
+    pub header: Header,
     /// Each transaction with its receipt's success flag.
     pub txs: Vec<(Transaction, bool)>,
 }
@@ -32,6 +36,25 @@ fn hex32(v: &Value) -> Result<[u8; 32], String> {
     crust_chain::Hash::from_hex(text)
         .map(|h| h.0)
         .ok_or_else(|| format!("'{text}' is not a 32-byte hex hash"))
+}
+
+/// A header from `chain_block`'s fields (so its hash can be recomputed, not taken on trust).
+fn header_of(r: &Value) -> Result<Header, String> {
+    let hash = |f: &str| hex32(&r[f]).map(crust_chain::Hash);
+    let num = |f: &str| r[f].as_u64().ok_or_else(|| format!("chain_block: no {f}"));
+    Ok(Header {
+        parent: hash("parent")?,
+        height: num("height")?,
+        timestamp_ms: num("timestamp_ms")?,
+        era: num("era")?,
+        proposer: r["proposer"]
+            .as_str()
+            .and_then(|a| a.parse::<AccountId>().ok())
+            .ok_or("chain_block: no proposer")?,
+        state_root: hash("state_root")?,
+        tx_root: hash("tx_root")?,
+        evidence_root: hash("evidence_root")?,
+    })
 }
 
 fn unhex(text: &str) -> Result<Vec<u8>, String> {
@@ -104,8 +127,23 @@ impl ChainClient {
                 .unwrap_or(false);
             txs.push((tx, ok));
         }
+        let header = header_of(&r)?;
+        let hash = header.hash();
+        if hash.0 != hex32(&r["hash"])? {
+            return Err(format!(
+                "block {height}: the header does not hash to {}",
+                r["hash"]
+            ));
+        }
+        let plain: Vec<Transaction> = txs.iter().map(|(t, _)| t.clone()).collect();
+        if crust_chain::Block::compute_tx_root(&plain) != header.tx_root {
+            return Err(format!(
+                "block {height}: the transactions do not match the header"
+            ));
+        }
         Ok(BlockTxs {
-            hash: hex32(&r["hash"])?,
+            hash: hash.0,
+            header,
             txs,
         })
     }
@@ -246,5 +284,151 @@ impl ChainClient {
             hashes.push(r.as_str().unwrap_or_default().to_owned());
         }
         Ok(hashes)
+    }
+}
+
+/// What a certificate-checking follower trusts: the chain's signature namespace and, per era,
+/// the committee whose finalization certificates it accepts. Each next era's committee is
+/// learned from a state proof under a header this trust already certified, so after the first
+/// committee (taken from the node on first use, with a warning) the node is not trusted.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Trust {
+    /// `crust/consensus/<chain id>`.
+    namespace: String,
+    /// Committee session keys (0x-hex) by era.
+    committees: BTreeMap<u64, Vec<String>>,
+    /// Eras whose committee was taken on the node's word (first use, or after falling behind).
+    #[serde(default)]
+    pub trusted_on_first_use: Vec<u64>,
+}
+
+/// A block whose finality was checked.
+#[derive(Clone, Debug)]
+pub struct Certified {
+    /// Its height.
+    pub height: u64,
+    /// Its hash.
+    pub hash: [u8; 32],
+}
+
+/// Most eras of committees a trust remembers.
+const TRUST_ERAS: usize = 8;
+
+impl Trust {
+    fn committee(&self, era: u64) -> Option<Vec<AccountId>> {
+        self.committees.get(&era).map(|keys| {
+            keys.iter()
+                .filter_map(|k| k.parse::<AccountId>().ok())
+                .collect()
+        })
+    }
+
+    fn remember(&mut self, era: u64, members: &[AccountId]) {
+        self.committees.insert(
+            era,
+            members
+                .iter()
+                .map(|m| format!("0x{}", to_hex(m.as_bytes())))
+                .collect(),
+        );
+        while self.committees.len() > TRUST_ERAS {
+            self.committees.pop_first();
+        }
+    }
+}
+
+impl ChainClient {
+    /// The first block at or above `height` with a finalization certificate, checked against
+    /// the signing era's committee in `trust`.
+    pub fn certified(&self, trust: &mut Trust, height: u64) -> Result<Certified, String> {
+        if trust.namespace.is_empty() {
+            let chain = self.call("system_chain", json!({}))?;
+            trust.namespace = chain["namespace"]
+                .as_str()
+                .ok_or("system_chain: no namespace")?
+                .to_owned();
+        }
+        let r = self.call("chain_finality", json!({ "height": height }))?;
+        let at = r["height"].as_u64().ok_or("chain_finality: no height")?;
+        let era = r["era"].as_u64().ok_or("chain_finality: no era")?;
+        let hash = hex32(&r["hash"])?;
+        let cert = unhex(
+            r["certificate"]
+                .as_str()
+                .ok_or("chain_finality: no certificate")?,
+        )?;
+        let committee = match trust.committee(era) {
+            Some(c) => c,
+            None => {
+                // Nothing certified this era's committee for us: take the node's word once.
+                let v = self.call("staking_committee", json!({ "era": era }))?;
+                let members: Vec<AccountId> = v["committee"]["members"]
+                    .as_array()
+                    .ok_or_else(|| format!("no committee is known for era {era}"))?
+                    .iter()
+                    .filter_map(|m| m["session_key"].as_str()?.parse().ok())
+                    .collect();
+                eprintln!(
+                    "chain: WARNING trusting the node's committee for era {era} ({} members) \
+                     without proof (first use, or offline across an era change)",
+                    members.len()
+                );
+                trust.remember(era, &members);
+                trust.trusted_on_first_use.push(era);
+                members
+            }
+        };
+        crust_chain::consensus::finality::verify(
+            trust.namespace.as_bytes(),
+            &committee,
+            era,
+            &crust_chain::Hash(hash),
+            &cert,
+        )
+        .map_err(|e| format!("block {at}: finality certificate refused: {e}"))?;
+        Ok(Certified { height: at, hash })
+    }
+
+    /// Learns the next era's committee from a state proof under `header`, a certified block's
+    /// header (when the node's head is still that block; otherwise a later call will).
+    pub fn learn_next_committee(&self, trust: &mut Trust, header: &Header) -> Result<(), String> {
+        let era = header.era + 1;
+        if trust.committees.contains_key(&era) {
+            return Ok(());
+        }
+        let v = self.call("staking_committee", json!({ "era": era, "prove": true }))?;
+        let proof = &v["proof"];
+        if proof["height"].as_u64() != Some(header.height)
+            || hex32(&proof["state_root"])? != header.state_root.0
+        {
+            return Ok(()); // the head moved on; the proof is not under this header
+        }
+        let mut entries = Vec::new();
+        for e in proof["entries"]
+            .as_array()
+            .ok_or("staking_committee: no entries")?
+        {
+            let field = |f: &str| unhex(e[f].as_str().unwrap_or_default());
+            entries.push(crust_chain::store::StateProof {
+                key: field("key")?,
+                value: if e["value"].is_null() {
+                    None
+                } else {
+                    Some(field("value")?)
+                },
+                proof: field("proof")?,
+            });
+        }
+        let state = crust_chain::proof::ProvenState::verify(&header.state_root, &entries)
+            .map_err(|e| format!("committee of era {era}: {e}"))?;
+        let members = state
+            .run(|s| crust_runtime::staking::committee(s, era))
+            .map_err(|e| format!("committee of era {era}: {e}"))?
+            .map_err(|e| format!("committee of era {era}: {e}"))?;
+        if let Some(members) = members {
+            let keys: Vec<AccountId> = members.iter().map(|m| m.session_key).collect();
+            trust.remember(era, &keys);
+        }
+        Ok(())
     }
 }

@@ -258,6 +258,9 @@ impl Blockstore for Served {
     }
 }
 
+/// Most blocks followed between two finality checks.
+const FOLLOW_BATCH: u64 = 512;
+
 /// What the worker remembers between runs besides the worker's own state.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Follow {
@@ -280,6 +283,12 @@ struct Follow {
     /// The largest tip offered for each queued order.
     #[serde(default)]
     tips: BTreeMap<String, u128>,
+    /// Hash of the block at `height` (the next block must extend it).
+    #[serde(default)]
+    last_hash: Option<String>,
+    /// The committees whose finality certificates this worker accepts.
+    #[serde(default)]
+    trust: crate::chain_client::Trust,
 }
 
 fn load_follow(path: &Path) -> Follow {
@@ -452,42 +461,84 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 }
             }
         }
-        let head = client.head()?;
-        // 1. Follow finalized blocks for orders.
-        while follow.height < head.height {
-            let next = follow.height + 1;
-            match client.block(next) {
-                Ok(block) => {
-                    for (tx, ok) in block.txs {
-                        if let (
-                            true,
-                            Call::Market(MarketCall::PlaceStorageOrder {
-                                cid,
-                                file_size,
-                                memo,
-                                tips,
-                            }),
-                        ) = (ok, tx.unsigned.call)
+        // 1. Follow finalized blocks for orders: up to a block whose finality certificate checks
+        // out against its era's committee, every block linked to it by parent hashes, so the
+        // RPC node is not trusted with what is final.
+        let tip = client.head()?;
+        if follow.height < tip.height {
+            let target = tip.height.min(follow.height + FOLLOW_BATCH);
+            let certified = client.certified(&mut follow.trust, target)?;
+            let mut blocks = Vec::new();
+            let mut parent = follow
+                .last_hash
+                .as_deref()
+                .and_then(crust_chain::Hash::from_hex);
+            for h in follow.height + 1..=certified.height {
+                match client.block(h) {
+                    Ok(block) => {
+                        if let Some(p) = parent
+                            && block.header.parent != p
                         {
-                            follow.queue.insert(cid.to_string(), file_size);
-                            let tip = follow.tips.entry(cid.to_string()).or_default();
-                            *tip = (*tip).max(tips);
-                            follow
-                                .first_seen
-                                .entry(cid.to_string())
-                                .or_insert(next / slot_blocks * slot_blocks);
-                            let hints = provider_hints(&memo);
-                            if !hints.is_empty() {
-                                follow.hints.insert(cid.to_string(), hints);
-                            }
+                            return Err(format!(
+                                "block {h} does not extend the followed block {p}: refusing the RPC node's chain"
+                            ));
+                        }
+                        parent = Some(crust_chain::Hash(block.hash));
+                        blocks.push((h, block));
+                    }
+                    // Older than the node keeps: skip (orders there are not seen) and link again
+                    // from the next block.
+                    Err(e) => {
+                        eprintln!("sworker: block {h}: {e}");
+                        parent = None;
+                    }
+                }
+            }
+            if let Some((_, last)) = blocks.last()
+                && last.hash != certified.hash
+            {
+                return Err(format!(
+                    "block {} is not the block its finality certificate names",
+                    certified.height
+                ));
+            }
+            if let Some((_, last)) = blocks.last()
+                && let Err(e) = client.learn_next_committee(&mut follow.trust, &last.header)
+            {
+                eprintln!("sworker: {e}");
+            }
+            for (next, block) in blocks {
+                for (tx, ok) in block.txs {
+                    if let (
+                        true,
+                        Call::Market(MarketCall::PlaceStorageOrder {
+                            cid,
+                            file_size,
+                            memo,
+                            tips,
+                        }),
+                    ) = (ok, tx.unsigned.call)
+                    {
+                        follow.queue.insert(cid.to_string(), file_size);
+                        let tip = follow.tips.entry(cid.to_string()).or_default();
+                        *tip = (*tip).max(tips);
+                        follow
+                            .first_seen
+                            .entry(cid.to_string())
+                            .or_insert(next / slot_blocks * slot_blocks);
+                        let hints = provider_hints(&memo);
+                        if !hints.is_empty() {
+                            follow.hints.insert(cid.to_string(), hints);
                         }
                     }
                 }
-                // Older than the node keeps: skip ahead (orders there are not seen).
-                Err(e) => eprintln!("sworker: block {next}: {e}"),
             }
-            follow.height = next;
+            follow.height = certified.height;
+            follow.last_hash = Some(crust_chain::Hash(certified.hash).to_hex());
         }
+        let head = crate::chain_client::Head {
+            height: follow.height,
+        };
         save_follow(&follow_path, &follow)?;
 
         // 2. Store queued files (fetch over Bitswap, seal), with back-off on failure; once a

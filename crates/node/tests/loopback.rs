@@ -132,6 +132,53 @@ fn four_processes_finalize_and_serve_rpc() {
         "{hashes:?}"
     );
 
+    // Finality for followers: every node serves a certificate for a height that checks out
+    // against the committee it proves under the head (era 0: the local spec's validators).
+    let chain = rpc(rpcs[0], "system_chain", json!({})).unwrap()["result"].clone();
+    let namespace = chain["namespace"].as_str().unwrap().to_owned();
+    let committee: Vec<crust_primitives::AccountId> = rpc(
+        rpcs[1],
+        "staking_committee",
+        json!({ "era": 0 }),
+    )
+    .unwrap()["result"]["committee"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["session_key"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(committee.len(), 4);
+    for p in &rpcs {
+        let f = rpc(*p, "chain_finality", json!({ "height": 5 })).unwrap()["result"].clone();
+        let at = f["height"].as_u64().unwrap();
+        assert!(at >= 5, "{f}");
+        let block = Hash::from_hex(f["hash"].as_str().unwrap()).unwrap();
+        let same =
+            rpc(*p, "chain_block", json!({ "height": at })).unwrap()["result"]["hash"].clone();
+        assert_eq!(same, json!(block.to_hex()));
+        let cert = crust_primitives::account::from_hex(f["certificate"].as_str().unwrap()).unwrap();
+        let era = f["era"].as_u64().unwrap();
+        crust_chain::consensus::finality::verify(
+            namespace.as_bytes(),
+            &committee,
+            era,
+            &block,
+            &cert,
+        )
+        .unwrap();
+        assert!(
+            crust_chain::consensus::finality::verify(
+                namespace.as_bytes(),
+                &committee[..2],
+                era,
+                &block,
+                &cert
+            )
+            .is_err(),
+            "half the committee is no quorum"
+        );
+    }
+
     // A transfer signed for this chain, submitted to one node over RPC, lands on all of them
     // (each node holds its own mempool, so submit it to every node).
     let genesis = rpc(rpcs[0], "genesis_hash", json!({})).unwrap()["result"]
