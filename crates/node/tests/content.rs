@@ -762,3 +762,167 @@ fn fetch_finds_providers_on_the_dht() {
         .unwrap();
     assert!(out.stdout == data, "bytes found through the DHT differ");
 }
+
+/// A Kubo 0.43 daemon in DHT-server mode on loopback, stopped when dropped.
+struct KuboDaemon {
+    bin: String,
+    path: std::path::PathBuf,
+    child: Child,
+    /// `/ip4/127.0.0.1/tcp/…/p2p/<id>`.
+    swarm: String,
+    id: String,
+}
+
+impl KuboDaemon {
+    fn start(bin: &str, path: &Path) -> Self {
+        let port = |_: ()| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (swarm_port, api_port) = (port(()), port(()));
+        let ipfs = |args: &[&str]| {
+            let out = Command::new(bin)
+                .args(args)
+                .env("IPFS_PATH", path)
+                .env("IPFS_TELEMETRY", "off")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "ipfs {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        ipfs(&["init", "--profile=test"]);
+        for (key, value) in [
+            (
+                "Addresses.Swarm",
+                format!(r#"["/ip4/127.0.0.1/tcp/{swarm_port}"]"#),
+            ),
+            (
+                "Addresses.API",
+                format!(r#""/ip4/127.0.0.1/tcp/{api_port}""#),
+            ),
+            ("Addresses.Gateway", "[]".into()),
+            ("Bootstrap", "[]".into()),
+            ("Discovery.MDNS.Enabled", "false".into()),
+            // A DHT server, and loopback addresses count on its LAN DHT (as on a LAN).
+            ("Routing.Type", r#""dhtserver""#.into()),
+            ("Routing.LoopbackAddressesOnLanDHT", "true".into()),
+        ] {
+            ipfs(&["config", "--json", key, &value]);
+        }
+        let id = ipfs(&["id", "-f", "<id>"]).trim().to_owned();
+        let child = Command::new(bin)
+            .arg("daemon")
+            .env("IPFS_PATH", path)
+            .env("IPFS_TELEMETRY", "off")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err() {
+            assert!(Instant::now() < deadline, "Kubo did not start");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Self {
+            bin: bin.to_owned(),
+            path: path.to_owned(),
+            child,
+            swarm: format!("/ip4/127.0.0.1/tcp/{swarm_port}/p2p/{id}"),
+            id,
+        }
+    }
+
+    fn ipfs(&self, args: &[&str]) -> String {
+        let out = Command::new(&self.bin)
+            .args(args)
+            .env("IPFS_PATH", &self.path)
+            .env("IPFS_TELEMETRY", "off")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for KuboDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// DHT interop with a real Kubo (0.43.1, DHT server): Kubo finds our daemon as the provider of
+/// a file our daemon announced, and `crust fetch`, knowing only Kubo, finds Kubo as the
+/// provider of a file Kubo added and fetches it. Both go over Kubo's LAN DHT
+/// (`/ipfs/lan/kad/1.0.0`), where loopback addresses count.
+#[test]
+fn dht_providers_interoperate_with_a_kubo_dht_server() {
+    let env = harness();
+    let bin = env.get("KUBO").cloned().unwrap_or_default();
+    assert!(
+        !bin.is_empty(),
+        "interop/setup.sh could not build Kubo 0.43.1 (needs Go and the Go module proxy)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let kubo = KuboDaemon::start(&bin, &dir.path().join("kubo"));
+
+    // Ours → Kubo: our daemon announces a pinned file; Kubo's DHT names our peer.
+    let ours = dir.path().join("ours.bin");
+    std::fs::write(&ours, bytes(300_000, 31)).unwrap();
+    let repo = dir.path().join("repo");
+    let cid = last_cid(&[
+        "add",
+        "-q",
+        "--repo",
+        repo.to_str().unwrap(),
+        ours.to_str().unwrap(),
+    ]);
+    let daemon = Daemon::start_with(&repo, &["--bootstrap", &kubo.swarm]);
+    let our_id = daemon.swarm.rsplit('/').next().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = kubo.ipfs(&["routing", "findprovs", "--num-providers=5", &cid]);
+        if found.lines().any(|l| l.trim() == our_id) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Kubo never found our daemon as the provider of {cid}: {found:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    // Kubo → ours: Kubo adds and announces a file; `crust fetch` finds Kubo through its DHT.
+    let theirs = dir.path().join("theirs.bin");
+    let data = bytes(400_000, 32);
+    std::fs::write(&theirs, &data).unwrap();
+    let kcid = kubo
+        .ipfs(&["add", "-q", theirs.to_str().unwrap()])
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+    kubo.ipfs(&["routing", "provide", &kcid]);
+    let fetched = dir.path().join("fetched");
+    let out = Command::new(CRUST)
+        .args(["fetch", "--repo", fetched.to_str().unwrap(), &kcid])
+        .args(["--bootstrap", &kubo.swarm])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "crust fetch: {log}");
+    assert!(log.contains("provider(s) on the DHT"), "{log}");
+    let got = Command::new(CRUST)
+        .args(["cat", "--repo", fetched.to_str().unwrap(), &kcid])
+        .output()
+        .unwrap();
+    assert!(got.stdout == data, "bytes found through Kubo's DHT differ");
+    assert!(!kubo.id.is_empty());
+}
