@@ -499,11 +499,23 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     devnet.interrupt();
     assert!(height(&chain).is_none(), "the RPC is down after Ctrl-C");
     let _devnet = Devnet::start(&dir, base);
-    wait(
-        "the resumed devnet to finalize past where it stopped",
-        240,
-        || height(&chain).filter(|h| *h > stopped_at),
-    );
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while height(&chain).is_none_or(|h| h <= stopped_at) {
+        if Instant::now() > deadline {
+            // Show what the validators said before failing (the directory goes with the test).
+            for i in 0..4 {
+                let log = std::fs::read_to_string(dir.join(format!("logs/validator-{i}.log")))
+                    .unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                eprintln!(
+                    "--- validator-{i} (last lines, newest first)\n{}",
+                    tail.join("\n")
+                );
+            }
+            panic!("the resumed devnet did not finalize past {stopped_at} in 240 s");
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
     let again = crust_json(&["status", &cid, "--chain", &chain]);
     assert_eq!(again["cid"], cid.as_str());
     assert!(again["replica_count"].as_u64().unwrap() >= 3, "{again}");
