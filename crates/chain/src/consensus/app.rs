@@ -45,10 +45,55 @@ impl<S: commonware_storage::Context + Spawner> Clone for App<S> {
     }
 }
 
+/// Most unexecuted ancestors a node re-executes to rejoin after a restart.
+const MAX_CATCH_UP: usize = 1024;
+
 impl<S: commonware_storage::Context + Spawner> App<S> {
     /// An application for the node with consensus account `me`.
     pub fn new(core: SharedCore<S>, me: AccountId) -> Self {
         Self { core, me }
+    }
+
+    /// Makes sure `first` and its ancestors down to a block this node knows have been
+    /// executed. After a restart the in-memory unfinalized blocks are gone, while consensus may
+    /// build on notarized blocks that are not final yet; without this no node could propose or
+    /// verify on them again. Returns whether `first` is now known.
+    async fn catch_up(
+        &self,
+        first: &Digested<ConsensusBlock>,
+        ancestry: &mut impl Ancestry<ConsensusBlock>,
+    ) -> bool {
+        let mut missing: Vec<Digested<ConsensusBlock>> = Vec::new();
+        let mut cursor = first.clone();
+        let known_parent = loop {
+            {
+                let c = self.core.lock().await;
+                let hash = cursor.inner().0.hash();
+                if c.knows(&hash) {
+                    break cursor.inner().0.header.clone();
+                }
+                if cursor.inner().0.header.height <= c.last_finalized.0 {
+                    return false; // a fork below finality
+                }
+            }
+            if missing.len() == MAX_CATCH_UP {
+                return false;
+            }
+            missing.push(cursor);
+            let Some(next) = ancestry.next().await else {
+                return false;
+            };
+            cursor = next;
+        };
+        let mut parent = known_parent;
+        for block in missing.iter().rev() {
+            let block = &block.inner().0;
+            if self.core.lock().await.adopt(block, &parent).await.is_err() {
+                return false;
+            }
+            parent = block.header.clone();
+        }
+        true
     }
 }
 
@@ -65,6 +110,9 @@ impl<E: Clock, S: commonware_storage::Context + Spawner> Application<E> for App<
         _input: (),
     ) -> Option<Digested<ConsensusBlock>> {
         let parent = ancestry.next().await?;
+        if !self.catch_up(&parent, &mut ancestry).await {
+            return None;
+        }
         let parent_header = parent.inner().0.header.clone();
         // Respect the chain's block interval: wait until it has passed since the parent.
         let block_time = self.core.lock().await.limits.block_time_ms;
@@ -94,6 +142,9 @@ impl<E: Clock, S: commonware_storage::Context + Spawner> Application<E> for App<
         let Some(parent) = ancestry.next().await else {
             return false;
         };
+        if !self.catch_up(&parent, &mut ancestry).await {
+            return false;
+        }
         let now = millis(runtime.current());
         let leader = account_of(&ctx.leader);
         self.core

@@ -248,6 +248,27 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         leader: AccountId,
         now_ms: u64,
     ) -> Result<(), ChainError> {
+        self.check(block, parent, Some((leader, now_ms))).await
+    }
+
+    /// Whether `hash` is the last finalized block or a block executed and not yet finalized.
+    pub fn knows(&self, hash: &Hash) -> bool {
+        *hash == self.last_finalized.1 || self.pending.contains_key(hash)
+    }
+
+    /// Executes a block the network already notarized but this node has not executed (its
+    /// pending blocks were lost in a restart): every rule but the round's leader and the local
+    /// clock, which belonged to a past round, then full re-execution and the root.
+    pub async fn adopt(&mut self, block: &Block, parent: &Header) -> Result<(), ChainError> {
+        self.check(block, parent, None).await
+    }
+
+    async fn check(
+        &mut self,
+        block: &Block,
+        parent: &Header,
+        round: Option<(AccountId, u64)>,
+    ) -> Result<(), ChainError> {
         let h = &block.header;
         let invalid = |msg: String| Err(ChainError::InvalidHeader(msg));
         if h.parent != parent.hash() || h.height != parent.height + 1 {
@@ -259,7 +280,9 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
                 h.timestamp_ms
             ));
         }
-        if h.timestamp_ms > now_ms + self.limits.max_drift_ms {
+        if let Some((_, now_ms)) = round
+            && h.timestamp_ms > now_ms + self.limits.max_drift_ms
+        {
             return invalid(format!(
                 "timestamp {} is too far ahead of local time {now_ms}",
                 h.timestamp_ms
@@ -268,7 +291,9 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         if h.era != self.era_of(h.height) {
             return invalid(format!("era {} does not match height {}", h.era, h.height));
         }
-        if h.proposer != leader {
+        if let Some((leader, _)) = round
+            && h.proposer != leader
+        {
             return invalid("proposer is not the round's leader".into());
         }
         if h.tx_root != Block::compute_tx_root(&block.transactions) {
