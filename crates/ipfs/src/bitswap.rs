@@ -121,6 +121,19 @@ pub fn block_from_prefix(prefix: &[u8], data: Bytes) -> Result<Block, MessageErr
         (1, codec, crust_primitives::cid::SHA2_256, 32) => {
             Cid::v1_sha256(codec, block::sha256(&data))
         }
+        // The other functions Kubo can add with (`--hash`): the digest is computed here.
+        (1, codec, code @ (block::SHA2_512 | block::BLAKE2B_256), len) => {
+            let digest = block::digest(code, &data).ok_or(MessageError::BadPrefix)?;
+            if digest.len() as u64 != len {
+                return Err(MessageError::BadPrefix);
+            }
+            let mut bytes = Vec::with_capacity(8 + digest.len());
+            for v in [1, codec, code, len] {
+                pb::put_varint(&mut bytes, v);
+            }
+            bytes.extend_from_slice(&digest);
+            Cid::from_bytes(&bytes).map_err(|_| MessageError::BadPrefix)?
+        }
         _ => return Err(MessageError::BadPrefix),
     };
     Ok(Block { cid, data })
@@ -319,6 +332,32 @@ mod tests {
         assert_eq!(prefix(&b.cid), [0x00, 0x70, 0x12, 0x20]);
         let raw = Block::raw(b"hi".to_vec());
         assert_eq!(prefix(&raw.cid), [0x01, 0x55, 0x12, 0x20]);
+    }
+
+    #[test]
+    fn blocks_hashed_with_sha2_512_or_blake2b_travel_too() {
+        for code in [block::SHA2_512, block::BLAKE2B_256] {
+            let data = Bytes::from_static(b"a block hashed another way");
+            let digest = block::digest(code, &data).unwrap();
+            let mut bytes = Vec::new();
+            for v in [1, crust_primitives::cid::RAW, code, digest.len() as u64] {
+                pb::put_varint(&mut bytes, v);
+            }
+            bytes.extend_from_slice(&digest);
+            let cid = Cid::from_bytes(&bytes).unwrap();
+            let b = Block::verified(cid, data.clone()).unwrap();
+            let got = block_from_prefix(&prefix(&b.cid), data).unwrap();
+            assert_eq!(got.cid, cid, "0x{code:x}");
+            // Other bytes under the same prefix name other content.
+            let other = block_from_prefix(&prefix(&cid), Bytes::from_static(b"x")).unwrap();
+            assert_ne!(other.cid, cid);
+            // A prefix whose length disagrees with the function is refused.
+            let mut bad = Vec::new();
+            for v in [1, crust_primitives::cid::RAW, code, 20] {
+                pb::put_varint(&mut bad, v);
+            }
+            assert!(block_from_prefix(&bad, Bytes::from_static(b"x")).is_err());
+        }
     }
 
     #[test]

@@ -88,6 +88,17 @@ impl Block {
 }
 
 /// Checks that `data` is the content `cid` names.
+/// The digest of `data` under multihash function `code`, for the functions blocks may use
+/// (not identity, whose "digest" is the data).
+pub fn digest(code: u64, data: &[u8]) -> Option<Vec<u8>> {
+    Some(match code {
+        SHA2_256 => sha256(data).to_vec(),
+        SHA2_512 => Sha512::digest(data).to_vec(),
+        BLAKE2B_256 => Blake2b::<blake2::digest::consts::U32>::digest(data).to_vec(),
+        _ => return None,
+    })
+}
+
 pub fn verify(cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
     let (code, digest) = cid.hash();
     let ok = match code {

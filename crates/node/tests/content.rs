@@ -925,4 +925,43 @@ fn dht_providers_interoperate_with_a_kubo_dht_server() {
         .unwrap();
     assert!(got.stdout == data, "bytes found through Kubo's DHT differ");
     assert!(!kubo.id.is_empty());
+
+    // Blocks hashed with blake2b-256 or sha2-512 (Kubo's `add --hash`) come over Bitswap too.
+    for hash in ["blake2b-256", "sha2-512"] {
+        let cid = kubo
+            .ipfs(&[
+                "add",
+                "-q",
+                "--cid-version=1",
+                &format!("--hash={hash}"),
+                theirs.to_str().unwrap(),
+            ])
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_owned();
+        let repo = dir.path().join(format!("fetched-{hash}"));
+        let out = Command::new(CRUST)
+            .args([
+                "fetch",
+                "--repo",
+                repo.to_str().unwrap(),
+                &cid,
+                "--peer",
+                &kubo.swarm,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{hash}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got = Command::new(CRUST)
+            .args(["cat", "--repo", repo.to_str().unwrap(), &cid])
+            .output()
+            .unwrap();
+        assert!(got.stdout == data, "{hash}: the bytes differ");
+    }
 }
