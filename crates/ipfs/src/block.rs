@@ -87,7 +87,6 @@ impl Block {
     }
 }
 
-/// Checks that `data` is the content `cid` names.
 /// The digest of `data` under multihash function `code`, for the functions blocks may use
 /// (not identity, whose "digest" is the data).
 pub fn digest(code: u64, data: &[u8]) -> Option<Vec<u8>> {
@@ -99,6 +98,7 @@ pub fn digest(code: u64, data: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
+/// Checks that `data` is the content `cid` names.
 pub fn verify(cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
     let (code, digest) = cid.hash();
     let ok = match code {
