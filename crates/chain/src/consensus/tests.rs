@@ -403,7 +403,7 @@ fn partition_scenario(seed: u64) {
 
 #[test]
 fn validators_recover_from_a_crash_of_the_whole_network_with_failing_disks_and_of_one_node() {
-    for seed in 3..13 {
+    for seed in 3..53 {
         eprintln!("crash scenario, seed {seed}");
         crash_scenario(seed);
     }
@@ -1021,7 +1021,7 @@ async fn spawn_equivocator(
 
 #[test]
 fn an_equivocating_validator_is_reported_and_slashed() {
-    for seed in 400..420 {
+    for seed in 400..450 {
         equivocation_scenario(seed);
     }
 }

@@ -22,8 +22,19 @@ const SAMPLE_ADVISORY: u32 = 615;
 /// The `sample/` directory of the `dcap-qvl` package cargo downloaded for this build.
 fn sample_dir() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Only this platform's packages: the others (Windows-only crates, say) were never
+    // downloaded, and `--offline` metadata would otherwise ask for them.
+    let version = std::process::Command::new(&cargo)
+        .arg("-vV")
+        .output()
+        .unwrap();
+    let host = String::from_utf8_lossy(&version.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .expect("cargo -vV names the host");
     let out = std::process::Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", &host])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
