@@ -289,17 +289,23 @@ impl ChainClient {
 
 /// What a certificate-checking follower trusts: the chain's signature namespace and, per era,
 /// the committee whose finalization certificates it accepts. Each next era's committee is
-/// learned from a state proof under a header this trust already certified, so after the first
-/// committee (taken from the node on first use, with a warning) the node is not trusted.
+/// learned from a state proof under a header certified by the current era's committee, so
+/// after the first committee (taken from the node on first use, with a warning) the node is not
+/// trusted for what is final. A committee for any other era is refused unless the operator
+/// allows taking it on the node's word (`allow_unproven`).
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Trust {
     /// `crust/consensus/<chain id>`.
     namespace: String,
     /// Committee session keys (0x-hex) by era.
     committees: BTreeMap<u64, Vec<String>>,
-    /// Eras whose committee was taken on the node's word (first use, or after falling behind).
+    /// Eras whose committee was taken on the node's word (first use, or by the operator's leave).
     #[serde(default)]
     pub trusted_on_first_use: Vec<u64>,
+    /// Take an unknown era's committee from the node (a follower offline across a whole era
+    /// change cannot learn it by proof); off unless the operator says so.
+    #[serde(skip)]
+    pub allow_unproven: bool,
 }
 
 /// A block whose finality was checked.
@@ -309,6 +315,9 @@ pub struct Certified {
     pub height: u64,
     /// Its hash.
     pub hash: [u8; 32],
+    /// The era whose committee signed the certificate (the block's era, or the next one for an
+    /// era's last block re-proposed at the boundary).
+    pub era: u64,
 }
 
 /// Most eras of committees a trust remembers.
@@ -337,6 +346,23 @@ impl Trust {
     }
 }
 
+fn state_proofs(proof: &Value) -> Result<Vec<crust_chain::store::StateProof>, String> {
+    let mut entries = Vec::new();
+    for e in proof["entries"].as_array().ok_or("proof: no entries")? {
+        let field = |f: &str| unhex(e[f].as_str().unwrap_or_default());
+        entries.push(crust_chain::store::StateProof {
+            key: field("key")?,
+            value: if e["value"].is_null() {
+                None
+            } else {
+                Some(field("value")?)
+            },
+            proof: field("proof")?,
+        });
+    }
+    Ok(entries)
+}
+
 impl ChainClient {
     /// The first block at or above `height` with a finalization certificate, checked against
     /// the signing era's committee in `trust`.
@@ -357,10 +383,14 @@ impl ChainClient {
                 .as_str()
                 .ok_or("chain_finality: no certificate")?,
         )?;
+        if at < height {
+            return Err(format!("chain_finality: asked from {height}, got {at}"));
+        }
         let committee = match trust.committee(era) {
             Some(c) => c,
-            None => {
-                // Nothing certified this era's committee for us: take the node's word once.
+            None if trust.committees.is_empty() || trust.allow_unproven => {
+                // Nothing certified this era's committee for us: take the node's word, once
+                // (first use) or because the operator allowed it.
                 let v = self.call("staking_committee", json!({ "era": era }))?;
                 let members: Vec<AccountId> = v["committee"]["members"]
                     .as_array()
@@ -370,12 +400,20 @@ impl ChainClient {
                     .collect();
                 eprintln!(
                     "chain: WARNING trusting the node's committee for era {era} ({} members) \
-                     without proof (first use, or offline across an era change)",
+                     without proof",
                     members.len()
                 );
                 trust.remember(era, &members);
                 trust.trusted_on_first_use.push(era);
                 members
+            }
+            None => {
+                let known: Vec<u64> = trust.committees.keys().copied().collect();
+                return Err(format!(
+                    "block {at} is certified by era {era}, whose committee this follower has not \
+                     learned (known eras {known:?}); if it was offline across an era change, \
+                     restart it with --trust-node-committee to take the node's word for it"
+                ));
             }
         };
         crust_chain::consensus::finality::verify(
@@ -386,48 +424,54 @@ impl ChainClient {
             &cert,
         )
         .map_err(|e| format!("block {at}: finality certificate refused: {e}"))?;
-        Ok(Certified { height: at, hash })
+        Ok(Certified {
+            height: at,
+            hash,
+            era,
+        })
     }
 
-    /// Learns the next era's committee from a state proof under `header`, a certified block's
-    /// header (when the node's head is still that block; otherwise a later call will).
-    pub fn learn_next_committee(&self, trust: &mut Trust, header: &Header) -> Result<(), String> {
-        let era = header.era + 1;
-        if trust.committees.contains_key(&era) {
-            return Ok(());
-        }
-        let v = self.call("staking_committee", json!({ "era": era, "prove": true }))?;
+    /// Learns (or refreshes) the committee of the era after `era` from a state proof under a
+    /// header this follower certifies with `era`'s committee. The proof comes first and its
+    /// height is then certified and linked by hashes, so a moving head does not matter; a
+    /// proof from a later era is skipped (its certificate needs the committee being learned).
+    pub fn learn_next_committee(&self, trust: &mut Trust, era: u64) -> Result<(), String> {
+        let next = era + 1;
+        let v = self.call("staking_committee", json!({ "era": next, "prove": true }))?;
         let proof = &v["proof"];
-        if proof["height"].as_u64() != Some(header.height)
-            || hex32(&proof["state_root"])? != header.state_root.0
-        {
-            return Ok(()); // the head moved on; the proof is not under this header
+        let at = proof["height"]
+            .as_u64()
+            .ok_or("staking_committee: no proof height")?;
+        let root = crust_chain::Hash(hex32(&proof["state_root"])?);
+        let header = self.block(at)?.header;
+        if header.state_root != root || header.era != era {
+            return Ok(()); // another era already, or the proof is not under that header
         }
-        let mut entries = Vec::new();
-        for e in proof["entries"]
-            .as_array()
-            .ok_or("staking_committee: no entries")?
-        {
-            let field = |f: &str| unhex(e[f].as_str().unwrap_or_default());
-            entries.push(crust_chain::store::StateProof {
-                key: field("key")?,
-                value: if e["value"].is_null() {
-                    None
-                } else {
-                    Some(field("value")?)
-                },
-                proof: field("proof")?,
-            });
+        let certified = self.certified(trust, at)?;
+        // Link the proof's block to the certified one.
+        let mut hash = header.hash();
+        for h in at + 1..=certified.height {
+            let b = self.block(h)?;
+            if b.header.parent != hash || b.header.height != h {
+                return Err(format!("block {h} does not extend block {}", h - 1));
+            }
+            hash = crust_chain::Hash(b.hash);
         }
-        let state = crust_chain::proof::ProvenState::verify(&header.state_root, &entries)
-            .map_err(|e| format!("committee of era {era}: {e}"))?;
+        if hash.0 != certified.hash {
+            return Err(format!(
+                "block {} is not the certified block",
+                certified.height
+            ));
+        }
+        let state = crust_chain::proof::ProvenState::verify(&root, &state_proofs(proof)?)
+            .map_err(|e| format!("committee of era {next}: {e}"))?;
         let members = state
-            .run(|s| crust_runtime::staking::committee(s, era))
-            .map_err(|e| format!("committee of era {era}: {e}"))?
-            .map_err(|e| format!("committee of era {era}: {e}"))?;
+            .run(|s| crust_runtime::staking::committee(s, next))
+            .map_err(|e| format!("committee of era {next}: {e}"))?
+            .map_err(|e| format!("committee of era {next}: {e}"))?;
         if let Some(members) = members {
             let keys: Vec<AccountId> = members.iter().map(|m| m.session_key).collect();
-            trust.remember(era, &keys);
+            trust.remember(next, &keys);
         }
         Ok(())
     }

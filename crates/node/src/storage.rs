@@ -214,6 +214,11 @@ pub struct SworkerArgs {
     /// tips are stored first.
     #[arg(long, default_value = "0 CRU")]
     pub min_tip: String,
+    /// Take the RPC node's word for an era's committee this worker has not learned by proof
+    /// (needed once after being offline across a whole era change; otherwise only the first
+    /// committee is taken on trust).
+    #[arg(long)]
+    pub trust_node_committee: bool,
     /// Keep this much reserved as market collateral (e.g. `100 CRU`): replica rewards are
     /// only credited while collateral covers them.
     #[arg(long, default_value = "0 CRU")]
@@ -442,6 +447,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
 
     let follow_path = args.dir.join("follow.json");
     let mut follow = load_follow(&follow_path);
+    follow.trust.allow_unproven = args.trust_node_committee;
     let mut last_report_slot = None;
     let mut last_validated_slot = None;
     let mut repaired = (0u64, 0u64);
@@ -468,7 +474,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         if follow.height < tip.height {
             let target = tip.height.min(follow.height + FOLLOW_BATCH);
             let certified = client.certified(&mut follow.trust, target)?;
-            let mut blocks = Vec::new();
+            let mut blocks: Vec<(u64, crate::chain_client::BlockTxs)> = Vec::new();
             let mut parent = follow
                 .last_hash
                 .as_deref()
@@ -476,6 +482,12 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             for h in follow.height + 1..=certified.height {
                 match client.block(h) {
                     Ok(block) => {
+                        if block.header.height != h {
+                            return Err(format!(
+                                "the node sent block {} for height {h}",
+                                block.header.height
+                            ));
+                        }
                         if let Some(p) = parent
                             && block.header.parent != p
                         {
@@ -486,25 +498,33 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                         parent = Some(crust_chain::Hash(block.hash));
                         blocks.push((h, block));
                     }
-                    // Older than the node keeps: skip (orders there are not seen) and link again
-                    // from the next block.
+                    // Older than the node keeps: what came before cannot be linked to the
+                    // certified block, so it is dropped unread (orders there are not seen).
                     Err(e) => {
-                        eprintln!("sworker: block {h}: {e}");
+                        eprintln!("sworker: block {h}: {e}; skipping to the blocks after it");
+                        blocks.clear();
                         parent = None;
                     }
                 }
             }
-            if let Some((_, last)) = blocks.last()
-                && last.hash != certified.hash
-            {
-                return Err(format!(
-                    "block {} is not the block its finality certificate names",
-                    certified.height
-                ));
+            match blocks.last() {
+                Some((_, last)) if last.hash != certified.hash => {
+                    return Err(format!(
+                        "block {} is not the block its finality certificate names",
+                        certified.height
+                    ));
+                }
+                Some((_, last))
+                    if last.header.era != certified.era && last.header.era + 1 != certified.era =>
+                {
+                    return Err(format!(
+                        "block {} of era {} is certified by era {}",
+                        certified.height, last.header.era, certified.era
+                    ));
+                }
+                _ => {}
             }
-            if let Some((_, last)) = blocks.last()
-                && let Err(e) = client.learn_next_committee(&mut follow.trust, &last.header)
-            {
+            if let Err(e) = client.learn_next_committee(&mut follow.trust, certified.era) {
                 eprintln!("sworker: {e}");
             }
             for (next, block) in blocks {

@@ -88,9 +88,12 @@ impl<S: commonware_storage::Context + Spawner> App<S> {
         let mut parent = known_parent;
         for block in missing.iter().rev() {
             let block = &block.inner().0;
-            if self.core.lock().await.adopt(block, &parent).await.is_err() {
+            let mut c = self.core.lock().await;
+            // The executor may have finalized it meanwhile (the lock was let go).
+            if !c.knows(&block.hash()) && c.adopt(block, &parent).await.is_err() {
                 return false;
             }
+            drop(c);
             parent = block.header.clone();
         }
         true

@@ -182,13 +182,26 @@ pub fn select(
                 offences.push(o);
                 chosen.push(e);
             }
-            // A committee not yet in this state may still come; anything else never will.
+            // Not reportable on this parent (already in an unfinalized ancestor that may yet
+            // be abandoned, or its era not started here): kept until a finalized block has it
+            // or it ages out of the bonding window.
+            Ok(o) if !outdated(state, &o) => {}
+            // A committee not yet in this state may still come.
             Err(EvidenceError::UnknownCommittee(_)) => {}
             _ => useless.push(e),
         }
     }
     pool.remove(&useless);
     (chosen, offences)
+}
+
+/// Whether the offence's era is older than the bonding window (it can never be reported).
+fn outdated(state: &impl State, o: &Offence) -> bool {
+    let active = crust_runtime::staking::active_era(state).unwrap_or(0);
+    let window = crust_runtime::system::config(state)
+        .map(|c| c.bonding_duration_eras)
+        .unwrap_or(0);
+    o.era.saturating_add(window) < active
 }
 
 fn reportable(state: &impl State, o: &Offence) -> bool {

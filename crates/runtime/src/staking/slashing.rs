@@ -339,7 +339,16 @@ pub fn report_equivocation(
         .find(|m| m.session_key == *reporter)
         .map_or(*reporter, |m| m.stash);
     for who in &known {
-        report_offence(state, era, who, fraction, &[reporter])?;
+        // An offender that includes evidence against itself is not paid for it.
+        let own = members
+            .iter()
+            .any(|m| m.session_key == *who && m.stash == reporter);
+        let reporters: &[AccountId] = if own {
+            &[]
+        } else {
+            std::slice::from_ref(&reporter)
+        };
+        report_offence(state, era, who, fraction, reporters)?;
     }
     Ok(true)
 }
