@@ -371,6 +371,9 @@ fn start_and_watch(
             rpcs[usize::from(j % v)].clone(),
             "--gateway-addr".into(),
             format!("127.0.0.1:{}", storage_gateway_port(args.gateway_port, j)?),
+            // The devnet's validators are its own: a storage node stopped across an era change
+            // takes their word for the committee it missed instead of stopping.
+            "--trust-node-committee".into(),
         ];
         procs.push(spawn(&format!("storage-{j}"), &a, &logs)?);
     }
