@@ -438,6 +438,9 @@ impl ChainClient {
     pub fn learn_next_committee(&self, trust: &mut Trust, era: u64) -> Result<(), String> {
         let next = era + 1;
         let v = self.call("staking_committee", json!({ "era": next, "prove": true }))?;
+        if v["committee"]["members"].is_null() {
+            return Ok(()); // not elected yet: nothing to learn on this pass
+        }
         let proof = &v["proof"];
         let at = proof["height"]
             .as_u64()

@@ -307,15 +307,7 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         }
         let (below, parent_state) = self.base(&h.parent)?;
         let mut layer = Layer::new(self.store.committed(), below.clone());
-        let offences = evidence::check_all(&layer, &self.namespace, &block.evidence)
-            .map_err(ChainError::Evidence)?;
-        let outcome = execute_block(
-            &mut layer,
-            h,
-            &offences,
-            &block.transactions,
-            &self.genesis_hash,
-        )?;
+        let outcome = self.execute(&mut layer, block)?;
         let (diff, _) = layer.into_parts();
         let state = self
             .store
@@ -343,6 +335,20 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         Ok(())
     }
 
+    /// Checks a block's evidence against `layer` (its parent's state) and executes the block
+    /// on it.
+    fn execute(&self, layer: &mut Layer<'_>, block: &Block) -> Result<BlockOutcome, ChainError> {
+        let offences = evidence::check_all(&*layer, &self.namespace, &block.evidence)
+            .map_err(ChainError::Evidence)?;
+        Ok(execute_block(
+            layer,
+            &block.header,
+            &offences,
+            &block.transactions,
+            &self.genesis_hash,
+        )?)
+    }
+
     /// Commits a finalized block (the next after the last finalized one).
     pub async fn finalize(&mut self, block: &Block) -> Result<(), ChainError> {
         let hash = block.hash();
@@ -358,15 +364,7 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             None => {
                 // Not seen before (caught up from peers): execute on the committed state.
                 let mut layer = Layer::new(self.store.committed(), Diff::new());
-                let offences = evidence::check_all(&layer, &self.namespace, &block.evidence)
-                    .map_err(ChainError::Evidence)?;
-                let outcome = execute_block(
-                    &mut layer,
-                    h,
-                    &offences,
-                    &block.transactions,
-                    &self.genesis_hash,
-                )?;
+                let outcome = self.execute(&mut layer, block)?;
                 let (diff, _) = layer.into_parts();
                 let state = self.store.speculate(None, &diff, h.height).await?;
                 Pending {

@@ -42,6 +42,15 @@ fn spec() -> ChainSpec {
     spec
 }
 
+/// The consensus keys of the first `N` session keys.
+fn consensus_keys() -> Vec<PublicKey> {
+    session_keys()
+        .iter()
+        .take(N)
+        .map(|k| consensus_key(k).public_key())
+        .collect()
+}
+
 fn session_keys() -> Vec<Keypair> {
     ["Alice", "Bob", "Charlie", "Dave", "Eve"]
         .iter()
@@ -243,11 +252,7 @@ fn run(
         .with_seed(seed)
         .with_timeout(Some(Duration::from_secs(3_600)));
     deterministic::Runner::new(cfg).start(|context| async move {
-        let keys: Vec<PublicKey> = session_keys()
-            .iter()
-            .take(N)
-            .map(|k| consensus_key(k).public_key())
-            .collect();
+        let keys = consensus_keys();
         let oracle = setup_network(&context, &keys).await;
         let cores: Cores = Arc::new(std::sync::Mutex::new(vec![None; N]));
         let mut handles = Vec::new();
@@ -333,11 +338,7 @@ fn isolate(
     connect: bool,
 ) -> futures::future::BoxFuture<'_, ()> {
     Box::pin(async move {
-        let keys: Vec<PublicKey> = session_keys()
-            .iter()
-            .take(N)
-            .map(|k| consensus_key(k).public_key())
-            .collect();
+        let keys = consensus_keys();
         let me = keys[index].clone();
         for other in keys.iter().filter(|k| **k != me) {
             if connect {
@@ -416,11 +417,7 @@ fn crash_scenario(seed: u64) {
         .with_seed(seed)
         .with_catch_panics(true)
         .with_timeout(Some(Duration::from_secs(3_600)));
-    let keys: Vec<PublicKey> = session_keys()
-        .iter()
-        .take(N)
-        .map(|k| consensus_key(k).public_key())
-        .collect();
+    let keys = consensus_keys();
     let keys2 = keys.clone();
     let (before, checkpoint) =
         deterministic::Runner::new(cfg).start_and_recover(|context| async move {
@@ -859,12 +856,7 @@ fn conflicting_notarizes(index: usize, era: u64, view: u64) -> Vec<u8> {
     use commonware_consensus::simplex::types::{Activity, ConflictingNotarize, Notarize, Proposal};
     use commonware_consensus::types::{Epoch, Round, View};
     use commonware_cryptography::{Hasher as _, Sha256};
-    let participants = Set::from_iter_dedup(
-        session_keys()
-            .iter()
-            .take(N)
-            .map(|k| consensus_key(k).public_key()),
-    );
+    let participants = Set::from_iter_dedup(consensus_keys());
     let scheme = super::Scheme::signer(
         &namespace(&spec().id),
         participants,
@@ -990,12 +982,7 @@ async fn spawn_equivocator(
         let (mux, mut votes) = Muxer::new(ctx.child("mux"), tx, rx);
         mux.start();
         let (mut sender, mut receiver) = votes.register(0).await.unwrap();
-        let participants = Set::from_iter_dedup(
-            session_keys()
-                .iter()
-                .take(N)
-                .map(|k| consensus_key(k).public_key()),
-        );
+        let participants = Set::from_iter_dedup(consensus_keys());
         let scheme = super::Scheme::signer(&namespace(&spec().id), participants, signer).unwrap();
         let mut done = std::collections::HashSet::new();
         while let Ok((_, msg)) = receiver.recv().await {
@@ -1031,11 +1018,7 @@ fn equivocation_scenario(seed: u64) {
         .with_seed(seed)
         .with_timeout(Some(Duration::from_secs(3_600)));
     deterministic::Runner::new(cfg).start(|context| async move {
-        let keys: Vec<PublicKey> = session_keys()
-            .iter()
-            .take(N)
-            .map(|k| consensus_key(k).public_key())
-            .collect();
+        let keys = consensus_keys();
         let oracle = setup_network(&context, &keys).await;
         let cores: Cores = Arc::new(std::sync::Mutex::new(vec![None; N]));
         for i in 0..3 {
