@@ -443,6 +443,42 @@ where
             })
             .await
         }
+        "swork_peer" => {
+            let Some(who) = str_param("account").and_then(|a| a.parse::<AccountId>().ok()) else {
+                return error(id, -32602, "params.account (SS58 or 0x-hex) is required");
+            };
+            named_query(core, params, id, "peer", |s| {
+                let record = crust_runtime::swork::peer(s, &who).map_err(|e| e.to_string())?;
+                Ok(record.map_or(Value::Null, |r| peer_json(&who, &r, s)))
+            })
+            .await
+        }
+        "swork_peers" => {
+            // A page of peer records (where storage identities serve their replicas), with
+            // the bytes of files each last reported; returns where to continue.
+            let after = match str_param("after") {
+                None => None,
+                Some(a) => match a.parse::<AccountId>() {
+                    Ok(a) => Some(a),
+                    Err(_) => return error(id, -32602, "params.after must be SS58 or 0x-hex"),
+                },
+            };
+            const PAGE: usize = 1000;
+            let c = core.lock().await;
+            let view = c.view();
+            let page = crust_runtime::swork::peers(&view, after.as_ref(), PAGE);
+            let next = (page.len() == PAGE)
+                .then(|| page.last().map(|(who, _)| who.to_ss58()))
+                .flatten();
+            let peers: Vec<Value> = page
+                .iter()
+                .map(|(who, r)| peer_json(who, r, &view))
+                .collect();
+            result(
+                id,
+                json!({ "head": c.last_finalized.0, "peers": peers, "next": next }),
+            )
+        }
         "staking_stakeLimit" => {
             let Some(stash) = str_param("stash").and_then(|a| a.parse::<AccountId>().ok()) else {
                 return error(id, -32602, "params.stash (SS58 or 0x-hex) is required");
@@ -532,6 +568,24 @@ where
         }
         other => error(id, -32601, format!("unknown method '{other}'")),
     }
+}
+
+/// A peer record as JSON, with the bytes of files its identity last reported (0 if none).
+fn peer_json(
+    who: &AccountId,
+    record: &crust_runtime::swork::PeerRecord,
+    state: &impl crust_runtime::state::State,
+) -> Value {
+    use crust_runtime::swork;
+    let files = swork::identity(state, who)
+        .ok()
+        .flatten()
+        .and_then(|id| swork::work_report(state, &id.anchor).ok().flatten())
+        .map_or(0, |r| r.reported_files_size);
+    json!({
+        "account": who.to_ss58(), "peer_id": record.peer_id_text(),
+        "addrs": record.addr_texts(), "files_size": files,
+    })
 }
 
 /// Runs a read-only runtime query on the finalized state: `(answer, height, proof)`, where the

@@ -72,10 +72,12 @@ struct InFlight {
     drained: Notify,
 }
 
-/// A message on its way to a peer, holding `accounted` bytes of the peer's budget.
+/// A message on its way to a peer, holding `accounted` bytes of the peer's budget and, for
+/// blocks, room in the server's shared budget.
 struct Outgoing {
     msg: Message,
     accounted: usize,
+    permit: Option<crate::queue::Permit>,
 }
 
 #[derive(Default)]
@@ -140,6 +142,7 @@ pub struct Exchange {
     waiters: Mutex<HashMap<Cid, Vec<Waiter>>>,
     next_waiter: AtomicU64,
     peers: Mutex<HashMap<PeerId, PeerState>>,
+    queue: crate::queue::ServeQueue,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -156,6 +159,7 @@ impl Exchange {
             waiters: Mutex::new(HashMap::new()),
             next_waiter: AtomicU64::new(0),
             peers: Mutex::new(HashMap::new()),
+            queue: crate::queue::ServeQueue::new(crate::queue::SERVER_BUDGET),
         });
         // Inbound streams come from the host's buffered queue (`crate::inbound`), never from
         // `libp2p-stream`'s accept, which drops streams that arrive in a burst.
@@ -173,6 +177,11 @@ impl Exchange {
     /// The credit ledger (accounts, standings, replica holders).
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The server's shared send queue (bytes in flight, peers waiting).
+    pub fn serve_queue(&self) -> &crate::queue::ServeQueue {
+        &self.queue
     }
 
     /// Totals over all peers and the current wantlist.
@@ -387,7 +396,8 @@ impl Exchange {
     }
 
     /// Queues `msg` for `peer` once the peer's budget has room for `bytes` more in flight
-    /// (a message larger than the budget waits for an empty pipe).
+    /// (a message larger than the budget waits for an empty pipe) and, for block bytes, the
+    /// server's shared budget has room too, in credit order.
     async fn send(&self, peer: PeerId, msg: Message, bytes: usize) {
         let budget = self.ledger.budget(&peer);
         if budget == 0 {
@@ -422,10 +432,17 @@ impl Exchange {
             }
             drained.await;
         }
+        let permit = if bytes > 0 {
+            let priority = self.ledger.priority(&peer);
+            Some(self.queue.acquire(priority, bytes).await)
+        } else {
+            None
+        };
         let sent: Vec<usize> = msg.blocks.iter().map(|b| b.data.len()).collect();
         let outgoing = Outgoing {
             msg,
             accounted: bytes,
+            permit,
         };
         if tx.send(outgoing).await.is_err() {
             release(&in_flight, bytes);
@@ -702,6 +719,7 @@ async fn write_stream(
         // wants far better than a burst of one-want messages), staying under the size limit.
         let mut msg = first.msg;
         let mut accounted = first.accounted;
+        let mut permits = vec![first.permit];
         let mut size = message_bytes(&msg);
         while size < MESSAGE_TARGET_BYTES {
             let Ok(next) = rx.try_recv() else { break };
@@ -714,6 +732,7 @@ async fn write_stream(
             }
             size += next_size;
             accounted += next.accounted;
+            permits.push(next.permit);
             msg.wants.extend(next.msg.wants);
             msg.blocks.extend(next.msg.blocks);
             msg.presences.extend(next.msg.presences);
@@ -731,6 +750,7 @@ async fn write_stream(
             stream = None;
         }
         release(&in_flight, accounted);
+        drop(permits);
     }
 }
 

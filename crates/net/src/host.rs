@@ -20,6 +20,9 @@ pub struct NetConfig {
     pub listen: Vec<Multiaddr>,
     /// DHT bootstrap peers (`…/p2p/<id>`): dialed at start and seeded into the routing table.
     pub bootstrap: Vec<Multiaddr>,
+    /// Addresses others should dial (Identify, DHT provider records, the chain's peer record);
+    /// empty = the bound listen addresses.
+    pub announce: Vec<Multiaddr>,
 }
 
 /// Why the host failed.
@@ -94,6 +97,7 @@ fn dht(
 pub struct Host {
     peer_id: PeerId,
     listen_addrs: Vec<Multiaddr>,
+    announce_addrs: Vec<Multiaddr>,
     control: libp2p_stream::Control,
     commands: mpsc::Sender<Command>,
     inbound: std::sync::Arc<std::sync::Mutex<Option<mpsc::Receiver<crate::inbound::Inbound>>>>,
@@ -169,9 +173,14 @@ impl Host {
             }
         }
         let peer_id = *swarm.local_peer_id();
-        // Advertise where we listen: Identify reports it, and DHT provider records carry it
-        // (Kubo drops a provider record without addresses).
-        for addr in &listen_addrs {
+        // Advertise where we can be dialed: Identify reports it, and DHT provider records
+        // carry it (Kubo drops a provider record without addresses).
+        let announce_addrs = if config.announce.is_empty() {
+            listen_addrs.clone()
+        } else {
+            config.announce.clone()
+        };
+        for addr in &announce_addrs {
             swarm.add_external_address(addr.clone());
         }
         for addr in &config.bootstrap {
@@ -195,6 +204,7 @@ impl Host {
         Ok(Self {
             peer_id,
             listen_addrs,
+            announce_addrs,
             control,
             commands,
             inbound: std::sync::Arc::new(std::sync::Mutex::new(Some(inbound))),
@@ -209,6 +219,11 @@ impl Host {
     /// The addresses the host listens on.
     pub fn listen_addrs(&self) -> &[Multiaddr] {
         &self.listen_addrs
+    }
+
+    /// The addresses the host tells others to dial.
+    pub fn announce_addrs(&self) -> &[Multiaddr] {
+        &self.announce_addrs
     }
 
     /// A handle for opening and accepting protocol streams.
@@ -358,6 +373,27 @@ fn on_query(
     }
 }
 
+/// Stops the DHT queries of lookups already answered (the first providers found), so they do
+/// not keep asking peers until their timeout.
+fn finish_answered(
+    swarm: &mut libp2p::Swarm<Behaviour>,
+    queries: &mut HashMap<(bool, kad::QueryId), u64>,
+    providing: &HashMap<u64, Providing>,
+    finding: &HashMap<u64, Finding>,
+) {
+    queries.retain(|&(lan, id), request| {
+        if providing.contains_key(request) || finding.contains_key(request) {
+            return true;
+        }
+        let b = swarm.behaviour_mut();
+        let dht = if lan { &mut b.lan } else { &mut b.kad };
+        if let Some(mut query) = dht.query_mut(&id) {
+            query.finish();
+        }
+        false
+    });
+}
+
 /// A provide on both DHTs: done when both are; succeeds if either stored the record.
 struct Providing {
     left: usize,
@@ -409,10 +445,16 @@ async fn run(mut swarm: libp2p::Swarm<Behaviour>, mut commands: mpsc::Receiver<C
                 }
                 SwarmEvent::Behaviour(
                     BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed { id, result, step, .. }),
-                ) => on_query((false, id), result, step.last, &mut queries, &mut providing, &mut finding, &me),
+                ) => {
+                    on_query((false, id), result, step.last, &mut queries, &mut providing, &mut finding, &me);
+                    finish_answered(&mut swarm, &mut queries, &providing, &finding);
+                }
                 SwarmEvent::Behaviour(
                     BehaviourEvent::Lan(kad::Event::OutboundQueryProgressed { id, result, step, .. }),
-                ) => on_query((true, id), result, step.last, &mut queries, &mut providing, &mut finding, &me),
+                ) => {
+                    on_query((true, id), result, step.last, &mut queries, &mut providing, &mut finding, &me);
+                    finish_answered(&mut swarm, &mut queries, &providing, &finding);
+                }
                 SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                     connected.remove(&peer_id);
                 }

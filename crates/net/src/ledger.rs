@@ -136,6 +136,17 @@ impl Ledger {
             .unwrap_or_else(|p| p.into_inner()) = peers.into_iter().collect();
     }
 
+    /// The peers known (from the chain) to store replicas.
+    pub fn replica_holders(&self) -> Vec<PeerId> {
+        let holders = self
+            .replica_holders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<PeerId> = holders.iter().copied().collect();
+        out.sort_by_key(|p| p.to_bytes());
+        out
+    }
+
     /// How the server treats `peer` now.
     pub fn standing(&self, peer: &PeerId) -> Standing {
         {
@@ -163,6 +174,20 @@ impl Ledger {
         } else {
             Standing::Fair
         }
+    }
+
+    /// Where `peer` waits when the server's shared budget is short
+    /// ([`crate::queue::ServeQueue`]): by standing, then by debt ratio.
+    pub fn priority(&self, peer: &PeerId) -> crate::queue::Priority {
+        let rank = match self.standing(peer) {
+            Standing::ReplicaHolder => 0,
+            Standing::Fair => 1,
+            Standing::FreeRider | Standing::Banned => 2,
+        };
+        let debt = self.with(*peer, |a| {
+            a.bytes_sent.saturating_mul(1024) / a.bytes_received.saturating_add(1)
+        });
+        crate::queue::Priority { rank, debt }
     }
 
     /// Bytes the server may have in flight to `peer`.

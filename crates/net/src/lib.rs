@@ -5,12 +5,14 @@
 //! ed25519 key; [`exchange`] speaks Bitswap (1.2.0, with the 1.1.0/1.0.0 ids registered) on it,
 //! as a server answering wants from the blockstore and as a client fetching whole DAGs with
 //! many wants in flight over several peers; [`ledger`] keeps each peer's credit account, which
-//! sets how much the server sends it. The wire format lives in `crust_ipfs::bitswap`.
+//! sets how much the server sends it; [`queue`] shares the server's upload among peers in credit
+//! order when they compete for it. The wire format lives in `crust_ipfs::bitswap`.
 
 pub mod exchange;
 pub mod host;
 pub mod inbound;
 pub mod ledger;
+pub mod queue;
 
 pub use exchange::{Exchange, FetchOptions, FetchProgress};
 pub use host::{Host, NetConfig, NetError};

@@ -12,6 +12,7 @@ fn config(seed: u8) -> NetConfig {
         key_seed: [seed; 32],
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
         bootstrap: Vec::new(),
+        announce: Vec::new(),
     }
 }
 

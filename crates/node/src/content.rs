@@ -757,6 +757,7 @@ fn fetch_into(
             key_seed: key.seed(),
             listen,
             bootstrap,
+            announce: Vec::new(),
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -932,6 +933,10 @@ pub struct DaemonArgs {
     /// DHT bootstrap peer (`…/p2p/<id>`, repeatable); pinned roots are announced on the DHT.
     #[arg(long = "bootstrap")]
     pub bootstrap: Vec<String>,
+    /// Address others should dial instead of the listen address (repeatable), e.g. a public
+    /// `/ip4/<ip>/tcp/4001` behind a port forward.
+    #[arg(long = "announce")]
+    pub announce: Vec<String>,
 }
 
 /// Opens the repository and serves the Kubo RPC API and the gateway until interrupted.
@@ -1055,6 +1060,7 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
         key_seed: key.seed(),
         listen: vec![swarm_addr],
         bootstrap: multiaddrs(&addrs.bootstrap, "bootstrap")?,
+        announce: multiaddrs(&addrs.announce, "announce")?,
     })
     .await
     .map_err(|e| format!("data network: {e}"))?;

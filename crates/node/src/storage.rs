@@ -207,6 +207,10 @@ pub struct SworkerArgs {
     /// DHT bootstrap peer (repeatable); sealed files are announced on the DHT.
     #[arg(long = "bootstrap")]
     pub bootstrap: Vec<String>,
+    /// Address others should dial instead of the listen address (repeatable). It goes into
+    /// DHT provider records and the chain's peer record for this worker's replicas.
+    #[arg(long = "announce")]
+    pub announce: Vec<String>,
     /// Orders that already have this many replicas are not taken.
     #[arg(long, default_value_t = 16)]
     pub replica_target: usize,
@@ -262,6 +266,12 @@ impl Blockstore for Served {
         self.staging.sync()
     }
 }
+
+/// How long one dial of a fetch's hints may take.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the chain's peer records are looked at.
+const PEER_REFRESH: Duration = Duration::from_secs(20);
 
 /// Most blocks followed between two finality checks.
 const FOLLOW_BATCH: u64 = 512;
@@ -393,6 +403,11 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 .iter()
                 .map(|a| a.parse().map_err(|e| format!("--bootstrap {a}: {e}")))
                 .collect::<Result<_, String>>()?,
+            announce: args
+                .announce
+                .iter()
+                .map(|a| a.parse().map_err(|e| format!("--announce {a}: {e}")))
+                .collect::<Result<_, String>>()?,
         })
         .await
         .map_err(|e| e.to_string())?;
@@ -456,6 +471,10 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     let min_tip = crust_primitives::balance::parse_balance(&args.min_tip)
         .map_err(|e| format!("--min-tip: {e}"))?;
     let mut retry_at: BTreeMap<String, Instant> = BTreeMap::new();
+    // The chain's peer records: this worker's own (kept in step with its addresses) and the
+    // replica holders the server credits first, both looked at every PEER_REFRESH.
+    let mut peers_checked: Option<Instant> = None;
+    let me = account.public();
     // One pass: commands, follow, store, report, validate. A failed pass (the chain node
     // restarting, say) is retried; the worker's own state is always consistent on disk.
     let mut step = || -> Result<(), String> {
@@ -620,7 +639,9 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                     continue;
                 }
             }
-            let hints = follow.hints.get(&text).cloned().unwrap_or_default();
+            // The chain's replica holders first, then the order's provider hints.
+            let mut hints = replica_addrs(&client, info.as_ref(), &me);
+            hints.extend(follow.hints.get(&text).cloned().unwrap_or_default());
             match net.store(&mut worker, cid, &hints) {
                 Ok(size) => {
                     eprintln!("sworker: sealed {cid} ({size} bytes)");
@@ -661,6 +682,31 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         // After a restart, this slot's report may already be on chain.
         if record.as_ref().is_some_and(|r| r.report_slot == slot) {
             last_report_slot = Some(slot);
+        }
+        // The peer records: ours once this worker has an identity (it has reported), so
+        // fetchers find its replicas; everyone's, so the server credits replica holders.
+        if peers_checked.is_none_or(|t| t.elapsed() >= PEER_REFRESH) {
+            peers_checked = Some(Instant::now());
+            let own = own_peer_record(&net.host);
+            if record.is_some()
+                && client
+                    .read::<swork::PeerRecord>(&swork::peer_key(&me))?
+                    .as_ref()
+                    != Some(&own)
+            {
+                match client.submit(&account, Call::Swork(SworkCall::SetPeer { record: own })) {
+                    Ok(_) => eprintln!("sworker: announcing peer {} on chain", net.host.peer_id()),
+                    Err(e) => eprintln!("sworker: announcing the peer record: {e}"),
+                }
+            }
+            match replica_holders(&client) {
+                Ok(holders) => {
+                    let mine = net.host.peer_id();
+                    let others = holders.into_iter().filter(|p| *p != mine);
+                    net.exchange.ledger().set_replica_holders(others);
+                }
+                Err(e) => eprintln!("sworker: reading replica holders: {e}"),
+            }
         }
         // Drop files whose order expired or disappeared, once per slot before reporting (the
         // report then lists them as deleted and the space goes back to SRD).
@@ -734,7 +780,9 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                     repaired.1 += found.srd_repaired.len() as u64;
                     lost.extend(found.files_lost);
                     for cid in lost.clone() {
-                        match net.repair(&mut worker, cid) {
+                        let info = client.read::<FileInfo>(&market::file_key(&cid))?;
+                        let holders = replica_addrs(&client, info.as_ref(), &me);
+                        match net.repair(&mut worker, cid, &holders) {
                             Ok(()) => {
                                 repaired.0 += 1;
                                 lost.remove(&cid);
@@ -772,6 +820,10 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             "last_report_slot": last_report_slot,
             "last_accepted_slot": record.map(|r| r.report_slot),
             "files_repaired": repaired.0,
+            "peer_id": net.host.peer_id().to_string(),
+            // Other workers' peers the chain shows holding replicas: served first and most.
+            "replica_holder_peers": net.exchange.ledger().replica_holders().iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "serve_queue": { "in_flight_bytes": net.exchange.serve_queue().in_flight(), "waiting": net.exchange.serve_queue().waiting() },
             "srd_units_repaired": repaired.1,
         });
         Ok(())
@@ -1153,6 +1205,62 @@ fn register(client: &ChainClient, account: &Keypair, enclave: &dyn Enclave) -> R
     )
 }
 
+/// This worker's peer record: its peer ID and up to four announced addresses.
+fn own_peer_record(host: &crust_net::Host) -> swork::PeerRecord {
+    swork::PeerRecord {
+        peer_id: host.peer_id().to_base58().into_bytes(),
+        addrs: host
+            .announce_addrs()
+            .iter()
+            .map(|a| a.to_string().into_bytes())
+            .filter(|a| a.len() <= swork::MAX_PEER_ADDR_BYTES)
+            .take(swork::MAX_PEER_ADDRS)
+            .collect(),
+    }
+}
+
+/// Dialable addresses (`…/p2p/<id>`) of the other workers the chain lists as holding `cid`:
+/// the first place to fetch it from.
+fn replica_addrs(client: &ChainClient, info: Option<&FileInfo>, me: &AccountId) -> Vec<String> {
+    let mut out = Vec::new();
+    let holders = info.map(|f| f.replicas.as_slice()).unwrap_or_default();
+    for who in holders.iter().map(|r| r.who).filter(|w| w != me) {
+        let Ok(Some(record)) = client.read::<swork::PeerRecord>(&swork::peer_key(&who)) else {
+            continue;
+        };
+        let Ok(peer) = record.peer_id_text().parse::<crust_net::PeerId>() else {
+            continue;
+        };
+        for addr in record.addr_texts() {
+            if let Ok(addr) = addr.parse::<crust_net::Multiaddr>() {
+                out.push(format!("{addr}/p2p/{peer}"));
+            }
+        }
+    }
+    out
+}
+
+/// The peers of every worker that reports holding files, from the chain's peer records.
+fn replica_holders(client: &ChainClient) -> Result<Vec<crust_net::PeerId>, String> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = client.call_json("swork_peers", serde_json::json!({ "after": after }))?;
+        for p in page["peers"].as_array().into_iter().flatten() {
+            if p["files_size"].as_u64().unwrap_or(0) == 0 {
+                continue;
+            }
+            if let Some(peer) = p["peer_id"].as_str().and_then(|t| t.parse().ok()) {
+                out.push(peer);
+            }
+        }
+        match page["next"].as_str() {
+            Some(next) if out.len() < 100_000 => after = Some(next.to_owned()),
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// The worker's side of the data network.
 struct Net {
     rt: tokio::runtime::Runtime,
@@ -1166,10 +1274,20 @@ impl Net {
     /// Fetches every block of `cid` from the peers into staging (whatever is held elsewhere).
     fn fetch(&self, cid: Cid, hints: &[String]) -> Result<(), String> {
         self.rt.block_on(async {
-            let mut connected: Vec<crust_net::PeerId> = Vec::new();
-            for addr in self.peers.iter().chain(hints) {
+            // Dial every hint at once (stale addresses on chain must not hold the fetch up).
+            let mut dials = Vec::new();
+            for addr in hints.iter().chain(&self.peers) {
                 let addr = addr.parse().map_err(|e| format!("peer {addr}: {e}"))?;
-                if let Ok(peer) = self.host.dial(addr).await {
+                dials.push(tokio::time::timeout(DIAL_TIMEOUT, self.host.dial(addr)));
+            }
+            let mut connected: Vec<crust_net::PeerId> = Vec::new();
+            for peer in futures::future::join_all(dials)
+                .await
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if !connected.contains(&peer) {
                     connected.push(peer);
                 }
             }
@@ -1219,9 +1337,9 @@ impl Net {
         Ok(sealed.size)
     }
 
-    /// Re-fetches a damaged file and re-seals it (D28).
-    fn repair(&self, worker: &mut Worker, cid: Cid) -> Result<(), String> {
-        self.fetch(cid, &[])?;
+    /// Re-fetches a damaged file and re-seals it (D28), from the other replica holders first.
+    fn repair(&self, worker: &mut Worker, cid: Cid, holders: &[String]) -> Result<(), String> {
+        self.fetch(cid, holders)?;
         worker
             .repair(&*self.staging, cid)
             .map_err(|e| e.to_string())?;

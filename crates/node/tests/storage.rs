@@ -62,6 +62,27 @@ fn http_post(base: &str, path: &str) -> String {
     text
 }
 
+/// A JSON-RPC call to the chain node; returns the result.
+fn rpc_call(chain: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    use std::io::{Read as _, Write as _};
+    let host = chain.strip_prefix("http://").unwrap();
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        .to_string();
+    let mut conn = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        conn,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    let json = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let reply: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {text}"));
+    reply["result"].clone()
+}
+
 /// `crust sworker status` of the worker in `dir`.
 fn worker_status(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&crust(&[
@@ -209,8 +230,46 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
     );
     assert!(info["spower"].as_u64().unwrap() > 0);
 
-    // Bob's control API: status for anyone on the host, changes only with the token.
+    // Each worker announces its peer on chain once it has reported; each credits the other as
+    // a replica holder.
     let bob_dir = dir.path().join("bob");
+    let charlie_dir = dir.path().join("charlie");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (bob, charlie) = (worker_status(&bob_dir), worker_status(&charlie_dir));
+        let peers = rpc_call(&chain, "swork_peers", serde_json::json!({}));
+        let listed: Vec<&str> = peers["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["files_size"].as_u64().unwrap() > 0)
+            .map(|p| p["peer_id"].as_str().unwrap())
+            .collect();
+        let known = |who: &serde_json::Value, other: &serde_json::Value| {
+            who["replica_holder_peers"] == serde_json::json!([other["peer_id"]])
+        };
+        if listed.len() == 2 && known(&bob, &charlie) && known(&charlie, &bob) {
+            assert!(
+                listed.contains(&bob["peer_id"].as_str().unwrap()),
+                "{peers}"
+            );
+            let record = rpc_call(
+                &chain,
+                "swork_peer",
+                serde_json::json!({ "account": bob["account"], "prove": true }),
+            );
+            assert_eq!(record["peer"]["peer_id"], bob["peer_id"], "{record}");
+            assert!(record["proof"].is_object(), "{record}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "peer records not on chain or not credited: {peers} {bob} {charlie}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+
+    // Bob's control API: status for anyone on the host, changes only with the token.
     let status = worker_status(&bob_dir);
     assert_eq!(status["files"], 1, "{status}");
     assert_eq!(status["files_valid"], 1, "{status}");
@@ -240,8 +299,11 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    // Damage every sealed block of Bob's replica on disk: his next validation round finds it,
-    // re-fetches the file over Bitswap and re-seals it (D28).
+    // The user's node leaves. Then damage every sealed block of Bob's replica on disk: his
+    // next validation round finds it and re-fetches the file over Bitswap from the only other
+    // holder, Charlie, found through the chain's replica list and peer records (D28).
+    let _ = ipfs.kill();
+    let _ = ipfs.wait();
     let sealed = bob_dir.join("worker").join("sealed");
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(sealed.join(format!("{cid}.json"))).unwrap())
@@ -262,9 +324,7 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
         std::thread::sleep(Duration::from_secs(1));
     }
 
-    // The user's node leaves; the file comes back from Bob's (repaired) sealed replica.
-    let _ = ipfs.kill();
-    let _ = ipfs.wait();
+    // The file comes back from Bob's (repaired) sealed replica.
     let back = dir.path().join("back");
     crust(&[
         "fetch",

@@ -60,6 +60,10 @@ fn reported_key(anchor: &Anchor, slot: u64) -> Vec<u8> {
 pub fn group_key(owner: &AccountId) -> Vec<u8> {
     key(MODULE, "group", &[owner.as_bytes()])
 }
+/// The state key of an account's `PeerRecord` (for light reads).
+pub fn peer_key(who: &AccountId) -> Vec<u8> {
+    key(MODULE, "peer", &[who.as_bytes()])
+}
 fn authority_key(who: &AccountId) -> Vec<u8> {
     key(MODULE, "authority", &[who.as_bytes()])
 }
@@ -242,6 +246,12 @@ pub enum SworkCall {
         /// New value.
         enabled: bool,
     },
+    /// Announce where the caller's storage identity serves its replicas (an empty record
+    /// withdraws it).
+    SetPeer {
+        /// The record.
+        record: PeerRecord,
+    },
 }
 crust_primitives::impl_codec_enum!(SworkCall {
     0 => SetCode { code, expire_block },
@@ -258,6 +268,7 @@ crust_primitives::impl_codec_enum!(SworkCall {
     11 => SetAuthorities { authorities: max_items(MAX_AUTHORITIES), threshold },
     12 => SetSgxPolicy { policy },
     13 => SetChallenges { enabled },
+    14 => SetPeer { record },
 });
 
 /// Executes an sWork call.
@@ -298,6 +309,7 @@ pub fn dispatch(
         } => set_authorities(state, ctx, authorities, *threshold),
         SworkCall::SetSgxPolicy { policy } => set_sgx_policy(state, ctx, policy),
         SworkCall::SetChallenges { enabled } => set_challenges(state, ctx, *enabled),
+        SworkCall::SetPeer { record } => set_peer(state, ctx, record),
     }
 }
 
@@ -745,6 +757,65 @@ fn ab_upgrade(
         new_pk: report.curr_pk,
     }));
     Ok(anchor)
+}
+
+/// Records where the caller's storage identity serves its replicas. The caller must have
+/// reported works (only identities hold replicas); the peer ID must be base58 or base32 text
+/// and each address a `/`-separated multiaddr, all printable ASCII. An empty record removes it.
+pub fn set_peer(
+    state: &mut impl State,
+    ctx: &CallContext,
+    record: &PeerRecord,
+) -> Result<(), SworkError> {
+    if identity(state, &ctx.caller)?.is_none() {
+        return Err(SworkError::IdentityNotExist);
+    }
+    if record.peer_id.is_empty() {
+        if !record.addrs.is_empty() {
+            return Err(SworkError::IllegalPeer("addresses without a peer ID"));
+        }
+        state.delete(&peer_key(&ctx.caller));
+    } else {
+        if !record.peer_id.iter().all(u8::is_ascii_alphanumeric) {
+            return Err(SworkError::IllegalPeer(
+                "peer ID is not base58 or base32 text",
+            ));
+        }
+        let printable = |a: &Vec<u8>| a.iter().all(|b| b.is_ascii_graphic());
+        if !record
+            .addrs
+            .iter()
+            .all(|a| a.len() > 1 && a.first() == Some(&b'/') && printable(a))
+        {
+            return Err(SworkError::IllegalPeer("address is not a multiaddr"));
+        }
+        state.write(&peer_key(&ctx.caller), record);
+    }
+    state.emit(Event::Swork(SworkEvent::PeerSet { who: ctx.caller }));
+    Ok(())
+}
+
+/// Where `who` serves its replicas, if it said.
+pub fn peer(state: &impl State, who: &AccountId) -> Result<Option<PeerRecord>, SworkError> {
+    Ok(state.read(&peer_key(who))?)
+}
+
+/// Up to `limit` peer records of accounts after `after`, in account order.
+pub fn peers(
+    state: &impl State,
+    after: Option<&AccountId>,
+    limit: usize,
+) -> Vec<(AccountId, PeerRecord)> {
+    let prefix = key(MODULE, "peer", &[]);
+    let after = after.map(|a| [prefix.as_slice(), a.as_bytes()].concat());
+    state
+        .scan(&prefix, after.as_deref(), limit)
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let who = codec::decode::<AccountId>(k.get(prefix.len()..)?).ok()?;
+            Some((who, codec::decode::<PeerRecord>(&v).ok()?))
+        })
+        .collect()
 }
 
 /// Creates a group owned by the caller, who must never have reported works.

@@ -1097,3 +1097,94 @@ fn work_report_round_trips_the_codec() {
         Some(r)
     );
 }
+
+#[test]
+fn peer_records_need_an_identity_and_printable_text() {
+    let mut world = World::new();
+    let mut w = registered(&mut world, ALICE, "a");
+    let record = PeerRecord {
+        peer_id: b"12D3KooWGRUVh7mP8iG1U5rk7dGeqvjpgvyaGTrUfDwqGLbg4y2U".to_vec(),
+        addrs: vec![b"/ip4/10.0.0.7/tcp/4001".to_vec()],
+    };
+    let set = |world: &mut World, who: AccountId, record: &PeerRecord| {
+        let ctx = world.ctx(who);
+        atomically(&mut world.chain.state, |s| set_peer(s, &ctx, record))
+    };
+    // Registered but never reported: no identity, no replicas to serve.
+    assert_eq!(
+        set(&mut world, ALICE, &record),
+        Err(SworkError::IdentityNotExist)
+    );
+    world.advance_to(310);
+    w.submit(&mut world, 1 << 30, &[], &[]);
+    set(&mut world, ALICE, &record).unwrap();
+    assert_eq!(
+        peer(&world.chain.state, &ALICE).unwrap(),
+        Some(record.clone())
+    );
+    assert_eq!(
+        peers(&world.chain.state, None, 10),
+        vec![(ALICE, record.clone())]
+    );
+    assert!(peers(&world.chain.state, Some(&ALICE), 10).is_empty());
+    assert_eq!(
+        record.addr_texts(),
+        vec!["/ip4/10.0.0.7/tcp/4001".to_owned()]
+    );
+    // Text that could not be a peer ID or a multiaddr is refused, and changes nothing.
+    let bad = [
+        PeerRecord {
+            peer_id: b"12D3 Koo".to_vec(),
+            ..record.clone()
+        },
+        PeerRecord {
+            addrs: vec![b"ip4/10.0.0.7".to_vec()],
+            ..record.clone()
+        },
+        PeerRecord {
+            addrs: vec!["/ip4/\u{00e9}".as_bytes().to_vec()],
+            ..record.clone()
+        },
+        PeerRecord {
+            peer_id: vec![],
+            addrs: record.addrs.clone(),
+        },
+    ];
+    for b in &bad {
+        assert!(matches!(
+            set(&mut world, ALICE, b),
+            Err(SworkError::IllegalPeer(_))
+        ));
+    }
+    assert_eq!(
+        peer(&world.chain.state, &ALICE).unwrap(),
+        Some(record.clone())
+    );
+    // Oversized records do not even decode.
+    let call = SworkCall::SetPeer {
+        record: PeerRecord {
+            peer_id: vec![b'a'; MAX_PEER_ID_BYTES + 1],
+            addrs: vec![],
+        },
+    };
+    let bytes = crust_primitives::codec::encode(&call);
+    assert!(crust_primitives::codec::decode::<SworkCall>(&bytes).is_err());
+    let call = SworkCall::SetPeer {
+        record: PeerRecord {
+            peer_id: b"id".to_vec(),
+            addrs: vec![b"/a".to_vec(); MAX_PEER_ADDRS + 1],
+        },
+    };
+    let bytes = crust_primitives::codec::encode(&call);
+    assert!(crust_primitives::codec::decode::<SworkCall>(&bytes).is_err());
+    let ok = SworkCall::SetPeer {
+        record: record.clone(),
+    };
+    assert_eq!(
+        crust_primitives::codec::decode::<SworkCall>(&crust_primitives::codec::encode(&ok)).ok(),
+        Some(ok)
+    );
+    // An empty record withdraws it.
+    set(&mut world, ALICE, &PeerRecord::default()).unwrap();
+    assert_eq!(peer(&world.chain.state, &ALICE).unwrap(), None);
+}

@@ -35,6 +35,12 @@ pub const HISTORY_SLOT_DEPTH: u64 = 6;
 pub const REPLICA_BATCH: usize = 1000;
 /// Identities evaluated per block during slot-end consolidation (reference 500).
 pub const IDENTITY_BATCH: usize = 500;
+/// Longest peer ID text in a [`PeerRecord`] (a base58 ed25519 peer ID is 52 characters).
+pub const MAX_PEER_ID_BYTES: usize = 64;
+/// Most addresses in a [`PeerRecord`].
+pub const MAX_PEER_ADDRS: usize = 4;
+/// Longest address text in a [`PeerRecord`].
+pub const MAX_PEER_ADDR_BYTES: usize = 128;
 
 /// A registered enclave key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -45,6 +51,40 @@ pub struct PubKeyInfo {
     pub anchor: Option<Anchor>,
 }
 crust_primitives::impl_codec_struct!(PubKeyInfo { code, anchor });
+
+/// Where a storage identity serves its replicas on the data network: its libp2p peer ID and
+/// dialable multiaddrs, as text (`12D3Koo…`, `/ip4/…/tcp/…`). Not in the reference network
+/// (it leaves retrieval to IPFS routing); here it maps an order's replica holders to peers, so
+/// fetchers look there first and servers credit those peers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerRecord {
+    /// The peer ID, base58 or CID text.
+    pub peer_id: Vec<u8>,
+    /// Multiaddrs without the `/p2p/…` suffix.
+    pub addrs: Vec<Vec<u8>>,
+}
+crust_primitives::impl_codec_struct!(PeerRecord {
+    peer_id: max_items(MAX_PEER_ID_BYTES),
+    addrs: (
+        crust_primitives::codec::RangeCfg::from(..=MAX_PEER_ADDRS),
+        max_items(MAX_PEER_ADDR_BYTES)
+    ),
+});
+
+impl PeerRecord {
+    /// The peer ID as text (records are checked to be ASCII when set).
+    pub fn peer_id_text(&self) -> String {
+        String::from_utf8_lossy(&self.peer_id).into_owned()
+    }
+
+    /// The addresses as text.
+    pub fn addr_texts(&self) -> Vec<String> {
+        self.addrs
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
+    }
+}
 
 /// A reporting account's storage identity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -389,6 +429,9 @@ pub enum SworkError {
         /// What was wrong.
         why: &'static str,
     },
+    /// A peer record that is not printable text of the right shape.
+    #[error("peer record rejected: {0}")]
+    IllegalPeer(&'static str),
     /// An SGX policy that would accept no quote.
     #[error("SGX policy: {0}")]
     SgxPolicy(&'static str),
@@ -412,6 +455,11 @@ pub enum SworkError {
 /// What sWork reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum SworkEvent {
+    /// A storage identity announced (or, with an empty record, withdrew) where it serves.
+    PeerSet {
+        /// Reporter.
+        who: AccountId,
+    },
     /// An enclave key was registered.
     RegisterSuccess {
         /// Applier.
