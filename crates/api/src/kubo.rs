@@ -35,7 +35,8 @@ pub struct NodeInfo {
     pub addresses: Vec<String>,
 }
 
-/// The data network the API reports on (`swarm/peers`, `bitswap/*`, metrics).
+/// The data network the API reports on (`swarm/peers`, `bitswap/*`, metrics) and reads
+/// missing blocks from (`cat`, `get`, `ls`, `block/get`, `dag/*`, `pin/add`).
 #[derive(Clone)]
 pub struct Network {
     /// The libp2p host.
@@ -47,6 +48,8 @@ pub struct Network {
 #[derive(Clone)]
 struct Ctx {
     repo: Arc<Repo>,
+    /// Where reads go: the repository, backed by the network when there is one.
+    blocks: Arc<dyn Blockstore>,
     info: Arc<NodeInfo>,
     network: Option<Network>,
 }
@@ -67,6 +70,14 @@ pub fn router(repo: Arc<Repo>, info: NodeInfo, network: Option<Network>) -> Rout
         )
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(Ctx {
+            blocks: match &network {
+                Some(n) => Arc::new(crust_net::NetworkStore::new(
+                    repo.clone(),
+                    n.host.clone(),
+                    n.exchange.clone(),
+                )),
+                None => repo.clone(),
+            },
             repo,
             info: Arc::new(info),
             network,
@@ -200,10 +211,10 @@ fn parse_path(text: &str) -> Result<(Cid, Vec<String>), ApiError> {
     Ok((cid, segs))
 }
 
-fn resolve(repo: &Repo, text: &str) -> Result<Cid, ApiError> {
+fn resolve(blocks: &dyn Blockstore, text: &str) -> Result<Cid, ApiError> {
     let (root, segs) = parse_path(text)?;
     let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let roots = exporter::resolve(repo.store(), root, &refs, &mut Vec::new())?;
+    let roots = exporter::resolve(blocks, root, &refs, &mut Vec::new())?;
     Ok(*roots.last().unwrap_or(&root))
 }
 
@@ -521,10 +532,10 @@ async fn cat(ctx: Ctx, args: Args) -> ApiResult {
     let path = args.required()?.to_owned();
     let offset = args.uint("offset")?.unwrap_or(0);
     let length = args.uint("length")?;
-    let repo = ctx.repo.clone();
+    let blocks = ctx.blocks.clone();
     let (cid, size) = blocking(move || {
-        let cid = resolve(&repo, &path)?;
-        match exporter::kind(repo.store(), &cid)? {
+        let cid = resolve(&*blocks, &path)?;
+        match exporter::kind(&*blocks, &cid)? {
             Kind::File { size } => Ok((cid, size)),
             Kind::Directory { .. } => Err(ApiError::fail("this dag node is a directory")),
             _ => Err(ApiError::fail("this dag node is not a UnixFS file")),
@@ -533,7 +544,7 @@ async fn cat(ctx: Ctx, args: Args) -> ApiResult {
     .await?;
     let from = offset.min(size);
     let to = length.map_or(size, |l| from.saturating_add(l).min(size));
-    let body = crust_ipfs::body::file_range(ctx.repo.clone(), cid, from, to);
+    let body = crust_ipfs::body::file_range(ctx.blocks.clone(), cid, from, to);
     let mut r = Response::new(body);
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
@@ -546,15 +557,15 @@ async fn cat(ctx: Ctx, args: Args) -> ApiResult {
 
 async fn ls(ctx: Ctx, args: Args) -> ApiResult {
     let paths = args.paths()?;
-    let repo = ctx.repo.clone();
+    let blocks = ctx.blocks.clone();
     let objects = blocking(move || {
         let mut objects = Vec::new();
         for path in paths {
-            let cid = resolve(&repo, &path)?;
+            let cid = resolve(&*blocks, &path)?;
             let mut links = Vec::new();
-            if let Kind::Directory { .. } = exporter::kind(repo.store(), &cid)? {
-                for e in exporter::list(repo.store(), &cid, &mut Vec::new())? {
-                    let (kind, size) = match exporter::kind(repo.store(), &e.cid) {
+            if let Kind::Directory { .. } = exporter::kind(&*blocks, &cid)? {
+                for e in exporter::list(&*blocks, &cid, &mut Vec::new())? {
+                    let (kind, size) = match exporter::kind(&*blocks, &e.cid) {
                         Ok(Kind::Directory { .. }) => (1, 0),
                         Ok(Kind::File { size }) => (2, size),
                         Ok(Kind::Symlink { .. }) => (4, 0),
@@ -585,29 +596,29 @@ fn stream_writer(
 
 async fn get(ctx: Ctx, args: Args) -> ApiResult {
     let path = args.required()?.to_owned();
-    let repo = ctx.repo.clone();
+    let blocks = ctx.blocks.clone();
     let p = path.clone();
-    let cid = blocking(move || resolve(&repo, &p)).await?;
+    let cid = blocking(move || resolve(&*blocks, &p)).await?;
     let name = path
         .trim_end_matches('/')
         .rsplit('/')
         .next()
         .unwrap_or_default()
         .to_owned();
-    let repo = ctx.repo.clone();
+    let blocks = ctx.blocks.clone();
     Ok(stream_writer("application/x-tar", move |w| {
-        crust_ipfs::tar::write_archive(repo.store(), cid, &name, w)
+        crust_ipfs::tar::write_archive(&*blocks, cid, &name, w)
             .map_err(|e| io::Error::other(e.to_string()))
     }))
 }
 
 async fn block_get(ctx: Ctx, args: Args) -> ApiResult {
     let cid = resolve_block_arg(&args)?;
-    let repo = ctx.repo.clone();
+    let blocks = ctx.blocks.clone();
     let data = blocking(move || {
-        repo.store()
+        blocks
             .get(&cid)?
-            .ok_or_else(|| ApiError::fail(format!("block {cid} not found locally")))
+            .ok_or_else(|| ApiError::fail(format!("block {cid} not found")))
     })
     .await?;
     let mut r = Response::new(Body::from(data));
@@ -727,14 +738,14 @@ async fn block_put(ctx: Ctx, args: Args, req: Request) -> ApiResult {
 
 async fn dag_export(ctx: Ctx, args: Args) -> ApiResult {
     let path = args.required()?.to_owned();
-    let repo = ctx.repo.clone();
-    let cid = blocking(move || resolve(&repo, &path)).await?;
-    let repo = ctx.repo.clone();
-    // Fail before the response starts when the DAG is incomplete.
-    blocking(move || Ok(exporter::select(repo.store(), cid, Scope::All)?)).await?;
-    let repo = ctx.repo.clone();
+    let blocks = ctx.blocks.clone();
+    let cid = blocking(move || resolve(&*blocks, &path)).await?;
+    let blocks = ctx.blocks.clone();
+    // Fail before the response starts when the DAG is incomplete (or cannot be fetched).
+    blocking(move || Ok(exporter::select(&*blocks, cid, Scope::All)?)).await?;
+    let blocks = ctx.blocks.clone();
     Ok(stream_writer("application/vnd.ipld.car", move |w| {
-        car::export(repo.store(), cid, w)
+        car::export(&*blocks, cid, w)
             .map(|_| ())
             .map_err(|e| io::Error::other(e.to_string()))
     }))
@@ -744,11 +755,11 @@ async fn dag_export(ctx: Ctx, args: Args) -> ApiResult {
 /// storage order for the root must name.
 async fn dag_stat(ctx: Ctx, args: Args) -> ApiResult {
     let path = args.required()?.to_owned();
-    let repo = ctx.repo.clone();
+    let store = ctx.blocks.clone();
     let (cid, size, blocks) = blocking(move || {
-        let cid = resolve(&repo, &path)?;
-        let cids = exporter::select(repo.store(), cid, Scope::All)?;
-        let size: u64 = cids.iter().filter_map(|c| repo.store().size(c)).sum();
+        let cid = resolve(&*store, &path)?;
+        let cids = exporter::select(&*store, cid, Scope::All)?;
+        let size: u64 = cids.iter().filter_map(|c| store.size(c)).sum();
         Ok((cid, size, cids.len()))
     })
     .await?;
@@ -842,11 +853,17 @@ async fn dag_import(ctx: Ctx, args: Args, req: Request) -> ApiResult {
 async fn pin_add(ctx: Ctx, args: Args) -> ApiResult {
     let recursive = args.flag("recursive", true)?;
     let paths = args.paths()?;
-    let repo = ctx.repo.clone();
+    let (repo, blocks) = (ctx.repo.clone(), ctx.blocks.clone());
     let pins = blocking(move || {
         let mut pinned = Vec::new();
         for p in paths {
-            let cid = resolve(&repo, &p)?;
+            let cid = resolve(&*blocks, &p)?;
+            // Fetch whatever of the DAG is missing first (a direct pin needs only the root).
+            if recursive {
+                exporter::select(&*blocks, cid, Scope::All)?;
+            } else if blocks.get(&cid)?.is_none() {
+                return Err(ApiError::fail(format!("block {cid} not found")));
+            }
             repo.pin(
                 cid,
                 if recursive {
@@ -887,7 +904,7 @@ async fn pin_ls(ctx: Ctx, args: Args) -> ApiResult {
                 .collect();
         } else {
             for p in paths {
-                let cid = resolve(&repo, &p)?;
+                let cid = resolve(repo.store(), &p)?;
                 match repo.pin_kind(&cid)? {
                     Some(k) if kind == "all" || k.as_str() == kind => out.push((cid, k)),
                     _ => return Err(ApiError::fail(format!("path '{p}' is not pinned"))),
@@ -933,7 +950,7 @@ async fn pin_rm(ctx: Ctx, args: Args) -> ApiResult {
             let cid = if segs.is_empty() {
                 cid
             } else {
-                resolve(&repo, &p)?
+                resolve(repo.store(), &p)?
             };
             repo.unpin(cid).map_err(|e| match e {
                 RepoError::NotPinned(..) => ApiError::fail(format!("{cid} is not pinned")),

@@ -12,8 +12,10 @@ pub mod exchange;
 pub mod host;
 pub mod inbound;
 pub mod ledger;
+pub mod network_store;
 pub mod queue;
 
 pub use exchange::{Exchange, FetchOptions, FetchProgress};
 pub use host::{Host, NetConfig, NetError};
 pub use libp2p::{Multiaddr, PeerId, multiaddr};
+pub use network_store::NetworkStore;

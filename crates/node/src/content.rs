@@ -1077,12 +1077,17 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
         public_key: key.public_key_base64(),
         addresses: swarm_addrs.clone(),
     };
+    // The gateway answers for any CID on the network, fetching what the repository lacks.
+    let fetching = crust_net::NetworkStore::new(repo.clone(), host.clone(), exchange.clone());
+    let gateway = crust_ipfs::gateway::router_for(crust_ipfs::gateway::Source::new(
+        Arc::new(fetching),
+        repo.dir(),
+    ));
     let network = crust_api::kubo::Network {
         host: host.clone(),
         exchange,
     };
     let api = crust_api::kubo::router(repo.clone(), info, Some(network));
-    let gateway = crust_ipfs::gateway::router(repo.clone());
     fs::write(repo_dir.join("api"), format!("http://{api_addr}\n")).map_err(|e| e.to_string())?;
     fs::write(repo_dir.join("gateway"), format!("http://{gw_addr}\n"))
         .map_err(|e| e.to_string())?;

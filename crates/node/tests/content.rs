@@ -763,6 +763,77 @@ fn fetch_finds_providers_on_the_dht() {
     assert!(out.stdout == data, "bytes found through the DHT differ");
 }
 
+#[test]
+fn the_daemons_gateway_and_api_fetch_missing_blocks_from_the_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let provider_repo = dir.path().join("provider");
+    let add = |name: &str, data: &[u8]| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, data).unwrap();
+        let repo = provider_repo.to_str().unwrap();
+        last_cid(&["add", "-q", "--repo", repo, file.to_str().unwrap()])
+    };
+    let (big, small, pinned) = (
+        bytes(3_000_000, 31),
+        bytes(300_000, 32),
+        bytes(1_200_000, 33),
+    );
+    let (big_cid, small_cid, pinned_cid) = (
+        add("big", &big),
+        add("small", &small),
+        add("pinned", &pinned),
+    );
+    // The reader knows only the bootstrap node; the provider is found through the DHT.
+    let bootstrap = Daemon::start(&dir.path().join("bootstrap"));
+    let _provider = Daemon::start_with(&provider_repo, &["--bootstrap", &bootstrap.swarm]);
+    let reader_repo = dir.path().join("reader");
+    let reader = Daemon::start_with(&reader_repo, &["--bootstrap", &bootstrap.swarm]);
+    // The provider announces its pins as it starts: retry until the lookup finds it.
+    let url = format!("{}/ipfs/{big_cid}", reader.gateway);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = loop {
+        let out = Command::new("curl").args(["-sf", &url]).output().unwrap();
+        if out.status.success() {
+            break out.stdout;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gateway never fetched {big_cid}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert!(body == big, "the gateway's bytes differ");
+    // The Kubo API reads through the network too (the provider is connected by now).
+    let api = reader.api.as_str();
+    let out = Command::new(CRUST)
+        .args(["cat", "--api", api, &small_cid])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout == small, "the API's bytes differ");
+    // `pin add` fetches the whole DAG before pinning, so the pin survives the provider.
+    let pin = format!("{api}/api/v0/pin/add?arg={pinned_cid}");
+    let out = Command::new("curl")
+        .args(["-sf", "-X", "POST", &pin])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pin/add failed");
+    drop(_provider);
+    drop(reader);
+    let out = Command::new(CRUST)
+        .args(["cat", "--repo", reader_repo.to_str().unwrap(), &pinned_cid])
+        .output()
+        .unwrap();
+    assert!(
+        out.stdout == pinned,
+        "the pinned file is not complete locally"
+    );
+}
+
 /// A Kubo 0.43 daemon in DHT-server mode on loopback, stopped when dropped.
 struct KuboDaemon {
     bin: String,
