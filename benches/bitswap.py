@@ -8,6 +8,8 @@ Baseline: two real Kubo daemons (a Kubo binary at $KUBO_BIN or $INTEROP_CACHE/bi
 the blocks as it streams them). Time to first byte: ours = first block stored; Kubo = first
 byte of `ipfs cat`.
 
+Each side runs ROUNDS times (default 2) into an emptied receiver; the best run counts.
+
 Usage:
   cargo build --release --bin crust
   python3 benches/bitswap.py [size_mib=1024]
@@ -18,11 +20,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ipfs import BIN, KUBO, free_port, kubo_env, make_file, mbps, run, wait_port  # noqa: E402
 
 SIZE_MIB = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
+# Each side transfers this many times into an emptied receiver and keeps its best run: on a VM
+# the first writes into fresh memory are much slower (measured: 1 GiB ours→ours 10 s on a
+# first run, 3.3 s on the next), and both sides should be compared warm.
+ROUNDS = int(os.environ.get("ROUNDS", "2"))
 
 
 def ours(tmp, path, size):
     a, b = os.path.join(tmp, "ours-a"), os.path.join(tmp, "ours-b")
     cid = run([BIN, "add", "-q", "--repo", a, path]).split()[-1]
+    os.sync()  # the add's writes must not compete with the transfer
     port = free_port()
     daemon = subprocess.Popen([BIN, "ipfs", "daemon", "--repo", a, "--api-addr", "127.0.0.1:0",
                                "--gateway-addr", "127.0.0.1:0", "--swarm-addr", f"/ip4/127.0.0.1/tcp/{port}"],
@@ -32,15 +39,20 @@ def ours(tmp, path, size):
         while not os.path.exists(os.path.join(a, "swarm")):
             time.sleep(0.05)
         addr = open(os.path.join(a, "swarm")).read().split()[0]
-        t = time.perf_counter()
-        out = subprocess.run([BIN, "fetch", "--repo", b, cid, "--peer", addr],
-                             check=True, capture_output=True, text=True).stderr
-        secs = time.perf_counter() - t
+        best = None
+        for _ in range(ROUNDS):
+            shutil.rmtree(b, ignore_errors=True)
+            os.sync()
+            t = time.perf_counter()
+            out = subprocess.run([BIN, "fetch", "--repo", b, cid, "--peer", addr],
+                                 check=True, capture_output=True, text=True).stderr
+            secs = time.perf_counter() - t
+            first = float(re.search(r"first block after ([0-9.]+) ms", out).group(1)) / 1e3
+            best = min(best or (secs, first), (secs, first))
     finally:
         daemon.kill()
         daemon.wait()
-    first = float(re.search(r"first block after ([0-9.]+) ms", out).group(1))
-    return secs, first / 1e3
+    return best
 
 
 def kubo(tmp, path, size):
@@ -62,22 +74,29 @@ def kubo(tmp, path, size):
             envs.append((env, swarm))
         (env_a, swarm_a), (env_b, _) = envs
         cid = run([KUBO, "add", "-q", path], env=env_a).split()[-1]
+        os.sync()  # the add's writes must not compete with the transfer
         peer = run([KUBO, "id", "-f", "<id>"], env=env_a).strip()
         run([KUBO, "swarm", "connect", f"/ip4/127.0.0.1/tcp/{swarm_a}/p2p/{peer}"], env=env_b)
-        t = time.perf_counter()
-        cat = subprocess.Popen([KUBO, "cat", cid], env=env_b, stdout=subprocess.PIPE)
-        first = cat.stdout.read(1)
-        ttfb = time.perf_counter() - t
-        n = len(first)
-        while True:
-            chunk = cat.stdout.read(1 << 20)
-            if not chunk:
-                break
-            n += len(chunk)
-        cat.wait()
-        secs = time.perf_counter() - t
-        assert n == size, (n, size)
-        return secs, ttfb
+        best = None
+        for _ in range(ROUNDS):
+            # B drops what it fetched last round (nothing on B is pinned).
+            run([KUBO, "repo", "gc", "-q"], env=env_b)
+            os.sync()
+            t = time.perf_counter()
+            cat = subprocess.Popen([KUBO, "cat", cid], env=env_b, stdout=subprocess.PIPE)
+            first = cat.stdout.read(1)
+            ttfb = time.perf_counter() - t
+            n = len(first)
+            while True:
+                chunk = cat.stdout.read(1 << 20)
+                if not chunk:
+                    break
+                n += len(chunk)
+            cat.wait()
+            secs = time.perf_counter() - t
+            assert n == size, (n, size)
+            best = min(best or (secs, ttfb), (secs, ttfb))
+        return best
     finally:
         for d in daemons:
             d.kill()
@@ -90,8 +109,20 @@ def main():
     try:
         path = os.path.join(tmp, "data.bin")
         make_file(path, size)
-        base = kubo(tmp, path, size)
-        mine = ours(tmp, path, size)
+
+        def measured(side):
+            # Each side starts from the same state: its own fresh directory, and no dirty pages
+            # of the other side's repositories still being written back during the run.
+            work = os.path.join(tmp, side.__name__)
+            os.makedirs(work)
+            os.sync()
+            try:
+                return side(work, path, size)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+
+        base = measured(kubo)
+        mine = measured(ours)
         print(f"{SIZE_MIB} MiB over Bitswap on loopback")
         if base:
             print(f"{'Kubo -> Kubo (ipfs cat)':<34} {base[0]:8.2f} s {mbps(size, base[0]):8.1f} MB/s  first byte {base[1]*1e3:7.1f} ms")

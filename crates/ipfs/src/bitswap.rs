@@ -10,7 +10,7 @@
 
 use crate::block::{self, Block};
 use crate::pb::{self, Value};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use crust_primitives::Cid;
 
 /// Protocol ids, newest first.
@@ -190,6 +190,16 @@ impl Message {
 
     /// Decodes a message, verifying every block against its prefix.
     pub fn decode(bytes: &[u8]) -> Result<Self, MessageError> {
+        Self::decode_with(bytes, Bytes::copy_from_slice)
+    }
+
+    /// [`Message::decode`] of a received frame whose blocks share the frame's buffer instead
+    /// of copying it (the receive path of a transfer).
+    pub fn decode_frame(frame: &Bytes) -> Result<Self, MessageError> {
+        Self::decode_with(frame, |data| frame.slice_ref(data))
+    }
+
+    fn decode_with(bytes: &[u8], share: impl Fn(&[u8]) -> Bytes) -> Result<Self, MessageError> {
         if bytes.len() > MAX_MESSAGE_BYTES {
             return Err(MessageError::TooLarge(bytes.len()));
         }
@@ -213,7 +223,7 @@ impl Message {
                         }
                     }
                     let prefix = prefix.ok_or(MessageError::BadPrefix)?;
-                    let data = Bytes::copy_from_slice(data.unwrap_or_default());
+                    let data = data.map_or_else(Bytes::new, &share);
                     msg.blocks.push(block_from_prefix(prefix, data)?);
                 }
                 (4, Value::Bytes(p)) => {
@@ -290,12 +300,10 @@ fn decode_wantlist(bytes: &[u8], msg: &mut Message) -> Result<(), MessageError> 
 /// Splits length-prefixed messages off the front of a stream buffer: returns each complete
 /// message and leaves a partial one in `buf`. A length above the limit is an error before any
 /// of that message is buffered.
-pub fn take_frames(buf: &mut Vec<u8>) -> Result<Vec<Vec<u8>>, MessageError> {
+pub fn take_frames(buf: &mut BytesMut) -> Result<Vec<Bytes>, MessageError> {
     let mut out = Vec::new();
-    let mut start = 0;
     loop {
-        let rest = &buf[start..];
-        let (len, used) = match pb::read_varint(rest) {
+        let (len, used) = match pb::read_varint(buf) {
             Ok(v) => v,
             Err(pb::PbError::Truncated) => break,
             Err(e) => return Err(e.into()),
@@ -304,14 +312,21 @@ pub fn take_frames(buf: &mut Vec<u8>) -> Result<Vec<Vec<u8>>, MessageError> {
         if len > MAX_MESSAGE_BYTES {
             return Err(MessageError::TooLarge(len));
         }
-        if rest.len() < used + len {
+        if buf.len() < used + len {
             break;
         }
-        out.push(rest[used..used + len].to_vec());
-        start += used + len;
+        let mut frame = buf.split_to(used + len);
+        out.push(frame.split_off(used).freeze());
     }
-    buf.drain(..start);
     Ok(out)
+}
+
+/// The length prefix of a frame holding `message_len` bytes (written before the message, so
+/// a large message is not copied into a frame).
+pub fn frame_prefix(message_len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5);
+    pb::put_varint(&mut out, message_len as u64);
+    out
 }
 
 /// The length-prefixed frame of an encoded message.
@@ -392,14 +407,16 @@ mod tests {
     #[test]
     fn frames_split_and_oversized_lengths_fail_early() {
         let a = frame(b"abc");
-        let mut buf = [a.clone(), a.clone(), a[..2].to_vec()].concat();
+        let mut buf = BytesMut::from(&[a.clone(), a.clone(), a[..2].to_vec()].concat()[..]);
         assert_eq!(
             take_frames(&mut buf),
-            Ok(vec![b"abc".to_vec(), b"abc".to_vec()])
+            Ok(vec![Bytes::from_static(b"abc"), Bytes::from_static(b"abc")])
         );
-        assert_eq!(buf, a[..2].to_vec());
-        let mut huge = Vec::new();
-        pb::put_varint(&mut huge, 64 * 1024 * 1024);
+        assert_eq!(&buf[..], &a[..2]);
+        assert_eq!(frame_prefix(3), a[..1].to_vec());
+        let mut raw = Vec::new();
+        pb::put_varint(&mut raw, 64 * 1024 * 1024);
+        let mut huge = BytesMut::from(&raw[..]);
         assert_eq!(
             take_frames(&mut huge),
             Err(MessageError::TooLarge(64 * 1024 * 1024))

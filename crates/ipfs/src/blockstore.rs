@@ -72,6 +72,13 @@ pub trait Blockstore: Send + Sync {
     /// Makes every block stored so far durable.
     fn sync(&self) -> Result<(), StoreError>;
 
+    /// The block's bytes without hashing them again, for serving peers that verify whatever
+    /// they receive (Bitswap): Kubo's default (`Datastore.HashOnRead` off). Local reads use
+    /// [`Blockstore::get`]. Stores that cannot skip the check just verify.
+    fn get_unverified(&self, cid: &Cid) -> Result<Option<Bytes>, StoreError> {
+        self.get(cid)
+    }
+
     /// Several blocks at once, each verified; stores may read and verify them in parallel.
     fn get_many(&self, cids: &[Cid]) -> Vec<Result<Option<Bytes>, StoreError>> {
         cids.iter().map(|c| self.get(c)).collect()
@@ -279,7 +286,7 @@ impl DiskStore {
                 .collect()
         };
         for (key, loc) in movers {
-            let data = self.read_location(&loc)?;
+            let data = self.read_location(&loc, true)?;
             let new = self.append(&mut w, &loc.cid, &data)?;
             self.index
                 .write()
@@ -303,7 +310,7 @@ impl DiskStore {
         Ok(stats)
     }
 
-    fn read_location(&self, loc: &Location) -> Result<Bytes, StoreError> {
+    fn read_location(&self, loc: &Location, verify: bool) -> Result<Bytes, StoreError> {
         let file = self
             .packs
             .read()
@@ -314,7 +321,7 @@ impl DiskStore {
             file.ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "pack file vanished"))?;
         let mut data = vec![0u8; loc.len as usize];
         file.read_exact_at(&mut data, loc.offset)?;
-        if block::verify(&loc.cid, &data).is_err() {
+        if verify && block::verify(&loc.cid, &data).is_err() {
             return Err(StoreError::Corrupt { cid: loc.cid });
         }
         Ok(data.into())
@@ -485,8 +492,8 @@ fn read_idx(dir: &Path, pack: u32) -> Option<Vec<(Cid, u64, u32)>> {
     Some(entries)
 }
 
-impl Blockstore for DiskStore {
-    fn get(&self, cid: &Cid) -> Result<Option<Bytes>, StoreError> {
+impl DiskStore {
+    fn read(&self, cid: &Cid, verify: bool) -> Result<Option<Bytes>, StoreError> {
         if let Some(data) = block::identity_data(cid) {
             return Ok(Some(Bytes::copy_from_slice(data)));
         }
@@ -502,13 +509,23 @@ impl Blockstore for DiskStore {
             else {
                 return Ok(None);
             };
-            match self.read_location(&loc) {
+            match self.read_location(&loc, verify) {
                 Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(StoreError::Corrupt { .. }) => return Err(StoreError::Corrupt { cid: *cid }),
                 other => return other.map(Some),
             }
         }
         Ok(None)
+    }
+}
+
+impl Blockstore for DiskStore {
+    fn get(&self, cid: &Cid) -> Result<Option<Bytes>, StoreError> {
+        self.read(cid, true)
+    }
+
+    fn get_unverified(&self, cid: &Cid) -> Result<Option<Bytes>, StoreError> {
+        self.read(cid, false)
     }
 
     fn has(&self, cid: &Cid) -> bool {

@@ -283,8 +283,11 @@ impl Repo {
     }
 }
 
-/// Depth-first, pre-order walk of the DAG under `root`, each block once, verified; fails on the
-/// first missing block.
+/// Blocks a walk reads at once.
+const WALK_BATCH: usize = 32;
+
+/// Walks the DAG under `root`, each block once, verified (in no particular order); fails on
+/// the first missing block.
 pub fn walk(
     store: &dyn Blockstore,
     root: Cid,
@@ -299,15 +302,20 @@ fn walk_with(
     seen: &mut HashSet<Vec<u8>>,
     visit: &mut dyn FnMut(&Cid, &bytes::Bytes) -> Result<(), RepoError>,
 ) -> Result<(), RepoError> {
+    // Blocks are read in batches (a node's children together), so the store can read and
+    // verify them in parallel; the order of visits is not depth-first.
     let mut stack = vec![root];
-    while let Some(cid) = stack.pop() {
-        if !seen.insert(crate::block::multihash_key(&cid)) {
-            continue;
+    while !stack.is_empty() {
+        let from = stack.len().saturating_sub(WALK_BATCH);
+        let batch: Vec<Cid> = stack
+            .drain(from..)
+            .filter(|c| seen.insert(crate::block::multihash_key(c)))
+            .collect();
+        for (cid, data) in batch.iter().zip(store.get_many(&batch)) {
+            let data = data?.ok_or(RepoError::Missing(*cid))?;
+            visit(cid, &data)?;
+            stack.extend(links::links(cid, &data)?.into_iter().rev());
         }
-        let data = store.get(&cid)?.ok_or(RepoError::Missing(cid))?;
-        visit(&cid, &data)?;
-        let children = links::links(&cid, &data)?;
-        stack.extend(children.into_iter().rev());
     }
     Ok(())
 }
@@ -316,6 +324,9 @@ fn walk_with(
 impl Blockstore for Repo {
     fn get(&self, cid: &Cid) -> Result<Option<bytes::Bytes>, StoreError> {
         self.store.get(cid)
+    }
+    fn get_unverified(&self, cid: &Cid) -> Result<Option<bytes::Bytes>, StoreError> {
+        self.store.get_unverified(cid)
     }
     fn has(&self, cid: &Cid) -> bool {
         self.store.has(cid)

@@ -80,9 +80,18 @@ struct Outgoing {
     permit: Option<crate::queue::Permit>,
 }
 
+/// Outbound streams the server writes blocks to one peer on. Each Yamux stream's receive
+/// window is at most 1 MiB here (see `host::YAMUX_MAX_STREAMS`), so one stream carries at
+/// most 1 MiB between two window updates; several streams keep the pipe full while the
+/// receiver is busy verifying and storing. Wants and cancels always take the first stream,
+/// so they keep their order.
+const WRITE_STREAMS: usize = 4;
+
 #[derive(Default)]
 struct PeerState {
-    writer: Option<mpsc::Sender<Outgoing>>,
+    writers: [Option<mpsc::Sender<Outgoing>>; WRITE_STREAMS],
+    /// The stream the next block message goes to.
+    next_writer: usize,
     in_flight: Arc<InFlight>,
     remembered: HashMap<Cid, Entry>,
     inbound_streams: usize,
@@ -245,7 +254,7 @@ impl Exchange {
         peer: PeerId,
         mut stream: libp2p::Stream,
     ) -> Result<(), MessageError> {
-        let mut buf = Vec::new();
+        let mut buf = bytes::BytesMut::new();
         let mut chunk = vec![0u8; 256 * 1024];
         loop {
             let n = match stream.read(&mut chunk).await {
@@ -262,7 +271,7 @@ impl Exchange {
             };
             buf.extend_from_slice(&chunk[..n]);
             for frame in bitswap::take_frames(&mut buf)? {
-                self.on_message(peer, Message::decode(&frame)?).await;
+                self.on_message(peer, Message::decode_frame(&frame)?).await;
                 if self.ledger.standing(&peer) == Standing::Banned {
                     return Ok(());
                 }
@@ -331,7 +340,8 @@ impl Exchange {
         let mut reply = Message::default();
         let mut reply_bytes = 0;
         for want in wants {
-            let found = self.store.get(&want.cid).ok().flatten();
+            // Peers verify every block they receive, so the server does not hash it again.
+            let found = self.store.get_unverified(&want.cid).ok().flatten();
             match (found, want.want_type) {
                 (Some(data), WantType::Block) => {
                     reply_bytes += data.len();
@@ -403,11 +413,16 @@ impl Exchange {
         if budget == 0 {
             return;
         }
-        let (tx, in_flight) = {
+        let (tx, in_flight, slot) = {
             let mut peers = lock(&self.peers);
             let state = peers.entry(peer).or_default();
-            let tx = state
-                .writer
+            let slot = if bytes == 0 {
+                0
+            } else {
+                state.next_writer = (state.next_writer + 1) % WRITE_STREAMS;
+                state.next_writer
+            };
+            let tx = state.writers[slot]
                 .get_or_insert_with(|| {
                     let (tx, rx) = mpsc::channel(256);
                     tokio::spawn(write_stream(
@@ -419,7 +434,7 @@ impl Exchange {
                     tx
                 })
                 .clone();
-            (tx, state.in_flight.clone())
+            (tx, state.in_flight.clone(), slot)
         };
         loop {
             let drained = in_flight.drained.notified();
@@ -447,7 +462,7 @@ impl Exchange {
         if tx.send(outgoing).await.is_err() {
             release(&in_flight, bytes);
             if let Some(state) = lock(&self.peers).get_mut(&peer) {
-                state.writer = None;
+                state.writers[slot] = None;
             }
             return;
         }
@@ -737,13 +752,19 @@ async fn write_stream(
             msg.blocks.extend(next.msg.blocks);
             msg.presences.extend(next.msg.presences);
         }
-        let frame = bitswap::frame(&msg.encode());
+        let body = msg.encode();
+        let prefix = bitswap::frame_prefix(body.len());
         for _attempt in 0..2 {
             if stream.is_none() {
                 stream = open(&mut control, peer).await;
             }
             let Some(s) = stream.as_mut() else { break };
-            match s.write_all(&frame).await.and(s.flush().await) {
+            let written = async {
+                s.write_all(&prefix).await?;
+                s.write_all(&body).await?;
+                s.flush().await
+            };
+            match written.await {
                 Ok(()) => break,
                 Err(e) => trace(|| format!("bitswap: write to {peer} failed: {e}")),
             }

@@ -104,6 +104,11 @@ impl Blockstore for NetworkStore {
         Ok(Some(block.data))
     }
 
+    /// Local only: serving peers never fetches on their behalf.
+    fn get_unverified(&self, cid: &Cid) -> Result<Option<bytes::Bytes>, StoreError> {
+        self.local.get_unverified(cid)
+    }
+
     fn has(&self, cid: &Cid) -> bool {
         self.local.has(cid)
     }

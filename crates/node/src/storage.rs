@@ -253,6 +253,12 @@ impl Blockstore for Served {
             None => self.staging.get(cid),
         }
     }
+    fn get_unverified(&self, cid: &Cid) -> Result<Option<bytes::Bytes>, StoreError> {
+        match self.sealed.get(cid)? {
+            Some(b) => Ok(Some(b)),
+            None => self.staging.get_unverified(cid),
+        }
+    }
     fn has(&self, cid: &Cid) -> bool {
         self.sealed.has(cid) || self.staging.has(cid)
     }
