@@ -700,7 +700,14 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                     .as_ref()
                     != Some(&own)
             {
-                match client.submit(&account, Call::Swork(SworkCall::SetPeer { record: own })) {
+                // The node key signs the binding, so no one else can claim this peer ID.
+                let signature = Keypair::from_seed(&key_seed)
+                    .sign(&swork::peer_binding_payload(&me, &own.peer_id));
+                let call = SworkCall::SetPeer {
+                    record: own,
+                    signature,
+                };
+                match client.submit(&account, Call::Swork(call)) {
                     Ok(_) => eprintln!("sworker: announcing peer {} on chain", net.host.peer_id()),
                     Err(e) => eprintln!("sworker: announcing the peer record: {e}"),
                 }

@@ -101,6 +101,19 @@ impl AccountId {
         key.verify_strict(message, &sig).is_ok()
     }
 
+    /// The ed25519 key inside a libp2p peer ID given as base58 text (`12D3Koo…`: the identity
+    /// multihash of the key's protobuf); `None` for other key types or malformed text.
+    pub fn from_peer_id(text: &[u8]) -> Option<Self> {
+        if text.len() > 64 {
+            return None;
+        }
+        let bytes = bs58::decode(text).into_vec().ok()?;
+        match bytes.as_slice() {
+            [0x00, 0x24, 0x08, 0x01, 0x12, 0x20, key @ ..] => Some(Self(key.try_into().ok()?)),
+            _ => None,
+        }
+    }
+
     /// The account of a module (no private key exists for it): `"modl" ‖ module_id`,
     /// zero-padded to 32 bytes, like the reference's `PalletId::into_account`.
     pub fn module_account(module_id: &[u8; 8]) -> Self {

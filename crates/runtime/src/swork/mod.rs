@@ -251,6 +251,9 @@ pub enum SworkCall {
     SetPeer {
         /// The record.
         record: PeerRecord,
+        /// The peer key's signature over [`peer_binding_payload`] (ignored for an empty record):
+        /// nobody can claim another node's peer ID.
+        signature: Signature,
     },
 }
 crust_primitives::impl_codec_enum!(SworkCall {
@@ -268,7 +271,7 @@ crust_primitives::impl_codec_enum!(SworkCall {
     11 => SetAuthorities { authorities: max_items(MAX_AUTHORITIES), threshold },
     12 => SetSgxPolicy { policy },
     13 => SetChallenges { enabled },
-    14 => SetPeer { record },
+    14 => SetPeer { record, signature },
 });
 
 /// Executes an sWork call.
@@ -309,7 +312,7 @@ pub fn dispatch(
         } => set_authorities(state, ctx, authorities, *threshold),
         SworkCall::SetSgxPolicy { policy } => set_sgx_policy(state, ctx, policy),
         SworkCall::SetChallenges { enabled } => set_challenges(state, ctx, *enabled),
-        SworkCall::SetPeer { record } => set_peer(state, ctx, record),
+        SworkCall::SetPeer { record, signature } => set_peer(state, ctx, record, signature),
     }
 }
 
@@ -759,13 +762,20 @@ fn ab_upgrade(
     Ok(anchor)
 }
 
+/// What a peer key signs to bind its peer ID to a storage account.
+pub fn peer_binding_payload(who: &AccountId, peer_id: &[u8]) -> Vec<u8> {
+    [b"crust/swork/peer/v1".as_slice(), who.as_bytes(), peer_id].concat()
+}
+
 /// Records where the caller's storage identity serves its replicas. The caller must have
-/// reported works (only identities hold replicas); the peer ID must be base58 or base32 text
-/// and each address a `/`-separated multiaddr, all printable ASCII. An empty record removes it.
+/// reported works (only identities hold replicas); the peer ID must be an ed25519 peer ID
+/// (base58 `12D3Koo…`) whose key signed [`peer_binding_payload`], and each address a
+/// `/`-separated multiaddr in printable ASCII. An empty record removes it.
 pub fn set_peer(
     state: &mut impl State,
     ctx: &CallContext,
     record: &PeerRecord,
+    signature: &Signature,
 ) -> Result<(), SworkError> {
     if identity(state, &ctx.caller)?.is_none() {
         return Err(SworkError::IdentityNotExist);
@@ -776,9 +786,15 @@ pub fn set_peer(
         }
         state.delete(&peer_key(&ctx.caller));
     } else {
-        if !record.peer_id.iter().all(u8::is_ascii_alphanumeric) {
+        let Some(key) = AccountId::from_peer_id(&record.peer_id) else {
+            return Err(SworkError::IllegalPeer("not an ed25519 peer ID in base58"));
+        };
+        if !key.verify(
+            &peer_binding_payload(&ctx.caller, &record.peer_id),
+            signature,
+        ) {
             return Err(SworkError::IllegalPeer(
-                "peer ID is not base58 or base32 text",
+                "the peer key did not sign this account",
             ));
         }
         let printable = |a: &Vec<u8>| a.iter().all(|b| b.is_ascii_graphic());

@@ -1098,26 +1098,39 @@ fn work_report_round_trips_the_codec() {
     );
 }
 
+/// A libp2p ed25519 peer ID (base58) for `key`.
+fn peer_id_of(key: &Keypair) -> Vec<u8> {
+    let mut mh = vec![0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+    mh.extend_from_slice(key.public().as_bytes());
+    bs58::encode(mh).into_string().into_bytes()
+}
+
 #[test]
-fn peer_records_need_an_identity_and_printable_text() {
+fn peer_records_need_an_identity_a_signed_peer_id_and_printable_addresses() {
     let mut world = World::new();
     let mut w = registered(&mut world, ALICE, "a");
+    let node = Keypair::from_seed(&[7; 32]);
     let record = PeerRecord {
-        peer_id: b"12D3KooWGRUVh7mP8iG1U5rk7dGeqvjpgvyaGTrUfDwqGLbg4y2U".to_vec(),
+        peer_id: peer_id_of(&node),
         addrs: vec![b"/ip4/10.0.0.7/tcp/4001".to_vec()],
     };
-    let set = |world: &mut World, who: AccountId, record: &PeerRecord| {
-        let ctx = world.ctx(who);
-        atomically(&mut world.chain.state, |s| set_peer(s, &ctx, record))
+    assert!(record.peer_id_text().starts_with("12D3KooW"));
+    let signed = |who: &AccountId, record: &PeerRecord| {
+        node.sign(&peer_binding_payload(who, &record.peer_id))
     };
+    let set = |world: &mut World, who: AccountId, record: &PeerRecord, sig: &Signature| {
+        let ctx = world.ctx(who);
+        atomically(&mut world.chain.state, |s| set_peer(s, &ctx, record, sig))
+    };
+    let sig = signed(&ALICE, &record);
     // Registered but never reported: no identity, no replicas to serve.
     assert_eq!(
-        set(&mut world, ALICE, &record),
+        set(&mut world, ALICE, &record, &sig),
         Err(SworkError::IdentityNotExist)
     );
     world.advance_to(310);
     w.submit(&mut world, 1 << 30, &[], &[]);
-    set(&mut world, ALICE, &record).unwrap();
+    set(&mut world, ALICE, &record, &sig).unwrap();
     assert_eq!(
         peer(&world.chain.state, &ALICE).unwrap(),
         Some(record.clone())
@@ -1131,30 +1144,57 @@ fn peer_records_need_an_identity_and_printable_text() {
         record.addr_texts(),
         vec!["/ip4/10.0.0.7/tcp/4001".to_owned()]
     );
-    // Text that could not be a peer ID or a multiaddr is refused, and changes nothing.
+    // Refused, changing nothing: a peer ID signed for another account, a signature by another
+    // key, an RSA peer ID, text that is not base58, and addresses that are not multiaddrs.
+    let stranger = Keypair::from_seed(&[8; 32]);
+    let rsa = PeerRecord {
+        peer_id: b"QmVgPq5iP232uJkU4LrD4Gsm1XXH5ky6tEvYCyanurxZgh".to_vec(),
+        ..record.clone()
+    };
     let bad = [
-        PeerRecord {
-            peer_id: b"12D3 Koo".to_vec(),
-            ..record.clone()
-        },
-        PeerRecord {
-            addrs: vec![b"ip4/10.0.0.7".to_vec()],
-            ..record.clone()
-        },
-        PeerRecord {
-            addrs: vec!["/ip4/\u{00e9}".as_bytes().to_vec()],
-            ..record.clone()
-        },
-        PeerRecord {
-            peer_id: vec![],
-            addrs: record.addrs.clone(),
-        },
+        (record.clone(), signed(&BOB, &record)),
+        (
+            record.clone(),
+            stranger.sign(&peer_binding_payload(&ALICE, &record.peer_id)),
+        ),
+        (rsa.clone(), signed(&ALICE, &rsa)),
+        (
+            PeerRecord {
+                peer_id: b"12D3 Koo".to_vec(),
+                ..record.clone()
+            },
+            sig,
+        ),
+        (
+            PeerRecord {
+                addrs: vec![b"ip4/10.0.0.7".to_vec()],
+                ..record.clone()
+            },
+            sig,
+        ),
+        (
+            PeerRecord {
+                addrs: vec!["/ip4/\u{00e9}".as_bytes().to_vec()],
+                ..record.clone()
+            },
+            sig,
+        ),
+        (
+            PeerRecord {
+                peer_id: vec![],
+                addrs: record.addrs.clone(),
+            },
+            sig,
+        ),
     ];
-    for b in &bad {
-        assert!(matches!(
-            set(&mut world, ALICE, b),
-            Err(SworkError::IllegalPeer(_))
-        ));
+    for (b, s) in &bad {
+        assert!(
+            matches!(
+                set(&mut world, ALICE, b, s),
+                Err(SworkError::IllegalPeer(_))
+            ),
+            "{b:?}"
+        );
     }
     assert_eq!(
         peer(&world.chain.state, &ALICE).unwrap(),
@@ -1166,6 +1206,7 @@ fn peer_records_need_an_identity_and_printable_text() {
             peer_id: vec![b'a'; MAX_PEER_ID_BYTES + 1],
             addrs: vec![],
         },
+        signature: sig,
     };
     let bytes = crust_primitives::codec::encode(&call);
     assert!(crust_primitives::codec::decode::<SworkCall>(&bytes).is_err());
@@ -1174,17 +1215,25 @@ fn peer_records_need_an_identity_and_printable_text() {
             peer_id: b"id".to_vec(),
             addrs: vec![b"/a".to_vec(); MAX_PEER_ADDRS + 1],
         },
+        signature: sig,
     };
     let bytes = crust_primitives::codec::encode(&call);
     assert!(crust_primitives::codec::decode::<SworkCall>(&bytes).is_err());
     let ok = SworkCall::SetPeer {
         record: record.clone(),
+        signature: sig,
     };
     assert_eq!(
         crust_primitives::codec::decode::<SworkCall>(&crust_primitives::codec::encode(&ok)).ok(),
         Some(ok)
     );
-    // An empty record withdraws it.
-    set(&mut world, ALICE, &PeerRecord::default()).unwrap();
+    // An empty record withdraws it (no signature needed).
+    set(
+        &mut world,
+        ALICE,
+        &PeerRecord::default(),
+        &Signature([0; 64]),
+    )
+    .unwrap();
     assert_eq!(peer(&world.chain.state, &ALICE).unwrap(), None);
 }
