@@ -1,6 +1,6 @@
-//! The libp2p host: transport stack, identity, listening and dialing, and content routing on
-//! the IPFS Kademlia DHTs (`/ipfs/kad/1.0.0` and Kubo's LAN DHT `/ipfs/lan/kad/1.0.0`: provider
-//! records keyed by multihash, as Kubo).
+//! The libp2p host: transport stack (TCP + Noise + Yamux, and QUIC v1), identity, listening
+//! and dialing, and content routing on the IPFS Kademlia DHTs (`/ipfs/kad/1.0.0` and Kubo's LAN
+//! DHT `/ipfs/lan/kad/1.0.0`: provider records keyed by multihash, as Kubo).
 
 use crust_ipfs::Cid;
 use futures::StreamExt as _;
@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 pub struct NetConfig {
     /// The node key's 32-byte ed25519 seed (`crust_ipfs::identity::NodeKey::seed`).
     pub key_seed: [u8; 32],
-    /// Addresses to listen on, e.g. `/ip4/127.0.0.1/tcp/0`.
+    /// Addresses to listen on, e.g. `/ip4/127.0.0.1/tcp/0` or `/ip4/127.0.0.1/udp/0/quic-v1`.
     pub listen: Vec<Multiaddr>,
     /// DHT bootstrap peers (`…/p2p/<id>`): dialed at start and seeded into the routing table.
     pub bootstrap: Vec<Multiaddr>,
@@ -138,6 +138,7 @@ impl Host {
                 yamux_config,
             )
             .map_err(|e| setup(&e))?
+            .with_quic()
             .with_behaviour(|key| Behaviour {
                 identify: identify::Behaviour::new(
                     identify::Config::new("/ipfs/0.1.0".into(), key.public())
@@ -172,6 +173,8 @@ impl Host {
                 }
             }
         }
+        // TCP first: scripts and tests take the first address, and every IPFS peer speaks TCP.
+        listen_addrs.sort_by_key(is_quic);
         let peer_id = *swarm.local_peer_id();
         // Advertise where we can be dialed: Identify reports it, and DHT provider records
         // carry it (Kubo drops a provider record without addresses).
@@ -295,6 +298,11 @@ impl Host {
             .map_err(|_| NetError::Stopped)?;
         rx.await.map_err(|_| NetError::Stopped)?
     }
+}
+
+fn is_quic(addr: &Multiaddr) -> bool {
+    addr.iter()
+        .any(|p| matches!(p, libp2p::multiaddr::Protocol::QuicV1))
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {

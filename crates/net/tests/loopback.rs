@@ -18,6 +18,20 @@ fn config(seed: u8) -> NetConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dag_moves_between_two_nodes() {
+    move_a_dag("/ip4/127.0.0.1/tcp/0", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dag_moves_between_two_nodes_over_quic() {
+    move_a_dag("/ip4/127.0.0.1/udp/0/quic-v1", 3).await;
+}
+
+/// Two hosts listening on `listen` (one transport): B fetches a 3 MB DAG from A.
+async fn move_a_dag(listen: &str, seed: u8) {
+    let config = |seed: u8| NetConfig {
+        listen: vec![listen.parse().expect("addr")],
+        ..config(seed)
+    };
     let dir_a = tempfile::tempdir().expect("tmp");
     let dir_b = tempfile::tempdir().expect("tmp");
     let store_a: Arc<dyn Blockstore> = Arc::new(DiskStore::open(dir_a.path()).expect("store"));
@@ -34,8 +48,12 @@ async fn a_dag_moves_between_two_nodes() {
     .expect("import")
     .cid;
 
-    let host_a = Host::start(config(1)).await.expect("host a");
-    let host_b = Host::start(config(2)).await.expect("host b");
+    let host_a = Host::start(config(seed)).await.expect("host a");
+    let host_b = Host::start(config(seed + 1)).await.expect("host b");
+    assert_eq!(
+        host_a.listen_addrs()[0].to_string().contains("quic"),
+        listen.contains("quic")
+    );
     let _ex_a = Exchange::start(host_a.clone(), store_a.clone());
     let ex_b = Exchange::start(host_b.clone(), store_b.clone());
     let addr = host_a.listen_addrs()[0]

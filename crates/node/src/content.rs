@@ -927,9 +927,13 @@ pub struct DaemonArgs {
     /// Gateway address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub gateway_addr: std::net::SocketAddr,
-    /// libp2p listen address for Bitswap (the data network), e.g. `/ip4/0.0.0.0/tcp/4001`.
-    #[arg(long, default_value = "/ip4/127.0.0.1/tcp/4001")]
-    pub swarm_addr: String,
+    /// libp2p listen address for Bitswap and the DHT (the data network; repeatable), e.g.
+    /// `/ip4/0.0.0.0/tcp/4001` or `/ip4/0.0.0.0/udp/4001/quic-v1`. Default: both, on loopback.
+    #[arg(
+        long = "swarm-addr",
+        default_values_t = ["/ip4/127.0.0.1/tcp/4001".to_owned(), "/ip4/127.0.0.1/udp/4001/quic-v1".to_owned()]
+    )]
+    pub swarm_addrs: Vec<String>,
     /// DHT bootstrap peer (`…/p2p/<id>`, repeatable); pinned roots are announced on the DHT.
     #[arg(long = "bootstrap")]
     pub bootstrap: Vec<String>,
@@ -1052,13 +1056,10 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
     let api_addr = api_listener.local_addr().map_err(|e| e.to_string())?;
     let gw_addr = gw_listener.local_addr().map_err(|e| e.to_string())?;
     // The data network: libp2p + Bitswap over the same repository.
-    let swarm_addr = addrs
-        .swarm_addr
-        .parse()
-        .map_err(|e| format!("--swarm-addr {}: {e}", addrs.swarm_addr))?;
+    let listen = multiaddrs(&addrs.swarm_addrs, "swarm-addr")?;
     let host = crust_net::Host::start(crust_net::NetConfig {
         key_seed: key.seed(),
-        listen: vec![swarm_addr],
+        listen,
         bootstrap: multiaddrs(&addrs.bootstrap, "bootstrap")?,
         announce: multiaddrs(&addrs.announce, "announce")?,
     })

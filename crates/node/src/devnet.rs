@@ -335,6 +335,8 @@ fn start_and_watch(
             gateway.clone(),
             "--swarm-addr".into(),
             format!("/ip4/127.0.0.1/tcp/{}", args.swarm_port),
+            "--swarm-addr".into(),
+            format!("/ip4/127.0.0.1/udp/{}/quic-v1", args.swarm_port),
         ],
         &logs,
     )?);

@@ -201,9 +201,10 @@ pub struct SworkerArgs {
     /// Dev attestation authority (software enclave only; repeatable).
     #[arg(long = "dev-authority", default_value = "//Authority")]
     pub authorities: Vec<String>,
-    /// Bitswap listen address.
-    #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
-    pub swarm_addr: String,
+    /// Bitswap listen address (repeatable), e.g. `/ip4/0.0.0.0/tcp/4001` or
+    /// `/ip4/0.0.0.0/udp/4001/quic-v1`.
+    #[arg(long = "swarm-addr", default_value = "/ip4/127.0.0.1/tcp/0")]
+    pub swarm_addrs: Vec<String>,
     /// DHT bootstrap peer (repeatable); sealed files are announced on the DHT.
     #[arg(long = "bootstrap")]
     pub bootstrap: Vec<String>,
@@ -393,9 +394,10 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         .map_err(|e| format!("node key: {e}"))?
         .seed();
     let listen = args
-        .swarm_addr
-        .parse()
-        .map_err(|e| format!("--swarm-addr: {e}"))?;
+        .swarm_addrs
+        .iter()
+        .map(|a| a.parse().map_err(|e| format!("--swarm-addr {a}: {e}")))
+        .collect::<Result<Vec<_>, String>>()?;
     let served: Arc<dyn Blockstore> = Arc::new(Served {
         sealed: worker.sealed_handle(),
         staging: staging.clone(),
@@ -403,7 +405,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     let (host, exchange) = rt.block_on(async {
         let host = crust_net::Host::start(crust_net::NetConfig {
             key_seed,
-            listen: vec![listen],
+            listen,
             bootstrap: args
                 .bootstrap
                 .iter()

@@ -841,6 +841,8 @@ struct KuboDaemon {
     child: Child,
     /// `/ip4/127.0.0.1/tcp/…/p2p/<id>`.
     swarm: String,
+    /// `/ip4/127.0.0.1/udp/…/quic-v1/p2p/<id>`.
+    quic: String,
     id: String,
 }
 
@@ -854,6 +856,11 @@ impl KuboDaemon {
                 .port()
         };
         let (swarm_port, api_port) = (port(()), port(()));
+        let quic_port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let ipfs = |args: &[&str]| {
             let out = Command::new(bin)
                 .args(args)
@@ -872,7 +879,9 @@ impl KuboDaemon {
         for (key, value) in [
             (
                 "Addresses.Swarm",
-                format!(r#"["/ip4/127.0.0.1/tcp/{swarm_port}"]"#),
+                format!(
+                    r#"["/ip4/127.0.0.1/tcp/{swarm_port}", "/ip4/127.0.0.1/udp/{quic_port}/quic-v1"]"#
+                ),
             ),
             (
                 "Addresses.API",
@@ -906,6 +915,7 @@ impl KuboDaemon {
             path: path.to_owned(),
             child,
             swarm: format!("/ip4/127.0.0.1/tcp/{swarm_port}/p2p/{id}"),
+            quic: format!("/ip4/127.0.0.1/udp/{quic_port}/quic-v1/p2p/{id}"),
             id,
         }
     }
@@ -926,6 +936,74 @@ impl Drop for KuboDaemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Bitswap over QUIC v1 with a real Kubo (0.43.1), both ways: `crust fetch` pulls a file Kubo
+/// added from Kubo's QUIC address, and Kubo, connected to the daemon's QUIC address, reads a
+/// file the daemon holds.
+#[test]
+fn bitswap_over_quic_with_kubo_both_ways() {
+    let env = harness();
+    let bin = env.get("KUBO").cloned().unwrap_or_default();
+    assert!(
+        !bin.is_empty(),
+        "interop/setup.sh could not build Kubo 0.43.1 (needs Go and the Go module proxy)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let kubo = KuboDaemon::start(&bin, &dir.path().join("kubo"));
+
+    // Kubo → ours.
+    let theirs = bytes(2_000_000, 41);
+    let theirs_path = dir.path().join("theirs.bin");
+    std::fs::write(&theirs_path, &theirs).unwrap();
+    let cid = kubo
+        .ipfs(&["add", "-q", theirs_path.to_str().unwrap()])
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let fetched = dir.path().join("fetched");
+    let repo = fetched.to_str().unwrap();
+    crust(&["fetch", "--repo", repo, &cid, "--peer", &kubo.quic]);
+    let out = Command::new(CRUST)
+        .args(["cat", "--repo", repo, &cid])
+        .output()
+        .unwrap();
+    assert!(
+        out.stdout == theirs,
+        "bytes fetched from Kubo over QUIC differ"
+    );
+
+    // Ours → Kubo, dialed on the daemon's QUIC address.
+    let ours = bytes(2_000_000, 42);
+    let ours_path = dir.path().join("ours.bin");
+    std::fs::write(&ours_path, &ours).unwrap();
+    let repo = dir.path().join("repo");
+    let cid = last_cid(&[
+        "add",
+        "-q",
+        "--repo",
+        repo.to_str().unwrap(),
+        ours_path.to_str().unwrap(),
+    ]);
+    let _daemon = Daemon::start_with(&repo, &["--swarm-addr", "/ip4/127.0.0.1/udp/0/quic-v1"]);
+    let swarm = std::fs::read_to_string(repo.join("swarm")).unwrap();
+    let quic = swarm
+        .lines()
+        .find(|l| l.contains("/quic-v1/"))
+        .unwrap_or_else(|| panic!("{swarm}"));
+    let connected = kubo.ipfs(&["swarm", "connect", quic]);
+    assert!(connected.contains("success"), "{connected}");
+    let out = Command::new(&bin)
+        .args(["cat", &cid])
+        .env("IPFS_PATH", dir.path().join("kubo"))
+        .env("IPFS_TELEMETRY", "off")
+        .output()
+        .unwrap();
+    assert!(out.stdout == ours, "bytes Kubo read over QUIC differ");
+    let peers = kubo.ipfs(&["swarm", "peers"]);
+    assert!(peers.lines().any(|l| l.contains("/quic-v1/")), "{peers}");
 }
 
 /// DHT interop with a real Kubo (0.43.1, DHT server): Kubo finds our daemon as the provider of
