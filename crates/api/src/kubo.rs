@@ -1189,6 +1189,28 @@ async fn metrics(State(ctx): State<Ctx>) -> Response {
             "Blocks this node is waiting for",
             ConstGauge::new(stats.wantlist.len() as i64),
         );
+        let queue = net.exchange.serve_queue();
+        let ledger = net.exchange.ledger();
+        let gauges = [
+            (
+                "bitswap_server_in_flight_bytes",
+                "Block bytes the server has in flight to all peers",
+                queue.in_flight(),
+            ),
+            (
+                "bitswap_server_waiting_peers",
+                "Sends waiting for the server's shared budget",
+                queue.waiting(),
+            ),
+            (
+                "bitswap_replica_holders",
+                "Peers credited as replica holders",
+                ledger.replica_holders().len(),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            registry.register(name, help, ConstGauge::new(value as i64));
+        }
         let peers = net.host.peers().await.map(|p| p.len()).unwrap_or(0);
         registry.register(
             "swarm_peers",

@@ -38,6 +38,14 @@ const MESSAGE_TARGET_BYTES: usize = 1024 * 1024;
 pub const MAX_REMEMBERED_WANTS: usize = bitswap::MAX_ENTRIES;
 /// Inbound streams read at once from one peer; more are refused.
 pub const MAX_INBOUND_STREAMS_PER_PEER: usize = 64;
+/// Wants from one peer waiting to be answered; more are dropped (a flood; honest clients keep
+/// at most a few thousand wants open and re-send unanswered ones).
+pub const MAX_PENDING_WANTS: usize = 8192;
+/// Wants answered in one go by a peer's answering task.
+const SERVE_BATCH: usize = 64;
+/// How long one message may take to write before the stream is dropped with everything queued
+/// behind it: a peer that stops reading must not hold the server's shared budget.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +103,12 @@ struct PeerState {
     in_flight: Arc<InFlight>,
     remembered: HashMap<Cid, Entry>,
     inbound_streams: usize,
+    /// Wants received and not answered yet, in arrival order (a CID may repeat; the latest
+    /// entry is in `pending_wants`).
+    pending: std::collections::VecDeque<Cid>,
+    pending_wants: HashMap<Cid, Entry>,
+    /// Whether a task is answering its pending wants.
+    serving: bool,
 }
 
 /// How a session fetches.
@@ -250,7 +264,7 @@ impl Exchange {
 
     /// Reads messages from one inbound stream until it ends; a malformed message is an error.
     async fn read_stream(
-        &self,
+        self: &Arc<Self>,
         peer: PeerId,
         mut stream: libp2p::Stream,
     ) -> Result<(), MessageError> {
@@ -279,7 +293,7 @@ impl Exchange {
         }
     }
 
-    async fn on_message(&self, peer: PeerId, msg: Message) {
+    async fn on_message(self: &Arc<Self>, peer: PeerId, msg: Message) {
         trace(|| {
             format!(
                 "bitswap <- {peer}: {} wants, {} blocks, {} presences",
@@ -320,18 +334,69 @@ impl Exchange {
         if msg.wants.is_empty() && !msg.full {
             return;
         }
-        {
+        // Answering may wait for send budget, so it runs in a task of its own per peer, beside
+        // this read loop: a full budget never stops us reading the blocks this peer sends us.
+        let start = {
             let mut peers = lock(&self.peers);
             let state = peers.entry(peer).or_default();
             if msg.full {
                 state.remembered.clear();
+                state.pending.clear();
+                state.pending_wants.clear();
             }
-            for want in msg.wants.iter().filter(|w| w.cancel) {
-                state.remembered.remove(&want.cid);
+            let mut dropped = 0;
+            for want in msg.wants {
+                if want.cancel {
+                    state.remembered.remove(&want.cid);
+                    state.pending_wants.remove(&want.cid);
+                } else if state.pending_wants.len() < MAX_PENDING_WANTS
+                    && state.pending.len() < 2 * MAX_PENDING_WANTS
+                {
+                    state.pending.push_back(want.cid);
+                    state.pending_wants.insert(want.cid, want);
+                } else {
+                    dropped += 1;
+                }
             }
+            if dropped > 0 {
+                trace(|| format!("bitswap: {peer} has too many wants pending; dropped {dropped}"));
+            }
+            let start = !state.serving && !state.pending_wants.is_empty();
+            state.serving |= start;
+            start
+        };
+        if start {
+            let ex = self.clone();
+            tokio::spawn(async move { ex.serve_pending(peer).await });
         }
-        let wants: Vec<Entry> = msg.wants.into_iter().filter(|w| !w.cancel).collect();
-        self.serve(peer, wants, true).await;
+    }
+
+    /// Answers `peer`'s pending wants in arrival order until there are none.
+    async fn serve_pending(&self, peer: PeerId) {
+        loop {
+            let batch: Vec<Entry> = {
+                let mut peers = lock(&self.peers);
+                let Some(state) = peers.get_mut(&peer) else {
+                    return;
+                };
+                let mut batch = Vec::new();
+                while batch.len() < SERVE_BATCH {
+                    let Some(cid) = state.pending.pop_front() else {
+                        break;
+                    };
+                    // Absent when cancelled, or already answered under a repeat of the CID.
+                    if let Some(want) = state.pending_wants.remove(&cid) {
+                        batch.push(want);
+                    }
+                }
+                if batch.is_empty() {
+                    state.serving = false;
+                    return;
+                }
+                batch
+            };
+            self.serve(peer, batch, true).await;
+        }
     }
 
     /// Answers `wants` from the store; wants for missing blocks are remembered when
@@ -764,9 +829,19 @@ async fn write_stream(
                 s.write_all(&body).await?;
                 s.flush().await
             };
-            match written.await {
-                Ok(()) => break,
-                Err(e) => trace(|| format!("bitswap: write to {peer} failed: {e}")),
+            match tokio::time::timeout(WRITE_TIMEOUT, written).await {
+                Ok(Ok(())) => break,
+                Ok(Err(e)) => trace(|| format!("bitswap: write to {peer} failed: {e}")),
+                Err(_) => {
+                    // The peer stopped reading: drop the stream, and what is queued for it
+                    // (its client re-sends the wants it still has).
+                    trace(|| format!("bitswap: {peer} stopped reading; dropping its queue"));
+                    stream = None;
+                    while let Ok(queued) = rx.try_recv() {
+                        release(&in_flight, queued.accounted);
+                    }
+                    break;
+                }
             }
             stream = None;
         }

@@ -54,6 +54,7 @@ struct Behaviour {
     lan: kad::Behaviour<kad::store::MemoryStore>,
     stream: libp2p_stream::Behaviour,
     bitswap: crate::inbound::Behaviour,
+    limits: libp2p::connection_limits::Behaviour,
 }
 
 enum Command {
@@ -116,6 +117,20 @@ fn yamux_config() -> yamux::Config {
     config
 }
 
+/// Connections the host accepts: enough for a busy public node, bounded against floods.
+pub const MAX_CONNECTIONS: u32 = 1024;
+/// Connections to or from one peer (Kubo may dial over TCP and QUIC at once).
+pub const MAX_CONNECTIONS_PER_PEER: u32 = 4;
+/// Inbound connections still in their handshake.
+pub const MAX_PENDING_INBOUND: u32 = 128;
+
+fn connection_limits() -> libp2p::connection_limits::ConnectionLimits {
+    libp2p::connection_limits::ConnectionLimits::default()
+        .with_max_established(Some(MAX_CONNECTIONS))
+        .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
+        .with_max_pending_incoming(Some(MAX_PENDING_INBOUND))
+}
+
 /// The agent string peers see in Identify.
 pub const AGENT: &str = concat!("crust/", env!("CARGO_PKG_VERSION"));
 
@@ -149,6 +164,7 @@ impl Host {
                 lan: dht(key, LAN_DHT),
                 stream: libp2p_stream::Behaviour::new(),
                 bitswap,
+                limits: libp2p::connection_limits::Behaviour::new(connection_limits()),
             })
             .map_err(|e| setup(&e))?
             .with_swarm_config(|c| {
@@ -156,14 +172,22 @@ impl Host {
                     .with_max_negotiating_inbound_streams(1024)
             })
             .build();
+        let mut listeners = HashSet::new();
         for addr in &config.listen {
-            swarm.listen_on(addr.clone()).map_err(|e| setup(&e))?;
+            listeners.insert(swarm.listen_on(addr.clone()).map_err(|e| setup(&e))?);
         }
-        // Wait for the listeners to report their bound addresses (port 0 → real port).
+        // Wait until every listener reported a bound address (port 0 → real port; a wildcard
+        // address reports one per interface, and more may follow later, see `run`).
         let mut listen_addrs = Vec::new();
-        while listen_addrs.len() < config.listen.len() {
+        while !listeners.is_empty() {
             match tokio::time::timeout(Duration::from_secs(10), swarm.select_next_some()).await {
-                Ok(SwarmEvent::NewListenAddr { address, .. }) => listen_addrs.push(address),
+                Ok(SwarmEvent::NewListenAddr {
+                    listener_id,
+                    address,
+                }) => {
+                    listeners.remove(&listener_id);
+                    listen_addrs.push(address);
+                }
                 Ok(SwarmEvent::ListenerError { error, .. }) => return Err(setup(&error)),
                 Ok(_) => {}
                 Err(_) => {
@@ -203,7 +227,7 @@ impl Host {
         }
         let control = swarm.behaviour().stream.new_control();
         let (commands, rx) = mpsc::channel(64);
-        tokio::spawn(run(swarm, rx));
+        tokio::spawn(run(swarm, rx, config.announce.is_empty()));
         Ok(Self {
             peer_id,
             listen_addrs,
@@ -418,7 +442,11 @@ struct Finding {
     reply: oneshot::Sender<Vec<PeerId>>,
 }
 
-async fn run(mut swarm: libp2p::Swarm<Behaviour>, mut commands: mpsc::Receiver<Command>) {
+async fn run(
+    mut swarm: libp2p::Swarm<Behaviour>,
+    mut commands: mpsc::Receiver<Command>,
+    announce_listen_addrs: bool,
+) {
     let mut pending: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, NetError>>>> =
         HashMap::new();
     let mut connected: HashMap<PeerId, Multiaddr> = HashMap::new();
@@ -462,6 +490,10 @@ async fn run(mut swarm: libp2p::Swarm<Behaviour>, mut commands: mpsc::Receiver<C
                 ) => {
                     on_query((true, id), result, step.last, &mut queries, &mut providing, &mut finding, &me);
                     finish_answered(&mut swarm, &mut queries, &providing, &finding);
+                }
+                // An interface that came up later (wildcard listeners) is dialable too.
+                SwarmEvent::NewListenAddr { address, .. } if announce_listen_addrs => {
+                    swarm.add_external_address(address);
                 }
                 SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
                     connected.remove(&peer_id);

@@ -184,8 +184,11 @@ impl Ledger {
             Standing::Fair => 1,
             Standing::FreeRider | Standing::Banned => 2,
         };
-        let debt = self.with(*peer, |a| {
-            a.bytes_sent.saturating_mul(1024) / a.bytes_received.saturating_add(1)
+        // A peer we have not traded with yet counts as even (1.0), so fresh identities do not
+        // go ahead of peers that have given us something.
+        let debt = self.with(*peer, |a| match (a.bytes_sent, a.bytes_received) {
+            (0, 0) => 1024,
+            (sent, received) => sent.saturating_mul(1024) / received.saturating_add(1),
         });
         crate::queue::Priority { rank, debt }
     }

@@ -113,8 +113,11 @@ impl Blockstore for NetworkStore {
         self.local.has(cid)
     }
 
+    /// Fetches the block when it is missing (readers size raw leaves before reading them).
     fn size(&self, cid: &Cid) -> Option<u64> {
-        self.local.size(cid)
+        self.local
+            .size(cid)
+            .or_else(|| Some(self.get(cid).ok()??.len() as u64))
     }
 
     fn put(&self, block: &Block) -> Result<(), StoreError> {

@@ -155,7 +155,10 @@ impl Drop for Waiting<'_> {
             return;
         };
         let mut s = self.queue.lock();
-        if s.waiting.remove(&self.key).is_none() && rx.try_recv().is_ok() {
+        if s.waiting.remove(&self.key).is_some() {
+            // It may have been the head holding smaller waiters back.
+            grant(&mut s);
+        } else if rx.try_recv().is_ok() {
             // Granted but never used.
             s.used = s.used.saturating_sub(self.bytes);
             grant(&mut s);
@@ -236,6 +239,35 @@ mod tests {
         assert_eq!(queue.in_flight(), 500);
         drop(big);
         assert_eq!(queue.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_large_waiter_that_gives_up_lets_the_smaller_ones_behind_it_in() {
+        let queue = ServeQueue::new(100);
+        let _held = queue.acquire(p(1, 0), 60).await;
+        let big = tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.acquire(p(0, 0), 90).await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let small = tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.acquire(p(1, 0), 30).await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(
+            queue.waiting(),
+            2,
+            "30 bytes would fit, but wait behind the head"
+        );
+        big.abort();
+        let _ = big.await;
+        let small = tokio::time::timeout(Duration::from_secs(5), small)
+            .await
+            .expect("the small waiter got room once the head left")
+            .unwrap();
+        assert_eq!(queue.in_flight(), 90);
+        drop(small);
     }
 
     #[tokio::test]

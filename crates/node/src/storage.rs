@@ -277,8 +277,12 @@ impl Blockstore for Served {
 /// How long one dial of a fetch's hints may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How often the chain's peer records are looked at.
+/// How often the worker checks its own peer record on chain.
 const PEER_REFRESH: Duration = Duration::from_secs(20);
+/// How long a sent peer record has to land before it is sent again.
+const PEER_RESEND: Duration = Duration::from_secs(120);
+/// How often the replica holders are reloaded from the chain's peer records.
+const HOLDERS_REFRESH: Duration = Duration::from_secs(60);
 
 /// Most blocks followed between two finality checks.
 const FOLLOW_BATCH: u64 = 512;
@@ -479,9 +483,12 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     let min_tip = crust_primitives::balance::parse_balance(&args.min_tip)
         .map_err(|e| format!("--min-tip: {e}"))?;
     let mut retry_at: BTreeMap<String, Instant> = BTreeMap::new();
-    // The chain's peer records: this worker's own (kept in step with its addresses) and the
-    // replica holders the server credits first, both looked at every PEER_REFRESH.
-    let mut peers_checked: Option<Instant> = None;
+    // The chain's peer records: this worker's own, kept in step with its addresses (checked
+    // every PEER_REFRESH, not re-sent within PEER_RESEND), and the replica holders the server
+    // credits first (reloaded every HOLDERS_REFRESH, as every worker pages through them all).
+    let mut peer_checked: Option<Instant> = None;
+    let mut peer_sent: Option<Instant> = None;
+    let mut holders_loaded: Option<Instant> = None;
     let me = account.public();
     // One pass: commands, follow, store, report, validate. A failed pass (the chain node
     // restarting, say) is retried; the worker's own state is always consistent on disk.
@@ -693,15 +700,15 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         }
         // The peer records: ours once this worker has an identity (it has reported), so
         // fetchers find its replicas; everyone's, so the server credits replica holders.
-        if peers_checked.is_none_or(|t| t.elapsed() >= PEER_REFRESH) {
-            peers_checked = Some(Instant::now());
+        if record.is_some()
+            && peer_checked.is_none_or(|t| t.elapsed() >= PEER_REFRESH)
+            && peer_sent.is_none_or(|t| t.elapsed() >= PEER_RESEND)
+        {
+            peer_checked = Some(Instant::now());
             let own = own_peer_record(&net.host);
-            if record.is_some()
-                && client
-                    .read::<swork::PeerRecord>(&swork::peer_key(&me))?
-                    .as_ref()
-                    != Some(&own)
-            {
+            let on_chain = client.read::<swork::PeerRecord>(&swork::peer_key(&me))?;
+            if on_chain.as_ref() != Some(&own) {
+                peer_sent = Some(Instant::now());
                 // The node key signs the binding, so no one else can claim this peer ID.
                 let signature = Keypair::from_seed(&key_seed)
                     .sign(&swork::peer_binding_payload(&me, &own.peer_id));
@@ -714,6 +721,9 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                     Err(e) => eprintln!("sworker: announcing the peer record: {e}"),
                 }
             }
+        }
+        if holders_loaded.is_none_or(|t| t.elapsed() >= HOLDERS_REFRESH) {
+            holders_loaded = Some(Instant::now());
             match replica_holders(&client) {
                 Ok(holders) => {
                     let mine = net.host.peer_id();

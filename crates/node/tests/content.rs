@@ -687,6 +687,19 @@ fn bitswap_with_real_kubo_and_helia_in_both_directions() {
             sent >= 2 * data.len() as u64,
             "sent {sent} bytes to Kubo and Helia"
         );
+        // Every permit of the shared send budget comes back once the transfers ended.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let metrics = http_get(&format!("{}/debug/metrics/prometheus", daemon.api));
+            if metrics
+                .lines()
+                .any(|l| l == "crust_bitswap_server_in_flight_bytes 0")
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{metrics}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
         drop(daemon);
 
         // We fetch from them: from the Kubo node that just fetched from us, ...

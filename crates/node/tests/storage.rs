@@ -234,7 +234,7 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
     // a replica holder.
     let bob_dir = dir.path().join("bob");
     let charlie_dir = dir.path().join("charlie");
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let (bob, charlie) = (worker_status(&bob_dir), worker_status(&charlie_dir));
         let peers = rpc_call(&chain, "swork_peers", serde_json::json!({}));
