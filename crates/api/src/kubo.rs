@@ -50,6 +50,8 @@ struct Ctx {
     repo: Arc<Repo>,
     /// Where reads go: the repository, backed by the network when there is one.
     blocks: Arc<dyn Blockstore>,
+    /// The network-backed store itself, for whole-DAG fetches (`pin/add`).
+    fetcher: Option<Arc<crust_net::NetworkStore>>,
     info: Arc<NodeInfo>,
     network: Option<Network>,
 }
@@ -69,18 +71,24 @@ pub fn router(repo: Arc<Repo>, info: NodeInfo, network: Option<Network>) -> Rout
                 .delete(method_not_allowed),
         )
         .layer(axum::extract::DefaultBodyLimit::disable())
-        .with_state(Ctx {
-            blocks: match &network {
-                Some(n) => Arc::new(crust_net::NetworkStore::new(
+        .with_state({
+            let fetcher = network.as_ref().map(|n| {
+                Arc::new(crust_net::NetworkStore::new(
                     repo.clone(),
                     n.host.clone(),
                     n.exchange.clone(),
-                )),
-                None => repo.clone(),
-            },
-            repo,
-            info: Arc::new(info),
-            network,
+                ))
+            });
+            Ctx {
+                blocks: match &fetcher {
+                    Some(f) => f.clone(),
+                    None => repo.clone(),
+                },
+                fetcher,
+                repo,
+                info: Arc::new(info),
+                network,
+            }
         })
 }
 
@@ -853,17 +861,33 @@ async fn dag_import(ctx: Ctx, args: Args, req: Request) -> ApiResult {
 async fn pin_add(ctx: Ctx, args: Args) -> ApiResult {
     let recursive = args.flag("recursive", true)?;
     let paths = args.paths()?;
-    let (repo, blocks) = (ctx.repo.clone(), ctx.blocks.clone());
-    let pins = blocking(move || {
-        let mut pinned = Vec::new();
+    let blocks = ctx.blocks.clone();
+    let roots = blocking(move || {
+        let mut roots = Vec::new();
         for p in paths {
             let cid = resolve(&*blocks, &p)?;
-            // Fetch whatever of the DAG is missing first (a direct pin needs only the root).
-            if recursive {
-                exporter::select(&*blocks, cid, Scope::All)?;
-            } else if blocks.get(&cid)?.is_none() {
+            // A direct pin needs only the root (fetched if missing).
+            if !recursive && blocks.get(&cid)?.is_none() {
                 return Err(ApiError::fail(format!("block {cid} not found")));
             }
+            roots.push(cid);
+        }
+        Ok(roots)
+    })
+    .await?;
+    // Fetch whatever of each DAG is missing first, many blocks at a time.
+    if recursive && let Some(fetcher) = &ctx.fetcher {
+        for cid in &roots {
+            fetcher
+                .fetch_dag(*cid)
+                .await
+                .map_err(|e| ApiError::fail(format!("fetching {cid}: {e}")))?;
+        }
+    }
+    let repo = ctx.repo.clone();
+    let pins = blocking(move || {
+        let mut pinned = Vec::new();
+        for cid in roots {
             repo.pin(
                 cid,
                 if recursive {

@@ -52,6 +52,42 @@ impl NetworkStore {
         tokio::task::block_in_place(|| handle.block_on(self.fetch_async(*cid)))
     }
 
+    /// Fetches whatever the local store lacks of the DAG under `root` with many wants in
+    /// flight (a whole file for `pin/add`), from the connected peers and the root's DHT
+    /// providers. Without any peer it does nothing: the caller finds out what is missing.
+    pub async fn fetch_dag(&self, root: Cid) -> Result<(), crate::exchange::ExchangeError> {
+        let mut peers: Vec<PeerId> = match self.host.peers().await {
+            Ok(list) => list.into_iter().map(|(p, _)| p).collect(),
+            Err(_) => Vec::new(),
+        };
+        if !self.local.has(&root)
+            && let Ok(Ok(providers)) =
+                tokio::time::timeout(LOOKUP_TIMEOUT, self.host.find_providers(root)).await
+        {
+            for provider in providers {
+                if peers.contains(&provider) {
+                    continue;
+                }
+                if let Ok(Ok(peer)) =
+                    tokio::time::timeout(CONNECTED_TIMEOUT, self.host.connect(provider)).await
+                {
+                    peers.push(peer);
+                }
+            }
+        }
+        if peers.is_empty() {
+            return Ok(());
+        }
+        let options = crate::exchange::FetchOptions {
+            block_timeout: PROVIDER_TIMEOUT,
+            ..Default::default()
+        };
+        self.exchange
+            .fetch_dag_into(&*self.local, &peers, root, &options, &mut |_| {})
+            .await
+            .map(|_| ())
+    }
+
     async fn fetch_async(&self, cid: Cid) -> Option<Block> {
         let connected: Vec<PeerId> = self
             .host
