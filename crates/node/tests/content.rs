@@ -944,6 +944,16 @@ impl KuboDaemon {
     }
 }
 
+/// The Kubo 0.43.1 binary that `interop/setup.sh` builds.
+fn kubo_043() -> String {
+    let bin = harness().get("KUBO").cloned().unwrap_or_default();
+    assert!(
+        !bin.is_empty(),
+        "interop/setup.sh could not build Kubo 0.43.1 (needs Go and the Go module proxy)"
+    );
+    bin
+}
+
 impl Drop for KuboDaemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -956,12 +966,7 @@ impl Drop for KuboDaemon {
 /// file the daemon holds.
 #[test]
 fn bitswap_over_quic_with_kubo_both_ways() {
-    let env = harness();
-    let bin = env.get("KUBO").cloned().unwrap_or_default();
-    assert!(
-        !bin.is_empty(),
-        "interop/setup.sh could not build Kubo 0.43.1 (needs Go and the Go module proxy)"
-    );
+    let bin = kubo_043();
     let dir = tempfile::tempdir().unwrap();
     let kubo = KuboDaemon::start(&bin, &dir.path().join("kubo"));
 
@@ -1025,12 +1030,7 @@ fn bitswap_over_quic_with_kubo_both_ways() {
 /// (`/ipfs/lan/kad/1.0.0`), where loopback addresses count.
 #[test]
 fn dht_providers_interoperate_with_a_kubo_dht_server() {
-    let env = harness();
-    let bin = env.get("KUBO").cloned().unwrap_or_default();
-    assert!(
-        !bin.is_empty(),
-        "interop/setup.sh could not build Kubo 0.43.1 (needs Go and the Go module proxy)"
-    );
+    let bin = kubo_043();
     let dir = tempfile::tempdir().unwrap();
     let kubo = KuboDaemon::start(&bin, &dir.path().join("kubo"));
 
