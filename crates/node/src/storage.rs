@@ -710,8 +710,8 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             if on_chain.as_ref() != Some(&own) {
                 peer_sent = Some(Instant::now());
                 // The node key signs the binding, so no one else can claim this peer ID.
-                let signature = Keypair::from_seed(&key_seed)
-                    .sign(&swork::peer_binding_payload(&me, &own.peer_id));
+                let signature =
+                    Keypair::from_seed(&key_seed).sign(&swork::peer_binding_payload(&me, &own));
                 let call = SworkCall::SetPeer {
                     record: own,
                     signature,

@@ -762,9 +762,16 @@ fn ab_upgrade(
     Ok(anchor)
 }
 
-/// What a peer key signs to bind its peer ID to a storage account.
-pub fn peer_binding_payload(who: &AccountId, peer_id: &[u8]) -> Vec<u8> {
-    [b"crust/swork/peer/v1".as_slice(), who.as_bytes(), peer_id].concat()
+/// What a peer key signs to bind its peer ID and addresses to a storage account: a node
+/// vouches for where it can be dialed, so an account cannot point others at a false address
+/// under a real node's name.
+pub fn peer_binding_payload(who: &AccountId, record: &PeerRecord) -> Vec<u8> {
+    [
+        b"crust/swork/peer/v2".as_slice(),
+        who.as_bytes(),
+        &codec::encode(record),
+    ]
+    .concat()
 }
 
 /// Records where the caller's storage identity serves its replicas. The caller must have
@@ -789,10 +796,7 @@ pub fn set_peer(
         let Some(key) = AccountId::from_peer_id(&record.peer_id) else {
             return Err(SworkError::IllegalPeer("not an ed25519 peer ID in base58"));
         };
-        if !key.verify(
-            &peer_binding_payload(&ctx.caller, &record.peer_id),
-            signature,
-        ) {
+        if !key.verify(&peer_binding_payload(&ctx.caller, record), signature) {
             return Err(SworkError::IllegalPeer(
                 "the peer key did not sign this account",
             ));

@@ -1115,9 +1115,8 @@ fn peer_records_need_an_identity_a_signed_peer_id_and_printable_addresses() {
         addrs: vec![b"/ip4/10.0.0.7/tcp/4001".to_vec()],
     };
     assert!(record.peer_id_text().starts_with("12D3KooW"));
-    let signed = |who: &AccountId, record: &PeerRecord| {
-        node.sign(&peer_binding_payload(who, &record.peer_id))
-    };
+    let signed =
+        |who: &AccountId, record: &PeerRecord| node.sign(&peer_binding_payload(who, record));
     let set = |world: &mut World, who: AccountId, record: &PeerRecord, sig: &Signature| {
         let ctx = world.ctx(who);
         atomically(&mut world.chain.state, |s| set_peer(s, &ctx, record, sig))
@@ -1144,8 +1143,9 @@ fn peer_records_need_an_identity_a_signed_peer_id_and_printable_addresses() {
         record.addr_texts(),
         vec!["/ip4/10.0.0.7/tcp/4001".to_owned()]
     );
-    // Refused, changing nothing: a peer ID signed for another account, a signature by another
-    // key, an RSA peer ID, text that is not base58, and addresses that are not multiaddrs.
+    // Refused, changing nothing: a peer ID signed for another account or other addresses, a
+    // signature by another key, an RSA peer ID, text that is not base58, and addresses that
+    // are not multiaddrs.
     let stranger = Keypair::from_seed(&[8; 32]);
     let rsa = PeerRecord {
         peer_id: b"QmVgPq5iP232uJkU4LrD4Gsm1XXH5ky6tEvYCyanurxZgh".to_vec(),
@@ -1153,9 +1153,17 @@ fn peer_records_need_an_identity_a_signed_peer_id_and_printable_addresses() {
     };
     let bad = [
         (record.clone(), signed(&BOB, &record)),
+        // Addresses the node did not sign for (a real node's name on a false address).
+        (
+            PeerRecord {
+                addrs: vec![b"/ip4/6.6.6.6/tcp/4001".to_vec()],
+                ..record.clone()
+            },
+            sig,
+        ),
         (
             record.clone(),
-            stranger.sign(&peer_binding_payload(&ALICE, &record.peer_id)),
+            stranger.sign(&peer_binding_payload(&ALICE, &record)),
         ),
         (rsa.clone(), signed(&ALICE, &rsa)),
         (
