@@ -46,6 +46,22 @@ fn from_hex(s: &str) -> Option<Vec<u8>> {
     crust_primitives::account::from_hex(s)
 }
 
+/// An optional string parameter parsed as `T`: the error reply when present but malformed.
+fn optional<T: std::str::FromStr>(
+    params: &Value,
+    id: &Value,
+    name: &str,
+    what: &str,
+) -> Result<Option<T>, Value> {
+    match params.get(name).and_then(Value::as_str) {
+        None => Ok(None),
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| error(id, -32602, format!("params.{name} must be {what}"))),
+    }
+}
+
 fn error(id: &Value, code: i64, message: impl Into<String>) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message.into() } })
 }
@@ -456,12 +472,9 @@ where
         "swork_peers" => {
             // A page of peer records (where storage identities serve their replicas), with
             // the bytes of files each last reported; returns where to continue.
-            let after = match str_param("after") {
-                None => None,
-                Some(a) => match a.parse::<AccountId>() {
-                    Ok(a) => Some(a),
-                    Err(_) => return error(id, -32602, "params.after must be SS58 or 0x-hex"),
-                },
+            let after = match optional::<AccountId>(params, id, "after", "SS58 or 0x-hex") {
+                Ok(a) => a,
+                Err(e) => return e,
             };
             const PAGE: usize = 1000;
             let c = core.lock().await;
@@ -510,19 +523,13 @@ where
         "market_files" => {
             // A page of files, optionally only one orderer's: scans at most 10 000 records
             // per call and returns where to continue.
-            let orderer = match str_param("orderer") {
-                None => None,
-                Some(a) => match a.parse::<AccountId>() {
-                    Ok(a) => Some(a),
-                    Err(_) => return error(id, -32602, "params.orderer must be SS58 or 0x-hex"),
-                },
+            let orderer = match optional::<AccountId>(params, id, "orderer", "SS58 or 0x-hex") {
+                Ok(o) => o,
+                Err(e) => return e,
             };
-            let after = match str_param("after") {
-                None => None,
-                Some(c) => match c.parse::<crust_primitives::Cid>() {
-                    Ok(c) => Some(c),
-                    Err(_) => return error(id, -32602, "params.after must be a CID"),
-                },
+            let after = match optional::<crust_primitives::Cid>(params, id, "after", "a CID") {
+                Ok(c) => c,
+                Err(e) => return e,
             };
             let c = core.lock().await;
             let head = c.last_finalized.0;

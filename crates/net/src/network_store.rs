@@ -56,24 +56,10 @@ impl NetworkStore {
     /// flight (a whole file for `pin/add`), from the connected peers and the root's DHT
     /// providers. Without any peer it does nothing: the caller finds out what is missing.
     pub async fn fetch_dag(&self, root: Cid) -> Result<(), crate::exchange::ExchangeError> {
-        let mut peers: Vec<PeerId> = match self.host.peers().await {
-            Ok(list) => list.into_iter().map(|(p, _)| p).collect(),
-            Err(_) => Vec::new(),
-        };
-        if !self.local.has(&root)
-            && let Ok(Ok(providers)) =
-                tokio::time::timeout(LOOKUP_TIMEOUT, self.host.find_providers(root)).await
-        {
-            for provider in providers {
-                if peers.contains(&provider) {
-                    continue;
-                }
-                if let Ok(Ok(peer)) =
-                    tokio::time::timeout(CONNECTED_TIMEOUT, self.host.connect(provider)).await
-                {
-                    peers.push(peer);
-                }
-            }
+        let mut peers = self.connected().await;
+        if !self.local.has(&root) {
+            let providers = self.providers(root, &peers).await;
+            peers.extend(providers);
         }
         if peers.is_empty() {
             return Ok(());
@@ -89,14 +75,7 @@ impl NetworkStore {
     }
 
     async fn fetch_async(&self, cid: Cid) -> Option<Block> {
-        let connected: Vec<PeerId> = self
-            .host
-            .peers()
-            .await
-            .ok()?
-            .into_iter()
-            .map(|(p, _)| p)
-            .collect();
+        let connected = self.connected().await;
         if !connected.is_empty()
             && let Ok(block) = self
                 .exchange
@@ -105,25 +84,40 @@ impl NetworkStore {
         {
             return Some(block);
         }
-        let providers = tokio::time::timeout(LOOKUP_TIMEOUT, self.host.find_providers(cid))
-            .await
-            .ok()?
-            .ok()?;
-        let mut fresh = Vec::new();
-        for provider in providers {
-            if let Ok(Ok(peer)) =
-                tokio::time::timeout(CONNECTED_TIMEOUT, self.host.connect(provider)).await
-            {
-                fresh.push(peer);
-            }
-        }
-        if fresh.is_empty() {
+        let providers = self.providers(cid, &[]).await;
+        if providers.is_empty() {
             return None;
         }
         self.exchange
-            .get_block(&fresh, cid, PROVIDER_TIMEOUT)
+            .get_block(&providers, cid, PROVIDER_TIMEOUT)
             .await
             .ok()
+    }
+
+    /// The peers connected now.
+    async fn connected(&self) -> Vec<PeerId> {
+        match self.host.peers().await {
+            Ok(list) => list.into_iter().map(|(p, _)| p).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The DHT's providers of `cid` this host could connect to, leaving out `known`.
+    async fn providers(&self, cid: Cid, known: &[PeerId]) -> Vec<PeerId> {
+        let Ok(Ok(found)) =
+            tokio::time::timeout(LOOKUP_TIMEOUT, self.host.find_providers(cid)).await
+        else {
+            return Vec::new();
+        };
+        let mut peers = Vec::new();
+        for provider in found.into_iter().filter(|p| !known.contains(p)) {
+            if let Ok(Ok(peer)) =
+                tokio::time::timeout(CONNECTED_TIMEOUT, self.host.connect(provider)).await
+            {
+                peers.push(peer);
+            }
+        }
+        peers
     }
 }
 
