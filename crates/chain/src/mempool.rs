@@ -165,6 +165,22 @@ impl Mempool {
         self.entries.contains_key(hash)
     }
 
+    /// The nonce `who`'s next transaction should take: past `committed` (the state's nonce) and
+    /// every transaction of theirs queued here with consecutive nonces after it, so two
+    /// transactions signed one after the other through this node do not collide.
+    pub fn next_nonce(&self, who: &AccountId, committed: u64) -> u64 {
+        let mut next = committed;
+        if let Some(queued) = self.accounts.get(who) {
+            for nonce in queued.range(committed..).map(|(n, _)| *n) {
+                if nonce != next {
+                    break;
+                }
+                next = next.saturating_add(1);
+            }
+        }
+        next
+    }
+
     /// Admits `tx` if it could be included in the block after `height` given `state`.
     pub fn submit(
         &mut self,

@@ -416,6 +416,12 @@ where
             match answer {
                 Ok((Value::Object(mut fields), height, proof)) => {
                     fields.insert("height".into(), json!(height));
+                    // Not proven (the pool is this node's own): the nonce after this account's
+                    // transactions queued here.
+                    if let Some(committed) = fields.get("nonce").and_then(Value::as_u64) {
+                        let next = core.lock().await.mempool.next_nonce(&account, committed);
+                        fields.insert("next_nonce".into(), json!(next));
+                    }
                     if let Some(p) = proof {
                         fields.insert("proof".into(), p);
                     }

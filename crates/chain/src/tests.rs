@@ -189,6 +189,11 @@ fn blocks_take_highest_tips_first_and_keep_nonces_contiguous() {
         vec![(bob.public(), 0), (alice.public(), 0), (alice.public(), 1)]
     );
     assert_eq!(pool.ready(&s, 2, usize::MAX).len(), 2);
+    // The next nonce to sign with counts the queued run after the committed nonce, not a gap.
+    assert_eq!(pool.next_nonce(&alice.public(), 0), 2);
+    assert_eq!(pool.next_nonce(&bob.public(), 0), 1);
+    assert_eq!(pool.next_nonce(&charlie.public(), 0), 0);
+    assert_eq!(pool.next_nonce(&dave, 7), 7);
 }
 
 #[test]

@@ -61,6 +61,16 @@ fn unhex(text: &str) -> Result<Vec<u8>, String> {
     crust_primitives::account::from_hex(text).ok_or_else(|| format!("bad hex '{text}'"))
 }
 
+/// A finalized transaction's result: the including block's height, and the chain's reason
+/// if the call failed (its fee is still paid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The call took effect in this block.
+    Succeeded(u64),
+    /// The chain refused the call in this block, for this reason.
+    Failed(u64, String),
+}
+
 impl ChainClient {
     /// A client for `url` (e.g. `http://127.0.0.1:9933`).
     pub fn new(url: &str) -> Result<Self, String> {
@@ -148,8 +158,18 @@ impl ChainClient {
         })
     }
 
-    /// The next nonce of `who`.
+    /// The nonce `who`'s next transaction should take: the committed nonce, past any of their
+    /// transactions the node holds queued (older nodes answer only the committed one).
     pub fn nonce(&self, who: &AccountId) -> Result<u64, String> {
+        let r = self.call("state_account", json!({ "account": who.to_ss58() }))?;
+        r["next_nonce"]
+            .as_u64()
+            .or_else(|| r["nonce"].as_u64())
+            .ok_or_else(|| "state_account: no nonce".into())
+    }
+
+    /// `who`'s nonce in the finalized state: how many of their transactions blocks included.
+    fn committed_nonce(&self, who: &AccountId) -> Result<u64, String> {
         let r = self.call("state_account", json!({ "account": who.to_ss58() }))?;
         r["nonce"]
             .as_u64()
@@ -196,15 +216,65 @@ impl ChainClient {
 
     /// Submits `call` and waits until a finalized block includes it: `Ok((hash, height))` if
     /// the call succeeded, `Err` with the chain's reason if it failed (its fee is still paid).
+    ///
+    /// The same account may sign elsewhere at the same time (a storage worker's reports while
+    /// its operator claims a payout): if another transaction takes this one's nonce, this one
+    /// can never be included, so it is signed again with the next nonce (up to 3 times).
     pub fn submit_and_wait(
         &self,
         signer: &Keypair,
         call: crust_runtime::Call,
     ) -> Result<(String, u64), String> {
-        let from = self.head()?.height;
-        let hash = self.submit(signer, call)?;
-        let height = self.wait_for(&hash, from, std::time::Duration::from_secs(60))?;
-        Ok((hash, height))
+        const ATTEMPTS: usize = 3;
+        let mut attempt = 1;
+        loop {
+            let from = self.head()?.height;
+            let (nonce, hashes) = self.sign_and_submit(signer, vec![call.clone()])?;
+            let hash = hashes.into_iter().next().ok_or("nothing submitted")?;
+            let err = match self.outcome(&hash, std::time::Duration::from_secs(60)) {
+                Ok(Outcome::Succeeded(height)) => return Ok((hash, height)),
+                Ok(Outcome::Failed(height, reason)) => {
+                    return Err(format!(
+                        "transaction {hash} failed in block {height}: {reason}"
+                    ));
+                }
+                Err(e) => e,
+            };
+            if attempt >= ATTEMPTS || !self.superseded(&signer.public(), nonce, &hash, from)? {
+                return Err(err);
+            }
+            attempt += 1;
+            eprintln!(
+                "note: another transaction of {} took nonce {nonce}; signing again with the next one",
+                signer.public().to_ss58()
+            );
+        }
+    }
+
+    /// Whether transaction `hash`, signed by `who` with `nonce` when the head was `from`, can
+    /// never be included: the account's committed nonce has moved past it and no block since
+    /// `from` holds it (read from the blocks, as a restarted node forgets which it included).
+    fn superseded(
+        &self,
+        who: &AccountId,
+        nonce: u64,
+        hash: &str,
+        from: u64,
+    ) -> Result<bool, String> {
+        if self.committed_nonce(who)? <= nonce {
+            return Ok(false);
+        }
+        let head = self.head()?.height;
+        for height in from..=head {
+            // A block it cannot read might hold it: not sure, so not superseded.
+            let Ok(block) = self.block(height) else {
+                return Ok(false);
+            };
+            if block.txs.iter().any(|(tx, _)| tx.hash().to_hex() == hash) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Waits until transaction `hash` is finalized (`author_txStatus`); returns the including
@@ -216,6 +286,18 @@ impl ChainClient {
         _after: u64,
         timeout: std::time::Duration,
     ) -> Result<u64, String> {
+        match self.outcome(hash, timeout)? {
+            Outcome::Succeeded(height) => Ok(height),
+            Outcome::Failed(height, reason) => Err(format!(
+                "transaction {hash} failed in block {height}: {reason}"
+            )),
+        }
+    }
+
+    /// What became of transaction `hash` once a finalized block included it. `Err` means it
+    /// did not land (yet): the node unreachable, the transaction dropped from its mempool, or
+    /// `timeout` passed; such an error is worth retrying, a `Failed` outcome is not.
+    pub fn outcome(&self, hash: &str, timeout: std::time::Duration) -> Result<Outcome, String> {
         let deadline = std::time::Instant::now() + timeout;
         let mut unknown = 0;
         while std::time::Instant::now() < deadline {
@@ -223,13 +305,13 @@ impl ChainClient {
             match r["status"].as_str() {
                 Some("finalized") => {
                     let height = r["height"].as_u64().unwrap_or_default();
-                    return match r["success"].as_bool() {
-                        Some(true) => Ok(height),
-                        _ => Err(format!(
-                            "transaction {hash} failed in block {height}: {}",
-                            r["error"].as_str().unwrap_or("unknown error")
-                        )),
-                    };
+                    return Ok(match r["success"].as_bool() {
+                        Some(true) => Outcome::Succeeded(height),
+                        _ => Outcome::Failed(
+                            height,
+                            r["error"].as_str().unwrap_or("unknown error").to_owned(),
+                        ),
+                    });
                 }
                 Some("pending") => unknown = 0,
                 _ => {
@@ -256,6 +338,15 @@ impl ChainClient {
         signer: &Keypair,
         calls: Vec<crust_runtime::Call>,
     ) -> Result<Vec<String>, String> {
+        Ok(self.sign_and_submit(signer, calls)?.1)
+    }
+
+    /// [`Self::submit_all`], also returning the first transaction's nonce.
+    fn sign_and_submit(
+        &self,
+        signer: &Keypair,
+        calls: Vec<crust_runtime::Call>,
+    ) -> Result<(u64, Vec<String>), String> {
         let genesis = self.genesis_hash()?;
         let config: crust_runtime::system::RuntimeConfig = self
             .read(&crust_runtime::system::config_key())?
@@ -283,7 +374,7 @@ impl ChainClient {
             )?;
             hashes.push(r.as_str().unwrap_or_default().to_owned());
         }
-        Ok(hashes)
+        Ok((first, hashes))
     }
 }
 

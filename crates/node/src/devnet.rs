@@ -407,9 +407,12 @@ fn start_and_watch(
         for p in procs.iter_mut().filter(|p| !p.exited) {
             if let Ok(Some(status)) = p.child.try_wait() {
                 p.exited = true;
+                let log = std::fs::read_to_string(&p.log).unwrap_or_default();
+                let last = log.lines().rev().find(|l| !l.trim().is_empty());
                 eprintln!(
-                    "\ndevnet: {} exited ({status}); its log: {}",
+                    "\ndevnet: {} exited ({status}){}; its log: {}",
                     p.name,
+                    last.map(|l| format!(": {l}")).unwrap_or_default(),
                     p.log.display()
                 );
             }

@@ -1162,72 +1162,93 @@ fn ensure_collateral(client: &ChainClient, account: &Keypair, wanted: &str) -> R
     use crust_runtime::benefits::{self, BenefitsCall, FundsType, MarketBenefit};
     let wanted = crust_primitives::balance::parse_balance(wanted)
         .map_err(|e| format!("--collateral: {e}"))?;
-    let have = client
-        .read::<MarketBenefit>(&benefits::market_key(&account.public()))?
-        .map_or(0, |b| b.active_funds);
-    if have >= wanted {
-        return Ok(());
-    }
-    client.submit(
-        account,
+    let active = || -> Result<u128, String> {
+        Ok(client
+            .read::<MarketBenefit>(&benefits::market_key(&account.public()))?
+            .map_or(0, |b| b.active_funds))
+    };
+    let call = |have: u128| {
         Call::Benefits(BenefitsCall::AddBenefitFunds {
             value: wanted - have,
             funds_type: FundsType::Market,
-        }),
-    )?;
-    // Wait for it to land, so the next transaction does not reuse its nonce.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let now = client
-            .read::<MarketBenefit>(&benefits::market_key(&account.public()))?
-            .map_or(0, |b| b.active_funds);
-        if now >= wanted {
-            eprintln!(
-                "sworker: collateral {}",
-                crust_primitives::balance::Cru(wanted)
-            );
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    Err("the collateral transaction did not land within 60 s".into())
+        })
+    };
+    land(client, account, "the collateral", || {
+        let have = active()?;
+        Ok((have < wanted).then(|| call(have)))
+    })?;
+    eprintln!(
+        "sworker: collateral {}",
+        crust_primitives::balance::Cru(wanted)
+    );
+    Ok(())
 }
 
 fn register(client: &ChainClient, account: &Keypair, enclave: &dyn Enclave) -> Result<(), String> {
     let key = enclave.public_key();
-    if client
-        .read::<PubKeyInfo>(&swork::pubkey_key(&key))?
-        .is_some()
-    {
-        return Ok(());
-    }
-    let (enclave_sig, attestation) = enclave
-        .attest(&account.public())
-        .map_err(|e| e.to_string())?;
-    client.submit(
-        account,
-        Call::Swork(SworkCall::Register {
-            code: enclave.code(),
-            enclave_key: key,
-            enclave_sig,
-            attestation,
-        }),
-    )?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
+    land(client, account, "the enclave registration", || {
         if client
             .read::<PubKeyInfo>(&swork::pubkey_key(&key))?
             .is_some()
         {
-            eprintln!("sworker: enclave registered");
-            return Ok(());
+            return Ok(None);
         }
-        std::thread::sleep(Duration::from_millis(500));
+        let (enclave_sig, attestation) = enclave
+            .attest(&account.public())
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Call::Swork(SworkCall::Register {
+            code: enclave.code(),
+            enclave_key: key,
+            enclave_sig,
+            attestation,
+        })))
+    })
+    .map_err(|e| format!("{e} (is the enclave's code allowlisted and the authority right?)"))?;
+    eprintln!("sworker: enclave registered");
+    Ok(())
+}
+
+/// Brings about a start-up change on chain. `needed` reads the chain and returns the call still
+/// needed, if any. A slow or restarting chain, or a dropped transaction, is logged and retried
+/// with back-off for as long as it takes (the worker is no use without it); the chain refusing
+/// the call ends the worker with the chain's reason (a configuration error to fix).
+fn land(
+    client: &ChainClient,
+    account: &Keypair,
+    what: &str,
+    mut needed: impl FnMut() -> Result<Option<Call>, String>,
+) -> Result<(), String> {
+    let mut backoff = Duration::from_secs(1);
+    let mut retry = |e: String| {
+        eprintln!("sworker: {what}: {e}; retrying in {} s", backoff.as_secs());
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    };
+    loop {
+        let call = match needed() {
+            Ok(None) => return Ok(()),
+            Ok(Some(call)) => call,
+            Err(e) => {
+                retry(e);
+                continue;
+            }
+        };
+        let hash = match client.submit(account, call) {
+            Ok(hash) => hash,
+            Err(e) => {
+                retry(e);
+                continue;
+            }
+        };
+        match client.outcome(&hash, Duration::from_secs(120)) {
+            // Landed: the next look at the chain sees it.
+            Ok(crate::chain_client::Outcome::Succeeded(_)) => {}
+            Ok(crate::chain_client::Outcome::Failed(height, reason)) => {
+                return Err(format!("{what} failed in block {height}: {reason}"));
+            }
+            Err(e) => retry(e),
+        }
     }
-    Err(
-        "registration did not land within 60 s (is the code allowlisted and the authority right?)"
-            .into(),
-    )
 }
 
 /// This worker's peer record: its peer ID and up to four announced addresses.

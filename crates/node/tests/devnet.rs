@@ -30,6 +30,27 @@ fn crust(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs `crust sworker args… --dir <storage-j>`, asserting success (with the worker's log tail
+/// if not); returns stdout.
+fn sworker(devnet: &Path, j: usize, args: &[&str]) -> String {
+    let node = devnet.join(format!("storage-{j}"));
+    let mut all = vec!["sworker"];
+    all.extend(args);
+    all.extend(["--dir", node.to_str().unwrap()]);
+    let out = Command::new(CRUST).args(&all).output().unwrap();
+    if !out.status.success() {
+        let log = std::fs::read_to_string(devnet.join(format!("logs/storage-{j}.log")))
+            .unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        panic!(
+            "crust {all:?} failed: {}\nstorage-{j}'s log ends:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn crust_json(args: &[&str]) -> Value {
     let mut all = args.to_vec();
     all.extend(["--output", "json"]);
@@ -263,15 +284,8 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
 
     // Work reports are accepted (every storage node's status shows an accepted slot).
     for j in 0..6 {
-        let node = dir.join(format!("storage-{j}"));
         wait(&format!("an accepted report from storage-{j}"), 120, || {
-            let s: Value = serde_json::from_str(&crust(&[
-                "sworker",
-                "status",
-                "--dir",
-                node.to_str().unwrap(),
-            ]))
-            .unwrap();
+            let s: Value = serde_json::from_str(&sworker(&dir, j, &["status"])).unwrap();
             s["last_accepted_slot"].as_u64()
         });
     }
@@ -330,13 +344,7 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     // 3. A storage node holding a replica dies: it misses its report, loses its workload and
     // the replica; the repair bounty (D12) pays a node that had no room before and now takes
     // the file; the dead node comes back and reports its file again.
-    let sworker = |j: usize, args: &[&str]| {
-        let node = dir.join(format!("storage-{j}"));
-        let mut all = vec!["sworker"];
-        all.extend(args);
-        all.extend(["--dir", node.to_str().unwrap()]);
-        crust(&all)
-    };
+    let sworker = |j: usize, args: &[&str]| sworker(&dir, j, args);
     for j in [4, 5] {
         sworker(j, &["capacity", "24MiB"]);
     }
@@ -480,15 +488,8 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
         })
         .next_back()
         .expect("a report with challenge answers");
-    let node5 = dir.join("storage-5");
     wait("storage-5's challenged report to be accepted", 180, || {
-        let s: Value = serde_json::from_str(&crust(&[
-            "sworker",
-            "status",
-            "--dir",
-            node5.to_str().unwrap(),
-        ]))
-        .unwrap();
+        let s: Value = serde_json::from_str(&sworker(5, &["status"])).unwrap();
         s["last_accepted_slot"]
             .as_u64()
             .filter(|a| *a >= challenged_slot)
