@@ -427,3 +427,84 @@ async fn a_provider_is_found_through_the_dht_and_fetched_from() {
             .is_empty()
     );
 }
+
+/// A read through [`crust_net::NetworkStore`] fetches each node's children ahead of the reader,
+/// one level below what was read (not the whole DAG), and joins fetches under way instead of
+/// asking twice, so the server sends nothing unsolicited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_read_looks_ahead_one_level_below_what_was_read() {
+    let dir_a = tempfile::tempdir().expect("tmp");
+    let dir_b = tempfile::tempdir().expect("tmp");
+    let store_a: Arc<dyn Blockstore> = Arc::new(DiskStore::open(dir_a.path()).expect("store"));
+    let store_b: Arc<dyn Blockstore> = Arc::new(DiskStore::open(dir_b.path()).expect("store"));
+    // 4 KiB leaves under nodes of 16 links, three levels of them.
+    let data = pattern(3_000_000, 11);
+    let options = ImportOptions {
+        cid_version: 1,
+        chunk_size: 4096,
+        max_links: 16,
+        ..ImportOptions::default()
+    };
+    let root = import_file(&data[..], &options, &mut StoreSink(&*store_a), &mut |_| {})
+        .expect("import")
+        .cid;
+    let host_a = Host::start(config(41)).await.expect("host a");
+    let host_b = Host::start(config(42)).await.expect("host b");
+    let _ex_a = Exchange::start(host_a.clone(), store_a.clone());
+    let ex_b = Exchange::start(host_b.clone(), store_b.clone());
+    let addr = host_a.listen_addrs()[0]
+        .clone()
+        .with(libp2p::multiaddr::Protocol::P2p(host_a.peer_id()));
+    let peer = host_b.dial(addr).await.expect("dial");
+    let network = Arc::new(crust_net::NetworkStore::new(
+        store_b.clone(),
+        host_b.clone(),
+        ex_b.clone(),
+    ));
+    let links = |cid| {
+        let data = store_a.get(&cid).expect("read").expect("block");
+        crust_ipfs::links::links(&cid, &data).expect("links")
+    };
+    let children = links(root);
+    assert_eq!(children.len(), 3);
+    let grandchildren = links(children[0]);
+
+    // Reading the root brings its children without being asked, and nothing below them.
+    let reader = network.clone();
+    let got = tokio::task::spawn_blocking(move || reader.get(&root))
+        .await
+        .expect("join")
+        .expect("read");
+    assert!(got.is_some());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !children.iter().all(|c| store_b.has(c)) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the root's children were not fetched ahead"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        grandchildren.iter().all(|c| !store_b.has(c)),
+        "looked further ahead than one level"
+    );
+
+    // The whole file reads through the network store; every block arrived once, as asked.
+    let reader = network.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        crust_ipfs::exporter::cat(&*reader, root).map_err(|e| e.to_string())
+    })
+    .await
+    .expect("join")
+    .expect("cat");
+    assert!(read == data, "read bytes differ");
+    let account = ex_b.ledger().account(&peer);
+    assert_eq!(account.unsolicited_bytes, 0);
+    assert_eq!(account.violations, 0);
+    let mut distinct = std::collections::HashSet::from([root]);
+    let mut queue = vec![root];
+    while let Some(cid) = queue.pop() {
+        queue.extend(links(cid).into_iter().filter(|l| distinct.insert(*l)));
+    }
+    assert_eq!(account.blocks_received, distinct.len() as u64);
+}
