@@ -202,8 +202,17 @@ impl Host {
         let peer_id = *swarm.local_peer_id();
         // Advertise where we can be dialed: Identify reports it, and DHT provider records
         // carry it (Kubo drops a provider record without addresses).
+        // A node with a public bootstrap peer is on the public network: loopback addresses are
+        // of no use to anyone there, and the public DHT's routing table takes only public
+        // addresses (as Kubo's and Helia's WAN DHTs); private ones go to the LAN DHT. Without a
+        // public bootstrap peer (a devnet, a LAN, tests on loopback) every address counts.
+        let public = config.bootstrap.iter().any(is_public);
         let announce_addrs = if config.announce.is_empty() {
-            listen_addrs.clone()
+            listen_addrs
+                .iter()
+                .filter(|a| !public || !is_loopback(a))
+                .cloned()
+                .collect()
         } else {
             config.announce.clone()
         };
@@ -227,7 +236,7 @@ impl Host {
         }
         let control = swarm.behaviour().stream.new_control();
         let (commands, rx) = mpsc::channel(64);
-        tokio::spawn(run(swarm, rx, config.announce.is_empty()));
+        tokio::spawn(run(swarm, rx, config.announce.is_empty(), public));
         Ok(Self {
             peer_id,
             listen_addrs,
@@ -321,6 +330,76 @@ impl Host {
             .await
             .map_err(|_| NetError::Stopped)?;
         rx.await.map_err(|_| NetError::Stopped)?
+    }
+}
+
+/// Which DHTs may hold a peer's address: on the public network the WAN DHT takes only public
+/// addresses and the LAN DHT the others; on a private network both take every address.
+#[derive(Debug, PartialEq, Eq)]
+struct DhtScope {
+    wan: bool,
+    lan: bool,
+}
+
+fn dht_scope(public_network: bool, addr: &Multiaddr) -> DhtScope {
+    if !public_network {
+        return DhtScope {
+            wan: true,
+            lan: true,
+        };
+    }
+    let public = is_public(addr);
+    DhtScope {
+        wan: public,
+        lan: !public,
+    }
+}
+
+/// Whether `addr` is reachable from the public internet: a DNS name, or an IP address outside
+/// the loopback, private, link-local, shared (CGNAT), documentation, benchmarking and reserved
+/// ranges.
+pub fn is_public(addr: &Multiaddr) -> bool {
+    use libp2p::multiaddr::Protocol;
+    match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => {
+            let [a, b, c, _] = ip.octets();
+            !(ip.is_unspecified()
+                || ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_broadcast()
+                || ip.is_documentation()
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240
+                || a == 0)
+        }
+        Some(Protocol::Ip6(ip)) => {
+            let [first, second, ..] = ip.segments();
+            !(ip.is_unspecified()
+                || ip.is_loopback()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || (first == 0x2001 && second == 0x0db8)
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| !is_public(&Multiaddr::empty().with(Protocol::Ip4(v4)))))
+        }
+        Some(Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_) | Protocol::Dnsaddr(_)) => {
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Whether `addr` is a loopback (or unspecified) IP address.
+fn is_loopback(addr: &Multiaddr) -> bool {
+    use libp2p::multiaddr::Protocol;
+    match addr.iter().next() {
+        Some(Protocol::Ip4(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Some(Protocol::Ip6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        _ => false,
     }
 }
 
@@ -446,6 +525,7 @@ async fn run(
     mut swarm: libp2p::Swarm<Behaviour>,
     mut commands: mpsc::Receiver<Command>,
     announce_listen_addrs: bool,
+    public: bool,
 ) {
     let mut pending: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, NetError>>>> =
         HashMap::new();
@@ -471,10 +551,11 @@ async fn run(
                     let wan = info.protocols.contains(&kad::PROTOCOL_NAME);
                     let lan = info.protocols.contains(&LAN_DHT);
                     for addr in info.listen_addrs {
-                        if wan {
+                        let scope = dht_scope(public, &addr);
+                        if wan && scope.wan {
                             swarm.behaviour_mut().kad.add_address(&peer_id, addr.clone());
                         }
-                        if lan {
+                        if lan && scope.lan {
                             swarm.behaviour_mut().lan.add_address(&peer_id, addr);
                         }
                     }
@@ -492,7 +573,9 @@ async fn run(
                     finish_answered(&mut swarm, &mut queries, &providing, &finding);
                 }
                 // An interface that came up later (wildcard listeners) is dialable too.
-                SwarmEvent::NewListenAddr { address, .. } if announce_listen_addrs => {
+                SwarmEvent::NewListenAddr { address, .. }
+                    if announce_listen_addrs && !(public && is_loopback(&address)) =>
+                {
                     swarm.add_external_address(address);
                 }
                 SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
@@ -572,5 +655,100 @@ async fn run(
                 None => return,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(text: &str) -> Multiaddr {
+        text.parse().expect("multiaddr")
+    }
+
+    #[test]
+    fn public_addresses_are_told_from_local_ones() {
+        for public in [
+            "/ip4/8.8.8.8/tcp/4001",
+            "/ip4/100.128.0.1/udp/4001/quic-v1",
+            "/ip6/2604:1380::1/tcp/4001",
+            "/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN",
+            "/dns4/node.example.com/tcp/4001",
+        ] {
+            assert!(is_public(&addr(public)), "{public}");
+        }
+        for local in [
+            "/ip4/127.0.0.1/tcp/4001",
+            "/ip4/0.0.0.0/tcp/4001",
+            "/ip4/10.1.2.3/tcp/4001",
+            "/ip4/172.20.0.5/tcp/4001",
+            "/ip4/192.168.1.10/udp/4001/quic-v1",
+            "/ip4/169.254.3.4/tcp/4001",
+            "/ip4/100.64.0.1/tcp/4001",
+            "/ip4/198.18.0.1/tcp/4001",
+            "/ip4/192.0.2.1/tcp/4001",
+            "/ip4/240.0.0.1/tcp/4001",
+            "/ip6/::1/tcp/4001",
+            "/ip6/fd00::1/tcp/4001",
+            "/ip6/fe80::1/tcp/4001",
+            "/ip6/2001:db8::1/tcp/4001",
+            "/ip6/::ffff:192.168.0.1/tcp/4001",
+        ] {
+            assert!(!is_public(&addr(local)), "{local}");
+        }
+        assert!(is_loopback(&addr("/ip4/127.0.0.1/tcp/1")));
+        assert!(is_loopback(&addr("/ip6/::1/tcp/1")));
+        assert!(!is_loopback(&addr("/ip4/192.168.0.1/tcp/1")));
+    }
+
+    #[test]
+    fn the_public_dht_takes_only_public_addresses_on_the_public_network() {
+        let (public, private) = (addr("/ip4/8.8.8.8/tcp/1"), addr("/ip4/10.0.0.1/tcp/1"));
+        let both = DhtScope {
+            wan: true,
+            lan: true,
+        };
+        assert_eq!(
+            dht_scope(true, &public),
+            DhtScope {
+                wan: true,
+                lan: false
+            }
+        );
+        assert_eq!(
+            dht_scope(true, &private),
+            DhtScope {
+                wan: false,
+                lan: true
+            }
+        );
+        // A devnet or a LAN (no public bootstrap peer): every address counts on both.
+        assert_eq!(dht_scope(false, &private), both);
+        assert_eq!(dht_scope(false, &addr("/ip4/127.0.0.1/tcp/1")), both);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn loopback_addresses_are_not_announced_on_the_public_network() {
+        let config = |seed: u8, bootstrap: &str| NetConfig {
+            key_seed: [seed; 32],
+            listen: vec![addr("/ip4/127.0.0.1/tcp/0")],
+            bootstrap: vec![addr(&format!("{bootstrap}/p2p/{}", PeerId::random()))],
+            announce: Vec::new(),
+        };
+        // A public bootstrap peer (never reached here: the dial fails in the background).
+        let public = Host::start(config(61, "/ip4/1.1.1.1/tcp/9"))
+            .await
+            .expect("host");
+        assert!(
+            public.announce_addrs().is_empty(),
+            "{:?}",
+            public.announce_addrs()
+        );
+        assert_eq!(public.listen_addrs().len(), 1);
+        // A devnet's loopback bootstrap peer: the loopback address is what peers dial.
+        let private = Host::start(config(62, "/ip4/127.0.0.1/tcp/9"))
+            .await
+            .expect("host");
+        assert_eq!(private.announce_addrs(), private.listen_addrs());
     }
 }
