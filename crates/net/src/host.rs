@@ -145,6 +145,14 @@ impl Host {
             .map(|p| libp2p::StreamProtocol::new(p))
             .collect();
         let (bitswap, inbound) = crate::inbound::Behaviour::new(protocols);
+        // `/dns*` and `/dnsaddr` addresses (Kubo's bootstrap peers) resolve through the system's
+        // resolver, or Cloudflare's where the system has none configured (a bare container).
+        let resolver = hickory_resolver::system_conf::read_system_conf().unwrap_or_else(|_| {
+            (
+                libp2p::dns::ResolverConfig::udp_and_tcp(&hickory_resolver::config::CLOUDFLARE),
+                libp2p::dns::ResolverOpts::default(),
+            )
+        });
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -154,6 +162,7 @@ impl Host {
             )
             .map_err(|e| setup(&e))?
             .with_quic()
+            .with_dns_config(resolver.0, resolver.1)
             .with_behaviour(|key| Behaviour {
                 identify: identify::Behaviour::new(
                     identify::Config::new("/ipfs/0.1.0".into(), key.public())
@@ -331,6 +340,38 @@ impl Host {
             .map_err(|_| NetError::Stopped)?;
         rx.await.map_err(|_| NetError::Stopped)?
     }
+}
+
+/// Kubo's default bootstrap peers, the way into the public IPFS network (`--bootstrap default`).
+pub const IPFS_BOOTSTRAP: [&str; 6] = [
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb",
+    "/dnsaddr/bootstrap.libp2p.io/p2p/QmcZf59bWwK5XFi76CZX8cbJ4BhTzzA3gU1ZjYZcYW3dwt",
+    "/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ",
+    "/ip4/104.131.131.82/udp/4001/quic-v1/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ",
+];
+
+/// Parses `--bootstrap` values: multiaddrs ending in `/p2p/<peer id>`, or `default` for
+/// [`IPFS_BOOTSTRAP`].
+pub fn bootstrap_addrs(list: &[String]) -> Result<Vec<Multiaddr>, String> {
+    let mut out = Vec::new();
+    for item in list {
+        if item == "default" {
+            out.extend(IPFS_BOOTSTRAP.iter().filter_map(|a| a.parse().ok()));
+            continue;
+        }
+        let addr: Multiaddr = item
+            .parse()
+            .map_err(|e| format!("--bootstrap {item}: {e}"))?;
+        if peer_of(&addr).is_none() {
+            return Err(format!(
+                "--bootstrap {item}: needs a /p2p/<peer id> suffix (or `default` for the public IPFS network)"
+            ));
+        }
+        out.push(addr);
+    }
+    Ok(out)
 }
 
 /// Which DHTs may hold a peer's address: on the public network the WAN DHT takes only public
@@ -750,5 +791,41 @@ mod tests {
             .await
             .expect("host");
         assert_eq!(private.announce_addrs(), private.listen_addrs());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dns_addresses_resolve_and_dial() {
+        let config = |seed: u8| NetConfig {
+            key_seed: [seed; 32],
+            listen: vec![addr("/ip4/127.0.0.1/tcp/0")],
+            bootstrap: Vec::new(),
+            announce: Vec::new(),
+        };
+        let a = Host::start(config(63)).await.expect("host a");
+        let b = Host::start(config(64)).await.expect("host b");
+        let port = a.listen_addrs()[0]
+            .iter()
+            .find_map(|p| match p {
+                libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+                _ => None,
+            })
+            .expect("tcp port");
+        let named = addr(&format!("/dns4/localhost/tcp/{port}/p2p/{}", a.peer_id()));
+        assert_eq!(b.dial(named).await.expect("dial"), a.peer_id());
+    }
+
+    #[test]
+    fn bootstrap_default_is_the_public_ipfs_network() {
+        let list = bootstrap_addrs(&["default".into()]).expect("default");
+        assert_eq!(list.len(), IPFS_BOOTSTRAP.len());
+        assert!(list.iter().all(|a| is_public(a) && peer_of(a).is_some()));
+        let mine = format!("/ip4/127.0.0.1/tcp/4001/p2p/{}", PeerId::random());
+        assert_eq!(
+            bootstrap_addrs(std::slice::from_ref(&mine)).expect("one"),
+            [addr(&mine)]
+        );
+        let err = bootstrap_addrs(&["/ip4/127.0.0.1/tcp/4001".into()]).expect_err("no peer id");
+        assert!(err.contains("/p2p/"), "{err}");
+        assert!(bootstrap_addrs(&["bogus".into()]).is_err());
     }
 }

@@ -16,6 +16,6 @@ pub mod network_store;
 pub mod queue;
 
 pub use exchange::{Exchange, FetchOptions, FetchProgress};
-pub use host::{Host, NetConfig, NetError};
+pub use host::{Host, IPFS_BOOTSTRAP, NetConfig, NetError, bootstrap_addrs, is_public};
 pub use libp2p::{Multiaddr, PeerId, multiaddr};
 pub use network_store::NetworkStore;

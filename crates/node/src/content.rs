@@ -744,7 +744,7 @@ fn fetch_into(
     bootstrap: &[String],
     window: usize,
 ) -> Result<(), String> {
-    let bootstrap = multiaddrs(bootstrap, "bootstrap")?;
+    let bootstrap = crust_net::bootstrap_addrs(bootstrap)?;
     let key = crust_ipfs::identity::NodeKey::load_or_create(repo.dir())
         .map_err(|e| format!("node key: {e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -934,7 +934,8 @@ pub struct DaemonArgs {
         default_values_t = ["/ip4/127.0.0.1/tcp/4001".to_owned(), "/ip4/127.0.0.1/udp/4001/quic-v1".to_owned()]
     )]
     pub swarm_addrs: Vec<String>,
-    /// DHT bootstrap peer (`…/p2p/<id>`, repeatable); pinned roots are announced on the DHT.
+    /// DHT bootstrap peer (`…/p2p/<id>`, repeatable; `default`: Kubo's public bootstrap peers,
+    /// with a public `--swarm-addr`/`--announce`); pinned roots are announced on the DHT.
     #[arg(long = "bootstrap")]
     pub bootstrap: Vec<String>,
     /// Address others should dial instead of the listen address (repeatable), e.g. a public
@@ -1060,7 +1061,7 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
     let host = crust_net::Host::start(crust_net::NetConfig {
         key_seed: key.seed(),
         listen,
-        bootstrap: multiaddrs(&addrs.bootstrap, "bootstrap")?,
+        bootstrap: crust_net::bootstrap_addrs(&addrs.bootstrap)?,
         announce: multiaddrs(&addrs.announce, "announce")?,
     })
     .await

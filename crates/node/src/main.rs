@@ -89,7 +89,8 @@ enum Command {
         /// storage node holding a replica, instead of reading the local repository.
         #[arg(long = "peer")]
         peers: Vec<String>,
-        /// Find providers through this DHT peer and fetch from them (repeatable).
+        /// Find providers through this DHT peer and fetch from them (repeatable; `default`:
+        /// Kubo's public bootstrap peers).
         #[arg(long = "bootstrap")]
         bootstrap: Vec<String>,
         #[command(flatten)]
@@ -252,7 +253,8 @@ enum Command {
         /// A peer to fetch from, as `/ip4/…/tcp/…/p2p/<peer id>` (repeatable).
         #[arg(long = "peer")]
         peers: Vec<String>,
-        /// A DHT bootstrap peer to look up providers through when no --peer is given.
+        /// A DHT bootstrap peer to look up providers through when no --peer is given
+        /// (repeatable; `default`: Kubo's public bootstrap peers).
         #[arg(long = "bootstrap")]
         bootstrap: Vec<String>,
         /// Wants in flight, spread over the peers.

@@ -205,7 +205,8 @@ pub struct SworkerArgs {
     /// `/ip4/0.0.0.0/udp/4001/quic-v1`.
     #[arg(long = "swarm-addr", default_value = "/ip4/127.0.0.1/tcp/0")]
     pub swarm_addrs: Vec<String>,
-    /// DHT bootstrap peer (repeatable); sealed files are announced on the DHT.
+    /// DHT bootstrap peer (repeatable; `default`: Kubo's public bootstrap peers); sealed files
+    /// are announced on the DHT.
     #[arg(long = "bootstrap")]
     pub bootstrap: Vec<String>,
     /// Address others should dial instead of the listen address (repeatable). It goes into
@@ -410,11 +411,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         let host = crust_net::Host::start(crust_net::NetConfig {
             key_seed,
             listen,
-            bootstrap: args
-                .bootstrap
-                .iter()
-                .map(|a| a.parse().map_err(|e| format!("--bootstrap {a}: {e}")))
-                .collect::<Result<_, String>>()?,
+            bootstrap: crust_net::bootstrap_addrs(&args.bootstrap)?,
             announce: args
                 .announce
                 .iter()
