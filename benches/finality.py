@@ -1,20 +1,25 @@
 #!/usr/bin/env python3
 """Finality latency and transfer throughput of a 4-validator network on loopback.
 
-Starts four `crust node` processes (local chain spec, 250 ms block interval), signs transfers
-with `crust tx transfer` from six dev accounts, submits them over JSON-RPC to every node, and
-watches finalized blocks. Prints p50/p99 submit-to-finality latency and finalized transfers per
+Starts four `crust node` processes (local chain spec, 250 ms block interval), funds one load
+account per 250 transfers from Alice (an account may queue at most 256 nonces ahead), signs
+transfers with `crust tx transfer` from those accounts, submits them over JSON-RPC to every
+node, and watches finalized blocks. Two phases: finality latency at a light load (2000
+transfers, one batch of 100 after another), then throughput at saturation (N transfers pushed to
+all four nodes at once, one submitting thread per node). Prints p50/p99 submit-to-finality latency and finalized transfers per
 second next to the reference network's numbers (6 s blocks, GRANDPA finality a few blocks later,
 so ~12-18 s to finality and at most a few hundred simple transfers per block).
 
-Usage: cargo build --release --bin crust && python3 benches/finality.py [transfers]
+Usage: cargo build --release --bin crust && python3 benches/finality.py [transfers=10000]
 """
-import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
 BIN = os.environ.get("CRUST_BIN", os.path.join(os.path.dirname(__file__), "..", "target", "release", "crust"))
-N_TX = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
+N_TX = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 NAMES = ["Alice", "Bob", "Charlie", "Dave"]
-SENDERS = ["//Alice", "//Bob", "//Charlie", "//Dave", "//Eve", "//Ferdie"]
+PER_SENDER = 250
+LATENCY_SENDERS = 8  # 2000 transfers for the latency phase
+SENDERS = [f"//Alice//load{i}" for i in range(LATENCY_SENDERS + (N_TX + PER_SENDER - 1) // PER_SENDER)]
 REFERENCE_FINALITY_S = 12.0  # 6 s blocks, GRANDPA finality ~2 blocks later (lower bound)
 
 
@@ -31,6 +36,78 @@ def rpc(port, method, params=None):
     req = urllib.request.Request(f"http://127.0.0.1:{port}/", data=body, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=5) as r:
         return json.loads(r.read())
+
+
+def measure(rpcs, genesis, senders, parallel):
+    """Signs PER_SENDER transfers per sender, submits them in batches of 100 to every node
+    (each node in turn, or all at once from one thread per node) while a watcher records when
+    each is first seen in a finalized block; returns the counts, rates and latencies."""
+    head = rpc(rpcs[0], "chain_head")["result"]["height"]
+    txs = []  # (hex, sender index)
+    for s, sender in enumerate(senders):
+        out = subprocess.run([BIN, "tx", "transfer", "--from", sender, "--to", "//Ferdie//x", "--amount", "0.001 CRU",
+                              "--nonce", "0", "--genesis", genesis, "--birth", str(head), "--more", str(PER_SENDER - 1)],
+                             capture_output=True, text=True, check=True).stdout.split()
+        txs += [(h, s) for h in out]
+    # Round-robin across senders, each sender's nonces in order.
+    order = sorted(range(len(txs)), key=lambda i: (i % PER_SENDER, txs[i][1]))
+    batches = [[txs[i][0] for i in order[b:b + 100]] for b in range(0, len(order), 100)]
+    submitted, seen_final = {}, {}
+    stop, lock = threading.Event(), threading.Lock()
+
+    def watch():
+        checked = head
+        while not stop.is_set():
+            top = rpc(rpcs[0], "chain_head")["result"]["height"]
+            now = time.time()
+            for h in range(checked + 1, top + 1):
+                block = rpc(rpcs[0], "chain_block", {"height": h, "bodies": False, "receipts": False}).get("result") or {}
+                for t in block.get("transactions", []):
+                    seen_final.setdefault(t, now)
+            checked = top
+            time.sleep(0.02)
+
+    def submit(ports):
+        # A transaction counts as submitted when the first node was sent it.
+        for batch in batches:
+            for port in ports:
+                sent = time.time()
+                r = rpc(port, "author_submitBatch", {"txs": batch})
+                with lock:
+                    for x in r.get("result", []):
+                        if x.get("hash"):
+                            submitted[x["hash"]] = min(submitted.get(x["hash"], sent), sent)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    if os.environ.get("FINALITY_MARK"):  # for profilers: a load starts now
+        open(f"{os.environ['FINALITY_MARK']}.{'heavy' if parallel else 'light'}", "w").close()
+    start = time.time()
+    groups = [[p] for p in rpcs] if parallel else [rpcs]
+    submitters = [threading.Thread(target=submit, args=(g,)) for g in groups]
+    for t in submitters:
+        t.start()
+    for t in submitters:
+        t.join()
+    submit_secs = time.time() - start
+    deadline = time.time() + 180
+    while any(t not in seen_final for t in submitted) and time.time() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    watcher.join()
+    finalized = {t: seen_final[t] for t in submitted if t in seen_final}
+    if not finalized:
+        sys.exit("nothing finalized")
+    end = max(finalized.values())
+    lat = sorted(finalized[t] - submitted[t] for t in finalized)
+    return {"n": len(finalized), "secs": end - start, "tps": len(finalized) / (end - start),
+            "p50": statistics.median(lat), "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+            "submit_secs": submit_secs}
+
+
+def key_ss58(uri):
+    out = subprocess.run([BIN, "key", "inspect", uri, "--output", "json"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)["address"]
 
 
 def main():
@@ -61,54 +138,36 @@ def main():
             time.sleep(0.2)
         genesis = rpc(rpcs[0], "genesis_hash")["result"]
         head = rpc(rpcs[0], "chain_head")["result"]["height"]
-        per_sender = N_TX // len(SENDERS)
-        txs = []  # (hex, sender index)
-        for s, sender in enumerate(SENDERS):
-            out = subprocess.run([BIN, "tx", "transfer", "--from", sender, "--to", "//Ferdie//x", "--amount", "0.001 CRU",
-                                  "--nonce", "0", "--genesis", genesis, "--birth", str(head), "--more", str(per_sender - 1)],
-                                 capture_output=True, text=True, check=True).stdout.split()
-            txs += [(h, s) for h in out]
-        # Submit in batches of 100 (round-robin across senders, each sender's nonces in order)
-        # to every node.
-        order = sorted(range(len(txs)), key=lambda i: (i % per_sender, txs[i][1]))
-        submitted = {}
-        start = time.time()
-        for b in range(0, len(order), 100):
-            batch = [txs[i][0] for i in order[b:b + 100]]
-            hashes = None
+        # Fund the load accounts from Alice (one transfer each, consecutive nonces), and wait
+        # until the last one is finalized.
+        alice_nonce = rpc(rpcs[0], "state_account", {"account": key_ss58("//Alice")})["result"]["nonce"]
+        funding = []
+        for i, sender in enumerate(SENDERS):
+            funding += subprocess.run([BIN, "tx", "transfer", "--from", "//Alice", "--to", sender, "--amount", "100 CRU",
+                                       "--nonce", str(alice_nonce + i), "--genesis", genesis, "--birth", str(head)],
+                                      capture_output=True, text=True, check=True).stdout.split()
+        for b in range(0, len(funding), 100):
             for p in rpcs:
-                r = rpc(p, "author_submitBatch", {"txs": batch})
-                hashes = hashes or [x.get("hash") for x in r.get("result", [])]
-            now = time.time()
-            for h in hashes or []:
-                if h:
-                    submitted[h] = now
-        # Watch finalized blocks.
-        finalized = {}
-        seen = rpc(rpcs[0], "chain_head")["result"]["height"]
-        deadline = time.time() + 180
-        checked = head
-        while len(finalized) < len(submitted) and time.time() < deadline:
-            top = rpc(rpcs[0], "chain_head")["result"]["height"]
-            now = time.time()
-            for h in range(checked + 1, top + 1):
-                block = rpc(rpcs[0], "chain_block", {"height": h}).get("result") or {}
-                for t in block.get("transactions", []):
-                    if t in submitted and t not in finalized:
-                        finalized[t] = now
-            checked = top
-            time.sleep(0.02)
-        end = max(finalized.values()) if finalized else time.time()
-        lat = sorted(finalized[t] - submitted[t] for t in finalized)
-        if not lat:
-            sys.exit("nothing finalized")
-        p50 = statistics.median(lat)
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-        tps = len(finalized) / (end - start)
-        print(f"transfers submitted {len(submitted)}, finalized {len(finalized)} in {end - start:.1f} s")
-        print(f"finality latency p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms  "
-              f"(reference ~{REFERENCE_FINALITY_S:.0f} s: {REFERENCE_FINALITY_S / p50:.1f}x faster at p50)")
-        print(f"throughput {tps:.0f} finalized transfers/s (submitted in batches of 100 to every node)")
+                rpc(p, "author_submitBatch", {"txs": funding[b:b + 100]})
+        last = key_ss58(SENDERS[-1])
+        deadline = time.time() + 120
+        while int(rpc(rpcs[0], "state_account", {"account": last})["result"]["free"]) == 0:
+            if time.time() > deadline:
+                sys.exit("the load accounts were not funded")
+            time.sleep(0.2)
+        # 1. Latency at a load the network keeps up with: LATENCY_TX transfers, one batch of 100
+        # after another to every node in turn.
+        light = measure(rpcs, genesis, SENDERS[:LATENCY_SENDERS], parallel=False)
+        # 2. Throughput: N_TX transfers pushed to all four nodes at once (one thread per node).
+        heavy = measure(rpcs, genesis, SENDERS[LATENCY_SENDERS:], parallel=True)
+        for name, r in (("light load", light), ("saturating load", heavy)):
+            print(f"{name}: {r['n']} transfers finalized in {r['secs']:.1f} s, {r['tps']:.0f}/s; "
+                  f"latency p50 {r['p50'] * 1000:.0f} ms, p99 {r['p99'] * 1000:.0f} ms "
+                  f"(submitting took {r['submit_secs']:.1f} s)")
+        print(f"finality latency p50 {light['p50'] * 1000:.0f} ms at light load "
+              f"(reference ~{REFERENCE_FINALITY_S:.0f} s: {REFERENCE_FINALITY_S / light['p50']:.0f}x faster)")
+        print(f"throughput {heavy['tps']:.0f} finalized transfers/s at saturation "
+              f"(the submitter alone could not exceed {heavy['n'] / heavy['submit_secs']:.0f}/s)")
     finally:
         for p in procs:
             p.kill()

@@ -8,6 +8,9 @@ use serde::Serialize;
 
 /// Most transactions in one block.
 pub const MAX_BLOCK_TXS: usize = 20_000;
+/// Most encoded transaction bytes a proposer puts in one block (what the network carries for a
+/// block is bounded by this, not by the count times the largest transaction).
+pub const MAX_BLOCK_TX_BYTES: usize = 4 * 1024 * 1024;
 /// Most pieces of misbehaviour evidence in one block.
 pub const MAX_BLOCK_EVIDENCE: usize = 16;
 /// Largest encoded piece of evidence (two ed25519 votes take about 250 bytes).

@@ -130,6 +130,8 @@ pub struct Mempool {
     accounts: BTreeMap<AccountId, BTreeMap<u64, Hash>>,
     bytes: usize,
     arrivals: u64,
+    /// Signers' decompressed keys, for admission's signature checks.
+    keys: crust_primitives::account::KeyCache,
 }
 
 impl Mempool {
@@ -142,6 +144,7 @@ impl Mempool {
             accounts: BTreeMap::new(),
             bytes: 0,
             arrivals: 0,
+            keys: Default::default(),
         }
     }
 
@@ -201,7 +204,7 @@ impl Mempool {
         if self.entries.contains_key(&hash) {
             return Err(MempoolError::AlreadyKnown(hash));
         }
-        tx.verify_signature(&self.genesis)?;
+        tx.verify_signature_cached(&self.genesis, &mut self.keys)?;
         tx.check_mortality(height.saturating_add(1))?;
 
         let signer = tx.signer();

@@ -2,11 +2,13 @@
 //!
 //! Methods (params are a JSON object):
 //! - `chain_head` → `{height, hash, state_root}` of the last finalized block;
-//! - `chain_block {height}` → header and transaction hashes;
+//! - `chain_block {height, bodies?, receipts?}` → header and transaction hashes (with the
+//!   encoded transactions and their receipts unless asked not to);
 //! - `author_submit {tx}` → the transaction hash, or the mempool's reason for refusing it
 //!   (`tx` is the hex encoding of a signed transaction);
 //! - `author_submitBatch {txs}` → per transaction `{hash}` or `{error}`, in order (at most 1000);
-//! - `state_account {account, prove?}` → `{free, reserved, nonce, height, proof?}`;
+//! - `state_account {account, prove?}` → `{free, reserved, nonce, next_nonce, height, proof?}`
+//!   (`next_nonce` counts the account's transactions queued here, unproven);
 //! - `market_file {cid}`, `market_prices`, `swork_workReport {anchor}`, `staking_stakeLimit
 //!   {stash}`, `staking_committee {era?}` → the record (or `null`); with `prove: true` each
 //!   answer carries proofs of every state key the query read (see [`crate::proof`]);
@@ -295,33 +297,48 @@ where
             let Some(height) = params.get("height").and_then(Value::as_u64) else {
                 return error(id, -32602, "params.height (number) is required");
             };
-            let c = core.lock().await;
-            match c.finalized(height) {
-                Some(f) => {
-                    let h = &f.block.header;
-                    let txs: Vec<String> = f
-                        .block
+            let with_bodies = params
+                .get("bodies")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let with_receipts = params
+                .get("receipts")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            // Copied out under the lock; encoded for the answer after it is released.
+            let found = core.lock().await.finalized(height).map(|f| {
+                let receipts = with_receipts.then(|| f.outcome.receipts.clone());
+                (f.block.clone(), receipts)
+            });
+            match found {
+                Some((block, receipts)) => {
+                    let h = &block.header;
+                    let txs: Vec<String> = block
                         .transactions
                         .iter()
                         .map(|t| t.hash().to_hex())
                         .collect();
+                    let mut answer = json!({
+                        "hash": block.hash().to_hex(), "parent": h.parent.to_hex(), "height": h.height,
+                        "timestamp_ms": h.timestamp_ms, "era": h.era, "proposer": h.proposer.to_ss58(),
+                        "state_root": h.state_root.to_hex(), "tx_root": h.tx_root.to_hex(), "transactions": txs,
+                        "evidence_root": h.evidence_root.to_hex(), "evidence": block.evidence,
+                    });
                     // The encoded transactions, so followers (storage workers) can see calls.
-                    let bodies: Vec<String> = f
-                        .block
-                        .transactions
-                        .iter()
-                        .map(|t| format!("0x{}", crust_primitives::account::to_hex(&t.encode())))
-                        .collect();
-                    result(
-                        id,
-                        json!({
-                            "hash": f.block.hash().to_hex(), "parent": h.parent.to_hex(), "height": h.height,
-                            "timestamp_ms": h.timestamp_ms, "era": h.era, "proposer": h.proposer.to_ss58(),
-                            "state_root": h.state_root.to_hex(), "tx_root": h.tx_root.to_hex(), "transactions": txs, "bodies": bodies,
-                            "evidence_root": h.evidence_root.to_hex(), "evidence": f.block.evidence,
-                            "receipts": f.outcome.receipts,
-                        }),
-                    )
+                    if with_bodies {
+                        let bodies: Vec<String> = block
+                            .transactions
+                            .iter()
+                            .map(|t| {
+                                format!("0x{}", crust_primitives::account::to_hex(&t.encode()))
+                            })
+                            .collect();
+                        answer["bodies"] = json!(bodies);
+                    }
+                    if let Some(receipts) = receipts {
+                        answer["receipts"] = json!(receipts);
+                    }
+                    result(id, answer)
                 }
                 None => error(
                     id,

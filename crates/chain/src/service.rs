@@ -44,8 +44,8 @@ pub enum NodeError {
 /// Limits for building blocks from a chain spec.
 pub fn build_limits(spec: &ChainSpec) -> BuildLimits {
     BuildLimits {
-        max_txs: 500,
-        max_bytes: 4 * 1024 * 1024,
+        max_txs: crate::consensus::block::BLOCK_CFG.max_txs,
+        max_bytes: crate::block::MAX_BLOCK_TX_BYTES,
         block_time_ms: spec.block_time_ms,
         max_drift_ms: 5_000,
         era_blocks: spec.report_slot_blocks * spec.slots_per_era,

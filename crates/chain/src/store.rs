@@ -338,7 +338,7 @@ impl StateProof {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::execute::execute_block;
+    use crate::execute::{execute_block, unverified};
     use crate::layer::Layer;
     use crate::tx::{Mortality, Transaction, UnsignedTransaction};
     use crate::{Hash, Header};
@@ -389,7 +389,15 @@ mod tests {
         txs: &[Transaction],
     ) -> Diff {
         let mut layer = Layer::new(store.committed(), below.clone());
-        execute_block(&mut layer, &header(height), &[], txs, &Hash::default()).unwrap();
+        execute_block(
+            &mut layer,
+            &header(height),
+            &[],
+            txs,
+            &Hash::default(),
+            &unverified,
+        )
+        .unwrap();
         layer.into_parts().0
     }
 

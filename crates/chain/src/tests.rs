@@ -1,7 +1,7 @@
 //! Mempool and execution tests on a real runtime state.
 
 use crate::block::{Block, Header};
-use crate::execute::{BlockError, build_block, execute_block};
+use crate::execute::{BlockError, build_block, execute_block, unverified};
 use crate::hash::Hash;
 use crate::mempool::{Mempool, MempoolConfig, MempoolError};
 use crate::tx::{Mortality, Transaction, TxError, UnsignedTransaction};
@@ -129,6 +129,7 @@ fn stale_nonce_after_inclusion() {
         &[],
         std::slice::from_ref(&tx),
         &genesis_hash(),
+        &unverified,
     )
     .unwrap();
     let mut pool = Mempool::new(MempoolConfig::default(), genesis_hash());
@@ -255,7 +256,15 @@ fn prune_drops_included_and_expired() {
     short.mortality = Mortality::from(0, 3);
     pool.submit(short.sign(&key("Bob"), &genesis_hash()), &s, 0)
         .unwrap();
-    execute_block(&mut s, &header(1), &[], &[first], &genesis_hash()).unwrap();
+    execute_block(
+        &mut s,
+        &header(1),
+        &[],
+        &[first],
+        &genesis_hash(),
+        &unverified,
+    )
+    .unwrap();
     pool.prune(&s, 5);
     assert!(pool.is_empty());
     assert_eq!(pool.bytes(), 0);
@@ -291,22 +300,57 @@ fn builder_skips_what_verifiers_would_reject_and_both_agree() {
             failing_call.clone(),
         ],
         &genesis_hash(),
+        &unverified,
     )
     .unwrap();
     assert_eq!(included, vec![good.clone(), failing_call.clone()]);
+    // Skipping the signature check of transactions this node already verified (matched by
+    // hash, which covers the signature) changes nothing: the forged one is still checked.
+    let mut again = state();
+    let admitted = |tx: &Transaction| tx.hash() == good.hash() || tx.hash() == failing_call.hash();
+    let rebuilt = build_block(
+        &mut again,
+        &header(1),
+        &[],
+        vec![
+            good.clone(),
+            gap.clone(),
+            forged.clone(),
+            failing_call.clone(),
+        ],
+        &genesis_hash(),
+        &admitted,
+    )
+    .unwrap();
+    assert_eq!(rebuilt.included, included);
+    assert_eq!(rebuilt.rejected.len(), 2);
     assert_eq!(rejected.len(), 2);
     assert!(outcome.receipts[0].success && !outcome.receipts[1].success);
 
     let mut verified = s0.clone();
-    let outcome2 =
-        execute_block(&mut verified, &header(1), &[], &included, &genesis_hash()).unwrap();
+    let outcome2 = execute_block(
+        &mut verified,
+        &header(1),
+        &[],
+        &included,
+        &genesis_hash(),
+        &unverified,
+    )
+    .unwrap();
     assert_eq!(outcome, outcome2);
     assert_eq!(built, verified);
     assert_eq!(balances::free_balance(&verified, &bob).unwrap(), 101 * CRU);
 
     let mut bad = s0;
     assert!(matches!(
-        execute_block(&mut bad, &header(1), &[], &[good, gap], &genesis_hash()),
+        execute_block(
+            &mut bad,
+            &header(1),
+            &[],
+            &[good, gap],
+            &genesis_hash(),
+            &unverified
+        ),
         Err(BlockError::InvalidTransaction { index: 1, .. })
     ));
 }

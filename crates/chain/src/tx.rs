@@ -190,6 +190,22 @@ impl Transaction {
         }
     }
 
+    /// [`Self::verify_signature`], with signers' decompressed keys remembered in `keys`.
+    pub fn verify_signature_cached(
+        &self,
+        genesis: &Hash,
+        keys: &mut crust_primitives::account::KeyCache,
+    ) -> Result<(), TxError> {
+        let payload = self.unsigned.signing_payload(genesis);
+        if keys.verify(&self.unsigned.signer, &payload, &self.signature) {
+            Ok(())
+        } else {
+            Err(TxError::BadSignature {
+                signer: self.unsigned.signer,
+            })
+        }
+    }
+
     /// Checks that the transaction may be included at `height`.
     pub fn check_mortality(&self, height: BlockHeight) -> Result<(), TxError> {
         let Mortality { birth, period } = self.unsigned.mortality;

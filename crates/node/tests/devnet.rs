@@ -147,7 +147,7 @@ impl Devnet {
     }
 
     /// Starts a killed process again with its arguments, logging to its log.
-    fn restart(&self, name: &str) -> Child {
+    fn restart(&self, name: &str) -> Restarted {
         let p = self.process(name);
         let args: Vec<String> = p["args"]
             .as_array()
@@ -159,12 +159,14 @@ impl Devnet {
             .append(true)
             .open(p["log"].as_str().unwrap())
             .unwrap();
-        Command::new(CRUST)
-            .args(&args)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap()
+        Restarted(
+            Command::new(CRUST)
+                .args(&args)
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
     }
 
     fn process(&self, name: &str) -> Value {
@@ -177,6 +179,17 @@ impl Devnet {
             .find(|p| p["name"] == name)
             .cloned()
             .unwrap()
+    }
+}
+
+/// A process restarted by the test, outside the devnet's care: killed when dropped, so a
+/// failing test leaves nothing running.
+struct Restarted(Child);
+
+impl Drop for Restarted {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -399,13 +412,12 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
         owners_of(&repaired, "replicas").contains(&eve),
         "{repaired}"
     );
-    let mut storage3 = devnet.restart("storage-3");
+    let storage3 = devnet.restart("storage-3");
     wait("storage-3 to rejoin and report its file again", 240, || {
         let s = crust_json(&["status", &cid2, "--chain", &chain]);
         owners_of(&s, "replicas").contains(&dave).then_some(())
     });
-    let _ = storage3.kill();
-    let _ = storage3.wait();
+    drop(storage3);
 
     // Proven storage raises the validators' stake limits, and a committee elected after that
     // is weighted by effective (limit-clipped) stakes, not by the 10 000 CRU bonds.
@@ -442,7 +454,7 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
         120,
         || height(&chain).filter(|h| *h > boundary + 20),
     );
-    let mut restarted = devnet.restart("validator-3");
+    let restarted = devnet.restart("validator-3");
     let own_rpc = format!("http://127.0.0.1:{}", base + 3);
     let target = height(&chain).unwrap() + 10;
     wait("the restarted validator to catch up", 180, || {
@@ -469,8 +481,7 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
         stash_after > stash_before,
         "era {paid_era} rewards paid to Alice's stash"
     );
-    let _ = restarted.kill();
-    let _ = restarted.wait();
+    drop(restarted);
 
     // D18: storage-5's reports answer storage challenges on its replica, and the chain accepts
     // them (the reports chain by hash, so an accepted later slot means this one was accepted).

@@ -97,8 +97,7 @@ impl AccountId {
         let Ok(key) = VerifyingKey::from_bytes(&self.0) else {
             return false;
         };
-        let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify_strict(message, &sig).is_ok()
+        verify_strict(&key, message, signature)
     }
 
     /// The ed25519 key inside a libp2p peer ID given as base58 text (`12D3Koo…`: the identity
@@ -468,6 +467,43 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+fn verify_strict(key: &VerifyingKey, message: &[u8], signature: &Signature) -> bool {
+    let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
+    key.verify_strict(message, &sig).is_ok()
+}
+
+/// Decompressed public keys of recent signers. Decompressing a key is about a quarter of a
+/// signature check, and the same accounts sign again and again (a node admitting thousands of
+/// transactions a second checks every one). Checks give the same answers as
+/// [`AccountId::verify`]; the cache only remembers keys, never verdicts.
+#[derive(Default)]
+pub struct KeyCache {
+    keys: std::collections::HashMap<AccountId, VerifyingKey>,
+}
+
+impl KeyCache {
+    /// Most keys kept; the cache starts over when full (a bound on memory only).
+    pub const MAX_KEYS: usize = 16_384;
+
+    /// [`AccountId::verify`], with `who`'s decompressed key remembered.
+    pub fn verify(&mut self, who: &AccountId, message: &[u8], signature: &Signature) -> bool {
+        let key = match self.keys.get(who) {
+            Some(key) => *key,
+            None => {
+                let Ok(key) = VerifyingKey::from_bytes(&who.0) else {
+                    return false;
+                };
+                if self.keys.len() >= Self::MAX_KEYS {
+                    self.keys.clear();
+                }
+                self.keys.insert(*who, key);
+                key
+            }
+        };
+        verify_strict(&key, message, signature)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,6 +511,28 @@ mod tests {
 
     fn hex32(s: &str) -> [u8; 32] {
         parse_hex32(s).expect("test vector is valid hex")
+    }
+
+    #[test]
+    fn the_key_cache_answers_as_a_plain_check() {
+        let alice = Keypair::from_suri("//Alice").expect("dev uri");
+        let bob = Keypair::from_suri("//Bob").expect("dev uri");
+        let signature = alice.sign(b"message");
+        let mut cache = KeyCache::default();
+        for _ in 0..2 {
+            // Once decompressing, once from memory: the same verdicts as `AccountId::verify`.
+            assert!(cache.verify(&alice.public(), b"message", &signature));
+            assert!(!cache.verify(&alice.public(), b"other message", &signature));
+            assert!(!cache.verify(&bob.public(), b"message", &signature));
+        }
+        // Bytes that are no curve point are refused, and not remembered.
+        let mut not_a_point = AccountId([0u8; 32]);
+        not_a_point.0[31] = 0x80;
+        not_a_point.0[0] = 2;
+        assert_eq!(
+            cache.verify(&not_a_point, b"message", &signature),
+            not_a_point.verify(b"message", &signature)
+        );
     }
 
     #[test]

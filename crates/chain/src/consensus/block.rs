@@ -1,7 +1,8 @@
 //! The block as consensus sees it: [`crate::Block`] with its header hash as digest.
 
 use crate::block::{
-    Block, Evidence, Header, MAX_BLOCK_EVIDENCE, MAX_BLOCK_TXS, MAX_EVIDENCE_BYTES,
+    Block, Evidence, Header, MAX_BLOCK_EVIDENCE, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS,
+    MAX_EVIDENCE_BYTES,
 };
 use crate::tx::{MAX_TX_BYTES, Transaction};
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, RangeCfg, Read, ReadExt as _, Write};
@@ -17,7 +18,7 @@ pub struct BlockCfg {
 }
 
 /// The bounds every node uses.
-pub const BLOCK_CFG: BlockCfg = BlockCfg { max_txs: 500 };
+pub const BLOCK_CFG: BlockCfg = BlockCfg { max_txs: 2_000 };
 
 /// A block wrapped for consensus.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,9 +87,11 @@ impl commonware_consensus::Block for ConsensusBlock {
 
 impl commonware_consensus::BoundedBlock for ConsensusBlock {
     fn max_encode_size(cfg: &BlockCfg) -> usize {
-        // Header (fixed width) + a length prefix + the largest transactions + the evidence.
+        // Header (fixed width) + a length prefix + the transactions (each with its length
+        // prefix, together at most a block's bytes) + the evidence.
+        let txs = cfg.max_txs.min(MAX_BLOCK_TXS);
         256 + 5
-            + cfg.max_txs.min(MAX_BLOCK_TXS) * MAX_TX_BYTES
+            + (txs * MAX_TX_BYTES).min(MAX_BLOCK_TX_BYTES + txs * 8)
             + 5
             + MAX_BLOCK_EVIDENCE * (16 + MAX_EVIDENCE_BYTES)
     }

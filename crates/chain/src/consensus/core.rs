@@ -13,6 +13,7 @@ use crate::layer::{Diff, Layer, stack};
 use crate::mempool::Mempool;
 use crate::proof::{MAX_PROVEN_KEYS, Proven, Recording};
 use crate::store::{Speculative, Store, StoreError};
+use crate::tx::Transaction;
 use crust_primitives::AccountId;
 use crust_runtime::State as _;
 use std::collections::{BTreeMap, HashMap};
@@ -202,12 +203,14 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         let candidates = self
             .mempool
             .ready(&layer, self.limits.max_txs, self.limits.max_bytes);
+        let admitted = |tx: &Transaction| self.mempool.contains(&tx.hash());
         let built = build_block(
             &mut layer,
             &header,
             &offences,
             candidates,
             &self.genesis_hash,
+            &admitted,
         )?;
         for (tx, _) in &built.rejected {
             self.mempool.remove(&tx.hash());
@@ -296,6 +299,17 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         {
             return invalid("proposer is not the round's leader".into());
         }
+        let tx_bytes: usize = block
+            .transactions
+            .iter()
+            .map(crust_primitives::codec::EncodeSize::encode_size)
+            .sum();
+        if block.transactions.len() > self.limits.max_txs || tx_bytes > self.limits.max_bytes {
+            return invalid(format!(
+                "{} transactions of {tx_bytes} bytes exceed the block limits",
+                block.transactions.len()
+            ));
+        }
         if h.tx_root != Block::compute_tx_root(&block.transactions) {
             return invalid("transactions root mismatch".into());
         }
@@ -340,12 +354,15 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
     fn execute(&self, layer: &mut Layer<'_>, block: &Block) -> Result<BlockOutcome, ChainError> {
         let offences = evidence::check_all(&*layer, &self.namespace, &block.evidence)
             .map_err(ChainError::Evidence)?;
+        // Transactions this node admitted had their signatures checked then.
+        let admitted = |tx: &Transaction| self.mempool.contains(&tx.hash());
         Ok(execute_block(
             layer,
             &block.header,
             &offences,
             &block.transactions,
             &self.genesis_hash,
+            &admitted,
         )?)
     }
 
