@@ -435,8 +435,18 @@ where
                     fields.insert("height".into(), json!(height));
                     // Not proven (the pool is this node's own): the nonce after this account's
                     // transactions queued here.
-                    if let Some(committed) = fields.get("nonce").and_then(Value::as_u64) {
-                        let next = core.lock().await.mempool.next_nonce(&account, committed);
+                    if let Some(answered) = fields.get("nonce").and_then(Value::as_u64) {
+                        // The committed nonce again, under the same lock as the pool (a block
+                        // finalized since the answer was read has left the pool).
+                        let c = core.lock().await;
+                        let view = crate::layer::Layer::new(
+                            c.store.committed(),
+                            crate::layer::Diff::new(),
+                        );
+                        let committed = crust_runtime::balances::account(&view, &account)
+                            .map_or(answered, |a| a.nonce)
+                            .max(answered);
+                        let next = c.mempool.next_nonce(&account, committed);
                         fields.insert("next_nonce".into(), json!(next));
                     }
                     if let Some(p) = proof {

@@ -163,10 +163,19 @@ pub struct Exchange {
     store: Arc<dyn Blockstore>,
     ledger: Ledger,
     waiters: Mutex<HashMap<Cid, Vec<Waiter>>>,
+    /// Blocks wanted until a moment ago: a late copy of one (a want moved on to another peer
+    /// after a second of silence, or answered just after its cancel) is a duplicate, not an
+    /// unsolicited block, and costs the sender nothing.
+    recently_wanted: Mutex<HashMap<Cid, std::time::Instant>>,
     next_waiter: AtomicU64,
     peers: Mutex<HashMap<PeerId, PeerState>>,
     queue: crate::queue::ServeQueue,
 }
+
+/// How long a block stays "recently wanted" after its want ended.
+const LATE_BLOCK_GRACE: Duration = Duration::from_secs(60);
+/// Most CIDs remembered as recently wanted (a bound on memory only).
+const MAX_RECENTLY_WANTED: usize = 65_536;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -180,6 +189,7 @@ impl Exchange {
             store,
             ledger: Ledger::default(),
             waiters: Mutex::new(HashMap::new()),
+            recently_wanted: Mutex::new(HashMap::new()),
             next_waiter: AtomicU64::new(0),
             peers: Mutex::new(HashMap::new()),
             queue: crate::queue::ServeQueue::new(crate::queue::SERVER_BUDGET),
@@ -309,7 +319,9 @@ impl Exchange {
             for block in &msg.blocks {
                 // Unsolicited blocks are dropped, earn no credit, and in bulk are a violation.
                 let Some(list) = waiters.remove(&block.cid) else {
-                    flooded |= self.ledger.unsolicited(peer, block.data.len());
+                    if !self.was_wanted(&block.cid) {
+                        flooded |= self.ledger.unsolicited(peer, block.data.len());
+                    }
                     continue;
                 };
                 self.ledger.received(peer, block.data.len());
@@ -550,6 +562,27 @@ impl Exchange {
         )
     }
 
+    /// Remembers that a want for `cid` just ended (see `recently_wanted`).
+    fn wanted_until_now(&self, cid: Cid) {
+        let now = std::time::Instant::now();
+        let mut recent = lock(&self.recently_wanted);
+        if recent.len() >= MAX_RECENTLY_WANTED {
+            recent.retain(|_, at| now.duration_since(*at) < LATE_BLOCK_GRACE);
+            if recent.len() >= MAX_RECENTLY_WANTED {
+                recent.clear();
+            }
+        }
+        recent.insert(cid, now);
+    }
+
+    /// Whether a want for `cid` ended within the grace period; the first late copy uses the
+    /// grace up, so repeated copies of a wanted block still count against their sender.
+    fn was_wanted(&self, cid: &Cid) -> bool {
+        lock(&self.recently_wanted)
+            .remove(cid)
+            .is_some_and(|at| at.elapsed() < LATE_BLOCK_GRACE)
+    }
+
     /// Fetches one block from `peers`, see [`FetchOptions::block_timeout`].
     pub async fn get_block(
         &self,
@@ -709,6 +742,8 @@ impl Drop for WaiterGuard<'_> {
                 waiters.remove(&self.cid);
             }
         }
+        drop(waiters);
+        self.exchange.wanted_until_now(self.cid);
     }
 }
 

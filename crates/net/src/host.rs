@@ -409,6 +409,7 @@ pub fn is_public(addr: &Multiaddr) -> bool {
                 || ip.is_private()
                 || ip.is_link_local()
                 || ip.is_broadcast()
+                || ip.is_multicast()
                 || ip.is_documentation()
                 || (a == 100 && (64..128).contains(&b))
                 || (a == 192 && b == 0 && c == 0)
@@ -420,15 +421,29 @@ pub fn is_public(addr: &Multiaddr) -> bool {
             let [first, second, ..] = ip.segments();
             !(ip.is_unspecified()
                 || ip.is_loopback()
+                || ip.is_multicast()
                 || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfec0
+                || (first == 0x0100 && ip.segments()[1..4] == [0, 0, 0])
+                || (first == 0x2001 && second == 0x0002 && ip.segments()[2] == 0)
                 || (first & 0xffc0) == 0xfe80
                 || (first == 0x2001 && second == 0x0db8)
                 || ip
                     .to_ipv4_mapped()
                     .is_some_and(|v4| !is_public(&Multiaddr::empty().with(Protocol::Ip4(v4)))))
         }
-        Some(Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_) | Protocol::Dnsaddr(_)) => {
-            true
+        Some(
+            Protocol::Dns(name)
+            | Protocol::Dns4(name)
+            | Protocol::Dns6(name)
+            | Protocol::Dnsaddr(name),
+        ) => {
+            // Names that only resolve on this machine or a local network.
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            let local = ["localhost", "local", "internal", "home.arpa", "lan"]
+                .iter()
+                .any(|suffix| name == *suffix || name.ends_with(&format!(".{suffix}")));
+            !local && name.contains('.')
         }
         _ => false,
     }
@@ -717,6 +732,19 @@ mod tests {
             "/dns4/node.example.com/tcp/4001",
         ] {
             assert!(is_public(&addr(public)), "{public}");
+        }
+        for local_name in [
+            "/dns4/localhost/tcp/4001",
+            "/dns4/peer.localhost/tcp/4001",
+            "/dns4/printer.local/tcp/4001",
+            "/dns6/node.internal/tcp/4001",
+            "/dns4/storage-1/tcp/4001",
+            "/dns4/nas.home.arpa/tcp/4001",
+            "/ip4/224.0.0.251/udp/5353",
+            "/ip6/ff02::1/tcp/4001",
+            "/ip6/100::1/tcp/4001",
+        ] {
+            assert!(!is_public(&addr(local_name)), "{local_name}");
         }
         for local in [
             "/ip4/127.0.0.1/tcp/4001",

@@ -36,8 +36,12 @@ pub const PREFETCH_WINDOW: usize = 32;
 /// Most children of one node fetched ahead: a file node has at most 174, a big directory's
 /// entries are fetched as they are read.
 pub const MAX_LOOK_AHEAD: usize = 256;
-/// Most fetched blocks remembered as not yet looked ahead of (a bound on memory only).
+/// Most fetched blocks remembered as not yet looked ahead of (a bound on memory only; the set
+/// starts over when full).
 const MAX_FRONTIER: usize = 65_536;
+/// Most look-ahead fetches under way at once across all readers: many small reads of wide DAGs
+/// cannot multiply the node's wants without bound (a reader's own fetches are not limited).
+pub const LOOK_AHEAD_BUDGET: usize = 256;
 
 /// A fetch under way that several readers may wait for; it yields the block, already stored.
 type Pending = Shared<BoxFuture<'static, Option<Block>>>;
@@ -51,6 +55,8 @@ pub struct NetworkStore {
     pending: Arc<Mutex<HashMap<Cid, Pending>>>,
     /// Blocks this store fetched whose children it has not fetched ahead yet.
     frontier: Mutex<HashSet<Cid>>,
+    /// Look-ahead fetches that may still start (see [`LOOK_AHEAD_BUDGET`]).
+    budget: Arc<tokio::sync::Semaphore>,
 }
 
 impl NetworkStore {
@@ -62,6 +68,7 @@ impl NetworkStore {
             exchange,
             pending: Arc::default(),
             frontier: Mutex::default(),
+            budget: Arc::new(tokio::sync::Semaphore::new(LOOK_AHEAD_BUDGET)),
         }
     }
 
@@ -98,16 +105,15 @@ impl NetworkStore {
             (self.local.clone(), self.host.clone(), self.exchange.clone());
         let registry = self.pending.clone();
         let fetch = async move {
+            // Leaves the registry however the fetch ends (a panic included), after the store.
+            let _unregister = Unregister(registry, cid);
             // A fetch that just finished stored the block before leaving the registry.
             if let Ok(Some(data)) = local.get(&cid) {
-                lock(&registry).remove(&cid);
                 return Some(Block { cid, data });
             }
             let block = fetch_block(&host, &exchange, cid, providers).await;
             // The exchange checked the block against its CID; keep it for the next reader.
-            let block = block.filter(|b| local.put(b).is_ok());
-            lock(&registry).remove(&cid);
-            block
+            block.filter(|b| local.put(b).is_ok())
         }
         .boxed()
         .shared();
@@ -124,17 +130,26 @@ impl NetworkStore {
         let links = crust_ipfs::links::links(cid, data).unwrap_or_default();
         let mut started = Vec::new();
         for link in links.into_iter().take(MAX_LOOK_AHEAD) {
-            if self.local.has(&link) {
+            if self.local.has(&link) || lock(&self.pending).contains_key(&link) {
                 continue;
             }
+            let Ok(permit) = self.budget.clone().try_acquire_owned() else {
+                break;
+            };
             let (fetch, new) = self.pending(link, false);
             if new {
                 // Raw leaves have nothing below them to look ahead for.
-                let mut frontier = lock(&self.frontier);
-                if link.codec() != crust_primitives::cid::RAW && frontier.len() < MAX_FRONTIER {
+                if link.codec() != crust_primitives::cid::RAW {
+                    let mut frontier = lock(&self.frontier);
+                    if frontier.len() >= MAX_FRONTIER {
+                        frontier.clear();
+                    }
                     frontier.insert(link);
                 }
-                started.push(fetch);
+                started.push(async move {
+                    let _permit = permit;
+                    fetch.await
+                });
             }
         }
         if started.is_empty() {
@@ -209,6 +224,15 @@ async fn find_providers(host: &Host, cid: Cid, known: &[PeerId]) -> Vec<PeerId> 
         }
     }
     peers
+}
+
+/// Removes a fetch from the registry when dropped.
+struct Unregister(Arc<Mutex<HashMap<Cid, Pending>>>, Cid);
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        lock(&self.0).remove(&self.1);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

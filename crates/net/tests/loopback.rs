@@ -508,3 +508,50 @@ async fn a_network_read_looks_ahead_one_level_below_what_was_read() {
     }
     assert_eq!(account.blocks_received, distinct.len() as u64);
 }
+
+/// A late copy of a block whose want just ended (moved on to another peer, timed out, or
+/// answered right after a cancel) is a duplicate, not an unsolicited block: the first such copy
+/// costs its sender nothing, a second one counts against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_copy_of_a_wanted_block_is_not_held_against_its_sender() {
+    use crust_ipfs::bitswap::{self, Message};
+    let reader = Node::start(51).await;
+    let late = Node::start(52).await;
+    let late_id = reader.connect(&late).await;
+    let me = late.host.peer_id();
+    // The reader wants a block the peer does not have; the want ends with DontHave.
+    let block = crust_ipfs::Block::raw(b"arrives after the want ended".to_vec());
+    let missing = reader
+        .exchange
+        .get_block(&[late_id], block.cid, Duration::from_secs(5))
+        .await;
+    assert!(missing.is_err());
+    let copy = bitswap::frame(
+        &Message {
+            blocks: vec![block.clone()],
+            ..Default::default()
+        }
+        .encode(),
+    );
+    raw_write(&late, &reader, &copy, true).await;
+    let account = reader.exchange.ledger().account(&me);
+    assert_eq!(account.unsolicited_bytes, 0, "the first late copy is free");
+    raw_write(&late, &reader, &copy, true).await;
+    let account = reader.exchange.ledger().account(&me);
+    assert_eq!(account.unsolicited_bytes, block.data.len() as u64);
+    // A block never wanted is unsolicited at once.
+    let stray = crust_ipfs::Block::raw(b"never wanted".to_vec());
+    let frame = bitswap::frame(
+        &Message {
+            blocks: vec![stray.clone()],
+            ..Default::default()
+        }
+        .encode(),
+    );
+    raw_write(&late, &reader, &frame, true).await;
+    let account = reader.exchange.ledger().account(&me);
+    assert_eq!(
+        account.unsolicited_bytes,
+        (block.data.len() + stray.data.len()) as u64
+    );
+}

@@ -168,14 +168,6 @@ impl ChainClient {
             .ok_or_else(|| "state_account: no nonce".into())
     }
 
-    /// `who`'s nonce in the finalized state: how many of their transactions blocks included.
-    fn committed_nonce(&self, who: &AccountId) -> Result<u64, String> {
-        let r = self.call("state_account", json!({ "account": who.to_ss58() }))?;
-        r["nonce"]
-            .as_u64()
-            .ok_or_else(|| "state_account: no nonce".into())
-    }
-
     /// `who`'s free and reserved balance and next nonce.
     pub fn account(&self, who: &AccountId) -> Result<(Balance, Balance, u64), String> {
         let r = self.call("state_account", json!({ "account": who.to_ss58() }))?;
@@ -229,7 +221,7 @@ impl ChainClient {
         let mut attempt = 1;
         loop {
             let from = self.head()?.height;
-            let (nonce, hashes) = self.sign_and_submit(signer, vec![call.clone()])?;
+            let (nonce, hashes) = self.sign_and_submit(signer, vec![call.clone()], None)?;
             let hash = hashes.into_iter().next().ok_or("nothing submitted")?;
             let err = match self.outcome(&hash, std::time::Duration::from_secs(60)) {
                 Ok(Outcome::Succeeded(height)) => return Ok((hash, height)),
@@ -267,10 +259,16 @@ impl ChainClient {
         let head = self.head()?.height;
         for height in from..=head {
             // A block it cannot read might hold it: not sure, so not superseded.
-            let Ok(block) = self.block(height) else {
+            let Ok(r) = self.call(
+                "chain_block",
+                json!({ "height": height, "bodies": false, "receipts": false }),
+            ) else {
                 return Ok(false);
             };
-            if block.txs.iter().any(|(tx, _)| tx.hash().to_hex() == hash) {
+            let Some(txs) = r["transactions"].as_array() else {
+                return Ok(false);
+            };
+            if txs.iter().any(|t| t.as_str() == Some(hash)) {
                 return Ok(false);
             }
         }
@@ -338,7 +336,29 @@ impl ChainClient {
         signer: &Keypair,
         calls: Vec<crust_runtime::Call>,
     ) -> Result<Vec<String>, String> {
-        Ok(self.sign_and_submit(signer, calls)?.1)
+        Ok(self.sign_and_submit(signer, calls, None)?.1)
+    }
+
+    /// Submits `call` signed with `nonce` (the next one if `None`); returns the nonce used and
+    /// the hash. Signing a retry with the nonce of an earlier attempt that may still land
+    /// makes sure at most one of them does.
+    pub fn submit_with_nonce(
+        &self,
+        signer: &Keypair,
+        call: crust_runtime::Call,
+        nonce: Option<u64>,
+    ) -> Result<(u64, String), String> {
+        let (nonce, hashes) = self.sign_and_submit(signer, vec![call], nonce)?;
+        let hash = hashes.into_iter().next().ok_or("nothing submitted")?;
+        Ok((nonce, hash))
+    }
+
+    /// `who`'s nonce in the finalized state: how many of their transactions blocks included.
+    pub fn committed_nonce(&self, who: &AccountId) -> Result<u64, String> {
+        let r = self.call("state_account", json!({ "account": who.to_ss58() }))?;
+        r["nonce"]
+            .as_u64()
+            .ok_or_else(|| "state_account: no nonce".into())
     }
 
     /// [`Self::submit_all`], also returning the first transaction's nonce.
@@ -346,13 +366,17 @@ impl ChainClient {
         &self,
         signer: &Keypair,
         calls: Vec<crust_runtime::Call>,
+        nonce: Option<u64>,
     ) -> Result<(u64, Vec<String>), String> {
         let genesis = self.genesis_hash()?;
         let config: crust_runtime::system::RuntimeConfig = self
             .read(&crust_runtime::system::config_key())?
             .ok_or("the chain has no runtime config")?;
         let head = self.head()?;
-        let first = self.nonce(&signer.public())?;
+        let first = match nonce {
+            Some(nonce) => nonce,
+            None => self.nonce(&signer.public())?,
+        };
         let mut hashes = Vec::with_capacity(calls.len());
         for (nonce, call) in (first..).zip(calls) {
             let mut unsigned = UnsignedTransaction {

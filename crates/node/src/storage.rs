@@ -1221,7 +1221,19 @@ fn land(
         std::thread::sleep(backoff);
         backoff = (backoff * 2).min(Duration::from_secs(30));
     };
+    // The nonce of the last attempt: a retry signs with it again while the chain has not used
+    // it, so an attempt that lands late and its retry cannot both take effect.
+    let mut last_nonce: Option<u64> = None;
     loop {
+        // The nonce is read before the state: if the last attempt lands in between, the nonce
+        // still says unused, and the retry signed with it is refused as stale.
+        let committed = match client.committed_nonce(&account.public()) {
+            Ok(committed) => committed,
+            Err(e) => {
+                retry(e);
+                continue;
+            }
+        };
         let call = match needed() {
             Ok(None) => return Ok(()),
             Ok(Some(call)) => call,
@@ -1230,8 +1242,12 @@ fn land(
                 continue;
             }
         };
-        let hash = match client.submit(account, call) {
-            Ok(hash) => hash,
+        let nonce = last_nonce.filter(|n| committed <= *n);
+        let hash = match client.submit_with_nonce(account, call, nonce) {
+            Ok((nonce, hash)) => {
+                last_nonce = Some(nonce);
+                hash
+            }
             Err(e) => {
                 retry(e);
                 continue;

@@ -487,20 +487,21 @@ impl KeyCache {
 
     /// [`AccountId::verify`], with `who`'s decompressed key remembered.
     pub fn verify(&mut self, who: &AccountId, message: &[u8], signature: &Signature) -> bool {
-        let key = match self.keys.get(who) {
-            Some(key) => *key,
-            None => {
-                let Ok(key) = VerifyingKey::from_bytes(&who.0) else {
-                    return false;
-                };
-                if self.keys.len() >= Self::MAX_KEYS {
-                    self.keys.clear();
-                }
-                self.keys.insert(*who, key);
-                key
-            }
+        if let Some(key) = self.keys.get(who) {
+            return verify_strict(key, message, signature);
+        }
+        let Ok(key) = VerifyingKey::from_bytes(&who.0) else {
+            return false;
         };
-        verify_strict(&key, message, signature)
+        let valid = verify_strict(&key, message, signature);
+        // Only keys that signed something valid are kept, so junk cannot churn the cache.
+        if valid {
+            if self.keys.len() >= Self::MAX_KEYS {
+                self.keys.clear();
+            }
+            self.keys.insert(*who, key);
+        }
+        valid
     }
 }
 
