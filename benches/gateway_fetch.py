@@ -15,10 +15,10 @@ Usage:
   cargo build --release --bin crust
   python3 benches/gateway_fetch.py [size_mib=256]
 """
-import json, os, shutil, subprocess, sys, tempfile, time, urllib.request
+import json, os, shutil, subprocess, sys, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ipfs import BIN, KUBO, free_port, kubo_env, make_file, mbps, run, wait_port  # noqa: E402
+from ipfs import BIN, KUBO, free_port, kubo_pair, mbps, run, side_by_side, wait_port  # noqa: E402
 
 SIZE_MIB = int(sys.argv[1]) if len(sys.argv) > 1 else 256
 ROUNDS = int(os.environ.get("ROUNDS", "2"))
@@ -85,26 +85,10 @@ def ours(tmp, path, size):
 def kubo(tmp, path, size):
     if not os.path.exists(KUBO):
         return None
-    daemons, nodes = [], []
+    daemons, ((env_a, _, _), (env_b, _, gateway_b)) = kubo_pair(tmp)
     try:
-        for name in ("kubo-a", "kubo-b"):
-            env = kubo_env(os.path.join(tmp, name))
-            run([KUBO, "init", "--profile=test", "-e"], env=env)
-            api, swarm, gateway = free_port(), free_port(), free_port()
-            for k, v in [("Addresses.API", f"/ip4/127.0.0.1/tcp/{api}"),
-                         ("Addresses.Swarm", f'["/ip4/127.0.0.1/tcp/{swarm}"]'),
-                         ("Addresses.Gateway", f"/ip4/127.0.0.1/tcp/{gateway}")]:
-                run([KUBO, "config", "--json", k, v if v.startswith("[") else f'"{v}"'], env=env)
-            daemons.append(subprocess.Popen([KUBO, "daemon"], env=env, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL))
-            wait_port(api)
-            wait_port(gateway)
-            nodes.append((env, swarm, gateway))
-        (env_a, swarm_a, _), (env_b, _, gateway_b) = nodes
         cid = run([KUBO, "add", "-q", path], env=env_a).split()[-1]
         os.sync()
-        peer = run([KUBO, "id", "-f", "<id>"], env=env_a).strip()
-        run([KUBO, "swarm", "connect", f"/ip4/127.0.0.1/tcp/{swarm_a}/p2p/{peer}"], env=env_b)
         best = None
         for _ in range(ROUNDS):
             run([KUBO, "repo", "gc", "-q"], env=env_b)
@@ -119,33 +103,16 @@ def kubo(tmp, path, size):
 
 def main():
     size = SIZE_MIB << 20
-    tmp = tempfile.mkdtemp(prefix="crust-gateway-bench-")
-    try:
-        path = os.path.join(tmp, "data.bin")
-        make_file(path, size)
-
-        def measured(side):
-            work = os.path.join(tmp, side.__name__)
-            os.makedirs(work)
-            os.sync()
-            try:
-                return side(work, path, size)
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-
-        base = measured(kubo)
-        mine = measured(ours)
-        print(f"{SIZE_MIB} MiB read through a gateway that fetches it over Bitswap, loopback")
-        if base:
-            print(f"{'Kubo gateway <- Kubo':<28} {base[0]:8.2f} s {mbps(size, base[0]):8.1f} MB/s  first byte {base[1]*1e3:7.1f} ms")
-        else:
-            print("Kubo: no Kubo binary ($KUBO_BIN or $INTEROP_CACHE/bin/ipfs); baseline skipped")
-        line = f"{'ours gateway <- ours':<28} {mine[0]:8.2f} s {mbps(size, mine[0]):8.1f} MB/s  first byte {mine[1]*1e3:7.1f} ms"
-        if base:
-            line += f"   x{base[0] / mine[0]:.2f} throughput vs Kubo"
-        print(line)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    base, mine = side_by_side("crust-gateway-bench-", size, kubo, ours)
+    print(f"{SIZE_MIB} MiB read through a gateway that fetches it over Bitswap, loopback")
+    if base:
+        print(f"{'Kubo gateway <- Kubo':<28} {base[0]:8.2f} s {mbps(size, base[0]):8.1f} MB/s  first byte {base[1]*1e3:7.1f} ms")
+    else:
+        print("Kubo: no Kubo binary ($KUBO_BIN or $INTEROP_CACHE/bin/ipfs); baseline skipped")
+    line = f"{'ours gateway <- ours':<28} {mine[0]:8.2f} s {mbps(size, mine[0]):8.1f} MB/s  first byte {mine[1]*1e3:7.1f} ms"
+    if base:
+        line += f"   x{base[0] / mine[0]:.2f} throughput vs Kubo"
+    print(line)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,51 @@ def kubo_init(repo, api, gw, profile="test"):
     return env
 
 
+def kubo_pair(tmp):
+    """Two Kubo daemons on loopback, B connected to A: returns (daemons, [(env, swarm port,
+    gateway port) for A and B]). The caller kills the daemons."""
+    daemons, nodes = [], []
+    for name in ("kubo-a", "kubo-b"):
+        env = kubo_env(os.path.join(tmp, name))
+        run([KUBO, "init", "--profile=test", "-e"], env=env)
+        api, swarm, gateway = free_port(), free_port(), free_port()
+        for k, v in [("Addresses.API", f"/ip4/127.0.0.1/tcp/{api}"),
+                     ("Addresses.Swarm", f'["/ip4/127.0.0.1/tcp/{swarm}"]'),
+                     ("Addresses.Gateway", f"/ip4/127.0.0.1/tcp/{gateway}")]:
+            run([KUBO, "config", "--json", k, v if v.startswith("[") else f'"{v}"'], env=env)
+        daemons.append(subprocess.Popen([KUBO, "daemon"], env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL))
+        wait_port(api)
+        wait_port(gateway)
+        nodes.append((env, swarm, gateway))
+    (env_a, swarm_a, _), (env_b, _, _) = nodes
+    peer = run([KUBO, "id", "-f", "<id>"], env=env_a).strip()
+    run([KUBO, "swarm", "connect", f"/ip4/127.0.0.1/tcp/{swarm_a}/p2p/{peer}"], env=env_b)
+    return daemons, nodes
+
+
+def side_by_side(prefix, size, kubo_side, our_side):
+    """Runs both sides on the same `size`-byte file, each in its own fresh directory with no
+    dirty pages of the other still being written back; returns (Kubo's result, ours)."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        path = os.path.join(tmp, "data.bin")
+        make_file(path, size)
+
+        def measured(side):
+            work = os.path.join(tmp, side.__name__)
+            os.makedirs(work)
+            os.sync()
+            try:
+                return side(work, path, size)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+
+        return measured(kubo_side), measured(our_side)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def wait_port(port, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
