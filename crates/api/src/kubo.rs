@@ -43,6 +43,9 @@ pub struct Network {
     pub host: crust_net::Host,
     /// Its Bitswap exchange.
     pub exchange: Arc<crust_net::Exchange>,
+    /// The repository read through the network: the one the node's gateway uses too, so both
+    /// share their fetches under way.
+    pub fetcher: Arc<crust_net::NetworkStore>,
 }
 
 #[derive(Clone)]
@@ -72,13 +75,7 @@ pub fn router(repo: Arc<Repo>, info: NodeInfo, network: Option<Network>) -> Rout
         )
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state({
-            let fetcher = network.as_ref().map(|n| {
-                Arc::new(crust_net::NetworkStore::new(
-                    repo.clone(),
-                    n.host.clone(),
-                    n.exchange.clone(),
-                ))
-            });
+            let fetcher = network.as_ref().map(|n| n.fetcher.clone());
             Ctx {
                 blocks: match &fetcher {
                     Some(f) => f.clone(),

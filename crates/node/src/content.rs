@@ -1080,14 +1080,20 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
         addresses: swarm_addrs.clone(),
     };
     // The gateway answers for any CID on the network, fetching what the repository lacks.
-    let fetching = crust_net::NetworkStore::new(repo.clone(), host.clone(), exchange.clone());
+    // One for the gateway and the API, so they share their fetches under way.
+    let fetcher = Arc::new(crust_net::NetworkStore::new(
+        repo.clone(),
+        host.clone(),
+        exchange.clone(),
+    ));
     let gateway = crust_ipfs::gateway::router_for(crust_ipfs::gateway::Source::new(
-        Arc::new(fetching),
+        fetcher.clone(),
         repo.dir(),
     ));
     let network = crust_api::kubo::Network {
         host: host.clone(),
         exchange,
+        fetcher,
     };
     let api = crust_api::kubo::router(repo.clone(), info, Some(network));
     fs::write(repo_dir.join("api"), format!("http://{api_addr}\n")).map_err(|e| e.to_string())?;
