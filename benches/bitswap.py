@@ -17,7 +17,7 @@ Usage:
 import os, re, shutil, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ipfs import BIN, KUBO, free_port, kubo_pair, mbps, run, side_by_side, wait_port  # noqa: E402
+from ipfs import BIN, KUBO, free_port, kubo_pair, print_comparison, run, side_by_side, wait_port  # noqa: E402
 
 SIZE_MIB = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
 # Each side transfers this many times into an emptied receiver and keeps its best run: on a VM
@@ -58,8 +58,7 @@ def ours(tmp, path, size):
 def kubo(tmp, path, size):
     if not os.path.exists(KUBO):
         return None
-    daemons, ((env_a, _, _), (env_b, _, _)) = kubo_pair(tmp)
-    try:
+    with kubo_pair(tmp) as ((env_a, _, _), (env_b, _, _)):
         cid = run([KUBO, "add", "-q", path], env=env_a).split()[-1]
         os.sync()  # the add's writes must not compete with the transfer
         best = None
@@ -82,24 +81,13 @@ def kubo(tmp, path, size):
             assert n == size, (n, size)
             best = min(best or (secs, ttfb), (secs, ttfb))
         return best
-    finally:
-        for d in daemons:
-            d.kill()
-            d.wait()
 
 
 def main():
     size = SIZE_MIB << 20
     base, mine = side_by_side("crust-bitswap-bench-", size, kubo, ours)
-    print(f"{SIZE_MIB} MiB over Bitswap on loopback")
-    if base:
-        print(f"{'Kubo -> Kubo (ipfs cat)':<34} {base[0]:8.2f} s {mbps(size, base[0]):8.1f} MB/s  first byte {base[1]*1e3:7.1f} ms")
-    else:
-        print("Kubo -> Kubo: no Kubo binary ($KUBO_BIN or $INTEROP_CACHE/bin/ipfs); baseline skipped")
-    line = f"{'ours -> ours (crust fetch)':<34} {mine[0]:8.2f} s {mbps(size, mine[0]):8.1f} MB/s  first block {mine[1]*1e3:6.1f} ms"
-    if base:
-        line += f"   x{base[0] / mine[0]:.2f} throughput vs Kubo"
-    print(line)
+    print_comparison(f"{SIZE_MIB} MiB over Bitswap on loopback", size, base, mine,
+                     "Kubo -> Kubo (ipfs cat)", "ours -> ours (crust fetch)", "first block")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ Usage:
 import json, os, shutil, subprocess, sys, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ipfs import BIN, KUBO, free_port, kubo_pair, mbps, run, side_by_side, wait_port  # noqa: E402
+from ipfs import BIN, KUBO, free_port, kubo_pair, print_comparison, run, side_by_side, wait_port  # noqa: E402
 
 SIZE_MIB = int(sys.argv[1]) if len(sys.argv) > 1 else 256
 ROUNDS = int(os.environ.get("ROUNDS", "2"))
@@ -85,8 +85,7 @@ def ours(tmp, path, size):
 def kubo(tmp, path, size):
     if not os.path.exists(KUBO):
         return None
-    daemons, ((env_a, _, _), (env_b, _, gateway_b)) = kubo_pair(tmp)
-    try:
+    with kubo_pair(tmp) as ((env_a, _, _), (env_b, _, gateway_b)):
         cid = run([KUBO, "add", "-q", path], env=env_a).split()[-1]
         os.sync()
         best = None
@@ -95,24 +94,13 @@ def kubo(tmp, path, size):
             os.sync()
             best = min(best or (1e9, 0), curl(gateway_b, cid, size))
         return best
-    finally:
-        for d in daemons:
-            d.kill()
-            d.wait()
 
 
 def main():
     size = SIZE_MIB << 20
     base, mine = side_by_side("crust-gateway-bench-", size, kubo, ours)
-    print(f"{SIZE_MIB} MiB read through a gateway that fetches it over Bitswap, loopback")
-    if base:
-        print(f"{'Kubo gateway <- Kubo':<28} {base[0]:8.2f} s {mbps(size, base[0]):8.1f} MB/s  first byte {base[1]*1e3:7.1f} ms")
-    else:
-        print("Kubo: no Kubo binary ($KUBO_BIN or $INTEROP_CACHE/bin/ipfs); baseline skipped")
-    line = f"{'ours gateway <- ours':<28} {mine[0]:8.2f} s {mbps(size, mine[0]):8.1f} MB/s  first byte {mine[1]*1e3:7.1f} ms"
-    if base:
-        line += f"   x{base[0] / mine[0]:.2f} throughput vs Kubo"
-    print(line)
+    print_comparison(f"{SIZE_MIB} MiB read through a gateway that fetches it over Bitswap, loopback",
+                     size, base, mine, "Kubo gateway <- Kubo", "ours gateway <- ours")
 
 
 if __name__ == "__main__":

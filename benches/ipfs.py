@@ -13,7 +13,7 @@ Usage:
   python3 benches/ipfs.py [size_mib=1024] [small_files=2000]
 Prints one line per measurement and ratios `ours/kubo` and `ours/sha256`.
 """
-import hashlib, http.client, json, os, shutil, socket, subprocess, sys, tempfile, threading, time
+import contextlib, hashlib, http.client, json, os, shutil, socket, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BIN = os.environ.get("CRUST_BIN", os.path.join(ROOT, "target", "release", "crust"))
@@ -78,10 +78,20 @@ def kubo_init(repo, api, gw, profile="test"):
     return env
 
 
+@contextlib.contextmanager
 def kubo_pair(tmp):
-    """Two Kubo daemons on loopback, B connected to A: returns (daemons, [(env, swarm port,
-    gateway port) for A and B]). The caller kills the daemons."""
+    """Two Kubo daemons on loopback, B connected to A: yields [(env, swarm port, gateway
+    port) for A and B], and kills the daemons afterwards."""
     daemons, nodes = [], []
+    try:
+        yield start_kubo_pair(tmp, daemons, nodes)
+    finally:
+        for d in daemons:
+            d.kill()
+            d.wait()
+
+
+def start_kubo_pair(tmp, daemons, nodes):
     for name in ("kubo-a", "kubo-b"):
         env = kubo_env(os.path.join(tmp, name))
         run([KUBO, "init", "--profile=test", "-e"], env=env)
@@ -98,7 +108,20 @@ def kubo_pair(tmp):
     (env_a, swarm_a, _), (env_b, _, _) = nodes
     peer = run([KUBO, "id", "-f", "<id>"], env=env_a).strip()
     run([KUBO, "swarm", "connect", f"/ip4/127.0.0.1/tcp/{swarm_a}/p2p/{peer}"], env=env_b)
-    return daemons, nodes
+    return nodes
+
+
+def print_comparison(title, size, base, mine, kubo_label, our_label, our_first="first byte"):
+    """Prints a side-by-side result: (seconds, seconds to first byte) for Kubo (or None) and ours."""
+    print(title)
+    if base:
+        print(f"{kubo_label:<34} {base[0]:8.2f} s {mbps(size, base[0]):8.1f} MB/s  first byte {base[1]*1e3:7.1f} ms")
+    else:
+        print("Kubo: no Kubo binary ($KUBO_BIN or $INTEROP_CACHE/bin/ipfs); baseline skipped")
+    line = f"{our_label:<34} {mine[0]:8.2f} s {mbps(size, mine[0]):8.1f} MB/s  {our_first} {mine[1]*1e3:7.1f} ms"
+    if base:
+        line += f"   x{base[0] / mine[0]:.2f} throughput vs Kubo"
+    print(line)
 
 
 def side_by_side(prefix, size, kubo_side, our_side):

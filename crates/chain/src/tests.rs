@@ -284,6 +284,12 @@ fn builder_skips_what_verifiers_would_reject_and_both_agree() {
     };
     let failing_call = transfer_tx(&alice, 1, 0, AccountId([0x77; 32]), 1, fee); // below ED: call fails, fee paid
 
+    let candidates = vec![
+        good.clone(),
+        gap.clone(),
+        forged.clone(),
+        failing_call.clone(),
+    ];
     let mut built = s0.clone();
     let crate::execute::BuiltBlock {
         included,
@@ -293,12 +299,7 @@ fn builder_skips_what_verifiers_would_reject_and_both_agree() {
         &mut built,
         &header(1),
         &[],
-        vec![
-            good.clone(),
-            gap.clone(),
-            forged.clone(),
-            failing_call.clone(),
-        ],
+        candidates.clone(),
         &genesis_hash(),
         &unverified,
     )
@@ -312,12 +313,7 @@ fn builder_skips_what_verifiers_would_reject_and_both_agree() {
         &mut again,
         &header(1),
         &[],
-        vec![
-            good.clone(),
-            gap.clone(),
-            forged.clone(),
-            failing_call.clone(),
-        ],
+        candidates,
         &genesis_hash(),
         &admitted,
     )

@@ -515,6 +515,15 @@ async fn a_network_read_looks_ahead_one_level_below_what_was_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_copy_of_a_wanted_block_is_not_held_against_its_sender() {
     use crust_ipfs::bitswap::{self, Message};
+    let blocks_frame = |block: &crust_ipfs::Block| {
+        bitswap::frame(
+            &Message {
+                blocks: vec![block.clone()],
+                ..Default::default()
+            }
+            .encode(),
+        )
+    };
     let reader = Node::start(51).await;
     let late = Node::start(52).await;
     let late_id = reader.connect(&late).await;
@@ -526,13 +535,7 @@ async fn a_late_copy_of_a_wanted_block_is_not_held_against_its_sender() {
         .get_block(&[late_id], block.cid, Duration::from_secs(5))
         .await;
     assert!(missing.is_err());
-    let copy = bitswap::frame(
-        &Message {
-            blocks: vec![block.clone()],
-            ..Default::default()
-        }
-        .encode(),
-    );
+    let copy = blocks_frame(&block);
     raw_write(&late, &reader, &copy, true).await;
     let account = reader.exchange.ledger().account(&me);
     assert_eq!(account.unsolicited_bytes, 0, "the first late copy is free");
@@ -541,14 +544,7 @@ async fn a_late_copy_of_a_wanted_block_is_not_held_against_its_sender() {
     assert_eq!(account.unsolicited_bytes, block.data.len() as u64);
     // A block never wanted is unsolicited at once.
     let stray = crust_ipfs::Block::raw(b"never wanted".to_vec());
-    let frame = bitswap::frame(
-        &Message {
-            blocks: vec![stray.clone()],
-            ..Default::default()
-        }
-        .encode(),
-    );
-    raw_write(&late, &reader, &frame, true).await;
+    raw_write(&late, &reader, &blocks_frame(&stray), true).await;
     let account = reader.exchange.ledger().account(&me);
     assert_eq!(
         account.unsolicited_bytes,
