@@ -6,7 +6,7 @@ use crate::consensus::app::SharedCore;
 use crate::consensus::core::{BuildLimits, ChainCore};
 use crate::consensus::node::{
     CH_BACKFILL, CH_BROADCAST, CH_CERTS, CH_RESOLVER, CH_VOTES, Channels, ValidatorConfig,
-    start_validator,
+    channel_quota, start_validator,
 };
 use crate::consensus::{PublicKey, Timeouts, consensus_key, namespace, public_key_of};
 use crate::layer::{Diff, Layer};
@@ -16,10 +16,10 @@ use crate::store::{Store, StoreError};
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
 use commonware_p2p::authenticated::lookup;
 use commonware_p2p::{Address, AddressableManager as _};
-use commonware_runtime::{Clock, Quota, Runner as _, Spawner, Supervisor as _};
+use commonware_runtime::{Clock, Runner as _, Spawner, Supervisor as _};
 use commonware_stream::cups::{self, Cups};
 use commonware_stream::sake::{self, Sake};
-use commonware_utils::{NZU32, NZU64, NZUsize, ordered::Map};
+use commonware_utils::{NZU64, NZUsize, ordered::Map};
 use crust_primitives::{AccountId, Keypair};
 use futures::lock::Mutex;
 use std::net::SocketAddr;
@@ -158,13 +158,13 @@ async fn run_in(
         .try_into()
         .map_err(|_| NodeError::Peers("a peer is listed twice".into()))?;
     let _ = oracle.track(0, directory);
-    let quota = Quota::per_second(NZU32!(100_000));
+    let mut reg = |ch| network.register(ch, channel_quota(ch));
     let channels = Channels {
-        votes: network.register(CH_VOTES, quota),
-        certs: network.register(CH_CERTS, quota),
-        resolver: network.register(CH_RESOLVER, quota),
-        backfill: network.register(CH_BACKFILL, quota),
-        broadcast: network.register(CH_BROADCAST, quota),
+        votes: reg(CH_VOTES),
+        certs: reg(CH_CERTS),
+        resolver: reg(CH_RESOLVER),
+        backfill: reg(CH_BACKFILL),
+        broadcast: reg(CH_BROADCAST),
     };
     network.start();
 

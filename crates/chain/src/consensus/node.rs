@@ -19,9 +19,11 @@ use commonware_macros::select;
 use commonware_p2p::utils::mux::{Builder as _, MuxHandle, Muxer};
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
-use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, buffer::paged::CacheRef};
+use commonware_runtime::{
+    Clock, Handle, Metrics, Quota, Spawner, Storage, buffer::paged::CacheRef,
+};
 use commonware_storage::archive::immutable;
-use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize, channel::mpsc, non_empty_vec};
+use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, channel::mpsc, non_empty_vec};
 use std::collections::BTreeMap;
 use std::num::NonZeroU64;
 use std::sync::Arc;
@@ -37,6 +39,30 @@ pub const CH_RESOLVER: u64 = 2;
 pub const CH_BACKFILL: u64 = 3;
 /// Block broadcast.
 pub const CH_BROADCAST: u64 = 4;
+
+/// The per-peer message rate (and burst) each chain channel allows, in messages per second.
+///
+/// The network enforces it on what each peer sends us and on what we send each peer, and it
+/// sizes memory: every channel's inbound mailbox and the shared outbound mailbox are allocated
+/// up front with one burst per retained peer (`max_peers_per_set × tracked_peer_sets`), a few
+/// hundred bytes a slot. A quota of 100 000/s on five channels made a validator allocate and
+/// touch ~4.4 GB at start-up; these quotas keep the mailboxes to a few MB.
+///
+/// Sized from what consensus sends at a 250 ms block time: per view each validator sends a
+/// notarize, a finalize and sometimes a nullify vote, and a few certificates; the leader
+/// broadcasts one block. Marshal's backfill answers catch-up requests for blocks and
+/// finalizations, so it gets the most room (a validator an hour behind, 14 400 blocks, can
+/// fetch them from each peer within seconds). The
+/// consensus simulations run with these same quotas.
+pub fn channel_quota(channel: u64) -> Quota {
+    let per_second = match channel {
+        CH_VOTES | CH_CERTS => NZU32!(256),
+        CH_RESOLVER => NZU32!(256),
+        CH_BACKFILL => NZU32!(1024),
+        _ => NZU32!(64),
+    };
+    Quota::per_second(per_second)
+}
 
 /// The five channels a validator needs.
 pub struct Channels<S, R> {

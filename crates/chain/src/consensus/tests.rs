@@ -5,7 +5,7 @@
 use super::app::SharedCore;
 use super::node::{
     CH_BACKFILL, CH_BROADCAST, CH_CERTS, CH_RESOLVER, CH_VOTES, Channels, ValidatorConfig,
-    start_validator,
+    channel_quota, start_validator,
 };
 use super::{PublicKey, Timeouts, consensus_key, namespace};
 use crate::hash::Hash;
@@ -97,8 +97,7 @@ async fn spawn_validator(
 ) -> Handle<()> {
     let signer = consensus_key(&session_keys()[index]);
     let control = oracle.control(signer.public_key());
-    let quota = Quota::per_second(NZU32!(100_000));
-    let reg = async |ch| control.register(ch, quota).await.unwrap();
+    let reg = async |ch| control.register(ch, channel_quota(ch)).await.unwrap();
     let channels = Channels {
         votes: reg(CH_VOTES).await,
         certs: reg(CH_CERTS).await,
