@@ -8,11 +8,15 @@ node, and watches finalized blocks. Two phases: finality latency at a light load
 transfers, one batch of 100 after another), then throughput at saturation (N transfers pushed to
 all four nodes at once, one submitting thread per node). Prints p50/p99 submit-to-finality latency and finalized transfers per
 second next to the reference network's numbers (6 s blocks, GRANDPA finality a few blocks later,
-so ~12-18 s to finality and at most a few hundred simple transfers per block).
+so ~12-18 s to finality and at most a few hundred simple transfers per block), and each
+validator's resident memory: idle (funded, before the load), after each phase, and its peak.
 
 Usage: cargo build --release --bin crust && python3 benches/finality.py [transfers=10000]
 """
 import json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from memory import Memory  # noqa: E402
 
 BIN = os.environ.get("CRUST_BIN", os.path.join(os.path.dirname(__file__), "..", "target", "release", "crust"))
 N_TX = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
@@ -155,11 +159,15 @@ def main():
             if time.time() > deadline:
                 sys.exit("the load accounts were not funded")
             time.sleep(0.2)
+        mem = Memory({f"validator {name}": p.pid for name, p in zip(NAMES, procs)})
+        mem.mark("idle")
         # 1. Latency at a load the network keeps up with: LATENCY_TX transfers, one batch of 100
         # after another to every node in turn.
         light = measure(rpcs, genesis, SENDERS[:LATENCY_SENDERS], parallel=False)
+        mem.mark("light load")
         # 2. Throughput: N_TX transfers pushed to all four nodes at once (one thread per node).
         heavy = measure(rpcs, genesis, SENDERS[LATENCY_SENDERS:], parallel=True)
+        mem.mark("saturation")
         for name, r in (("light load", light), ("saturating load", heavy)):
             print(f"{name}: {r['n']} transfers finalized in {r['secs']:.1f} s, {r['tps']:.0f}/s; "
                   f"latency p50 {r['p50'] * 1000:.0f} ms, p99 {r['p99'] * 1000:.0f} ms "
@@ -168,6 +176,7 @@ def main():
               f"(reference ~{REFERENCE_FINALITY_S:.0f} s: {REFERENCE_FINALITY_S / light['p50']:.0f}x faster)")
         print(f"throughput {heavy['tps']:.0f} finalized transfers/s at saturation "
               f"(the submitter alone could not exceed {heavy['n'] / heavy['submit_secs']:.0f}/s)")
+        mem.print_table("validator memory (RSS, MB; budget: crust node --memory, default 512 MiB)")
     finally:
         for p in procs:
             p.kill()

@@ -306,10 +306,13 @@ where
                 .and_then(Value::as_bool)
                 .unwrap_or(true);
             // Copied out under the lock; encoded for the answer after it is released.
-            let found = core.lock().await.finalized(height).map(|f| {
-                let receipts = with_receipts.then(|| f.outcome.receipts.clone());
-                (f.block.clone(), receipts)
-            });
+            let found = match core.lock().await.finalized_block(height).await {
+                Ok(found) => found.map(|f| {
+                    let receipts = with_receipts.then(|| f.outcome.receipts.clone());
+                    (f.block.clone(), receipts)
+                }),
+                Err(e) => return error(id, -32603, e.to_string()),
+            };
             match found {
                 Some((block, receipts)) => {
                     let h = &block.header;
@@ -340,11 +343,7 @@ where
                     }
                     result(id, answer)
                 }
-                None => error(
-                    id,
-                    2,
-                    format!("block {height} is not finalized or no longer kept in memory"),
-                ),
+                None => error(id, 2, format!("block {height} is not finalized yet")),
             }
         }
         "author_submit" => {
@@ -371,7 +370,10 @@ where
             else {
                 return error(id, -32602, "params.hash (0x + 64 hex) is required");
             };
-            let status = core.lock().await.tx_status(&crate::hash::Hash(hash));
+            let status = match core.lock().await.tx_status(&crate::hash::Hash(hash)).await {
+                Ok(s) => s,
+                Err(e) => return error(id, -32603, e.to_string()),
+            };
             result(
                 id,
                 match status {
@@ -870,6 +872,91 @@ mod tests {
             assert!(plain.get("proof").is_none());
             let bad = dispatch(&core, "swork_workReport", &json!({"anchor": "0x12"}), &id).await;
             assert_eq!(bad["error"]["code"], json!(-32602));
+        });
+    }
+
+    /// Every finalized block is kept on disk: with a recent-block cache of one block,
+    /// `chain_block` still answers for old heights (with receipts), `author_txStatus` finds a
+    /// transaction whose block left memory, and both survive a restart.
+    #[test]
+    fn old_blocks_are_read_from_disk_when_memory_keeps_only_the_newest() {
+        use crate::tx::{Mortality, UnsignedTransaction};
+        use crust_runtime::Call;
+        use crust_runtime::balances::BalancesCall;
+        deterministic::Runner::default().start(|ctx| async move {
+            let spec = crate::spec::ChainSpec::builtin("local").unwrap();
+            let memory = crate::memory::NodeMemory {
+                history: crate::history::HistoryConfig {
+                    cache_bytes: 1,
+                    indexed_txs: 1024,
+                },
+                ..crate::memory::NodeMemory::default()
+            };
+            let (core, genesis) =
+                crate::service::open_chain_with(ctx.child("a"), &spec, "hist", &memory)
+                    .await
+                    .unwrap();
+            let alice = crust_primitives::Keypair::from_suri("//Alice").unwrap();
+            let bob = crust_primitives::Keypair::from_suri("//Bob")
+                .unwrap()
+                .public();
+            let id = json!(1);
+            let mut parent = genesis.header.clone();
+            let mut tx_hash = None;
+            for height in 1..=5u64 {
+                let mut c = core.lock().await;
+                if height == 1 {
+                    let tx = UnsignedTransaction {
+                        signer: alice.public(),
+                        nonce: 0,
+                        fee: crust_primitives::CRU / 1000,
+                        tip: 0,
+                        mortality: Mortality::from(0, 4096),
+                        call: Call::Balances(BalancesCall::Transfer {
+                            dest: bob,
+                            amount: crust_primitives::CRU,
+                        }),
+                    }
+                    .sign(&alice, &c.genesis_hash);
+                    tx_hash = Some(tx.hash());
+                    let core = &mut *c;
+                    let view =
+                        crate::layer::Layer::new(core.store.committed(), crate::layer::Diff::new());
+                    core.mempool.submit(tx, &view, 0).unwrap();
+                }
+                let block = c
+                    .propose(&parent, parent.timestamp_ms + 250, alice.public())
+                    .await
+                    .unwrap();
+                c.finalize(&block).await.unwrap();
+                parent = block.header.clone();
+            }
+            let tx_hash = tx_hash.unwrap().to_hex();
+            assert!(
+                core.lock().await.finalized(1).is_none(),
+                "block 1 still in memory"
+            );
+            let check = async |core: &SharedCore<_>| {
+                let b = dispatch(core, "chain_block", &json!({"height": 1}), &id).await;
+                let b = &b["result"];
+                assert_eq!(b["height"], 1);
+                assert_eq!(b["transactions"][0], tx_hash.as_str());
+                assert_eq!(b["receipts"][0]["success"], true);
+                let s = dispatch(core, "author_txStatus", &json!({"hash": tx_hash}), &id).await;
+                assert_eq!(s["result"]["status"], "finalized", "{s}");
+                assert_eq!(s["result"]["height"], 1);
+                let missing = dispatch(core, "chain_block", &json!({"height": 6}), &id).await;
+                assert!(missing.get("error").is_some());
+            };
+            check(&core).await;
+            // After a restart: blocks come from disk; the transaction index starts empty, so
+            // the status of an old transaction is unknown (documented).
+            drop(core);
+            let (core, _) = crate::service::open_chain_with(ctx.child("b"), &spec, "hist", &memory)
+                .await
+                .unwrap();
+            let b = dispatch(&core, "chain_block", &json!({"height": 3}), &id).await;
+            assert_eq!(b["result"]["height"], 3, "{b}");
         });
     }
 }

@@ -10,7 +10,8 @@ use crate::consensus::node::{
 };
 use crate::consensus::{PublicKey, Timeouts, consensus_key, namespace, public_key_of};
 use crate::layer::{Diff, Layer};
-use crate::mempool::{Mempool, MempoolConfig};
+use crate::memory::NodeMemory;
+use crate::mempool::Mempool;
 use crate::spec::ChainSpec;
 use crate::store::{Store, StoreError};
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
@@ -39,6 +40,9 @@ pub enum NodeError {
     /// A peer key or address is unusable.
     #[error("peer list: {0}")]
     Peers(String),
+    /// The memory budget cannot hold this node.
+    #[error(transparent)]
+    Memory(#[from] crate::memory::MemoryError),
 }
 
 /// Limits for building blocks from a chain spec.
@@ -62,7 +66,22 @@ pub async fn open_chain<E>(
 where
     E: commonware_storage::Context + Spawner,
 {
-    let mut store = Store::open(ctx, prefix).await?;
+    open_chain_with(ctx, spec, prefix, &NodeMemory::default()).await
+}
+
+/// [`open_chain`] with the caches and pools sized by a memory plan.
+pub async fn open_chain_with<E>(
+    ctx: E,
+    spec: &ChainSpec,
+    prefix: &str,
+    memory: &NodeMemory,
+) -> Result<(SharedCore<E>, Block), NodeError>
+where
+    E: commonware_storage::Context + Spawner,
+{
+    let history =
+        crate::history::History::open(ctx.child("history"), prefix, memory.history).await?;
+    let mut store = Store::open_with(ctx, prefix, memory.state_cache_pages).await?;
     if store.height().is_none() {
         let genesis = spec.genesis()?;
         let mut layer = Layer::new(store.committed(), Diff::new());
@@ -73,6 +92,8 @@ where
         let state = store.speculate(None, &diff, 0).await?;
         store.finalize(state, &diff, 0).await?;
     }
+    let (entries, bytes) = store.size();
+    memory.check_state(entries, bytes)?;
     let root = store
         .genesis_root()
         .ok_or_else(|| StoreError::Db("genesis root missing from an initialized store".into()))?;
@@ -80,9 +101,10 @@ where
     let genesis_hash = genesis_block.hash();
     let core = ChainCore::new(
         store,
+        history,
         genesis_hash,
         crate::consensus::namespace(&spec.id),
-        Mempool::new(MempoolConfig::default(), genesis_hash),
+        Mempool::new(memory.mempool.clone(), genesis_hash),
         build_limits(spec),
         (0, genesis_hash),
     );
@@ -104,6 +126,8 @@ pub struct NodeConfig {
     pub peers: Vec<(AccountId, SocketAddr)>,
     /// Address for JSON-RPC, if any.
     pub rpc: Option<SocketAddr>,
+    /// How the node's memory budget is divided.
+    pub memory: NodeMemory,
 }
 
 /// Runs a node until the process is stopped.
@@ -125,9 +149,12 @@ async fn run_in(
         listen,
         peers,
         rpc,
+        memory,
         ..
     } = config;
-    let (core, genesis_block) = open_chain(ctx.child("chain"), &spec, "state").await?;
+    eprintln!("{}", memory.describe());
+    let (core, genesis_block) =
+        open_chain_with(ctx.child("chain"), &spec, "state", &memory).await?;
     let signer = consensus_key(&session);
     let ns = namespace(&spec.id);
     let committee_size = peers.len().max(1);

@@ -39,6 +39,8 @@ const CHUNK: usize = 32;
 pub const MAX_KEY_LEN: usize = 256;
 /// Longest state value accepted.
 pub const MAX_VALUE_LEN: usize = 1 << 20;
+/// Pages of the state database's page cache when no memory plan says otherwise (16 MiB).
+pub const DEFAULT_CACHE_PAGES: usize = 4096;
 /// Most digests a proof may carry when decoded.
 const MAX_PROOF_DIGESTS: usize = 256;
 
@@ -91,10 +93,10 @@ fn hash_to_digest(h: &Hash) -> Option<Digest> {
     Digest::decode(commonware_codec::Copying(h.0.as_slice())).ok()
 }
 
-fn config(prefix: &str) -> VariableConfig<SixteenCap, OpCodecCfg, Sequential> {
+fn config(prefix: &str, cache_pages: usize) -> VariableConfig<SixteenCap, OpCodecCfg, Sequential> {
     let page_cache = CacheRef::new(
         commonware_runtime::buffer::paged::page_size(commonware_runtime::BLOB_PAGE_SIZE),
-        NZUsize!(4096),
+        std::num::NonZeroUsize::new(cache_pages).unwrap_or(NZUsize!(1)),
     );
     VariableConfig {
         merkle_config: MerkleConfig {
@@ -140,6 +142,11 @@ impl<E: Context + Spawner> Store<E> {
     /// Opens (or creates, or recovers) the store under storage partitions named `prefix-…`,
     /// and loads the committed state into memory.
     pub async fn open(ctx: E, prefix: &str) -> Result<Self, StoreError> {
+        Self::open_with(ctx, prefix, DEFAULT_CACHE_PAGES).await
+    }
+
+    /// [`Store::open`] with a page cache of `cache_pages` pages (4 KiB each).
+    pub async fn open_with(ctx: E, prefix: &str, cache_pages: usize) -> Result<Self, StoreError> {
         let genesis = commonware_storage::metadata::Metadata::init(
             ctx.child("genesis"),
             commonware_storage::metadata::Config {
@@ -149,7 +156,7 @@ impl<E: Context + Spawner> Store<E> {
         )
         .await
         .map_err(|e| StoreError::Db(e.to_string()))?;
-        let db = StateDb::init(ctx, config(prefix), None).await?;
+        let db = StateDb::init(ctx, config(prefix, cache_pages), None).await?;
         let height = db
             .get_metadata()
             .await?
@@ -190,6 +197,17 @@ impl<E: Context + Spawner> Store<E> {
     /// The committed state root.
     pub fn root(&self) -> Result<Hash, StoreError> {
         Ok(digest_to_hash(&self.db()?.root()))
+    }
+
+    /// Entries and key-plus-value bytes of the committed state (what its in-memory mirror
+    /// holds).
+    pub fn size(&self) -> (u64, u64) {
+        let bytes = self
+            .mirror
+            .iter()
+            .map(|(k, v)| (k.len() + v.len()) as u64)
+            .sum();
+        (self.mirror.len() as u64, bytes)
     }
 
     /// The committed state, for execution and queries.

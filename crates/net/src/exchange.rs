@@ -184,6 +184,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Exchange {
     /// Starts serving `store` over Bitswap on `host`.
     pub fn start(host: Host, store: Arc<dyn Blockstore>) -> Arc<Self> {
+        Self::start_with(host, store, &crate::NetMemory::default())
+    }
+
+    /// [`Exchange::start`] with a serve queue of `memory.serve_bytes`.
+    pub fn start_with(
+        host: Host,
+        store: Arc<dyn Blockstore>,
+        memory: &crate::NetMemory,
+    ) -> Arc<Self> {
         let exchange = Arc::new(Self {
             host,
             store,
@@ -192,7 +201,7 @@ impl Exchange {
             recently_wanted: Mutex::new(HashMap::new()),
             next_waiter: AtomicU64::new(0),
             peers: Mutex::new(HashMap::new()),
-            queue: crate::queue::ServeQueue::new(crate::queue::SERVER_BUDGET),
+            queue: crate::queue::ServeQueue::new(memory.serve_bytes),
         });
         // Inbound streams come from the host's buffered queue (`crate::inbound`), never from
         // `libp2p-stream`'s accept, which drops streams that arrive in a burst.

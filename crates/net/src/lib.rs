@@ -12,10 +12,12 @@ pub mod exchange;
 pub mod host;
 pub mod inbound;
 pub mod ledger;
+pub mod memory;
 pub mod network_store;
 pub mod queue;
 
 pub use exchange::{Exchange, FetchOptions, FetchProgress};
 pub use host::{Host, IPFS_BOOTSTRAP, NetConfig, NetError, bootstrap_addrs, is_public};
 pub use libp2p::{Multiaddr, PeerId, multiaddr};
+pub use memory::NetMemory;
 pub use network_store::NetworkStore;

@@ -62,13 +62,23 @@ pub struct NetworkStore {
 impl NetworkStore {
     /// Reads from `local`, fetching missing blocks over `exchange` and keeping them there.
     pub fn new(local: Arc<dyn Blockstore>, host: Host, exchange: Arc<Exchange>) -> Self {
+        Self::with_memory(local, host, exchange, &crate::NetMemory::default())
+    }
+
+    /// [`NetworkStore::new`] with at most `memory.look_ahead` look-ahead fetches under way.
+    pub fn with_memory(
+        local: Arc<dyn Blockstore>,
+        host: Host,
+        exchange: Arc<Exchange>,
+        memory: &crate::NetMemory,
+    ) -> Self {
         Self {
             local,
             host,
             exchange,
             pending: Arc::default(),
             frontier: Mutex::default(),
-            budget: Arc::new(tokio::sync::Semaphore::new(LOOK_AHEAD_BUDGET)),
+            budget: Arc::new(tokio::sync::Semaphore::new(memory.look_ahead.max(1))),
         }
     }
 

@@ -942,6 +942,11 @@ pub struct DaemonArgs {
     /// `/ip4/<ip>/tcp/4001` behind a port forward.
     #[arg(long = "announce")]
     pub announce: Vec<String>,
+    /// Memory budget (at least 64MiB): sizes the Bitswap send queue and look-ahead fetches, and
+    /// must hold the repository's block index (~200 bytes a block); the daemon warns when it
+    /// grows past it.
+    #[arg(long, default_value = "512MiB", value_parser = crate::parse_bytes)]
+    pub memory: u64,
 }
 
 /// Opens the repository and serves the Kubo RPC API and the gateway until interrupted.
@@ -950,6 +955,7 @@ pub fn daemon(repo_dir: &Path, addrs: &DaemonArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
+    crate::memory::watch("ipfs daemon", addrs.memory);
     runtime.block_on(serve(repo_dir, addrs, shutdown_signal(), |_| {}))
 }
 
@@ -1066,7 +1072,10 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
     })
     .await
     .map_err(|e| format!("data network: {e}"))?;
-    let exchange = crust_net::Exchange::start(host.clone(), repo.clone());
+    let blocks = repo.store().len() as u64;
+    let memory = crate::memory::ContentMemory::plan("ipfs daemon", addrs.memory, blocks)?;
+    eprintln!("{}", memory.describe(blocks));
+    let exchange = crust_net::Exchange::start_with(host.clone(), repo.clone(), &memory.net);
     tokio::spawn(announce_pins(host.clone(), repo.clone()));
     let swarm_addrs: Vec<String> = host
         .listen_addrs()
@@ -1081,10 +1090,11 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
     };
     // The gateway answers for any CID on the network, fetching what the repository lacks.
     // One for the gateway and the API, so they share their fetches under way.
-    let fetcher = Arc::new(crust_net::NetworkStore::new(
+    let fetcher = Arc::new(crust_net::NetworkStore::with_memory(
         repo.clone(),
         host.clone(),
         exchange.clone(),
+        &memory.net,
     ));
     let gateway = crust_ipfs::gateway::router_for(crust_ipfs::gateway::Source::new(
         fetcher.clone(),

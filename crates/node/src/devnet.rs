@@ -87,6 +87,26 @@ pub fn storage_owner(j: u16, validators: u16) -> String {
 
 /// The devnet chain spec: the `local` spec's timing (250 ms blocks, 15 s slots, 1-minute eras)
 /// with `validators` genesis validators and every storage owner funded for fees.
+/// Memory budgets of the devnet's processes, in MiB: with the default 4 validators and 6
+/// storage nodes they add up to 1.8 GiB, so the devnet fits on an 8 GB laptop with room to
+/// spare (measured idle: ~70 MB a validator, ~30–50 MB a storage node, ~20–100 MB the IPFS
+/// node; see `benches/devnet_memory.py`).
+pub struct DevnetMemory {
+    /// Each validator's `--memory`.
+    pub validator: u64,
+    /// Each storage node's `--memory`.
+    pub storage: u64,
+    /// The IPFS node's `--memory`.
+    pub ipfs: u64,
+}
+
+/// The devnet's budgets.
+pub const DEVNET_MEMORY_MIB: DevnetMemory = DevnetMemory {
+    validator: 256,
+    storage: 96,
+    ipfs: 256,
+};
+
 fn devnet_spec(layout: &Layout) -> Result<ChainSpec, String> {
     let mut spec = ChainSpec::builtin("local").map_err(|e| e.to_string())?;
     spec.name = format!(
@@ -307,6 +327,8 @@ fn start_and_watch(
             format!("127.0.0.1:{}", port(args.p2p_port, i)?),
             "--rpc".into(),
             rpc.clone(),
+            "--memory".into(),
+            format!("{}MiB", DEVNET_MEMORY_MIB.validator),
         ];
         for p in &peers {
             a.push("--peer".into());
@@ -337,6 +359,8 @@ fn start_and_watch(
             format!("/ip4/127.0.0.1/tcp/{}", args.swarm_port),
             "--swarm-addr".into(),
             format!("/ip4/127.0.0.1/udp/{}/quic-v1", args.swarm_port),
+            "--memory".into(),
+            format!("{}MiB", DEVNET_MEMORY_MIB.ipfs),
         ],
         &logs,
     )?);
@@ -376,6 +400,8 @@ fn start_and_watch(
             // The devnet's validators are its own: a storage node stopped across an era change
             // takes their word for the committee it missed instead of stopping.
             "--trust-node-committee".into(),
+            "--memory".into(),
+            format!("{}MiB", DEVNET_MEMORY_MIB.storage),
         ];
         procs.push(spawn(&format!("storage-{j}"), &a, &logs)?);
     }

@@ -7,6 +7,7 @@ mod chain_client;
 mod content;
 mod devnet;
 mod keys;
+mod memory;
 mod orders;
 mod staking;
 mod storage;
@@ -390,6 +391,11 @@ struct NodeArgs {
     /// JSON-RPC address.
     #[arg(long, default_value = "127.0.0.1:9933")]
     rpc: std::net::SocketAddr,
+    /// Memory budget (at least 128MiB): sizes the mempool, the recent-block cache, the
+    /// transaction index and the state cache, and must hold the chain state; the node warns
+    /// when it grows past it. See docs/operator.md, "Sizing memory".
+    #[arg(long, default_value = "512MiB", value_parser = parse_bytes)]
+    memory: u64,
 }
 
 #[derive(Subcommand)]
@@ -743,7 +749,9 @@ fn run_node(args: NodeArgs) -> Result<(), String> {
         listen: args.listen,
         peers,
         rpc: Some(args.rpc),
+        memory: crust_chain::memory::NodeMemory::plan(args.memory).map_err(|e| e.to_string())?,
     };
+    memory::watch("validator", args.memory);
     crust_chain::service::run(config).map_err(|e| e.to_string())
 }
 

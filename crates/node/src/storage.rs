@@ -195,6 +195,10 @@ pub struct SworkerArgs {
     /// Bytes to keep free on the data disk.
     #[arg(long, default_value = "1GiB", value_parser = crate::parse_bytes)]
     pub reserve: u64,
+    /// Memory budget (at least 64MiB): sizes the Bitswap send queue, and must hold the staging
+    /// repository's block index; the worker warns when it grows past it.
+    #[arg(long, default_value = "256MiB", value_parser = crate::parse_bytes)]
+    pub memory: u64,
     /// A peer to fetch ordered files from (repeatable), e.g. the devnet's IPFS node.
     #[arg(long = "peer")]
     pub peers: Vec<String>,
@@ -375,6 +379,10 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     };
     let mut worker = Worker::open(config, enclave.clone()).map_err(|e| e.to_string())?;
     let staging = Arc::new(Repo::open(args.dir.join("staging")).map_err(|e| e.to_string())?);
+    let blocks = staging.store().len() as u64;
+    let memory = crate::memory::ContentMemory::plan("storage worker", args.memory, blocks)?;
+    eprintln!("{}", memory.describe(blocks));
+    crate::memory::watch("storage worker", args.memory);
     let client = ChainClient::new(&args.chain)?;
     // The node may still be starting: wait up to a minute for its RPC.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -420,7 +428,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())?;
-        let exchange = crust_net::Exchange::start(host.clone(), served.clone());
+        let exchange = crust_net::Exchange::start_with(host.clone(), served.clone(), &memory.net);
         Ok::<_, String>((host, exchange))
     })?;
     let net = Net {

@@ -9,6 +9,7 @@ use super::evidence::{self, EvidencePool};
 use crate::block::{Block, Header};
 use crate::execute::{BlockOutcome, build_block, execute_block};
 use crate::hash::Hash;
+use crate::history::History;
 use crate::layer::{Diff, Layer, stack};
 use crate::mempool::Mempool;
 use crate::proof::{MAX_PROVEN_KEYS, Proven, Recording};
@@ -16,10 +17,7 @@ use crate::store::{Speculative, Store, StoreError};
 use crate::tx::Transaction;
 use crust_primitives::AccountId;
 use crust_runtime::State as _;
-use std::collections::{BTreeMap, HashMap};
-
-/// Most finalized blocks remembered in memory for queries.
-pub const RECENT_BLOCKS: usize = 4096;
+use std::collections::HashMap;
 
 /// A block executed but not yet finalized.
 pub struct Pending {
@@ -109,9 +107,8 @@ pub struct ChainCore<E: commonware_storage::Context + commonware_runtime::Spawne
     /// The last finalized block's height and hash.
     pub last_finalized: (u64, Hash),
     pending: HashMap<Hash, Pending>,
-    recent: BTreeMap<u64, Finalized>,
-    /// Transaction hash → height, for the transactions of the blocks in `recent`.
-    included: HashMap<Hash, u64>,
+    /// Finalized blocks: every one on disk, the recent ones in memory.
+    history: History<E>,
     /// Finalized blocks as they happen, for subscribers (the RPC's WebSocket).
     notices: tokio::sync::broadcast::Sender<std::sync::Arc<Finalized>>,
 }
@@ -131,14 +128,17 @@ pub enum TxStatus {
         /// Its receipt.
         receipt: crate::execute::Receipt,
     },
-    /// Neither: never seen, dropped, or finalized longer ago than this node keeps blocks.
+    /// Neither: never seen, dropped, or finalized before the most recent transactions this
+    /// node indexes ([`crate::history::HistoryConfig::indexed_txs`]).
     Unknown,
 }
 
 impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> {
-    /// A chain core over an opened store whose last finalized block is `last_finalized`.
+    /// A chain core over an opened store and block history whose last finalized block is
+    /// `last_finalized`.
     pub fn new(
         store: Store<E>,
+        history: History<E>,
         genesis_hash: Hash,
         namespace: Vec<u8>,
         mempool: Mempool,
@@ -155,8 +155,7 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             limits,
             last_finalized,
             pending: HashMap::new(),
-            recent: BTreeMap::new(),
-            included: HashMap::new(),
+            history,
             notices: tokio::sync::broadcast::channel(NOTICE_BUFFER).0,
         }
     }
@@ -400,33 +399,30 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
                 computed,
             });
         }
-        self.store
-            .finalize(pending.state, &pending.diff, h.height)
-            .await?;
+        let Pending {
+            state,
+            diff,
+            outcome,
+            ..
+        } = pending;
+        let finalized = std::sync::Arc::new(Finalized {
+            block: block.clone(),
+            outcome,
+        });
+        // The block goes to disk before its state is committed: a crash in between finalizes
+        // it again on restart, and history never has a gap.
+        self.history.persist(&finalized).await?;
+        self.store.finalize(state, &diff, h.height).await?;
         self.last_finalized = (h.height, hash);
         self.pending.retain(|_, p| p.block.header.height > h.height);
         let view = Layer::new(self.store.committed(), Diff::new());
         self.mempool.prune(&view, h.height);
         self.evidence.remove(&block.evidence);
-        for r in &pending.outcome.receipts {
-            self.included.insert(r.tx_hash, h.height);
-        }
-        let finalized = Finalized {
-            block: block.clone(),
-            outcome: pending.outcome,
-        };
         if self.notices.receiver_count() > 0 {
             // A send only fails when nobody listens.
-            let _ = self.notices.send(std::sync::Arc::new(finalized.clone()));
+            let _ = self.notices.send(finalized.clone());
         }
-        self.recent.insert(h.height, finalized);
-        while self.recent.len() > RECENT_BLOCKS {
-            if let Some((_, old)) = self.recent.pop_first() {
-                for r in &old.outcome.receipts {
-                    self.included.remove(&r.tx_hash);
-                }
-            }
-        }
+        self.history.remember(finalized);
         Ok(())
     }
 
@@ -436,29 +432,41 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         self.notices.subscribe()
     }
 
-    /// Where transaction `hash` is: pending, finalized (within the blocks kept), or unknown.
-    pub fn tx_status(&self, hash: &Hash) -> TxStatus {
-        if let Some(height) = self.included.get(hash)
-            && let Some(receipt) = self
-                .recent
-                .get(height)
-                .and_then(|f| f.outcome.receipts.iter().find(|r| r.tx_hash == *hash))
+    /// Where transaction `hash` is: pending, finalized (among the transactions indexed), or
+    /// unknown.
+    pub async fn tx_status(&self, hash: &Hash) -> Result<TxStatus, ChainError> {
+        if let Some(height) = self.history.height_of(hash)
+            && let Some(block) = self.history.get(height).await?
+            && let Some(receipt) = block.outcome.receipts.iter().find(|r| r.tx_hash == *hash)
         {
-            return TxStatus::Finalized {
-                height: *height,
+            return Ok(TxStatus::Finalized {
+                height,
                 receipt: receipt.clone(),
-            };
+            });
         }
-        if self.mempool.contains(hash) {
+        Ok(if self.mempool.contains(hash) {
             TxStatus::Pending
         } else {
             TxStatus::Unknown
-        }
+        })
     }
 
-    /// A recently finalized block by height.
+    /// A recently finalized block still held in memory (with its events).
     pub fn finalized(&self, height: u64) -> Option<&Finalized> {
-        self.recent.get(&height)
+        self.history.cached(height).map(|f| f.as_ref())
+    }
+
+    /// A finalized block of any height, from memory or disk (from disk without its events).
+    pub async fn finalized_block(
+        &self,
+        height: u64,
+    ) -> Result<Option<std::sync::Arc<Finalized>>, ChainError> {
+        Ok(self.history.get(height).await?)
+    }
+
+    /// The block history (memory limits and usage).
+    pub fn history(&self) -> &History<E> {
+        &self.history
     }
 
     /// Runs the read-only `query` on the committed state and proves every key it read (value

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""A long run under steady load: does every process's memory stay flat once its caches are warm?
+
+Starts a `crust devnet` (release binary, fresh temporary directory, its own ports), funds
+SENDERS load accounts, then for DURATION minutes keeps up RATE transfers a second (signed a
+minute ahead with `crust tx transfer --more`, submitted in batches to every validator) and puts
+a FILE_MIB random file every PUT_EVERY minutes. Every minute it records each process's RSS.
+
+At the end it prints RSS per process at the 1/4 mark (caches warm), at 1/2 and at the end, the
+growth from the 1/4 mark to the end, and each process's peak. Memory that follows the work
+stays within a few MB of the warm figure; the storage nodes and the IPFS node grow only by the
+block index of the files put (~200 bytes a block).
+
+Usage: cargo build --release --bin crust && python3 benches/soak.py [minutes=60] [rate=50]
+"""
+import json, os, shutil, subprocess, sys, tempfile, threading, time, urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from memory import Memory  # noqa: E402
+from devnet_memory import BIN, PORTS, start_devnet, wait_workers  # noqa: E402
+
+DURATION_MIN = float(sys.argv[1]) if len(sys.argv) > 1 else 60
+RATE = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+SENDERS = 20
+PUT_EVERY_MIN = 5
+FILE_MIB = 8
+RPCS = [PORTS["--rpc-port"] + i for i in range(4)]
+
+
+def rpc(port, method, params=None):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def sign(sender, to, nonce, genesis, head, count):
+    return subprocess.run([BIN, "tx", "transfer", "--from", sender, "--to", to, "--amount", "0.001 CRU",
+                           "--nonce", str(nonce), "--genesis", genesis, "--birth", str(head),
+                           "--more", str(count - 1)], capture_output=True, text=True, check=True).stdout.split()
+
+
+def key_ss58(uri):
+    out = subprocess.run([BIN, "key", "inspect", uri, "--output", "json"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)["address"]
+
+
+def main():
+    if not os.path.exists(BIN):
+        sys.exit(f"build the node first: cargo build --release --bin crust (looked for {BIN})")
+    work = tempfile.mkdtemp(prefix="crust-soak-")
+    data = os.path.join(work, "devnet")
+    devnet, pids = start_devnet(data)
+    stop = threading.Event()
+    counts = {"submitted": 0, "refused": 0, "puts": 0, "put_failures": 0}
+    try:
+        wait_workers(data, [n for n in pids if n.startswith("storage")])
+        genesis = rpc(RPCS[0], "genesis_hash")["result"]
+        senders = [f"//Alice//soak{i}" for i in range(SENDERS)]
+        head = rpc(RPCS[0], "chain_head")["result"]["height"]
+        alice = rpc(RPCS[0], "state_account", {"account": key_ss58("//Alice")})["result"]["next_nonce"]
+        funding = []
+        for i, s in enumerate(senders):
+            funding += subprocess.run([BIN, "tx", "transfer", "--from", "//Alice", "--to", s, "--amount", "1000 CRU",
+                                       "--nonce", str(alice + i), "--genesis", genesis, "--birth", str(head)],
+                                      capture_output=True, text=True, check=True).stdout.split()
+        rpc(RPCS[0], "author_submitBatch", {"txs": funding})
+        last = key_ss58(senders[-1])
+        while int(rpc(RPCS[0], "state_account", {"account": last})["result"]["free"]) == 0:
+            time.sleep(0.5)
+        mem = Memory(pids)
+        mem.mark("start")
+        mem.sample_every(60)
+        nonces = [0] * SENDERS
+        per_sender_min = max(1, RATE * 60 // SENDERS)
+
+        def load():
+            while not stop.is_set():
+                minute = time.time()
+                head = rpc(RPCS[0], "chain_head")["result"]["height"]
+                txs = []
+                for i, s in enumerate(senders):
+                    txs.append(sign(s, "//Ferdie//soak", nonces[i], genesis, head, per_sender_min))
+                    nonces[i] += per_sender_min
+                # Ten batches a minute, each taking a tenth of every sender's transactions in
+                # nonce order (an account may queue 256 ahead), round-robin over validators.
+                step = max(1, per_sender_min // 10)
+                for b in range(0, per_sender_min, step):
+                    batch = [t for per in txs for t in per[b:b + step]]
+                    port = RPCS[(b // step) % len(RPCS)]
+                    try:
+                        r = rpc(port, "author_submitBatch", {"txs": batch}).get("result", [])
+                        counts["submitted"] += sum(1 for x in r if x.get("hash"))
+                        counts["refused"] += sum(1 for x in r if not x.get("hash"))
+                    except OSError:
+                        counts["refused"] += len(batch)
+                    if stop.wait(max(0.0, minute + 6 * (b // step + 1) - time.time())):
+                        return
+
+        def puts():
+            api = f"http://127.0.0.1:{PORTS['--api-port']}"
+            chain = f"http://127.0.0.1:{RPCS[0]}"
+            i = 0
+            while not stop.wait(PUT_EVERY_MIN * 60):
+                path = os.path.join(work, f"put{i}.bin")
+                with open(path, "wb") as f:
+                    f.write(os.urandom(FILE_MIB << 20))
+                r = subprocess.run([BIN, "put", path, "--yes", "--api", api, "--chain", chain, "--from", "//Bob"],
+                                   capture_output=True, text=True)
+                counts["puts" if r.returncode == 0 else "put_failures"] += 1
+                os.remove(path)
+                i += 1
+
+        threads = [threading.Thread(target=load, daemon=True), threading.Thread(target=puts, daemon=True)]
+        for t in threads:
+            t.start()
+        start = time.time()
+        end = start + DURATION_MIN * 60
+        while time.time() < end:
+            time.sleep(min(60, max(0, end - time.time())))
+            height = rpc(RPCS[0], "chain_head")["result"]["height"]
+            print(f"{(time.time() - start) / 60:5.1f} min  head #{height}  {counts}", flush=True)
+            if devnet.poll() is not None:
+                sys.exit("the devnet stopped")
+        stop.set()
+        for t in threads:
+            t.join(timeout=120)
+        mem.mark("end")
+        mem.stop()
+        # RSS at the quarter, half and end marks of the run, from the per-minute series.
+        series = mem.series
+        if len(series) < 4:
+            sys.exit("run too short for a series (at least 4 minutes)")
+        quarter, half = series[len(series) // 4][1], series[len(series) // 2][1]
+        mem.marks = {"1/4 (warm)": quarter, "1/2": half, "end": mem.marks["end"]}
+        totals = mem.print_table(f"memory over {DURATION_MIN:.0f} min at {RATE} transfers/s and a {FILE_MIB} MiB put every {PUT_EVERY_MIN} min (RSS, MB)")
+        print("growth from the 1/4 mark to the end (MB):")
+        for n in pids:
+            print(f"  {n:<24}{(mem.marks['end'][n] - quarter[n]) / 1e6:+10.1f}")
+        print(f"  {'sum':<24}{(totals[2] - totals[0]) / 1e6:+10.1f}")
+        print(f"load: {counts}")
+    finally:
+        stop.set()
+        devnet.terminate()
+        try:
+            devnet.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            devnet.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
