@@ -38,7 +38,7 @@ def start_devnet(data):
         time.sleep(0.5)
     time.sleep(0.5)
     procs = json.load(open(listing))
-    return devnet, {p["name"]: p["pid"] for p in procs}
+    return devnet, {"devnet (launcher)": devnet.pid, **{p["name"]: p["pid"] for p in procs}}
 
 
 def wait_workers(data, names, timeout=240):
@@ -59,7 +59,7 @@ def main():
     data = os.path.join(work, "devnet")
     devnet, pids = start_devnet(data)
     try:
-        wait_workers(data, [n for n in pids if n.startswith("storage")])
+        wait_workers(data, [n for n in pids if n.startswith("storage-")])
         time.sleep(15)  # one slot: every worker has reported once
         mem = Memory(pids)
         mem.mark("idle")

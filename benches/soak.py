@@ -54,7 +54,7 @@ def main():
     stop = threading.Event()
     counts = {"submitted": 0, "refused": 0, "puts": 0, "put_failures": 0}
     try:
-        wait_workers(data, [n for n in pids if n.startswith("storage")])
+        wait_workers(data, [n for n in pids if n.startswith("storage-")])
         genesis = rpc(RPCS[0], "genesis_hash")["result"]
         senders = [f"//Alice//soak{i}" for i in range(SENDERS)]
         head = rpc(RPCS[0], "chain_head")["result"]["height"]
