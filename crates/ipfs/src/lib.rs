@@ -24,6 +24,7 @@ pub mod bitswap;
 pub mod blockstore;
 pub mod body;
 pub mod car;
+pub mod commitment;
 pub mod exporter;
 pub mod gateway;
 pub mod identity;

@@ -670,6 +670,25 @@ pub fn dag_export(cid: &str, repo: &RepoArgs) -> Result<(), String> {
     out.flush().map_err(|e| e.to_string())
 }
 
+/// `crust ipfs commitment CID`: the DAG's content commitment, from the local repository or
+/// from the daemon's CAR (checked to be canonical, every block verified).
+pub fn commitment(
+    cid: &str,
+    repo: &RepoArgs,
+) -> Result<crust_primitives::commitment::ContentCommitment, String> {
+    let root: Cid = cid.parse().map_err(|e| format!("{cid}: {e}"))?;
+    match open(repo)? {
+        Target::Local(repo) => {
+            crust_ipfs::commitment::of_dag(repo.store(), root).map_err(|e| e.to_string())
+        }
+        Target::Remote(api) => {
+            let r = post_stream(&api, "dag/export", &arg(cid))?;
+            crust_ipfs::commitment::of_car_stream(r, root)
+                .map_err(|e| format!("the daemon at {api}: {e}"))
+        }
+    }
+}
+
 fn multiaddrs(list: &[String], flag: &str) -> Result<Vec<crust_net::Multiaddr>, String> {
     list.iter()
         .map(|a| a.parse().map_err(|e| format!("--{flag} {a}: {e}")))

@@ -322,6 +322,15 @@ enum IpfsCommand {
         #[command(flatten)]
         repo: content::RepoArgs,
     },
+    /// The content commitment of the DAG under a CID (D29): the Merkle root over 2 KiB pieces
+    /// of its canonical CARv1, and the CAR's size. Through a daemon the CAR it sends is checked
+    /// to be the canonical one before it counts.
+    Commitment {
+        /// Root CID.
+        cid: String,
+        #[command(flatten)]
+        repo: content::RepoArgs,
+    },
     /// Store an IPNS record (verified first) for `/ipns/<name>`.
     RoutingPut {
         /// `/ipns/<name>`.
@@ -565,6 +574,18 @@ fn run(cli: Cli) -> Result<(), String> {
             repo,
         }) => content::dag_import(&files, pin_roots, &repo),
         Command::Ipfs(IpfsCommand::DagExport { cid, repo }) => content::dag_export(&cid, &repo),
+        Command::Ipfs(IpfsCommand::Commitment { cid, repo }) => {
+            let c = content::commitment(&cid, &repo)?;
+            let root = crust_primitives::account::to_hex(&c.root);
+            match cli.output {
+                Output::Json => print_json(&serde_json::json!({
+                    "cid": cid, "root": format!("0x{root}"), "size": c.size, "pieces": c.pieces(),
+                    "piece_bytes": crust_primitives::commitment::PIECE_BYTES,
+                })),
+                Output::Text => println!("0x{root} {} bytes ({} pieces)", c.size, c.pieces()),
+            }
+            Ok(())
+        }
         Command::Ipfs(IpfsCommand::Gc { repo }) => content::gc(&repo),
         Command::Ipfs(IpfsCommand::RoutingPut { key, record, repo }) => {
             content::routing_put(&key, &record, &repo)

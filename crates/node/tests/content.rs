@@ -1127,3 +1127,87 @@ fn dht_providers_interoperate_with_a_kubo_dht_server() {
         assert!(got.stdout == data, "{hash}: the bytes differ");
     }
 }
+
+/// Content commitments (D29) are canonical: the commitment `crust ipfs commitment` computes
+/// from our repository, and through our daemon's `dag/export` (checked to be canonical), equals
+/// the commitment over the CAR that real Kubo 0.43.1 exports for the same DAG, byte for byte.
+#[test]
+fn content_commitments_match_kubo_car_exports() {
+    let bin = kubo_043();
+    let dir = tempfile::tempdir().unwrap();
+    let kubo_path = dir.path().join("kubo");
+    let ipfs = |args: &[&str]| {
+        let out = Command::new(&bin)
+            .args(args)
+            .env("IPFS_PATH", &kubo_path)
+            .env("IPFS_TELEMETRY", "off")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ipfs {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    ipfs(&["init", "--profile=test"]);
+    let repo = dir.path().join("repo");
+    let repo_s = repo.to_str().unwrap();
+    let file = dir.path().join("f.bin");
+    std::fs::write(&file, bytes(3_000_000, 41)).unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("a")).unwrap();
+    std::fs::write(tree.join("a/same1.bin"), bytes(300_000, 5)).unwrap();
+    std::fs::write(tree.join("a/same2.bin"), bytes(300_000, 5)).unwrap();
+    std::fs::write(tree.join("b.txt"), b"b\n").unwrap();
+    let mut roots = Vec::new();
+    for (path, flags) in [
+        (&file, vec![]),
+        (&file, vec!["--cid-version", "1"]),
+        (&tree, vec!["-r"]),
+    ] {
+        let p = path.to_str().unwrap();
+        let mut kargs = vec!["add", "-Q"];
+        kargs.extend(&flags);
+        kargs.push(p);
+        let kubo_cid = String::from_utf8(ipfs(&kargs)).unwrap().trim().to_owned();
+        let mut cargs = vec!["add", "--repo", repo_s, "-q"];
+        cargs.extend(flags.iter().filter(|f| **f != "-r"));
+        if path.is_dir() {
+            cargs.push("-r");
+        }
+        cargs.push(p);
+        assert_eq!(last_cid(&cargs), kubo_cid, "{p} {flags:?}");
+        roots.push(kubo_cid);
+    }
+    let ours = |cid: &str| -> serde_json::Value {
+        serde_json::from_str(&crust(&[
+            "ipfs",
+            "commitment",
+            cid,
+            "--repo",
+            repo_s,
+            "--output",
+            "json",
+        ]))
+        .unwrap()
+    };
+    let mut local = Vec::new();
+    for cid in &roots {
+        let car = ipfs(&["dag", "export", cid]);
+        let kubo = crust_primitives::commitment::commit(&car);
+        let mine = ours(cid);
+        assert_eq!(mine["size"], car.len() as u64, "{cid}");
+        assert_eq!(
+            mine["root"],
+            format!("0x{}", crust_primitives::account::to_hex(&kubo.root)),
+            "{cid}"
+        );
+        local.push(mine);
+    }
+    // Through the daemon: the same commitments, from its CAR stream.
+    let _daemon = Daemon::start(&repo);
+    for (cid, mine) in roots.iter().zip(&local) {
+        assert_eq!(&ours(cid), mine, "{cid} through the daemon");
+    }
+}

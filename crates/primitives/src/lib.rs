@@ -12,11 +12,13 @@
 //! - [`codec`]: the one bounded binary codec used for state values, calls and blocks.
 //! - [`constants`]: time and currency constants with their reference sources.
 //! - [`merkle`]: SHA-256 Merkle trees and inclusion proofs for work reports and challenges.
+//! - [`commitment`]: content commitments of orders (D29) and their piece proofs.
 
 pub mod account;
 pub mod balance;
 pub mod cid;
 pub mod codec;
+pub mod commitment;
 pub mod constants;
 pub mod merkle;
 pub mod per_thing;

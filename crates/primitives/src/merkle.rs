@@ -53,6 +53,99 @@ pub fn root(leaves: &[Hash]) -> Hash {
     level[0]
 }
 
+/// Builds [`root`] over leaves that arrive one at a time, in O(log n) memory.
+///
+/// A tree whose odd last node is promoted equals the complete subtrees of the leaf count's
+/// binary decomposition, largest first, folded from the right; the builder keeps one pending
+/// subtree per set bit. It can also record every node at one height ([`Builder::with_cap`]),
+/// so a prover can keep a small top of a large tree and rebuild any one subtree below it.
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    /// Complete subtrees not yet paired: (height, hash), heights strictly decreasing.
+    stack: Vec<(u32, Hash)>,
+    count: u64,
+    cap: Option<(u32, Vec<Hash>)>,
+}
+
+impl Builder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder that also records every complete node at `height` (each covers 2^height
+    /// leaves), and the trailing partial one at [`Builder::finish_with_cap`].
+    pub fn with_cap(height: u32) -> Self {
+        Self {
+            cap: Some((height.min(63), Vec::new())),
+            ..Self::default()
+        }
+    }
+
+    /// Leaves pushed so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Appends a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        self.count = self.count.saturating_add(1);
+        let mut item = (0u32, leaf);
+        loop {
+            if let Some((h, _)) = self.cap
+                && item.0 == h
+                && let Some((_, caps)) = self.cap.as_mut()
+            {
+                caps.push(item.1);
+            }
+            match self.stack.last() {
+                Some(&(h, left)) if h == item.0 => {
+                    self.stack.pop();
+                    item = (h + 1, node(&left, &item.1));
+                }
+                _ => break,
+            }
+        }
+        self.stack.push(item);
+    }
+
+    /// The root over every leaf pushed (all zeros when none were).
+    pub fn finish(self) -> Hash {
+        fold(&self.stack)
+    }
+
+    /// The root and the nodes at the cap height: the complete ones, then the root over the
+    /// trailing leaves that do not fill one (so the nodes are exactly the tree's level at that
+    /// height, and [`root`] over them is the tree's root).
+    pub fn finish_with_cap(self) -> (Hash, Vec<Hash>) {
+        let root = fold(&self.stack);
+        let Some((height, mut caps)) = self.cap else {
+            return (root, Vec::new());
+        };
+        let partial: Vec<(u32, Hash)> = self
+            .stack
+            .iter()
+            .copied()
+            .filter(|(h, _)| *h < height)
+            .collect();
+        if !partial.is_empty() {
+            caps.push(fold(&partial));
+        }
+        (root, caps)
+    }
+}
+
+fn fold(stack: &[(u32, Hash)]) -> Hash {
+    let mut iter = stack.iter().rev();
+    let Some(&(_, mut acc)) = iter.next() else {
+        return [0; 32];
+    };
+    for (_, left) in iter {
+        acc = node(left, &acc);
+    }
+    acc
+}
+
 /// Evidence that one leaf sits at `index` in a tree of `count` leaves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proof {
@@ -146,9 +239,66 @@ pub fn verify(root: &Hash, count: u64, leaf: &Hash, proof: &Proof) -> bool {
     siblings.next().is_none() && hash == *root
 }
 
+/// A proof for leaf `index` of a tree of `count` leaves, joined from two halves: the proof of
+/// the leaf within its subtree at the cap height (`lower`, over that subtree's leaves) and the
+/// proof of that subtree's node within the cap level (`upper`, over the caps from
+/// [`Builder::finish_with_cap`]). `None` when the halves do not fit together.
+pub fn join(index: u64, count: u64, height: u32, lower: &Proof, upper: &Proof) -> Option<Proof> {
+    let span = 1u64.checked_shl(height)?;
+    if index >= count || lower.index != index % span || upper.index != index / span {
+        return None;
+    }
+    let mut siblings = lower.siblings.clone();
+    siblings.extend_from_slice(&upper.siblings);
+    (siblings.len() <= MAX_DEPTH).then_some(Proof {
+        index,
+        count,
+        siblings,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_builder_matches_the_tree_and_its_caps_join_proofs() {
+        for n in 0..=70usize {
+            let l = leaves(n);
+            let mut b = Builder::new();
+            for x in &l {
+                b.push(*x);
+            }
+            assert_eq!(b.count(), n as u64);
+            assert_eq!(b.finish(), root(&l), "n={n}");
+            for height in [0u32, 1, 2, 3] {
+                let mut b = Builder::with_cap(height);
+                for x in &l {
+                    b.push(*x);
+                }
+                let (r, caps) = b.finish_with_cap();
+                assert_eq!(r, root(&l));
+                let span = 1usize << height;
+                assert_eq!(caps.len(), n.div_ceil(span), "n={n} h={height}");
+                if n > 0 {
+                    assert_eq!(root(&caps), r, "n={n} h={height}");
+                }
+                for i in 0..n {
+                    let start = i / span * span;
+                    let chunk = &l[start..(start + span).min(n)];
+                    let lower = prove(chunk, i - start).unwrap();
+                    let lower = Proof {
+                        index: i as u64 % span as u64,
+                        ..lower
+                    };
+                    let upper = prove(&caps, i / span).unwrap();
+                    let p = join(i as u64, n as u64, height, &lower, &upper).unwrap();
+                    assert_eq!(p, prove(&l, i).unwrap(), "n={n} h={height} i={i}");
+                    assert!(verify(&r, n as u64, &l[i], &p));
+                }
+            }
+        }
+    }
 
     fn leaves(n: usize) -> Vec<Hash> {
         (0..n).map(|i| leaf(&(i as u64).to_le_bytes())).collect()
