@@ -26,7 +26,7 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(256);
     let data: Vec<u8> = (0..mib << 20)
-        .map(|i| (i * 2_654_435_761usize >> 13) as u8)
+        .map(|i| ((i * 2_654_435_761usize) >> 13) as u8)
         .collect();
     let (sha_s, _) = best_of(3, || Sha256::digest(&data));
     let (commit_s, (commitment, caps)) = best_of(3, || {
