@@ -850,6 +850,36 @@ pub fn file_dag(path: &Path) -> Result<(Cid, u64), String> {
     Ok((imported.cid, sizes.0.values().sum()))
 }
 
+/// The content commitment of a local file imported with `ipfs add` defaults (held in memory
+/// while it is computed), and the root it imports to.
+pub fn file_commitment(
+    path: &Path,
+) -> Result<(Cid, crust_primitives::commitment::ContentCommitment), String> {
+    let store = crust_ipfs::blockstore::MemStore::default();
+    let file = fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let imported = importer::import_file(
+        file,
+        &ImportOptions::default(),
+        &mut crust_ipfs::blockstore::StoreSink(&store),
+        &mut |_| {},
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    let commitment =
+        crust_ipfs::commitment::of_dag(&store, imported.cid).map_err(|e| e.to_string())?;
+    Ok((imported.cid, commitment))
+}
+
+/// The content commitment of the DAG under `cid`, from the CAR the daemon at `api` exports
+/// (checked to be the canonical CAR of `cid`, every block verified).
+pub fn commitment_via_api(
+    api: &str,
+    cid: &Cid,
+) -> Result<crust_primitives::commitment::ContentCommitment, String> {
+    let api = api.trim_end_matches('/');
+    let r = post_stream(api, "dag/export", &arg(&cid.to_string()))?;
+    crust_ipfs::commitment::of_car_stream(r, *cid).map_err(|e| format!("the daemon at {api}: {e}"))
+}
+
 /// The size of the DAG under `cid` as the daemon at `api` stores it (`dag/stat`).
 pub fn dag_size(api: &str, cid: &Cid) -> Result<u64, String> {
     let api = api.trim_end_matches('/');

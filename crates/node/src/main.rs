@@ -116,6 +116,11 @@ enum Command {
         /// added to: written into the order's memo for storage nodes to fetch from.
         #[arg(long = "provider")]
         providers: Vec<String>,
+        /// The content commitment as `0xROOT:SIZE` (what `crust ipfs commitment CID` prints);
+        /// by default computed from the CAR the IPFS node at --api exports, checked to be
+        /// canonical.
+        #[arg(long)]
+        commitment: Option<String>,
         /// Extra pay for the replicas, e.g. `0.1 CRU`.
         #[arg(long, default_value = "0 CRU")]
         tips: String,
@@ -502,6 +507,7 @@ fn run(cli: Cli) -> Result<(), String> {
             api,
             file,
             providers,
+            commitment,
             tips,
             from,
             chain,
@@ -514,6 +520,7 @@ fn run(cli: Cli) -> Result<(), String> {
             file: file.as_deref(),
             tips: &tips,
             providers: &providers,
+            commitment: commitment.as_deref(),
         }),
         Command::Balance { account, chain } => staking::balance(&account, &chain, cli.output),
         Command::Transfer {

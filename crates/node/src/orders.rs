@@ -141,7 +141,17 @@ pub fn put(args: PutArgs, chain: &ChainArgs, output: Output) -> Result<(), Strin
     eprintln!("adding {} to {}…", args.path.display(), args.api);
     let cid = crate::content::add_via_api(&args.api, &args.path)?;
     let size = crate::content::dag_size(&args.api, &cid)?;
+    // D29: the order commits to the DAG's canonical CAR; the daemon's export is checked.
+    let commitment = crate::content::commitment_via_api(&args.api, &cid)?;
     let existing = file_info(&client, &cid)?;
+    if let Some(f) = &existing
+        && f.commitment != commitment
+    {
+        return Err(format!(
+            "{cid} is already ordered with another content commitment ({}); the chain would refuse this order",
+            crust_primitives::account::to_hex(&f.commitment.root)
+        ));
+    }
     // D10: a file's size is fixed by its first order.
     let charged = existing.as_ref().map_or(size, |f| f.file_size);
     let (base, value) = price(&client, charged)?;
@@ -173,6 +183,7 @@ pub fn put(args: PutArgs, chain: &ChainArgs, output: Output) -> Result<(), Strin
         file_size: charged,
         tips: tip,
         memo: Vec::new(),
+        commitment,
     })];
     if prepaid > 0 {
         calls.push(Call::Market(MarketCall::AddPrepaid {
@@ -325,6 +336,7 @@ pub fn renew(cid: &str, tip: &str, from: &str, yes: bool, chain: &ChainArgs) -> 
             file_size: info.file_size,
             tips: tip,
             memo: Vec::new(),
+            commitment: info.commitment,
         }),
     )?;
     println!("{tx}");

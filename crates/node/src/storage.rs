@@ -6,6 +6,7 @@ use crate::chain_client::ChainClient;
 use crust_ipfs::blockstore::{Blockstore, StoreError};
 use crust_ipfs::repo::Repo;
 use crust_ipfs::{Block, Cid};
+use crust_primitives::commitment::ContentCommitment;
 use crust_primitives::{AccountId, Keypair};
 use crust_runtime::Call;
 use crust_runtime::market::{self, FileInfo, MarketCall};
@@ -82,6 +83,8 @@ pub struct OrderArgs<'a> {
     pub tips: &'a str,
     /// Nodes holding the file.
     pub providers: &'a [String],
+    /// The content commitment (`0xROOT:SIZE`), if given.
+    pub commitment: Option<&'a str>,
 }
 
 /// `crust order CID`: places a storage order signed by `--from`. The size is `--size`, or
@@ -107,11 +110,19 @@ pub fn order(args: OrderArgs<'_>) -> Result<(), String> {
     let tips =
         crust_primitives::balance::parse_balance(args.tips).map_err(|e| format!("--tips: {e}"))?;
     let client = ChainClient::new(args.chain)?;
+    let commitment = match (args.commitment, args.file) {
+        (Some(text), _) => text.parse().map_err(|e| format!("--commitment: {e}"))?,
+        (None, Some(path)) => crate::content::file_commitment(path)?.1,
+        (None, None) => crate::content::commitment_via_api(args.api, &cid).map_err(|e| {
+            format!("{e}; give --commitment 0xROOT:SIZE (`crust ipfs commitment {cid}` prints it)")
+        })?,
+    };
     let call = Call::Market(MarketCall::PlaceStorageOrder {
         cid,
         file_size: size,
         tips,
         memo: providers_memo(args.providers)?,
+        commitment,
     });
     let (hash, height) = client.submit_and_wait(&signer, call)?;
     println!("{hash}");
@@ -381,7 +392,6 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     let staging = Arc::new(Repo::open(args.dir.join("staging")).map_err(|e| e.to_string())?);
     let blocks = staging.store().len() as u64;
     let memory = crate::memory::ContentMemory::plan("storage worker", args.memory, blocks)?;
-    eprintln!("{}", memory.describe(blocks));
     crate::memory::watch("storage worker", args.memory);
     let client = ChainClient::new(&args.chain)?;
     // The node may still be starting: wait up to a minute for its RPC.
@@ -453,6 +463,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         crust_primitives::account::to_hex(&enclave.public_key()),
         swarm.join(" ")
     );
+    eprintln!("sworker: {}", memory.describe(blocks));
 
     if let Some(addr) = &args.gateway_addr {
         let source = crust_ipfs::gateway::Source::new(served.clone(), args.dir.join("staging"));
@@ -575,6 +586,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                             file_size,
                             memo,
                             tips,
+                            ..
                         }),
                     ) = (ok, tx.unsigned.call)
                     {
@@ -662,7 +674,8 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             // The chain's replica holders first, then the order's provider hints.
             let mut hints = replica_addrs(&client, info.as_ref(), &me);
             hints.extend(follow.hints.get(&text).cloned().unwrap_or_default());
-            match net.store(&mut worker, cid, &hints) {
+            let commitment = info.as_ref().map(|f| f.commitment);
+            match net.store(&mut worker, cid, commitment.as_ref(), &hints) {
                 Ok(size) => {
                     eprintln!("sworker: sealed {cid} ({size} bytes)");
                     follow.queue.remove(&text);
@@ -672,9 +685,19 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                     follow.tips.remove(&text);
                     retry_at.remove(&text);
                 }
-                Err(e) => {
+                Err(StoreFailure::Retry(e)) => {
                     eprintln!("sworker: {cid}: {e}; retrying in 10 s");
                     retry_at.insert(text, Instant::now() + Duration::from_secs(10));
+                }
+                Err(StoreFailure::Refuse(e)) => {
+                    // D29: never store or report content other than what was ordered.
+                    eprintln!("sworker: refusing {cid}: {e}");
+                    follow.queue.remove(&text);
+                    follow.watch.remove(&text);
+                    follow.hints.remove(&text);
+                    follow.first_seen.remove(&text);
+                    follow.tips.remove(&text);
+                    retry_at.remove(&text);
                 }
             }
         }
@@ -1328,6 +1351,14 @@ fn replica_holders(client: &ChainClient) -> Result<Vec<crust_net::PeerId>, Strin
     }
 }
 
+/// Why a file was not stored.
+enum StoreFailure {
+    /// Worth trying again (no peer, a network or disk error).
+    Retry(String),
+    /// Never to be stored: the content is not what was ordered.
+    Refuse(String),
+}
+
 /// The worker's side of the data network.
 struct Net {
     rt: tokio::runtime::Runtime,
@@ -1388,15 +1419,37 @@ impl Net {
         })
     }
 
-    /// Fetches and seals `cid`; returns its size.
-    fn store(&self, worker: &mut Worker, cid: Cid, hints: &[String]) -> Result<u64, String> {
+    /// Fetches `cid`, checks it against the order's content commitment (D29) and seals it;
+    /// returns its size. Content whose commitment differs is dropped, never sealed.
+    fn store(
+        &self,
+        worker: &mut Worker,
+        cid: Cid,
+        expected: Option<&ContentCommitment>,
+        hints: &[String],
+    ) -> Result<u64, StoreFailure> {
         if let Some(done) = worker.sealed().file(&cid) {
             return Ok(done.size);
         }
-        self.fetch(cid, hints)?;
+        let Some(expected) = expected else {
+            return Err(StoreFailure::Retry("the chain has no order for it".into()));
+        };
+        self.fetch(cid, hints).map_err(StoreFailure::Retry)?;
+        let actual = crust_ipfs::commitment::of_dag(&*self.staging, cid)
+            .map_err(|e| StoreFailure::Retry(e.to_string()))?;
+        if actual != *expected {
+            let _ = self.staging.gc();
+            return Err(StoreFailure::Refuse(format!(
+                "its content commits to {} ({} bytes) but the order states {} ({} bytes)",
+                crust_primitives::account::to_hex(&actual.root),
+                actual.size,
+                crust_primitives::account::to_hex(&expected.root),
+                expected.size
+            )));
+        }
         let sealed = worker
             .store_file(&*self.staging, cid)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| StoreFailure::Retry(e.to_string()))?;
         // The plaintext copy is no longer needed: nothing in staging is pinned.
         let _ = self.staging.gc();
         // Anyone on IPFS can now find this replica (best effort: a lone node has no DHT).
@@ -1475,6 +1528,10 @@ mod selection_tests {
             orderer: crust_primitives::AccountId([9; 32]),
             paid_owners: Vec::new(),
             replicas: Vec::new(),
+            commitment: ContentCommitment {
+                root: [1; 32],
+                size: size.max(1),
+            },
         };
         for i in 0..replicas {
             f.replicas.push(Replica {

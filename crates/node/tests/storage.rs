@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -146,8 +146,16 @@ fn sworker(dir: &Path, account: &str, chain: &str, peer: &str) -> (Child, String
         .unwrap_or_else(|| panic!("unexpected first line: {first}"))
         .trim()
         .to_owned();
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    // Keep draining its log (into `<dir>/test-stderr.log`) so it never blocks on a full pipe.
+    let log = dir.join("test-stderr.log");
+    std::thread::spawn(move || {
+        let mut out = std::fs::File::create(log).ok();
+        for line in lines.map_while(Result::ok) {
+            if let Some(f) = out.as_mut() {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    });
     (child, addr)
 }
 
@@ -201,6 +209,29 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
         .last()
         .unwrap()
         .to_owned();
+    // A dishonest order first (D29): a file on the IPFS node ordered with a made-up content
+    // commitment. The workers fetch it, find that its content commits to something else, and
+    // never store or report it.
+    let lie = dir.path().join("lie.bin");
+    std::fs::write(&lie, vec![42u8; 700_000]).unwrap();
+    let lie_cid = crust(&["add", "-q", "--api", &api, lie.to_str().unwrap()])
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let made_up = format!("0x{}:{}", "ab".repeat(32), 700_100);
+    crust(&[
+        "order",
+        &lie_cid,
+        "--api",
+        &api,
+        "--chain",
+        &chain,
+        "--from",
+        "//Alice",
+        "--commitment",
+        &made_up,
+    ]);
     crust(&[
         "order", &cid, "--api", &api, "--chain", &chain, "--from", "//Alice",
     ]);
@@ -229,6 +260,26 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
         "the order started"
     );
     assert!(info["spower"].as_u64().unwrap() > 0);
+    // Both workers refused the dishonest order, which has no replica.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for worker in ["bob", "charlie"] {
+        let log = dir.path().join(worker).join("test-stderr.log");
+        while !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(&format!("refusing {lie_cid}: its content commits to"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{worker} did not refuse the made-up commitment"
+            );
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    let lied: serde_json::Value = serde_json::from_str(&crust(&[
+        "status", &lie_cid, "--output", "json", "--chain", &chain,
+    ]))
+    .unwrap();
+    assert_eq!(lied["replica_count"], 0, "{lied}");
 
     // Each worker announces its peer on chain once it has reported; each credits the other as
     // a replica holder.

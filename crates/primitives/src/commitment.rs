@@ -37,6 +37,37 @@ pub struct ContentCommitment {
 
 crate::impl_codec_struct!(ContentCommitment { root, size });
 
+impl serde::Serialize for ContentCommitment {
+    /// `{"root": "0x…", "size": n}`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut s = serializer.serialize_struct("ContentCommitment", 2)?;
+        s.serialize_field("root", &format!("0x{}", crate::account::to_hex(&self.root)))?;
+        s.serialize_field("size", &self.size)?;
+        s.end()
+    }
+}
+
+impl std::str::FromStr for ContentCommitment {
+    type Err = String;
+    /// `0x<64 hex>:<size>`, as `crust ipfs commitment` prints it.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (root, size) = text
+            .split_once(':')
+            .ok_or_else(|| format!("'{text}' is not ROOT:SIZE"))?;
+        let hex = root.strip_prefix("0x").unwrap_or(root);
+        let bytes = crate::account::from_hex(hex)
+            .filter(|b| b.len() == 32)
+            .ok_or_else(|| format!("'{root}' is not 32 bytes of hex"))?;
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&bytes);
+        let size = size
+            .parse()
+            .map_err(|_| format!("'{size}' is not a byte count"))?;
+        Ok(Self { root: out, size })
+    }
+}
+
 impl ContentCommitment {
     /// Number of pieces (the last one may be short).
     pub fn pieces(&self) -> u64 {

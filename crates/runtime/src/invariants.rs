@@ -58,7 +58,7 @@ fn call_strategy() -> impl Strategy<Value = Call> {
     let funds = prop_oneof![Just(FundsType::Swork), Just(FundsType::Market)];
     prop_oneof![
         2 => (who.clone(), amount.clone()).prop_map(|(to, amount)| Call::Balances(balances::BalancesCall::Transfer { dest: ACCOUNTS[to], amount })),
-        6 => (file.clone(), 0..SIZES.len(), 0..300u128).prop_map(|(f, s, tips)| Call::Market(MarketCall::PlaceStorageOrder { cid: cid(f), file_size: SIZES[s], tips, memo: vec![] })),
+        6 => (file.clone(), 0..SIZES.len(), 0..300u128).prop_map(|(f, s, tips)| Call::Market(MarketCall::PlaceStorageOrder { cid: cid(f), file_size: SIZES[s], tips, memo: vec![], commitment: crate::testing::commitment_for(&cid(f)) })),
         2 => (file.clone(), amount.clone()).prop_map(|(f, amount)| Call::Market(MarketCall::AddPrepaid { cid: cid(f), amount })),
         3 => file.clone().prop_map(|f| Call::Market(MarketCall::CalculateReward { cid: cid(f) })),
         1 => Just(Call::Market(MarketCall::RewardMerchant {})),

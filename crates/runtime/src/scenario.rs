@@ -180,6 +180,7 @@ fn storage_to_stake_to_rewards() {
             file_size: *size,
             tips: 0,
             memo: vec![],
+            commitment: crate::testing::commitment_for(cid),
         };
         send(&mut chain, ALICE, Call::Market(order)).unwrap();
     }

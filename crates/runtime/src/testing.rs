@@ -164,7 +164,7 @@ impl Chain {
     ) -> Result<(), market::MarketError> {
         let ctx = self.ctx(who);
         crate::state::atomically(&mut self.state, |s| {
-            market::place_storage_order(s, &ctx, cid, size, tips)
+            market::place_storage_order(s, &ctx, cid, size, tips, &commitment_for(cid))
         })
     }
 
@@ -195,5 +195,14 @@ impl Chain {
 
     pub fn pot(&self, pot: AccountId) -> Balance {
         self.free(&pot)
+    }
+}
+
+/// A stand-in content commitment for `cid` in tests that do not look at content: a root
+/// derived from the CID and a 1 MiB size. Tests of the commitment itself build real ones.
+pub fn commitment_for(cid: &Cid) -> crust_primitives::commitment::ContentCommitment {
+    crust_primitives::commitment::ContentCommitment {
+        root: crust_primitives::merkle::leaf(&cid.to_bytes()),
+        size: 1 << 20,
     }
 }

@@ -220,9 +220,10 @@ fn a_simulated_week() {
             let data = pattern(1_000_000 + (slot as usize % 3) * 700_000, slot as u32);
             let cid = common::import(&*user_store, &data);
             let size = crust_sworker::seal::dag_bytes(&*user_store, cid).expect("size");
+            let commitment = crust_ipfs::commitment::of_dag(&*user_store, cid).expect("commitment");
             let ctx = chain.ctx(user);
             atomically(&mut chain.state, |s| {
-                market::place_storage_order(s, &ctx, &cid, size, 0 as Balance)
+                market::place_storage_order(s, &ctx, &cid, size, 0 as Balance, &commitment)
             })
             .expect("order");
             for node in [&mut a, &mut b] {

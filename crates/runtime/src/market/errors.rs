@@ -17,6 +17,18 @@ pub enum MarketError {
         /// Caller's usable balance.
         usable: Balance,
     },
+    /// The order's content commitment differs from the one the file's first order fixed
+    /// (D29): the same CID cannot be paid for under two different contents.
+    #[error("the file's first order committed to content root {stored}; this order states {given}")]
+    CommitmentMismatch {
+        /// The root stated (0x-hex).
+        given: String,
+        /// The root on chain (0x-hex).
+        stored: String,
+    },
+    /// The order's content commitment is empty (a DAG's canonical CAR is never empty).
+    #[error("the order's content commitment is empty (size 0)")]
+    EmptyCommitment,
     /// A re-order stated a smaller size than the file's ordered size.
     #[error("file is {stored} bytes; an order for it must state at least that, not {reported}")]
     FileSizeNotCorrect {

@@ -33,6 +33,7 @@ use crate::balances::{self, Existence};
 use crate::state::{State, StateExt, key, var};
 use crate::{CallContext, Event, benefits, system};
 use crust_primitives::codec::max_items;
+use crust_primitives::commitment::ContentCommitment;
 use crust_primitives::{AccountId, Balance, Cid, Perbill};
 
 // ---- pots and storage -----------------------------------------------------------------------
@@ -141,6 +142,9 @@ pub enum MarketCall {
         tips: Balance,
         /// Free-form note (not interpreted, at most 256 bytes).
         memo: Vec<u8>,
+        /// The content commitment (D29), computed by the client over the DAG's canonical
+        /// CAR; must equal the file's when it is already ordered.
+        commitment: ContentCommitment,
     },
     /// Add `amount` to the file's renewal pool.
     AddPrepaid {
@@ -171,7 +175,7 @@ pub enum MarketCall {
     },
 }
 crust_primitives::impl_codec_enum!(MarketCall {
-    0 => PlaceStorageOrder { cid, file_size, tips, memo: max_items(MAX_MEMO_BYTES) },
+    0 => PlaceStorageOrder { cid, file_size, tips, memo: max_items(MAX_MEMO_BYTES), commitment },
     1 => AddPrepaid { cid, amount },
     2 => CalculateReward { cid },
     3 => RewardMerchant {},
@@ -191,7 +195,8 @@ pub fn dispatch(
             file_size,
             tips,
             memo: _,
-        } => place_storage_order(state, ctx, cid, *file_size, *tips),
+            commitment,
+        } => place_storage_order(state, ctx, cid, *file_size, *tips, commitment),
         MarketCall::AddPrepaid { cid, amount } => add_prepaid(state, ctx, cid, *amount),
         MarketCall::CalculateReward { cid } => calculate_reward(state, ctx, cid),
         MarketCall::RewardMerchant {} => reward_merchant(state, ctx),
@@ -207,12 +212,24 @@ pub fn place_storage_order(
     cid: &Cid,
     reported_size: u64,
     tips: Balance,
+    commitment: &ContentCommitment,
 ) -> Result<(), MarketError> {
     let params = params(state)?;
     if !params.enable_market {
         return Err(MarketError::PlaceOrderNotAvailable);
     }
+    if commitment.size == 0 {
+        return Err(MarketError::EmptyCommitment);
+    }
     let existing = file(state, cid)?;
+    if let Some(f) = &existing
+        && f.commitment != *commitment
+    {
+        return Err(MarketError::CommitmentMismatch {
+            given: crust_primitives::account::to_hex(&commitment.root),
+            stored: crust_primitives::account::to_hex(&f.commitment.root),
+        });
+    }
     let charged_size = match &existing {
         Some(f) if f.file_size <= reported_size => f.file_size,
         Some(f) => {
@@ -280,6 +297,7 @@ pub fn place_storage_order(
                 orderer: ctx.caller,
                 paid_owners: Vec::new(),
                 replicas: Vec::new(),
+                commitment: *commitment,
             }
         }
     };

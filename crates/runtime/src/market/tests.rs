@@ -1098,6 +1098,7 @@ fn calls_round_trip_through_the_codec() {
             file_size: BIG_SIZE,
             tips: 7,
             memo: b"hello".to_vec(),
+            commitment: crate::testing::commitment_for(&big_cid()),
         },
         MarketCall::AddPrepaid {
             cid: small_cid(),
@@ -1121,6 +1122,7 @@ fn calls_round_trip_through_the_codec() {
         file_size: 1,
         tips: 0,
         memo: vec![0; MAX_MEMO_BYTES + 1],
+        commitment: crate::testing::commitment_for(&big_cid()),
     };
     assert!(decode::<MarketCall>(&encode(&too_long)).is_err());
 }
@@ -1141,4 +1143,45 @@ fn corrupt_state_is_a_typed_error_not_a_panic() {
             crate::state::StateError::Corrupt { .. }
         )))
     ));
+}
+
+/// D29: the first order fixes the file's content commitment; a re-order must state the same
+/// one, a different one (or an empty one) is refused and nothing is paid.
+#[test]
+fn the_first_order_fixes_the_content_commitment() {
+    let mut chain = chain_with_merchants(&[]);
+    let cid = small_cid();
+    let first = crate::testing::commitment_for(&cid);
+    chain.order(ALICE, &cid, 100, 0).unwrap();
+    assert_eq!(chain.file(&cid).unwrap().commitment, first);
+    let ctx = chain.ctx(ALICE);
+    let before = chain.free(&ALICE);
+    let other = crust_primitives::commitment::ContentCommitment {
+        root: [9; 32],
+        ..first
+    };
+    let longer = crust_primitives::commitment::ContentCommitment {
+        size: first.size + 1,
+        ..first
+    };
+    for bad in [other, longer] {
+        let e = crate::state::atomically(&mut chain.state, |s| {
+            place_storage_order(s, &ctx, &cid, 100, 0, &bad)
+        })
+        .unwrap_err();
+        assert!(matches!(e, MarketError::CommitmentMismatch { .. }), "{e:?}");
+    }
+    let empty = crust_primitives::commitment::ContentCommitment {
+        root: [0; 32],
+        size: 0,
+    };
+    let e = crate::state::atomically(&mut chain.state, |s| {
+        place_storage_order(s, &ctx, &big_cid(), 100, 0, &empty)
+    })
+    .unwrap_err();
+    assert_eq!(e, MarketError::EmptyCommitment);
+    assert_eq!(chain.free(&ALICE), before, "a refused order paid something");
+    // The same commitment again is a renewal.
+    chain.order(ALICE, &cid, 100, 0).unwrap();
+    assert_eq!(chain.file(&cid).unwrap().commitment, first);
 }

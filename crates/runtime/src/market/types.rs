@@ -1,6 +1,7 @@
 //! Market types: files, replicas, pricing parameters, counters.
 
 use crust_primitives::codec::max_items;
+use crust_primitives::commitment::ContentCommitment;
 use crust_primitives::{AccountId, Balance, BlockHeight, Cid, Perbill};
 use serde::Serialize;
 
@@ -71,6 +72,9 @@ pub struct FileInfo {
     pub paid_owners: Vec<AccountId>,
     /// Replicas, sorted by owner.
     pub replicas: Vec<Replica>,
+    /// The content commitment (D29) fixed by the first order: the Merkle root over the
+    /// canonical CAR's pieces and its size. Challenges are answered against it.
+    pub commitment: ContentCommitment,
 }
 crust_primitives::impl_codec_struct!(FileInfo {
     file_size,
@@ -84,6 +88,7 @@ crust_primitives::impl_codec_struct!(FileInfo {
     orderer,
     paid_owners: max_items(MAX_PAID_OWNERS),
     replicas: max_items(MAX_REPLICAS),
+    commitment,
 });
 
 impl FileInfo {

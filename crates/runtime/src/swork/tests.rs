@@ -958,6 +958,7 @@ fn scenario_three_owners_orders_replicas_payouts_and_workloads() {
                     file_size: *size,
                     tips: 0,
                     memo: vec![],
+                    commitment: crate::testing::commitment_for(cid),
                 }),
             )
         })
