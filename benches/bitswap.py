@@ -18,6 +18,7 @@ import os, re, shutil, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ipfs import BIN, KUBO, free_port, kubo_pair, print_comparison, run, side_by_side, wait_port  # noqa: E402
+from memory import print_peaks, record_peak  # noqa: E402
 
 SIZE_MIB = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
 # Each side transfers this many times into an emptied receiver and keeps its best run: on a VM
@@ -44,15 +45,35 @@ def ours(tmp, path, size):
             shutil.rmtree(b, ignore_errors=True)
             os.sync()
             t = time.perf_counter()
-            out = subprocess.run([BIN, "fetch", "--repo", b, cid, "--peer", addr],
-                                 check=True, capture_output=True, text=True).stderr
+            fetch = subprocess.Popen([BIN, "fetch", "--repo", b, cid, "--peer", addr],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            out = watch_peak("ours B (crust fetch)", fetch)
             secs = time.perf_counter() - t
             first = float(re.search(r"first block after ([0-9.]+) ms", out).group(1)) / 1e3
             best = min(best or (secs, first), (secs, first))
     finally:
+        record_peak("ours A (daemon, holds the file)", daemon.pid)
         daemon.kill()
         daemon.wait()
     return best
+
+
+def watch_peak(name, proc):
+    """Waits for `proc`, recording its peak RSS (read until it exits); returns its stderr."""
+    import threading
+    stop = threading.Event()
+
+    def sample():
+        while not stop.wait(0.02):
+            record_peak(name, proc.pid)
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    _, err = proc.communicate()
+    stop.set()
+    t.join()
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args, stderr=err)
+    return err
 
 
 def kubo(tmp, path, size):
@@ -88,6 +109,7 @@ def main():
     base, mine = side_by_side("crust-bitswap-bench-", size, kubo, ours)
     print_comparison(f"{SIZE_MIB} MiB over Bitswap on loopback", size, base, mine,
                      "Kubo -> Kubo (ipfs cat)", "ours -> ours (crust fetch)", "first block")
+    print_peaks("peak memory during the transfers (RSS, MB)")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import json, os, shutil, subprocess, sys, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ipfs import BIN, KUBO, free_port, kubo_pair, print_comparison, run, side_by_side, wait_port  # noqa: E402
+from memory import print_peaks, record_peak  # noqa: E402
 
 SIZE_MIB = int(sys.argv[1]) if len(sys.argv) > 1 else 256
 ROUNDS = int(os.environ.get("ROUNDS", "2"))
@@ -74,9 +75,11 @@ def ours(tmp, path, size):
                     time.sleep(0.05)
                 best = min(best or (1e9, 0), curl(gateway, cid, size))
             finally:
+                record_peak("ours B (gateway, fetches the file)", reader.pid)
                 reader.kill()
                 reader.wait()
     finally:
+        record_peak("ours A (holds the file)", server.pid)
         server.kill()
         server.wait()
     return best
@@ -101,6 +104,7 @@ def main():
     base, mine = side_by_side("crust-gateway-bench-", size, kubo, ours)
     print_comparison(f"{SIZE_MIB} MiB read through a gateway that fetches it over Bitswap, loopback",
                      size, base, mine, "Kubo gateway <- Kubo", "ours gateway <- ours")
+    print_peaks("peak memory during the reads (RSS, MB)")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ Prints one line per measurement and ratios `ours/kubo` and `ours/sha256`.
 """
 import contextlib, hashlib, http.client, json, os, shutil, socket, subprocess, sys, tempfile, threading, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from memory import print_peaks, record_peak  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BIN = os.environ.get("CRUST_BIN", os.path.join(ROOT, "target", "release", "crust"))
 CACHE = os.environ.get("INTEROP_CACHE", os.path.expanduser("~/.cache/crust-interop"))
@@ -86,7 +89,8 @@ def kubo_pair(tmp):
     try:
         yield start_kubo_pair(tmp, daemons, nodes)
     finally:
-        for d in daemons:
+        for name, d in zip(("Kubo A (holds the file)", "Kubo B (fetches it)"), daemons):
+            record_peak(name, d.pid)
             d.kill()
             d.wait()
 
@@ -274,12 +278,15 @@ def main():
             print(f"{'kubo gateway: small files':<44} {SMALL / kubo_small_s:8.0f} req/s", flush=True)
             print(f"ratio gateway download ours/kubo: x{kubo_dl_s / ours_dl_s:.2f}; small files: x{kubo_small_s / ours_small_s:.2f}", flush=True)
     finally:
+        record_peak("crust gateway (download + small files)", daemon.pid)
         daemon.terminate()
         daemon.wait()
         if kdaemon:
+            record_peak("kubo gateway (download + small files)", kdaemon.pid)
             kdaemon.kill()
             kdaemon.wait()
         shutil.rmtree(work, ignore_errors=True)
+        print_peaks()
 
 
 if __name__ == "__main__":

@@ -84,3 +84,21 @@ class Memory:
         print(f"  {'sum':<24}" + "".join(f"{v / 1e6:12.1f}" for v in totals)
               + "   (the peak sum adds peaks that need not coincide)")
         return totals
+
+
+# Peak RSS per named process across a bench run (a name seen twice keeps its larger peak),
+# for benches whose processes come and go (one daemon per round).
+PEAKS = {}
+
+
+def record_peak(name, pid):
+    """Records `pid`'s peak RSS under `name`; call it just before stopping the process."""
+    PEAKS[name] = max(PEAKS.get(name, 0), peak(pid))
+
+
+def print_peaks(title="peak memory (RSS, MB)"):
+    if not PEAKS:
+        return
+    print(title)
+    for name, value in PEAKS.items():
+        print(f"  {name:<40}{value / 1e6:10.1f}")
