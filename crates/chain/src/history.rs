@@ -192,9 +192,47 @@ fn key_of(hash: &Hash) -> Result<Digest, StoreError> {
         .map_err(|e| StoreError::Db(format!("block hash as archive key: {e}")))
 }
 
+/// The on-disk archive, shared by the node (which appends) and readers (RPC), so reading old
+/// blocks never needs the node's chain lock.
+struct Disk<E: commonware_storage::Context> {
+    ctx: E,
+    prefix: String,
+    archive: tokio::sync::RwLock<Option<BlockArchive<E>>>,
+}
+
+/// A handle that reads finalized blocks from disk without the node's chain lock.
+pub struct HistoryReader<E: commonware_storage::Context>(Arc<Disk<E>>);
+
+impl<E: commonware_storage::Context> Clone for HistoryReader<E> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<E: commonware_storage::Context> HistoryReader<E> {
+    /// The finalized block at `height` as the archive holds it (without events).
+    pub async fn get(&self, height: u64) -> Result<Option<Arc<Finalized>>, StoreError> {
+        let guard = self.0.archive.read().await;
+        let archive = guard.as_ref().ok_or(StoreError::Closed)?;
+        let found = archive
+            .get(Identifier::Index(height))
+            .await
+            .map_err(|e| StoreError::Db(format!("block history: {e}")))?;
+        Ok(found.map(|a| {
+            Arc::new(Finalized {
+                block: a.block,
+                outcome: BlockOutcome {
+                    receipts: a.receipts,
+                    events: Vec::new(),
+                },
+            })
+        }))
+    }
+}
+
 /// Finalized blocks: on disk for every height, in memory for a bounded recent window.
-pub struct History<E: commonware_storage::Context> {
-    archive: Option<BlockArchive<E>>,
+pub struct History<E: commonware_storage::Context + commonware_runtime::Spawner> {
+    disk: Arc<Disk<E>>,
     config: HistoryConfig,
     recent: BTreeMap<u64, Arc<Finalized>>,
     recent_bytes: usize,
@@ -202,14 +240,18 @@ pub struct History<E: commonware_storage::Context> {
     included_order: VecDeque<Hash>,
 }
 
-impl<E: commonware_storage::Context> History<E> {
+impl<E: commonware_storage::Context + commonware_runtime::Spawner> History<E> {
     /// Opens (or creates) the archive under partitions named `prefix-history-…`.
     pub async fn open(ctx: E, prefix: &str, config: HistoryConfig) -> Result<Self, StoreError> {
-        let archive = BlockArchive::init(ctx, archive_config(prefix))
+        let archive = BlockArchive::init(ctx.child("archive"), archive_config(prefix))
             .await
             .map_err(|e| StoreError::Db(format!("block history: {e}")))?;
         Ok(Self {
-            archive: Some(archive),
+            disk: Arc::new(Disk {
+                ctx,
+                prefix: prefix.to_owned(),
+                archive: tokio::sync::RwLock::new(Some(archive)),
+            }),
             config,
             recent: BTreeMap::new(),
             recent_bytes: 0,
@@ -225,19 +267,44 @@ impl<E: commonware_storage::Context> History<E> {
 
     /// Writes a finalized block durably (before its state is committed, so a crash in between
     /// leaves no gap: the block is finalized again on restart and the write is a no-op).
+    /// A failed write consumes the archive handle (Commonware's rule); the archive is opened
+    /// again from disk, so one transient error does not stop finalization for good.
     pub async fn persist(&mut self, f: &Finalized) -> Result<(), StoreError> {
-        let archive = self.archive.take().ok_or(StoreError::Closed)?;
         let value = Archived {
             block: f.block.clone(),
             receipts: f.outcome.receipts.clone(),
         };
         let key = key_of(&f.block.hash())?;
-        let archive = archive
-            .put_sync(f.block.header.height, key, &value)
+        let mut guard = self.disk.archive.write().await;
+        let archive = match guard.take() {
+            Some(a) => a,
+            None => BlockArchive::init(
+                self.disk.ctx.child("archive"),
+                archive_config(&self.disk.prefix),
+            )
             .await
-            .map_err(|e| StoreError::Db(format!("block history: {e}")))?;
-        self.archive = Some(archive);
-        Ok(())
+            .map_err(|e| StoreError::Db(format!("block history (reopening): {e}")))?,
+        };
+        match archive.put_sync(f.block.header.height, key, &value).await {
+            Ok(archive) => {
+                *guard = Some(archive);
+                Ok(())
+            }
+            Err(e) => {
+                *guard = BlockArchive::init(
+                    self.disk.ctx.child("archive"),
+                    archive_config(&self.disk.prefix),
+                )
+                .await
+                .ok();
+                Err(StoreError::Db(format!("block history: {e}")))
+            }
+        }
+    }
+
+    /// A reader of the on-disk blocks that does not need this history (or the chain lock).
+    pub fn reader(&self) -> HistoryReader<E> {
+        HistoryReader(self.disk.clone())
     }
 
     /// Remembers a just-finalized (and persisted) block in memory, evicting the oldest blocks
@@ -278,20 +345,7 @@ impl<E: commonware_storage::Context> History<E> {
         if let Some(f) = self.recent.get(&height) {
             return Ok(Some(f.clone()));
         }
-        let archive = self.archive.as_ref().ok_or(StoreError::Closed)?;
-        let found = archive
-            .get(Identifier::Index(height))
-            .await
-            .map_err(|e| StoreError::Db(format!("block history: {e}")))?;
-        Ok(found.map(|a| {
-            Arc::new(Finalized {
-                block: a.block,
-                outcome: BlockOutcome {
-                    receipts: a.receipts,
-                    events: Vec::new(),
-                },
-            })
-        }))
+        self.reader().get(height).await
     }
 
     /// The height of the block that included transaction `hash`, if it is among the most

@@ -306,13 +306,23 @@ where
                 .and_then(Value::as_bool)
                 .unwrap_or(true);
             // Copied out under the lock; encoded for the answer after it is released.
-            let found = match core.lock().await.finalized_block(height).await {
-                Ok(found) => found.map(|f| {
-                    let receipts = with_receipts.then(|| f.outcome.receipts.clone());
-                    (f.block.clone(), receipts)
-                }),
-                Err(e) => return error(id, -32603, e.to_string()),
+            // From memory under the lock, or from disk after it is released (so reading old
+            // blocks never holds up block production).
+            let (cached, reader) = {
+                let c = core.lock().await;
+                (c.history().cached(height).cloned(), c.history().reader())
             };
+            let block = match cached {
+                Some(f) => Some(f),
+                None => match reader.get(height).await {
+                    Ok(found) => found,
+                    Err(e) => return error(id, -32603, e.to_string()),
+                },
+            };
+            let found = block.map(|f| {
+                let receipts = with_receipts.then(|| f.outcome.receipts.clone());
+                (f.block.clone(), receipts)
+            });
             match found {
                 Some((block, receipts)) => {
                     let h = &block.header;
@@ -370,9 +380,40 @@ where
             else {
                 return error(id, -32602, "params.hash (0x + 64 hex) is required");
             };
-            let status = match core.lock().await.tx_status(&crate::hash::Hash(hash)).await {
-                Ok(s) => s,
-                Err(e) => return error(id, -32603, e.to_string()),
+            let hash = crate::hash::Hash(hash);
+            // The index and memory under the lock; an old block from disk after it.
+            let (height, cached, pending, reader) = {
+                let c = core.lock().await;
+                let height = c.history().height_of(&hash);
+                let cached = height.and_then(|h| c.history().cached(h).cloned());
+                (
+                    height,
+                    cached,
+                    c.mempool.contains(&hash),
+                    c.history().reader(),
+                )
+            };
+            let block = match (height, cached) {
+                (_, Some(b)) => Some(b),
+                (Some(h), None) => match reader.get(h).await {
+                    Ok(found) => found,
+                    Err(e) => return error(id, -32603, e.to_string()),
+                },
+                (None, None) => None,
+            };
+            let receipt = block.and_then(|b| {
+                b.outcome
+                    .receipts
+                    .iter()
+                    .find(|r| r.tx_hash == hash)
+                    .cloned()
+            });
+            let status = match (height, receipt) {
+                (Some(height), Some(receipt)) => {
+                    crate::consensus::core::TxStatus::Finalized { height, receipt }
+                }
+                _ if pending => crate::consensus::core::TxStatus::Pending,
+                _ => crate::consensus::core::TxStatus::Unknown,
             };
             result(
                 id,

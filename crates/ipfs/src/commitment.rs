@@ -132,7 +132,7 @@ impl Order {
             }
             if let Some(inline) = crate::block::identity_data(&cid) {
                 let links = crate::links::links(&cid, inline).map_err(|e| e.to_string())?;
-                self.stack.extend(links.into_iter().rev());
+                self.push_unseen(links);
                 continue;
             }
             if self.seen.len() > crate::exporter::MAX_SELECTED_BLOCKS {
@@ -143,11 +143,19 @@ impl Order {
         Ok(None)
     }
 
+    /// Pushes a block's links (last first, so the first is visited first), leaving out those
+    /// already seen: they would be skipped when popped, and a DAG repeating links many times
+    /// must not grow the stack.
+    fn push_unseen(&mut self, links: Vec<Cid>) {
+        self.stack
+            .extend(links.into_iter().rev().filter(|c| !self.seen.contains(c)));
+    }
+
     fn next(&mut self, cid: &Cid, data: &[u8]) -> Result<(), String> {
         match self.expected()? {
             Some(want) if want == *cid => {
                 let links = crate::links::links(cid, data).map_err(|e| e.to_string())?;
-                self.stack.extend(links.into_iter().rev());
+                self.push_unseen(links);
                 Ok(())
             }
             Some(want) => Err(format!("block {cid} where {want} comes next")),

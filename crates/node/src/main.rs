@@ -589,7 +589,11 @@ fn run(cli: Cli) -> Result<(), String> {
                     "cid": cid, "root": format!("0x{root}"), "size": c.size, "pieces": c.pieces(),
                     "piece_bytes": crust_primitives::commitment::PIECE_BYTES,
                 })),
-                Output::Text => println!("0x{root} {} bytes ({} pieces)", c.size, c.pieces()),
+                Output::Text => {
+                    // The form `crust order --commitment` takes.
+                    println!("0x{root}:{}", c.size);
+                    eprintln!("{} bytes of canonical CAR, {} pieces", c.size, c.pieces());
+                }
             }
             Ok(())
         }

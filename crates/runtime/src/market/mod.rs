@@ -205,6 +205,10 @@ pub fn dispatch(
     }
 }
 
+/// Report slots a file may stay without a replica before an order with another content
+/// commitment may replace it (see [`place_storage_order`]).
+pub const SUPERSEDE_AFTER_SLOTS: u64 = 2;
+
 /// Places (or extends) a storage order for `cid`.
 pub fn place_storage_order(
     state: &mut impl State,
@@ -221,14 +225,27 @@ pub fn place_storage_order(
     if commitment.size == 0 {
         return Err(MarketError::EmptyCommitment);
     }
-    let existing = file(state, cid)?;
+    let mut existing = file(state, cid)?;
     if let Some(f) = &existing
         && f.commitment != *commitment
     {
-        return Err(MarketError::CommitmentMismatch {
-            given: crust_primitives::account::to_hex(&commitment.root),
-            stored: crust_primitives::account::to_hex(&f.commitment.root),
-        });
+        // D29: the first order fixes the commitment while the file is live. An order that got
+        // no replica for SUPERSEDE_AFTER_SLOTS report slots is presumed wrong (workers refuse
+        // content that does not match it), so another commitment may replace it: the stale
+        // order is closed and refunded first (D8). Without this, anyone could block a CID by
+        // ordering it first with a made-up commitment.
+        let slot_blocks = system::config(state)?.report_slot_blocks;
+        let stale_at = f
+            .pending_since
+            .saturating_add(slot_blocks.saturating_mul(SUPERSEDE_AFTER_SLOTS));
+        if !f.replicas.is_empty() || ctx.height < stale_at {
+            return Err(MarketError::CommitmentMismatch {
+                given: crust_primitives::account::to_hex(&commitment.root),
+                stored: crust_primitives::account::to_hex(&f.commitment.root),
+            });
+        }
+        close_file(state, cid, f, CloseReason::NeverReplicated)?;
+        existing = None;
     }
     let charged_size = match &existing {
         Some(f) if f.file_size <= reported_size => f.file_size,

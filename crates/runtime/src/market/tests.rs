@@ -1184,4 +1184,33 @@ fn the_first_order_fixes_the_content_commitment() {
     // The same commitment again is a renewal.
     chain.order(ALICE, &cid, 100, 0).unwrap();
     assert_eq!(chain.file(&cid).unwrap().commitment, first);
+
+    // No replica for SUPERSEDE_AFTER_SLOTS slots: the order is presumed wrong and another
+    // commitment replaces it; the stale order is refunded to its orderer first.
+    let slot = crate::system::config(&chain.state)
+        .unwrap()
+        .report_slot_blocks;
+    let pending_since = chain.file(&cid).unwrap().pending_since;
+    chain.at(pending_since + SUPERSEDE_AFTER_SLOTS * slot - 1);
+    let ctx = chain.ctx(BOB);
+    chain.set_free(BOB, 20_000_000);
+    let e = crate::state::atomically(&mut chain.state, |s| {
+        place_storage_order(s, &ctx, &cid, 100, 0, &other)
+    })
+    .unwrap_err();
+    assert!(matches!(e, MarketError::CommitmentMismatch { .. }), "{e:?}");
+    chain.at(pending_since + SUPERSEDE_AFTER_SLOTS * slot);
+    let stale = chain.file(&cid).unwrap();
+    let alice_before = chain.free(&ALICE);
+    let ctx = chain.ctx(BOB);
+    crate::state::atomically(&mut chain.state, |s| {
+        place_storage_order(s, &ctx, &cid, 100, 0, &other)
+    })
+    .unwrap();
+    assert_eq!(
+        chain.free(&ALICE),
+        alice_before + stale.amount + stale.prepaid
+    );
+    let f = chain.file(&cid).unwrap();
+    assert_eq!((f.commitment, f.orderer), (other, BOB));
 }
