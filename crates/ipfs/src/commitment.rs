@@ -295,4 +295,36 @@ mod tests {
         // (Our CAR reader already refuses non-minimal varints; the length check would too.)
         assert!(of_car_stream(&padded[..], root).is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// Hostile CAR streams: flipped, cut or inserted bytes never panic the check, and
+        /// whatever it accepts is exactly the canonical CAR (so the commitment is the real one).
+        #[test]
+        fn mutated_cars_are_refused_or_canonical(
+            edits in proptest::collection::vec((0usize..100_000, 0u8..=255, 0u8..3), 1..4)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = Repo::open(dir.path()).unwrap();
+            let mut data = vec![3u8; 2 * 262_144];
+            data.extend((0..300_000u32).map(|i| (i % 241) as u8));
+            let root = add(&repo, &data, &ImportOptions::default());
+            let mut car = Vec::new();
+            crate::car::export(&repo, root, &mut car).unwrap();
+            let canonical = commit(&car);
+            let mut bytes = car.clone();
+            for (at, value, kind) in edits {
+                let at = at % (bytes.len() + 1);
+                match kind {
+                    0 if at < bytes.len() => bytes[at] ^= value.max(1),
+                    1 => bytes.truncate(at),
+                    _ => bytes.insert(at, value),
+                }
+            }
+            if let Ok(c) = of_car_stream(&bytes[..], root) {
+                proptest::prop_assert_eq!(c, canonical);
+                proptest::prop_assert_eq!(&bytes, &car);
+            }
+        }
+    }
 }
