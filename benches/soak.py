@@ -88,12 +88,18 @@ def main():
                 for b in range(0, per_sender_min, step):
                     batch = [t for per in txs for t in per[b:b + step]]
                     port = RPCS[(b // step) % len(RPCS)]
-                    try:
-                        r = rpc(port, "author_submitBatch", {"txs": batch}).get("result", [])
+                    for part in range(0, len(batch), 1000):  # the RPC takes at most 1000 a call
+                        chunk = batch[part:part + 1000]
+                        try:
+                            answer = rpc(port, "author_submitBatch", {"txs": chunk})
+                        except OSError:
+                            answer = {}
+                        if "result" not in answer:
+                            counts["refused"] += len(chunk)
+                            continue
+                        r = answer["result"]
                         counts["submitted"] += sum(1 for x in r if x.get("hash"))
                         counts["refused"] += sum(1 for x in r if not x.get("hash"))
-                    except OSError:
-                        counts["refused"] += len(batch)
                     if stop.wait(max(0.0, minute + 6 * (b // step + 1) - time.time())):
                         return
 
