@@ -80,12 +80,17 @@ def main():
               f"({'met' if loaded <= TARGET_BYTES else 'NOT met'}); "
               f"before this batch the four validators alone held ~17 700 MB")
     finally:
-        devnet.terminate()
-        try:
-            devnet.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            devnet.kill()
+        stop_devnet(devnet)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def stop_devnet(devnet):
+    """Ctrl-C's equivalent (the devnet stops its processes), then a kill after 30 s."""
+    devnet.terminate()
+    try:
+        devnet.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        devnet.kill()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import json, os, shutil, subprocess, sys, tempfile, threading, time, urllib.requ
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from memory import Memory  # noqa: E402
-from devnet_memory import BIN, PORTS, start_devnet, wait_workers  # noqa: E402
+from devnet_memory import BIN, PORTS, start_devnet, stop_devnet, wait_workers  # noqa: E402
 
 DURATION_MIN = float(sys.argv[1]) if len(sys.argv) > 1 else 60
 RATE = int(sys.argv[2]) if len(sys.argv) > 2 else 50
@@ -147,11 +147,7 @@ def main():
         print(f"load: {counts}")
     finally:
         stop.set()
-        devnet.terminate()
-        try:
-            devnet.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            devnet.kill()
+        stop_devnet(devnet)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -333,6 +333,17 @@ struct Follow {
     trust: crate::chain_client::Trust,
 }
 
+impl Follow {
+    /// Drops everything kept for an order: stored, refused, or not to be stored.
+    fn done_with(&mut self, cid: &str) {
+        self.queue.remove(cid);
+        self.watch.remove(cid);
+        self.hints.remove(cid);
+        self.first_seen.remove(cid);
+        self.tips.remove(cid);
+    }
+}
+
 fn load_follow(path: &Path) -> Follow {
     std::fs::read(path)
         .ok()
@@ -663,11 +674,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 }
                 Decision::Forget(why) => {
                     eprintln!("sworker: not storing {cid}: {why}");
-                    follow.queue.remove(&text);
-                    follow.watch.remove(&text);
-                    follow.hints.remove(&text);
-                    follow.first_seen.remove(&text);
-                    follow.tips.remove(&text);
+                    follow.done_with(&text);
                     continue;
                 }
             }
@@ -678,11 +685,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             match net.store(&mut worker, cid, commitment.as_ref(), &hints) {
                 Ok(size) => {
                     eprintln!("sworker: sealed {cid} ({size} bytes)");
-                    follow.queue.remove(&text);
-                    follow.watch.remove(&text);
-                    follow.hints.remove(&text);
-                    follow.first_seen.remove(&text);
-                    follow.tips.remove(&text);
+                    follow.done_with(&text);
                     retry_at.remove(&text);
                 }
                 Err(StoreFailure::Retry(e)) => {
@@ -692,11 +695,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 Err(StoreFailure::Refuse(e)) => {
                     // D29: never store or report content other than what was ordered.
                     eprintln!("sworker: refusing {cid}: {e}");
-                    follow.queue.remove(&text);
-                    follow.watch.remove(&text);
-                    follow.hints.remove(&text);
-                    follow.first_seen.remove(&text);
-                    follow.tips.remove(&text);
+                    follow.done_with(&text);
                     retry_at.remove(&text);
                 }
             }
