@@ -18,7 +18,7 @@ use crate::store::StoreError;
 use commonware_cryptography::sha256::Digest;
 use commonware_runtime::buffer::paged::CacheRef;
 use commonware_storage::archive::{Archive as _, Identifier, immutable};
-use commonware_utils::{NZU16, NZU64, NZUsize};
+use commonware_utils::{NZU16, NZUsize};
 use crust_primitives::codec::{Buf, BufMut, EncodeSize, Error as CodecError, Read, Write};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -54,7 +54,7 @@ impl HistoryConfig {
 }
 
 /// Approximate memory of one transaction-index entry.
-const INDEX_ENTRY_BYTES: usize = 80;
+pub const INDEX_ENTRY_BYTES: usize = 80;
 
 /// A finalized block as the archive stores it: the block and its receipts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,26 +164,14 @@ fn approx_bytes(f: &Finalized) -> usize {
 
 type BlockArchive<E> = immutable::Archive<E, Digest, Archived>;
 
+/// The same archive layout as marshal's block archive, under `prefix-history-…`.
 fn archive_config(prefix: &str) -> immutable::Config<()> {
-    immutable::Config {
-        metadata_partition: format!("{prefix}-history-metadata"),
-        freezer_table_partition: format!("{prefix}-history-freezer-table"),
-        freezer_table_initial_size: 64,
-        freezer_table_resize_frequency: 10,
-        freezer_table_resize_chunk_size: 10,
-        freezer_key_partition: format!("{prefix}-history-freezer-key"),
-        freezer_key_page_cache: CacheRef::new(NZU16!(4096), NZUsize!(16)),
-        freezer_value_partition: format!("{prefix}-history-freezer-value"),
-        freezer_value_target_size: 1024 * 1024,
-        freezer_value_compression: None,
-        ordinal_partition: format!("{prefix}-history-ordinal"),
-        items_per_section: NZU64!(1024),
-        codec_config: (),
-        replay_buffer: NZUsize!(64 * 1024),
-        freezer_key_write_buffer: NZUsize!(4096),
-        freezer_value_write_buffer: NZUsize!(64 * 1024),
-        ordinal_write_buffer: NZUsize!(4096),
-    }
+    crate::consensus::node::archive_cfg(
+        prefix,
+        "history",
+        &CacheRef::new(NZU16!(4096), NZUsize!(16)),
+        (),
+    )
 }
 
 fn key_of(hash: &Hash) -> Result<Digest, StoreError> {
@@ -340,14 +328,6 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> History<E> {
         (self.recent.len(), self.recent_bytes)
     }
 
-    /// A finalized block by height, from memory or disk (from disk without events).
-    pub async fn get(&self, height: u64) -> Result<Option<Arc<Finalized>>, StoreError> {
-        if let Some(f) = self.recent.get(&height) {
-            return Ok(Some(f.clone()));
-        }
-        self.reader().get(height).await
-    }
-
     /// The height of the block that included transaction `hash`, if it is among the most
     /// recent `indexed_txs` transactions.
     pub fn height_of(&self, hash: &Hash) -> Option<u64> {
@@ -451,10 +431,15 @@ mod tests {
             drop(h);
             let h = History::open(ctx.child("h2"), "t", config).await.unwrap();
             for height in 1..=30u64 {
-                let got = h.get(height).await.unwrap().expect("persisted block");
+                let got = h
+                    .reader()
+                    .get(height)
+                    .await
+                    .unwrap()
+                    .expect("persisted block");
                 assert_eq!(got.block.header.height, height);
             }
-            assert!(h.get(31).await.unwrap().is_none());
+            assert!(h.reader().get(31).await.unwrap().is_none());
         });
     }
 }

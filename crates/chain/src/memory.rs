@@ -113,7 +113,7 @@ impl NodeMemory {
         };
         let history = HistoryConfig {
             cache_bytes: to_usize(free / 8),
-            indexed_txs: to_usize(free / 16 / 80).max(1024),
+            indexed_txs: to_usize(free / 16 / crate::history::INDEX_ENTRY_BYTES as u64).max(1024),
         };
         let state_cache_pages = to_usize((free / 16).min(64 * MIB) / 4096).max(256);
         Ok(Self {

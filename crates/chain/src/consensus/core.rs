@@ -432,36 +432,9 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         self.notices.subscribe()
     }
 
-    /// Where transaction `hash` is: pending, finalized (among the transactions indexed), or
-    /// unknown.
-    pub async fn tx_status(&self, hash: &Hash) -> Result<TxStatus, ChainError> {
-        if let Some(height) = self.history.height_of(hash)
-            && let Some(block) = self.history.get(height).await?
-            && let Some(receipt) = block.outcome.receipts.iter().find(|r| r.tx_hash == *hash)
-        {
-            return Ok(TxStatus::Finalized {
-                height,
-                receipt: receipt.clone(),
-            });
-        }
-        Ok(if self.mempool.contains(hash) {
-            TxStatus::Pending
-        } else {
-            TxStatus::Unknown
-        })
-    }
-
     /// A recently finalized block still held in memory (with its events).
     pub fn finalized(&self, height: u64) -> Option<&Finalized> {
         self.history.cached(height).map(|f| f.as_ref())
-    }
-
-    /// A finalized block of any height, from memory or disk (from disk without its events).
-    pub async fn finalized_block(
-        &self,
-        height: u64,
-    ) -> Result<Option<std::sync::Arc<Finalized>>, ChainError> {
-        Ok(self.history.get(height).await?)
     }
 
     /// The block history (memory limits and usage).

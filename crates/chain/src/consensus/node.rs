@@ -139,7 +139,8 @@ impl SchemeProvider for EraProvider {
     }
 }
 
-fn archive_cfg<C>(
+/// An immutable archive's configuration under partitions `prefix-name-…`.
+pub(crate) fn archive_cfg<C>(
     prefix: &str,
     name: &str,
     page_cache: &CacheRef,
