@@ -10,7 +10,8 @@ use crust_primitives::commitment::ContentCommitment;
 use crust_primitives::{AccountId, Keypair};
 use crust_runtime::Call;
 use crust_runtime::market::{self, FileInfo, MarketCall};
-use crust_runtime::swork::{self, PubKeyInfo, SworkCall, WorkReportRecord};
+use crust_runtime::swork::{self, PubKeyInfo, SworkCall, WorkReportRecord, challenge};
+use crust_sworker::worker::WorkerError;
 use crust_sworker::{Enclave, SoftwareEnclave, SrdConfig, Worker, WorkerConfig};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -503,7 +504,14 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     let mut follow = load_follow(&follow_path);
     follow.trust.allow_unproven = args.trust_node_committee;
     let mut last_report_slot = None;
+    // The report sent this slot, resent with fresh answers if the chain did not take it
+    // (D14: the same report again is a no-op once one copy landed).
+    let mut sent: Option<SentReport> = None;
     let mut last_validated_slot = None;
+    // Files whose replica may be pending on chain (D30): checked and proven until proven.
+    let mut to_prove: std::collections::BTreeSet<Cid> =
+        worker.sealed().files().iter().map(|f| f.cid()).collect();
+    let mut proof_sent: BTreeMap<Cid, Instant> = BTreeMap::new();
     let mut repaired = (0u64, 0u64);
     // Files found damaged and not yet re-sealed (retried every slot).
     let mut lost: std::collections::BTreeSet<Cid> = std::collections::BTreeSet::new();
@@ -685,6 +693,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             match net.store(&mut worker, cid, commitment.as_ref(), &hints) {
                 Ok(size) => {
                     eprintln!("sworker: sealed {cid} ({size} bytes)");
+                    to_prove.insert(cid);
                     follow.done_with(&text);
                     retry_at.remove(&text);
                 }
@@ -772,6 +781,21 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 }
             }
         }
+        // D30: new replicas earn once proven; prove them as soon as their seed block is final.
+        let my_anchor = anchor(&client, &enclave.public_key())?;
+        let owner = group.as_ref().map_or(me, |(o, _)| *o);
+        if let Err(e) = prove_pending(
+            &client,
+            &account,
+            &worker,
+            &my_anchor,
+            &owner,
+            head.height,
+            &mut to_prove,
+            &mut proof_sent,
+        ) {
+            eprintln!("sworker: proving new replicas: {e}");
+        }
         // Like the reference's workers, report after a delay within the slot (here a fixed
         // per-identity offset in its first third), so reports spread over blocks.
         let delay = report_delay(&enclave.public_key(), slot, slot_blocks);
@@ -785,40 +809,45 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 eprintln!(
                     "sworker: the chain dropped this node's replicas after a missed report; reporting every file again"
                 );
+                to_prove.extend(worker.sealed().files().iter().map(|f| f.cid()));
             }
             let hash = client.block(slot)?.hash;
             let (report, signature) = worker
                 .prepare_report(slot, hash)
                 .map_err(|e| e.to_string())?;
-            let (added, deleted) = (report.added.len(), report.deleted.len());
-            // D18: the report carries the answers to this slot's storage challenges.
-            match worker
-                .answers(&hash)
-                .and_then(|a| Ok((a, worker.srd_answers(&hash)?)))
-            {
-                Ok((answers, srd_answers)) => {
-                    let challenged = answers.len() + srd_answers.len();
-                    match client.submit(
-                        &account,
-                        Call::Swork(SworkCall::ReportWorks {
-                            report,
-                            signature,
-                            answers,
-                            srd_answers,
-                        }),
-                    ) {
-                        Ok(_) => eprintln!(
-                            "sworker: report for slot {slot} sent (+{added} −{deleted} files, SRD {} MiB, {challenged} challenges answered)",
-                            worker.srd().size() >> 20
-                        ),
-                        Err(e) => eprintln!("sworker: report for slot {slot}: {e}"),
-                    }
-                }
-                Err(e) => eprintln!(
-                    "sworker: cannot answer slot {slot}'s storage challenges ({e}); no report this slot, the chain will drop this node's replicas and it will report them anew"
-                ),
-            }
+            let mut this = SentReport {
+                slot,
+                slot_hash: hash,
+                report,
+                signature,
+                at: head.height,
+                attempts: 0,
+            };
+            repaired.0 += send_report(
+                &client,
+                &account,
+                &mut worker,
+                &net,
+                &my_anchor,
+                &me,
+                &mut this,
+            );
+            sent = Some(this);
             last_report_slot = Some(slot);
+        } else if let Some(this) = sent.as_mut()
+            && this.slot == slot
+            && record.as_ref().is_none_or(|r| r.report_slot != slot)
+            && head.height >= this.at + RESEND_AFTER_BLOCKS
+            && this.attempts < REPORT_ATTEMPTS
+        {
+            // Not taken (a replica list that moved under the answers, a node that dropped
+            // the transaction): the same report with fresh answers.
+            eprintln!(
+                "sworker: report for slot {slot} not on chain after {} blocks; sending it again",
+                head.height - this.at
+            );
+            this.at = head.height;
+            repaired.0 += send_report(&client, &account, &mut worker, &net, &my_anchor, &me, this);
         }
 
         // 4. Validate once per slot, seeded by the slot's block hash; repair what failed.
@@ -1175,6 +1204,169 @@ pub fn control(dir: &Path, capacity: Option<u64>) -> Result<(), String> {
     Ok(())
 }
 
+/// Blocks to wait for a sent report before sending it again.
+const RESEND_AFTER_BLOCKS: u64 = 3;
+/// Sends of one slot's report at most.
+const REPORT_ATTEMPTS: u32 = 4;
+
+/// A slot's report, kept to be resent with fresh answers.
+struct SentReport {
+    slot: u64,
+    slot_hash: [u8; 32],
+    report: swork::WorkReport,
+    signature: crust_primitives::Signature,
+    at: u64,
+    attempts: u32,
+}
+
+/// Answers the slot's challenges (D18) and submits the report with them. A challenge on
+/// damaged data repairs the file first (re-fetched from the other replica holders). Returns
+/// how many files it repaired.
+fn send_report(
+    client: &ChainClient,
+    account: &Keypair,
+    worker: &mut Worker,
+    net: &Net,
+    anchor: &[u8; 32],
+    me: &AccountId,
+    this: &mut SentReport,
+) -> u64 {
+    this.attempts += 1;
+    let mut repaired = 0;
+    let slot = this.slot;
+    let answered = challenge_picks(client, anchor, &this.slot_hash).and_then(|picks| {
+        let answers = match worker.answers(&picks) {
+            Err(WorkerError::Unanswerable { cid, reason }) => {
+                eprintln!(
+                    "sworker: challenged on {cid}, which is damaged here ({reason}); repairing it before answering"
+                );
+                let info = client.read::<FileInfo>(&market::file_key(&cid))?;
+                let holders = replica_addrs(client, info.as_ref(), me);
+                net.repair(worker, cid, &holders)?;
+                repaired += 1;
+                eprintln!("sworker: {cid} was damaged; re-fetched and re-sealed");
+                worker.answers(&picks).map_err(|e| e.to_string())?
+            }
+            other => other.map_err(|e| e.to_string())?,
+        };
+        let srd = worker
+            .srd_answers(&this.slot_hash)
+            .map_err(|e| e.to_string())?;
+        Ok((answers, srd))
+    });
+    let (answers, srd_answers) = match answered {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!(
+                "sworker: cannot answer slot {slot}'s storage challenges ({e}); without a report this slot the chain drops this node's replicas and it reports them anew"
+            );
+            return repaired;
+        }
+    };
+    let (added, deleted) = (this.report.added.len(), this.report.deleted.len());
+    let challenged = answers.len() + srd_answers.len();
+    match client.submit(
+        account,
+        Call::Swork(SworkCall::ReportWorks {
+            report: this.report.clone(),
+            signature: this.signature,
+            answers,
+            srd_answers,
+        }),
+    ) {
+        Ok(_) => eprintln!(
+            "sworker: report for slot {slot} sent (+{added} −{deleted} files, SRD {} MiB, {challenged} challenges answered)",
+            worker.srd().size() >> 20
+        ),
+        Err(e) => eprintln!("sworker: report for slot {slot}: {e}"),
+    }
+    repaired
+}
+
+/// This slot's challenges on `anchor`'s proven replicas (D18), each with the CID the chain's
+/// list holds at the picked position.
+fn challenge_picks(
+    client: &ChainClient,
+    anchor: &[u8; 32],
+    slot_hash: &[u8; 32],
+) -> Result<Vec<(challenge::Challenge, Cid)>, String> {
+    let count = client
+        .read::<u64>(&market::index::count_key(anchor))?
+        .unwrap_or(0);
+    challenge::challenges(slot_hash, anchor, count)
+        .into_iter()
+        .map(|c| {
+            let at = client
+                .read::<market::index::IndexedReplica>(&market::index::position_key(
+                    anchor, c.position,
+                ))?
+                .ok_or_else(|| format!("no replica at position {} on chain", c.position))?;
+            Ok((c, at.cid))
+        })
+        .collect()
+}
+
+/// Proves the replicas of `to_prove` that the chain holds as pending for this identity (D30),
+/// once their seed block is final, [`challenge::PROVE_BATCH`] per transaction; a file whose
+/// replica is proven, or that is no longer held, leaves the set. A proof is not resent within
+/// 30 s.
+#[allow(clippy::too_many_arguments)]
+fn prove_pending(
+    client: &ChainClient,
+    account: &Keypair,
+    worker: &Worker,
+    anchor: &[u8; 32],
+    owner: &AccountId,
+    height: u64,
+    to_prove: &mut std::collections::BTreeSet<Cid>,
+    proof_sent: &mut BTreeMap<Cid, Instant>,
+) -> Result<(), String> {
+    use market::index::AnchorEntry;
+    let mut proofs = Vec::new();
+    for cid in to_prove.clone() {
+        if worker.sealed().file(&cid).is_none() {
+            to_prove.remove(&cid);
+            continue;
+        }
+        match client.read::<AnchorEntry>(&market::index::entry_key(anchor, &cid, owner))? {
+            Some(AnchorEntry::Proven { .. }) => {
+                to_prove.remove(&cid);
+                proof_sent.remove(&cid);
+            }
+            Some(AnchorEntry::Pending { since, .. }) if since < height => {
+                if proof_sent
+                    .get(&cid)
+                    .is_some_and(|t| t.elapsed() < Duration::from_secs(30))
+                {
+                    continue;
+                }
+                let seed = client.block(since)?.hash;
+                match worker.pending_proof(&cid, &seed, anchor) {
+                    Ok(p) => proofs.push(p),
+                    Err(e) => eprintln!("sworker: cannot prove {cid}: {e}"),
+                }
+            }
+            // Not reported yet, or its seed block is not final yet.
+            _ => {}
+        }
+    }
+    for batch in proofs.chunks(challenge::PROVE_BATCH) {
+        let call = SworkCall::ProveReplicas {
+            proofs: batch.to_vec(),
+        };
+        match client.submit(account, Call::Swork(call)) {
+            Ok(_) => {
+                for p in batch {
+                    proof_sent.insert(p.cid, Instant::now());
+                }
+                eprintln!("sworker: proving {} new replica(s)", batch.len());
+            }
+            Err(e) => eprintln!("sworker: proving new replicas: {e}"),
+        }
+    }
+    Ok(())
+}
+
 /// The anchor reports are filed under: the enclave key the identity was first bound to.
 fn anchor(client: &ChainClient, key: &[u8; 32]) -> Result<[u8; 32], String> {
     Ok(client
@@ -1434,21 +1626,16 @@ impl Net {
             return Err(StoreFailure::Retry("the chain has no order for it".into()));
         };
         self.fetch(cid, hints).map_err(StoreFailure::Retry)?;
-        let actual = crust_ipfs::commitment::of_dag(&*self.staging, cid)
-            .map_err(|e| StoreFailure::Retry(e.to_string()))?;
-        if actual != *expected {
-            let _ = self.staging.gc();
-            return Err(StoreFailure::Refuse(format!(
-                "its content commits to {} ({} bytes) but the order states {} ({} bytes)",
-                crust_primitives::account::to_hex(&actual.root),
-                actual.size,
-                crust_primitives::account::to_hex(&expected.root),
-                expected.size
-            )));
-        }
-        let sealed = worker
-            .store_file(&*self.staging, cid)
-            .map_err(|e| StoreFailure::Retry(e.to_string()))?;
+        // D29: the worker computes the content commitment before sealing and refuses content
+        // that is not what the order committed to.
+        let sealed = match worker.store_file(&*self.staging, cid, Some(expected)) {
+            Ok(sealed) => sealed,
+            Err(e) if e.is_commitment_mismatch() => {
+                let _ = self.staging.gc();
+                return Err(StoreFailure::Refuse(e.to_string()));
+            }
+            Err(e) => return Err(StoreFailure::Retry(e.to_string())),
+        };
         // The plaintext copy is no longer needed: nothing in staging is pinned.
         let _ = self.staging.gc();
         // Anyone on IPFS can now find this replica (best effort: a lone node has no DHT).

@@ -126,15 +126,31 @@ fn check_invariants(chain: &Chain) -> Result<(), TestCaseError> {
         }
         replicas += f.replicas.len();
     }
-    // 5. every replica is indexed under its worker, and nothing else is.
-    let indexed = state
-        .scan(
-            &crate::state::key("market", "anchor_file", &[]),
-            None,
-            usize::MAX,
-        )
-        .len();
-    prop_assert_eq!(indexed, replicas, "worker index");
+    // 5. every replica is indexed under its worker as proven, at a position of the worker's
+    // dense list that points back at it; nothing else is.
+    let mut proven = 0usize;
+    for (k, v) in state.scan(
+        &crate::state::key("market", "anchor_file", &[]),
+        None,
+        usize::MAX,
+    ) {
+        if let market::index::AnchorEntry::Proven { position } = decode(&v).expect("entry") {
+            proven += 1;
+            let prefix = crate::state::key("market", "anchor_file", &[]);
+            let a: market::Anchor = k[prefix.len()..prefix.len() + 32].try_into().unwrap();
+            let count = market::index::proven_count(state, &a).unwrap();
+            prop_assert!(position < count, "position inside the list");
+            let at = market::index::proven_at(state, &a, position)
+                .unwrap()
+                .expect("dense");
+            prop_assert_eq!(
+                market::index::entry_key(&a, &at.cid, &at.owner),
+                k,
+                "points back"
+            );
+        }
+    }
+    prop_assert_eq!(proven, replicas, "worker index");
     for who in ACCOUNTS {
         owed += benefits::collateral_and_reward(state, &who).unwrap().1;
     }

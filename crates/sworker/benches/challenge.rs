@@ -6,7 +6,10 @@
 //! - answers: `Worker::answers` for one slot's challenges over a sealed file of `<MiB>`;
 //! - proof for 1 TiB: the part of an answer that grows with the file — the Merkle proof over
 //!   the sealed blocks' leaves — on 4 Mi leaves (1 TiB of 256 KiB blocks);
-//! - on-chain: `swork::challenge::verify` of one slot's answers (what every validator runs).
+//! - on-chain: the checks `swork::challenge::verify` runs on one slot's answers (the content
+//!   piece against the order's commitment, the sealed piece against the files root), without
+//!   the state reads;
+//! - pending proof: `Worker::pending_proof` (4 content pieces rebuilt from the sealed copy).
 //!
 //! Run: `cargo bench -p crust-sworker --bench challenge` (optionally `-- <MiB>`, default 256).
 
@@ -64,7 +67,12 @@ fn main() {
     )
     .expect("import")
     .cid;
-    let sealed = worker.store_file(&source, root).expect("seal");
+    let sealed = worker.store_file(&source, root, None).expect("seal");
+    let commitment = worker
+        .sealed()
+        .content_index(&root)
+        .expect("index")
+        .commitment;
     let (report, _) = worker.prepare_report(1, [1; 32]).expect("report");
     worker
         .reconcile(Some(crust_sworker::report::hash(&report)))
@@ -86,15 +94,40 @@ fn main() {
     let t = Instant::now();
     let answers: Vec<_> = seeds
         .iter()
-        .map(|s| worker.answers(s).expect("answers"))
+        .map(|s| {
+            let picks: Vec<_> = challenge::challenges(s, &anchor, 1)
+                .into_iter()
+                .map(|c| (c, root))
+                .collect();
+            worker.answers(&picks).expect("answers")
+        })
         .collect();
     let answer = t.elapsed().as_secs_f64() / f64::from(ROUNDS);
 
     let t = Instant::now();
     for (s, a) in seeds.iter().zip(&answers) {
-        challenge::verify(&record, s, &anchor, a).expect("verify");
+        for (c, a) in challenge::challenges(s, &anchor, 1).iter().zip(a) {
+            challenge::check_content(
+                &commitment,
+                c.content_piece(commitment.pieces()),
+                &a.content,
+            )
+            .expect("content");
+            challenge::check_sealed(&record, &root, sealed.size, c, &a.sealed).expect("sealed");
+        }
     }
     let verify = t.elapsed().as_secs_f64() / f64::from(ROUNDS);
+    let t = Instant::now();
+    let pending: Vec<_> = seeds
+        .iter()
+        .map(|s| {
+            worker
+                .pending_proof(&root, s, &anchor)
+                .expect("pending proof")
+        })
+        .collect();
+    let pending_time = t.elapsed().as_secs_f64() / f64::from(ROUNDS);
+    let pending_bytes = crust_primitives::codec::encode(&pending[0]).len();
     let answer_bytes: usize = answers[0]
         .iter()
         .map(|a| crust_primitives::codec::encode(a).len())
@@ -130,6 +163,11 @@ fn main() {
     println!(
         "on-chain   {:>8.1} µs to verify one slot's answers",
         verify * 1e6
+    );
+    println!(
+        "pending    {:>8.2} ms per new replica's proof ({} pieces, {pending_bytes} bytes on chain)",
+        pending_time * 1e3,
+        pending[0].content.len()
     );
     println!(
         "1 TiB      {:>8.0} ms per tree proof over 4 Mi leaves; ~{:.2} s per slot with {} challenges = {:.5} of hashing 1 TiB",

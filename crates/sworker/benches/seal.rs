@@ -59,7 +59,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = SealedStore::open(dir.path(), enclave).expect("sealed store");
     let t = Instant::now();
-    store.seal_file(&source, root).expect("seal file");
+    store.seal_file(&source, root, None).expect("seal file");
     let file = bytes as f64 / t.elapsed().as_secs_f64() / 1e6;
 
     println!("seal throughput, {mib} MiB in 256 KiB blocks, one core");

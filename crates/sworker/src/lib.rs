@@ -3,6 +3,8 @@
 //!
 //! - [`enclave`]: the trust boundary — identity key and attestation, per-replica sealing keys
 //!   (D25), SRD derivation (D26), report signing — and an in-process software enclave.
+//! - [`content`]: the content commitment's index kept with each replica, to prove pieces of
+//!   the ordered content (D29) from the sealed copy.
 //! - [`seal`]: sealed replicas on disk with per-file Merkle trees, served back as a verified
 //!   blockstore and provable block by block (D18).
 //! - [`srd`]: spare capacity filled with enclave-derived data, shrunk for files, repaired.
@@ -10,6 +12,7 @@
 //! - [`worker`]: one identity's capacity, validation and repair, and the restart-safe report
 //!   cycle with the chain.
 
+pub mod content;
 pub mod enclave;
 pub mod report;
 pub mod seal;

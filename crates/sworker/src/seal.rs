@@ -7,10 +7,12 @@
 //! sealed. Reads unseal and check the block against its CID, so the store can sit behind the
 //! gateway and Bitswap like any other blockstore.
 
+use crate::content::ContentIndex;
 use crate::enclave::{Enclave, EnclaveError};
 use bytes::Bytes;
 use crust_ipfs::blockstore::{Blockstore, StoreError};
 use crust_ipfs::{Block, Cid};
+use crust_primitives::commitment::ContentCommitment;
 use crust_primitives::merkle::{self, Hash, Proof};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -52,6 +54,24 @@ pub enum SealError {
     /// No such sealed file.
     #[error("{0} is not sealed here")]
     NotSealed(Cid),
+    /// The content index could not be built or used.
+    #[error(transparent)]
+    Content(#[from] crate::content::ContentError),
+    /// The fetched content is not what the order committed to (D29): never sealed.
+    #[error(
+        "its content commits to {} ({} bytes) but the order states {} ({} bytes)",
+        hex(&actual.root), actual.size, hex(&expected.root), expected.size
+    )]
+    CommitmentMismatch {
+        /// What the content commits to.
+        actual: ContentCommitment,
+        /// What the order states.
+        expected: ContentCommitment,
+    },
+}
+
+fn hex(h: &Hash) -> String {
+    crust_primitives::account::to_hex(h)
 }
 
 /// One sealed block's place in its file.
@@ -136,6 +156,10 @@ fn leaves_path(dir: &Path, root: &Cid) -> PathBuf {
     dir.join(format!("{root}.leaves"))
 }
 
+fn content_path(dir: &Path, root: &Cid) -> PathBuf {
+    dir.join(format!("{root}.content"))
+}
+
 fn manifest_path(dir: &Path, root: &Cid) -> PathBuf {
     dir.join(format!("{root}.json"))
 }
@@ -163,7 +187,7 @@ impl SealedStore {
             let path = entry?.path();
             match path.extension().and_then(|e| e.to_str()) {
                 Some("tmp") => fs::remove_file(&path)?,
-                Some("sealed" | "leaves") => data_files.push(path),
+                Some("sealed" | "leaves" | "content") => data_files.push(path),
                 Some("json") => {
                     let bad = |reason: String| SealError::Manifest {
                         path: path.clone(),
@@ -180,7 +204,13 @@ impl SealedStore {
         // A data file without a manifest is an interrupted seal.
         let sealed: HashSet<PathBuf> = read(&store.files)
             .keys()
-            .flat_map(|root| [data_path(dir, root), leaves_path(dir, root)])
+            .flat_map(|root| {
+                [
+                    data_path(dir, root),
+                    leaves_path(dir, root),
+                    content_path(dir, root),
+                ]
+            })
             .collect();
         for path in data_files {
             if !sealed.contains(&path) {
@@ -210,14 +240,26 @@ impl SealedStore {
         read(&self.files).get(root).cloned()
     }
 
-    /// Seals the DAG under `root` from `source`; sealing a file twice is a no-op.
+    /// Seals the DAG under `root` from `source`; sealing a file twice is a no-op. The content
+    /// commitment is computed first (with what proving it takes, [`ContentIndex`]); a file
+    /// whose commitment is not `expected` is refused before anything is written (D29).
     pub fn seal_file(
         &self,
         source: &dyn Blockstore,
         root: Cid,
+        expected: Option<&ContentCommitment>,
     ) -> Result<Arc<SealedFile>, SealError> {
         if let Some(done) = self.file(&root) {
             return Ok(done);
+        }
+        let index = ContentIndex::build(source, root)?;
+        if let Some(expected) = expected
+            && index.commitment != *expected
+        {
+            return Err(SealError::CommitmentMismatch {
+                actual: index.commitment,
+                expected: *expected,
+            });
         }
         let tmp_data = data_path(&self.dir, &root).with_extension("sealed.tmp");
         let mut out = io::BufWriter::with_capacity(4 << 20, File::create(&tmp_data)?);
@@ -250,6 +292,12 @@ impl SealedStore {
             f.write_all(&leaves.concat())?;
             f.sync_all()?;
         }
+        let tmp_content = content_path(&self.dir, &root).with_extension("content.tmp");
+        {
+            let mut f = File::create(&tmp_content)?;
+            f.write_all(&index.encode())?;
+            f.sync_all()?;
+        }
         let tmp_manifest = manifest_path(&self.dir, &root).with_extension("json.tmp");
         let json = serde_json::to_vec(&file).map_err(|e| io::Error::other(e.to_string()))?;
         {
@@ -259,6 +307,7 @@ impl SealedStore {
         }
         fs::rename(&tmp_data, data_path(&self.dir, &root))?;
         fs::rename(&tmp_leaves, leaves_path(&self.dir, &root))?;
+        fs::rename(&tmp_content, content_path(&self.dir, &root))?;
         fs::rename(&tmp_manifest, manifest_path(&self.dir, &root))?;
         File::open(&self.dir)?.sync_all()?;
         self.insert(root, file).map_err(io::Error::other)?;
@@ -321,6 +370,28 @@ impl SealedStore {
         Ok((sealed, proof))
     }
 
+    /// The content index of a sealed file: its commitment and what proving it takes.
+    pub fn content_index(&self, root: &Cid) -> Result<ContentIndex, SealError> {
+        if self.file(root).is_none() {
+            return Err(SealError::NotSealed(*root));
+        }
+        Ok(ContentIndex::load(&content_path(&self.dir, root))?)
+    }
+
+    /// Piece `index` of `root`'s canonical CAR with its path to the content commitment,
+    /// rebuilt from the sealed blocks (each unsealed and checked against its CID).
+    pub fn prove_content(&self, root: &Cid, index: u64) -> Result<(Vec<u8>, Proof), SealError> {
+        let content = self.content_index(root)?;
+        let read = |cid: &Cid| -> Result<Vec<u8>, String> {
+            match Blockstore::get(self, cid) {
+                Ok(Some(data)) => Ok(data.to_vec()),
+                Ok(None) => Err("not in the sealed store".into()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        Ok(content.prove(root, index, &read)?)
+    }
+
     /// Deletes a sealed replica (its order ended or space is needed).
     pub fn remove(&self, root: &Cid) -> Result<(), SealError> {
         let Some(file) = write(&self.files).remove(root) else {
@@ -338,10 +409,13 @@ impl SealedStore {
         }
         fs::remove_file(manifest_path(&self.dir, root))?;
         fs::remove_file(data_path(&self.dir, root))?;
-        match fs::remove_file(leaves_path(&self.dir, root)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
+        for path in [leaves_path(&self.dir, root), content_path(&self.dir, root)] {
+            match fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
         }
+        Ok(())
     }
 
     /// Checks every block of `root`: unseals it and verifies it against its CID. Returns the

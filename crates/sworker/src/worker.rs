@@ -15,8 +15,11 @@ use crate::srd::{Srd, SrdConfig, SrdError};
 use crust_ipfs::Cid;
 use crust_ipfs::blockstore::Blockstore;
 use crust_primitives::Signature;
+use crust_primitives::commitment::ContentCommitment;
 use crust_primitives::merkle;
-use crust_runtime::swork::challenge::{self, ChallengeAnswer, SrdAnswer};
+use crust_runtime::swork::challenge::{
+    self, Challenge, ChallengeAnswer, ContentProof, PendingProof, SealedProof, SrdAnswer,
+};
 use crust_runtime::swork::{Root, WorkReport};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -44,6 +47,15 @@ pub enum WorkerError {
     /// A storage challenge cannot be answered from the data held.
     #[error("storage challenge: {0}")]
     Challenge(String),
+    /// A challenged file's data is damaged or missing: repair it (re-fetch and re-seal), then
+    /// answer again.
+    #[error("cannot answer for {cid}: {reason}")]
+    Unanswerable {
+        /// The file.
+        cid: Cid,
+        /// Why.
+        reason: String,
+    },
     /// A capacity smaller than the sealed files (files are never dropped to fit).
     #[error("capacity {capacity} is below the {files} bytes of sealed files")]
     CapacityBelowFiles {
@@ -62,6 +74,14 @@ pub enum WorkerError {
         /// What is left.
         available: u64,
     },
+}
+
+impl WorkerError {
+    /// Whether the file was refused because its content is not what the order committed to
+    /// (D29): retrying cannot help.
+    pub fn is_commitment_mismatch(&self) -> bool {
+        matches!(self, Self::Seal(SealError::CommitmentMismatch { .. }))
+    }
 }
 
 /// How much the worker may use and where.
@@ -236,11 +256,13 @@ impl Worker {
     }
 
     /// Seals the file under `root` from `source`, removing SRD first when the capacity
-    /// needs the room.
+    /// needs the room. With `expected`, a file whose content commitment differs is refused
+    /// before anything is sealed ([`WorkerError::is_commitment_mismatch`], D29).
     pub fn store_file(
         &mut self,
         source: &dyn Blockstore,
         root: Cid,
+        expected: Option<&ContentCommitment>,
     ) -> Result<Arc<SealedFile>, WorkerError> {
         if let Some(done) = self.sealed.file(&root) {
             // Ordered again while being dropped: keep it (and report it) after all.
@@ -263,7 +285,7 @@ impl Worker {
         if over > 0 {
             self.srd.shrink(over)?;
         }
-        Ok(self.sealed.seal_file(source, root)?)
+        Ok(self.sealed.seal_file(source, root, expected)?)
     }
 
     /// Drops a sealed file (its order ended): the next report deletes it, and its data goes
@@ -359,43 +381,90 @@ impl Worker {
         }])
     }
 
-    /// Answers this slot's storage challenges on the last accepted report (D18): for each,
-    /// a 4 KiB piece of a sealed block with its proofs up to the committed files root.
-    pub fn answers(&self, slot_hash: &Root) -> Result<Vec<ChallengeAnswer>, WorkerError> {
+    /// Answers this slot's storage challenges (D18): `picks` are the challenges with the CID
+    /// the chain's list holds at each picked position. Each answer proves a piece of the
+    /// ordered content (against the order's commitment) and a 4 KiB piece of the sealed copy
+    /// (up to the files root of the last accepted report).
+    pub fn answers(&self, picks: &[(Challenge, Cid)]) -> Result<Vec<ChallengeAnswer>, WorkerError> {
         let committed = &self.state.committed;
         let leaves: Vec<merkle::Hash> = committed.iter().map(Committed::leaf).collect();
-        let anchor = self.enclave.public_key();
         let mut out = Vec::new();
-        for c in challenge::challenges(slot_hash, &anchor, committed.len() as u64) {
-            let Some(file) = usize::try_from(c.file).ok().and_then(|i| committed.get(i)) else {
-                return Err(WorkerError::Challenge(
-                    "challenged file out of range".into(),
-                ));
+        for (c, cid) in picks {
+            let Some(at) = committed.iter().position(|f| f.cid == *cid) else {
+                return Err(WorkerError::Challenge(format!(
+                    "{cid} is challenged but the last accepted report does not hold it"
+                )));
             };
-            let file_proof = merkle::prove(&leaves, c.file as usize)
+            let file = &committed[at];
+            let file_proof = merkle::prove(&leaves, at)
                 .ok_or_else(|| WorkerError::Challenge("no proof for the file".into()))?;
+            let damaged = |e: &dyn std::fmt::Display| WorkerError::Unanswerable {
+                cid: *cid,
+                reason: e.to_string(),
+            };
             let block = c.block(file.block_count);
-            let (sealed, block_proof) = self.sealed.prove(&file.cid, block)?;
+            let (sealed, block_proof) = self
+                .sealed
+                .prove(&file.cid, block)
+                .map_err(|e| damaged(&e))?;
             let pieces = merkle::piece_leaves(&sealed);
             let piece = c.piece(pieces.len() as u64);
             let piece_proof = merkle::prove(&pieces, piece as usize)
                 .ok_or_else(|| WorkerError::Challenge("empty sealed block".into()))?;
             let start = piece as usize * merkle::PIECE_BYTES;
             let end = (start + merkle::PIECE_BYTES).min(sealed.len());
+            let content = self
+                .content_proof(cid, |pieces| vec![c.content_piece(pieces)])
+                .map_err(|e| damaged(&e))?;
             out.push(ChallengeAnswer {
-                cid: file.cid,
-                size: file.size,
-                sealed_root: file.sealed_root,
-                block_count: file.block_count,
-                file_proof,
-                piece_count: pieces.len() as u64,
-                piece_root: merkle::root(&pieces),
-                block_proof,
-                piece: sealed[start..end].to_vec(),
-                piece_proof,
+                cid: *cid,
+                content: content
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| WorkerError::Challenge("no content piece".into()))?,
+                sealed: SealedProof {
+                    sealed_root: file.sealed_root,
+                    block_count: file.block_count,
+                    file_proof,
+                    piece_count: pieces.len() as u64,
+                    piece_root: merkle::root(&pieces),
+                    block_proof,
+                    piece: sealed[start..end].to_vec(),
+                    piece_proof,
+                },
             });
         }
         Ok(out)
+    }
+
+    /// The first proof of a pending replica of `cid` held under `anchor` (D30), for the seed
+    /// the chain gives it (the hash of the block that recorded the replica).
+    pub fn pending_proof(
+        &self,
+        cid: &Cid,
+        seed: &Root,
+        anchor: &Root,
+    ) -> Result<PendingProof, WorkerError> {
+        let content = self.content_proof(cid, |pieces| {
+            challenge::pending_pieces(seed, anchor, cid, pieces)
+        })?;
+        Ok(PendingProof { cid: *cid, content })
+    }
+
+    /// Content proofs of the pieces `which` names for a file of that many pieces.
+    fn content_proof(
+        &self,
+        cid: &Cid,
+        which: impl FnOnce(u64) -> Vec<u64>,
+    ) -> Result<Vec<ContentProof>, WorkerError> {
+        let index = self.sealed.content_index(cid)?;
+        which(index.commitment.pieces())
+            .into_iter()
+            .map(|i| {
+                let (piece, proof) = self.sealed.prove_content(cid, i)?;
+                Ok(ContentProof { piece, proof })
+            })
+            .collect()
     }
 
     /// One validation round: `samples` SRD leaves and `samples` sealed blocks chosen from
@@ -423,8 +492,9 @@ impl Worker {
 
     /// Re-seals a lost file from `source` (the blocks re-fetched from the data network).
     pub fn repair(&mut self, source: &dyn Blockstore, root: Cid) -> Result<(), WorkerError> {
+        let expected = self.sealed.content_index(&root).ok().map(|i| i.commitment);
         self.sealed.remove(&root)?;
-        self.sealed.seal_file(source, root)?;
+        self.sealed.seal_file(source, root, expected.as_ref())?;
         Ok(())
     }
 
@@ -550,7 +620,7 @@ mod tests {
         )
         .expect("import")
         .cid;
-        worker.store_file(&source, root).expect("store");
+        worker.store_file(&source, root, None).expect("store");
         // 3 MiB of file data (plus the root node) pushed out 4 units of SRD.
         assert_eq!(worker.srd().size(), 4 << 20);
         assert!(worker.files_bytes() + worker.srd().size() <= 8 << 20);
@@ -563,7 +633,7 @@ mod tests {
         .expect("import")
         .cid;
         assert!(matches!(
-            worker.store_file(&source, too_big),
+            worker.store_file(&source, too_big, None),
             Err(WorkerError::NoSpace { .. })
         ));
         worker.drop_file(&root).expect("drop");
@@ -585,7 +655,7 @@ mod tests {
         )
         .expect("import")
         .cid;
-        worker.store_file(&source, root).expect("store");
+        worker.store_file(&source, root, None).expect("store");
         let accept = |worker: &mut Worker, slot: u64| {
             let (report, _) = worker
                 .prepare_report(slot, [slot as u8; 32])
@@ -601,9 +671,10 @@ mod tests {
         // Dropped: left out of the next report, but still there to answer a challenge.
         worker.drop_file(&root).expect("drop");
         assert_eq!(worker.dropping(), [root]);
-        assert_eq!(worker.answers(&[1; 32]).expect("answers").len(), 1);
+        let pick = vec![(challenge::challenges(&[1; 32], &[0; 32], 1)[0], root)];
+        assert_eq!(worker.answers(&pick).expect("answers").len(), 1);
         // Ordered again before it went: it is kept and reported again.
-        worker.store_file(&source, root).expect("store again");
+        worker.store_file(&source, root, None).expect("store again");
         assert!(worker.dropping().is_empty());
         let report = accept(&mut worker, 20);
         assert!(report.deleted.is_empty() && report.added.is_empty());
@@ -613,6 +684,68 @@ mod tests {
         assert_eq!(report.deleted.len(), 1);
         assert!(worker.sealed().file(&root).is_none());
         assert!(worker.dropping().is_empty());
-        assert!(worker.answers(&[1; 32]).expect("answers").is_empty());
+        assert!(worker.answers(&pick).is_err(), "no longer held");
+    }
+
+    #[test]
+    fn content_that_is_not_what_was_ordered_is_refused_and_proofs_verify() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let enclave = Arc::new(SoftwareEnclave::from_seed(&[3; 32], vec![]));
+        let mut worker = Worker::open(config(dir.path(), 16), enclave).expect("open");
+        let source = MemStore::default();
+        let root = import_file(
+            &distinct(3 << 20, 9)[..],
+            &ImportOptions::default(),
+            &mut StoreSink(&source),
+            &mut |_| {},
+        )
+        .expect("import")
+        .cid;
+        let real = crust_ipfs::commitment::of_dag(&source, root).expect("commitment");
+        let made_up = ContentCommitment {
+            root: [1; 32],
+            size: real.size,
+        };
+        let refused = worker.store_file(&source, root, Some(&made_up));
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(WorkerError::is_commitment_mismatch)
+        );
+        assert!(worker.sealed().file(&root).is_none(), "nothing sealed");
+        worker
+            .store_file(&source, root, Some(&real))
+            .expect("store");
+        // A pending proof and challenge answers, from the sealed copy, verify as the chain
+        // checks them.
+        let seed = [7; 32];
+        let anchor = worker.enclave.public_key();
+        let proof = worker
+            .pending_proof(&root, &seed, &anchor)
+            .expect("pending proof");
+        let asked = challenge::pending_pieces(&seed, &anchor, &root, real.pieces());
+        assert_eq!(proof.content.len(), asked.len());
+        for (i, p) in asked.iter().zip(&proof.content) {
+            challenge::check_content(&real, *i, p).expect("verifies");
+        }
+        let (report, _) = worker.prepare_report(10, [10; 32]).expect("report");
+        assert!(
+            worker
+                .reconcile(Some(report::hash(&report)))
+                .expect("reconcile")
+        );
+        let record = crust_runtime::swork::WorkReportRecord {
+            files_root: report.files_root,
+            files_count: 1,
+            ..Default::default()
+        };
+        for n in 0..8u8 {
+            let c = challenge::challenges(&[n; 32], &anchor, 1)[0];
+            let a = worker.answers(&[(c, root)]).expect("answers").remove(0);
+            challenge::check_content(&real, c.content_piece(real.pieces()), &a.content)
+                .expect("content");
+            challenge::check_sealed(&record, &root, worker.files_bytes(), &c, &a.sealed)
+                .expect("sealed");
+        }
     }
 }

@@ -62,6 +62,28 @@ struct Node {
     accepted: u64,
     challenged: u64,
     srd_challenged: u64,
+    proven: usize,
+    /// Files repaired because a challenge landed on their damage: (slot, file).
+    repaired_for_challenge: Vec<(u64, Cid)>,
+}
+
+/// This slot's challenges for `anchor`, with the CID at each picked position of the chain's
+/// list of its proven replicas.
+fn picks(
+    chain: &Chain,
+    anchor: &[u8; 32],
+    slot_hash: &[u8; 32],
+) -> Vec<(swork::challenge::Challenge, Cid)> {
+    let count = market::index::proven_count(&chain.state, anchor).expect("state");
+    swork::challenge::challenges(slot_hash, anchor, count)
+        .into_iter()
+        .map(|c| {
+            let r = market::index::proven_at(&chain.state, anchor, c.position)
+                .expect("state")
+                .expect("dense list");
+            (c, r.cid)
+        })
+        .collect()
 }
 
 impl Node {
@@ -90,6 +112,8 @@ impl Node {
             accepted: 0,
             challenged: 0,
             srd_challenged: 0,
+            proven: 0,
+            repaired_for_challenge: Vec::new(),
         }
     }
 
@@ -121,7 +145,7 @@ impl Node {
     }
 
     /// Prepares, sends and settles this slot's report.
-    fn report(&mut self, chain: &mut Chain, slot: u64) {
+    fn report(&mut self, chain: &mut Chain, slot: u64, refetch: &dyn Fn(Cid) -> Arc<MemStore>) {
         let start = slot * SLOT_BLOCKS;
         if let Some(r) =
             swork::work_report(&chain.state, &self.enclave.public_key()).expect("state")
@@ -134,17 +158,26 @@ impl Node {
             .worker()
             .prepare_report(start, block_hash(start))
             .expect("prepare");
-        // D18: every report answers the slot's storage challenges from the sealed data.
-        let answers = self.worker().answers(&block_hash(start)).expect("answers");
+        // D18: every report answers the slot's storage challenges from the sealed data, on
+        // the replicas the chain picks from its own list.
+        let picks = picks(chain, &self.enclave.public_key(), &block_hash(start));
+        // A challenge that lands on damaged data is answered after repairing it.
+        let answers = match self.worker().answers(&picks) {
+            Err(crust_sworker::worker::WorkerError::Unanswerable { cid, .. }) => {
+                self.worker().repair(&*refetch(cid), cid).expect("repair");
+                self.repaired_for_challenge.push((slot, cid));
+                self.worker().answers(&picks).expect("answers after repair")
+            }
+            other => other.expect("answers"),
+        };
         let srd = self
             .worker()
             .srd_answers(&block_hash(start))
             .expect("SRD answers");
         self.srd_challenged += srd.len() as u64;
-        let committed = swork::work_report(&chain.state, &self.enclave.public_key())
-            .expect("state")
-            .map_or(0, |r| r.files_count);
-        assert_eq!(answers.len() as u64, committed.min(2), "slot {slot}");
+        let proven =
+            market::index::proven_count(&chain.state, &self.enclave.public_key()).expect("state");
+        assert_eq!(answers.len() as u64, proven.min(2), "slot {slot}");
         self.challenged += answers.len() as u64;
         self.send(chain, &work, &sig, &answers, &srd);
         let accepted = self.chain_hash(chain);
@@ -152,6 +185,34 @@ impl Node {
             self.worker().reconcile(accepted).expect("reconcile"),
             "slot {slot}"
         );
+    }
+
+    /// Proves the replicas the chain holds as pending for this worker (D30), once their seed
+    /// block is known. Returns how many.
+    fn prove(&mut self, chain: &mut Chain) -> usize {
+        let anchor = self.enclave.public_key();
+        let mut proofs = Vec::new();
+        for f in self.worker().sealed().files() {
+            let cid = f.cid();
+            if let Some(market::index::AnchorEntry::Pending { since, .. }) =
+                market::index::entry(&chain.state, &anchor, &cid, &self.who).expect("state")
+                && let Some(seed) =
+                    crust_runtime::system::block_hash(&chain.state, since).expect("state")
+            {
+                proofs.push(
+                    self.worker()
+                        .pending_proof(&cid, &seed, &anchor)
+                        .expect("proof"),
+                );
+            }
+        }
+        let ctx = chain.ctx(self.who);
+        for batch in proofs.chunks(swork::challenge::PROVE_BATCH) {
+            atomically(&mut chain.state, |s| swork::prove_replicas(s, &ctx, batch))
+                .expect("proofs accepted");
+        }
+        self.proven += proofs.len();
+        proofs.len()
     }
 
     fn send(
@@ -204,6 +265,18 @@ fn a_simulated_week() {
     let mut b = Node::new(dir.path(), "b", 2);
     for node in [&mut a, &mut b] {
         node.register(&mut chain);
+        // Collateral, so the first-four payouts reach them (D30: once proven).
+        balances::mint(&mut chain.state, &node.who, 1_000 * crust_primitives::CRU).expect("mint");
+        let ctx = chain.ctx(node.who);
+        atomically(&mut chain.state, |s| {
+            crust_runtime::benefits::add_benefit_funds(
+                s,
+                &ctx,
+                500 * crust_primitives::CRU,
+                crust_runtime::benefits::FundsType::Market,
+            )
+        })
+        .expect("collateral");
         assert_eq!(node.worker().fill_srd().expect("fill"), CAPACITY >> 20);
     }
     let srd_at_start = a.worker().srd().size();
@@ -228,7 +301,9 @@ fn a_simulated_week() {
             .expect("order");
             for node in [&mut a, &mut b] {
                 let scratch = fetch(&rt, &user_addr, cid, node.net_seed + 100);
-                node.worker().store_file(&*scratch, cid).expect("store");
+                node.worker()
+                    .store_file(&*scratch, cid, Some(&commitment))
+                    .expect("store");
                 assert!(node.worker().files_bytes() + node.worker().srd().size() <= CAPACITY);
             }
             files.push(cid);
@@ -268,6 +343,13 @@ fn a_simulated_week() {
             }
         }
 
+        // New replicas are proven once their seed is known, before they are challenged.
+        for (node, offline) in [(&mut a, false), (&mut b, b_offline)] {
+            if !offline {
+                node.prove(&mut chain);
+            }
+        }
+
         // Reports, with A's two restarts.
         match slot {
             80 => {
@@ -283,7 +365,7 @@ fn a_simulated_week() {
                     !a.worker().reconcile(accepted).expect("reconcile"),
                     "never sent"
                 );
-                a.report(&mut chain, slot);
+                a.report(&mut chain, slot, &|cid| fetch(&rt, &user_addr, cid, 181));
             }
             90 => {
                 // Sent and accepted, then the process dies before seeing the result.
@@ -292,7 +374,8 @@ fn a_simulated_week() {
                     .worker()
                     .prepare_report(start, block_hash(start))
                     .expect("prepare");
-                let answers = a.worker().answers(&block_hash(start)).expect("answers");
+                let picks = picks(&chain, &a.enclave.public_key(), &block_hash(start));
+                let answers = a.worker().answers(&picks).expect("answers");
                 let srd = a
                     .worker()
                     .srd_answers(&block_hash(start))
@@ -308,10 +391,10 @@ fn a_simulated_week() {
                 a.send(&mut chain, &work, &sig, &answers, &srd);
                 a.accepted -= 1;
             }
-            _ => a.report(&mut chain, slot),
+            _ => a.report(&mut chain, slot, &|cid| fetch(&rt, &user_addr, cid, 181)),
         }
         if !b_offline {
-            b.report(&mut chain, slot);
+            b.report(&mut chain, slot, &|cid| fetch(&rt, &user_addr, cid, 182));
         }
 
         // B's punishment shows in the workload the chain computed for the previous slot:
@@ -365,7 +448,12 @@ fn a_simulated_week() {
         swork::workload(&chain.state, &b.who).expect("workload") > 0,
         "B counts again"
     );
-    let repaired = file_repaired_at.expect("the damaged file was found");
+    // The damage is found by validation or by a challenge landing on it, whichever first.
+    let by_challenge = a.repaired_for_challenge.first().map(|(slot, _)| *slot);
+    let repaired = match (file_repaired_at, by_challenge) {
+        (Some(x), Some(y)) => x.min(y),
+        (x, y) => x.or(y).expect("the damaged file was found"),
+    };
     assert!(
         (50..50 + 24).contains(&repaired),
         "found at slot {repaired}"
@@ -394,7 +482,22 @@ fn a_simulated_week() {
             holders.contains(&a.who) && holders.contains(&b.who),
             "{cid}: {holders:?}"
         );
+        // Both were paid for every file, once each, after proving it (D12, D30).
+        assert!(
+            info.paid_owners.contains(&a.who) && info.paid_owners.contains(&b.who),
+            "{cid} paid {:?}",
+            info.paid_owners
+        );
     }
+    for node in [&a, &b] {
+        let (_, reward) =
+            crust_runtime::benefits::collateral_and_reward(&chain.state, &node.who).expect("state");
+        assert!(reward > 0, "rewards kept");
+    }
+    // Every replica was proven before it counted: A once per file (7), B twice for the files
+    // it held before going offline.
+    assert_eq!(a.proven, 7);
+    assert!(b.proven > 7, "B proved {} times", b.proven);
     let record = swork::work_report(&chain.state, &a.enclave.public_key())
         .expect("state")
         .expect("record");

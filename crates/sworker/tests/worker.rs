@@ -31,8 +31,8 @@ fn sealed_replicas_read_back_bit_exact_and_differ_per_identity() {
 
     let a = SealedStore::open(&dir.path().join("a"), enclave(1)).expect("sealed a");
     let b = SealedStore::open(&dir.path().join("b"), enclave(2)).expect("sealed b");
-    let file = a.seal_file(&source, root).expect("seal a");
-    b.seal_file(&source, root).expect("seal b");
+    let file = a.seal_file(&source, root, None).expect("seal a");
+    b.seal_file(&source, root, None).expect("seal b");
     assert_eq!(file.blocks.len(), 13, "12 leaves and the root");
     assert!(file.size > data.len() as u64, "leaves plus the root node");
     // Read back through the Blockstore interface (what the gateway and Bitswap use).
@@ -54,7 +54,7 @@ fn sealed_replicas_read_back_bit_exact_and_differ_per_identity() {
     );
     // Sealing again is a no-op; the store reopens with the same replica.
     assert_eq!(
-        a.seal_file(&source, root).expect("again").merkle_root,
+        a.seal_file(&source, root, None).expect("again").merkle_root,
         file.merkle_root
     );
     drop(a);
@@ -68,7 +68,7 @@ fn tampering_is_caught_by_validation_reads_and_challenges() {
     let source = DiskStore::open(dir.path().join("source")).expect("store");
     let root = import(&source, &pattern(2_000_000, 2));
     let sealed = SealedStore::open(&dir.path().join("s"), enclave(3)).expect("sealed");
-    let file = sealed.seal_file(&source, root).expect("seal");
+    let file = sealed.seal_file(&source, root, None).expect("seal");
     assert!(sealed.validate(&root).expect("validate").is_empty());
     let count = file.blocks.len() as u64;
     // An honest challenge answer verifies against the root in the manifest.
@@ -131,7 +131,7 @@ fn an_interrupted_seal_leaves_nothing_behind() {
     let sdir = dir.path().join("s");
     {
         let sealed = SealedStore::open(&sdir, enclave(5)).expect("sealed");
-        sealed.seal_file(&source, root).expect("seal");
+        sealed.seal_file(&source, root, None).expect("seal");
     }
     // What a crash leaves: a temp data file, and a data file whose manifest never landed.
     let orphan = crust_ipfs::Block::raw(b"orphan".to_vec()).cid;
@@ -147,7 +147,7 @@ fn an_interrupted_seal_leaves_nothing_behind() {
     // A file missing from the source cannot be sealed, and leaves no trace either.
     let absent = crust_ipfs::Block::raw(b"never imported".to_vec()).cid;
     assert!(matches!(
-        sealed.seal_file(&source, absent),
+        sealed.seal_file(&source, absent, None),
         Err(SealError::Missing(_))
     ));
     drop(sealed);
@@ -190,7 +190,7 @@ fn reports_of_sealed_files_are_accepted_slot_after_slot() {
     for (slot, to_seal, to_drop) in [(1u64, Some(first), None), (2, Some(second), Some(first))] {
         chain.advance_to(slot * SLOT_BLOCKS + 1);
         if let Some(cid) = to_seal {
-            sealed.seal_file(&source, cid).expect("seal");
+            sealed.seal_file(&source, cid, None).expect("seal");
         }
         if let Some(cid) = to_drop {
             sealed.remove(&cid).expect("remove");

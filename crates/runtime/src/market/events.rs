@@ -86,6 +86,15 @@ pub enum MarketEvent {
         /// Owner.
         owner: AccountId,
     },
+    /// A pending replica was not proven in time (D30): it is dropped and never earned.
+    ReplicaUnproven {
+        /// File.
+        cid: Cid,
+        /// Owner.
+        owner: AccountId,
+        /// The worker that reported it.
+        anchor: [u8; 32],
+    },
     /// A live file fell below the target replica count and now pays new owners again (D12).
     RepairBountyOffered {
         /// File.

@@ -52,5 +52,6 @@ pub fn on_initialize(state: &mut impl State, height: BlockHeight) -> Result<(), 
             }));
         }
     }
-    replicas::process_matured(state, height)
+    replicas::process_matured(state, height)?;
+    replicas::expire_pending(state, height)
 }

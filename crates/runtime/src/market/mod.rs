@@ -14,6 +14,7 @@
 mod errors;
 mod events;
 mod hooks;
+pub mod index;
 pub mod pricing;
 mod replicas;
 #[cfg(test)]
@@ -25,7 +26,8 @@ pub use events::MarketEvent;
 pub use hooks::on_initialize;
 pub use pricing::{file_fee, split_fee};
 pub use replicas::{
-    add_replica, anchor_spower, calculate_spower, purge_anchor, remove_replica, set_storage_supply,
+    add_pending, add_replica, anchor_spower, calculate_spower, prove_pending, purge_anchor,
+    remove_pending, remove_replica, set_storage_supply,
 };
 pub use types::*;
 

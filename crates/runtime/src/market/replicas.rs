@@ -6,6 +6,7 @@
 //! file's multiplied `spower` (after). [`anchor_spower`] is exactly the sum of those
 //! contributions; this module is the only writer, so it cannot drift.
 
+use super::index::{self, AnchorEntry};
 use super::{
     Anchor, FileInfo, MAX_PAID_OWNERS, MAX_REPLICAS, MarketError, MarketEvent, REWARD_PERSON,
     Replica, ReplicaOutcome, ReplicaReport, StorageSupply, counters, file, params, put_file,
@@ -19,18 +20,6 @@ const MODULE: &str = "market";
 
 fn anchor_key(anchor: &Anchor) -> Vec<u8> {
     key(MODULE, "anchor_spower", &[anchor])
-}
-
-fn anchor_file_key(anchor: &Anchor, cid: &Cid, owner: &AccountId) -> Vec<u8> {
-    key(
-        MODULE,
-        "anchor_file",
-        &[anchor, &var(&cid.to_bytes()), owner.as_bytes()],
-    )
-}
-
-fn anchor_files_prefix(anchor: &Anchor) -> Vec<u8> {
-    key(MODULE, "anchor_file", &[anchor])
 }
 
 fn supply_key() -> Vec<u8> {
@@ -159,10 +148,7 @@ fn add_replica_inner(
         },
     );
     adjust_anchor(state, &report.anchor, i128::from(f.file_size))?;
-    state.put(
-        &anchor_file_key(&report.anchor, &report.cid, &report.owner),
-        Vec::new(),
-    );
+    index::insert_proven(state, &report.anchor, &report.cid, &report.owner)?;
 
     let reward = pay_replica_owner(state, &mut f, &report.owner)?;
     let cfg = system::config(state)?;
@@ -173,6 +159,126 @@ fn add_replica_inner(
     refresh_spower(state, height, &report.cid, &mut f)?;
     put_file(state, &report.cid, &f);
     Ok(ReplicaOutcome::Added { reward })
+}
+
+/// Records a reported replica as pending (D30): it earns nothing, and counts for nothing,
+/// until [`prove_pending`] after its first passed challenge; unproven by `deadline`, it is
+/// dropped. The same checks as [`add_replica`] apply first (a known file of the ordered size,
+/// an owner not yet holding it, room for another replica).
+pub fn add_pending(
+    state: &mut impl State,
+    height: BlockHeight,
+    report: &ReplicaReport,
+    deadline: BlockHeight,
+) -> Result<ReplicaOutcome, MarketError> {
+    let outcome = add_pending_inner(state, height, report, deadline)?;
+    state.emit(Event::Market(MarketEvent::ReplicaReported {
+        cid: report.cid,
+        owner: report.owner,
+        outcome: outcome.clone(),
+    }));
+    Ok(outcome)
+}
+
+fn add_pending_inner(
+    state: &mut impl State,
+    height: BlockHeight,
+    report: &ReplicaReport,
+    deadline: BlockHeight,
+) -> Result<ReplicaOutcome, MarketError> {
+    let Some(f) = file(state, &report.cid)? else {
+        return Ok(ReplicaOutcome::UnknownFile);
+    };
+    if f.file_size != report.reported_size {
+        return Ok(ReplicaOutcome::SizeMismatch {
+            ordered: f.file_size,
+            reported: report.reported_size,
+        });
+    }
+    if f.replicas.iter().any(|r| r.owner == report.owner) {
+        return Ok(ReplicaOutcome::AlreadyHeld);
+    }
+    if f.replicas.len() >= MAX_REPLICAS {
+        return Ok(ReplicaOutcome::Full);
+    }
+    if index::entry(state, &report.anchor, &report.cid, &report.owner)?.is_some() {
+        return Ok(ReplicaOutcome::AlreadyHeld);
+    }
+    index::insert_pending(
+        state,
+        &report.anchor,
+        &report.cid,
+        &report.owner,
+        &AnchorEntry::Pending {
+            who: report.who,
+            valid_at: report.valid_at.min(height),
+            since: height,
+            deadline,
+        },
+    );
+    Ok(ReplicaOutcome::Pending)
+}
+
+/// Turns a pending replica whose challenge passed into a proven one: it joins the file's
+/// replicas and is paid and counted from now on, as [`add_replica`] does. When it cannot join
+/// (the file closed, the owner got another copy proven first, the file is full) the pending
+/// entry is dropped. Returns what happened, `None` if no such pending replica exists.
+pub fn prove_pending(
+    state: &mut impl State,
+    height: BlockHeight,
+    anchor: &Anchor,
+    cid: &Cid,
+    owner: &AccountId,
+) -> Result<Option<ReplicaOutcome>, MarketError> {
+    let Some(AnchorEntry::Pending { who, valid_at, .. }) = index::entry(state, anchor, cid, owner)?
+    else {
+        return Ok(None);
+    };
+    let Some(f) = file(state, cid)? else {
+        index::remove(state, anchor, cid, owner)?;
+        return Ok(Some(ReplicaOutcome::UnknownFile));
+    };
+    let report = ReplicaReport {
+        cid: *cid,
+        who,
+        owner: *owner,
+        anchor: *anchor,
+        valid_at,
+        reported_size: f.file_size,
+    };
+    let outcome = add_replica(state, height, &report)?;
+    if !matches!(outcome, ReplicaOutcome::Added { .. }) {
+        index::remove(state, anchor, cid, owner)?;
+    }
+    Ok(Some(outcome))
+}
+
+/// Drops a worker's pending replica (its report deleted the file before proving it).
+pub fn remove_pending(
+    state: &mut impl State,
+    anchor: &Anchor,
+    cid: &Cid,
+    owner: &AccountId,
+) -> Result<bool, MarketError> {
+    if let Some(AnchorEntry::Pending { .. }) = index::entry(state, anchor, cid, owner)? {
+        index::remove(state, anchor, cid, owner)?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Drops pending replicas whose proving deadline passed by `now` (a missing answer), at most
+/// [`super::SPOWER_MATURITY_PER_BLOCK`] per block.
+pub(super) fn expire_pending(state: &mut impl State, now: BlockHeight) -> Result<(), MarketError> {
+    for (anchor, cid, owner) in index::expire_pending(state, now, super::SPOWER_MATURITY_PER_BLOCK)?
+    {
+        state.emit(Event::Market(MarketEvent::ReplicaUnproven {
+            cid,
+            owner,
+            anchor,
+        }));
+    }
+    Ok(())
 }
 
 /// Credits the owner of a new replica with its share of the file's amount, if a paid slot is
@@ -229,7 +335,7 @@ pub fn remove_replica(
         &replica.anchor,
         -i128::from(f.contribution(&replica)),
     )?;
-    state.delete(&anchor_file_key(&replica.anchor, cid, &replica.owner));
+    index::remove(state, &replica.anchor, cid, &replica.owner)?;
     state.emit(Event::Market(MarketEvent::ReplicaRemoved {
         cid: *cid,
         owner: *owner,
@@ -260,7 +366,7 @@ pub(super) fn remove_all_contributions(
 ) -> Result<(), MarketError> {
     for replica in &f.replicas {
         adjust_anchor(state, &replica.anchor, -i128::from(f.contribution(replica)))?;
-        state.delete(&anchor_file_key(&replica.anchor, cid, &replica.owner));
+        index::remove(state, &replica.anchor, cid, &replica.owner)?;
     }
     Ok(())
 }
@@ -277,7 +383,7 @@ pub fn purge_anchor(
     cursor: Option<&[u8]>,
     limit: usize,
 ) -> Result<Option<Vec<u8>>, MarketError> {
-    let prefix = anchor_files_prefix(anchor);
+    let prefix = index::entries_prefix(anchor);
     let entries = state.scan(&prefix, cursor, limit);
     let next = if entries.len() < limit {
         None
@@ -300,6 +406,10 @@ pub fn purge_anchor(
         if only_owner.is_some_and(|o| *o != owner) {
             continue;
         }
+        if let Some(AnchorEntry::Pending { .. }) = index::entry(state, anchor, &cid, &owner)? {
+            index::remove(state, anchor, &cid, &owner)?;
+            continue;
+        }
         let held_by = file(state, &cid)?.and_then(|f| {
             f.replicas
                 .into_iter()
@@ -309,7 +419,9 @@ pub fn purge_anchor(
             Some(r) => {
                 remove_replica(state, height, &cid, &r.who, &owner)?;
             }
-            None => state.delete(&k),
+            None => {
+                index::remove(state, anchor, &cid, &owner)?;
+            }
         }
     }
     Ok(next)

@@ -393,6 +393,8 @@ pub enum ReplicaOutcome {
         /// Reward credited to the owner's unclaimed merchant reward.
         reward: Balance,
     },
+    /// Recorded as pending: it earns once its first challenge passes (D30).
+    Pending,
     /// The owner already holds a replica of this file.
     AlreadyHeld,
     /// The file already has the maximum number of replicas.

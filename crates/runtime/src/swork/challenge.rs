@@ -1,54 +1,81 @@
-//! Storage challenges (D18): each report answers random questions about the data the previous
-//! report committed to.
+//! Storage challenges (D18): what the chain asks a worker about the replicas it is paid for.
 //!
-//! A report commits to a files root: a Merkle tree over the held files sorted by CID, each
-//! leaf binding the CID, the size, the root over the file's sealed blocks and their count
-//! ([`file_leaf`]); each sealed block's leaf is the root over its 4 KiB pieces
-//! ([`merkle::block_leaf`]). The next report is made in a later slot, whose first block's hash
-//! nobody knew when the commitment was made; from it and the anchor the chain derives
-//! [`FILE_CHALLENGES`] picks (a file, a block of it, a piece of that block) and the report must
-//! carry, for each, the piece's bytes with the three inclusion proofs. The chain checks them
-//! against the committed root and the file count it keeps itself. A worker that lost or never
-//! kept the sealed data cannot answer; its report is refused, so it misses the slot, which
-//! drops its replicas and zeroes its workload (D18's missed-report rule).
+//! **Which replicas.** The chain keeps each worker's proven replicas in a dense list
+//! ([`crate::market::index`]); each report is asked about [`FILE_CHALLENGES`] positions of that
+//! list, picked from the hash of the report slot's first block (nobody knew it when the
+//! previous report was made) and the worker's anchor. A worker cannot steer the picks to files
+//! it kept: the list is the chain's, not a list the worker declares.
+//!
+//! **Two proofs per picked replica.**
+//! - *Content* (D29): one [`PIECE_BYTES`](crust_primitives::commitment::PIECE_BYTES) piece of
+//!   the file's canonical serialization with its path to the order's content commitment.
+//!   The chain checks it alone: the commitment was fixed by the order, and the piece index and
+//!   piece count come from the chain, never from the prover.
+//! - *Sealed replica* (D25): one 4 KiB piece of the worker's sealed copy, with its path through
+//!   the block's piece root and the file's sealed root up to the files root the previous report
+//!   committed to. That the sealed bytes encrypt the content, under a key no other identity
+//!   has, is vouched for by the attested enclave, not by the chain: it is what keeps one
+//!   plaintext copy from answering for two identities.
+//!
+//! **New replicas** (D30) earn nothing until they prove the content once: a reported replica
+//! is pending; [`pending_piece`] picks a piece from the hash of the block that recorded it (after
+//! the report, so unknown to the worker when it reported), and a `ProveReplicas` call answers
+//! with [`PendingProof`]s. Unproven by its deadline, the replica is dropped.
+//!
+//! A wrong or missing answer refuses the report; a worker without an accepted report misses
+//! the slot, which drops all its replicas and zeroes its workload (D18's missed-report rule).
 //!
 //! SRD is challenged the same way ([`verify_srd`]): one 4 KiB piece of one 1 MiB leaf of one
 //! unit the previous report's SRD root committed to. Units are removed newest first (to make
 //! room for files) and appended at the end, so only positions below both reports' unit counts
-//! are asked about; the unit size is bound into each unit's leaf ([`srd_leaf`]).
-//!
-//! What this proves: the worker holds the sealed bytes it committed to, now. Sealing with a
-//! per-replica key makes two identities' bytes different, so one copy cannot answer for two.
-//! That the committed bytes are an encryption of the file is vouched for by the attested
-//! enclave that sealed them, not by the chain.
+//! are asked about; the unit size is bound into each unit's leaf ([`srd_leaf`]). What SRD is
+//! made of is vouched for by the enclave alone.
 
 use super::{Anchor, Root, SworkError, WorkReportRecord};
+use crate::market::{self, index};
+use crate::state::State;
 use crust_primitives::Cid;
 use crust_primitives::codec::max_items;
+use crust_primitives::commitment::{self, ContentCommitment};
 use crust_primitives::merkle::{self, Hash, PIECE_BYTES, Proof};
 use sha2::{Digest, Sha256};
 
-/// Files challenged per report (fewer when the worker holds fewer files).
+/// Replicas challenged per report (fewer when the worker holds fewer proven replicas).
 pub const FILE_CHALLENGES: u64 = 2;
+
+/// Content pieces a pending replica proves before it earns (fewer for a file of fewer pieces):
+/// a worker holding a fraction q of a file passes with probability q^4 (1/16 for half of it).
+pub const PENDING_PIECES: u64 = 4;
+
+/// Pending replicas one `ProveReplicas` call may prove (each proof is under 12.5 KiB).
+pub const PROVE_BATCH: usize = 4;
 
 /// The most pieces a sealed block may have (a 4 MiB block).
 pub const MAX_PIECES: u64 = 1024;
 
-/// The answer to one challenge: a piece of a sealed block of a committed file, with its path
-/// up to the files root.
+/// A piece of a file's canonical serialization and its path to the order's commitment.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChallengeAnswer {
-    /// The file's CID.
-    pub cid: Cid,
-    /// Its size (as in the files-root leaf).
-    pub size: u64,
-    /// The root over its sealed blocks.
+pub struct ContentProof {
+    /// The piece's bytes (the last piece may be short).
+    pub piece: Vec<u8>,
+    /// Its path to the commitment's root.
+    pub proof: Proof,
+}
+crust_primitives::impl_codec_struct!(ContentProof {
+    piece: max_items(commitment::PIECE_BYTES),
+    proof,
+});
+
+/// A piece of a sealed block of a committed file, with its path up to the files root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedProof {
+    /// The root over the file's sealed blocks.
     pub sealed_root: Hash,
     /// How many sealed blocks it has.
     pub block_count: u64,
     /// The file's leaf in the files root.
     pub file_proof: Proof,
-    /// The challenged block's piece count and the root over its pieces.
+    /// The challenged block's piece count.
     pub piece_count: u64,
     /// Root over the challenged block's pieces.
     pub piece_root: Hash,
@@ -59,9 +86,7 @@ pub struct ChallengeAnswer {
     /// The piece's leaf under the block's piece root.
     pub piece_proof: Proof,
 }
-crust_primitives::impl_codec_struct!(ChallengeAnswer {
-    cid,
-    size,
+crust_primitives::impl_codec_struct!(SealedProof {
     sealed_root,
     block_count,
     file_proof,
@@ -70,6 +95,36 @@ crust_primitives::impl_codec_struct!(ChallengeAnswer {
     block_proof,
     piece: max_items(PIECE_BYTES),
     piece_proof,
+});
+
+/// The answer to one challenge on a picked replica: both proofs for the file at the picked
+/// position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChallengeAnswer {
+    /// The file's CID (must be the one at the picked position).
+    pub cid: Cid,
+    /// A piece of the ordered content.
+    pub content: ContentProof,
+    /// A piece of the sealed replica.
+    pub sealed: SealedProof,
+}
+crust_primitives::impl_codec_struct!(ChallengeAnswer {
+    cid,
+    content,
+    sealed
+});
+
+/// A pending replica's first proof (D30): the pieces [`pending_pieces`] names, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingProof {
+    /// The file.
+    pub cid: Cid,
+    /// The pieces and their paths to the order's commitment.
+    pub content: Vec<ContentProof>,
+}
+crust_primitives::impl_codec_struct!(PendingProof {
+    cid,
+    content: max_items(PENDING_PIECES as usize)
 });
 
 /// SRD challenged per report (none when either report holds no SRD).
@@ -124,7 +179,7 @@ pub fn srd_leaf(unit_id: u64, unit_leaves: u32, unit_root: &Hash) -> Hash {
     merkle::leaf(&data)
 }
 
-fn picks(domain: &[u8], slot_hash: &Root, anchor: &Anchor, n: u64) -> [u64; 3] {
+fn picks(domain: &[u8], slot_hash: &Root, anchor: &Anchor, n: u64) -> [u64; 4] {
     let mut h = Sha256::new();
     h.update(domain);
     h.update(slot_hash);
@@ -136,13 +191,14 @@ fn picks(domain: &[u8], slot_hash: &Root, anchor: &Anchor, n: u64) -> [u64; 3] {
         b.copy_from_slice(&d[i * 8..i * 8 + 8]);
         u64::from_be_bytes(b)
     };
-    [word(0), word(1), word(2)]
+    [word(0), word(1), word(2), word(3)]
 }
 
 /// The raw SRD picks for `anchor` in the slot `slot_hash`: (unit, leaf, piece), each reduced
 /// modulo the counts (units below both reports', the unit's leaves, [`SRD_LEAF_PIECES`]).
 pub fn srd_picks(slot_hash: &Root, anchor: &Anchor) -> [u64; 3] {
-    picks(b"crust/challenge/srd/v1", slot_hash, anchor, 0)
+    let [unit, leaf, piece, _] = picks(b"crust/challenge/srd/v1", slot_hash, anchor, 0);
+    [unit, leaf, piece]
 }
 
 /// How many SRD challenges a report of `srd_size` bytes answers on a previous one of
@@ -228,79 +284,106 @@ pub fn file_leaf(cid: &Cid, size: u64, sealed_root: &Hash, block_count: u64) -> 
     merkle::leaf(&data)
 }
 
-/// One challenge: which file (by position in the CID-sorted list), and the raw picks for the
-/// block and the piece (reduced modulo the counts the answer's file and block commit to).
+/// One challenge: which replica (a position in the worker's proven list), and the raw picks
+/// for the content piece, the sealed block and the sealed piece (reduced modulo the counts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Challenge {
-    /// Position of the file in the committed, CID-sorted list.
-    pub file: u64,
-    /// Block pick (modulo the file's block count).
+    /// Position in the worker's list of proven replicas.
+    pub position: u64,
+    /// Content piece pick (modulo the commitment's piece count).
+    pub content_pick: u64,
+    /// Sealed block pick (modulo the file's sealed block count).
     pub block_pick: u64,
-    /// Piece pick (modulo the block's piece count).
+    /// Sealed piece pick (modulo the block's piece count).
     pub piece_pick: u64,
 }
 
 impl Challenge {
-    /// The block index for a file of `block_count` blocks.
+    /// The content piece for a commitment of `pieces` pieces.
+    pub fn content_piece(&self, pieces: u64) -> u64 {
+        self.content_pick % pieces.max(1)
+    }
+    /// The sealed block index for a file of `block_count` blocks.
     pub fn block(&self, block_count: u64) -> u64 {
         self.block_pick % block_count.max(1)
     }
-    /// The piece index for a block of `piece_count` pieces.
+    /// The sealed piece index for a block of `piece_count` pieces.
     pub fn piece(&self, piece_count: u64) -> u64 {
         self.piece_pick % piece_count.max(1)
     }
 }
 
 /// The challenges for `anchor` in the slot whose first block hashes to `slot_hash`, over a
-/// commitment of `files_count` files.
-pub fn challenges(slot_hash: &Root, anchor: &Anchor, files_count: u64) -> Vec<Challenge> {
-    if files_count == 0 {
-        return Vec::new();
-    }
-    (0..FILE_CHALLENGES.min(files_count))
-        .map(|n| {
-            let [file, block_pick, piece_pick] = picks(b"crust/challenge/v1", slot_hash, anchor, n);
-            Challenge {
-                file: file % files_count,
-                block_pick,
-                piece_pick,
-            }
-        })
-        .collect()
-}
-
-/// Checks the answers to the challenges on `committed` for `anchor` in the slot `slot_hash`.
-pub fn verify(
-    committed: &WorkReportRecord,
-    slot_hash: &Root,
-    anchor: &Anchor,
-    answers: &[ChallengeAnswer],
-) -> Result<(), SworkError> {
-    let asked = challenges(slot_hash, anchor, committed.files_count);
-    if answers.len() != asked.len() {
-        return Err(SworkError::ChallengeFailed {
-            challenge: answers.len().min(asked.len()) as u64,
-            why: "wrong number of challenge answers",
+/// worker holding `replica_count` proven replicas: distinct positions, as many as
+/// [`FILE_CHALLENGES`] or the replicas allow.
+pub fn challenges(slot_hash: &Root, anchor: &Anchor, replica_count: u64) -> Vec<Challenge> {
+    let mut out: Vec<Challenge> = Vec::new();
+    for n in 0..FILE_CHALLENGES.min(replica_count) {
+        let [position, content_pick, block_pick, piece_pick] =
+            picks(b"crust/challenge/v2", slot_hash, anchor, n);
+        let mut position = position % replica_count;
+        while out.iter().any(|c| c.position == position) {
+            position = (position + 1) % replica_count;
+        }
+        out.push(Challenge {
+            position,
+            content_pick,
+            block_pick,
+            piece_pick,
         });
     }
-    for (n, (c, a)) in asked.iter().zip(answers).enumerate() {
-        check(committed, c, a).map_err(|why| SworkError::ChallengeFailed {
-            challenge: n as u64,
-            why,
-        })?;
+    out
+}
+
+/// The content pieces a pending replica of `cid` held by `anchor` must prove, for a
+/// commitment of `pieces` pieces, from `seed` (the hash of the block that recorded the
+/// replica): [`PENDING_PIECES`] distinct pieces, or all of a smaller file's.
+pub fn pending_pieces(seed: &Root, anchor: &Anchor, cid: &Cid, pieces: u64) -> Vec<u64> {
+    let mut h = Sha256::new();
+    h.update(b"crust/challenge/pending/v1");
+    h.update(seed);
+    h.update(anchor);
+    h.update(cid.to_bytes());
+    let d: [u8; 32] = h.finalize().into();
+    let mut out: Vec<u64> = Vec::new();
+    let pieces = pieces.max(1);
+    for word in d.chunks_exact(8).take(PENDING_PIECES.min(pieces) as usize) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(word);
+        let mut i = u64::from_be_bytes(b) % pieces;
+        while out.contains(&i) {
+            i = (i + 1) % pieces;
+        }
+        out.push(i);
+    }
+    out
+}
+
+/// Checks a content proof for piece `index` against the order's commitment.
+pub fn check_content(
+    commitment: &ContentCommitment,
+    index: u64,
+    a: &ContentProof,
+) -> Result<(), &'static str> {
+    if a.proof.index != index {
+        return Err("the content piece is another than the one asked for");
+    }
+    if !commitment::verify_piece(commitment, index, &a.piece, &a.proof) {
+        return Err("the content piece does not match the order's commitment");
     }
     Ok(())
 }
 
-fn check(
+/// Checks a sealed-replica proof for `cid` of `size` bytes against the files root `committed`
+/// to, for challenge `c`.
+pub fn check_sealed(
     committed: &WorkReportRecord,
+    cid: &Cid,
+    size: u64,
     c: &Challenge,
-    a: &ChallengeAnswer,
+    a: &SealedProof,
 ) -> Result<(), &'static str> {
-    if a.file_proof.index != c.file {
-        return Err("the answer is for another file");
-    }
-    let leaf = file_leaf(&a.cid, a.size, &a.sealed_root, a.block_count);
+    let leaf = file_leaf(cid, size, &a.sealed_root, a.block_count);
     if !merkle::verify(
         &committed.files_root,
         committed.files_count,
@@ -310,7 +393,7 @@ fn check(
         return Err("the file is not in the committed files root");
     }
     if a.block_count == 0 || a.block_proof.index != c.block(a.block_count) {
-        return Err("the answer is for another block");
+        return Err("the answer is for another sealed block");
     }
     let block = merkle::block_leaf_from(a.piece_count, &a.piece_root);
     if !merkle::verify(&a.sealed_root, a.block_count, &block, &a.block_proof) {
@@ -320,7 +403,7 @@ fn check(
         || a.piece_count > MAX_PIECES
         || a.piece_proof.index != c.piece(a.piece_count)
     {
-        return Err("the answer is for another piece");
+        return Err("the answer is for another sealed piece");
     }
     if a.piece.is_empty()
         || !merkle::verify(
@@ -330,7 +413,50 @@ fn check(
             &a.piece_proof,
         )
     {
-        return Err("the piece does not match the block's piece root");
+        return Err("the sealed piece does not match the block's piece root");
+    }
+    Ok(())
+}
+
+/// Checks the answers to this slot's challenges on `anchor`'s proven replicas: the replicas
+/// are read from the chain's list, their commitments and sizes from their orders, and the
+/// sealed proofs go up to the files root of the previous report (`committed`).
+pub fn verify(
+    state: &impl State,
+    committed: &WorkReportRecord,
+    slot_hash: &Root,
+    anchor: &Anchor,
+    answers: &[ChallengeAnswer],
+) -> Result<(), SworkError> {
+    let count = index::proven_count(state, anchor)?;
+    let asked = challenges(slot_hash, anchor, count);
+    if answers.len() != asked.len() {
+        return Err(SworkError::ChallengeFailed {
+            challenge: answers.len().min(asked.len()) as u64,
+            why: "wrong number of challenge answers",
+        });
+    }
+    for (n, (c, a)) in asked.iter().zip(answers).enumerate() {
+        let fail = |why| SworkError::ChallengeFailed {
+            challenge: n as u64,
+            why,
+        };
+        let Some(replica) = index::proven_at(state, anchor, c.position)? else {
+            return Err(fail("no replica at the picked position"));
+        };
+        if replica.cid != a.cid {
+            return Err(fail("the answer is for another file"));
+        }
+        let Some(file) = market::file(state, &a.cid)? else {
+            return Err(fail("the picked file has no order"));
+        };
+        check_content(
+            &file.commitment,
+            c.content_piece(file.commitment.pieces()),
+            &a.content,
+        )
+        .map_err(fail)?;
+        check_sealed(committed, &a.cid, file.file_size, c, &a.sealed).map_err(fail)?;
     }
     Ok(())
 }

@@ -1,89 +1,131 @@
-//! Storage challenges (D18) over real Merkle trees: honest answers pass, every kind of lie
-//! fails, and `report_works` refuses a report whose answers are missing or wrong.
+//! Storage challenges (D18) and proving new replicas (D30) over real Merkle trees and a real
+//! chain state: honest workers pass and earn; every kind of lie fails and earns nothing.
 
 use super::challenge::*;
 use super::*;
+use crate::market::index::{self, AnchorEntry};
 use crate::testing::*;
+use crust_primitives::commitment::{self as cc, ContentCommitment};
 use crust_primitives::merkle::{self, Hash, PIECE_BYTES};
 use crust_primitives::{Cid, Keypair};
 
-/// Sealed bytes a worker holds: files sorted by CID, each a list of sealed blocks.
-struct Held {
-    files: Vec<(Cid, u64, Vec<Vec<u8>>)>,
-}
-
 fn bytes(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 11) as u8)
         .collect()
 }
 
-impl Held {
-    /// Files of 1, 3 and 5 blocks of mixed sizes (a block smaller than a piece, one of
-    /// exactly one piece, several spanning many pieces).
-    fn new() -> Self {
-        let mut files: Vec<(Cid, u64, Vec<Vec<u8>>)> = [
-            (cid_n(1), vec![bytes(100, 1)]),
-            (
-                cid_n(2),
-                vec![bytes(PIECE_BYTES, 2), bytes(262_160, 3), bytes(5_000, 4)],
-            ),
-            (
-                cid_n(3),
-                (0..5)
-                    .map(|i| bytes(70_000 + i * 999, 5 + i as u8))
-                    .collect(),
-            ),
-        ]
-        .into_iter()
-        .map(|(cid, blocks)| {
-            let size = blocks.iter().map(|b| b.len() as u64 - 16).sum();
-            (cid, size, blocks)
-        })
-        .collect();
-        files.sort_by_key(|f| f.0.to_bytes());
-        Self { files }
-    }
+/// One file as a worker holds it: the content (its canonical serialization) and its sealed
+/// blocks.
+#[derive(Clone)]
+pub(super) struct File {
+    pub(super) cid: Cid,
+    pub(super) content: Vec<u8>,
+    pub(super) sealed: Vec<Vec<u8>>,
+}
 
-    fn sealed_root(blocks: &[Vec<u8>]) -> Hash {
+impl File {
+    /// A file of `content_len` bytes of content sealed into `blocks` blocks.
+    pub(super) fn new(n: u8, content_len: usize, blocks: usize) -> Self {
+        let content = bytes(content_len, n);
+        let per = content_len.div_ceil(blocks.max(1)).max(1);
+        let sealed = content
+            .chunks(per)
+            .map(|c| {
+                let mut b = c.to_vec();
+                b.extend_from_slice(&[n; 16]); // the seal's tag
+                b.iter_mut().for_each(|x| *x ^= 0x5a);
+                b
+            })
+            .collect();
+        Self {
+            cid: cid_n(n),
+            content,
+            sealed,
+        }
+    }
+    pub(super) fn size(&self) -> u64 {
+        self.content.len() as u64
+    }
+    pub(super) fn commitment(&self) -> ContentCommitment {
+        cc::commit(&self.content)
+    }
+    pub(super) fn sealed_root(&self) -> Hash {
         merkle::root(
-            &blocks
+            &self
+                .sealed
                 .iter()
                 .map(|b| merkle::block_leaf(b))
                 .collect::<Vec<_>>(),
         )
     }
-
-    fn leaves(&self) -> Vec<Hash> {
-        self.files
-            .iter()
-            .map(|(cid, size, blocks)| {
-                file_leaf(cid, *size, &Self::sealed_root(blocks), blocks.len() as u64)
-            })
-            .collect()
+    pub(super) fn leaf(&self) -> Hash {
+        file_leaf(
+            &self.cid,
+            self.size(),
+            &self.sealed_root(),
+            self.sealed.len() as u64,
+        )
     }
+    pub(super) fn content_proof(&self, index: u64) -> ContentProof {
+        let leaves: Vec<Hash> = self
+            .content
+            .chunks(cc::PIECE_BYTES)
+            .map(merkle::leaf)
+            .collect();
+        let i = index as usize;
+        ContentProof {
+            piece: self.content
+                [i * cc::PIECE_BYTES..((i + 1) * cc::PIECE_BYTES).min(self.content.len())]
+                .to_vec(),
+            proof: merkle::prove(&leaves, i).unwrap(),
+        }
+    }
+}
 
-    fn record(&self) -> WorkReportRecord {
+/// What a worker committed to in its last report: files in CID order.
+pub(super) struct Held {
+    pub(super) files: Vec<File>,
+}
+
+impl Held {
+    pub(super) fn new(mut files: Vec<File>) -> Self {
+        files.sort_by_key(|f| f.cid.to_bytes());
+        Self { files }
+    }
+    /// Files of mixed shapes: one piece, a short last piece, many blocks.
+    pub(super) fn mixed() -> Self {
+        Self::new(vec![
+            File::new(1, 100, 1),
+            File::new(2, 3 * cc::PIECE_BYTES + 5, 3),
+            File::new(3, 40_000, 5),
+            File::new(4, 9_000, 2),
+        ])
+    }
+    pub(super) fn leaves(&self) -> Vec<Hash> {
+        self.files.iter().map(File::leaf).collect()
+    }
+    pub(super) fn record(&self) -> WorkReportRecord {
         WorkReportRecord {
             files_root: merkle::root(&self.leaves()),
             files_count: self.files.len() as u64,
             ..WorkReportRecord::default()
         }
     }
-
-    fn answer(&self, c: &Challenge) -> ChallengeAnswer {
-        let (cid, size, blocks) = &self.files[c.file as usize];
-        let block_leaves: Vec<Hash> = blocks.iter().map(|b| merkle::block_leaf(b)).collect();
-        let b = c.block(blocks.len() as u64) as usize;
-        let sealed = &blocks[b];
+    pub(super) fn get(&self, cid: &Cid) -> Option<(usize, &File)> {
+        self.files.iter().enumerate().find(|(_, f)| f.cid == *cid)
+    }
+    pub(super) fn sealed_proof(&self, at: usize, c: &Challenge) -> SealedProof {
+        let f = &self.files[at];
+        let block_leaves: Vec<Hash> = f.sealed.iter().map(|b| merkle::block_leaf(b)).collect();
+        let b = c.block(f.sealed.len() as u64) as usize;
+        let sealed = &f.sealed[b];
         let pieces = merkle::piece_leaves(sealed);
         let p = c.piece(pieces.len() as u64) as usize;
-        ChallengeAnswer {
-            cid: *cid,
-            size: *size,
+        SealedProof {
             sealed_root: merkle::root(&block_leaves),
-            block_count: blocks.len() as u64,
-            file_proof: merkle::prove(&self.leaves(), c.file as usize).unwrap(),
+            block_count: f.sealed.len() as u64,
+            file_proof: merkle::prove(&self.leaves(), at).unwrap(),
             piece_count: pieces.len() as u64,
             piece_root: merkle::root(&pieces),
             block_proof: merkle::prove(&block_leaves, b).unwrap(),
@@ -91,46 +133,349 @@ impl Held {
             piece_proof: merkle::prove(&pieces, p).unwrap(),
         }
     }
-
-    fn answers(&self, slot_hash: &Root, anchor: &Anchor) -> Vec<ChallengeAnswer> {
-        challenges(slot_hash, anchor, self.files.len() as u64)
+    /// Honest answers to the slot's challenges, reading the picks from the chain.
+    pub(super) fn answers(
+        &self,
+        state: &impl State,
+        slot_hash: &Root,
+        anchor: &Anchor,
+    ) -> Vec<ChallengeAnswer> {
+        let count = index::proven_count(state, anchor).unwrap();
+        challenges(slot_hash, anchor, count)
             .iter()
-            .map(|c| self.answer(c))
+            .map(|c| {
+                let r = index::proven_at(state, anchor, c.position)
+                    .unwrap()
+                    .unwrap();
+                let (at, f) = self.get(&r.cid).expect("a held file");
+                ChallengeAnswer {
+                    cid: f.cid,
+                    content: f.content_proof(c.content_piece(f.commitment().pieces())),
+                    sealed: self.sealed_proof(at, c),
+                }
+            })
+            .collect()
+    }
+    /// Honest proofs for every pending replica of `anchor` whose seed is known.
+    pub(super) fn pending_proofs(
+        &self,
+        state: &impl State,
+        anchor: &Anchor,
+        owner: &AccountId,
+    ) -> Vec<PendingProof> {
+        self.files
+            .iter()
+            .filter_map(|f| {
+                let Some(AnchorEntry::Pending { since, .. }) =
+                    index::entry(state, anchor, &f.cid, owner).unwrap()
+                else {
+                    return None;
+                };
+                let seed = crate::system::block_hash(state, since).unwrap()?;
+                let asked = pending_pieces(&seed, anchor, &f.cid, f.commitment().pieces());
+                Some(PendingProof {
+                    cid: f.cid,
+                    content: asked.into_iter().map(|i| f.content_proof(i)).collect(),
+                })
+            })
             .collect()
     }
 }
 
+pub(super) const SLOT: u64 = 300;
 const ANCHOR: Anchor = [0xa7; 32];
 
-#[test]
-fn honest_answers_pass_for_many_seeds_and_picks_spread() {
-    let held = Held::new();
-    let record = held.record();
-    let mut files_hit = [0u32; 3];
-    for n in 0u8..=200 {
-        let seed = [n; 32];
-        let asked = challenges(&seed, &ANCHOR, 3);
-        assert_eq!(asked.len(), FILE_CHALLENGES as usize);
-        for c in &asked {
-            files_hit[c.file as usize] += 1;
-        }
-        let answers = held.answers(&seed, &ANCHOR);
-        verify(&record, &seed, &ANCHOR, &answers).unwrap();
-        // The picks depend on the anchor: another identity's answers do not fit.
-        let other = held.answers(&seed, &[0x11; 32]);
-        if other != answers {
-            assert!(verify(&record, &seed, &ANCHOR, &other).is_err());
-        }
-    }
-    assert!(files_hit.iter().all(|&h| h > 60), "{files_hit:?}");
-    // One file: one challenge; none: nothing to answer.
-    assert_eq!(challenges(&[1; 32], &ANCHOR, 1).len(), 1);
-    assert!(challenges(&[1; 32], &ANCHOR, 0).is_empty());
-    verify(&WorkReportRecord::default(), &[1; 32], &ANCHOR, &[]).unwrap();
+pub(super) fn hash_of(h: u64) -> Root {
+    let mut x = [0x3c; 32];
+    x[..8].copy_from_slice(&h.to_be_bytes());
+    x
 }
 
-fn fails(record: &WorkReportRecord, seed: &Root, answers: &[ChallengeAnswer]) -> &'static str {
-    match verify(record, seed, &ANCHOR, answers) {
+/// A chain with one registered storage worker (ALICE's enclave `//challenged`), orders for
+/// `held`'s files placed by BOB, and blocks with distinct hashes.
+pub(super) struct Net {
+    pub(super) chain: Chain,
+    pub(super) enclave: Keypair,
+    pub(super) pk: EnclaveKey,
+    pub(super) prev: Root,
+}
+
+impl Net {
+    pub(super) fn new(held: &Held) -> Self {
+        Self::with_orders(held.files.iter().map(|f| (f.cid, f.size(), f.commitment())))
+    }
+    pub(super) fn with_orders(orders: impl Iterator<Item = (Cid, u64, ContentCommitment)>) -> Self {
+        let mut chain = Chain::mock();
+        let root = chain.root();
+        let code = [0xc0; 32];
+        set_code(&mut chain.state, &root, &code, 10_000_000).unwrap();
+        let authority = Keypair::from_suri("//Authority").unwrap();
+        set_authorities(&mut chain.state, &root, &[authority.public()], 1).unwrap();
+        assert!(params(&chain.state).unwrap().challenges, "on by default");
+        let enclave = Keypair::from_suri("//challenged").unwrap();
+        let pk = enclave.public().0;
+        let payload = registration_payload(&code, &ALICE, &pk);
+        let attestation = Attestation::Authorities {
+            signatures: vec![(authority.public(), authority.sign(&payload))],
+        };
+        let ctx = chain.ctx(ALICE);
+        register(
+            &mut chain.state,
+            &ctx,
+            &code,
+            &pk,
+            &enclave.sign(&payload),
+            &attestation,
+        )
+        .unwrap();
+        chain.set_free(BOB, 1_000_000_000_000);
+        chain.set_free(ALICE, 1_000_000_000_000);
+        chain.add_collateral(ALICE, 100_000_000_000);
+        for (cid, size, commitment) in orders {
+            let ctx = chain.ctx(BOB);
+            crate::market::place_storage_order(&mut chain.state, &ctx, &cid, size, 0, &commitment)
+                .unwrap();
+        }
+        Self {
+            chain,
+            enclave,
+            pk,
+            prev: [0; 32],
+        }
+    }
+    pub(super) fn advance(&mut self, to: u64) {
+        while self.chain.height < to {
+            self.chain.height += 1;
+            let block = crate::BlockContext {
+                height: self.chain.height,
+                era: 0,
+                author: ROOT,
+                parent_hash: hash_of(self.chain.height - 1),
+                timestamp_ms: 0,
+            };
+            crate::system::begin_block(&mut self.chain.state, &block).unwrap();
+        }
+    }
+    pub(super) fn report(
+        &self,
+        slot: u64,
+        held: &Held,
+        added: &[&File],
+        deleted: &[&File],
+    ) -> WorkReport {
+        let listed = |fs: &[&File]| {
+            fs.iter()
+                .map(|f| ReportedFile {
+                    cid: f.cid,
+                    size: f.size(),
+                })
+                .collect()
+        };
+        WorkReport {
+            curr_pk: self.pk,
+            ab_upgrade_pk: None,
+            slot,
+            slot_hash: hash_of(slot),
+            srd_size: 0, // SRD challenges: `srd_answers_pass_and_lies_fail`
+            files_size: held.files.iter().map(File::size).sum(),
+            srd_root: [0; 32],
+            files_root: held.record().files_root,
+            added: listed(added),
+            deleted: listed(deleted),
+            prev_report_hash: self.prev,
+        }
+    }
+    /// Sends `report` with `answers` at the current height.
+    pub(super) fn send(
+        &mut self,
+        report: &WorkReport,
+        answers: &[ChallengeAnswer],
+    ) -> Result<(), SworkError> {
+        let ctx = self.chain.ctx(ALICE);
+        let sig = self.enclave.sign(&report_payload(report));
+        crate::state::atomically(&mut self.chain.state, |s| {
+            report_works(s, &ctx, report, &sig, answers, &[])
+        })?;
+        self.prev = report_hash(report);
+        Ok(())
+    }
+    pub(super) fn prove(&mut self, proofs: &[PendingProof]) -> Result<(), SworkError> {
+        let ctx = self.chain.ctx(ALICE);
+        crate::state::atomically(&mut self.chain.state, |s| prove_replicas(s, &ctx, proofs))
+    }
+    pub(super) fn entry(&self, cid: &Cid) -> Option<AnchorEntry> {
+        index::entry(&self.chain.state, &self.pk, cid, &ALICE).unwrap()
+    }
+    pub(super) fn replicas(&self, cid: &Cid) -> usize {
+        self.chain.file(cid).map_or(0, |f| f.replicas.len())
+    }
+    pub(super) fn spower(&self) -> u64 {
+        crate::market::anchor_spower(&self.chain.state, &self.pk).unwrap()
+    }
+    pub(super) fn reward(&self) -> u128 {
+        self.chain.ledger(&ALICE).1
+    }
+}
+
+/// Slot 300 adds every held file; the replicas are pending and earn nothing.
+pub(super) fn first_report(net: &mut Net, held: &Held) {
+    net.advance(SLOT + 1);
+    let all: Vec<&File> = held.files.iter().collect();
+    let r = net.report(SLOT, held, &all, &[]);
+    net.send(&r, &[]).unwrap();
+    net.advance(SLOT + 2); // the queued replicas are applied, pending
+    assert!(
+        held.pending_proofs(&net.chain.state, &net.pk, &ALICE)
+            .is_empty(),
+        "no seed yet"
+    );
+    net.advance(SLOT + 3); // block SLOT + 2's hash, their seed, is known
+}
+
+#[test]
+fn new_replicas_earn_only_after_their_first_proof() {
+    let held = Held::mixed();
+    let mut net = Net::new(&held);
+    first_report(&mut net, &held);
+    for f in &held.files {
+        assert!(matches!(
+            net.entry(&f.cid),
+            Some(AnchorEntry::Pending { .. })
+        ));
+        assert_eq!(
+            net.replicas(&f.cid),
+            0,
+            "a pending replica is not a replica"
+        );
+    }
+    assert_eq!(
+        (net.spower(), net.reward()),
+        (0, 0),
+        "pending earns nothing"
+    );
+    // The seed (the hash of the block that recorded them) is known from the next block.
+    let proofs = held.pending_proofs(&net.chain.state, &net.pk, &ALICE);
+    assert_eq!(proofs.len(), held.files.len());
+    // One wrong proof refuses the whole call.
+    let mut bad = proofs.clone();
+    bad[1].content[0].piece[0] ^= 1;
+    assert!(matches!(
+        net.prove(&bad),
+        Err(SworkError::IllegalProof { proof: 1, .. })
+    ));
+    // A proof for another piece than the one named.
+    let f = &held.files[2];
+    let seed = crate::system::block_hash(&net.chain.state, SLOT + 2)
+        .unwrap()
+        .unwrap();
+    let named = pending_pieces(&seed, &net.pk, &f.cid, f.commitment().pieces());
+    assert_eq!(named.len(), 4);
+    let mut other = PendingProof {
+        cid: f.cid,
+        content: named.iter().map(|i| f.content_proof(*i)).collect(),
+    };
+    other.content[3] = f.content_proof((named[3] + 1) % f.commitment().pieces());
+    assert!(net.prove(&[other.clone()]).is_err());
+    other.content.pop();
+    assert!(net.prove(&[other]).is_err(), "too few pieces");
+    assert_eq!(net.spower(), 0);
+    net.prove(&proofs).unwrap();
+    for f in &held.files {
+        assert!(matches!(
+            net.entry(&f.cid),
+            Some(AnchorEntry::Proven { .. })
+        ));
+        assert_eq!(net.replicas(&f.cid), 1);
+    }
+    assert_eq!(net.spower(), held.files.iter().map(File::size).sum::<u64>());
+    assert!(
+        net.reward() > 0,
+        "the first-four payout comes with the proof"
+    );
+    // Proving again: nothing is pending any more.
+    assert!(net.prove(&proofs[..1]).is_err());
+    assert_eq!(index::proven_count(&net.chain.state, &net.pk).unwrap(), 4);
+}
+
+#[test]
+fn an_unproven_replica_is_dropped_at_its_deadline() {
+    let held = Held::mixed();
+    let mut net = Net::new(&held);
+    first_report(&mut net, &held);
+    let deadline = prove_deadline(&net.chain.state, SLOT + 2).unwrap();
+    net.advance(deadline - 1);
+    assert!(net.entry(&held.files[0].cid).is_some());
+    net.advance(deadline);
+    for f in &held.files {
+        assert_eq!(net.entry(&f.cid), None, "dropped unproven");
+        assert_eq!(net.replicas(&f.cid), 0);
+    }
+    assert_eq!((net.spower(), net.reward()), (0, 0));
+    // Too late to prove.
+    let proofs = held.pending_proofs(&net.chain.state, &net.pk, &ALICE);
+    assert!(proofs.is_empty());
+}
+
+/// An honest worker through `slots` report slots: proves its new replicas, answers every
+/// challenge; returns the net.
+pub(super) fn honest_run(held: &Held, slots: u64) -> Net {
+    let mut net = Net::new(held);
+    first_report(&mut net, held);
+    let proofs = held.pending_proofs(&net.chain.state, &net.pk, &ALICE);
+    net.prove(&proofs).unwrap();
+    for k in 2..=slots {
+        net.advance(k * SLOT + 1);
+        let r = net.report(k * SLOT, held, &[], &[]);
+        let answers = held.answers(&net.chain.state, &hash_of(k * SLOT), &net.pk);
+        assert_eq!(answers.len() as u64, FILE_CHALLENGES);
+        net.send(&r, &answers).unwrap();
+    }
+    net
+}
+
+#[test]
+fn honest_answers_pass_slot_after_slot_and_picks_spread() {
+    let held = Held::mixed();
+    let mut net = honest_run(&held, 3);
+    let mut hit = std::collections::BTreeMap::<Cid, u32>::new();
+    for n in 0u8..=200 {
+        let seed = [n; 32];
+        let asked = challenges(&seed, &net.pk, 4);
+        assert_eq!(asked.len(), 2);
+        assert_ne!(asked[0].position, asked[1].position, "distinct picks");
+        for c in &asked {
+            let r = index::proven_at(&net.chain.state, &net.pk, c.position)
+                .unwrap()
+                .unwrap();
+            *hit.entry(r.cid).or_default() += 1;
+        }
+        let answers = held.answers(&net.chain.state, &seed, &net.pk);
+        let prev = work_report(&net.chain.state, &net.pk).unwrap().unwrap();
+        challenge::verify(&net.chain.state, &prev, &seed, &net.pk, &answers).unwrap();
+    }
+    assert_eq!(hit.len(), 4);
+    assert!(hit.values().all(|&h| h > 60), "{hit:?}");
+    // A report without answers, or with last slot's, is refused; the slot stays open.
+    net.advance(4 * SLOT + 1);
+    let r = net.report(4 * SLOT, &held, &[], &[]);
+    assert!(matches!(
+        net.send(&r, &[]),
+        Err(SworkError::ChallengeFailed { .. })
+    ));
+    let stale = held.answers(&net.chain.state, &hash_of(3 * SLOT), &net.pk);
+    let fresh = held.answers(&net.chain.state, &hash_of(4 * SLOT), &net.pk);
+    if stale != fresh {
+        assert!(net.send(&r, &stale).is_err());
+    }
+    net.send(&r, &fresh).unwrap();
+    // One file: one challenge; none: nothing to answer.
+    assert_eq!(challenges(&[1; 32], &net.pk, 1).len(), 1);
+    assert!(challenges(&[1; 32], &net.pk, 0).is_empty());
+}
+
+fn fails(net: &Net, seed: &Root, answers: &[ChallengeAnswer]) -> &'static str {
+    let prev = work_report(&net.chain.state, &net.pk).unwrap().unwrap();
+    match challenge::verify(&net.chain.state, &prev, seed, &net.pk, answers) {
         Err(SworkError::ChallengeFailed { why, .. }) => why,
         other => panic!("expected a failed challenge, got {other:?}"),
     }
@@ -138,180 +483,64 @@ fn fails(record: &WorkReportRecord, seed: &Root, answers: &[ChallengeAnswer]) ->
 
 #[test]
 fn every_kind_of_wrong_answer_fails() {
-    let held = Held::new();
-    let record = held.record();
+    let held = Held::mixed();
+    let net = honest_run(&held, 2);
     let seed = [9; 32];
-    let good = held.answers(&seed, &ANCHOR);
-    verify(&record, &seed, &ANCHOR, &good).unwrap();
-
+    let good = held.answers(&net.chain.state, &seed, &net.pk);
     assert_eq!(
-        fails(&record, &seed, &good[..1]),
+        fails(&net, &seed, &good[..1]),
         "wrong number of challenge answers"
     );
-    // A flipped bit in the revealed piece.
+    // A flipped bit in the content piece, or in the sealed piece.
     let mut a = good.clone();
-    a[0].piece[0] ^= 1;
-    assert!(fails(&record, &seed, &a).contains("piece"));
-    // A piece that is all there but from another position.
+    a[0].content.piece[0] ^= 1;
+    assert_eq!(
+        fails(&net, &seed, &a),
+        "the content piece does not match the order's commitment"
+    );
     let mut a = good.clone();
-    let asked = challenges(&seed, &ANCHOR, 3);
-    let mut other = asked[0];
-    other.piece_pick = other.piece_pick.wrapping_add(1);
-    let moved = held.answer(&other);
-    if moved.piece_count > 1 {
-        a[0] = moved;
-        assert_eq!(fails(&record, &seed, &a), "the answer is for another piece");
+    a[0].sealed.piece[0] ^= 1;
+    assert_eq!(
+        fails(&net, &seed, &a),
+        "the sealed piece does not match the block's piece root"
+    );
+    // The answers swapped: each is for another file than the one picked.
+    let a = vec![good[1].clone(), good[0].clone()];
+    assert_eq!(fails(&net, &seed, &a), "the answer is for another file");
+    // Another content piece than the one asked for.
+    let asked = challenges(&seed, &net.pk, 4);
+    let (_, f) = held.get(&good[0].cid).unwrap();
+    let pieces = f.commitment().pieces();
+    if pieces > 1 {
+        let mut a = good.clone();
+        a[0].content = f.content_proof((asked[0].content_piece(pieces) + 1) % pieces);
+        assert_eq!(
+            fails(&net, &seed, &a),
+            "the content piece is another than the one asked for"
+        );
     }
-    // Another file than the one asked for.
+    // A lie about the sealed block count breaks the file's leaf; a made-up block, its root.
     let mut a = good.clone();
-    let mut wrong = asked[0];
-    wrong.file = (wrong.file + 1) % 3;
-    a[0] = held.answer(&wrong);
-    assert_eq!(fails(&record, &seed, &a), "the answer is for another file");
-    // A lie about a file's size or block count breaks its leaf.
-    let mut a = good.clone();
-    a[0].size += 1;
+    a[0].sealed.block_count += 1;
     assert_eq!(
-        fails(&record, &seed, &a),
+        fails(&net, &seed, &a),
         "the file is not in the committed files root"
     );
     let mut a = good.clone();
-    a[0].block_count += 1;
+    a[0].sealed.piece_root = [7; 32];
     assert_eq!(
-        fails(&record, &seed, &a),
-        "the file is not in the committed files root"
-    );
-    // A made-up block under the real file.
-    let mut a = good.clone();
-    a[0].piece_root = [7; 32];
-    assert_eq!(
-        fails(&record, &seed, &a),
+        fails(&net, &seed, &a),
         "the block is not in the file's sealed root"
     );
-    // A prover whose tree has a different number of files than the chain counted.
-    let mut bigger = held.record();
-    bigger.files_count = 4;
-    assert!(verify(&bigger, &seed, &ANCHOR, &good).is_err());
-    // The codec bounds the piece: a 4 KiB + 1 piece does not decode.
+    // The codec bounds the pieces: a 2 KiB + 1 content piece does not decode.
     let mut a = good[0].clone();
-    a.piece = vec![0; PIECE_BYTES + 1];
+    a.content.piece = vec![0; cc::PIECE_BYTES + 1];
     let bytes = crust_primitives::codec::encode(&a);
     assert!(crust_primitives::codec::decode::<ChallengeAnswer>(&bytes).is_err());
     let bytes = crust_primitives::codec::encode(&good[0]);
     assert_eq!(
         crust_primitives::codec::decode::<ChallengeAnswer>(&bytes).unwrap(),
         good[0]
-    );
-}
-
-#[test]
-fn a_report_must_answer_the_challenges_on_the_previous_one() {
-    const SLOT: u64 = 300;
-    let mut chain = Chain::mock();
-    let root = chain.root();
-    let code = [0xc0; 32];
-    set_code(&mut chain.state, &root, &code, 100_000).unwrap();
-    let authority = Keypair::from_suri("//Authority").unwrap();
-    set_authorities(&mut chain.state, &root, &[authority.public()], 1).unwrap();
-    assert!(params(&chain.state).unwrap().challenges, "on by default");
-    let enclave = Keypair::from_suri("//challenged").unwrap();
-    let pk = enclave.public().0;
-    let payload = registration_payload(&code, &ALICE, &pk);
-    let attestation = Attestation::Authorities {
-        signatures: vec![(authority.public(), authority.sign(&payload))],
-    };
-    let ctx = chain.ctx(ALICE);
-    register(
-        &mut chain.state,
-        &ctx,
-        &code,
-        &pk,
-        &enclave.sign(&payload),
-        &attestation,
-    )
-    .unwrap();
-
-    let hash_of = |h: u64| {
-        let mut x = [0x3c; 32];
-        x[..8].copy_from_slice(&h.to_be_bytes());
-        x
-    };
-    let advance = |chain: &mut Chain, to: u64| {
-        while chain.height < to {
-            chain.height += 1;
-            let block = crate::BlockContext {
-                height: chain.height,
-                era: 0,
-                author: ROOT,
-                parent_hash: hash_of(chain.height - 1),
-                timestamp_ms: 0,
-            };
-            crate::system::begin_block(&mut chain.state, &block).unwrap();
-        }
-    };
-    let held = Held::new();
-    let record = held.record();
-    let report = |slot: u64, prev: Root, added: Vec<ReportedFile>| WorkReport {
-        curr_pk: pk,
-        ab_upgrade_pk: None,
-        slot,
-        slot_hash: hash_of(slot),
-        srd_size: 0, // SRD challenges: `srd_answers_pass_and_lies_fail`
-        files_size: held.files.iter().map(|f| f.1).sum(),
-        srd_root: [0; 32],
-        files_root: record.files_root,
-        added,
-        deleted: vec![],
-        prev_report_hash: prev,
-    };
-    // Slot 300: the first report commits to three files (nothing to answer yet).
-    advance(&mut chain, SLOT + 1);
-    let added = held
-        .files
-        .iter()
-        .map(|(cid, size, _)| ReportedFile {
-            cid: *cid,
-            size: *size,
-        })
-        .collect();
-    let first = report(SLOT, [0; 32], added);
-    let ctx = chain.ctx(ALICE);
-    report_works(
-        &mut chain.state,
-        &ctx,
-        &first,
-        &enclave.sign(&report_payload(&first)),
-        &[],
-        &[],
-    )
-    .unwrap();
-    assert_eq!(
-        work_report(&chain.state, &pk).unwrap().unwrap().files_count,
-        3
-    );
-
-    // Slot 600: no answers, then wrong answers, are refused; the right ones are accepted.
-    advance(&mut chain, 2 * SLOT + 1);
-    let second = report(2 * SLOT, report_hash(&first), vec![]);
-    let sig = enclave.sign(&report_payload(&second));
-    let ctx = chain.ctx(ALICE);
-    assert!(matches!(
-        report_works(&mut chain.state, &ctx, &second, &sig, &[], &[]),
-        Err(SworkError::ChallengeFailed { .. })
-    ));
-    // Answers made for the previous slot's seed do not fit this slot's.
-    let stale = held.answers(&hash_of(SLOT), &pk);
-    let fresh = held.answers(&hash_of(2 * SLOT), &pk);
-    if stale != fresh {
-        assert!(matches!(
-            report_works(&mut chain.state, &ctx, &second, &sig, &stale, &[]),
-            Err(SworkError::ChallengeFailed { .. })
-        ));
-    }
-    report_works(&mut chain.state, &ctx, &second, &sig, &fresh, &[]).unwrap();
-    assert_eq!(
-        work_report(&chain.state, &pk).unwrap().unwrap().report_slot,
-        2 * SLOT
     );
 }
 

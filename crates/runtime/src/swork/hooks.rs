@@ -98,8 +98,15 @@ fn apply_queued_replicas(state: &mut impl State, height: BlockHeight) -> Result<
                 valid_at: item.report_block,
                 reported_size: item.size,
             };
-            market::add_replica(state, height, &report)?;
+            // D30: with challenges on, a replica earns only once proven.
+            if params(state)?.challenges {
+                let deadline = super::prove_deadline(state, height)?;
+                market::add_pending(state, height, &report, deadline)?;
+            } else {
+                market::add_replica(state, height, &report)?;
+            }
         } else {
+            market::remove_pending(state, &item.anchor, &item.cid, &item.owner)?;
             market::remove_replica(state, height, &item.cid, &item.reporter, &item.owner)?;
         }
     }

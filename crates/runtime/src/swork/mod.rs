@@ -13,6 +13,8 @@
 pub mod challenge;
 #[cfg(test)]
 mod challenge_tests;
+#[cfg(test)]
+mod cheat_tests;
 pub mod dcap;
 #[cfg(test)]
 mod dcap_tests;
@@ -246,6 +248,12 @@ pub enum SworkCall {
         /// New value.
         enabled: bool,
     },
+    /// Prove pending replicas of the caller's identity for the first time (D30): each proof is
+    /// the content pieces [`challenge::pending_pieces`] names; a proven replica starts earning.
+    ProveReplicas {
+        /// Up to [`challenge::PROVE_BATCH`] proofs.
+        proofs: Vec<challenge::PendingProof>,
+    },
     /// Announce where the caller's storage identity serves its replicas (an empty record
     /// withdraws it).
     SetPeer {
@@ -272,6 +280,7 @@ crust_primitives::impl_codec_enum!(SworkCall {
     12 => SetSgxPolicy { policy },
     13 => SetChallenges { enabled },
     14 => SetPeer { record, signature },
+    15 => ProveReplicas { proofs: max_items(challenge::PROVE_BATCH) },
 });
 
 /// Executes an sWork call.
@@ -313,6 +322,7 @@ pub fn dispatch(
         SworkCall::SetSgxPolicy { policy } => set_sgx_policy(state, ctx, policy),
         SworkCall::SetChallenges { enabled } => set_challenges(state, ctx, *enabled),
         SworkCall::SetPeer { record, signature } => set_peer(state, ctx, record, signature),
+        SworkCall::ProveReplicas { proofs } => prove_replicas(state, ctx, proofs),
     }
 }
 
@@ -598,7 +608,7 @@ pub fn report_works(
         check_files_transition(prev, report)?;
         // 10b. Storage challenges on what the previous report committed to (D18).
         if params(state)?.challenges {
-            challenge::verify(prev, &report.slot_hash, &anchor, answers)?;
+            challenge::verify(state, prev, &report.slot_hash, &anchor, answers)?;
             challenge::verify_srd(
                 prev,
                 report.srd_size,
@@ -650,6 +660,68 @@ pub fn report_works(
         who: ctx.caller,
         pk: report.curr_pk,
         slot: report.slot,
+    }));
+    Ok(())
+}
+
+/// The last block a replica recorded at `since` may be proven in: one report slot later (at
+/// least 10 blocks), and never beyond the block hashes the chain keeps (the challenge's seed).
+pub fn prove_deadline(state: &impl State, since: BlockHeight) -> Result<BlockHeight, SworkError> {
+    let window = system::config(state)?
+        .report_slot_blocks
+        .clamp(10, system::BLOCK_HASH_COUNT - 1);
+    Ok(since.saturating_add(window))
+}
+
+/// Proves pending replicas of the caller's identity (D30). Every proof must pass, or the call
+/// changes nothing; a replica that cannot join its file any more (closed, full, or its owner
+/// got another copy proven first) is dropped. Replicas stay pending (and earn nothing) until
+/// proven; the chain drops them at their deadline.
+pub fn prove_replicas(
+    state: &mut impl State,
+    ctx: &CallContext,
+    proofs: &[challenge::PendingProof],
+) -> Result<(), SworkError> {
+    let id = identity(state, &ctx.caller)?.ok_or(SworkError::IdentityNotExist)?;
+    let owner = id.group.unwrap_or(ctx.caller);
+    if proofs.is_empty() || proofs.len() > challenge::PROVE_BATCH {
+        return Err(SworkError::IllegalProof {
+            proof: 0,
+            why: "between 1 and PROVE_BATCH proofs per call",
+        });
+    }
+    for (n, p) in proofs.iter().enumerate() {
+        let fail = |why| SworkError::IllegalProof {
+            proof: n as u64,
+            why,
+        };
+        let Some(market::index::AnchorEntry::Pending { since, who, .. }) =
+            market::index::entry(state, &id.anchor, &p.cid, &owner)?
+        else {
+            return Err(fail("no pending replica of this file"));
+        };
+        if who != ctx.caller {
+            return Err(fail("another account reported this replica"));
+        }
+        // The seed is the hash of the block that recorded the replica, known from the next one.
+        let Some(seed) = system::block_hash(state, since)? else {
+            return Err(fail("too early: the seed block is not final yet"));
+        };
+        let Some(file) = market::file(state, &p.cid)? else {
+            return Err(fail("the file has no order"));
+        };
+        let asked = challenge::pending_pieces(&seed, &id.anchor, &p.cid, file.commitment.pieces());
+        if asked.len() != p.content.len() {
+            return Err(fail("wrong number of content pieces"));
+        }
+        for (index, piece) in asked.into_iter().zip(&p.content) {
+            challenge::check_content(&file.commitment, index, piece).map_err(fail)?;
+        }
+        market::prove_pending(state, ctx.height, &id.anchor, &p.cid, &owner)?;
+    }
+    state.emit(Event::Swork(SworkEvent::ReplicasProven {
+        who: ctx.caller,
+        count: proofs.len() as u32,
     }));
     Ok(())
 }

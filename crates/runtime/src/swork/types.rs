@@ -429,6 +429,14 @@ pub enum SworkError {
         /// What was wrong.
         why: &'static str,
     },
+    /// A pending replica's proof was wrong or came too early (D30).
+    #[error("replica proof {proof} failed: {why}")]
+    IllegalProof {
+        /// Which proof (0-based).
+        proof: u64,
+        /// What was wrong.
+        why: &'static str,
+    },
     /// A peer record that is not printable text of the right shape.
     #[error("peer record rejected: {0}")]
     IllegalPeer(&'static str),
@@ -455,6 +463,13 @@ pub enum SworkError {
 /// What sWork reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum SworkEvent {
+    /// Pending replicas passed their first challenge and earn from now on (D30).
+    ReplicasProven {
+        /// Reporter.
+        who: AccountId,
+        /// How many proofs the call carried.
+        count: u32,
+    },
     /// A storage identity announced (or, with an empty record, withdrew) where it serves.
     PeerSet {
         /// Reporter.
