@@ -9,10 +9,13 @@
 
 use crust_ipfs::blockstore::Blockstore;
 use crust_ipfs::{Cid, block, car, exporter};
-use crust_primitives::commitment::{self, CAP_HEIGHT, Committer, ContentCommitment, PIECE_BYTES};
-use crust_primitives::merkle::{Hash, Proof};
+use crust_primitives::commitment::{CAP_HEIGHT, Committer, ContentCommitment, PIECE_BYTES};
+use crust_primitives::merkle::{self, Hash, Proof};
 use std::io;
 use std::path::Path;
+
+/// Height, above the caps, of the second level of nodes kept.
+pub const TOP_HEIGHT: u32 = 10;
 
 /// One CAR section: the block's CID, where the section starts and its length (prefix and data).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +35,9 @@ pub struct ContentIndex {
     pub commitment: ContentCommitment,
     /// The tree's nodes at [`CAP_HEIGHT`].
     pub caps: Vec<Hash>,
+    /// The nodes [`TOP_HEIGHT`] levels above the caps, so a proof hashes 2^[`TOP_HEIGHT`] caps
+    /// and not all of them (a 1 TiB file has 2^20 caps).
+    pub top: Vec<Hash>,
     /// The CAR's sections in order.
     pub sections: Vec<Section>,
 }
@@ -81,9 +87,11 @@ impl ContentIndex {
             offset += len;
         }
         let (commitment, caps) = committer.finish_with_caps();
+        let top = top_of(&caps);
         Ok(Self {
             commitment,
             caps,
+            top,
             sections,
         })
     }
@@ -127,11 +135,50 @@ impl ContentIndex {
             }
             copy(&mut chunk, &section, s.offset);
         }
-        let proof = commitment::prove_piece(&self.commitment, &self.caps, index, &chunk)
+        let proof = self
+            .prove_in_chunk(index, &chunk)
             .ok_or(ContentError::Mismatch(index))?;
         let start = ((index * PIECE_BYTES as u64) - chunk_start) as usize;
         let end = (start + PIECE_BYTES).min(chunk.len());
         Ok((chunk[start..end].to_vec(), proof))
+    }
+
+    /// The path of piece `index` from the bytes of its 1 MiB chunk (`None` if they do not fit): within the chunk, then
+    /// within its 2^[`TOP_HEIGHT`] caps, then over the kept top nodes. Each level is checked
+    /// against the one above it.
+    pub fn prove_in_chunk(&self, index: u64, chunk: &[u8]) -> Option<Proof> {
+        let span = 1u64 << CAP_HEIGHT;
+        let chunk_index = index / span;
+        let leaves: Vec<Hash> = chunk.chunks(PIECE_BYTES).map(merkle::leaf).collect();
+        let at = usize::try_from(chunk_index).ok()?;
+        if merkle::root(&leaves) != *self.caps.get(at)? {
+            return None;
+        }
+        let lower = merkle::prove(&leaves, usize::try_from(index - chunk_index * span).ok()?)?;
+        let top_span = 1usize << TOP_HEIGHT;
+        let group = at / top_span * top_span;
+        let caps = self
+            .caps
+            .get(group..(group + top_span).min(self.caps.len()))?;
+        if merkle::root(caps) != *self.top.get(at / top_span)? {
+            return None;
+        }
+        let caps_lower = merkle::prove(caps, at - group)?;
+        let caps_upper = merkle::prove(&self.top, at / top_span)?;
+        let caps_proof = merkle::join(
+            chunk_index,
+            self.caps.len() as u64,
+            TOP_HEIGHT,
+            &caps_lower,
+            &caps_upper,
+        )?;
+        merkle::join(
+            index,
+            self.commitment.pieces(),
+            CAP_HEIGHT,
+            &lower,
+            &caps_proof,
+        )
     }
 
     /// The binary form kept next to the sealed replica.
@@ -142,6 +189,10 @@ impl ContentIndex {
         out.extend_from_slice(&(self.caps.len() as u64).to_be_bytes());
         for c in &self.caps {
             out.extend_from_slice(c);
+        }
+        out.extend_from_slice(&(self.top.len() as u64).to_be_bytes());
+        for t in &self.top {
+            out.extend_from_slice(t);
         }
         out.extend_from_slice(&(self.sections.len() as u64).to_be_bytes());
         for s in &self.sections {
@@ -178,6 +229,18 @@ impl ContentIndex {
                     .map_err(|_| ContentError::Damaged("cap"))?,
             );
         }
+        let top_len = r.u64()?;
+        if top_len != caps_len.div_ceil(1 << TOP_HEIGHT) {
+            return Err(ContentError::Damaged("top count"));
+        }
+        let mut top = Vec::with_capacity(top_len as usize);
+        for _ in 0..top_len {
+            top.push(
+                r.take(32)?
+                    .try_into()
+                    .map_err(|_| ContentError::Damaged("top"))?,
+            );
+        }
         let n = r.u64()?;
         let mut sections = Vec::new();
         for _ in 0..n {
@@ -192,9 +255,13 @@ impl ContentIndex {
         if !r.0.is_empty() {
             return Err(ContentError::Damaged("trailing bytes"));
         }
+        if merkle::root(&top) != commitment.root && commitment.size > 0 {
+            return Err(ContentError::Damaged("caps do not give the root"));
+        }
         Ok(Self {
             commitment,
             caps,
+            top,
             sections,
         })
     }
@@ -203,6 +270,15 @@ impl ContentIndex {
     pub fn load(path: &Path) -> Result<Self, ContentError> {
         Self::decode(&std::fs::read(path)?)
     }
+}
+
+/// The nodes [`TOP_HEIGHT`] levels above `caps`.
+fn top_of(caps: &[Hash]) -> Vec<Hash> {
+    let mut b = merkle::Builder::with_cap(TOP_HEIGHT);
+    for c in caps {
+        b.push(*c);
+    }
+    b.finish_with_cap().1
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -238,6 +314,7 @@ mod tests {
     use super::*;
     use crust_ipfs::blockstore::{MemStore, StoreSink};
     use crust_ipfs::importer::{ImportOptions, import_file};
+    use crust_primitives::commitment;
 
     #[test]
     fn proofs_from_the_index_verify_against_the_commitment_and_kubo_s_car() {
@@ -287,5 +364,42 @@ mod tests {
             Ok(d)
         };
         assert!(index.prove(&root, 700, &bad).is_err());
+    }
+
+    #[test]
+    fn proofs_in_a_large_file_go_through_the_kept_top_nodes() {
+        // 3 000 chunks (three groups of 1 024 caps under the top nodes); only chunk 2 500 has
+        // real bytes, the other caps are stand-ins: a proof reads one chunk and 1 024 caps.
+        let chunk: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let leaves: Vec<Hash> = chunk.chunks(PIECE_BYTES).map(merkle::leaf).collect();
+        let mut caps: Vec<Hash> = (0..3000u32)
+            .map(|i| merkle::leaf(&i.to_be_bytes()))
+            .collect();
+        caps[2500] = merkle::root(&leaves);
+        let size = 3000u64 << 20;
+        let index = ContentIndex {
+            commitment: ContentCommitment {
+                root: merkle::root(&caps),
+                size,
+            },
+            top: top_of(&caps),
+            caps,
+            sections: Vec::new(),
+        };
+        assert_eq!(index.top.len(), 3);
+        for piece in [2500 * 512, 2500 * 512 + 77, 2501 * 512 - 1] {
+            let proof = index.prove_in_chunk(piece, &chunk).expect("proof");
+            let at = (piece - 2500 * 512) as usize * PIECE_BYTES;
+            assert!(crust_primitives::commitment::verify_piece(
+                &index.commitment,
+                piece,
+                &chunk[at..at + PIECE_BYTES],
+                &proof
+            ));
+        }
+        // Bytes of another chunk do not fit.
+        assert!(index.prove_in_chunk(10 * 512, &chunk).is_none());
+        let bytes = index.encode();
+        assert_eq!(ContentIndex::decode(&bytes).unwrap(), index);
     }
 }

@@ -74,6 +74,10 @@ fn hex(h: &Hash) -> String {
     crust_primitives::account::to_hex(h)
 }
 
+/// Height of the sealed-leaf tree's nodes kept next to the leaves: each covers 2^10 sealed
+/// blocks (256 MiB of 256 KiB blocks), so a proof reads and hashes 32 KiB of leaves.
+pub const LEAF_CAP_HEIGHT: u32 = 10;
+
 /// One sealed block's place in its file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedBlock {
@@ -252,7 +256,13 @@ impl SealedStore {
         if let Some(done) = self.file(&root) {
             return Ok(done);
         }
-        let index = ContentIndex::build(source, root)?;
+        let index = ContentIndex::build(source, root).map_err(|e| match e {
+            crate::content::ContentError::Export(e) => match *e {
+                crust_ipfs::exporter::ExportError::Missing(cid) => SealError::Missing(cid),
+                other => crate::content::ContentError::Export(Box::new(other)).into(),
+            },
+            other => other.into(),
+        })?;
         if let Some(expected) = expected
             && index.commitment != *expected
         {
@@ -285,11 +295,18 @@ impl SealedStore {
             blocks,
             merkle_root: merkle::root(&leaves),
         };
-        // The leaf hashes, so a challenge is answered without re-reading the whole file.
+        // The leaf hashes and the tree's nodes at [`LEAF_CAP_HEIGHT`], so a challenge is
+        // answered from one subtree's leaves without re-reading (or re-hashing) the file.
+        let mut caps = merkle::Builder::with_cap(LEAF_CAP_HEIGHT);
+        for leaf in &leaves {
+            caps.push(*leaf);
+        }
+        let (_, caps) = caps.finish_with_cap();
         let tmp_leaves = leaves_path(&self.dir, &root).with_extension("leaves.tmp");
         {
             let mut f = File::create(&tmp_leaves)?;
             f.write_all(&leaves.concat())?;
+            f.write_all(&caps.concat())?;
             f.sync_all()?;
         }
         let tmp_content = content_path(&self.dir, &root).with_extension("content.tmp");
@@ -345,29 +362,59 @@ impl SealedStore {
         })
     }
 
-    /// A storage-challenge answer: the sealed bytes of block `index` and their Merkle proof
-    /// (from the leaf hashes kept at sealing time, rebuilt from the data if they are lost or
-    /// do not match the committed root).
+    /// A storage-challenge answer: the sealed bytes of block `index` and their Merkle proof,
+    /// from the leaf hashes and cap nodes kept at sealing time (one subtree of
+    /// 2^[`LEAF_CAP_HEIGHT`] leaves read and hashed), or rebuilt from the data if they are lost
+    /// or do not match the committed root.
     pub fn prove(&self, root: &Cid, index: u64) -> Result<(Vec<u8>, Proof), SealError> {
         let file = self.file(root).ok_or(SealError::NotSealed(*root))?;
         let sealed = self.sealed_block(root, index)?;
-        let kept: Option<Vec<Hash>> = fs::read(leaves_path(&self.dir, root)).ok().map(|raw| {
-            raw.chunks_exact(32)
-                .map(|c| <Hash>::try_from(c).unwrap_or_else(|_| unreachable!("32-byte chunks")))
-                .collect()
-        });
-        let leaves = match kept {
-            Some(l) if l.len() == file.blocks.len() && merkle::root(&l) == file.merkle_root => l,
-            _ => {
-                let mut l = Vec::with_capacity(file.blocks.len());
-                for i in 0..file.blocks.len() as u64 {
-                    l.push(merkle::block_leaf(&self.sealed_block(root, i)?));
-                }
-                l
-            }
-        };
+        let count = file.blocks.len() as u64;
+        if let Some(proof) = self.prove_from_kept(root, &file, index) {
+            return Ok((sealed, proof));
+        }
+        let mut leaves = Vec::with_capacity(file.blocks.len());
+        for i in 0..count {
+            leaves.push(merkle::block_leaf(&self.sealed_block(root, i)?));
+        }
         let proof = merkle::prove(&leaves, index as usize).ok_or(SealError::NotSealed(*root))?;
         Ok((sealed, proof))
+    }
+
+    /// The proof of leaf `index` from the kept leaves and caps, if they are there and match.
+    fn prove_from_kept(&self, root: &Cid, file: &SealedFile, index: u64) -> Option<Proof> {
+        let count = file.blocks.len() as u64;
+        if index >= count {
+            return None;
+        }
+        let span = 1u64 << LEAF_CAP_HEIGHT;
+        let caps_len = count.div_ceil(span);
+        let f = File::open(leaves_path(&self.dir, root)).ok()?;
+        if f.metadata().ok()?.len() != (count + caps_len) * 32 {
+            return None;
+        }
+        let hashes = |at: u64, n: u64| -> Option<Vec<Hash>> {
+            let mut raw = vec![0u8; usize::try_from(n * 32).ok()?];
+            f.read_exact_at(&mut raw, at * 32).ok()?;
+            Some(
+                raw.chunks_exact(32)
+                    .map(|c| <Hash>::try_from(c).unwrap_or_else(|_| unreachable!("32-byte chunks")))
+                    .collect(),
+            )
+        };
+        let caps = hashes(count, caps_len)?;
+        if merkle::root(&caps) != file.merkle_root {
+            return None;
+        }
+        let start = index / span * span;
+        let subtree = hashes(start, span.min(count - start))?;
+        let at = usize::try_from(index / span).ok()?;
+        if merkle::root(&subtree) != *caps.get(at)? {
+            return None;
+        }
+        let lower = merkle::prove(&subtree, usize::try_from(index - start).ok()?)?;
+        let upper = merkle::prove(&caps, at)?;
+        merkle::join(index, count, LEAF_CAP_HEIGHT, &lower, &upper)
     }
 
     /// The content index of a sealed file: its commitment and what proving it takes.

@@ -63,6 +63,48 @@ fn sealed_replicas_read_back_bit_exact_and_differ_per_identity() {
 }
 
 #[test]
+fn challenge_proofs_come_from_one_kept_subtree_and_match_the_full_tree() {
+    // 2 600 blocks of 1 KiB chunks: three subtrees of 1 024 sealed blocks under the kept caps.
+    let dir = tempfile::tempdir().expect("tmp");
+    let source = DiskStore::open(dir.path().join("source")).expect("store");
+    let options = crust_ipfs::importer::ImportOptions {
+        chunk_size: 1024,
+        ..Default::default()
+    };
+    let root = crust_ipfs::importer::import_file(
+        &pattern(2_600_000, 4)[..],
+        &options,
+        &mut crust_ipfs::blockstore::StoreSink(&source),
+        &mut |_| {},
+    )
+    .expect("import")
+    .cid;
+    let sealed_dir = dir.path().join("sealed");
+    let store = SealedStore::open(&sealed_dir, enclave(4)).expect("sealed");
+    let file = store.seal_file(&source, root, None).expect("seal");
+    let n = file.blocks.len();
+    assert!(n > 2 * 1024, "{n} blocks");
+    let leaves: Vec<merkle::Hash> = (0..n as u64)
+        .map(|i| merkle::block_leaf(&store.sealed_block(&root, i).expect("block")))
+        .collect();
+    for i in [0, 1, 1023, 1024, 2047, 2048, n - 1] {
+        let (bytes, proof) = store.prove(&root, i as u64).expect("prove");
+        assert_eq!(merkle::block_leaf(&bytes), leaves[i]);
+        assert_eq!(proof, merkle::prove(&leaves, i).expect("full"), "block {i}");
+        assert!(merkle::verify(
+            &file.merkle_root,
+            n as u64,
+            &leaves[i],
+            &proof
+        ));
+    }
+    // Without the kept leaves the proof is rebuilt from the data, and is the same.
+    std::fs::remove_file(sealed_dir.join(format!("{root}.leaves"))).expect("rm");
+    let (_, proof) = store.prove(&root, 1500).expect("prove");
+    assert_eq!(proof, merkle::prove(&leaves, 1500).expect("full"));
+}
+
+#[test]
 fn tampering_is_caught_by_validation_reads_and_challenges() {
     let dir = tempfile::tempdir().expect("tmp");
     let source = DiskStore::open(dir.path().join("source")).expect("store");
@@ -143,7 +185,11 @@ fn an_interrupted_seal_leaves_nothing_behind() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 3, "data, leaf hashes and manifest: {names:?}");
+    assert_eq!(
+        names.len(),
+        4,
+        "data, leaf hashes, content index and manifest: {names:?}"
+    );
     // A file missing from the source cannot be sealed, and leaves no trace either.
     let absent = crust_ipfs::Block::raw(b"never imported".to_vec()).cid;
     assert!(matches!(
