@@ -71,6 +71,11 @@ pub struct ChainSpec {
     /// How many authorities must sign a registration (default 1).
     #[serde(default = "one")]
     pub swork_authority_threshold: u32,
+    /// Whether SRD of authority-attested workers counts toward stake limits (D31; default
+    /// false: only attestation by hardware vouches for SRD). Dev chains, whose workers run the
+    /// software enclave, say true.
+    #[serde(default)]
+    pub srd_counts_authority_attested: bool,
 }
 
 fn one() -> u32 {
@@ -215,7 +220,9 @@ impl ChainSpec {
                 "swork_authority_threshold must be between 1 and the number of authorities".into(),
             ));
         }
-        genesis = genesis.with_swork_authorities(authorities, self.swork_authority_threshold);
+        genesis = genesis
+            .with_swork_authorities(authorities, self.swork_authority_threshold)
+            .with_srd_counting_authorities(self.srd_counts_authority_attested);
         Ok(genesis)
     }
 }

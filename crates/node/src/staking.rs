@@ -163,12 +163,34 @@ fn cru(v: &Value) -> String {
 
 /// `crust validators`: the committee, the next one if elected, and every candidate's stake limit.
 pub fn validators(chain: &ChainArgs, output: Output) -> Result<(), String> {
-    let view = ChainClient::new(&chain.chain)?.call_json("staking_validators", json!({}))?;
+    let client = ChainClient::new(&chain.chain)?;
+    let mut view = client.call_json("staking_validators", json!({}))?;
+    // D31: what a stake limit is made of. Proven files always; SRD only where the worker's
+    // attestation vouches for it.
+    let swork: crust_runtime::swork::SworkParams = client
+        .read(&crust_runtime::swork::params_key())?
+        .unwrap_or_default();
+    let counted: Vec<&str> = [
+        (swork.srd_counts_authorities, "authorities"),
+        (swork.srd_counts_dcap, "sgx-dcap"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    view["srd_counts_under"] = json!(counted);
     if output == Output::Json {
         print_json(&view);
         return Ok(());
     }
     println!("era {} at block {}", view["era"], view["height"]);
+    println!(
+        "stake limits count proven files, and SRD of workers attested by: {}",
+        if counted.is_empty() {
+            "none".to_owned()
+        } else {
+            counted.join(", ")
+        }
+    );
     for (title, key) in [
         ("committee", "committee"),
         ("next committee", "next_committee"),

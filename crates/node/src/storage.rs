@@ -880,6 +880,12 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             last_validated_slot = Some(slot);
         }
 
+        // D31: how this identity was attested, and whether its SRD counts toward stake limits.
+        let attestation = client
+            .read::<swork::Identity>(&swork::identity_key(&me))?
+            .map(|i| i.attestation);
+        let swork_params: swork::SworkParams =
+            client.read(&swork::params_key())?.unwrap_or_default();
         *status.lock().unwrap_or_else(|p| p.into_inner()) = serde_json::json!({
             "account": account.public().to_ss58(),
             "enclave": crust_primitives::account::to_hex(&enclave.public_key()),
@@ -897,6 +903,8 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             "files_watching": follow.watch.len(),
             "disk_free_bytes": crust_sworker::srd::free_bytes(&args.dir).ok(),
             "srd_bytes": worker.srd().size(),
+            "attestation": attestation.map(|k| k.name()),
+            "srd_counts": attestation.is_some_and(|k| swork_params.srd_counts(k)),
             "capacity_bytes": worker.capacity(),
             "last_report_slot": last_report_slot,
             "last_accepted_slot": record.map(|r| r.report_slot),

@@ -423,6 +423,11 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     // is weighted by effective (limit-clipped) stakes, not by the 10 000 CRU bonds.
     let view = wait("a committee elected on stake limits", 420, || {
         let v = crust_json(&["validators", "--chain", &chain]);
+        // D31: the devnet's software-enclave workers are authority-attested; their SRD counts.
+        assert_eq!(
+            v["srd_counts_under"],
+            serde_json::json!(["authorities", "sgx-dcap"])
+        );
         let candidates = v["candidates"].as_array()?.clone();
         let limit_of = |stash: &Value| {
             candidates

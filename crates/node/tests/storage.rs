@@ -326,6 +326,9 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
     assert_eq!(status["files_valid"], 1, "{status}");
     assert_eq!(status["files_lost"], serde_json::json!([]), "{status}");
     assert_eq!(status["files_pending"], serde_json::json!([]), "{status}");
+    // D31: the dev chain counts its authority-attested workers' SRD.
+    assert_eq!(status["attestation"], "authorities", "{status}");
+    assert_eq!(status["srd_counts"], true, "{status}");
     assert!(status["disk_free_bytes"].as_u64().unwrap() > 0, "{status}");
     assert_eq!(status["capacity_bytes"], 64 << 20);
     let control = std::fs::read_to_string(bob_dir.join("control")).unwrap();

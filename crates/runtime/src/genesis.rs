@@ -27,6 +27,8 @@ pub struct Genesis {
     pub swork_codes: Vec<(crate::swork::CodeMeasurement, BlockHeight)>,
     /// sWork attestation authorities at genesis and how many must sign (D17a).
     pub swork_authorities: (Vec<AccountId>, u32),
+    /// Whether SRD of authority-attested workers counts toward stake limits (D31; dev chains).
+    pub srd_counts_authorities: bool,
 }
 
 /// A staker at genesis.
@@ -72,6 +74,7 @@ impl Genesis {
             staking_validator_count: 4,
             swork_codes: Vec::new(),
             swork_authorities: (Vec::new(), 1),
+            srd_counts_authorities: false,
         }
     }
 
@@ -88,6 +91,12 @@ impl Genesis {
     /// Sets the attestation authorities and how many of them must sign a registration.
     pub fn with_swork_authorities(mut self, authorities: Vec<AccountId>, threshold: u32) -> Self {
         self.swork_authorities = (authorities, threshold);
+        self
+    }
+
+    /// Counts SRD of authority-attested workers toward stake limits (D31), as dev chains do.
+    pub fn with_srd_counting_authorities(mut self, counts: bool) -> Self {
+        self.srd_counts_authorities = counts;
         self
     }
 
@@ -163,6 +172,9 @@ impl Genesis {
         let (authorities, threshold) = &self.swork_authorities;
         if !authorities.is_empty() {
             crate::swork::set_authorities(state, &root, authorities, *threshold)?;
+        }
+        if self.srd_counts_authorities {
+            crate::swork::set_srd_policy(state, &root, true, true)?;
         }
         Ok(())
     }

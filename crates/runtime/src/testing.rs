@@ -44,7 +44,10 @@ pub fn anchor(n: u8) -> market::Anchor {
 /// byte fee 1000 per MiB, keys fee 0, market enabled. Benefits: report-work cost 50, limit
 /// ratio 1%, market cost ratio 95%, bonding duration 2 eras.
 pub fn reference_mock() -> Genesis {
+    // The reference counts every worker's SRD; D31 makes that a per-attestation choice, and
+    // the reference's examples are reproduced with it on for authority-attested workers.
     Genesis::reference(ROOT)
+        .with_srd_counting_authorities(true)
         .with_config(|c| {
             c.existential_deposit = 1;
             c.file_duration_blocks = 1000;

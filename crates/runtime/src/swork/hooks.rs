@@ -233,9 +233,15 @@ fn consolidate(state: &mut impl State, height: BlockHeight) -> Result<(), SworkE
             let owner = id.group.unwrap_or(who);
             let wk = workload_key(slot, &owner);
             let current: u128 = state.read_or_default(&wk)?;
-            let add = u128::from(wr.free).saturating_add(u128::from(spower));
+            // D31: proven files count always; SRD only where the attestation vouches for it.
+            let free = if params(state)?.srd_counts(id.attestation) {
+                wr.free
+            } else {
+                0
+            };
+            let add = u128::from(free).saturating_add(u128::from(spower));
             state.write(&wk, &current.saturating_add(add));
-            c.running.free = c.running.free.saturating_add(u128::from(wr.free));
+            c.running.free = c.running.free.saturating_add(u128::from(free));
             c.running.spower = c.running.spower.saturating_add(u128::from(spower));
             c.running.files = c
                 .running

@@ -72,7 +72,8 @@ fn authority_key(who: &AccountId) -> Vec<u8> {
 fn authorities_prefix() -> Vec<u8> {
     key(MODULE, "authority", &[])
 }
-fn params_key() -> Vec<u8> {
+/// The state key of the current `SworkParams` (for light reads).
+pub fn params_key() -> Vec<u8> {
     key(MODULE, "params", &[])
 }
 fn sgx_policy_key() -> Vec<u8> {
@@ -248,6 +249,13 @@ pub enum SworkCall {
         /// New value.
         enabled: bool,
     },
+    /// Governance: which attestation kinds' SRD counts toward stake limits (D31).
+    SetSrdPolicy {
+        /// SRD of authority-attested workers counts.
+        authorities: bool,
+        /// SRD of DCAP-attested workers counts.
+        dcap: bool,
+    },
     /// Prove pending replicas of the caller's identity for the first time (D30): each proof is
     /// the content pieces [`challenge::pending_pieces`] names; a proven replica starts earning.
     ProveReplicas {
@@ -281,6 +289,7 @@ crust_primitives::impl_codec_enum!(SworkCall {
     13 => SetChallenges { enabled },
     14 => SetPeer { record, signature },
     15 => ProveReplicas { proofs: max_items(challenge::PROVE_BATCH) },
+    16 => SetSrdPolicy { authorities, dcap },
 });
 
 /// Executes an sWork call.
@@ -323,6 +332,9 @@ pub fn dispatch(
         SworkCall::SetChallenges { enabled } => set_challenges(state, ctx, *enabled),
         SworkCall::SetPeer { record, signature } => set_peer(state, ctx, record, signature),
         SworkCall::ProveReplicas { proofs } => prove_replicas(state, ctx, proofs),
+        SworkCall::SetSrdPolicy { authorities, dcap } => {
+            set_srd_policy(state, ctx, *authorities, *dcap)
+        }
     }
 }
 
@@ -405,6 +417,21 @@ pub fn set_challenges(
     system::ensure_governance(state, &ctx.caller)?;
     let mut p = params(state)?;
     p.challenges = enabled;
+    state.write(&params_key(), &p);
+    Ok(())
+}
+
+/// Governance: which attestation kinds' SRD counts toward stake limits (D31).
+pub fn set_srd_policy(
+    state: &mut impl State,
+    ctx: &CallContext,
+    authorities: bool,
+    dcap: bool,
+) -> Result<(), SworkError> {
+    system::ensure_governance(state, &ctx.caller)?;
+    let mut p = params(state)?;
+    p.srd_counts_authorities = authorities;
+    p.srd_counts_dcap = dcap;
     state.write(&params_key(), &p);
     Ok(())
 }
@@ -508,11 +535,16 @@ pub fn register(
         ));
     }
     verify_attestation(state, code, &ctx.caller, enclave_key, attestation)?;
+    let kind = match attestation {
+        Attestation::Authorities { .. } => AttestationKind::Authorities {},
+        Attestation::SgxDcap { .. } => AttestationKind::SgxDcap {},
+    };
     state.write(
         &pubkey_key(enclave_key),
         &PubKeyInfo {
             code: *code,
             anchor: None,
+            kind,
         },
     );
     state.emit(Event::Swork(SworkEvent::RegisterSuccess {
@@ -775,15 +807,16 @@ fn bind_first_report(
         }
         None => None,
     };
+    let mut info = pubkey(state, &report.curr_pk)?.ok_or(SworkError::IllegalReporter)?;
     state.write(
         &identity_key(&ctx.caller),
         &Identity {
             anchor,
             punishment_deadline: NEW_IDENTITY,
             group,
+            attestation: info.kind,
         },
     );
-    let mut info = pubkey(state, &report.curr_pk)?.ok_or(SworkError::IllegalReporter)?;
     info.anchor = Some(anchor);
     state.write(&pubkey_key(&report.curr_pk), &info);
     Ok(anchor)
@@ -826,6 +859,11 @@ fn ab_upgrade(
     info.anchor = Some(anchor);
     state.write(&pubkey_key(&report.curr_pk), &info);
     state.delete(&pubkey_key(old_pk));
+    // The identity now reports with the new key: its attestation is what counts (D31).
+    if let Some(mut id) = identity.cloned() {
+        id.attestation = info.kind;
+        state.write(&identity_key(&ctx.caller), &id);
+    }
     state.emit(Event::Swork(SworkEvent::AbUpgradeSuccess {
         who: ctx.caller,
         old_pk: *old_pk,

@@ -281,7 +281,8 @@ fn registration_needs_allowed_code_proof_of_possession_and_enough_authorities() 
         pubkey(&world.chain.state, &enclave.public().0).unwrap(),
         Some(PubKeyInfo {
             code: CODE,
-            anchor: None
+            anchor: None,
+            kind: AttestationKind::Authorities {},
         })
     );
 }
@@ -1055,6 +1056,7 @@ fn consolidation_covers_100_000_identities_across_blocks() {
                 anchor,
                 punishment_deadline: 0,
                 group: None,
+                attestation: AttestationKind::Authorities {},
             },
         );
         world.chain.state.write(
@@ -1086,6 +1088,57 @@ fn consolidation_covers_100_000_identities_across_blocks() {
         w
     });
     assert_eq!(workload(&world.chain.state, &sample).unwrap(), 10);
+}
+
+#[test]
+fn srd_counts_only_under_attestations_that_vouch_for_it() {
+    // D31: an authority-attested and a DCAP-attested worker, 1 GiB of SRD each, no files.
+    let mut world = World::new();
+    let root = world.chain.root();
+    set_srd_policy(&mut world.chain.state, &root, false, true).unwrap();
+    let ctx = world.chain.ctx(ALICE);
+    assert!(
+        set_srd_policy(&mut world.chain.state, &ctx, true, true).is_err(),
+        "governance only"
+    );
+    let workers = [
+        (AccountId([0x31; 32]), AttestationKind::Authorities {}),
+        (AccountId([0x32; 32]), AttestationKind::SgxDcap {}),
+    ];
+    let mut round = |world: &mut World, slot: u64| {
+        for (i, (who, kind)) in workers.iter().enumerate() {
+            let anchor = [0x40 + i as u8; 32];
+            put_identity(
+                &mut world.chain.state,
+                who,
+                &Identity {
+                    anchor,
+                    punishment_deadline: 0,
+                    group: None,
+                    attestation: *kind,
+                },
+            );
+            world.chain.state.write(
+                &report_key(&anchor),
+                &WorkReportRecord {
+                    free: 1 << 30,
+                    ..WorkReportRecord::default()
+                },
+            );
+            world
+                .chain
+                .state
+                .write(&reported_key(&anchor, slot), &[0u8; 32]);
+        }
+        world.advance_to(slot + SLOT + 2);
+        workers.map(|(who, _)| workload(&world.chain.state, &who).unwrap())
+    };
+    world.advance_to(SLOT + 1);
+    assert_eq!(round(&mut world, SLOT), [0, 1 << 30]);
+    // Governance may trust its authorities' SRD (dev chains do).
+    let root = world.chain.root();
+    set_srd_policy(&mut world.chain.state, &root, true, true).unwrap();
+    assert_eq!(round(&mut world, 2 * SLOT), [1 << 30, 1 << 30]);
 }
 
 #[test]

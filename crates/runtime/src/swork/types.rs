@@ -49,8 +49,39 @@ pub struct PubKeyInfo {
     pub code: CodeMeasurement,
     /// The anchor it reports for: `None` until its first report (or A/B upgrade) binds it.
     pub anchor: Option<Anchor>,
+    /// How it was attested (D31).
+    pub kind: AttestationKind,
 }
-crust_primitives::impl_codec_struct!(PubKeyInfo { code, anchor });
+crust_primitives::impl_codec_struct!(PubKeyInfo { code, anchor, kind });
+
+/// How an enclave key was attested (D31): what the chain may take its word for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum AttestationKind {
+    /// Signed by attestation authorities (D17a): people vouch for the enclave, no hardware.
+    Authorities {},
+    /// An SGX DCAP quote checked on chain (D17b): the hardware vouches for the enclave.
+    SgxDcap {},
+}
+crust_primitives::impl_codec_enum!(AttestationKind {
+    0 => Authorities {},
+    1 => SgxDcap {},
+});
+
+impl Default for AttestationKind {
+    fn default() -> Self {
+        Self::Authorities {}
+    }
+}
+
+impl AttestationKind {
+    /// Its name in RPC answers and CLI output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Authorities {} => "authorities",
+            Self::SgxDcap {} => "sgx-dcap",
+        }
+    }
+}
 
 /// Where a storage identity serves its replicas on the data network: its libp2p peer ID and
 /// dialable multiaddrs, as text (`12D3Koo…`, `/ip4/…/tcp/…`). Not in the reference network
@@ -95,11 +126,14 @@ pub struct Identity {
     pub punishment_deadline: u64,
     /// The group owner it belongs to, if any.
     pub group: Option<AccountId>,
+    /// How its reporting key was attested (D31): decides whether its SRD counts.
+    pub attestation: AttestationKind,
 }
 crust_primitives::impl_codec_struct!(Identity {
     anchor,
     punishment_deadline,
-    group
+    group,
+    attestation
 });
 
 /// The last accepted report of a worker.
@@ -226,13 +260,30 @@ pub struct SworkParams {
     pub authority_threshold: u32,
     /// Whether reports must answer storage challenges (D18).
     pub challenges: bool,
+    /// Whether SRD of authority-attested workers counts toward stake limits (D31). The chain
+    /// cannot check SRD; only an attestation that vouches for the enclave makes it count.
+    pub srd_counts_authorities: bool,
+    /// Whether SRD of DCAP-attested workers counts toward stake limits (D31).
+    pub srd_counts_dcap: bool,
 }
 crust_primitives::impl_codec_struct!(SworkParams {
     enable_punishment,
     punishment_slots,
     authority_threshold,
     challenges,
+    srd_counts_authorities,
+    srd_counts_dcap,
 });
+
+impl SworkParams {
+    /// Whether SRD of a worker attested as `kind` counts toward stake limits (D31).
+    pub fn srd_counts(&self, kind: AttestationKind) -> bool {
+        match kind {
+            AttestationKind::Authorities {} => self.srd_counts_authorities,
+            AttestationKind::SgxDcap {} => self.srd_counts_dcap,
+        }
+    }
+}
 
 impl Default for SworkParams {
     fn default() -> Self {
@@ -241,6 +292,8 @@ impl Default for SworkParams {
             punishment_slots: 8,
             authority_threshold: 1,
             challenges: true,
+            srd_counts_authorities: false,
+            srd_counts_dcap: true,
         }
     }
 }
