@@ -1105,7 +1105,7 @@ fn srd_counts_only_under_attestations_that_vouch_for_it() {
         (AccountId([0x31; 32]), AttestationKind::Authorities {}),
         (AccountId([0x32; 32]), AttestationKind::SgxDcap {}),
     ];
-    let mut round = |world: &mut World, slot: u64| {
+    let round = |world: &mut World, slot: u64| {
         for (i, (who, kind)) in workers.iter().enumerate() {
             let anchor = [0x40 + i as u8; 32];
             put_identity(
