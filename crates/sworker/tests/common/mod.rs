@@ -57,6 +57,9 @@ impl Chain {
         let state = Genesis::reference(governance)
             .with_config(|c| c.report_slot_blocks = SLOT_BLOCKS)
             .with_market(|m| m.enable_market = true)
+            // Software enclaves attested by the dev authority, whose SRD a dev chain counts
+            // (D31), as the `dev` spec does.
+            .with_srd_counting_authorities(true)
             .build()
             .expect("genesis");
         let mut chain = Self {

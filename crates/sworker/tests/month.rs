@@ -1,7 +1,7 @@
-//! A simulated week of hourly report slots (168 fast slots of 10 blocks) with two storage
+//! A simulated month of hourly report slots (720 fast slots of 10 blocks) with two storage
 //! workers on the real runtime and the real data network:
 //!
-//! - a user orders a new file every day; each worker fetches it over Bitswap from the user's
+//! - a user orders a new file every three days; each worker fetches it over Bitswap from the user's
 //!   node into a scratch store (nothing plaintext is kept), seals it, and its SRD shrinks to
 //!   make room;
 //! - a sealed block and an SRD unit of worker A are damaged on disk; validation finds them
@@ -25,7 +25,7 @@ use crust_runtime::{balances, market, swork};
 use crust_sworker::{Enclave, SoftwareEnclave, SrdConfig, Worker, WorkerConfig};
 use std::sync::Arc;
 
-const SLOTS: u64 = 168;
+const SLOTS: u64 = 720;
 const CAPACITY: u64 = 24 << 20;
 
 fn listen(seed: u8) -> NetConfig {
@@ -237,7 +237,7 @@ impl Node {
 }
 
 #[test]
-fn a_simulated_week() {
+fn a_simulated_month() {
     let dir = tempfile::tempdir().expect("tmp");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -288,8 +288,8 @@ fn a_simulated_week() {
         chain.advance_to(slot * SLOT_BLOCKS + 1);
         let b_offline = (100..=102).contains(&slot);
 
-        // A new order every day.
-        if slot % 24 == 1 {
+        // A new order every three days.
+        if slot % 72 == 1 {
             let data = pattern(1_000_000 + (slot as usize % 3) * 700_000, slot as u32);
             let cid = common::import(&*user_store, &data);
             let size = crust_sworker::seal::dag_bytes(&*user_store, cid).expect("size");
@@ -472,7 +472,7 @@ fn a_simulated_week() {
         assert!(w.files_bytes() + w.srd().size() <= CAPACITY);
     }
     // The chain's view matches the workers': both hold every file as a replica.
-    assert_eq!(files.len(), 7);
+    assert_eq!(files.len(), 10);
     for cid in &files {
         let info = market::file(&chain.state, cid)
             .expect("state")
@@ -494,10 +494,10 @@ fn a_simulated_week() {
             crust_runtime::benefits::collateral_and_reward(&chain.state, &node.who).expect("state");
         assert!(reward > 0, "rewards kept");
     }
-    // Every replica was proven before it counted: A once per file (7), B twice for the files
+    // Every replica was proven before it counted: A once per file (10), B twice for the files
     // it held before going offline.
-    assert_eq!(a.proven, 7);
-    assert!(b.proven > 7, "B proved {} times", b.proven);
+    assert_eq!(a.proven, 10);
+    assert!(b.proven > 10, "B proved {} times", b.proven);
     let record = swork::work_report(&chain.state, &a.enclave.public_key())
         .expect("state")
         .expect("record");
