@@ -62,6 +62,9 @@ pub enum ExchangeError {
     /// The store failed.
     #[error("blockstore: {0}")]
     Store(String),
+    /// The DAG is larger than the fetch allows.
+    #[error("the DAG is larger than the {0} bytes expected")]
+    TooLarge(u64),
 }
 
 /// A want's reply channel, with an id to unregister it by.
@@ -118,6 +121,10 @@ pub struct FetchOptions {
     pub window: usize,
     /// How long one block may take before the fetch fails.
     pub block_timeout: Duration,
+    /// The most block bytes the fetch may bring in (local blocks included): a DAG larger than
+    /// expected (an order's content commitment states its size) fails the fetch instead of
+    /// filling the disk.
+    pub max_bytes: Option<u64>,
 }
 
 impl Default for FetchOptions {
@@ -125,6 +132,7 @@ impl Default for FetchOptions {
         Self {
             window: 64,
             block_timeout: Duration::from_secs(60),
+            max_bytes: None,
         }
     }
 }
@@ -699,12 +707,20 @@ impl Exchange {
         let mut seen = HashSet::from([root]);
         let mut in_flight = FuturesUnordered::new();
         let mut done = FetchProgress::default();
+        let mut local_bytes = 0u64;
         let store_err = |e: crust_ipfs::blockstore::StoreError| ExchangeError::Store(e.to_string());
         loop {
             while in_flight.len() < options.window.max(1) {
                 let Some(cid) = queue.pop() else { break };
                 if let Some(data) = target.get(&cid).map_err(store_err)? {
                     done.local_blocks += 1;
+                    local_bytes += data.len() as u64;
+                    if options
+                        .max_bytes
+                        .is_some_and(|m| local_bytes + done.bytes > m)
+                    {
+                        return Err(ExchangeError::TooLarge(options.max_bytes.unwrap_or(0)));
+                    }
                     enqueue_links(&cid, &data, &mut seen, &mut queue);
                     continue;
                 }
@@ -714,6 +730,11 @@ impl Exchange {
                 break;
             };
             let block = result?;
+            if let Some(max) = options.max_bytes
+                && local_bytes + done.bytes + block.data.len() as u64 > max
+            {
+                return Err(ExchangeError::TooLarge(max));
+            }
             target.put(&block).map_err(store_err)?;
             let (ex, cid) = (self.clone(), block.cid);
             tokio::spawn(async move { ex.notify_new_blocks(&[cid]).await });

@@ -62,9 +62,30 @@ async fn move_a_dag(listen: &str, seed: u8) {
     let peer = host_b.dial(addr).await.expect("dial");
     assert_eq!(peer, host_a.peer_id());
 
+    // A bound below the DAG's size fails the fetch instead of bringing it all in.
+    let small = crust_net::FetchOptions {
+        window: 32,
+        block_timeout: Duration::from_secs(20),
+        max_bytes: Some(data.len() as u64 / 2),
+    };
+    let err = ex_b
+        .fetch_dag_into(
+            &crust_ipfs::blockstore::MemStore::default(),
+            &[peer],
+            root,
+            &small,
+            &mut |_| {},
+        )
+        .await
+        .expect_err("too large");
+    assert!(
+        matches!(err, crust_net::exchange::ExchangeError::TooLarge(_)),
+        "{err}"
+    );
     let options = crust_net::FetchOptions {
         window: 32,
         block_timeout: Duration::from_secs(20),
+        max_bytes: Some(data.len() as u64 * 2),
     };
     let done = ex_b
         .fetch_dag(&[peer], root, &options, &mut |_| {})
@@ -199,6 +220,7 @@ async fn a_peer_that_vanishes_mid_transfer_is_routed_around() {
     let options = crust_net::FetchOptions {
         window: 8,
         block_timeout: Duration::from_secs(30),
+        ..crust_net::FetchOptions::default()
     };
     let (vanish_tx, vanish_rx) = std::sync::mpsc::channel();
     let mut signalled = false;

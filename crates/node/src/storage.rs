@@ -1212,6 +1212,21 @@ pub fn control(dir: &Path, capacity: Option<u64>) -> Result<(), String> {
     Ok(())
 }
 
+/// Why a fetch failed: the DAG outgrew the bound (it is not the ordered content), or anything
+/// else (worth retrying).
+enum FetchFailure {
+    TooLarge(String),
+    Failed(String),
+}
+
+impl From<FetchFailure> for String {
+    fn from(f: FetchFailure) -> Self {
+        match f {
+            FetchFailure::TooLarge(e) | FetchFailure::Failed(e) => e,
+        }
+    }
+}
+
 /// Blocks to wait for a sent report before sending it again.
 const RESEND_AFTER_BLOCKS: u64 = 3;
 /// Sends of one slot's report at most.
@@ -1569,12 +1584,19 @@ struct Net {
 
 impl Net {
     /// Fetches every block of `cid` from the peers into staging (whatever is held elsewhere).
-    fn fetch(&self, cid: Cid, hints: &[String]) -> Result<(), String> {
+    fn fetch(
+        &self,
+        cid: Cid,
+        hints: &[String],
+        max_bytes: Option<u64>,
+    ) -> Result<(), FetchFailure> {
         self.rt.block_on(async {
             // Dial every hint at once (stale addresses on chain must not hold the fetch up).
             let mut dials = Vec::new();
             for addr in hints.iter().chain(&self.peers) {
-                let addr = addr.parse().map_err(|e| format!("peer {addr}: {e}"))?;
+                let addr = addr
+                    .parse()
+                    .map_err(|e| FetchFailure::Failed(format!("peer {addr}: {e}")))?;
                 dials.push(tokio::time::timeout(DIAL_TIMEOUT, self.host.dial(addr)));
             }
             let mut connected: Vec<crust_net::PeerId> = Vec::new();
@@ -1602,18 +1624,28 @@ impl Net {
                 }
             }
             if connected.is_empty() {
-                return Err("no peer, provider hint or DHT provider reachable".to_owned());
+                return Err(FetchFailure::Failed(
+                    "no peer, provider hint or DHT provider reachable".to_owned(),
+                ));
             }
             self.exchange
                 .fetch_dag_into(
                     &*self.staging,
                     &connected,
                     cid,
-                    &crust_net::FetchOptions::default(),
+                    &crust_net::FetchOptions {
+                        max_bytes,
+                        ..crust_net::FetchOptions::default()
+                    },
                     &mut |_| {},
                 )
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| match e {
+                    crust_net::exchange::ExchangeError::TooLarge(_) => {
+                        FetchFailure::TooLarge(e.to_string())
+                    }
+                    other => FetchFailure::Failed(other.to_string()),
+                })?;
             Ok(())
         })
     }
@@ -1633,7 +1665,16 @@ impl Net {
         let Some(expected) = expected else {
             return Err(StoreFailure::Retry("the chain has no order for it".into()));
         };
-        self.fetch(cid, hints).map_err(StoreFailure::Retry)?;
+        // The blocks of a DAG take less than its canonical CAR (which adds the CIDs and
+        // lengths): anything more than the commitment's size is not the ordered content.
+        match self.fetch(cid, hints, Some(expected.size)) {
+            Ok(()) => {}
+            Err(FetchFailure::TooLarge(e)) => {
+                let _ = self.staging.gc();
+                return Err(StoreFailure::Refuse(e));
+            }
+            Err(FetchFailure::Failed(e)) => return Err(StoreFailure::Retry(e)),
+        }
         // D29: the worker computes the content commitment before sealing and refuses content
         // that is not what the order committed to.
         let sealed = match worker.store_file(&*self.staging, cid, Some(expected)) {
@@ -1653,7 +1694,7 @@ impl Net {
 
     /// Re-fetches a damaged file and re-seals it (D28), from the other replica holders first.
     fn repair(&self, worker: &mut Worker, cid: Cid, holders: &[String]) -> Result<(), String> {
-        self.fetch(cid, holders)?;
+        self.fetch(cid, holders, None).map_err(String::from)?;
         worker
             .repair(&*self.staging, cid)
             .map_err(|e| e.to_string())?;
