@@ -784,16 +784,21 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         // D30: new replicas earn once proven; prove them as soon as their seed block is final.
         let my_anchor = anchor(&client, &enclave.public_key())?;
         let owner = group.as_ref().map_or(me, |(o, _)| *o);
-        if let Err(e) = prove_pending(
-            &client,
-            &account,
-            &worker,
-            &my_anchor,
-            &owner,
-            head.height,
-            &mut to_prove,
-            &mut proof_sent,
-        ) {
+        // Not while this slot's report is due or unconfirmed: a replica proven between reading
+        // the chain's picks and the report's inclusion would move the picks.
+        let reported_this_slot = record.as_ref().is_some_and(|r| r.report_slot == slot);
+        if reported_this_slot
+            && let Err(e) = prove_pending(
+                &client,
+                &account,
+                &worker,
+                &my_anchor,
+                &owner,
+                head.height,
+                &mut to_prove,
+                &mut proof_sent,
+            )
+        {
             eprintln!("sworker: proving new replicas: {e}");
         }
         // Like the reference's workers, report after a delay within the slot (here a fixed
@@ -1230,7 +1235,7 @@ impl From<FetchFailure> for String {
 /// Blocks to wait for a sent report before sending it again.
 const RESEND_AFTER_BLOCKS: u64 = 3;
 /// Sends of one slot's report at most.
-const REPORT_ATTEMPTS: u32 = 4;
+const REPORT_ATTEMPTS: u32 = 8;
 
 /// A slot's report, kept to be resent with fresh answers.
 struct SentReport {
@@ -1361,6 +1366,23 @@ fn prove_pending(
                     .get(&cid)
                     .is_some_and(|t| t.elapsed() < Duration::from_secs(30))
                 {
+                    continue;
+                }
+                // The proof is checked against the order's commitment: a file sealed for
+                // another one (a superseded order) cannot prove and must not sink a batch.
+                let ordered = client
+                    .read::<FileInfo>(&market::file_key(&cid))?
+                    .map(|f| f.commitment);
+                let held = worker
+                    .sealed()
+                    .content_index(&cid)
+                    .ok()
+                    .map(|i| i.commitment);
+                if ordered.is_none() || ordered != held {
+                    eprintln!(
+                        "sworker: not proving {cid}: the order's commitment is not the content held"
+                    );
+                    to_prove.remove(&cid);
                     continue;
                 }
                 let seed = client.block(since)?.hash;

@@ -221,7 +221,7 @@ impl ContentIndex {
         if caps_len != commitment.pieces().div_ceil(1 << CAP_HEIGHT) {
             return Err(ContentError::Damaged("cap count"));
         }
-        let mut caps = Vec::with_capacity(caps_len as usize);
+        let mut caps = Vec::with_capacity((caps_len as usize).min(r.0.len() / 32));
         for _ in 0..caps_len {
             caps.push(
                 r.take(32)?
@@ -233,7 +233,7 @@ impl ContentIndex {
         if top_len != caps_len.div_ceil(1 << TOP_HEIGHT) {
             return Err(ContentError::Damaged("top count"));
         }
-        let mut top = Vec::with_capacity(top_len as usize);
+        let mut top = Vec::with_capacity((top_len as usize).min(r.0.len() / 32));
         for _ in 0..top_len {
             top.push(
                 r.take(32)?

@@ -425,10 +425,15 @@ impl SealedStore {
         Ok(ContentIndex::load(&content_path(&self.dir, root))?)
     }
 
-    /// Piece `index` of `root`'s canonical CAR with its path to the content commitment,
-    /// rebuilt from the sealed blocks (each unsealed and checked against its CID).
-    pub fn prove_content(&self, root: &Cid, index: u64) -> Result<(Vec<u8>, Proof), SealError> {
-        let content = self.content_index(root)?;
+    /// Piece `index` of `root`'s canonical CAR with its path to the content commitment (of
+    /// `content`, the file's [`Self::content_index`]), rebuilt from the sealed blocks (each
+    /// unsealed and checked against its CID).
+    pub fn prove_content(
+        &self,
+        content: &ContentIndex,
+        root: &Cid,
+        index: u64,
+    ) -> Result<(Vec<u8>, Proof), SealError> {
         let read = |cid: &Cid| -> Result<Vec<u8>, String> {
             match Blockstore::get(self, cid) {
                 Ok(Some(data)) => Ok(data.to_vec()),

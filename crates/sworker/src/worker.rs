@@ -265,6 +265,19 @@ impl Worker {
         expected: Option<&ContentCommitment>,
     ) -> Result<Arc<SealedFile>, WorkerError> {
         if let Some(done) = self.sealed.file(&root) {
+            // Sealed for an order with another commitment (since superseded): not this
+            // order's content, so it goes (D29).
+            if let Some(expected) = expected {
+                let actual = self.sealed.content_index(&root)?.commitment;
+                if actual != *expected {
+                    self.drop_file(&root)?;
+                    return Err(SealError::CommitmentMismatch {
+                        actual,
+                        expected: *expected,
+                    }
+                    .into());
+                }
+            }
             // Ordered again while being dropped: keep it (and report it) after all.
             if self.state.dropping.contains(&root) {
                 self.state.dropping.retain(|c| *c != root);
@@ -461,7 +474,7 @@ impl Worker {
         which(index.commitment.pieces())
             .into_iter()
             .map(|i| {
-                let (piece, proof) = self.sealed.prove_content(cid, i)?;
+                let (piece, proof) = self.sealed.prove_content(&index, cid, i)?;
                 Ok(ContentProof { piece, proof })
             })
             .collect()

@@ -185,7 +185,8 @@ pub(super) fn remove(
     Ok(found)
 }
 
-/// Pending replicas whose deadline passed by `now`, at most `limit`: their entries are
+/// Pending replicas whose deadline (the last block a proof is accepted in) is before `now`,
+/// at most `limit`: their entries are
 /// removed and they are returned (so the caller can report them). A due mark whose replica
 /// was proven or removed meanwhile is just cleared.
 pub(super) fn expire_pending(
@@ -201,7 +202,7 @@ pub(super) fn expire_pending(
             state.delete(&k);
             continue;
         };
-        if u64::from_be_bytes(*at) > now {
+        if u64::from_be_bytes(*at) >= now {
             break;
         }
         state.delete(&k);
@@ -219,7 +220,7 @@ pub(super) fn expire_pending(
             continue;
         };
         if let Some(AnchorEntry::Pending { deadline, .. }) = entry(state, anchor, &cid, &owner)?
-            && deadline <= now
+            && deadline < now
         {
             state.delete(&entry_key(anchor, &cid, &owner));
             expired.push((*anchor, cid, owner));

@@ -428,7 +428,13 @@ pub fn verify(
     anchor: &Anchor,
     answers: &[ChallengeAnswer],
 ) -> Result<(), SworkError> {
-    let count = index::proven_count(state, anchor)?;
+    // A worker whose files root was reset (a missed slot, a group left) is asked nothing
+    // about files until it commits to them again; its replicas are being purged meanwhile.
+    let count = if committed.files_count == 0 {
+        0
+    } else {
+        index::proven_count(state, anchor)?
+    };
     let asked = challenges(slot_hash, anchor, count);
     if answers.len() != asked.len() {
         return Err(SworkError::ChallengeFailed {

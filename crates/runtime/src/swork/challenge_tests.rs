@@ -403,9 +403,12 @@ fn an_unproven_replica_is_dropped_at_its_deadline() {
     let mut net = Net::new(&held);
     first_report(&mut net, &held);
     let deadline = prove_deadline(&net.chain.state, SLOT + 2).unwrap();
-    net.advance(deadline - 1);
-    assert!(net.entry(&held.files[0].cid).is_some());
     net.advance(deadline);
+    assert!(
+        net.entry(&held.files[0].cid).is_some(),
+        "the deadline block still takes proofs"
+    );
+    net.advance(deadline + 1);
     for f in &held.files {
         assert_eq!(net.entry(&f.cid), None, "dropped unproven");
         assert_eq!(net.replicas(&f.cid), 0);

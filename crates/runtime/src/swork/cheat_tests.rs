@@ -68,7 +68,7 @@ fn a_worker_that_stores_nothing_earns_nothing() {
         };
         assert!(net.prove(&[fake]).is_err());
     }
-    net.advance(prove_deadline(&net.chain.state, SLOT + 2).unwrap());
+    net.advance(prove_deadline(&net.chain.state, SLOT + 2).unwrap() + 1);
     assert_eq!(total_replicas(&net, &held), 0);
     assert_eq!((net.spower(), net.reward()), (0, 0));
     assert!(held.files.iter().all(|f| net.entry(&f.cid).is_none()));
@@ -99,7 +99,7 @@ fn a_worker_that_holds_file_a_and_claims_b_earns_nothing_for_b() {
         net.prove(&[lie]),
         Err(SworkError::IllegalProof { .. })
     ));
-    net.advance(prove_deadline(&net.chain.state, SLOT + 2).unwrap());
+    net.advance(prove_deadline(&net.chain.state, SLOT + 2).unwrap() + 1);
     assert_eq!(
         (net.replicas(&b.cid), net.spower(), net.reward()),
         (0, 0, 0)
@@ -138,7 +138,7 @@ fn a_files_root_over_fabricated_leaves_proves_nothing_without_the_content() {
     for p in &fake_content {
         assert!(net.prove(std::slice::from_ref(p)).is_err());
     }
-    net.advance(prove_deadline(&net.chain.state, SLOT + 2).unwrap());
+    net.advance(prove_deadline(&net.chain.state, SLOT + 2).unwrap() + 1);
     assert_eq!(
         (total_replicas(&net, &real), net.spower(), net.reward()),
         (0, 0, 0)
@@ -168,7 +168,7 @@ fn a_worker_that_keeps_the_first_half_of_each_file_is_caught() {
         "earned {earned} of an honest {honest}"
     );
     // Unproven replicas are dropped at their deadline.
-    net.advance(prove_deadline(&net.chain.state, SLOT + 2).unwrap());
+    net.advance(prove_deadline(&net.chain.state, SLOT + 2).unwrap() + 1);
     assert_eq!(total_replicas(&net, &held), proofs.len());
     // Each slot two of its proven replicas are challenged on a uniformly picked piece: it
     // answers while the picks fall in the kept half, and misses the first slot they do not.
@@ -209,7 +209,15 @@ fn files_reported_again_after_a_missed_slot_must_be_proven_again() {
     let mut net = honest_run(&held, 2);
     let before = net.spower();
     assert!(before > 0);
-    // Slot 900: no report. Slot 1200's first block punishes it and drops its replicas.
+    // Slot 900: no report. Slot 1200's first block punishes it, resets its files root and
+    // schedules the purge of its replicas; in that very block, before the purge ran, it is
+    // asked about no file (its root commits to none) — an honest worker is not locked out.
+    net.advance(4 * SLOT);
+    let record = work_report(&net.chain.state, &net.pk).unwrap().unwrap();
+    assert_eq!(record.files_count, 0);
+    assert!(crate::market::index::proven_count(&net.chain.state, &net.pk).unwrap() > 0);
+    let seed = hash_of(4 * SLOT);
+    challenge::verify(&net.chain.state, &record, &seed, &net.pk, &[]).unwrap();
     net.advance(4 * SLOT + 2);
     assert_eq!(net.spower(), 0);
     assert_eq!(total_replicas(&net, &held), 0);

@@ -169,7 +169,7 @@ fn counts(
             who: *who,
             until_slot: id.punishment_deadline,
         }));
-        drop_files(state, &id.anchor)?;
+        drop_files(state, &id.anchor, slot)?;
     }
     Ok(slot >= id.punishment_deadline)
 }
@@ -178,11 +178,21 @@ fn counts(
 /// batches; live files left short of replicas offer the repair bounty, D12), and the chain
 /// forgets the files it reported, so a worker that comes back reports them as new and earns
 /// its replicas again from that report on.
-fn drop_files(state: &mut impl State, anchor: &Anchor) -> Result<(), SworkError> {
+fn drop_files(state: &mut impl State, anchor: &Anchor, slot: u64) -> Result<(), SworkError> {
     let Some(mut record) = super::work_report(state, anchor)? else {
         return Ok(());
     };
-    if record.reported_files_size == 0 && record.files_root == [0; 32] {
+    // The consolidation of `slot` runs over several blocks of the next slot: a worker that has
+    // already reported in it answered that report's challenges, so its files stay.
+    if record.report_slot > slot {
+        return Ok(());
+    }
+    // Already dropped, unless replicas were proven since (a queued add applied late): those go
+    // too, so the chain never holds the worker to replicas its files root does not commit to.
+    if record.reported_files_size == 0
+        && record.files_root == [0; 32]
+        && market::index::proven_count(state, anchor)? == 0
+    {
         return Ok(());
     }
     schedule_purge(state, anchor, None);

@@ -727,13 +727,20 @@ pub fn prove_replicas(
             proof: n as u64,
             why,
         };
-        let Some(market::index::AnchorEntry::Pending { since, who, .. }) =
-            market::index::entry(state, &id.anchor, &p.cid, &owner)?
+        let Some(market::index::AnchorEntry::Pending {
+            since,
+            who,
+            deadline,
+            ..
+        }) = market::index::entry(state, &id.anchor, &p.cid, &owner)?
         else {
             return Err(fail("no pending replica of this file"));
         };
         if who != ctx.caller {
             return Err(fail("another account reported this replica"));
+        }
+        if ctx.height > deadline {
+            return Err(fail("too late: the replica's proving deadline passed"));
         }
         // The seed is the hash of the block that recorded the replica, known from the next one.
         let Some(seed) = system::block_hash(state, since)? else {
@@ -743,7 +750,7 @@ pub fn prove_replicas(
             return Err(fail("the file has no order"));
         };
         let asked = challenge::pending_pieces(&seed, &id.anchor, &p.cid, file.commitment.pieces());
-        if asked.len() != p.content.len() {
+        if asked.is_empty() || asked.len() != p.content.len() {
             return Err(fail("wrong number of content pieces"));
         }
         for (index, piece) in asked.into_iter().zip(&p.content) {
@@ -1087,6 +1094,7 @@ fn leave_group(
     if let Some(mut wr) = work_report(state, &id.anchor)? {
         wr.reported_files_size = 0;
         wr.files_root = [0; 32];
+        wr.files_count = 0;
         state.write(&report_key(&id.anchor), &wr);
     }
     hooks::schedule_purge(state, &id.anchor, Some(owner));
