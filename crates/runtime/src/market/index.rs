@@ -89,6 +89,15 @@ fn due_prefix() -> Vec<u8> {
     key(MODULE, "pending_due", &[])
 }
 
+/// The (CID, owner) at the end of an entry or due key: a length-prefixed CID, then the owner.
+pub(super) fn cid_and_owner(rest: &[u8]) -> Option<(Cid, AccountId)> {
+    let (&len, rest) = rest.split_first()?;
+    let (cid_bytes, owner_bytes) = rest.split_at(usize::from(len).min(rest.len()));
+    let cid = Cid::from_bytes(cid_bytes).ok()?;
+    let owner = crust_primitives::codec::decode::<AccountId>(owner_bytes).ok()?;
+    Some((cid, owner))
+}
+
 /// A worker's entry for (`cid`, `owner`).
 pub fn entry(
     state: &impl State,
@@ -209,14 +218,7 @@ pub(super) fn expire_pending(
         let Some((anchor, rest)) = rest.split_first_chunk::<32>() else {
             continue;
         };
-        let Some((&len, rest)) = rest.split_first() else {
-            continue;
-        };
-        let (cid_bytes, owner_bytes) = rest.split_at(usize::from(len).min(rest.len()));
-        let (Ok(cid), Ok(owner)) = (
-            Cid::from_bytes(cid_bytes),
-            crust_primitives::codec::decode::<AccountId>(owner_bytes),
-        ) else {
+        let Some((cid, owner)) = cid_and_owner(rest) else {
             continue;
         };
         if let Some(AnchorEntry::Pending { deadline, .. }) = entry(state, anchor, &cid, &owner)?

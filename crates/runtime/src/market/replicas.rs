@@ -391,15 +391,7 @@ pub fn purge_anchor(
         entries.last().map(|(k, _)| k.clone())
     };
     for (k, _) in entries {
-        let rest = &k[prefix.len()..];
-        let Some((&len, rest)) = rest.split_first() else {
-            continue;
-        };
-        let (cid_bytes, owner_bytes) = rest.split_at(usize::from(len).min(rest.len()));
-        let (Ok(cid), Ok(owner)) = (
-            Cid::from_bytes(cid_bytes),
-            crust_primitives::codec::decode::<AccountId>(owner_bytes),
-        ) else {
+        let Some((cid, owner)) = index::cid_and_owner(&k[prefix.len()..]) else {
             state.delete(&k);
             continue;
         };
