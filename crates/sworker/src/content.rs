@@ -221,26 +221,12 @@ impl ContentIndex {
         if caps_len != commitment.pieces().div_ceil(1 << CAP_HEIGHT) {
             return Err(ContentError::Damaged("cap count"));
         }
-        let mut caps = Vec::with_capacity((caps_len as usize).min(r.0.len() / 32));
-        for _ in 0..caps_len {
-            caps.push(
-                r.take(32)?
-                    .try_into()
-                    .map_err(|_| ContentError::Damaged("cap"))?,
-            );
-        }
+        let caps = r.hashes(caps_len)?;
         let top_len = r.u64()?;
         if top_len != caps_len.div_ceil(1 << TOP_HEIGHT) {
             return Err(ContentError::Damaged("top count"));
         }
-        let mut top = Vec::with_capacity((top_len as usize).min(r.0.len() / 32));
-        for _ in 0..top_len {
-            top.push(
-                r.take(32)?
-                    .try_into()
-                    .map_err(|_| ContentError::Damaged("top"))?,
-            );
-        }
+        let top = r.hashes(top_len)?;
         let n = r.u64()?;
         let mut sections = Vec::new();
         for _ in 0..n {
@@ -291,6 +277,16 @@ impl<'a> Reader<'a> {
         let (head, rest) = self.0.split_at(n);
         self.0 = rest;
         Ok(head)
+    }
+    /// `n` 32-byte hashes (the count is not trusted for the allocation).
+    fn hashes(&mut self, n: u64) -> Result<Vec<Hash>, ContentError> {
+        let mut out = Vec::with_capacity((n as usize).min(self.0.len() / 32));
+        for _ in 0..n {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(self.take(32)?);
+            out.push(h);
+        }
+        Ok(out)
     }
     fn u64(&mut self) -> Result<u64, ContentError> {
         let b = self.take(8)?;
