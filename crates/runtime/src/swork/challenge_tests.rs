@@ -205,19 +205,32 @@ impl Net {
         Self::with_orders(held.files.iter().map(|f| (f.cid, f.size(), f.commitment())))
     }
     pub(super) fn with_orders(orders: impl Iterator<Item = (Cid, u64, ContentCommitment)>) -> Self {
+        Self::attested(orders, |chain, payload| {
+            let root = chain.root();
+            let authority = Keypair::from_suri("//Authority").unwrap();
+            set_authorities(&mut chain.state, &root, &[authority.public()], 1).unwrap();
+            Attestation::Authorities {
+                signatures: vec![(authority.public(), authority.sign(payload))],
+            }
+        })
+    }
+    /// The code every test worker runs (its MRENCLAVE under SGX).
+    pub(super) const CODE: CodeMeasurement = [0xc0; 32];
+    /// A worker registered by Alice with the attestation `attest` makes for its
+    /// registration payload, and BOB's `orders`.
+    pub(super) fn attested(
+        orders: impl Iterator<Item = (Cid, u64, ContentCommitment)>,
+        attest: impl FnOnce(&mut Chain, &[u8]) -> Attestation,
+    ) -> Self {
         let mut chain = Chain::mock();
         let root = chain.root();
-        let code = [0xc0; 32];
+        let code = Self::CODE;
         set_code(&mut chain.state, &root, &code, 10_000_000).unwrap();
-        let authority = Keypair::from_suri("//Authority").unwrap();
-        set_authorities(&mut chain.state, &root, &[authority.public()], 1).unwrap();
         assert!(params(&chain.state).unwrap().challenges, "on by default");
         let enclave = Keypair::from_suri("//challenged").unwrap();
         let pk = enclave.public().0;
         let payload = registration_payload(&code, &ALICE, &pk);
-        let attestation = Attestation::Authorities {
-            signatures: vec![(authority.public(), authority.sign(&payload))],
-        };
+        let attestation = attest(&mut chain, &payload);
         let ctx = chain.ctx(ALICE);
         register(
             &mut chain.state,

@@ -23,10 +23,15 @@ pub struct SgxPolicy {
     /// Intel security advisories (the number in `INTEL-SA-00289`) that make a quote
     /// unacceptable even when its status is accepted.
     pub rejected_advisories: Vec<u32>,
+    /// How long after its TCB level's date an out-of-date platform or quoting enclave is
+    /// still accepted, in seconds, where the out-of-date statuses are accepted at all (a
+    /// grace period after Intel publishes a TCB recovery). Zero: only until that date.
+    pub out_of_date_grace_secs: u64,
 }
 crust_primitives::impl_codec_struct!(SgxPolicy {
     accepted_statuses,
     rejected_advisories: crust_primitives::codec::max_items(MAX_REJECTED_ADVISORIES),
+    out_of_date_grace_secs,
 });
 
 /// At most this many rejected advisories in a policy.
@@ -64,7 +69,10 @@ impl SgxPolicy {
     fn to_quote_policy(&self, now_secs: u64) -> QuotePolicy {
         // `strict` always accepts UpToDate; a policy without it is enforced by `verify`'s own
         // status check.
-        let mut policy = QuotePolicy::strict(now_secs);
+        let grace = core::time::Duration::from_secs(self.out_of_date_grace_secs);
+        let mut policy = QuotePolicy::strict(now_secs)
+            .platform_grace_period(grace)
+            .qe_grace_period(grace);
         for (bit, status) in Self::STATUSES {
             if self.accepted_statuses & bit != 0 {
                 policy = policy.allow_status(status);
@@ -85,6 +93,7 @@ impl Default for SgxPolicy {
         Self {
             accepted_statuses: Self::UP_TO_DATE,
             rejected_advisories: Vec::new(),
+            out_of_date_grace_secs: 0,
         }
     }
 }
@@ -108,7 +117,7 @@ pub fn verify(
     // The verifier is third-party parsing code run on hostile input: a panic in it must
     // reject the registration, not stop the node.
     let claims = std::panic::catch_unwind(|| {
-        QuoteVerifier::new_prod().verify_with_policy(quote, collateral, now_secs, &quote_policy)
+        verifier().verify_with_policy(quote, collateral, now_secs, &quote_policy)
     })
     .map_err(|_| "the quote could not be parsed".to_string())?
     .map_err(|e| format!("quote verification failed: {e:#}"))?;
@@ -136,9 +145,51 @@ pub fn verify(
     Ok(())
 }
 
+/// The quote verifier, trusting Intel's SGX root CA. Only this crate's own unit tests can
+/// name another root (see [`test_root`]); no feature, flag or chain parameter can.
+#[cfg(not(test))]
+fn verifier() -> QuoteVerifier {
+    QuoteVerifier::new_prod()
+}
+
+#[cfg(test)]
+fn verifier() -> QuoteVerifier {
+    test_root::get().map_or_else(QuoteVerifier::new_prod, QuoteVerifier::new)
+}
+
 fn status_bit(status: &TcbStatus) -> u16 {
     SgxPolicy::STATUSES
         .iter()
         .find(|(_, s)| s == status)
         .map_or(0, |(bit, _)| *bit)
+}
+
+/// A test-only trusted root for this thread (the accepting path's tests build their own PKI,
+/// since no quote binding our keys can be signed under Intel's root here).
+#[cfg(test)]
+pub(crate) mod test_root {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static ROOT: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+    }
+
+    /// Trusts `root_der` instead of Intel's root for this thread until the guard drops.
+    pub(crate) fn trust(root_der: &[u8]) -> Guard {
+        ROOT.with(|r| *r.borrow_mut() = Some(root_der.to_vec()));
+        Guard(())
+    }
+
+    pub(super) fn get() -> Option<Vec<u8>> {
+        ROOT.with(|r| r.borrow().clone())
+    }
+
+    /// Restores Intel's root when dropped.
+    pub(crate) struct Guard(());
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            ROOT.with(|r| *r.borrow_mut() = None);
+        }
+    }
 }

@@ -1,11 +1,11 @@
 //! SGX DCAP registration (D17b) against a real, public quote: the SGX sample quote and its
 //! collateral (fetched from Intel's PCS in June 2025) that ship in the `dcap-qvl` package.
 //!
-//! No SGX machine can produce a quote whose report data binds one of our keys here, so the
-//! accepting path is shown by a quote that passes every check up to the binding — certificate
-//! chain, CRLs, signatures, collateral time, TCB policy, MRENCLAVE — and is then refused only
-//! because its report data was made for someone else. Each earlier check is shown failing on
-//! its own.
+//! No SGX machine can produce a quote whose report data binds one of our keys here, so this
+//! real quote passes every check up to the binding — certificate chain, CRLs, signatures,
+//! collateral time, TCB policy, MRENCLAVE — and is then refused only because its report data
+//! was made for someone else. Each earlier check is shown failing on its own. The accepting
+//! path itself runs under a test PKI in `dcap_accept_tests`.
 
 use super::dcap::SgxPolicy;
 use super::*;
@@ -89,6 +89,7 @@ fn set_policy(chain: &mut Chain, accepted_statuses: u16, rejected_advisories: Ve
     let policy = SgxPolicy {
         accepted_statuses,
         rejected_advisories,
+        out_of_date_grace_secs: 0,
     };
     set_sgx_policy(&mut chain.state, &root, &policy).unwrap();
 }
@@ -259,6 +260,7 @@ fn only_governance_sets_a_policy_and_it_must_accept_something() {
     let policy = SgxPolicy {
         accepted_statuses: SgxPolicy::OUT_OF_DATE,
         rejected_advisories: vec![],
+        out_of_date_grace_secs: 90 * 86_400,
     };
     assert!(matches!(
         set_sgx_policy(&mut chain.state, &ctx, &policy),
@@ -268,6 +270,7 @@ fn only_governance_sets_a_policy_and_it_must_accept_something() {
     let none = SgxPolicy {
         accepted_statuses: 0,
         rejected_advisories: vec![],
+        out_of_date_grace_secs: 0,
     };
     assert!(matches!(
         set_sgx_policy(&mut chain.state, &root, &none),

@@ -17,8 +17,12 @@ mod challenge_tests;
 mod cheat_tests;
 pub mod dcap;
 #[cfg(test)]
+mod dcap_accept_tests;
+#[cfg(test)]
 mod dcap_tests;
 mod hooks;
+#[cfg(test)]
+mod test_intel;
 #[cfg(test)]
 mod tests;
 mod types;
