@@ -518,6 +518,9 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     let min_tip = crust_primitives::balance::parse_balance(&args.min_tip)
         .map_err(|e| format!("--min-tip: {e}"))?;
     let mut retry_at: BTreeMap<String, Instant> = BTreeMap::new();
+    // Orders refused for content other than what was ordered (D29), newest last, for the
+    // operator's status; the chain refunds such an order once it stays unreplicated (D8).
+    let mut refused: std::collections::VecDeque<(String, String)> = Default::default();
     // The chain's peer records: this worker's own, kept in step with its addresses (checked
     // every PEER_REFRESH, not re-sent within PEER_RESEND), and the replica holders the server
     // credits first (reloaded every HOLDERS_REFRESH, as every worker pages through them all).
@@ -704,6 +707,10 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 Err(StoreFailure::Refuse(e)) => {
                     // D29: never store or report content other than what was ordered.
                     eprintln!("sworker: refusing {cid}: {e}");
+                    if refused.len() == REFUSED_SHOWN {
+                        refused.pop_front();
+                    }
+                    refused.push_back((text.clone(), e));
                     follow.done_with(&text);
                     retry_at.remove(&text);
                 }
@@ -906,6 +913,8 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             "files_dropping": worker.dropping().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
             "files_pending": follow.queue.keys().collect::<Vec<_>>(),
             "files_watching": follow.watch.len(),
+            // The last orders refused because their content is not what they committed to.
+            "files_refused": refused.iter().map(|(cid, why)| serde_json::json!({"cid": cid, "reason": why})).collect::<Vec<_>>(),
             "disk_free_bytes": crust_sworker::srd::free_bytes(&args.dir).ok(),
             "srd_bytes": worker.srd().size(),
             "attestation": attestation.map(|k| k.name()),
@@ -1724,6 +1733,9 @@ impl Net {
         Ok(())
     }
 }
+
+/// How many refused orders the status lists.
+const REFUSED_SHOWN: usize = 32;
 
 #[cfg(test)]
 mod tests {

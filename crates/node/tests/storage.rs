@@ -280,6 +280,33 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
     ]))
     .unwrap();
     assert_eq!(lied["replica_count"], 0, "{lied}");
+    // Each worker's status lists the refusal and its reason.
+    for worker in ["bob", "charlie"] {
+        let refused = loop {
+            let status = worker_status(&dir.path().join(worker));
+            let listed = status["files_refused"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if !listed.is_empty() {
+                break listed;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{worker}: no refusal in {status}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        };
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0]["cid"], lie_cid.as_str());
+        assert!(
+            refused[0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("commits to"),
+            "{refused:?}"
+        );
+    }
 
     // Each worker announces its peer on chain once it has reported; each credits the other as
     // a replica holder.
