@@ -7,8 +7,8 @@
 use crate::block::Header;
 use crate::hash::Hash;
 use crate::tx::{Transaction, TxError};
+use crust_runtime::executive;
 use crust_runtime::state::{Overlay, State};
-use crust_runtime::system;
 use crust_runtime::{BlockContext, Event, RuntimeError};
 use serde::Serialize;
 
@@ -130,7 +130,7 @@ impl<'a, S: State + ?Sized> BlockRun<'a, S> {
             inner: state,
             events: Vec::new(),
         };
-        system::begin_block(&mut rec, &block)?;
+        executive::begin_block(&mut rec, &block)?;
         for o in offences {
             crust_runtime::staking::report_equivocation(
                 &mut rec,
@@ -153,7 +153,7 @@ impl<'a, S: State + ?Sized> BlockRun<'a, S> {
     }
 
     /// Records an applied transaction at position `index` with the events it emitted.
-    fn record(&mut self, tx: &Transaction, applied: system::ApplyOutcome, index: usize) {
+    fn record(&mut self, tx: &Transaction, applied: executive::ApplyOutcome, index: usize) {
         let tx_index = u32::try_from(index).unwrap_or(u32::MAX);
         self.outcome
             .events
@@ -181,7 +181,7 @@ pub fn execute_block<S: State + ?Sized>(
     for (index, tx) in transactions.iter().enumerate() {
         let invalid = |reason: String| BlockError::InvalidTransaction { index, reason };
         admit(tx, header, genesis, verified).map_err(|e| invalid(e.to_string()))?;
-        let applied = system::apply_transaction(&mut run.rec, &run.block, &tx.checked())
+        let applied = executive::apply_transaction(&mut run.rec, &run.block, &tx.checked())
             .map_err(|e| invalid(e.to_string()))?;
         run.record(tx, applied, index);
     }
@@ -219,7 +219,7 @@ pub fn build_block<S: State + ?Sized>(
         }
         // Apply in an overlay so a rejected transaction leaves nothing behind.
         let mut overlay = Overlay::new(&mut run.rec);
-        match system::apply_transaction(&mut overlay, &run.block, &tx.checked()) {
+        match executive::apply_transaction(&mut overlay, &run.block, &tx.checked()) {
             Ok(applied) => {
                 overlay.commit();
                 run.record(&tx, applied, included.len());

@@ -555,7 +555,10 @@ where
             const PAGE: usize = 1000;
             let c = core.lock().await;
             let view = c.view();
-            let page = crust_runtime::swork::peers(&view, after.as_ref(), PAGE);
+            let page = match crust_runtime::swork::peers(&view, after.as_ref(), PAGE) {
+                Ok(page) => page,
+                Err(e) => return error(id, -32603, e.to_string()),
+            };
             let next = (page.len() == PAGE)
                 .then(|| page.last().map(|(who, _)| who.to_ss58()))
                 .flatten();
@@ -754,7 +757,7 @@ fn staking_view(
         })
     };
     let mut candidates = Vec::new();
-    for (stash, prefs) in staking::validators(state) {
+    for (stash, prefs) in staking::validators(state)? {
         let bonded = staking::ledger_of_stash(state, &stash)?.map_or(0, |(_, l)| l.active);
         let limit = staking::stake_limit(state, &stash)?;
         candidates.push(json!({

@@ -9,7 +9,7 @@ use crate::hash::Hash;
 use crust_primitives::codec;
 use crust_primitives::{AccountId, Balance, BlockHeight, Keypair, Signature};
 use crust_runtime::Call;
-use crust_runtime::system::CheckedTransaction;
+use crust_runtime::executive::CheckedTransaction;
 
 /// The largest encoded transaction accepted anywhere (mempool, blocks, RPC).
 pub const MAX_TX_BYTES: usize = 64 * 1024;

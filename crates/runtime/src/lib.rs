@@ -12,10 +12,12 @@
 //! - [`benefits`]: locked funds for fee reductions and merchant collateral;
 //! - [`swork`]: storage identities, attestation, work reports, groups, slot-end workload;
 //! - [`staking`]: GPoS bonds, stake limits from storage, era elections, rewards, slashing;
-//! - [`system`]: configuration, governance, transaction application, block hooks.
+//! - [`system`]: configuration, governance, the fee formula, the clock and block hashes;
+//! - [`executive`]: applies transactions and runs every module's block hooks.
 
 pub mod balances;
 pub mod benefits;
+pub mod executive;
 pub mod genesis;
 #[cfg(test)]
 mod invariants;
@@ -178,18 +180,4 @@ pub enum RuntimeError {
     Staking(#[from] staking::StakingError),
 }
 
-/// Executes `call` for `ctx.caller`. Not atomic by itself: wrap it in
-/// [`state::atomically`] (as [`system::apply_transaction`] does).
-pub fn dispatch(
-    state: &mut impl State,
-    ctx: &CallContext,
-    call: &Call,
-) -> Result<(), RuntimeError> {
-    match call {
-        Call::Balances(c) => Ok(balances::dispatch(state, ctx, c)?),
-        Call::Market(c) => Ok(market::dispatch(state, ctx, c)?),
-        Call::Benefits(c) => Ok(benefits::dispatch(state, ctx, c)?),
-        Call::Swork(c) => Ok(swork::dispatch(state, ctx, c)?),
-        Call::Staking(c) => Ok(staking::dispatch(state, ctx, c)?),
-    }
-}
+pub use executive::dispatch;

@@ -38,7 +38,7 @@ fn run_to(chain: &mut Chain, height: u64, author: AccountId) {
             parent_hash: [(h - 1) as u8; 32],
             timestamp_ms: 0,
         };
-        crate::system::begin_block(&mut chain.state, &block).unwrap();
+        crate::executive::begin_block(&mut chain.state, &block).unwrap();
     }
 }
 

@@ -68,6 +68,30 @@ pub trait StateExt: State {
         }
     }
 
+    /// Up to `limit` entries under `prefix` after the key `after`, each decoded as the key's
+    /// tail past `prefix` and its value. An entry that does not decode is corruption, never
+    /// skipped.
+    fn scan_decoded<K: Decode<Cfg = ()>, V: Decode<Cfg = ()>>(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(K, V)>, StateError> {
+        self.scan(prefix, after, limit)
+            .into_iter()
+            .map(|(k, v)| {
+                let corrupt = || StateError::Corrupt {
+                    key: crust_primitives::account::to_hex(&k),
+                };
+                let key = k.get(prefix.len()..).ok_or_else(corrupt)?;
+                Ok((
+                    codec::decode(key).map_err(|_| corrupt())?,
+                    codec::decode(&v).map_err(|_| corrupt())?,
+                ))
+            })
+            .collect()
+    }
+
     /// Decodes the value at `key`, or the type's default when absent.
     fn read_or_default<T: Decode<Cfg = ()> + Default>(&self, key: &[u8]) -> Result<T, StateError> {
         Ok(self.read(key)?.unwrap_or_default())

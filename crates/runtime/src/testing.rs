@@ -116,7 +116,7 @@ impl Chain {
                 parent_hash: [0; 32],
                 timestamp_ms: 0,
             };
-            crate::system::begin_block(&mut self.state, &block).expect("block hooks");
+            crate::executive::begin_block(&mut self.state, &block).expect("block hooks");
         }
     }
 

@@ -2,7 +2,7 @@
 //! cost 50, limit ratio 1%, market cost ratio 95%, bonding duration 2 eras, ED 1).
 
 use super::*;
-use crate::system::{self, CheckedTransaction, InvalidTransaction};
+use crate::executive::{self, CheckedTransaction, InvalidTransaction};
 use crate::testing::*;
 use crate::{BlockContext, Call, market};
 
@@ -100,7 +100,7 @@ fn liquidation_tx(
     chain: &mut Chain,
     who: AccountId,
     fee: Balance,
-) -> Result<system::ApplyOutcome, InvalidTransaction> {
+) -> Result<executive::ApplyOutcome, InvalidTransaction> {
     let nonce = crate::balances::account(&chain.state, &who).unwrap().nonce;
     let tx = CheckedTransaction {
         signer: who,
@@ -117,7 +117,7 @@ fn liquidation_tx(
         parent_hash: [0; 32],
         timestamp_ms: 0,
     };
-    system::apply_transaction(&mut chain.state, &block, &tx)
+    executive::apply_transaction(&mut chain.state, &block, &tx)
 }
 
 fn total_balance(chain: &Chain, who: &AccountId) -> Balance {

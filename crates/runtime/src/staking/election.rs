@@ -130,16 +130,8 @@ pub(super) fn elect(state: &mut impl State, era: EraIndex) -> Result<bool, Staki
             continue;
         }
         let bp = backing_prefix(&stash);
-        let others: Vec<(AccountId, Balance)> = state
-            .scan(&bp, None, MAX_EXPOSURE_GUARANTORS)
-            .into_iter()
-            .filter_map(|(k, v)| {
-                Some((
-                    decode::<AccountId>(&k[bp.len()..]).ok()?,
-                    decode::<Balance>(&v).ok()?,
-                ))
-            })
-            .collect();
+        let others: Vec<(AccountId, Balance)> =
+            state.scan_decoded(&bp, None, MAX_EXPOSURE_GUARANTORS)?;
         candidates.push((
             stash,
             prefs,

@@ -128,18 +128,8 @@ pub fn validator(
 
 /// Every validator candidate with its preferences, in account order (at most
 /// [`MAX_CANDIDATES`], as the election reads them).
-pub fn validators(state: &impl State) -> Vec<(AccountId, ValidatorPrefs)> {
-    let prefix = validators_prefix();
-    state
-        .scan(&prefix, None, MAX_CANDIDATES)
-        .into_iter()
-        .filter_map(|(k, v)| {
-            Some((
-                crust_primitives::codec::decode::<AccountId>(&k[prefix.len()..]).ok()?,
-                crust_primitives::codec::decode::<ValidatorPrefs>(&v).ok()?,
-            ))
-        })
-        .collect()
+pub fn validators(state: &impl State) -> Result<Vec<(AccountId, ValidatorPrefs)>, StakingError> {
+    Ok(state.scan_decoded(&validators_prefix(), None, MAX_CANDIDATES)?)
 }
 
 /// A guarantor's guarantee.

@@ -32,7 +32,7 @@ fn run_blocks(state: &mut MemoryState, from: u64, to: u64, author: AccountId) {
             parent_hash: [height as u8; 32],
             timestamp_ms: 0,
         };
-        crate::system::begin_block(state, &block).unwrap();
+        crate::executive::begin_block(state, &block).unwrap();
     }
 }
 

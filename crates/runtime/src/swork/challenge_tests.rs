@@ -266,7 +266,7 @@ impl Net {
                 parent_hash: hash_of(self.chain.height - 1),
                 timestamp_ms: 0,
             };
-            crate::system::begin_block(&mut self.chain.state, &block).unwrap();
+            crate::executive::begin_block(&mut self.chain.state, &block).unwrap();
         }
     }
     pub(super) fn report(

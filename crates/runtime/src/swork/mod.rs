@@ -946,17 +946,10 @@ pub fn peers(
     state: &impl State,
     after: Option<&AccountId>,
     limit: usize,
-) -> Vec<(AccountId, PeerRecord)> {
+) -> Result<Vec<(AccountId, PeerRecord)>, SworkError> {
     let prefix = key(MODULE, "peer", &[]);
     let after = after.map(|a| [prefix.as_slice(), a.as_bytes()].concat());
-    state
-        .scan(&prefix, after.as_deref(), limit)
-        .into_iter()
-        .filter_map(|(k, v)| {
-            let who = codec::decode::<AccountId>(k.get(prefix.len()..)?).ok()?;
-            Some((who, codec::decode::<PeerRecord>(&v).ok()?))
-        })
-        .collect()
+    Ok(state.scan_decoded(&prefix, after.as_deref(), limit)?)
 }
 
 /// Creates a group owned by the caller, who must never have reported works.

@@ -50,7 +50,7 @@ impl World {
                 parent_hash: block_hash_at(h - 1),
                 timestamp_ms: 0,
             };
-            crate::system::begin_block(&mut self.chain.state, &block).unwrap();
+            crate::executive::begin_block(&mut self.chain.state, &block).unwrap();
         }
     }
 
@@ -882,7 +882,7 @@ fn free_reports_from_swork_benefits() {
     world.advance_to(310);
     let report = w.report(&world, 5, &[], &[]);
     let signature = w.enclave.sign(&report_payload(&report));
-    let tx = crate::system::CheckedTransaction {
+    let tx = crate::executive::CheckedTransaction {
         signer: ALICE,
         nonce: 0,
         fee: 10,
@@ -902,7 +902,7 @@ fn free_reports_from_swork_benefits() {
         parent_hash: [0; 32],
         timestamp_ms: 0,
     };
-    let outcome = crate::system::apply_transaction(&mut world.chain.state, &block, &tx).unwrap();
+    let outcome = crate::executive::apply_transaction(&mut world.chain.state, &block, &tx).unwrap();
     assert_eq!((outcome.error, outcome.paid), (None, 0));
     assert_eq!(
         crate::benefits::swork_benefit(&world.chain.state, &ALICE)
@@ -914,7 +914,7 @@ fn free_reports_from_swork_benefits() {
     w.last_hash = [0; 32];
     // A rejected report pays its fee and keeps the free count.
     let bad = w.report(&world, 6, &[], &[]);
-    let tx = crate::system::CheckedTransaction {
+    let tx = crate::executive::CheckedTransaction {
         nonce: 1,
         call: Call::Swork(SworkCall::ReportWorks {
             signature: w.enclave.sign(b"x"),
@@ -924,7 +924,7 @@ fn free_reports_from_swork_benefits() {
         }),
         ..tx
     };
-    let outcome = crate::system::apply_transaction(&mut world.chain.state, &block, &tx).unwrap();
+    let outcome = crate::executive::apply_transaction(&mut world.chain.state, &block, &tx).unwrap();
     assert!(outcome.error.is_some());
     assert_eq!(outcome.paid, 10);
     assert_eq!(
@@ -1189,10 +1189,14 @@ fn peer_records_need_an_identity_a_signed_peer_id_and_printable_addresses() {
         Some(record.clone())
     );
     assert_eq!(
-        peers(&world.chain.state, None, 10),
+        peers(&world.chain.state, None, 10).unwrap(),
         vec![(ALICE, record.clone())]
     );
-    assert!(peers(&world.chain.state, Some(&ALICE), 10).is_empty());
+    assert!(
+        peers(&world.chain.state, Some(&ALICE), 10)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         record.addr_texts(),
         vec!["/ip4/10.0.0.7/tcp/4001".to_owned()]

@@ -78,9 +78,6 @@ pub enum SystemError {
     /// Genesis did not write a runtime configuration.
     #[error("runtime configuration missing from state (genesis not applied)")]
     NoConfig,
-    /// A module failed while settling a fee.
-    #[error("{0}")]
-    Module(String),
     /// The state is corrupt.
     #[error(transparent)]
     State(#[from] StateError),

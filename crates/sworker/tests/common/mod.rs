@@ -94,7 +94,7 @@ impl Chain {
                 parent_hash: block_hash(self.height - 1),
                 timestamp_ms: 0,
             };
-            crust_runtime::system::begin_block(&mut self.state, &block).expect("block");
+            crust_runtime::executive::begin_block(&mut self.state, &block).expect("block");
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::benefits::{BenefitsCall, FundsType};
+use crate::system::*;
 use crate::testing::*;
 use crate::{BlockContext, Call, Genesis, MemoryState};
 use crust_primitives::CRU;
