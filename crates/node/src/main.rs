@@ -561,9 +561,11 @@ fn run(cli: Cli) -> Result<(), String> {
             orders::rewards(&from, claim, &chain, cli.output)
         }
         Command::Sworker(SworkerCommand::Run(args)) => storage::sworker(*args),
-        Command::Sworker(SworkerCommand::Status { dir }) => storage::control(&dir, None),
+        Command::Sworker(SworkerCommand::Status { dir }) => {
+            storage::control(&dir, None, cli.output)
+        }
         Command::Sworker(SworkerCommand::Capacity { bytes, dir }) => {
-            storage::control(&dir, Some(bytes))
+            storage::control(&dir, Some(bytes), cli.output)
         }
         Command::Fetch {
             cid,

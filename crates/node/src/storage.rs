@@ -1186,8 +1186,9 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// `crust sworker status|capacity`: talks to a running worker's control API.
-pub fn control(dir: &Path, capacity: Option<u64>) -> Result<(), String> {
+/// `crust sworker status|capacity`: talks to a running worker's control API. The status is a
+/// summary in text, or the worker's whole status object with `--output json`.
+pub fn control(dir: &Path, capacity: Option<u64>, output: crate::Output) -> Result<(), String> {
     let base = std::fs::read_to_string(dir.join("control")).map_err(|_| {
         format!(
             "no running worker found in {} (no control file)",
@@ -1205,7 +1206,10 @@ pub fn control(dir: &Path, capacity: Option<u64>) -> Result<(), String> {
                 .map_err(|e| format!("worker at {base}: {e}"))?;
             let v: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| format!("worker at {base}: {e}"))?;
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or(text));
+            match output {
+                crate::Output::Json => crate::print_json(&v),
+                crate::Output::Text => print!("{}", status_text(&v)),
+            }
         }
         Some(bytes) => {
             let token = std::fs::read_to_string(dir.join("control.token"))
@@ -1224,6 +1228,63 @@ pub fn control(dir: &Path, capacity: Option<u64>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A worker's status object as a few lines for a person (`--output json` prints all of it).
+fn status_text(v: &serde_json::Value) -> String {
+    let bytes = |key: &str| {
+        v[key]
+            .as_u64()
+            .map_or_else(|| "-".to_owned(), |b| indicatif::BinaryBytes(b).to_string())
+    };
+    let num = |key: &str| {
+        v[key]
+            .as_u64()
+            .map_or_else(|| "-".to_owned(), |n| n.to_string())
+    };
+    let list = |key: &str| v[key].as_array().map_or(0, Vec::len);
+    let srd_counts = if v["srd_counts"].as_bool() == Some(true) {
+        "counts toward stake limits"
+    } else {
+        "does not count toward stake limits"
+    };
+    let mut out = format!(
+        "account      {}\n\
+         enclave      {}\n\
+         attestation  {} (SRD {srd_counts})\n\
+         chain        at #{}; last report for slot {}, last accepted slot {}\n\
+         files        {} valid ({}), {} lost, {} dropping, {} pending, {} watching, {} refused\n\
+         space        capacity {}, SRD {}, disk free {}\n\
+         repaired     {} files, {} SRD units\n\
+         peer         {}\n",
+        v["account"].as_str().unwrap_or("-"),
+        v["enclave"].as_str().unwrap_or("-"),
+        v["attestation"].as_str().unwrap_or("not registered yet"),
+        num("chain_height"),
+        num("last_report_slot"),
+        num("last_accepted_slot"),
+        num("files_valid"),
+        bytes("files_bytes"),
+        list("files_lost"),
+        list("files_dropping"),
+        list("files_pending"),
+        num("files_watching"),
+        list("files_refused"),
+        bytes("capacity_bytes"),
+        bytes("srd_bytes"),
+        bytes("disk_free_bytes"),
+        num("files_repaired"),
+        num("srd_units_repaired"),
+        v["peer_id"].as_str().unwrap_or("-"),
+    );
+    for r in v["files_refused"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "refused      {}: {}\n",
+            r["cid"].as_str().unwrap_or("?"),
+            r["reason"].as_str().unwrap_or("?")
+        ));
+    }
+    out
 }
 
 /// Why a fetch failed: the DAG outgrew the bound (it is not the ordered content), or anything

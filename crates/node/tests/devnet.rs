@@ -298,7 +298,8 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     // Work reports are accepted (every storage node's status shows an accepted slot).
     for j in 0..6 {
         wait(&format!("an accepted report from storage-{j}"), 120, || {
-            let s: Value = serde_json::from_str(&sworker(&dir, j, &["status"])).unwrap();
+            let s: Value =
+                serde_json::from_str(&sworker(&dir, j, &["status", "--output", "json"])).unwrap();
             s["last_accepted_slot"].as_u64()
         });
     }
@@ -505,7 +506,7 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
         .next_back()
         .expect("a report with challenge answers");
     wait("storage-5's challenged report to be accepted", 180, || {
-        let s: Value = serde_json::from_str(&sworker(5, &["status"])).unwrap();
+        let s: Value = serde_json::from_str(&sworker(5, &["status", "--output", "json"])).unwrap();
         s["last_accepted_slot"]
             .as_u64()
             .filter(|a| *a >= challenged_slot)

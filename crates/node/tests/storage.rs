@@ -88,6 +88,8 @@ fn worker_status(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&crust(&[
         "sworker",
         "status",
+        "--output",
+        "json",
         "--dir",
         dir.to_str().unwrap(),
     ]))
