@@ -49,29 +49,52 @@ fn enclave() -> Keypair {
     Keypair::from_suri("//dcap-enclave").unwrap()
 }
 
-/// Alice registers `enclave()` with `quote` and `collateral`.
-fn register_alice(
+/// `who` registers `enclave` (which signs its own registration) with `quote` and `collateral`.
+fn register_as(
     chain: &mut Chain,
-    quote: Vec<u8>,
-    collateral: Vec<u8>,
+    who: AccountId,
+    enclave: &Keypair,
+    quote: &[u8],
+    collateral: &[u8],
 ) -> Result<(), SworkError> {
-    let enclave = enclave();
-    let payload = registration_payload(&Net::CODE, &ALICE, &enclave.public().0);
-    let ctx = chain.ctx(ALICE);
+    let payload = registration_payload(&Net::CODE, &who, &enclave.public().0);
+    let ctx = chain.ctx(who);
     register(
         &mut chain.state,
         &ctx,
         &Net::CODE,
         &enclave.public().0,
         &enclave.sign(&payload),
-        &Attestation::SgxDcap { quote, collateral },
+        &Attestation::SgxDcap {
+            quote: quote.to_vec(),
+            collateral: collateral.to_vec(),
+        },
     )
+}
+
+/// Alice registers `enclave()` with `quote` and `collateral`.
+fn register_alice(
+    chain: &mut Chain,
+    quote: Vec<u8>,
+    collateral: Vec<u8>,
+) -> Result<(), SworkError> {
+    register_as(chain, ALICE, &enclave(), &quote, &collateral)
 }
 
 /// A quote binding Alice's registration of `enclave()`.
 fn alice_quote(intel: &TestIntel, debug: bool) -> Vec<u8> {
     let payload = registration_payload(&Net::CODE, &ALICE, &enclave().public().0);
     intel.quote(&Net::CODE, &report_data(&payload), debug)
+}
+
+/// A fresh test PKI for `platform`, trusted on this thread while the guard lives, with a quote
+/// binding Alice's registration of `enclave()` and the default collateral.
+fn trusted_setup(platform: Platform) -> (TestIntel, test_root::Guard, Vec<u8>, Vec<u8>) {
+    let intel = TestIntel::new(platform);
+    let trusted = test_root::trust(&intel.root_der());
+    let quote = alice_quote(&intel, false);
+    let collateral = intel.collateral(&Collateral::default());
+    (intel, trusted, quote, collateral)
 }
 
 fn rejection(result: Result<(), SworkError>) -> String {
@@ -180,47 +203,25 @@ fn the_test_pki_is_trusted_only_where_a_test_names_it() {
 
 #[test]
 fn a_quote_binds_one_account_one_key_and_one_code() {
-    let intel = TestIntel::new(Platform::Patched);
-    let _trusted = test_root::trust(&intel.root_der());
-    let collateral = intel.collateral(&Collateral::default());
-    let quote = alice_quote(&intel, false);
+    let (intel, _trusted, quote, collateral) = trusted_setup(Platform::Patched);
     // Bob presents Alice's quote for the same enclave key.
     let mut chain = chain_at(NOW_MS);
-    let enclave = enclave();
-    let payload = registration_payload(&Net::CODE, &BOB, &enclave.public().0);
-    let ctx = chain.ctx(BOB);
-    let why = rejection(register(
-        &mut chain.state,
-        &ctx,
-        &Net::CODE,
-        &enclave.public().0,
-        &enclave.sign(&payload),
-        &Attestation::SgxDcap {
-            quote: quote.clone(),
-            collateral: collateral.clone(),
-        },
+    let why = rejection(register_as(
+        &mut chain,
+        BOB,
+        &enclave(),
+        &quote,
+        &collateral,
     ));
     assert!(why.contains("does not bind"), "{why}");
     // Alice with another enclave key than the quote's.
     let other = Keypair::from_suri("//another-enclave").unwrap();
-    let payload = registration_payload(&Net::CODE, &ALICE, &other.public().0);
-    let ctx = chain.ctx(ALICE);
-    let why = rejection(register(
-        &mut chain.state,
-        &ctx,
-        &Net::CODE,
-        &other.public().0,
-        &other.sign(&payload),
-        &Attestation::SgxDcap {
-            quote: quote.clone(),
-            collateral: collateral.clone(),
-        },
-    ));
+    let why = rejection(register_as(&mut chain, ALICE, &other, &quote, &collateral));
     assert!(why.contains("does not bind"), "{why}");
     // A quote of other (allowlisted) code than the registration names.
     let root = chain.root();
     set_code(&mut chain.state, &root, &[0xd0; 32], 100_000).unwrap();
-    let payload = registration_payload(&Net::CODE, &ALICE, &enclave.public().0);
+    let payload = registration_payload(&Net::CODE, &ALICE, &enclave().public().0);
     let other_code = intel.quote(&[0xd0; 32], &report_data(&payload), false);
     let why = rejection(register_alice(&mut chain, other_code, collateral.clone()));
     assert!(why.contains("measures code"), "{why}");
@@ -237,28 +238,14 @@ fn a_quote_binds_one_account_one_key_and_one_code() {
 
 #[test]
 fn a_quote_changed_after_signing_is_refused() {
-    let intel = TestIntel::new(Platform::Patched);
-    let _trusted = test_root::trust(&intel.root_der());
-    let collateral = intel.collateral(&Collateral::default());
-    let quote = alice_quote(&intel, false);
+    let (_intel, _trusted, quote, collateral) = trusted_setup(Platform::Patched);
     let mut chain = chain_at(NOW_MS);
     // The report data rewritten to bind another key: the attestation key's signature breaks.
     let other = Keypair::from_suri("//another-enclave").unwrap();
     let payload = registration_payload(&Net::CODE, &ALICE, &other.public().0);
     let mut forged = quote.clone();
     forged[48 + 320..48 + 352].copy_from_slice(&Sha256::digest(&payload));
-    let ctx = chain.ctx(ALICE);
-    let why = rejection(register(
-        &mut chain.state,
-        &ctx,
-        &Net::CODE,
-        &other.public().0,
-        &other.sign(&payload),
-        &Attestation::SgxDcap {
-            quote: forged,
-            collateral: collateral.clone(),
-        },
-    ));
+    let why = rejection(register_as(&mut chain, ALICE, &other, &forged, &collateral));
     assert!(why.contains("enclave report signature is invalid"), "{why}");
     // The header and report body are signed by the attestation key, the QE report (which
     // vouches for that key) by the PCK key.
@@ -349,10 +336,7 @@ fn collateral_must_be_signed_current_and_not_revoke_the_platform() {
 
 #[test]
 fn an_out_of_date_platform_registers_only_where_the_policy_accepts_it() {
-    let intel = TestIntel::new(Platform::Behind);
-    let _trusted = test_root::trust(&intel.root_der());
-    let quote = alice_quote(&intel, false);
-    let collateral = intel.collateral(&Collateral::default());
+    let (_intel, _trusted, quote, collateral) = trusted_setup(Platform::Behind);
     let mut chain = chain_at(NOW_MS);
     let why = rejection(register_alice(
         &mut chain,
