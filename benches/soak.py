@@ -11,6 +11,10 @@ growth from the 1/4 mark to the end, and each process's peak. Memory that follow
 stays within a few MB of the warm figure; the storage nodes and the IPFS node grow only by the
 block index of the files put (~200 bytes a block).
 
+It also prints the growth over the last third of the run (the plateau test: a cache that is
+still filling grows there, a leak grows there as fast as before), and with SOAK_SERIES=path
+writes the per-minute RSS of every process to that CSV file.
+
 Usage: cargo build --release --bin crust && python3 benches/soak.py [minutes=60] [rate=50]
 """
 import json, os, shutil, subprocess, sys, tempfile, threading, time, urllib.request
@@ -144,6 +148,17 @@ def main():
         for n in pids:
             print(f"  {n:<24}{(mem.marks['end'][n] - quarter[n]) / 1e6:+10.1f}")
         print(f"  {'sum':<24}{(totals[2] - totals[0]) / 1e6:+10.1f}")
+        third = series[(2 * len(series)) // 3][1]
+        print(f"growth over the last third, from minute {(2 * len(series)) // 3} (MB):")
+        for n in pids:
+            print(f"  {n:<24}{(mem.marks['end'][n] - third[n]) / 1e6:+10.1f}")
+        out = os.environ.get("SOAK_SERIES")
+        if out:
+            with open(out, "w") as f:
+                f.write("seconds," + ",".join(pids) + "\n")
+                for t, row in series:
+                    f.write(f"{t:.0f}," + ",".join(str(row[n]) for n in pids) + "\n")
+            print(f"per-minute RSS written to {out}")
         print(f"load: {counts}")
     finally:
         stop.set()
