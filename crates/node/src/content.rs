@@ -27,14 +27,44 @@ pub fn default_repo() -> PathBuf {
     home.join(".crust").join("ipfs")
 }
 
+/// The Kubo RPC API address a local daemon listens on by default: `crust ipfs daemon`'s and
+/// `crust devnet`'s IPFS node (`$CRUST_API` overrides it).
+pub fn default_api() -> String {
+    std::env::var("CRUST_API").unwrap_or_else(|_| "http://127.0.0.1:5001".to_owned())
+}
+
+/// Whether an IPFS daemon answers at `api` (one quick `version` call; nothing listening, or
+/// something that is not a Kubo RPC API, is "no").
+fn daemon_answers(api: &str) -> bool {
+    let Ok(http) = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_millis(1500))
+        .build()
+    else {
+        return false;
+    };
+    http.post(format!("{}/api/v0/version", api.trim_end_matches('/')))
+        .send()
+        .ok()
+        .filter(|r| r.status().is_success())
+        .and_then(|r| r.text().ok())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v.get("Version").is_some())
+}
+
 /// Options shared by the client commands.
+///
+/// Which IPFS node a command talks to, in order: `--api`; else `--repo` (or
+/// `$CRUST_IPFS_REPO`), through its daemon when one holds it; else the daemon answering at
+/// the default API address ([`default_api`], where `crust ipfs daemon` and `crust devnet`
+/// listen), as `crust put` does; else the default repository, opened directly.
 #[derive(clap::Args, Clone)]
 pub struct RepoArgs {
     /// Repository directory (default: $CRUST_IPFS_REPO or ~/.crust/ipfs).
     #[arg(long, global = true)]
     pub repo: Option<PathBuf>,
-    /// Use the Kubo RPC API at this URL instead of opening the repository
-    /// (default: the running daemon's, when one holds the repository).
+    /// Use the Kubo RPC API at this URL instead of opening the repository (default: the
+    /// daemon holding the repository, or the one answering at $CRUST_API or
+    /// http://127.0.0.1:5001).
     #[arg(long, global = true)]
     pub api: Option<String>,
 }
@@ -106,6 +136,13 @@ enum Target {
 fn open(args: &RepoArgs) -> Result<Target, String> {
     if let Some(api) = &args.api {
         return Ok(Target::Remote(api.trim_end_matches('/').to_owned()));
+    }
+    let named = args.repo.is_some() || std::env::var_os("CRUST_IPFS_REPO").is_some();
+    if !named {
+        let api = default_api();
+        if daemon_answers(&api) {
+            return Ok(Target::Remote(api.trim_end_matches('/').to_owned()));
+        }
     }
     let dir = args.repo.clone().unwrap_or_else(default_repo);
     fs::create_dir_all(&dir)

@@ -105,8 +105,9 @@ enum Command {
         /// IPFS node at --api reports, which is what storage workers report.
         #[arg(long)]
         size: Option<u64>,
-        /// The IPFS node (Kubo API) holding the file, to size it.
-        #[arg(long, default_value = "http://127.0.0.1:5001")]
+        /// The IPFS node (Kubo API) holding the file, to size it (default: $CRUST_API or
+        /// http://127.0.0.1:5001).
+        #[arg(long, default_value_t = content::default_api())]
         api: String,
         /// Size the order from a local copy of the file instead (it must import to CID with
         /// `ipfs add` defaults).

@@ -45,8 +45,9 @@ pub struct PutArgs {
     /// The paying account (secret URI).
     #[arg(long, default_value = "//Alice")]
     pub from: String,
-    /// The IPFS node (Kubo RPC API) to add the file to; storage nodes fetch it from there.
-    #[arg(long, default_value = "http://127.0.0.1:5001")]
+    /// The IPFS node (Kubo RPC API) to add the file to; storage nodes fetch it from there
+    /// (default: $CRUST_API or http://127.0.0.1:5001, where `crust devnet`'s IPFS node listens).
+    #[arg(long, default_value_t = crate::content::default_api())]
     pub api: String,
 }
 

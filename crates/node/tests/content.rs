@@ -1211,3 +1211,81 @@ fn content_commitments_match_kubo_car_exports() {
         assert_eq!(&ours(cid), mine, "{cid} through the daemon");
     }
 }
+
+/// Runs `crust args` as a user with an empty home directory, no repository named, and the
+/// default API address `api` (where `crust devnet`'s IPFS node would be).
+fn crust_without_flags(home: &Path, api: &str, args: &[&str]) -> std::process::Output {
+    Command::new(CRUST)
+        .args(args)
+        .env("HOME", home)
+        .env("CRUST_API", api)
+        .env_remove("CRUST_IPFS_REPO")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn commands_find_the_local_daemon_without_flags() {
+    // As after `crust devnet`: a daemon on the default API address holds the content; the
+    // user's own default repository is empty. `get`, `cat` and `peers` find the daemon the
+    // way `put` does, with no --api or --repo.
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&dir.path().join("daemon-repo"));
+    let file = dir.path().join("f.bin");
+    let data = bytes(300_000, 11);
+    std::fs::write(&file, &data).unwrap();
+    let cid = last_cid(&["add", "-q", "--api", &daemon.api, file.to_str().unwrap()]);
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = dir.path().join("out.bin");
+    let got = crust_without_flags(
+        &home,
+        &daemon.api,
+        &["get", &cid, "-o", out.to_str().unwrap()],
+    );
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    let cat = crust_without_flags(&home, &daemon.api, &["cat", &cid]);
+    assert!(
+        cat.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cat.stderr)
+    );
+    assert_eq!(cat.stdout, data);
+    let peers = crust_without_flags(&home, &daemon.api, &["peers"]);
+    assert!(
+        peers.status.success(),
+        "{}",
+        String::from_utf8_lossy(&peers.stderr)
+    );
+    // Nothing answering there: the default repository is opened, and it does not hold the
+    // file.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let cat = crust_without_flags(&home, &closed, &["cat", &cid]);
+    assert!(!cat.status.success());
+    assert!(home.join(".crust").join("ipfs").is_dir());
+    // A named repository is always that repository, even with a daemon at the default address.
+    let named = dir.path().join("named");
+    let cat = crust_without_flags(
+        &home,
+        &daemon.api,
+        &["cat", &cid, "--repo", named.to_str().unwrap()],
+    );
+    assert!(
+        !cat.status.success(),
+        "the named repository does not hold it"
+    );
+}
+
+/// A TCP port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
