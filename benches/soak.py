@@ -15,6 +15,8 @@ It also prints the growth over the last third of the run (the plateau test: a ca
 still filling grows there, a leak grows there as fast as before), and with SOAK_SERIES=path
 writes the per-minute RSS of every process to that CSV file.
 
+SOAK_PUT_EVERY_MIN changes how often a file is put (default 5 minutes).
+
 Usage: cargo build --release --bin crust && python3 benches/soak.py [minutes=60] [rate=50]
 """
 import json, os, shutil, subprocess, sys, tempfile, threading, time, urllib.request
@@ -26,7 +28,7 @@ from devnet_memory import BIN, PORTS, start_devnet, stop_devnet, wait_workers  #
 DURATION_MIN = float(sys.argv[1]) if len(sys.argv) > 1 else 60
 RATE = int(sys.argv[2]) if len(sys.argv) > 2 else 50
 SENDERS = 20
-PUT_EVERY_MIN = 5
+PUT_EVERY_MIN = float(os.environ.get("SOAK_PUT_EVERY_MIN", "5"))
 FILE_MIB = 8
 RPCS = [PORTS["--rpc-port"] + i for i in range(4)]
 
@@ -143,7 +145,7 @@ def main():
             sys.exit("run too short for a series (at least 4 minutes)")
         quarter, half = series[len(series) // 4][1], series[len(series) // 2][1]
         mem.marks = {"1/4 (warm)": quarter, "1/2": half, "end": mem.marks["end"]}
-        totals = mem.print_table(f"memory over {DURATION_MIN:.0f} min at {RATE} transfers/s and a {FILE_MIB} MiB put every {PUT_EVERY_MIN} min (RSS, MB)")
+        totals = mem.print_table(f"memory over {DURATION_MIN:.0f} min at {RATE} transfers/s and a {FILE_MIB} MiB put every {PUT_EVERY_MIN:g} min (RSS, MB)")
         print("growth from the 1/4 mark to the end (MB):")
         for n in pids:
             print(f"  {n:<24}{(mem.marks['end'][n] - quarter[n]) / 1e6:+10.1f}")
