@@ -73,9 +73,12 @@ pub(crate) fn pay_fee(
     let to_author = Perbill::from_percent(20).mul_nearest(from_payer.saturating_add(minted));
     balances::transfer(state, payer, &treasury, from_payer, Existence::KeepAlive)?;
     balances::mint(state, &treasury, minted)?;
-    // An author share too small to open the author's account stays in the treasury.
-    let _ = balances::transfer(state, &treasury, author, to_author, Existence::AllowDeath);
-    Ok(())
+    // An author share too small to open the author's account stays in the treasury; any
+    // other failure is the state's and refuses the transaction.
+    match balances::transfer(state, &treasury, author, to_author, Existence::AllowDeath) {
+        Ok(()) | Err(balances::BalancesError::ExistentialDeposit { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// How many recent block hashes the runtime keeps (reference `BlockHashCount`).
