@@ -114,6 +114,21 @@ pub struct EraProvider {
     cache: Arc<std::sync::Mutex<BTreeMap<Epoch, Scoped<Scheme>>>>,
 }
 
+impl EraProvider {
+    /// Forgets the schemes and committees of eras before `first` (older engines are stopped;
+    /// a scheme asked for again is rebuilt from a committee that is still known).
+    fn retain_from(&self, first: u64) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|e, _| e.get() >= first);
+        self.committees
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|e, _| *e >= first);
+    }
+}
+
 impl SchemeProvider for EraProvider {
     type Scope = Epoch;
     type Scheme = Scheme;
@@ -280,7 +295,7 @@ where
             mailbox_size: NZUsize!(1024),
             view_retention: ViewDelta::new(10),
             prunable_items_per_section: NZU64!(10),
-            page_cache,
+            page_cache: page_cache.clone(),
             replay_buffer: NZUsize!(64 * 1024),
             key_write_buffer: NZUsize!(4096),
             value_write_buffer: NZUsize!(4096),
@@ -329,6 +344,7 @@ where
 
     let orchestrator = Orchestrator {
         prefix,
+        page_cache,
         provider,
         epocher,
         marshal: mailbox,
@@ -347,6 +363,10 @@ where
 
 struct Orchestrator<S: commonware_storage::Context + Spawner, Snd: Sender, B> {
     prefix: String,
+    /// The node's one page cache, shared by marshal's archives and every era's engine (a
+    /// fresh 256 KiB cache per era was freed at the era's end but left the allocator holding
+    /// ~230 KB more each era).
+    page_cache: CacheRef,
     provider: EraProvider,
     epocher: FixedEpocher,
     marshal: MarshalMailbox,
@@ -375,6 +395,8 @@ where
     {
         let mut current: Option<Epoch> = None;
         let mut engines: BTreeMap<Epoch, Handle<()>> = BTreeMap::new();
+        // The era whose engine was stopped last; its journal is removed at the next stop.
+        let mut stopped: Option<Epoch> = None;
         loop {
             select! {
                 hook = hooks.recv() => {
@@ -412,7 +434,7 @@ where
                             floor: simplex::Floor::Genesis(genesis),
                             replay_buffer: NZUsize!(64 * 1024),
                             write_buffer: NZUsize!(4096),
-                            page_cache: page_cache(),
+                            page_cache: self.page_cache.clone(),
                             leader_timeout: self.timeouts.leader,
                             certification_timeout: self.timeouts.certification,
                             timeout_retry: self.timeouts.retry,
@@ -425,12 +447,23 @@ where
                         },
                     );
                     engines.insert(epoch, engine.start(votes, certs, resolver));
-                    // Keep the previous era's engine for laggards; stop older ones.
+                    // Keep the previous era's engine for laggards; stop older ones, and drop
+                    // what only they needed: their signing schemes, and their vote journals
+                    // on disk (one partition per era, never read again; ~3 MB an era on dev).
+                    // A stopped engine's tasks may still touch its journal for a moment, so
+                    // a partition is removed one era after its engine was stopped.
                     while engines.len() > 2 {
-                        if let Some((_, old)) = engines.pop_first() {
+                        if let Some((old_epoch, old)) = engines.pop_first() {
                             old.abort();
+                            if let Some(done) = stopped.replace(old_epoch) {
+                                let partition = format!("{}-simplex-era{}", self.prefix, done.get());
+                                if let Err(e) = context.remove(&partition, None).await {
+                                    eprintln!("crust-chain: cannot remove {partition}: {e}");
+                                }
+                            }
                         }
                     }
+                    self.provider.retain_from(epoch.get().saturating_sub(1));
                 },
                 msg = backup.recv() => {
                     let Some((sub, (peer, _))) = msg else { break };
