@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
 mod common;
-use common::{harness, interop_dir};
+use common::{free_port, harness, interop_dir};
 
 use std::io::Write;
 use std::path::Path;
@@ -1279,13 +1279,4 @@ fn commands_find_the_local_daemon_without_flags() {
         !cat.status.success(),
         "the named repository does not hold it"
     );
-}
-
-/// A TCP port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

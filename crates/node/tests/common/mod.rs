@@ -29,3 +29,13 @@ pub fn harness() -> HashMap<String, String> {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
 }
+
+/// A TCP port nothing listens on (bound, then released).
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
