@@ -12,18 +12,7 @@ use crust_runtime::state::{Overlay, State};
 use crust_runtime::{BlockContext, Event, RuntimeError};
 use serde::Serialize;
 
-/// What one included transaction did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Receipt {
-    /// Transaction hash.
-    pub tx_hash: Hash,
-    /// Whether its call succeeded (a failed call still paid its fee).
-    pub success: bool,
-    /// Why the call failed.
-    pub error: Option<String>,
-    /// What the signer paid.
-    pub paid: u128,
-}
+pub use crust_light::block::Receipt;
 
 /// Everything a block's execution produced.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -7,21 +7,18 @@
 //! root and transactions root; the [`mempool`] admits only transactions that could execute and
 //! orders them by tip; [`execute`] applies a block to a state and reports what happened.
 
-pub mod block;
+pub use crust_light::{block, hash, proof, tx};
 pub mod consensus;
 pub mod execute;
-pub mod hash;
 pub mod history;
 pub mod layer;
 pub mod memory;
 pub mod mempool;
-pub mod proof;
 pub mod rpc;
 pub mod service;
 pub mod spec;
 pub mod store;
 mod translator;
-pub mod tx;
 
 pub use block::{Block, Header};
 pub use hash::Hash;

@@ -152,7 +152,7 @@ async fn run_in(
         memory,
         ..
     } = config;
-    eprintln!("{}", memory.describe());
+    tracing::info!(target: "crust::chain", "{}", memory.describe());
     let (core, genesis_block) =
         open_chain_with(ctx.child("chain"), &spec, "state", &memory).await?;
     let signer = consensus_key(&session);
@@ -200,10 +200,12 @@ async fn run_in(
         ctx.child("rpc").spawn(move |_| async move {
             match tokio::net::TcpListener::bind(addr).await {
                 Ok(listener) => {
-                    eprintln!("rpc listening on http://{addr}");
+                    tracing::info!(target: "crust::chain", "rpc listening on http://{addr}");
                     let _ = axum::serve(listener, router).await;
                 }
-                Err(e) => eprintln!("rpc: cannot listen on {addr}: {e}"),
+                Err(e) => {
+                    tracing::error!(target: "crust::chain", "rpc: cannot listen on {addr}: {e}")
+                }
             }
         });
     }
@@ -215,7 +217,7 @@ async fn run_in(
             ctx.sleep(Duration::from_secs(1)).await;
             let (height, hash) = progress.lock().await.last_finalized;
             if height != last {
-                eprintln!("finalized #{height} {hash}");
+                tracing::info!(target: "crust::chain", "finalized #{height} {hash}");
                 last = height;
             }
         }
@@ -233,7 +235,8 @@ async fn run_in(
         namespace: ns,
         timeouts: Timeouts::for_block_time(spec.block_time_ms),
     };
-    eprintln!(
+    tracing::info!(
+        target: "crust::chain",
         "node {} starting on {listen} ({} peers, chain {})",
         signer.public_key(),
         peers.len(),

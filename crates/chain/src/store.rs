@@ -11,7 +11,7 @@
 
 use crate::hash::Hash;
 use crate::layer::Diff;
-use commonware_codec::{DecodeExt, Encode as _, RangeCfg, Read as _};
+use commonware_codec::{Encode as _, RangeCfg};
 use commonware_cryptography::{Sha256, sha256::Digest};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Spawner, buffer::paged::CacheRef};
@@ -21,7 +21,6 @@ use commonware_storage::merkle::full::Config as MerkleConfig;
 use commonware_storage::mmr;
 use commonware_storage::qmdb::Error as QmdbError;
 use commonware_storage::qmdb::any::{ordered::Update, value::VariableEncoding};
-use commonware_storage::qmdb::current::ordered::proof::constant::{ExclusionProof, KeyValueProof};
 use commonware_storage::qmdb::current::ordered::variable::Db;
 use commonware_storage::qmdb::current::{VariableConfig, batch::MerkleizedBatch};
 use commonware_storage::qmdb::floor::Proportional;
@@ -34,15 +33,10 @@ use std::sync::Arc;
 use crate::translator::SixteenCap;
 
 type Family = mmr::Family;
-const CHUNK: usize = 32;
-/// Longest state key accepted (QMDB checks lengths only when reading, so writes are checked here).
-pub const MAX_KEY_LEN: usize = 256;
-/// Longest state value accepted.
-pub const MAX_VALUE_LEN: usize = 1 << 20;
+use crust_light::state_proof::CHUNK;
+pub use crust_light::state_proof::{MAX_KEY_LEN, MAX_VALUE_LEN};
 /// Pages of the state database's page cache when no memory plan says otherwise (16 MiB).
 pub const DEFAULT_CACHE_PAGES: usize = 4096;
-/// Most digests a proof may carry when decoded.
-const MAX_PROOF_DIGESTS: usize = 256;
 
 type Key = Vec<u8>;
 type Value = Vec<u8>;
@@ -53,8 +47,6 @@ type Update_ = Update<Key, VariableEncoding<Value>>;
 /// The post-state of one executed block: a QMDB batch, kept until its block is finalized or
 /// abandoned.
 pub type Speculative = Arc<MerkleizedBatch<Family, Digest, Update_, CHUNK, Sequential>>;
-type ValueProof = KeyValueProof<Family, Key, Digest, CHUNK>;
-type AbsenceProof = ExclusionProof<Family, Key, VariableEncoding<Value>, Digest, CHUNK>;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -87,10 +79,6 @@ fn digest_to_hash(d: &Digest) -> Hash {
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
     Hash(out)
-}
-
-fn hash_to_digest(h: &Hash) -> Option<Digest> {
-    Digest::decode(commonware_codec::Copying(h.0.as_slice())).ok()
 }
 
 fn config(prefix: &str, cache_pages: usize) -> VariableConfig<SixteenCap, OpCodecCfg, Sequential> {
@@ -309,49 +297,7 @@ impl<E: Context + Spawner> Store<E> {
     }
 }
 
-/// A proof that `key` has `value` (or none) in the state with some root.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StateProof {
-    /// The key.
-    pub key: Vec<u8>,
-    /// Its value, or `None` for a proof of absence.
-    pub value: Option<Vec<u8>>,
-    /// The encoded QMDB proof.
-    pub proof: Vec<u8>,
-}
-
-impl StateProof {
-    /// Checks the proof against `root` with nothing but the root (stateless, for light clients).
-    pub fn verify(&self, root: &Hash) -> bool {
-        let Some(root) = hash_to_digest(root) else {
-            return false;
-        };
-        let key_cfg: (RangeCfg<usize>, ()) = ((0..=MAX_KEY_LEN).into(), ());
-        let mut buf = commonware_codec::Copying(self.proof.as_slice());
-        match &self.value {
-            Some(value) => {
-                let Ok(proof) = ValueProof::read_cfg(&mut buf, &(MAX_PROOF_DIGESTS, key_cfg))
-                else {
-                    return false;
-                };
-                buf.0.is_empty()
-                    && proof.verify::<Sha256, VariableEncoding<Value>>(
-                        self.key.clone(),
-                        value.clone(),
-                        &root,
-                    )
-            }
-            None => {
-                let value_cfg: (RangeCfg<usize>, ()) = ((0..=MAX_VALUE_LEN).into(), ());
-                let cfg = (MAX_PROOF_DIGESTS, (key_cfg, value_cfg), value_cfg);
-                let Ok(proof) = AbsenceProof::read_cfg(&mut buf, &cfg) else {
-                    return false;
-                };
-                buf.0.is_empty() && proof.verify::<Sha256>(&self.key, &root)
-            }
-        }
-    }
-}
+pub use crust_light::state_proof::StateProof;
 
 #[cfg(test)]
 mod tests {

@@ -152,8 +152,9 @@ impl ConnectionHandler for Handler {
             if self.queue.try_send((self.peer, stream, protocol)).is_err()
                 && std::env::var_os("CRUST_BITSWAP_TRACE").is_some()
             {
-                eprintln!(
-                    "bitswap: inbound queue full, dropping a stream from {}",
+                tracing::warn!(
+                    target: "crust::bitswap",
+                    "inbound queue full, dropping a stream from {}",
                     self.peer
                 );
             }

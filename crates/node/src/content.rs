@@ -1109,7 +1109,7 @@ pub async fn serve(
     let _ = fs::remove_file(repo_dir.join("api"));
     let _ = fs::remove_file(repo_dir.join("gateway"));
     let _ = fs::remove_file(repo_dir.join("swarm"));
-    eprintln!("ipfs: stopped");
+    tracing::info!(target: "crust::ipfs", "stopped");
     Ok(())
 }
 
@@ -1160,7 +1160,7 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
     .map_err(|e| format!("data network: {e}"))?;
     let blocks = repo.store().len() as u64;
     let memory = crate::memory::ContentMemory::plan("ipfs daemon", addrs.memory, blocks)?;
-    eprintln!("{}", memory.describe(blocks));
+    tracing::info!(target: "crust::ipfs", "{}", memory.describe(blocks));
     let exchange = crust_net::Exchange::start_with(host.clone(), repo.clone(), &memory.net);
     tokio::spawn(announce_pins(host.clone(), repo.clone()));
     let swarm_addrs: Vec<String> = host
@@ -1195,14 +1195,16 @@ async fn start(repo_dir: &Path, addrs: &DaemonArgs) -> Result<Started, String> {
     fs::write(repo_dir.join("api"), format!("http://{api_addr}\n")).map_err(|e| e.to_string())?;
     fs::write(repo_dir.join("gateway"), format!("http://{gw_addr}\n"))
         .map_err(|e| e.to_string())?;
-    eprintln!(
-        "ipfs: peer {}; repository {}",
+    tracing::info!(
+        target: "crust::ipfs",
+        "peer {}; repository {}",
         key.peer_id(),
         repo_dir.display()
     );
-    eprintln!(
-        "ipfs: Kubo RPC API on http://{api_addr}/api/v0  gateway on http://{gw_addr}/ipfs/<cid>"
+    tracing::info!(
+        target: "crust::ipfs",
+        "Kubo RPC API on http://{api_addr}/api/v0  gateway on http://{gw_addr}/ipfs/<cid>"
     );
-    eprintln!("ipfs: Bitswap on {}", swarm_addrs.join(" "));
+    tracing::info!(target: "crust::ipfs", "Bitswap on {}", swarm_addrs.join(" "));
     Ok((api_listener, gw_listener, api, gateway))
 }

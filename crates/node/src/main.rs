@@ -7,6 +7,7 @@ mod chain_client;
 mod content;
 mod devnet;
 mod keys;
+mod log;
 mod memory;
 mod orders;
 mod staking;
@@ -29,6 +30,10 @@ struct Cli {
     /// Output format of read commands.
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
+    /// How the long-running roles (node, sworker, ipfs daemon) write their logs on stderr:
+    /// `role: message` lines, or one JSON object per line (`RUST_LOG` sets the filter).
+    #[arg(long, global = true, value_enum, default_value_t = log::LogFormat::Text, env = "CRUST_LOG_FORMAT")]
+    log_format: log::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -461,14 +466,9 @@ fn main() -> ExitCode {
         }
         default_hook(info);
     }));
-    // `RUST_LOG=info` (or `libp2p_swarm=debug,yamux=debug`, …) turns on diagnostic logs on stderr.
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
-            .try_init();
-    }
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    log::init(cli.log_format);
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");

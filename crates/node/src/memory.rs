@@ -91,8 +91,9 @@ pub fn watch(role: &'static str, budget: u64) {
                 let Some(rss) = resident_bytes() else { return };
                 match (rss > budget, over_since) {
                     (true, None) => {
-                        eprintln!(
-                            "warning: {role} uses {} MiB, above its memory budget of {} MiB (--memory); its state or index has outgrown the budget",
+                        tracing::warn!(
+                            target: "crust::memory",
+                            "{role} uses {} MiB, above its memory budget of {} MiB (--memory); its state or index has outgrown the budget",
                             rss / MIB,
                             budget / MIB
                         );
@@ -100,15 +101,17 @@ pub fn watch(role: &'static str, budget: u64) {
                         last_warning = std::time::Instant::now();
                     }
                     (true, Some(_)) if last_warning.elapsed() >= Duration::from_secs(600) => {
-                        eprintln!(
-                            "warning: {role} still uses {} MiB, above its memory budget of {} MiB",
+                        tracing::warn!(
+                            target: "crust::memory",
+                            "{role} still uses {} MiB, above its memory budget of {} MiB",
                             rss / MIB,
                             budget / MIB
                         );
                         last_warning = std::time::Instant::now();
                     }
                     (false, Some(_)) => {
-                        eprintln!(
+                        tracing::info!(
+                            target: "crust::memory",
                             "{role} memory back under budget: {} MiB of {} MiB",
                             rss / MIB,
                             budget / MIB

@@ -4,6 +4,7 @@
 
 use crate::chain_client::ChainClient;
 use crate::{Output, print_json};
+use crust_client::api;
 use crust_primitives::balance::{Cru, parse_balance};
 use crust_primitives::{Balance, Cid};
 use crust_runtime::Call;
@@ -192,10 +193,9 @@ pub fn put(args: PutArgs, chain: &ChainArgs, output: Output) -> Result<(), Strin
             amount: prepaid,
         }));
     }
-    let from = client.head()?.height;
     let hashes = client.submit_all(&signer, calls)?;
     for hash in &hashes {
-        client.wait_for(hash, from, Duration::from_secs(60))?;
+        client.wait_for(hash, Duration::from_secs(60))?;
     }
     let tx = hashes.into_iter().next().unwrap_or_default();
     eprintln!("order placed (transaction {tx})");
@@ -409,47 +409,48 @@ pub fn rewards(from: &str, claim: bool, chain: &ChainArgs, output: Output) -> Re
 pub fn orders(from: &str, chain: &ChainArgs, output: Output) -> Result<(), String> {
     let who = crate::keys::account(from)?;
     let client = ChainClient::new(&chain.chain)?;
-    let mut all = Vec::new();
-    let mut after: Option<String> = None;
-    let mut head = 0;
-    loop {
-        let mut params = json!({ "orderer": who.to_ss58() });
-        if let Some(a) = &after {
-            params["after"] = json!(a);
+    let mut files = Vec::new();
+    let mut after = None;
+    let head = loop {
+        let page = client.request::<api::MarketFiles>(api::FilesParams {
+            orderer: Some(who),
+            after,
+        })?;
+        files.extend(page.files);
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break page.head,
         }
-        let page = client.call_json("market_files", params)?;
-        head = page["head"].as_u64().unwrap_or(head);
-        all.extend(page["files"].as_array().cloned().unwrap_or_default());
-        match page["next"].as_str() {
-            Some(n) => after = Some(n.to_owned()),
-            None => break,
-        }
-    }
-    for f in &mut all {
-        let expires = f["expires_at"].as_u64().unwrap_or(0);
-        let replicas = f["replica_count"].as_u64().unwrap_or(0);
-        f["state"] = json!(match (expires, replicas) {
-            (0, _) => "pending",
-            (e, _) if e <= head => "expired",
-            (_, 0) => "lost",
-            _ => "stored",
-        });
-    }
+    };
+    let state = |f: &api::FileSummary| match (f.expires_at, f.replica_count) {
+        (0, _) => "pending",
+        (e, _) if e <= head => "expired",
+        (_, 0) => "lost",
+        _ => "stored",
+    };
     if output == Output::Json {
-        print_json(&json!({ "account": who.to_ss58(), "head": head, "orders": all }));
+        let orders: Vec<serde_json::Value> = files
+            .iter()
+            .map(|f| {
+                let mut v = json!(f);
+                v["state"] = json!(state(f));
+                v
+            })
+            .collect();
+        print_json(&json!({ "account": who.to_ss58(), "head": head, "orders": orders }));
         return Ok(());
     }
-    if all.is_empty() {
+    if files.is_empty() {
         eprintln!("{} has no orders on this chain", who.to_ss58());
     }
-    for f in &all {
+    for f in &files {
         println!(
             "{}  {:>8}  {:>12} bytes  {} replicas  expires at {}",
-            f["cid"].as_str().unwrap_or("?"),
-            f["state"].as_str().unwrap_or("?"),
-            f["size_bytes"],
-            f["replica_count"],
-            f["expires_at"]
+            f.cid,
+            state(f),
+            f.size_bytes,
+            f.replica_count,
+            f.expires_at
         );
     }
     Ok(())

@@ -5,12 +5,13 @@
 use crate::chain_client::ChainClient;
 use crate::orders::ChainArgs;
 use crate::{Output, print_json};
+use crust_client::api;
 use crust_primitives::balance::{Cru, parse_balance};
 use crust_primitives::{AccountId, Balance, Keypair, Perbill};
 use crust_runtime::Call;
 use crust_runtime::balances::BalancesCall;
 use crust_runtime::staking::{StakingCall, ValidatorPrefs};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Staking transactions.
 #[derive(clap::Subcommand)]
@@ -155,16 +156,10 @@ pub fn transfer(to: &str, value: &str, from: &str, chain: &ChainArgs) -> Result<
     Ok(())
 }
 
-fn cru(v: &Value) -> String {
-    v.as_str()
-        .and_then(|t| t.parse::<Balance>().ok())
-        .map_or_else(|| "?".into(), |b| Cru(b).to_string())
-}
-
 /// `crust validators`: the committee, the next one if elected, and every candidate's stake limit.
 pub fn validators(chain: &ChainArgs, output: Output) -> Result<(), String> {
     let client = ChainClient::new(&chain.chain)?;
-    let mut view = client.call_json("staking_validators", json!({}))?;
+    let view = client.request::<api::StakingValidators>(api::NoParams {})?;
     // D31: what a stake limit is made of. Proven files always; SRD only where the worker's
     // attestation vouches for it.
     let swork: crust_runtime::swork::SworkParams = client
@@ -177,12 +172,13 @@ pub fn validators(chain: &ChainArgs, output: Output) -> Result<(), String> {
     .into_iter()
     .filter_map(|(on, name)| on.then_some(name))
     .collect();
-    view["srd_counts_under"] = json!(counted);
     if output == Output::Json {
-        print_json(&view);
+        let mut out = json!(view);
+        out["srd_counts_under"] = json!(counted);
+        print_json(&out);
         return Ok(());
     }
-    println!("era {} at block {}", view["era"], view["height"]);
+    println!("era {} at block {}", view.era, view.height);
     println!(
         "stake limits count proven files, and SRD of workers attested by: {}",
         if counted.is_empty() {
@@ -191,33 +187,29 @@ pub fn validators(chain: &ChainArgs, output: Output) -> Result<(), String> {
             counted.join(", ")
         }
     );
-    for (title, key) in [
-        ("committee", "committee"),
-        ("next committee", "next_committee"),
+    for (title, committee) in [
+        ("committee", &view.committee),
+        ("next committee", &view.next_committee),
     ] {
-        match view[key].as_array() {
+        match committee {
             None => println!("{title}: not elected yet"),
             Some(list) => {
                 println!("{title} ({} members):", list.len());
                 for m in list {
-                    println!(
-                        "  {}  stake {}",
-                        m["stash"].as_str().unwrap_or("?"),
-                        cru(&m["stake"])
-                    );
+                    println!("  {}  stake {}", m.stash, Cru(m.stake));
                 }
             }
         }
     }
     println!("candidates:");
-    for c in view["candidates"].as_array().cloned().unwrap_or_default() {
+    for c in &view.candidates {
         println!(
             "  {}  bonded {}  stake limit {}  effective own {}  commission {}%",
-            c["stash"].as_str().unwrap_or("?"),
-            cru(&c["bonded"]),
-            cru(&c["stake_limit"]),
-            cru(&c["effective_own"]),
-            c["commission_ppb"].as_u64().unwrap_or(0) / 10_000_000
+            c.stash,
+            Cru(c.bonded),
+            Cru(c.stake_limit),
+            Cru(c.effective_own),
+            c.commission_ppb / 10_000_000
         );
     }
     Ok(())
@@ -226,20 +218,20 @@ pub fn validators(chain: &ChainArgs, output: Output) -> Result<(), String> {
 /// `crust era`: the active era and where the chain is in it.
 pub fn era(chain: &ChainArgs, output: Output) -> Result<(), String> {
     let client = ChainClient::new(&chain.chain)?;
-    let view = client.call_json("staking_validators", json!({}))?;
+    let view = client.request::<api::StakingValidators>(api::NoParams {})?;
     let config: crust_runtime::system::RuntimeConfig = client
         .read(&crust_runtime::system::config_key())?
         .ok_or("the chain has no runtime config")?;
-    let height = view["height"].as_u64().unwrap_or(0);
+    let height = view.height;
     let era_blocks = (config.report_slot_blocks * config.slots_per_era).max(1);
     let next_at = (height / era_blocks + 1) * era_blocks;
     let out = json!({
-        "era": view["era"],
+        "era": view.era,
         "height": height,
         "era_blocks": era_blocks,
         "next_era_at": next_at,
-        "committee_size": view["committee"].as_array().map_or(0, Vec::len),
-        "next_committee_elected": !view["next_committee"].is_null(),
+        "committee_size": view.committee.as_ref().map_or(0, Vec::len),
+        "next_committee_elected": view.next_committee.is_some(),
     });
     match output {
         Output::Json => print_json(&out),

@@ -123,10 +123,7 @@ impl Rpc {
     fn read<T: codec::Decode<Cfg = ()>>(&self, key: &[u8]) -> Option<T> {
         let key = format!("0x{}", crust_primitives::account::to_hex(key));
         let r = self.call("state_proof", json!({ "key": key }));
-        let hex = r["value"].as_str()?;
-        let bytes = (0..hex.len() / 2)
-            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
-            .collect::<Vec<u8>>();
+        let bytes = crust_primitives::account::from_hex(r["value"].as_str()?).unwrap();
         Some(codec::decode(&bytes).unwrap())
     }
 

@@ -131,3 +131,68 @@ fn keys_are_stored_listed_and_usable_by_name() {
     let (_, shown, _) = run(&["key", "inspect", "cold"], "");
     assert!(shown.contains(&address), "{shown}");
 }
+
+/// The long-running roles log through one subscriber: `role: message` lines by default, one
+/// JSON object per line with `--log-format json` (here an IPFS daemon's start-up lines, read
+/// until it says where its API listens, then stopped).
+#[test]
+fn daemons_log_text_lines_or_json_objects() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+    for format in ["text", "json"] {
+        let repo = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crust"))
+            .args(["--log-format", format, "ipfs", "daemon", "--repo"])
+            .arg(repo.path())
+            .args([
+                "--api-addr",
+                "127.0.0.1:0",
+                "--gateway-addr",
+                "127.0.0.1:0",
+                "--swarm-addr",
+                "/ip4/127.0.0.1/tcp/0",
+            ])
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = Vec::new();
+        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+            let line = line.unwrap();
+            let done = line.contains("Kubo RPC API on");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        let _ = child.wait();
+        let api = lines.last().unwrap();
+        if format == "text" {
+            assert!(
+                api.starts_with("ipfs: Kubo RPC API on http://127.0.0.1:"),
+                "{lines:?}"
+            );
+        } else {
+            for line in &lines {
+                let v: serde_json::Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+                assert!(
+                    v["timestamp"].is_string() && v["level"].is_string(),
+                    "{line}"
+                );
+            }
+            let v: serde_json::Value = serde_json::from_str(api).unwrap();
+            assert_eq!(v["target"], "crust::ipfs");
+            assert_eq!(v["level"], "INFO");
+            assert!(
+                v["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Kubo RPC API on http://127.0.0.1:"),
+                "{api}"
+            );
+        }
+    }
+}

@@ -48,6 +48,22 @@ impl serde::Serialize for ContentCommitment {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for ContentCommitment {
+    /// The form [`serde::Serialize`] writes: `{"root": "0x…", "size": n}`.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Wire {
+            root: String,
+            size: u64,
+        }
+        let w = Wire::deserialize(deserializer)?;
+        let root = crate::account::from_hex(&w.root)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| serde::de::Error::custom("root: expected 32 hex bytes"))?;
+        Ok(Self { root, size: w.size })
+    }
+}
+
 impl std::str::FromStr for ContentCommitment {
     type Err = String;
     /// `0x<64 hex>:<size>`, as `crust ipfs commitment` prints it.

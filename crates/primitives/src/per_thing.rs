@@ -6,7 +6,7 @@
 //! - `ratio * n` rounds to the nearest integer, an exact half rounding **down**
 //!   (0.138888888 × 23 220 = 3 224.99… → 3 225, while 5% × 950 = 47.5 → 47);
 //! - `from_rational_approximation(p, q)` clamps `q ≥ 1` and `p ≤ q`, divides both by
-//!   `⌈q / ACCURACY⌉`, then takes `⌊p′ · ACCURACY / q′⌋` (`gpos.md` §4.6).
+//!   `⌈q / ACCURACY⌉`, then takes `⌊p′ · ACCURACY / q′⌋` (`docs/reference.md` G4.6).
 
 use crate::codec::{Buf, BufMut, Error, FixedSize, Read, Write};
 use serde::{Deserialize, Serialize};
@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn multiply_rounds_to_nearest_with_half_down() {
-        // market-swork.md conventions: 0.138888888 × 23 220 → 3 225; 5% × 950 = 47.5 → 47.
+        // docs/reference.md M0 rounding: 0.138888888 × 23 220 → 3 225; 5% × 950 = 47.5 → 47.
         assert_eq!(Perbill::from_parts(138_888_888).mul_nearest(23_220), 3_225);
         assert_eq!(Perbill::from_percent(5).mul_nearest(950), 47);
         assert_eq!(Perbill::from_percent(5).mul_nearest(1_300), 65);
@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn replica_reward_ratios_pay_two_and_a_half_percent_each() {
-        // market-swork.md §5.2: 23 220 → 3 225 each → 19 995 → 16 770 → 13 545 → 10 320.
+        // docs/reference.md M5.2: 23 220 → 3 225 each → 19 995 → 16 770 → 13 545 → 10 320.
         let ratios = [138_888_888, 161_290_320, 192_307_690, 238_095_240];
         let mut amount = 23_220u128;
         let mut left = vec![];

@@ -1,5 +1,5 @@
 //! Test harness: the reference network's mock configuration and builders, so tests read like
-//! the spec's worked examples.
+//! the reference's worked examples (`docs/reference.md`).
 
 use crate::benefits::{self, FundsType};
 use crate::market::{self, ReplicaOutcome, ReplicaReport};
@@ -18,7 +18,7 @@ pub const ZIKUN: AccountId = AccountId([8; 32]);
 /// The governance (root) key of test chains.
 pub const ROOT: AccountId = AccountId([0xee; 32]);
 
-/// The reference's 129 MiB test file (`market-swork.md` §3.6): 134 289 408 bytes.
+/// The reference's 129 MiB test file (`docs/reference.md` M3.6): 134 289 408 bytes.
 pub const BIG_SIZE: u64 = 134_289_408;
 
 pub fn big_cid() -> Cid {

@@ -14,6 +14,7 @@
 
 pub mod content;
 pub mod enclave;
+pub mod orders;
 pub mod report;
 pub mod seal;
 pub mod srd;

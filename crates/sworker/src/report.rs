@@ -1,4 +1,4 @@
-//! Work reports: what the enclave tells the chain each slot (`market-swork.md` §6).
+//! Work reports: what the enclave tells the chain each slot (`docs/reference.md` M6).
 
 use crate::enclave::Enclave;
 use crate::seal::SealedFile;

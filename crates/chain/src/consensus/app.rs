@@ -312,7 +312,7 @@ where
 }
 
 fn tracing_error(msg: &str) {
-    eprintln!("crust-chain: {msg}");
+    tracing::error!(target: "crust::chain", "{msg}");
 }
 
 /// The marshal genesis for a chain whose genesis block is `block`.

@@ -24,17 +24,7 @@ pub const BLOCK_CFG: BlockCfg = BlockCfg { max_txs: 2_000 };
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsensusBlock(pub Block);
 
-pub(crate) fn to_digest(hash: &crate::Hash) -> Digest {
-    use commonware_codec::DecodeExt as _;
-    Digest::decode(commonware_codec::Copying(hash.0.as_slice()))
-        .expect("32 bytes are a sha256 digest")
-}
-
-pub(crate) fn to_hash(digest: &Digest) -> crate::Hash {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    crate::Hash(out)
-}
+pub(crate) use crust_light::finality::{to_digest, to_hash};
 
 impl Write for ConsensusBlock {
     fn write(&self, buf: &mut impl BufMut) {

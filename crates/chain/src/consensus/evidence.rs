@@ -19,7 +19,6 @@ use commonware_cryptography::sha256::Digest;
 use commonware_parallel::Sequential;
 use commonware_utils::ordered::{Quorum as _, Set};
 use crust_runtime::State;
-use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -243,8 +242,9 @@ impl<R: Reporter<Activity = Activity<Scheme, Digest>>> Reporter for EvidenceRepo
                     proof,
                 })
             {
-                eprintln!(
-                    "crust-chain: conflicting votes observed in era {} (evidence pooled)",
+                tracing::warn!(
+                    target: "crust::chain",
+                    "conflicting votes observed in era {} (evidence pooled)",
                     self.era
                 );
             }
@@ -253,57 +253,4 @@ impl<R: Reporter<Activity = Activity<Scheme, Digest>>> Reporter for EvidenceRepo
     }
 }
 
-/// Randomness for signature verification (ed25519 votes are checked one by one and do not use
-/// it; a batch verifier would). Seeded from the OS and the evidence, expanded with SHA-256.
-pub(crate) struct VerifyRng {
-    seed: [u8; 32],
-    counter: u64,
-}
-
-impl VerifyRng {
-    pub(crate) fn new(salt: &Hash) -> Self {
-        let mut os = [0u8; 32];
-        let _ = getrandom::fill(&mut os); // on failure the salt alone seeds it
-        let seed = Sha256::new()
-            .chain_update(os)
-            .chain_update(salt.0)
-            .finalize()
-            .into();
-        Self { seed, counter: 0 }
-    }
-
-    fn block(&mut self) -> [u8; 32] {
-        self.counter = self.counter.wrapping_add(1);
-        Sha256::new()
-            .chain_update(self.seed)
-            .chain_update(self.counter.to_le_bytes())
-            .finalize()
-            .into()
-    }
-}
-
-impl rand_core::TryRng for VerifyRng {
-    type Error = core::convert::Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        let b = self.block();
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        let b = self.block();
-        let mut out = [0u8; 8];
-        out.copy_from_slice(&b[..8]);
-        Ok(u64::from_le_bytes(out))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for chunk in dst.chunks_mut(32) {
-            let b = self.block();
-            chunk.copy_from_slice(&b[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for VerifyRng {}
+pub(crate) use crust_light::finality::VerifyRng;

@@ -20,12 +20,9 @@ pub mod node;
 use crust_primitives::{AccountId, Keypair};
 use std::time::Duration;
 
-/// A consensus public key (ed25519), the same 32 bytes as the validator's session account.
-pub type PublicKey = commonware_cryptography::ed25519::PublicKey;
+pub use crust_light::finality::{PublicKey, Scheme, public_key_of};
 /// A consensus private key.
 pub type PrivateKey = commonware_cryptography::ed25519::PrivateKey;
-/// The simplex signing scheme: ed25519, so every vote is attributable (slashing evidence).
-pub type Scheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
 /// The consensus context given to propose/verify.
 pub type Ctx = commonware_consensus::simplex::types::Context<
     commonware_cryptography::sha256::Digest,
@@ -38,12 +35,6 @@ pub fn consensus_key(keypair: &Keypair) -> PrivateKey {
     let seed = keypair.seed();
     PrivateKey::decode(commonware_codec::Copying(seed.as_slice()))
         .expect("any 32-byte seed is an ed25519 key")
-}
-
-/// The consensus public key of a session account.
-pub fn public_key_of(account: &AccountId) -> Option<PublicKey> {
-    use commonware_codec::DecodeExt as _;
-    PublicKey::decode(commonware_codec::Copying(account.as_bytes().as_slice())).ok()
 }
 
 /// The session account of a consensus public key.

@@ -458,7 +458,7 @@ where
                             if let Some(done) = stopped.replace(old_epoch) {
                                 let partition = format!("{}-simplex-era{}", self.prefix, done.get());
                                 if let Err(e) = context.remove(&partition, None).await {
-                                    eprintln!("crust-chain: cannot remove {partition}: {e}");
+                                    tracing::warn!(target: "crust::chain", "cannot remove {partition}: {e}");
                                 }
                             }
                         }

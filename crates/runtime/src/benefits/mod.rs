@@ -1,5 +1,5 @@
 //! Benefits: funds locked (reserved) to buy fee reductions and to back merchant rewards
-//! (`market-swork.md` §9).
+//! (`docs/reference.md` M9).
 //!
 //! - **SWORK** funds give the owner `⌊active / report_work_cost⌋` free work reports per era.
 //! - **MARKET** funds are a merchant's collateral: a replica reward is credited only while

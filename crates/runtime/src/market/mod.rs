@@ -1,7 +1,7 @@
 //! The storage market (DSM): orders by CID, dynamic prices, pots, replica payouts, renewal,
 //! liquidation and spower.
 //!
-//! Mechanics follow the reference network (`market-swork.md` §3–§5, §7) with its numbers;
+//! Mechanics follow the reference network (`docs/reference.md` M3–M5, M7) with its numbers;
 //! the deliberate differences are D7 (re-orders extend and re-arm payouts), D8 (stale pending
 //! files and unused prepaid are refunded), D9 (base-fee floor step), D10 (size fixed at order
 //! time), D11 (reserved pot spendable by governance) and D12 (repair bounty). Replicas arrive

@@ -1,5 +1,5 @@
 //! Order pricing, the fee split into the pots, and the periodic fee adjustments
-//! (`market-swork.md` §4 and §5.1).
+//! (`docs/reference.md` M4 and M5.1).
 
 use super::{MarketError, MarketParams, StorageSupply, reserved_pot, staking_pot, storage_pot};
 use crate::balances::{self, Existence};

@@ -40,7 +40,7 @@ fn due_key(at: BlockHeight, cid: &Cid) -> Vec<u8> {
 
 /// The spower of one replica of a `size_bytes` file held by `replicas` replicas: the size
 /// times a step multiplier from 1× (no replicas) and 1.1× (1–8) up to 200× (158 or more),
-/// the reference's table (`market-swork.md` §7.1) in integers.
+/// the reference's table (`docs/reference.md` M7.1) in integers.
 pub fn calculate_spower(size_bytes: u64, replicas: usize) -> u64 {
     let extra_multiple: u64 = match replicas {
         0 => return size_bytes,

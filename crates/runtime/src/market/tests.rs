@@ -35,7 +35,7 @@ fn chain_with_merchants(merchants: &[AccountId]) -> Chain {
 
 #[test]
 fn order_fee_splits_72_18_10() {
-    // market-swork.md §3.0: base 1000, byte 1000/MiB, keys 1000, 100 B → 1 MiB.
+    // docs/reference.md M3.0: base 1000, byte 1000/MiB, keys 1000, 100 B → 1 MiB.
     let mut chain = Chain::mock();
     chain.at(50);
     chain.set_free(ALICE, 4000);
@@ -159,7 +159,7 @@ fn group_owner_is_paid_once_per_file() {
 
 #[test]
 fn liquidator_takes_the_rest_after_expiry_19995() {
-    // market-swork.md §3.6: order at 50, replica at 303 (expires 1303), liquidation at 2503.
+    // docs/reference.md M3.6: order at 50, replica at 303 (expires 1303), liquidation at 2503.
     let mut chain = chain_with_merchants(&[BOB]);
     let charlie = chain.ctx(CHARLIE);
     calculate_reward(&mut chain.state, &charlie, &big_cid()).unwrap(); // no file: a no-op
@@ -186,7 +186,7 @@ fn liquidator_takes_the_rest_after_expiry_19995() {
 
 #[test]
 fn prepaid_renews_400000_270000_140000_10000() {
-    // market-swork.md §3.6, prepaid variant; the final close refunds the 10 000 left (D8).
+    // docs/reference.md M3.6, prepaid variant; the final close refunds the 10 000 left (D8).
     let mut chain = chain_with_merchants(&[BOB]);
     let alice = chain.ctx(ALICE);
     assert_eq!(
@@ -376,7 +376,7 @@ fn staking_pot_withdrawal_keeps_the_existential_deposit_719() {
 
 #[test]
 fn spower_multiplier_table() {
-    // market-swork.md §7.1 test vectors (size 1000) and the 129 MiB file's 1-replica spower.
+    // docs/reference.md M7.1 test vectors (size 1000) and the 129 MiB file's 1-replica spower.
     for (n, expected) in [
         (0, 1000),
         (16, 2000),

@@ -3,7 +3,7 @@
 use crust_primitives::codec::max_items;
 use crust_primitives::commitment::ContentCommitment;
 use crust_primitives::{AccountId, Balance, BlockHeight, Cid, Perbill};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Most replicas recorded per file (reference `MAX_REPLICAS`).
 pub const MAX_REPLICAS: usize = 200;
@@ -23,7 +23,7 @@ pub type Anchor = [u8; 32];
 
 /// One storage worker's copy of a file, keyed by its owner (the group owner, or the reporter
 /// itself when it is in no group), so one owner holds at most one paid replica per file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Replica {
     /// The owner the replica counts for.
     pub owner: AccountId,
@@ -46,7 +46,7 @@ crust_primitives::impl_codec_struct!(Replica {
 });
 
 /// An ordered file and the money behind it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileInfo {
     /// Ordered size in bytes, fixed at the first order (D10).
     pub file_size: u64,
@@ -108,7 +108,7 @@ impl FileInfo {
 }
 
 /// Governance-set pricing and market parameters. Defaults are the reference's initial values.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarketParams {
     /// Orders are accepted only while enabled.
     pub enable_market: bool,
@@ -184,7 +184,7 @@ crust_primitives::impl_codec_struct!(MarketParams {
 });
 
 impl Default for MarketParams {
-    /// The reference's storage defaults (`market-swork.md` §1.3, §2.1); the market starts
+    /// The reference's storage defaults (`docs/reference.md` M1.3, M2.1); the market starts
     /// disabled as in the reference, and a chain spec enables it.
     fn default() -> Self {
         use crust_primitives::constants::{CENTS, MILLICENTS};
@@ -217,7 +217,7 @@ impl Default for MarketParams {
 }
 
 /// Market counters that drive the fee adjustments.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarketCounters {
     /// Orders since the last base-fee adjustment.
     pub orders_count: u32,
@@ -239,7 +239,7 @@ crust_primitives::impl_codec_struct!(MarketCounters {
 });
 
 /// Storage supply and use, reported by sWork; drives the byte fee.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageSupply {
     /// Bytes of files held across all workers.
     pub used_bytes: u128,
@@ -252,7 +252,7 @@ crust_primitives::impl_codec_struct!(StorageSupply {
 });
 
 /// One governance-settable market parameter and its new value.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MarketParameter {
     /// Accept orders or not.
     EnableMarket {
@@ -386,7 +386,7 @@ pub struct ReplicaReport {
 }
 
 /// What happened to a reported replica.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReplicaOutcome {
     /// Recorded; `reward` was credited to the owner (0 if nothing was due or no collateral).
     Added {

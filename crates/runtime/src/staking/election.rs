@@ -1,5 +1,5 @@
 //! Stake limits from proven storage, effective stake, and the top-N committee election
-//! (`gpos.md` §4–§5, D20, D21, D24).
+//! (`docs/reference.md` G4–G5, D20, D21, D24).
 
 use super::{
     CommitteeMember, EraRewards, Exposure, IndividualExposure, MAX_CANDIDATES, MAX_COMMITTEE,
@@ -72,7 +72,8 @@ pub fn stake_limit(state: &impl State, stash: &AccountId) -> Result<Balance, Sta
 }
 
 /// Clips a validator's own stake and its guarantees pro rata so the total does not exceed the
-/// stake limit (`gpos.md` §4.3): ratio = min(1, ⌊limit / (own + Σ guarantees)⌋ in Perbill).
+/// stake limit (`docs/reference.md` G4.3): ratio = min(1, ⌊limit / (own + Σ guarantees)⌋ in
+/// Perbill).
 pub fn effective_exposure(
     limit: Balance,
     own: Balance,

@@ -1,4 +1,4 @@
-//! Staking: Guaranteed Proof of Stake (`gpos.md`, decisions D20–D24).
+//! Staking: Guaranteed Proof of Stake (`docs/reference.md` G1–G10, decisions D20–D24).
 //!
 //! Stashes bond funds through a controller; validators declare a commission and a consensus
 //! (session) key; guarantors split their active bond explicitly across at most 16 validators.

@@ -1,6 +1,6 @@
 //! Era rewards: inflation scaled to the era's length (D6), the market staking pot spread over
 //! 60 eras, the authoring/staking split, and payouts to elected validators and their
-//! guarantors (`gpos.md` §6, D20, D23).
+//! guarantors (`docs/reference.md` G6, D20, D23).
 
 use super::{
     HISTORY_DEPTH, MARKET_POT_ERAS, MAX_REWARDED_GUARANTORS, POINTS_PER_BLOCK, STAKING_LOCK,

@@ -1,6 +1,7 @@
 //! Slashing: offences reported with evidence (e.g. conflicting consensus votes) are recorded
 //! against the offender's exposure, deferred so governance can cancel them, then applied to
-//! the validator and its guarantors (`gpos.md` §7). Guarantees shrink with the bond (D22).
+//! the validator and its guarantors (`docs/reference.md` G7). Guarantees shrink with the bond
+//! (D22).
 //!
 //! Slashing spans, as in the reference (Substrate NPoS): each stash's eras are cut into spans,
 //! a new one starting after every slash that lands in the current span. Within one span a
@@ -277,8 +278,9 @@ pub fn equivocators(
 }
 
 /// The slash for `k` equivocators in one round of a committee of `n`: `min((3k/n)², 1)`, the
-/// reference's BABE and GRANDPA equivocation fraction (`gpos.md` §7), so a lone offender in a
-/// large committee loses little and a coordinated attack by a third loses everything.
+/// reference's BABE and GRANDPA equivocation fraction (`docs/reference.md` G7), so a lone
+/// offender in a large committee loses little and a coordinated attack by a third loses
+/// everything.
 pub fn equivocation_fraction(k: u32, n: u32) -> Perbill {
     let (k, n) = (u128::from(k), u128::from(n.max(1)));
     Perbill::from_rational_approximation(9 * k * k, n * n)

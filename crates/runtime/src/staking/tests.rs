@@ -1,5 +1,6 @@
-//! Staking tests: the conformance vectors of `gpos.md` §4.5 and §10 with the same numbers, the
-//! deliberate differences D20–D24, and a whole-network scenario from storage to rewards.
+//! Staking tests: the conformance vectors of `docs/reference.md` G4.5 and G10 with the same
+//! numbers, the deliberate differences D20–D24, and a whole-network scenario from storage to
+//! rewards.
 
 use super::*;
 use crate::state::atomically;
@@ -45,14 +46,14 @@ fn clipping_is_pro_rata_833_1667() {
     assert_eq!((e.own, e.others[0].value, e.total), (833, 1667, 2500));
     let e = effective_exposure(5000, 1000, &[(BOB, 2000)]);
     assert_eq!((e.own, e.others[0].value, e.total), (1000, 2000, 3000));
-    // gpos.md §6.3 example: limit 1000, own 1000, guarantee 200 → 833 / 167.
+    // docs/reference.md G6.3 example: limit 1000, own 1000, guarantee 200 → 833 / 167.
     let e = effective_exposure(1000, 1000, &[(BOB, 200)]);
     assert_eq!((e.own, e.others[0].value), (833, 167));
 }
 
 #[test]
 fn curve_lookups() {
-    // §4.1 table: r = 330/(k + 0.5) − 0.65 per 0.1% bucket, 0.35 from 33%.
+    // G4.1 table: r = 330/(k + 0.5) − 0.65 per 0.1% bucket, 0.35 from 33%.
     let r = |ppm: u32| {
         let (whole, frac) = curve_ratio(Permill::from_parts(ppm));
         whole * 1_000_000_000 + u128::from(frac.deconstruct())
@@ -88,10 +89,10 @@ fn issuance_world(total_issuance: Balance, staked: Perbill) -> MemoryState {
 
 #[test]
 fn stage_two_limits_at_20_and_10_percent_staking() {
-    // §4.5 (reference mock `SPowerRatio` = 2500): workloads 3e11 / 2e11 / 5e11, W = 1e12. The
-    // reference test's issuance is 101 000 000 063 738 — the spec rounds it to …062 742, which is
-    // 996 units short; the true value is the one issuance for which both the 20% and the 10%
-    // vectors hold (solved exactly).
+    // G4.5 (reference mock `SPowerRatio` = 2500): workloads 3e11 / 2e11 / 5e11, W = 1e12. The
+    // reference test's issuance is 101 000 000 063 738 (a rounding to …062 742 is 996 units
+    // short); the true value is the one issuance for which both the 20% and the 10% vectors
+    // hold (solved exactly).
     let ti = 101_000_000_063_738;
     let state = issuance_world(ti, Perbill::from_percent(20));
     let tsl = total_stake_limit(&state).unwrap();
@@ -135,7 +136,7 @@ fn curve_table_matches_the_reference_generator() {
 
 #[test]
 fn stage_one_limits_follow_workload() {
-    // §4.5 stage one (mock SPowerRatio 2500): workloads {3, 2, 5} → 7500, 5000, 12 500; absent → 0.
+    // G4.5 stage one (mock SPowerRatio 2500): workloads {3, 2, 5} → 7500, 5000, 12 500; absent → 0.
     for (w, limit) in [(3, 7500), (2, 5000), (5, 12_500), (0, 0)] {
         assert_eq!(election::limit_from_workload(w, 10, 1_000_000, 2500), limit);
     }
@@ -143,7 +144,7 @@ fn stage_one_limits_follow_workload() {
 
 #[test]
 fn era_staking_rewards_for_three_years() {
-    // §10 `staking_and_authoring_reward_change_work` (17 532 eras per year): staking part
+    // G10 `staking_and_authoring_reward_change_work` (17 532 eras per year): staking part
     // after the 20% authoring share.
     let staking = |year| {
         let total = era_inflation(year, 1_000 * CRU, Perbill::zero(), 1, 17_532);

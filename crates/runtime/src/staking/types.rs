@@ -8,7 +8,7 @@ use crate::swork::SworkError;
 use crate::system::SystemError;
 use crust_primitives::codec::max_items;
 use crust_primitives::{AccountId, Balance, EraIndex, Perbill};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Most unlocking chunks per ledger (reference `MAX_UNLOCKING_CHUNKS`).
 pub const MAX_UNLOCKING_CHUNKS: usize = 32;
@@ -30,7 +30,7 @@ pub const MAX_COMMITTEE: usize = 100;
 pub const MAX_EXPOSURE_GUARANTORS: usize = 512;
 
 /// An unlocking chunk: `value` becomes withdrawable at era `era`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnlockChunk {
     /// Amount.
     pub value: Balance,
@@ -40,7 +40,7 @@ pub struct UnlockChunk {
 crust_primitives::impl_codec_struct!(UnlockChunk { value, era });
 
 /// A stash's bonded funds, held by its controller.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StakingLedger {
     /// The stash whose funds these are.
     pub stash: AccountId,
@@ -62,7 +62,7 @@ crust_primitives::impl_codec_struct!(StakingLedger {
 });
 
 /// A validator's preferences.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ValidatorPrefs {
     /// The validator's own cut of the rewards before the rest is shared by stake (D23).
     pub commission: Perbill,
@@ -75,7 +75,7 @@ crust_primitives::impl_codec_struct!(ValidatorPrefs {
 });
 
 /// One guarantee edge.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuaranteeEdge {
     /// The validator backed.
     pub who: AccountId,
@@ -85,7 +85,7 @@ pub struct GuaranteeEdge {
 crust_primitives::impl_codec_struct!(GuaranteeEdge { who, value });
 
 /// A guarantor's explicit split of its active bond across validators.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Guarantee {
     /// Edges, at most 16.
     pub targets: Vec<GuaranteeEdge>,
@@ -98,7 +98,7 @@ crust_primitives::impl_codec_struct!(Guarantee {
 });
 
 /// A backer's share of an exposure.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndividualExposure {
     /// Guarantor.
     pub who: AccountId,
@@ -108,7 +108,7 @@ pub struct IndividualExposure {
 crust_primitives::impl_codec_struct!(IndividualExposure { who, value });
 
 /// An elected validator's effective stake for an era, clipped to its stake limit.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exposure {
     /// own + Σ others.
     pub total: Balance,
@@ -124,7 +124,7 @@ crust_primitives::impl_codec_struct!(Exposure {
 });
 
 /// A member of an era's committee.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitteeMember {
     /// The validator's stash.
     pub stash: AccountId,
@@ -140,7 +140,7 @@ crust_primitives::impl_codec_struct!(CommitteeMember {
 });
 
 /// How eras advance.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Forcing {
     /// Eras follow the configured length.
     #[default]
@@ -157,7 +157,7 @@ crust_primitives::impl_codec_enum!(Forcing {
 });
 
 /// Staking parameters set by governance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StakingParams {
     /// Seats in the committee (≤ [`MAX_COMMITTEE`]).
     pub validator_count: u32,
@@ -199,7 +199,7 @@ impl Default for StakingParams {
 }
 
 /// Era bookkeeping.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EraState {
     /// The active era.
     pub active: EraIndex,
@@ -215,7 +215,7 @@ crust_primitives::impl_codec_struct!(EraState {
 });
 
 /// Reward bookkeeping for one era.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EraRewards {
     /// Σ effective stake of the elected committee.
     pub total_stake: Balance,
@@ -237,7 +237,7 @@ crust_primitives::impl_codec_struct!(EraRewards {
 });
 
 /// A slash waiting for its era.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingSlash {
     /// The offending validator.
     pub validator: AccountId,
@@ -336,7 +336,7 @@ pub enum StakingError {
 }
 
 /// What staking reports.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StakingEvent {
     /// Funds bonded.
     Bonded {

@@ -1,5 +1,5 @@
 //! sWork: storage identities, attestation, work reports, groups, punishment, and the slot-end
-//! workload that caps validators' stakes (`market-swork.md` §6, decisions D13–D19).
+//! workload that caps validators' stakes (`docs/reference.md` M6, decisions D13–D19).
 //!
 //! A storage worker registers an ed25519 enclave key with an attestation (D17), then reports
 //! once per slot: its spare sealed space (SRD), its file bytes, Merkle roots over both (D13),

@@ -7,7 +7,7 @@ use crate::state::StateError;
 use crate::system::SystemError;
 use crust_primitives::codec::max_items;
 use crust_primitives::{AccountId, BlockHeight, Cid, Signature};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A storage worker's enclave public key (ed25519). Once bound by a first report it is the
 /// worker's anchor.
@@ -43,7 +43,7 @@ pub const MAX_PEER_ADDRS: usize = 4;
 pub const MAX_PEER_ADDR_BYTES: usize = 128;
 
 /// A registered enclave key.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PubKeyInfo {
     /// The code measurement it attested.
     pub code: CodeMeasurement,
@@ -55,7 +55,7 @@ pub struct PubKeyInfo {
 crust_primitives::impl_codec_struct!(PubKeyInfo { code, anchor, kind });
 
 /// How an enclave key was attested (D31): what the chain may take its word for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttestationKind {
     /// Signed by attestation authorities (D17a): people vouch for the enclave, no hardware.
     Authorities {},
@@ -118,7 +118,7 @@ impl PeerRecord {
 }
 
 /// A reporting account's storage identity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     /// The anchor (first enclave key bound; kept across A/B upgrades).
     pub anchor: Anchor,
@@ -137,7 +137,7 @@ crust_primitives::impl_codec_struct!(Identity {
 });
 
 /// The last accepted report of a worker.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkReportRecord {
     /// The slot it was for.
     pub report_slot: u64,
@@ -166,7 +166,7 @@ crust_primitives::impl_codec_struct!(WorkReportRecord {
 });
 
 /// A file in a report's change lists.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportedFile {
     /// The file's CID.
     pub cid: Cid,
@@ -216,7 +216,7 @@ crust_primitives::impl_codec_struct!(WorkReport {
 });
 
 /// A storage group: an owner (usually a validator stash) pooling members' workload.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     /// Members, sorted.
     pub members: Vec<AccountId>,
@@ -250,7 +250,7 @@ crust_primitives::impl_codec_enum!(Attestation {
 });
 
 /// Governance-set sWork parameters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SworkParams {
     /// Whether missed slots are punished.
     pub enable_punishment: bool,
@@ -327,7 +327,7 @@ crust_primitives::impl_codec_struct!(QueuedReplica {
 });
 
 /// Progress of the slot-end workload consolidation.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Consolidation {
     /// The slot being evaluated, while a round is in progress.
     pub evaluating: Option<u64>,
@@ -346,7 +346,7 @@ crust_primitives::impl_codec_struct!(Consolidation {
 });
 
 /// Totals of one consolidation round.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundTotals {
     /// The slot evaluated.
     pub slot: u64,
@@ -514,7 +514,7 @@ pub enum SworkError {
 }
 
 /// What sWork reports.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SworkEvent {
     /// Pending replicas passed their first challenge and earn from now on (D30).
     ReplicasProven {

@@ -44,11 +44,15 @@ pub fn ensure_governance(state: &impl State, who: &AccountId) -> Result<(), Syst
 
 /// The smallest fee a transaction of `encoded_len` bytes may carry.
 pub fn required_fee(state: &impl State, encoded_len: usize) -> Result<Balance, SystemError> {
-    let cfg = config(state)?;
+    Ok(fee_for(&config(state)?, encoded_len))
+}
+
+/// The smallest fee a transaction of `encoded_len` bytes may carry under `cfg`: the formula
+/// the chain checks, for clients that price transactions before signing them.
+pub fn fee_for(cfg: &RuntimeConfig, encoded_len: usize) -> Balance {
     let len = u128::try_from(encoded_len).unwrap_or(u128::MAX);
-    Ok(cfg
-        .tx_base_fee
-        .saturating_add(cfg.tx_byte_fee.saturating_mul(len)))
+    cfg.tx_base_fee
+        .saturating_add(cfg.tx_byte_fee.saturating_mul(len))
 }
 
 /// How a fee is covered: what the payer pays and what the fee-reduction quota mints.

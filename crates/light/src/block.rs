@@ -4,7 +4,7 @@ use crate::hash::{Hash, merkle_root};
 use crate::tx::Transaction;
 use crust_primitives::codec::{self, max_items};
 use crust_primitives::{AccountId, BlockHeight, EraIndex};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Most transactions in one block.
 pub const MAX_BLOCK_TXS: usize = 20_000;
@@ -19,12 +19,12 @@ pub const MAX_EVIDENCE_BYTES: usize = 2048;
 /// Proof that a validator signed conflicting consensus votes in `era`: the consensus engine's
 /// encoded conflicting-vote activity. Every node checks the signatures against that era's
 /// committee before it accepts a block carrying it; executing the block slashes the signer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     /// The era (consensus epoch) the votes were cast in.
     pub era: EraIndex,
     /// The encoded activity (two conflicting votes of one signer in one round).
-    #[serde(serialize_with = "crate::hash::hex_bytes")]
+    #[serde(with = "crate::hex")]
     pub proof: Vec<u8>,
 }
 crust_primitives::impl_codec_struct!(Evidence {
@@ -138,4 +138,17 @@ impl Block {
             evidence: Vec::new(),
         }
     }
+}
+
+/// What one included transaction did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Transaction hash.
+    pub tx_hash: Hash,
+    /// Whether its call succeeded (a failed call still paid its fee).
+    pub success: bool,
+    /// Why the call failed.
+    pub error: Option<String>,
+    /// What the signer paid.
+    pub paid: u128,
 }

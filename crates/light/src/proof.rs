@@ -6,7 +6,7 @@
 //! answer, without trusting the node, even for values computed from several records.
 
 use crate::hash::Hash;
-use crate::store::StateProof;
+use crate::state_proof::StateProof;
 use crust_runtime::{Event, State};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -146,24 +146,32 @@ pub struct Proven<T> {
 }
 
 impl<T> Proven<T> {
-    /// The proof part as JSON: `{height, state_root, entries: [{key, value, proof}]}` (hex).
-    pub fn proof_json(&self) -> serde_json::Value {
-        let hex = |b: &[u8]| format!("0x{}", crust_primitives::account::to_hex(b));
-        let entries: Vec<serde_json::Value> = self
-            .entries
-            .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "key": hex(&e.key),
-                    "value": e.value.as_deref().map(hex),
-                    "proof": hex(&e.proof),
-                })
-            })
-            .collect();
-        serde_json::json!({
-            "height": self.height,
-            "state_root": self.state_root.to_hex(),
-            "entries": entries,
-        })
+    /// The proof part, as an RPC answer carries it.
+    pub fn proof(&self) -> QueryProof {
+        QueryProof {
+            height: self.height,
+            state_root: self.state_root,
+            entries: self.entries.clone(),
+        }
+    }
+}
+
+/// The proof beside a proven RPC answer: every state entry the query read, proven under the
+/// state root of the finalized block at `height`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueryProof {
+    /// The finalized height whose state root the proofs are under.
+    pub height: u64,
+    /// That state root (compare it with a certified header's).
+    pub state_root: Hash,
+    /// One proof (of value or of absence) per key the query read.
+    pub entries: Vec<StateProof>,
+}
+
+impl QueryProof {
+    /// Verifies every entry under `root` (which must be this proof's `state_root` as read from
+    /// a header the caller trusts) and returns the state to re-run the query on.
+    pub fn verify(&self, root: &Hash) -> Result<ProvenState, ProofError> {
+        ProvenState::verify(root, &self.entries)
     }
 }

@@ -1,7 +1,7 @@
 //! SHA-256 hashes and the binary Merkle root used for transaction roots.
 
 use crust_primitives::codec::{Buf, BufMut, Error, FixedSize, Read, Write};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -50,14 +50,17 @@ impl fmt::Display for Hash {
     }
 }
 
-/// Serializes bytes as `0x`-prefixed hex (for JSON views of binary fields).
-pub fn hex_bytes<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&format!("0x{}", crust_primitives::account::to_hex(bytes)))
-}
-
 impl Serialize for Hash {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::from_hex(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("'{text}' is not a 32-byte hex hash")))
     }
 }
 

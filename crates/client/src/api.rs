@@ -1,0 +1,675 @@
+//! The chain's RPC methods, each defined once: its name, what it takes and what it answers.
+//! The node's server (`crust-chain`'s `rpc` module) decodes [`Method::Params`] and encodes
+//! [`Method::Output`]; every client decodes the same types, so the two cannot drift apart.
+//!
+//! Parameters are a JSON object (a missing or `null` `params` means `{}`); amounts in
+//! top-level answers are decimal strings (they exceed JSON's safe integers), runtime records
+//! keep the runtime's own serde form.
+
+use crust_light::block::{Evidence, Receipt};
+use crust_light::hash::Hash;
+use crust_light::proof::QueryProof;
+use crust_primitives::{AccountId, Balance, Cid};
+use crust_runtime::market::{FileInfo, MarketParams};
+use crust_runtime::staking::CommitteeMember;
+use crust_runtime::swork::WorkReportRecord;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// One RPC method: its name and the types it takes and answers.
+pub trait Method {
+    /// The JSON-RPC method name.
+    const NAME: &'static str;
+    /// The `params` object.
+    type Params: Serialize + DeserializeOwned;
+    /// The `result`.
+    type Output: Serialize + DeserializeOwned;
+}
+
+macro_rules! method {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $params:ty => $output:ty) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug)]
+        pub struct $ty;
+        impl Method for $ty {
+            const NAME: &'static str = $name;
+            type Params = $params;
+            type Output = $output;
+        }
+    };
+}
+
+/// Balances as decimal strings in JSON (`u128` overflows JavaScript's numbers).
+pub mod amount {
+    use crust_primitives::Balance;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the amount as a decimal string.
+    pub fn serialize<S: Serializer>(v: &Balance, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    /// Reads a decimal string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Balance, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|_| serde::de::Error::custom(format!("'{text}' is not an amount")))
+    }
+}
+
+/// No parameters.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NoParams {}
+
+/// Asks for proofs of what a query read (`prove: true`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Prove {
+    /// Whether to prove every state entry the query read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prove: bool,
+}
+
+method!(
+    /// The hash every transaction must be signed over.
+    GenesisHash, "genesis_hash", NoParams => Hash
+);
+
+/// The last finalized block.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeadInfo {
+    /// Its height.
+    pub height: u64,
+    /// Its hash.
+    pub hash: Hash,
+    /// The root of the state after it (the node's committed state).
+    pub state_root: Hash,
+}
+method!(
+    /// The last finalized block.
+    ChainHead, "chain_head", NoParams => HeadInfo
+);
+
+/// Which chain a node serves.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChainInfo {
+    /// The genesis hash.
+    pub genesis_hash: Hash,
+    /// The consensus signature namespace (`crust/consensus/<chain id>`).
+    pub namespace: String,
+    /// Blocks per era.
+    pub era_blocks: u64,
+}
+method!(
+    /// Which chain the node serves.
+    SystemChain, "system_chain", NoParams => ChainInfo
+);
+
+/// A height.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AtHeight {
+    /// The block height.
+    pub height: u64,
+}
+
+/// A finalization certificate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FinalityInfo {
+    /// The certified block's height (the first at or above the one asked with a certificate).
+    pub height: u64,
+    /// Its hash.
+    pub hash: Hash,
+    /// The era whose committee signed it.
+    pub era: u64,
+    /// The encoded certificate.
+    #[serde(with = "crust_light::hex")]
+    pub certificate: Vec<u8>,
+}
+method!(
+    /// The first finalization certificate at or above a height.
+    ChainFinality, "chain_finality", AtHeight => FinalityInfo
+);
+
+/// Which finalized block to read, and how much of it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BlockParams {
+    /// The block height.
+    pub height: u64,
+    /// Include the encoded transactions (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bodies: Option<bool>,
+    /// Include the receipts (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipts: Option<bool>,
+}
+
+/// A finalized block: the header's fields, the transaction hashes, and (unless asked not to)
+/// the encoded transactions and their receipts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BlockInfo {
+    /// The block hash (recompute it from the header fields rather than trust it).
+    pub hash: Hash,
+    /// The parent's hash.
+    pub parent: Hash,
+    /// The height.
+    pub height: u64,
+    /// When it was proposed.
+    pub timestamp_ms: u64,
+    /// Its era.
+    pub era: u64,
+    /// Who proposed it.
+    pub proposer: AccountId,
+    /// The state root after it.
+    pub state_root: Hash,
+    /// The root over its transactions.
+    pub tx_root: Hash,
+    /// Each transaction's hash, in order.
+    pub transactions: Vec<Hash>,
+    /// The root over its slashing evidence.
+    pub evidence_root: Hash,
+    /// Its slashing evidence.
+    pub evidence: Vec<Evidence>,
+    /// The encoded transactions, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bodies: Option<Vec<HexBytes>>,
+    /// One receipt per transaction, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipts: Option<Vec<Receipt>>,
+}
+
+impl BlockInfo {
+    /// The header these fields describe.
+    pub fn header(&self) -> crust_light::Header {
+        crust_light::Header {
+            parent: self.parent,
+            height: self.height,
+            timestamp_ms: self.timestamp_ms,
+            era: self.era,
+            proposer: self.proposer,
+            state_root: self.state_root,
+            tx_root: self.tx_root,
+            evidence_root: self.evidence_root,
+        }
+    }
+}
+method!(
+    /// A finalized block.
+    ChainBlock, "chain_block", BlockParams => BlockInfo
+);
+
+/// Bytes written as `0x` hex.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HexBytes(#[serde(with = "crust_light::hex")] pub Vec<u8>);
+
+/// A signed transaction to queue.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SubmitParams {
+    /// The encoded signed transaction.
+    pub tx: HexBytes,
+}
+method!(
+    /// Queues a transaction: its hash, or the mempool's reason for refusing it.
+    AuthorSubmit, "author_submit", SubmitParams => Hash
+);
+
+/// Signed transactions to queue, in order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SubmitBatchParams {
+    /// The encoded signed transactions (at most 1000).
+    pub txs: Vec<HexBytes>,
+}
+
+/// One transaction's fate in a batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Submitted {
+    /// Queued, with this hash.
+    Queued {
+        /// The transaction hash.
+        hash: Hash,
+    },
+    /// Refused, for this reason.
+    Refused {
+        /// The reason.
+        error: String,
+    },
+}
+method!(
+    /// Queues transactions in order: per transaction its hash or the reason it was refused.
+    AuthorSubmitBatch, "author_submitBatch", SubmitBatchParams => Vec<Submitted>
+);
+
+/// A transaction hash.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TxHashParams {
+    /// The transaction hash.
+    pub hash: Hash,
+}
+
+/// Where a transaction is, as far as the node knows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum TxStatus {
+    /// Waiting in the node's mempool.
+    Pending,
+    /// In a finalized block.
+    Finalized {
+        /// The block's height.
+        height: u64,
+        /// Whether the call succeeded (a failed call still paid its fee).
+        success: bool,
+        /// Why the call failed.
+        error: Option<String>,
+        /// The fee paid.
+        #[serde(with = "amount")]
+        paid: Balance,
+    },
+    /// Never seen, dropped, or finalized before the transactions the node indexes.
+    Unknown,
+}
+method!(
+    /// Where a transaction is.
+    AuthorTxStatus, "author_txStatus", TxHashParams => TxStatus
+);
+
+/// An account, optionally with proofs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccountParams {
+    /// SS58 or 0x-hex.
+    pub account: AccountId,
+    /// Prove the balance and nonce.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prove: bool,
+}
+
+/// An account's balance and nonces.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccountInfo {
+    /// Spendable balance.
+    #[serde(with = "amount")]
+    pub free: Balance,
+    /// Reserved balance (collateral, deposits).
+    #[serde(with = "amount")]
+    pub reserved: Balance,
+    /// The committed nonce: how many of its transactions blocks included.
+    pub nonce: u64,
+    /// The nonce its next transaction should take here: past its transactions this node holds
+    /// queued (not proven: the pool is the node's own).
+    pub next_nonce: u64,
+    /// The finalized height answered at.
+    pub height: u64,
+    /// Proofs of the balance and nonce, when asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<QueryProof>,
+}
+method!(
+    /// An account's balance and nonce.
+    StateAccount, "state_account", AccountParams => AccountInfo
+);
+
+/// An answer read from the finalized state: the record under `$field`, the height, and proofs
+/// when asked.
+macro_rules! proven {
+    ($(#[$doc:meta])* $ty:ident { $field:ident: $value:ty }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Serialize, Deserialize)]
+        pub struct $ty {
+            /// The answer.
+            pub $field: $value,
+            /// The finalized height answered at.
+            pub height: u64,
+            /// Proofs of every state entry the query read, when asked.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub proof: Option<QueryProof>,
+        }
+    };
+}
+
+/// A file by CID.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FileParams {
+    /// The CID.
+    pub cid: Cid,
+    /// Prove the record (or its absence).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prove: bool,
+}
+proven!(
+    /// A file's market record (`null` if nobody ordered it).
+    FileAnswer { file: Option<FileInfo> }
+);
+method!(
+    /// A file's market record.
+    MarketFile, "market_file", FileParams => FileAnswer
+);
+
+proven!(
+    /// The market's prices and parameters.
+    PricesAnswer { prices: MarketParams }
+);
+method!(
+    /// The market's prices and parameters.
+    MarketPrices, "market_prices", Prove => PricesAnswer
+);
+
+/// A work report by the anchor of the identity that sent it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReportParams {
+    /// The identity's anchor.
+    pub anchor: Hash,
+    /// Prove the record.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prove: bool,
+}
+proven!(
+    /// The last accepted work report of an identity.
+    ReportAnswer { report: Option<WorkReportRecord> }
+);
+method!(
+    /// The last accepted work report of an identity.
+    SworkWorkReport, "swork_workReport", ReportParams => ReportAnswer
+);
+
+/// Where a storage identity serves its replicas.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// The worker's account.
+    pub account: AccountId,
+    /// Its IPFS peer ID.
+    pub peer_id: String,
+    /// Its multiaddrs.
+    pub addrs: Vec<String>,
+    /// Bytes of files its identity last reported (0 if none).
+    pub files_size: u64,
+}
+
+/// One account's record, optionally proven.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WhoParams {
+    /// SS58 or 0x-hex.
+    pub account: AccountId,
+    /// Prove the record.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prove: bool,
+}
+proven!(
+    /// A storage account's peer record.
+    PeerAnswer { peer: Option<PeerInfo> }
+);
+method!(
+    /// A storage account's peer record.
+    SworkPeer, "swork_peer", WhoParams => PeerAnswer
+);
+
+/// Where a listing continues.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PeersParams {
+    /// The last account of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<AccountId>,
+}
+
+/// A page of peer records.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeersPage {
+    /// The finalized height answered at.
+    pub head: u64,
+    /// The records, in account order.
+    pub peers: Vec<PeerInfo>,
+    /// Where the next page starts (`after`), if there may be more.
+    pub next: Option<AccountId>,
+}
+method!(
+    /// A page of peer records.
+    SworkPeers, "swork_peers", PeersParams => PeersPage
+);
+
+/// A validator's stash, optionally proven.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StashParams {
+    /// SS58 or 0x-hex.
+    pub stash: AccountId,
+    /// Prove every record the limit is computed from.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prove: bool,
+}
+
+/// A stake limit and the workload it comes from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StakeLimit {
+    /// The most stake the validator may have counted.
+    #[serde(with = "amount")]
+    pub stake_limit: Balance,
+    /// The storage its identities proved.
+    #[serde(with = "amount")]
+    pub workload: u128,
+}
+proven!(
+    /// A validator's stake limit.
+    StakeLimitAnswer { stake_limit: StakeLimit }
+);
+method!(
+    /// A validator's stake limit from its proven storage.
+    StakingStakeLimit, "staking_stakeLimit", StashParams => StakeLimitAnswer
+);
+
+/// An era (the active one if absent), optionally proven.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct EraParams {
+    /// The era.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub era: Option<u64>,
+    /// Prove the committee.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prove: bool,
+}
+
+/// An era's committee.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Committee {
+    /// The era.
+    pub era: u64,
+    /// Its members (`null` if not elected yet).
+    pub members: Option<Vec<Member>>,
+}
+
+/// A committee member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The validator's stash.
+    pub stash: AccountId,
+    /// Its consensus (session) key.
+    pub session_key: AccountId,
+    /// Its effective stake.
+    #[serde(with = "amount")]
+    pub stake: Balance,
+}
+
+impl From<&CommitteeMember> for Member {
+    fn from(m: &CommitteeMember) -> Self {
+        Self {
+            stash: m.stash,
+            session_key: m.session_key,
+            stake: m.stake,
+        }
+    }
+}
+proven!(
+    /// An era's committee.
+    CommitteeAnswer { committee: Committee }
+);
+method!(
+    /// An era's committee.
+    StakingCommittee, "staking_committee", EraParams => CommitteeAnswer
+);
+
+/// A page of files, optionally one orderer's.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FilesParams {
+    /// Only this orderer's files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orderer: Option<AccountId>,
+    /// The last CID of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Cid>,
+}
+
+/// A file in a listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSummary {
+    /// Its CID.
+    pub cid: Cid,
+    /// Its size.
+    pub size_bytes: u64,
+    /// The block its order expires at.
+    pub expires_at: u64,
+    /// How many replicas hold it.
+    pub replica_count: usize,
+    /// Who ordered it.
+    pub orderer: AccountId,
+    /// What its storage pays in all.
+    #[serde(with = "amount")]
+    pub amount: Balance,
+    /// Prepaid for renewals.
+    #[serde(with = "amount")]
+    pub prepaid: Balance,
+}
+
+/// A page of files.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FilesPage {
+    /// The finalized height answered at.
+    pub head: u64,
+    /// The files, in CID order.
+    pub files: Vec<FileSummary>,
+    /// Where the next page starts (`after`), if there may be more.
+    pub next: Option<Cid>,
+}
+method!(
+    /// A page of files (scans at most 10 000 records per call).
+    MarketFiles, "market_files", FilesParams => FilesPage
+);
+
+/// A validator candidate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Candidate {
+    /// Its stash.
+    pub stash: AccountId,
+    /// Its own bonded stake.
+    #[serde(with = "amount")]
+    pub bonded: Balance,
+    /// The most stake its proven storage allows.
+    #[serde(with = "amount")]
+    pub stake_limit: Balance,
+    /// Its own stake that counts (bond capped by the limit).
+    #[serde(with = "amount")]
+    pub effective_own: Balance,
+    /// Commission, in parts per billion.
+    pub commission_ppb: u32,
+    /// Storage its identities proved.
+    #[serde(with = "amount")]
+    pub workload: u128,
+}
+
+/// The staking picture at the finalized head.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StakingView {
+    /// The finalized height answered at.
+    pub height: u64,
+    /// The active era.
+    pub era: u64,
+    /// Its committee.
+    pub committee: Option<Vec<Member>>,
+    /// The next era's, if already elected.
+    pub next_committee: Option<Vec<Member>>,
+    /// Every candidate.
+    pub candidates: Vec<Candidate>,
+}
+method!(
+    /// The staking picture: committees and candidates.
+    StakingValidators, "staking_validators", NoParams => StakingView
+);
+
+/// A state key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeyParams {
+    /// The key.
+    pub key: HexBytes,
+}
+
+/// A proven state entry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeyProof {
+    /// The value (`null` if absent).
+    #[serde(with = "crust_light::hex::opt")]
+    pub value: Option<Vec<u8>>,
+    /// The encoded proof.
+    #[serde(with = "crust_light::hex")]
+    pub proof: Vec<u8>,
+    /// The root it is under.
+    pub root: Hash,
+    /// The finalized height of that root.
+    pub height: u64,
+}
+method!(
+    /// A state entry with its proof.
+    StateProofOf, "state_proof", KeyParams => KeyProof
+);
+
+/// Subscribes to finalized headers; notifications are [`HEAD_NOTICE`].
+pub const SUBSCRIBE_HEADS: &str = "chain_subscribeFinalizedHeads";
+/// Subscribes to finalized events; notifications are [`EVENTS_NOTICE`].
+pub const SUBSCRIBE_EVENTS: &str = "chain_subscribeEvents";
+/// Ends a subscription (`{subscription}` → whether it existed).
+pub const UNSUBSCRIBE: &str = "chain_unsubscribe";
+/// A finalized header notification ([`HeadNotice`]).
+pub const HEAD_NOTICE: &str = "chain_finalizedHead";
+/// A finalized block's events ([`EventsNotice`]).
+pub const EVENTS_NOTICE: &str = "chain_events";
+/// A slow reader missed notifications (`{missed}`).
+pub const LAGGED_NOTICE: &str = "chain_lagged";
+
+/// A subscription to end.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UnsubscribeParams {
+    /// Its id.
+    pub subscription: u64,
+}
+
+/// A finalized header, as pushed to subscribers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeadNotice {
+    /// Its height.
+    pub height: u64,
+    /// Its hash.
+    pub hash: Hash,
+    /// Its parent's hash.
+    pub parent: Hash,
+    /// When it was proposed.
+    pub timestamp_ms: u64,
+    /// Its era.
+    pub era: u64,
+    /// Who proposed it.
+    pub proposer: AccountId,
+    /// The state root after it.
+    pub state_root: Hash,
+    /// The root over its transactions.
+    pub tx_root: Hash,
+    /// The root over its evidence.
+    pub evidence_root: Hash,
+    /// How many transactions it holds.
+    pub transactions: usize,
+    /// How much slashing evidence it holds.
+    pub evidence: usize,
+}
+
+/// A finalized block's events, as pushed to subscribers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EventsNotice {
+    /// The block's height.
+    pub height: u64,
+    /// Its hash.
+    pub hash: Hash,
+    /// Each event with the index of the transaction that emitted it (`null` for block hooks).
+    pub events: Vec<serde_json::Value>,
+}
