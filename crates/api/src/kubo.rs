@@ -249,6 +249,7 @@ async fn dispatch(State(ctx): State<Ctx>, Path(cmd): Path<String>, req: Request)
         }))
         .into_response()),
         "swarm/peers" => swarm_peers(ctx).await,
+        "swarm/connect" => swarm_connect(ctx, args).await,
         "bitswap/stat" => bitswap_stat(ctx),
         "bitswap/wantlist" => bitswap_wantlist(ctx, args),
         "bitswap/ledger" => bitswap_ledger(ctx, args),
@@ -1095,6 +1096,36 @@ async fn swarm_peers(ctx: Ctx) -> Result<Response, ApiError> {
         .map(|(peer, addr)| json!({"Addr": addr.to_string(), "Peer": peer.to_string()}))
         .collect();
     Ok(Json(json!({ "Peers": list })).into_response())
+}
+
+/// Most addresses one `swarm/connect` dials.
+const MAX_CONNECT: usize = 20;
+/// How long one dial may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `swarm/connect`: dials each `arg` (a multiaddr ending in `/p2p/<peer id>`), as Kubo does;
+/// fails with the first address that could not be reached.
+async fn swarm_connect(ctx: Ctx, args: Args) -> Result<Response, ApiError> {
+    let addrs = args.all("arg");
+    if addrs.is_empty() {
+        return Err(ApiError::bad("argument \"address\" is required"));
+    }
+    if addrs.len() > MAX_CONNECT {
+        return Err(ApiError::bad(format!("at most {MAX_CONNECT} addresses")));
+    }
+    let host = network(&ctx)?.host.clone();
+    let mut strings = Vec::new();
+    for text in addrs {
+        let addr: crust_net::Multiaddr = text
+            .parse()
+            .map_err(|e| ApiError::bad(format!("{text}: {e}")))?;
+        let peer = tokio::time::timeout(CONNECT_TIMEOUT, host.dial(addr))
+            .await
+            .map_err(|_| ApiError::fail(format!("connect {text}: timed out")))?
+            .map_err(|e| ApiError::fail(format!("connect {text}: {e}")))?;
+        strings.push(format!("connect {peer} success"));
+    }
+    Ok(Json(json!({ "Strings": strings })).into_response())
 }
 
 /// `bitswap/stat`: totals and the current wantlist.

@@ -99,7 +99,7 @@ const ATTEMPTS: usize = 3;
 pub struct Client<T> {
     transport: T,
     next_id: Cell<u64>,
-    notes: Box<dyn Fn(&str)>,
+    notes: Box<dyn Fn(&str) + Send>,
 }
 
 impl<T: Transport> Client<T> {
@@ -114,7 +114,7 @@ impl<T: Transport> Client<T> {
 
     /// Where notes for people go (a retried nonce, a committee taken on trust); dropped unless
     /// set.
-    pub fn with_notes(mut self, notes: impl Fn(&str) + 'static) -> Self {
+    pub fn with_notes(mut self, notes: impl Fn(&str) + Send + 'static) -> Self {
         self.notes = Box::new(notes);
         self
     }

@@ -135,6 +135,16 @@ impl ChainClient {
         Ok((hash.to_hex(), height))
     }
 
+    /// [`Self::submit_and_wait`] with the client's typed error (a refusal in a block is
+    /// [`ClientError::Failed`]).
+    pub fn submit_and_wait_typed(
+        &self,
+        signer: &Keypair,
+        call: crust_runtime::Call,
+    ) -> Result<(crust_chain::Hash, u64), ClientError> {
+        futures::executor::block_on(self.inner.submit_and_wait(signer, call))
+    }
+
     /// What became of transaction `hash` once a finalized block included it. `Err` means it
     /// did not land (yet): worth retrying, unlike a `Failed` outcome.
     pub fn outcome(&self, hash: &str, timeout: Duration) -> Result<Outcome, String> {

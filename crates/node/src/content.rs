@@ -917,6 +917,26 @@ pub fn commitment_via_api(
     crust_ipfs::commitment::of_car_stream(r, *cid).map_err(|e| format!("the daemon at {api}: {e}"))
 }
 
+/// Asks the daemon at `api` to connect to `addrs` (`swarm/connect`); returns how many it
+/// reached (an unreachable one is skipped).
+pub fn connect_via_api(api: &str, addrs: &[String]) -> usize {
+    let api = api.trim_end_matches('/');
+    addrs
+        .iter()
+        .filter(|a| post_stream(api, "swarm/connect", &arg(a)).is_ok())
+        .count()
+}
+
+/// Pins the DAG under `cid` in the daemon at `api` (`pin/add`), which fetches what it lacks
+/// from the network.
+pub fn pin_via_api(api: &str, cid: &Cid) -> Result<(), String> {
+    let api = api.trim_end_matches('/');
+    post_stream(api, "pin/add", &arg(&cid.to_string()))?
+        .text()
+        .map(|_| ())
+        .map_err(|e| format!("daemon at {api}: {e}"))
+}
+
 /// The size of the DAG under `cid` as the daemon at `api` stores it (`dag/stat`).
 pub fn dag_size(api: &str, cid: &Cid) -> Result<u64, String> {
     let api = api.trim_end_matches('/');

@@ -5,7 +5,7 @@
 use crate::chain_client::ChainClient;
 use crust_chain::spec::{ChainSpec, SpecBalance, SpecValidator};
 use crust_runtime::Call;
-use crust_runtime::market::{self, FileInfo, MarketCall};
+use crust_runtime::market::{self, FileInfo};
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -532,10 +532,10 @@ impl Ticker {
             let next = self.followed + 1;
             if let Ok(block) = client.block(next) {
                 for (tx, ok) in block.txs {
-                    if let (true, Call::Market(MarketCall::PlaceStorageOrder { cid, .. })) =
-                        (ok, tx.unsigned.call)
+                    if let (true, Call::Market(call)) = (ok, &tx.unsigned.call)
+                        && let Some(order) = call.order()
                     {
-                        self.files.insert(cid);
+                        self.files.insert(*order.cid);
                     }
                 }
             }

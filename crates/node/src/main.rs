@@ -10,6 +10,7 @@ mod keys;
 mod log;
 mod memory;
 mod orders;
+mod pinning;
 mod staking;
 mod storage;
 
@@ -240,6 +241,9 @@ enum Command {
         #[command(flatten)]
         chain: orders::ChainArgs,
     },
+    /// Pinning service (IPFS Pinning Service API): serve one, make tokens, approve its orders.
+    #[command(subcommand)]
+    Pin(pinning::PinCommand),
     /// Storage-owner groups: create, allow, disallow, join, quit, kick.
     Group {
         #[command(subcommand)]
@@ -540,6 +544,7 @@ fn run(cli: Cli) -> Result<(), String> {
             from,
             chain,
         } => storage::group(command, &from, &chain.chain),
+        Command::Pin(command) => pinning::run(command),
         Command::Validators { chain } => staking::validators(&chain, cli.output),
         Command::Era { chain } => staking::era(&chain, cli.output),
         Command::Put { put, chain } => orders::put(put, &chain, cli.output),

@@ -10,34 +10,11 @@
 
 mod common;
 
-use common::free_port;
-use std::io::{BufRead as _, BufReader, Write as _};
+use common::{CRUST, Procs, crust, free_port, rpc_call, sworker, wait_for_file};
+use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const CRUST: &str = env!("CARGO_BIN_EXE_crust");
-
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn crust(args: &[&str]) -> String {
-    let out = Command::new(CRUST).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "crust {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A bare HTTP POST without credentials; returns the raw response.
 fn http_post(base: &str, path: &str) -> String {
@@ -54,27 +31,6 @@ fn http_post(base: &str, path: &str) -> String {
     text
 }
 
-/// A JSON-RPC call to the chain node; returns the result.
-fn rpc_call(chain: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
-    use std::io::{Read as _, Write as _};
-    let host = chain.strip_prefix("http://").unwrap();
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-        .to_string();
-    let mut conn = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        conn,
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut text = String::new();
-    conn.read_to_string(&mut text).unwrap();
-    let json = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let reply: serde_json::Value =
-        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {text}"));
-    reply["result"].clone()
-}
-
 /// `crust sworker status` of the worker in `dir`.
 fn worker_status(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&crust(&[
@@ -86,71 +42,6 @@ fn worker_status(dir: &Path) -> serde_json::Value {
         dir.to_str().unwrap(),
     ]))
     .unwrap()
-}
-
-fn wait_for_file(path: &Path) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && !text.trim().is_empty()
-        {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Starts `crust sworker` and returns it with its Bitswap address (from its first line).
-fn sworker(dir: &Path, account: &str, chain: &str, peer: &str) -> (Child, String) {
-    let mut child = Command::new(CRUST)
-        .args([
-            "sworker",
-            "run",
-            "--account",
-            account,
-            "--chain",
-            chain,
-            "--peer",
-            peer,
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .args([
-            "--capacity",
-            "64MiB",
-            "--srd-unit-mib",
-            "4",
-            "--reserve",
-            "0",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let addr = first
-        .split("Bitswap on ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
-        .trim()
-        .to_owned();
-    // Keep draining its log (into `<dir>/test-stderr.log`) so it never blocks on a full pipe.
-    let log = dir.join("test-stderr.log");
-    std::thread::spawn(move || {
-        let mut out = std::fs::File::create(log).ok();
-        for line in lines.map_while(Result::ok) {
-            if let Some(f) = out.as_mut() {
-                let _ = writeln!(f, "{line}");
-            }
-        }
-    });
-    (child, addr)
 }
 
 #[test]

@@ -162,7 +162,7 @@ pub(super) fn own_peer_record(host: &crust_net::Host) -> swork::PeerRecord {
 
 /// Dialable addresses (`…/p2p/<id>`) of the other workers the chain lists as holding `cid`:
 /// the first place to fetch it from.
-pub(super) fn replica_addrs(
+pub(crate) fn replica_addrs(
     client: &ChainClient,
     info: Option<&FileInfo>,
     me: &AccountId,

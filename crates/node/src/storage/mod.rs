@@ -25,12 +25,13 @@ mod fetch;
 mod order;
 mod report;
 
+pub(crate) use chain::replica_addrs;
 use chain::*;
 pub use control::control;
 use control::*;
 use fetch::*;
 use order::provider_hints;
-pub use order::{GroupCommand, OrderArgs, group, order};
+pub use order::{GroupCommand, OrderArgs, group, order, providers_memo_fitting};
 use report::*;
 
 /// How `crust sworker run` runs.
@@ -392,26 +393,19 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 _ => {}
             }
             if let Err(e) = client.learn_next_committee(&mut follow.trust, certified.era) {
-                tracing::info!(target: "crust::sworker", "{e}");
+                tracing::warn!(target: "crust::sworker", "learning the next committee: {e}");
             }
             for (next, block) in blocks {
                 for (tx, ok) in block.txs {
-                    if let (
-                        true,
-                        Call::Market(MarketCall::PlaceStorageOrder {
-                            cid,
-                            file_size,
-                            memo,
-                            tips,
-                            ..
-                        }),
-                    ) = (ok, tx.unsigned.call)
+                    // Orders placed directly or by a delegate for its payer alike.
+                    if let (true, Call::Market(call)) = (ok, &tx.unsigned.call)
+                        && let Some(o) = call.order()
                     {
                         let order = Order {
-                            cid,
-                            file_size,
-                            tip: tips,
-                            hints: provider_hints(&memo),
+                            cid: *o.cid,
+                            file_size: o.file_size,
+                            tip: o.tips,
+                            hints: provider_hints(o.memo),
                         };
                         book.ingest(order, next, slot_blocks);
                     }

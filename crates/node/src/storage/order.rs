@@ -36,6 +36,27 @@ pub(super) fn providers_memo(providers: &[String]) -> Result<Vec<u8>, String> {
     Ok(memo.into_bytes())
 }
 
+/// A providers memo with as many of `addrs` (in order) as fit in the chain's 256 bytes;
+/// addresses without `/p2p/<peer id>` are left out (a worker could not dial them). Empty if
+/// none fits.
+pub fn providers_memo_fitting(addrs: &[String]) -> Vec<u8> {
+    let mut memo = PROVIDERS_MEMO.to_owned();
+    for a in addrs {
+        let dialable = a.parse::<crust_net::Multiaddr>().is_ok_and(|m| {
+            m.iter()
+                .any(|c| matches!(c, crust_net::multiaddr::Protocol::P2p(_)))
+        });
+        if dialable && memo.len() + 1 + a.len() <= 256 && !memo.lines().any(|l| l == a) {
+            memo.push('\n');
+            memo.push_str(a);
+        }
+    }
+    if memo == PROVIDERS_MEMO {
+        return Vec::new();
+    }
+    memo.into_bytes()
+}
+
 /// The provider hints in an order memo (none if it is not a providers memo).
 pub(super) fn provider_hints(memo: &[u8]) -> Vec<String> {
     let Ok(text) = std::str::from_utf8(memo) else {

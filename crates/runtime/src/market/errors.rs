@@ -4,7 +4,7 @@ use crate::balances::BalancesError;
 use crate::benefits::BenefitsError;
 use crate::state::StateError;
 use crate::system::SystemError;
-use crust_primitives::{Balance, BlockHeight, Cid};
+use crust_primitives::{AccountId, Balance, BlockHeight, Cid};
 
 /// Why a market call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,6 +94,28 @@ pub enum MarketError {
         requested: Balance,
         /// Reserved pot balance.
         available: Balance,
+    },
+    /// The payer has not approved the caller to order on its behalf.
+    #[error("{payer} has not approved {delegate} to place orders it pays for")]
+    NoAllowance {
+        /// Who would pay.
+        payer: AccountId,
+        /// The caller.
+        delegate: AccountId,
+    },
+    /// The approval ended (or would end before it starts).
+    #[error("the approval to order on the payer's behalf ends at block {expires_at}")]
+    AllowanceExpired {
+        /// Its end.
+        expires_at: BlockHeight,
+    },
+    /// The order costs more than the approval has left.
+    #[error("the order costs {spent} units; the payer's approval has {remaining} left")]
+    AllowanceExceeded {
+        /// What the order cost.
+        spent: Balance,
+        /// What was left.
+        remaining: Balance,
     },
     /// A balance operation failed.
     #[error(transparent)]

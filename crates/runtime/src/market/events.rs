@@ -1,12 +1,34 @@
 //! Market events.
 
 use super::types::{MarketParameter, ReplicaOutcome};
-use crust_primitives::{AccountId, Balance, Cid};
+use crust_primitives::{AccountId, Balance, BlockHeight, Cid};
 use serde::Serialize;
 
 /// What the market reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum MarketEvent {
+    /// A payer approved a delegate to order on its behalf (a cap of 0 revoked it).
+    OrdererApproved {
+        /// Who pays.
+        payer: AccountId,
+        /// Who may order.
+        delegate: AccountId,
+        /// The most it may spend.
+        cap: Balance,
+        /// When the approval ends.
+        expires_at: BlockHeight,
+    },
+    /// A delegate placed an order its payer paid for.
+    OrderPlacedFor {
+        /// Who paid.
+        payer: AccountId,
+        /// Who ordered.
+        delegate: AccountId,
+        /// File.
+        cid: Cid,
+        /// What it cost the payer.
+        spent: Balance,
+    },
     /// An order was placed (or a file re-ordered).
     FileSuccess {
         /// Payer.

@@ -36,7 +36,7 @@ use crate::state::{State, StateExt, key, var};
 use crate::{CallContext, Event, benefits, system};
 use crust_primitives::codec::max_items;
 use crust_primitives::commitment::ContentCommitment;
-use crust_primitives::{AccountId, Balance, Cid, Perbill};
+use crust_primitives::{AccountId, Balance, BlockHeight, Cid, Perbill};
 
 // ---- pots and storage -----------------------------------------------------------------------
 
@@ -175,6 +175,74 @@ pub enum MarketCall {
         /// Amount.
         amount: Balance,
     },
+    /// Lets `delegate` place orders paid from the caller's balance, up to `cap` in all, until
+    /// block `expires_at` (a pinning service holding no key of the payer). Replaces any earlier
+    /// approval of the same delegate; a cap of 0 revokes it.
+    ApproveOrderer {
+        /// Who may order on the caller's behalf.
+        delegate: AccountId,
+        /// The most it may spend, orders' fees and tips together.
+        cap: Balance,
+        /// The first block at which the approval no longer holds.
+        expires_at: BlockHeight,
+    },
+    /// [`MarketCall::PlaceStorageOrder`] paid by `payer`, who approved the caller
+    /// ([`MarketCall::ApproveOrderer`]); the payer is the file's orderer (refunds go there).
+    PlaceStorageOrderFor {
+        /// Who pays (and is the orderer).
+        payer: AccountId,
+        /// The file's root CID.
+        cid: Cid,
+        /// The file's size in bytes.
+        file_size: u64,
+        /// Extra pay for the storage pot.
+        tips: Balance,
+        /// Free-form note (at most 256 bytes; storage workers read provider hints from it).
+        memo: Vec<u8>,
+        /// The content commitment (D29).
+        commitment: ContentCommitment,
+    },
+}
+
+/// What a follower needs of an order, whichever call placed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderRef<'a> {
+    /// The file.
+    pub cid: &'a Cid,
+    /// Its size.
+    pub file_size: u64,
+    /// The tip offered.
+    pub tips: Balance,
+    /// The memo.
+    pub memo: &'a [u8],
+}
+
+impl MarketCall {
+    /// The order this call places, if it places one (directly or for a payer).
+    pub fn order(&self) -> Option<OrderRef<'_>> {
+        match self {
+            MarketCall::PlaceStorageOrder {
+                cid,
+                file_size,
+                tips,
+                memo,
+                ..
+            }
+            | MarketCall::PlaceStorageOrderFor {
+                cid,
+                file_size,
+                tips,
+                memo,
+                ..
+            } => Some(OrderRef {
+                cid,
+                file_size: *file_size,
+                tips: *tips,
+                memo,
+            }),
+            _ => None,
+        }
+    }
 }
 crust_primitives::impl_codec_enum!(MarketCall {
     0 => PlaceStorageOrder { cid, file_size, tips, memo: max_items(MAX_MEMO_BYTES), commitment },
@@ -183,6 +251,8 @@ crust_primitives::impl_codec_enum!(MarketCall {
     3 => RewardMerchant {},
     4 => SetParameter { param },
     5 => SpendReserved { to, amount },
+    6 => ApproveOrderer { delegate, cap, expires_at },
+    7 => PlaceStorageOrderFor { payer, cid, file_size, tips, memo: max_items(MAX_MEMO_BYTES), commitment },
 });
 
 /// Executes a market call.
@@ -204,7 +274,125 @@ pub fn dispatch(
         MarketCall::RewardMerchant {} => reward_merchant(state, ctx),
         MarketCall::SetParameter { param } => set_parameter(state, ctx, param),
         MarketCall::SpendReserved { to, amount } => spend_reserved(state, ctx, to, *amount),
+        MarketCall::ApproveOrderer {
+            delegate,
+            cap,
+            expires_at,
+        } => approve_orderer(state, ctx, delegate, *cap, *expires_at),
+        MarketCall::PlaceStorageOrderFor {
+            payer,
+            cid,
+            file_size,
+            tips,
+            memo: _,
+            commitment,
+        } => place_storage_order_for(state, ctx, payer, cid, *file_size, *tips, commitment),
     }
+}
+
+/// The state key of `payer`'s approval of `delegate`.
+pub fn allowance_key(payer: &AccountId, delegate: &AccountId) -> Vec<u8> {
+    key(
+        MODULE,
+        "allowance",
+        &[payer.as_bytes(), delegate.as_bytes()],
+    )
+}
+
+/// What `delegate` may still spend on orders for `payer`, if approved.
+pub fn allowance(
+    state: &impl State,
+    payer: &AccountId,
+    delegate: &AccountId,
+) -> Result<Option<Allowance>, MarketError> {
+    Ok(state.read(&allowance_key(payer, delegate))?)
+}
+
+/// Sets (or, with a cap of 0, revokes) the caller's approval of `delegate`.
+pub fn approve_orderer(
+    state: &mut impl State,
+    ctx: &CallContext,
+    delegate: &AccountId,
+    cap: Balance,
+    expires_at: BlockHeight,
+) -> Result<(), MarketError> {
+    let key = allowance_key(&ctx.caller, delegate);
+    if cap == 0 {
+        state.delete(&key);
+    } else {
+        if expires_at <= ctx.height {
+            return Err(MarketError::AllowanceExpired { expires_at });
+        }
+        state.write(
+            &key,
+            &Allowance {
+                remaining: cap,
+                expires_at,
+            },
+        );
+    }
+    state.emit(Event::Market(MarketEvent::OrdererApproved {
+        payer: ctx.caller,
+        delegate: *delegate,
+        cap,
+        expires_at,
+    }));
+    Ok(())
+}
+
+/// Places an order paid by `payer` within its approval of the caller: the order is exactly
+/// [`place_storage_order`] with `payer` as the caller, and what it cost comes off the approval
+/// (the whole call fails, and nothing is paid, if it cost more than is left).
+#[allow(clippy::too_many_arguments)]
+pub fn place_storage_order_for(
+    state: &mut impl State,
+    ctx: &CallContext,
+    payer: &AccountId,
+    cid: &Cid,
+    reported_size: u64,
+    tips: Balance,
+    commitment: &ContentCommitment,
+) -> Result<(), MarketError> {
+    let delegate = ctx.caller;
+    let Some(approved) = allowance(state, payer, &delegate)? else {
+        return Err(MarketError::NoAllowance {
+            payer: *payer,
+            delegate,
+        });
+    };
+    if approved.expires_at <= ctx.height {
+        return Err(MarketError::AllowanceExpired {
+            expires_at: approved.expires_at,
+        });
+    }
+    let before = balances::account(state, payer)?.free;
+    let as_payer = CallContext {
+        caller: *payer,
+        height: ctx.height,
+        era: ctx.era,
+    };
+    place_storage_order(state, &as_payer, cid, reported_size, tips, commitment)?;
+    let spent = before.saturating_sub(balances::account(state, payer)?.free);
+    let Some(remaining) = approved.remaining.checked_sub(spent) else {
+        return Err(MarketError::AllowanceExceeded {
+            spent,
+            remaining: approved.remaining,
+        });
+    };
+    state.write(
+        &allowance_key(payer, &delegate),
+        &Allowance {
+            remaining,
+            expires_at: approved.expires_at,
+        },
+    );
+    state.emit(Event::Market(MarketEvent::OrderPlacedFor {
+        payer: *payer,
+        delegate,
+        cid: *cid,
+        spent,
+    }));
+    Ok(())
 }
 
 /// Report slots a file may stay without a replica before an order with another content

@@ -1214,3 +1214,107 @@ fn the_first_order_fixes_the_content_commitment() {
     let f = chain.file(&cid).unwrap();
     assert_eq!((f.commitment, f.orderer), (other, BOB));
 }
+
+// ---- orders a delegate places for a payer (the pinning service's path) ----------------------
+
+fn order_for(
+    chain: &mut Chain,
+    delegate: AccountId,
+    payer: AccountId,
+    cid: &Cid,
+    size: u64,
+) -> Result<(), MarketError> {
+    let ctx = chain.ctx(delegate);
+    crate::state::atomically(&mut chain.state, |s| {
+        place_storage_order_for(s, &ctx, &payer, cid, size, 0, &commitment_for(cid))
+    })
+}
+
+/// A delegate orders only with the payer's approval, within its cap and before its end; each
+/// order is the payer's (it pays, it is the orderer), the cap shrinks by what it cost, and an
+/// order that would go past the cap fails whole: nothing paid, no file.
+#[test]
+fn a_delegate_orders_within_the_payers_approval_and_no_further() {
+    let mut chain = Chain::mock();
+    chain.at(50);
+    chain.set_free(ALICE, 20_000_000);
+    chain.set_free(BOB, 1_000);
+    assert!(matches!(
+        order_for(&mut chain, BOB, ALICE, &cid_n(1), 100),
+        Err(MarketError::NoAllowance { .. })
+    ));
+    let alice = chain.ctx(ALICE);
+    approve_orderer(&mut chain.state, &alice, &BOB, 2_500, 1_000).unwrap();
+    assert!(matches!(
+        approve_orderer(&mut chain.state, &alice, &BOB, 2_500, 50),
+        Err(MarketError::AllowanceExpired { .. })
+    ));
+
+    // base 1000 + byte fee 1000 (up to 1 MiB) = 2000.
+    let before = chain.free(&ALICE);
+    order_for(&mut chain, BOB, ALICE, &cid_n(1), 100).unwrap();
+    assert_eq!(before - chain.free(&ALICE), 2_000);
+    assert_eq!(chain.free(&BOB), 1_000, "the delegate pays nothing");
+    assert_eq!(chain.file(&cid_n(1)).unwrap().orderer, ALICE);
+    let left = allowance(&chain.state, &ALICE, &BOB).unwrap().unwrap();
+    assert_eq!(left.remaining, 500);
+
+    // Past the cap: refused whole.
+    let before = chain.free(&ALICE);
+    assert_eq!(
+        order_for(&mut chain, BOB, ALICE, &cid_n(2), 100),
+        Err(MarketError::AllowanceExceeded {
+            spent: 2_000,
+            remaining: 500
+        })
+    );
+    assert_eq!(chain.free(&ALICE), before);
+    assert!(chain.file(&cid_n(2)).is_none());
+    assert_eq!(allowance(&chain.state, &ALICE, &BOB).unwrap(), Some(left));
+
+    // Someone else cannot use Bob's approval.
+    assert!(matches!(
+        order_for(&mut chain, CHARLIE, ALICE, &cid_n(2), 100),
+        Err(MarketError::NoAllowance { .. })
+    ));
+
+    // A new approval replaces the old; it ends at its block; a cap of 0 revokes.
+    approve_orderer(&mut chain.state, &alice, &BOB, 10_000, 100).unwrap();
+    order_for(&mut chain, BOB, ALICE, &cid_n(2), 100).unwrap();
+    chain.at(100);
+    assert!(matches!(
+        order_for(&mut chain, BOB, ALICE, &cid_n(3), 100),
+        Err(MarketError::AllowanceExpired { expires_at: 100 })
+    ));
+    let alice = chain.ctx(ALICE);
+    approve_orderer(&mut chain.state, &alice, &BOB, 0, 0).unwrap();
+    assert_eq!(allowance(&chain.state, &ALICE, &BOB).unwrap(), None);
+}
+
+/// Followers see an order the same way whichever call placed it.
+#[test]
+fn both_order_calls_read_as_orders() {
+    let direct = MarketCall::PlaceStorageOrder {
+        cid: cid_n(1),
+        file_size: 10,
+        tips: 3,
+        memo: b"m".to_vec(),
+        commitment: commitment_for(&cid_n(1)),
+    };
+    let delegated = MarketCall::PlaceStorageOrderFor {
+        payer: ALICE,
+        cid: cid_n(1),
+        file_size: 10,
+        tips: 3,
+        memo: b"m".to_vec(),
+        commitment: commitment_for(&cid_n(1)),
+    };
+    assert_eq!(direct.order(), delegated.order());
+    assert_eq!(direct.order().unwrap().file_size, 10);
+    assert!(MarketCall::RewardMerchant {}.order().is_none());
+    let bytes = crust_primitives::codec::encode(&delegated);
+    assert_eq!(
+        crust_primitives::codec::decode::<MarketCall>(&bytes).unwrap(),
+        delegated
+    );
+}

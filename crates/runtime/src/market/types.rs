@@ -238,6 +238,20 @@ crust_primitives::impl_codec_struct!(MarketCounters {
     last_fee_adjust_block,
 });
 
+/// A payer's approval of a delegate to place orders it pays for
+/// ([`super::MarketCall::ApproveOrderer`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allowance {
+    /// What the delegate may still spend.
+    pub remaining: Balance,
+    /// The first block at which it may not.
+    pub expires_at: BlockHeight,
+}
+crust_primitives::impl_codec_struct!(Allowance {
+    remaining,
+    expires_at
+});
+
 /// Storage supply and use, reported by sWork; drives the byte fee.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageSupply {

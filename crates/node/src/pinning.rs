@@ -1,0 +1,398 @@
+//! `crust pin`: the pinning service (`serve`), the account's side of it (`token
+//! create|list|revoke`, `approve`), and the ports the service's processor runs on: the local
+//! IPFS daemon for content, the chain client for orders.
+
+use crate::chain_client::ChainClient;
+use crate::orders::ChainArgs;
+use crust_pinning::process::{self, Chain, Content, OnChain, OrderError, Prepared};
+use crust_primitives::balance::{Cru, parse_balance};
+use crust_primitives::{AccountId, Cid, Keypair};
+use crust_runtime::Call;
+use crust_runtime::market::{self, FileInfo, MarketCall};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `crust pin …`.
+#[derive(clap::Subcommand)]
+pub enum PinCommand {
+    /// Run the pinning service (IPFS Pinning Service API) for accounts that approved it.
+    Serve(ServeArgs),
+    /// Access tokens for a pinning service, signed by the account.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Let a pinning service place orders paid from this account, up to a cap (on chain).
+    Approve {
+        /// The service's URL.
+        #[arg(long, default_value = "http://127.0.0.1:5005")]
+        service: String,
+        /// The most it may spend in all (e.g. `10CRU`); `0` revokes.
+        #[arg(long)]
+        cap: String,
+        /// Blocks the approval lasts.
+        #[arg(long, default_value_t = 1_000_000)]
+        blocks: u64,
+        /// The paying account (secret URI or stored key).
+        #[arg(long, default_value = "//Alice")]
+        from: String,
+        #[command(flatten)]
+        chain: ChainArgs,
+    },
+}
+
+/// `crust pin token …`.
+#[derive(clap::Subcommand)]
+pub enum TokenCommand {
+    /// Make a token (printed once; the service keeps only its hash).
+    Create {
+        /// A name for the device or app that will hold it.
+        label: String,
+        /// Days until it stops working (1–365).
+        #[arg(long)]
+        days: Option<u32>,
+        #[command(flatten)]
+        who: TokenArgs,
+    },
+    /// The account's tokens (labels and expiry, never the tokens).
+    List {
+        #[command(flatten)]
+        who: TokenArgs,
+    },
+    /// Revoke a token by label.
+    Revoke {
+        /// Its label.
+        label: String,
+        #[command(flatten)]
+        who: TokenArgs,
+    },
+}
+
+/// Who asks which service.
+#[derive(clap::Args)]
+pub struct TokenArgs {
+    /// The service's URL.
+    #[arg(long, default_value = "http://127.0.0.1:5005")]
+    service: String,
+    /// The account (secret URI or stored key).
+    #[arg(long, default_value = "//Alice")]
+    from: String,
+}
+
+/// How `crust pin serve` runs.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address of the Pinning Service API.
+    #[arg(long, default_value = "127.0.0.1:5005")]
+    addr: String,
+    /// Where the service keeps its database.
+    #[arg(long, default_value = "crust-data/pinning")]
+    dir: PathBuf,
+    /// The key the service signs orders with (it pays only transaction fees).
+    #[arg(long)]
+    key: String,
+    /// The IPFS daemon that fetches and holds pinned content (Kubo RPC API).
+    #[arg(long, default_value = "http://127.0.0.1:5001")]
+    api: String,
+    /// Proven replicas before a pin is `pinned`.
+    #[arg(long, default_value_t = 3)]
+    replicas: usize,
+    /// Multiaddrs clients should send content to (default: the daemon's own addresses).
+    #[arg(long)]
+    delegate: Vec<String>,
+    #[command(flatten)]
+    chain: ChainArgs,
+}
+
+/// Runs a `crust pin` command.
+pub fn run(command: PinCommand) -> Result<(), String> {
+    match command {
+        PinCommand::Serve(args) => serve(args),
+        PinCommand::Token(command) => token(command),
+        PinCommand::Approve {
+            service,
+            cap,
+            blocks,
+            from,
+            chain,
+        } => approve(&service, &cap, blocks, &from, &chain),
+    }
+}
+
+fn http() -> Result<reqwest::blocking::Client, String> {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The account a service orders with (`GET /`).
+fn service_account(service: &str) -> Result<AccountId, String> {
+    let url = service.trim_end_matches('/');
+    let text = http()?
+        .get(format!("{url}/"))
+        .send()
+        .and_then(|r| r.text())
+        .map_err(|e| format!("pinning service at {url}: {e}"))?;
+    let body: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("pinning service at {url}: {e}"))?;
+    body["account"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("{url} does not describe a crust pinning service"))
+}
+
+fn token(command: TokenCommand) -> Result<(), String> {
+    let (action, label, days, who) = match command {
+        TokenCommand::Create { label, days, who } => ("create", label, days, who),
+        TokenCommand::List { who } => ("list", String::new(), None, who),
+        TokenCommand::Revoke { label, who } => ("revoke", label, None, who),
+    };
+    let keypair = crate::keys::signer(&who.from)?;
+    let audience = service_account(&who.service)?;
+    let request = crust_pinning::auth::sign_request(
+        &keypair,
+        &audience,
+        action,
+        &label,
+        days,
+        crust_pinning::time::now_ms(),
+    );
+    let url = format!("{}/tokens", who.service.trim_end_matches('/'));
+    let r = http()?
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&request).map_err(|e| e.to_string())?)
+        .send()
+        .map_err(|e| format!("{url}: {e}"))?;
+    let status = r.status();
+    let text = r.text().unwrap_or_default();
+    if !status.is_success() {
+        let details = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["error"]["details"].as_str().map(str::to_owned))
+            .unwrap_or(text);
+        return Err(format!("{url}: {status}: {details}"));
+    }
+    match action {
+        "create" => {
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            println!("{}", v["token"].as_str().unwrap_or_default());
+            eprintln!(
+                "token '{label}' for {} expires {}; it is shown only now. With Kubo:\n  ipfs pin remote service add crust {}/ <token>",
+                keypair.public().to_ss58(),
+                v["expires"].as_str().unwrap_or("?"),
+                who.service.trim_end_matches('/')
+            );
+        }
+        "list" => {
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+            for t in v["tokens"].as_array().into_iter().flatten() {
+                println!(
+                    "{}  created {}  expires {}",
+                    t["label"].as_str().unwrap_or("?"),
+                    t["created"].as_str().unwrap_or("?"),
+                    t["expires"].as_str().unwrap_or("?")
+                );
+            }
+        }
+        _ => eprintln!("token '{label}' revoked"),
+    }
+    Ok(())
+}
+
+fn approve(
+    service: &str,
+    cap: &str,
+    blocks: u64,
+    from: &str,
+    chain: &ChainArgs,
+) -> Result<(), String> {
+    let signer = crate::keys::signer(from)?;
+    let cap = parse_balance(cap).map_err(|e| format!("--cap: {e}"))?;
+    let delegate = service_account(service)?;
+    let client = ChainClient::new(&chain.chain)?;
+    let expires_at = client.head()?.height.saturating_add(blocks);
+    let call = Call::Market(MarketCall::ApproveOrderer {
+        delegate,
+        cap,
+        expires_at,
+    });
+    let (tx, height) = client.submit_and_wait(&signer, call)?;
+    println!("{tx}");
+    if cap == 0 {
+        eprintln!(
+            "the service {} may no longer order for {} (block {height})",
+            delegate.to_ss58(),
+            signer.public().to_ss58()
+        );
+    } else {
+        eprintln!(
+            "the service {} may spend up to {} of {} on orders until block {expires_at} (block {height})",
+            delegate.to_ss58(),
+            Cru(cap),
+            signer.public().to_ss58()
+        );
+    }
+    Ok(())
+}
+
+/// Content through the local IPFS daemon: pin the DAG there (fetching it from the network),
+/// then size and commit to it from its canonical CAR.
+struct Daemon {
+    api: String,
+}
+
+impl Content for Daemon {
+    fn prepare(&self, cid: &Cid, origins: &[String]) -> Result<Prepared, String> {
+        // The client's own node first (where the content usually is), then the network.
+        crate::content::connect_via_api(&self.api, origins);
+        crate::content::pin_via_api(&self.api, cid)?;
+        let size = crate::content::dag_size(&self.api, cid)?;
+        let commitment = crate::content::commitment_via_api(&self.api, cid)?;
+        Ok(Prepared { size, commitment })
+    }
+}
+
+/// Orders through the chain client, signed by the service's key.
+struct Orders {
+    client: ChainClient,
+    key: Keypair,
+    /// Addresses of the daemon that holds the content (first in each order's memo).
+    delegates: Vec<String>,
+}
+
+impl Chain for Orders {
+    fn place_order(
+        &self,
+        payer: &AccountId,
+        cid: &Cid,
+        prepared: &Prepared,
+        origins: &[String],
+    ) -> Result<u64, OrderError> {
+        let hints: Vec<String> = self.delegates.iter().chain(origins).cloned().collect();
+        let call = Call::Market(MarketCall::PlaceStorageOrderFor {
+            payer: *payer,
+            cid: *cid,
+            file_size: prepared.size,
+            tips: 0,
+            memo: crate::storage::providers_memo_fitting(&hints),
+            commitment: prepared.commitment,
+        });
+        match self.client.submit_and_wait_typed(&self.key, call) {
+            Ok((_, height)) => Ok(height),
+            Err(crust_client::ClientError::Failed { reason, .. }) => {
+                Err(OrderError::Refused(reason))
+            }
+            Err(crust_client::ClientError::Rpc { error, .. })
+                if error.code == crust_client::wire::code::REFUSED =>
+            {
+                Err(OrderError::Refused(error.message))
+            }
+            Err(e) => Err(OrderError::Unavailable(e.to_string())),
+        }
+    }
+
+    fn on_chain(&self, cid: &Cid) -> Result<Option<OnChain>, String> {
+        let Some(file) = self.client.read::<FileInfo>(&market::file_key(cid))? else {
+            return Ok(None);
+        };
+        let holders =
+            crate::storage::replica_addrs(&self.client, Some(&file), &AccountId::default());
+        Ok(Some(OnChain {
+            replicas: file.replicas.len(),
+            expires_at: file.expired_at,
+            commitment: file.commitment,
+            holders,
+        }))
+    }
+}
+
+/// The daemon's own dialable addresses (`/api/v0/id`).
+fn daemon_addrs(api: &str) -> Result<Vec<String>, String> {
+    let url = format!("{}/api/v0/id", api.trim_end_matches('/'));
+    let text = http()?
+        .post(&url)
+        .send()
+        .and_then(|r| r.text())
+        .map_err(|e| format!("the IPFS daemon at {api}: {e}"))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("the IPFS daemon at {api}: {e}"))?;
+    Ok(v["Addresses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect())
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
+    let key = crate::keys::signer(&args.key)?;
+    let delegates = if args.delegate.is_empty() {
+        daemon_addrs(&args.api)?
+    } else {
+        args.delegate.clone()
+    };
+    if delegates.is_empty() {
+        return Err("no delegate addresses: the IPFS daemon reports none; pass --delegate".into());
+    }
+    let store =
+        crust_pinning::Store::open(&args.dir.join("pins.redb")).map_err(|e| e.to_string())?;
+    let service = Arc::new(crust_pinning::Service::new(
+        store,
+        key.public(),
+        delegates.clone(),
+    ));
+    let client = ChainClient::new(&args.chain.chain)?;
+    client.head()?; // the chain must be there
+    let settings = process::Settings {
+        replicas: args.replicas.max(1),
+        ..process::Settings::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(&args.addr))
+        .map_err(|e| format!("--addr {}: {e}", args.addr))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    std::fs::write(args.dir.join("addr"), format!("http://{bound}\n"))
+        .map_err(|e| format!("{}: {e}", args.dir.display()))?;
+    tracing::info!(
+        target: "crust::pinning",
+        "Pinning Service API on http://{bound} (orders signed by {}, content at {})",
+        key.public().to_ss58(),
+        delegates.join(" ")
+    );
+    // The processor: a pass every second over unfinished requests.
+    let processor = service.clone();
+    let orders = Orders {
+        client,
+        key,
+        delegates,
+    };
+    let daemon = Daemon {
+        api: args.api.clone(),
+    };
+    std::thread::spawn(move || {
+        loop {
+            if let Err(e) = process::step(
+                &processor.store,
+                &daemon,
+                &orders,
+                &settings,
+                crust_pinning::time::now_ms(),
+            ) {
+                tracing::error!(target: "crust::pinning", "{e}");
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    rt.block_on(async move {
+        axum::serve(listener, crust_pinning::router(service))
+            .await
+            .map_err(|e| e.to_string())
+    })
+}

@@ -1,0 +1,196 @@
+//! Who is asking. Pin requests carry `Authorization: Bearer <token>`; a token belongs to one
+//! account and sees and pays for only that account's pins. Tokens are made, listed and revoked
+//! by requests the account signs (`crust pin token create|list|revoke`), so the service never
+//! holds the account's key; it keeps only each token's SHA-256. A token stops working at its
+//! expiry (90 days unless asked otherwise, at most 365), so a leaked one does not live forever.
+
+use crate::store::{Store, StoreError, TokenRecord};
+use crust_primitives::account::{from_hex, to_hex};
+use crust_primitives::{AccountId, Signature};
+use serde::{Deserialize, Serialize};
+
+/// Tokens start with this, so they are recognisable in logs and secret scanners.
+pub const TOKEN_PREFIX: &str = "crustpin_";
+/// How long a token lives when the request names no expiry.
+pub const DEFAULT_TOKEN_DAYS: u32 = 90;
+/// The longest a token may live.
+pub const MAX_TOKEN_DAYS: u32 = 365;
+/// How far a signed request's time may be from the service's clock.
+pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+/// Longest token label.
+pub const MAX_LABEL: usize = 64;
+/// Most tokens an account may hold.
+pub const MAX_TOKENS: usize = 100;
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// A token-management request, signed by the account.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignedRequest {
+    /// The account (SS58 or 0x-hex).
+    pub account: AccountId,
+    /// `create`, `list` or `revoke`.
+    pub action: String,
+    /// The token's label (empty for `list`).
+    #[serde(default)]
+    pub label: String,
+    /// For `create`: days until the token expires.
+    #[serde(default)]
+    pub days: Option<u32>,
+    /// When it was signed (ms since the UNIX epoch).
+    pub timestamp_ms: u64,
+    /// The account's signature over [`signed_message`] (0x-hex).
+    pub signature: String,
+}
+
+/// What the account signs: the action, label, days and time, bound to this service (its
+/// ordering account), so a signature for one service is no use at another.
+pub fn signed_message(
+    service: &AccountId,
+    action: &str,
+    label: &str,
+    days: Option<u32>,
+    timestamp_ms: u64,
+) -> Vec<u8> {
+    format!(
+        "crust pinning token\nservice: {}\naction: {action}\nlabel: {label}\ndays: {}\ntime: {timestamp_ms}",
+        service.to_ss58(),
+        days.map_or_else(String::new, |d| d.to_string())
+    )
+    .into_bytes()
+}
+
+/// Signs a token-management request (the CLI's side).
+pub fn sign_request(
+    keypair: &crust_primitives::Keypair,
+    service: &AccountId,
+    action: &str,
+    label: &str,
+    days: Option<u32>,
+    timestamp_ms: u64,
+) -> SignedRequest {
+    let signature = keypair.sign(&signed_message(service, action, label, days, timestamp_ms));
+    SignedRequest {
+        account: keypair.public(),
+        action: action.to_owned(),
+        label: label.to_owned(),
+        days,
+        timestamp_ms,
+        signature: format!("0x{}", to_hex(&signature.0)),
+    }
+}
+
+/// Why a request is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No usable credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The label is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks a signed request's signature and time; returns the account.
+pub fn verify(
+    service: &AccountId,
+    req: &SignedRequest,
+    now_ms: u64,
+) -> Result<AccountId, AuthError> {
+    if req.timestamp_ms.abs_diff(now_ms) > MAX_CLOCK_SKEW_MS {
+        return Err(AuthError::Unauthorized(
+            "the request's time is more than 5 minutes from the service's clock".into(),
+        ));
+    }
+    let sig = from_hex(&req.signature)
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .ok_or_else(|| AuthError::BadRequest("signature must be 64 bytes of hex".into()))?;
+    let message = signed_message(service, &req.action, &req.label, req.days, req.timestamp_ms);
+    if !req.account.verify(&message, &Signature(sig)) {
+        return Err(AuthError::Unauthorized(
+            "the signature does not match the account".into(),
+        ));
+    }
+    Ok(req.account)
+}
+
+/// Makes a token for a verified `create` request; returns it (shown once, never stored).
+pub fn create_token(
+    store: &Store,
+    account: &AccountId,
+    req: &SignedRequest,
+    now_ms: u64,
+) -> Result<(String, TokenRecord), AuthError> {
+    let label = req.label.trim();
+    if label.is_empty()
+        || label.len() > MAX_LABEL
+        || !label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+    {
+        return Err(AuthError::BadRequest(format!(
+            "a label is 1–{MAX_LABEL} characters of letters, digits and -_.@"
+        )));
+    }
+    let days = req.days.unwrap_or(DEFAULT_TOKEN_DAYS);
+    if days == 0 || days > MAX_TOKEN_DAYS {
+        return Err(AuthError::BadRequest(format!(
+            "a token lives 1–{MAX_TOKEN_DAYS} days"
+        )));
+    }
+    if store.tokens(account)?.len() >= MAX_TOKENS {
+        return Err(AuthError::Conflict(format!(
+            "an account holds at most {MAX_TOKENS} tokens; revoke one first"
+        )));
+    }
+    let mut secret = [0u8; 24];
+    getrandom::fill(&mut secret).map_err(|e| AuthError::BadRequest(e.to_string()))?;
+    let token = format!("{TOKEN_PREFIX}{}", bs58::encode(secret).into_string());
+    let record = TokenRecord {
+        account: *account,
+        label: label.to_owned(),
+        created_ms: now_ms,
+        expires_ms: now_ms.saturating_add(u64::from(days) * DAY_MS),
+    };
+    if !store.add_token(&token, &record)? {
+        return Err(AuthError::Conflict(format!(
+            "this account already has a token labelled '{label}'"
+        )));
+    }
+    Ok((token, record))
+}
+
+/// The account a bearer token stands for.
+pub fn bearer(store: &Store, header: Option<&str>, now_ms: u64) -> Result<AccountId, AuthError> {
+    let Some(value) = header else {
+        return Err(AuthError::Unauthorized(
+            "no access token: send Authorization: Bearer <token>".into(),
+        ));
+    };
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+        .ok_or_else(|| {
+            AuthError::Unauthorized("the Authorization header is not Bearer <token>".into())
+        })?;
+    let Some(record) = store.token(token)? else {
+        return Err(AuthError::Unauthorized(
+            "unknown or revoked access token".into(),
+        ));
+    };
+    if record.expires_ms <= now_ms {
+        return Err(AuthError::Unauthorized(format!(
+            "the access token '{}' expired at {}",
+            record.label,
+            crate::time::rfc3339_ms(record.expires_ms)
+        )));
+    }
+    Ok(record.account)
+}

@@ -1,0 +1,21 @@
+//! A pinning service for IPFS users that speaks the IPFS Pinning Service API
+//! (ipfs/pinning-services-api-spec v1.0.0), so Kubo's `ipfs pin remote`, ipfs-webui and the
+//! SDKs use the network without knowing it.
+//!
+//! - [`model`]: the API's objects and bounds;
+//! - [`store`]: tokens (hashed) and pin requests in an embedded crash-safe database;
+//! - [`auth`]: bearer tokens that an account makes, lists and revokes with signed requests;
+//! - [`api`]: the HTTP routes;
+//! - [`process`]: moving each request along — content fetched and committed to, a storage order
+//!   placed for the token's account, replicas followed on chain to `pinned`.
+
+pub mod api;
+pub mod auth;
+pub mod model;
+pub mod process;
+pub mod store;
+pub mod time;
+
+pub use api::{Service, router};
+pub use model::{Pin, PinResults, PinStatus, Status};
+pub use store::Store;

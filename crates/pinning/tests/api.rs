@@ -1,0 +1,457 @@
+//! The Pinning Service API over a real socket and a real on-disk database: tokens made by
+//! signed requests, every route, every filter, paging, isolation between accounts, hostile
+//! input, and what survives a restart.
+
+#![allow(clippy::unwrap_used)] // test code: a failure is a test failure
+
+use crust_pinning::auth::sign_request;
+use crust_pinning::{Service, Store};
+use crust_primitives::Keypair;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+struct Server {
+    url: String,
+    http: reqwest::blocking::Client,
+    service: Keypair,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn start(dir: &std::path::Path) -> Server {
+    let service = Keypair::from_suri("//PinningService").unwrap();
+    let store = Store::open(&dir.join("pins.redb")).unwrap();
+    let state = Arc::new(Service::new(
+        store,
+        service.public(),
+        vec![
+            "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+                .into(),
+        ],
+    ));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        axum::serve(listener, crust_pinning::router(state))
+            .await
+            .unwrap();
+    });
+    Server {
+        url: format!("http://{addr}"),
+        http: reqwest::blocking::Client::new(),
+        service,
+        _rt: rt,
+    }
+}
+
+impl Server {
+    fn token_request(
+        &self,
+        who: &Keypair,
+        action: &str,
+        label: &str,
+        days: Option<u32>,
+    ) -> (u16, Value) {
+        let req = sign_request(
+            who,
+            &self.service.public(),
+            action,
+            label,
+            days,
+            crust_pinning::time::now_ms(),
+        );
+        self.send(
+            "POST",
+            "/tokens",
+            None,
+            Some(serde_json::to_value(&req).unwrap()),
+        )
+    }
+
+    fn token(&self, who: &Keypair, label: &str) -> String {
+        let (code, body) = self.token_request(who, "create", label, None);
+        assert_eq!(code, 201, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.url);
+        let mut r = match method {
+            "GET" => self.http.get(&url),
+            "POST" => self.http.post(&url),
+            "DELETE" => self.http.delete(&url),
+            _ => unreachable!(),
+        };
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(b) = body {
+            r = r
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let out = r.send().unwrap();
+        let code = out.status().as_u16();
+        let text = out.text().unwrap();
+        (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+fn cid(n: u32) -> String {
+    let digest: [u8; 32] = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(n.to_le_bytes()).into()
+    };
+    crust_primitives::Cid::v1_sha256(0x55, digest).to_string()
+}
+
+#[test]
+fn tokens_are_made_by_signed_requests_and_guard_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path());
+    let alice = Keypair::from_suri("//Alice").unwrap();
+    let bob = Keypair::from_suri("//Bob").unwrap();
+
+    // No token, a malformed header, an unknown token: 401 with the spec's error body.
+    for token in [None, Some("nonsense"), Some("crustpin_unknown")] {
+        let (code, body) = s.send("GET", "/pins", token, None);
+        assert_eq!(code, 401, "{body}");
+        assert_eq!(body["error"]["reason"], "UNAUTHORIZED");
+    }
+    let (code, _) = s.send("POST", "/pins", None, Some(json!({"cid": cid(1)})));
+    assert_eq!(code, 401);
+
+    // A request signed for another service, or by another key, or too old, is refused.
+    let other = Keypair::from_suri("//Other").unwrap();
+    let mut req = sign_request(
+        &alice,
+        &other.public(),
+        "create",
+        "laptop",
+        None,
+        crust_pinning::time::now_ms(),
+    );
+    let (code, _) = s.send(
+        "POST",
+        "/tokens",
+        None,
+        Some(serde_json::to_value(&req).unwrap()),
+    );
+    assert_eq!(code, 401);
+    req = sign_request(
+        &alice,
+        &s.service.public(),
+        "create",
+        "laptop",
+        None,
+        crust_pinning::time::now_ms(),
+    );
+    req.account = bob.public();
+    let (code, _) = s.send(
+        "POST",
+        "/tokens",
+        None,
+        Some(serde_json::to_value(&req).unwrap()),
+    );
+    assert_eq!(code, 401);
+    let stale = sign_request(
+        &alice,
+        &s.service.public(),
+        "create",
+        "laptop",
+        None,
+        crust_pinning::time::now_ms() - 10 * 60 * 1000,
+    );
+    let (code, _) = s.send(
+        "POST",
+        "/tokens",
+        None,
+        Some(serde_json::to_value(&stale).unwrap()),
+    );
+    assert_eq!(code, 401);
+
+    // Made, listed (never shown again), unique per label, revoked.
+    let token = s.token(&alice, "laptop");
+    assert!(token.starts_with("crustpin_"));
+    let (code, _) = s.token_request(&alice, "create", "laptop", None);
+    assert_eq!(code, 409);
+    let (code, _) = s.token_request(&alice, "create", "phone", Some(400));
+    assert_eq!(code, 400, "at most 365 days");
+    let (code, body) = s.token_request(&alice, "list", "", None);
+    assert_eq!(code, 200);
+    assert_eq!(body["tokens"][0]["label"], "laptop");
+    assert!(
+        body.to_string().find(&token).is_none(),
+        "the token is not listed"
+    );
+    let (code, _) = s.send("GET", "/pins", Some(&token), None);
+    assert_eq!(code, 200);
+    let (code, _) = s.token_request(&alice, "revoke", "laptop", None);
+    assert_eq!(code, 204);
+    let (code, _) = s.send("GET", "/pins", Some(&token), None);
+    assert_eq!(code, 401, "a revoked token stops working");
+    let (code, _) = s.token_request(&alice, "revoke", "laptop", None);
+    assert_eq!(code, 404);
+}
+
+#[test]
+fn pins_are_added_read_replaced_listed_and_removed_per_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path());
+    let alice = s.token(&Keypair::from_suri("//Alice").unwrap(), "a");
+    let bob = s.token(&Keypair::from_suri("//Bob").unwrap(), "b");
+
+    let (code, added) = s.send(
+        "POST",
+        "/pins",
+        Some(&alice),
+        Some(json!({"cid": cid(1), "name": "Holiday Photos", "meta": {"app": "test"},
+                    "origins": ["/ip4/10.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"]})),
+    );
+    assert_eq!(code, 202, "{added}");
+    assert_eq!(added["status"], "queued");
+    assert_eq!(added["pin"]["name"], "Holiday Photos");
+    assert!(!added["delegates"].as_array().unwrap().is_empty());
+    assert!(added["created"].as_str().unwrap().ends_with('Z'));
+    let id = added["requestid"].as_str().unwrap().to_owned();
+
+    let (code, got) = s.send("GET", &format!("/pins/{id}"), Some(&alice), None);
+    assert_eq!(code, 200);
+    assert_eq!(got, added);
+    // Another account's request does not exist for Bob.
+    let (code, body) = s.send("GET", &format!("/pins/{id}"), Some(&bob), None);
+    assert_eq!(code, 404);
+    assert_eq!(body["error"]["reason"], "NOT_FOUND");
+    let (code, _) = s.send("DELETE", &format!("/pins/{id}"), Some(&bob), None);
+    assert_eq!(code, 404);
+
+    // Listing: only `pinned` unless asked; every status when asked.
+    let (_, page) = s.send("GET", "/pins", Some(&alice), None);
+    assert_eq!(page["count"], 0);
+    let (_, page) = s.send(
+        "GET",
+        "/pins?status=queued,pinning,pinned,failed",
+        Some(&alice),
+        None,
+    );
+    assert_eq!(page["count"], 1);
+    let (_, page) = s.send("GET", "/pins?status=queued", Some(&bob), None);
+    assert_eq!(page["count"], 0, "Bob sees none of Alice's");
+
+    // Name matching in all four modes, CID and meta filters.
+    for (q, n) in [
+        ("name=Holiday%20Photos", 1),
+        ("name=holiday%20photos", 0),
+        ("name=holiday%20photos&match=iexact", 1),
+        ("name=Photos&match=partial", 1),
+        ("name=photos&match=partial", 0),
+        ("name=photos&match=ipartial", 1),
+    ] {
+        let (code, page) = s.send(
+            "GET",
+            &format!("/pins?status=queued&{q}"),
+            Some(&alice),
+            None,
+        );
+        assert_eq!(code, 200, "{q}");
+        assert_eq!(page["count"], n, "{q}");
+    }
+    let (_, page) = s.send(
+        "GET",
+        &format!("/pins?status=queued&cid={},{}", cid(1), cid(2)),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(page["count"], 1);
+    let meta = urlencode(r#"{"app":"test"}"#);
+    let (_, page) = s.send(
+        "GET",
+        &format!("/pins?status=queued&meta={meta}"),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(page["count"], 1);
+    let meta = urlencode(r#"{"app":"other"}"#);
+    let (_, page) = s.send(
+        "GET",
+        &format!("/pins?status=queued&meta={meta}"),
+        Some(&alice),
+        None,
+    );
+    assert_eq!(page["count"], 0);
+
+    // Replace: a new id, the old one gone.
+    let (code, replaced) = s.send(
+        "POST",
+        &format!("/pins/{id}"),
+        Some(&alice),
+        Some(json!({"cid": cid(2)})),
+    );
+    assert_eq!(code, 202);
+    let new_id = replaced["requestid"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, id);
+    assert_eq!(
+        s.send("GET", &format!("/pins/{id}"), Some(&alice), None).0,
+        404
+    );
+    assert_eq!(
+        s.send("GET", &format!("/pins/{new_id}"), Some(&alice), None)
+            .0,
+        200
+    );
+
+    // Delete.
+    assert_eq!(
+        s.send("DELETE", &format!("/pins/{new_id}"), Some(&alice), None)
+            .0,
+        202
+    );
+    assert_eq!(
+        s.send("GET", &format!("/pins/{new_id}"), Some(&alice), None)
+            .0,
+        404
+    );
+    assert_eq!(
+        s.send("DELETE", &format!("/pins/{new_id}"), Some(&alice), None)
+            .0,
+        404
+    );
+}
+
+#[test]
+fn pages_by_creation_time_never_skip_or_repeat_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = Keypair::from_suri("//Alice").unwrap();
+    let token;
+    {
+        let s = start(dir.path());
+        token = s.token(&alice, "a");
+        for n in 0..25 {
+            let (code, _) = s.send("POST", "/pins", Some(&token), Some(json!({"cid": cid(n)})));
+            assert_eq!(code, 202);
+        }
+    }
+    // Restarted on the same database: the token and every pin are still there.
+    let s = start(dir.path());
+    let mut seen = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let mut q = "/pins?status=queued&limit=10".to_owned();
+        if let Some(b) = &before {
+            q.push_str(&format!("&before={}", urlencode(b)));
+        }
+        let (code, page) = s.send("GET", &q, Some(&token), None);
+        assert_eq!(code, 200, "{page}");
+        let results = page["results"].as_array().unwrap().clone();
+        if results.is_empty() {
+            break;
+        }
+        for r in &results {
+            seen.push(r["pin"]["cid"].as_str().unwrap().to_owned());
+        }
+        before = Some(
+            results.last().unwrap()["created"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let expected: Vec<String> = (0..25).rev().map(cid).collect();
+    assert_eq!(seen, expected, "newest first, each once");
+    let (_, page) = s.send("GET", "/pins?status=queued&limit=1", Some(&token), None);
+    assert_eq!(page["count"], 25, "count is every match, not the page");
+}
+
+#[test]
+fn hostile_input_is_refused_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path());
+    let token = s.token(&Keypair::from_suri("//Alice").unwrap(), "a");
+    let too_many: Vec<String> = (0..1000).map(cid).collect();
+    let big_meta: serde_json::Map<String, Value> =
+        (0..1001).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let origins: Vec<String> = (0..21).map(|i| format!("/ip4/10.0.0.{i}/tcp/1")).collect();
+    for (method, path, body) in [
+        (
+            "POST",
+            "/pins".to_owned(),
+            Some(json!({"cid": "not-a-cid"})),
+        ),
+        ("POST", "/pins".to_owned(), Some(json!({"name": "no cid"}))),
+        (
+            "POST",
+            "/pins".to_owned(),
+            Some(json!({"cid": cid(1), "meta": big_meta})),
+        ),
+        (
+            "POST",
+            "/pins".to_owned(),
+            Some(json!({"cid": cid(1), "origins": origins})),
+        ),
+        (
+            "POST",
+            "/pins".to_owned(),
+            Some(json!({"cid": cid(1), "name": "x".repeat(256)})),
+        ),
+        ("GET", format!("/pins?cid={}", too_many.join(",")), None),
+        ("GET", "/pins?status=lost".to_owned(), None),
+        ("GET", "/pins?match=fuzzy&name=a".to_owned(), None),
+        ("GET", "/pins?limit=0".to_owned(), None),
+        ("GET", "/pins?limit=1001".to_owned(), None),
+        ("GET", "/pins?before=yesterday".to_owned(), None),
+        ("GET", "/pins?meta=notjson".to_owned(), None),
+    ] {
+        let (code, body) = s.send(method, &path, Some(&token), body);
+        assert_eq!(
+            code,
+            400,
+            "{method} {}: {body}",
+            &path[..path.len().min(60)]
+        );
+        assert_eq!(body["error"]["reason"], "BAD_REQUEST");
+        assert!(body["error"]["details"].is_string());
+    }
+    // Paging past the end is an empty page, not an error.
+    let (code, page) = s.send(
+        "GET",
+        "/pins?status=queued&before=1971-01-01T00:00:00Z",
+        Some(&token),
+        None,
+    );
+    assert_eq!(code, 200);
+    assert_eq!(page["count"], 0);
+    assert_eq!(
+        s.send(
+            "GET",
+            &format!("/pins/{}", "f".repeat(500)),
+            Some(&token),
+            None
+        )
+        .0,
+        404
+    );
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
