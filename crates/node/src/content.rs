@@ -937,6 +937,15 @@ pub fn pin_via_api(api: &str, cid: &Cid) -> Result<(), String> {
         .map_err(|e| format!("daemon at {api}: {e}"))
 }
 
+/// Unpins the DAG under `cid` in the daemon at `api` (`pin/rm`; its blocks go at the next GC).
+pub fn unpin_via_api(api: &str, cid: &Cid) -> Result<(), String> {
+    let api = api.trim_end_matches('/');
+    post_stream(api, "pin/rm", &arg(&cid.to_string()))?
+        .text()
+        .map(|_| ())
+        .map_err(|e| format!("daemon at {api}: {e}"))
+}
+
 /// The size of the DAG under `cid` as the daemon at `api` stores it (`dag/stat`).
 pub fn dag_size(api: &str, cid: &Cid) -> Result<u64, String> {
     let api = api.trim_end_matches('/');

@@ -251,6 +251,10 @@ impl Content for Daemon {
         let commitment = crate::content::commitment_via_api(&self.api, cid)?;
         Ok(Prepared { size, commitment })
     }
+
+    fn release(&self, cid: &Cid) -> Result<(), String> {
+        crate::content::unpin_via_api(&self.api, cid)
+    }
 }
 
 /// Orders through the chain client, signed by the service's key.
@@ -344,7 +348,14 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         delegates.clone(),
     ));
     let client = ChainClient::new(&args.chain.chain)?;
-    client.head()?; // the chain must be there
+    // The chain node may still be starting: wait up to a minute for its RPC.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while let Err(e) = client.head() {
+        if std::time::Instant::now() >= deadline {
+            return Err(e);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let settings = process::Settings {
         replicas: args.replicas.max(1),
         ..process::Settings::default()

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failure is a test failure
 
 mod common;
-use common::{free_port, harness, interop_dir};
+use common::{KuboDaemon, free_port, harness, interop_dir, kubo_043};
 
 use std::io::Write;
 use std::path::Path;
@@ -845,120 +845,6 @@ fn the_daemons_gateway_and_api_fetch_missing_blocks_from_the_network() {
         out.stdout == pinned,
         "the pinned file is not complete locally"
     );
-}
-
-/// A Kubo 0.43 daemon in DHT-server mode on loopback, stopped when dropped.
-struct KuboDaemon {
-    bin: String,
-    path: std::path::PathBuf,
-    child: Child,
-    /// `/ip4/127.0.0.1/tcp/…/p2p/<id>`.
-    swarm: String,
-    /// `/ip4/127.0.0.1/udp/…/quic-v1/p2p/<id>`.
-    quic: String,
-    id: String,
-}
-
-impl KuboDaemon {
-    fn start(bin: &str, path: &Path) -> Self {
-        let port = |_: ()| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        };
-        let (swarm_port, api_port) = (port(()), port(()));
-        let quic_port = std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let ipfs = |args: &[&str]| {
-            let out = Command::new(bin)
-                .args(args)
-                .env("IPFS_PATH", path)
-                .env("IPFS_TELEMETRY", "off")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "ipfs {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap()
-        };
-        ipfs(&["init", "--profile=test"]);
-        for (key, value) in [
-            (
-                "Addresses.Swarm",
-                format!(
-                    r#"["/ip4/127.0.0.1/tcp/{swarm_port}", "/ip4/127.0.0.1/udp/{quic_port}/quic-v1"]"#
-                ),
-            ),
-            (
-                "Addresses.API",
-                format!(r#""/ip4/127.0.0.1/tcp/{api_port}""#),
-            ),
-            ("Addresses.Gateway", "[]".into()),
-            ("Bootstrap", "[]".into()),
-            ("Discovery.MDNS.Enabled", "false".into()),
-            // A DHT server, and loopback addresses count on its LAN DHT (as on a LAN).
-            ("Routing.Type", r#""dhtserver""#.into()),
-            ("Routing.LoopbackAddressesOnLanDHT", "true".into()),
-        ] {
-            ipfs(&["config", "--json", key, &value]);
-        }
-        let id = ipfs(&["id", "-f", "<id>"]).trim().to_owned();
-        let child = Command::new(bin)
-            .arg("daemon")
-            .env("IPFS_PATH", path)
-            .env("IPFS_TELEMETRY", "off")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err() {
-            assert!(Instant::now() < deadline, "Kubo did not start");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        Self {
-            bin: bin.to_owned(),
-            path: path.to_owned(),
-            child,
-            swarm: format!("/ip4/127.0.0.1/tcp/{swarm_port}/p2p/{id}"),
-            quic: format!("/ip4/127.0.0.1/udp/{quic_port}/quic-v1/p2p/{id}"),
-            id,
-        }
-    }
-
-    fn ipfs(&self, args: &[&str]) -> String {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .env("IPFS_PATH", &self.path)
-            .env("IPFS_TELEMETRY", "off")
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-/// The Kubo 0.43.1 binary that `interop/setup.sh` builds.
-fn kubo_043() -> String {
-    let bin = harness().get("KUBO").cloned().unwrap_or_default();
-    assert!(
-        !bin.is_empty(),
-        "interop/setup.sh could not build Kubo 0.43.1 (needs Go and the Go module proxy)"
-    );
-    bin
-}
-
-impl Drop for KuboDaemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Bitswap over QUIC v1 with a real Kubo (0.43.1), both ways: `crust fetch` pulls a file Kubo

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{CRUST, Procs, crust, free_port, rpc_call, sworker, wait_for_file};
+use common::{CRUST, Procs, add_file, crust, free_port, rpc_call, sworker, wait_for_file};
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -84,16 +84,8 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
     procs.0.push(charlie);
 
     // The user adds a file and orders it (the size comes from the IPFS node).
-    let data: Vec<u8> = (0..3_000_000u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
     let file = dir.path().join("three.bin");
-    std::fs::write(&file, &data).unwrap();
-    let cid = crust(&["add", "-q", "--api", &api, file.to_str().unwrap()])
-        .lines()
-        .last()
-        .unwrap()
-        .to_owned();
+    let (data, cid) = add_file(&api, &file, 3_000_000);
     // A dishonest order first (D29): a file on the IPFS node ordered with a made-up content
     // commitment. The workers fetch it, find that its content commits to something else, and
     // never store or report it.

@@ -21,6 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Largest request body (a pin with 1000 meta entries fits).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
+/// Most requests served at once; beyond it the service answers 429 at once rather than queue.
+pub const MAX_CONCURRENT: usize = 256;
 
 /// The service's shared state.
 pub struct Service {
@@ -115,8 +117,26 @@ impl From<crate::store::StoreError> for ApiError {
 
 type Shared = Arc<Service>;
 
+/// Answers 429 when [`MAX_CONCURRENT`] requests are already being served.
+async fn limit(
+    State(permits): State<Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match permits.try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_REQUESTS",
+            "the service is busy; try again shortly".into(),
+        )
+        .into_response(),
+    }
+}
+
 /// The service's router.
 pub fn router(service: Shared) -> Router {
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT));
     Router::new()
         .route("/", get(describe))
         .route("/tokens", post(tokens))
@@ -126,6 +146,7 @@ pub fn router(service: Shared) -> Router {
             get(get_one).post(replace).delete(remove),
         )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(permits, limit))
         .with_state(service)
 }
 
@@ -247,7 +268,20 @@ impl Filter {
         if q.name.as_ref().is_some_and(|n| n.len() > MAX_NAME) {
             return Err(bad(format!("name is longer than {MAX_NAME} characters")));
         }
+        // The spec: "when no filter is provided, only successful pins are returned"; with any
+        // filter (a name, a CID, times, meta) every status matches unless `status` says.
+        let filtered = q.cid.is_some()
+            || q.name.is_some()
+            || q.before.is_some()
+            || q.after.is_some()
+            || q.meta.is_some();
         let statuses = match q.status.as_deref() {
+            None if filtered => vec![
+                Status::Queued,
+                Status::Pinning,
+                Status::Pinned,
+                Status::Failed,
+            ],
             None => vec![Status::Pinned],
             Some(text) => text
                 .split(',')

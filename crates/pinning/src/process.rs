@@ -42,6 +42,8 @@ pub struct Prepared {
 pub trait Content {
     /// The DAG under `cid`, fetched and kept until the order has its replicas.
     fn prepare(&self, cid: &Cid, origins: &[String]) -> Result<Prepared, String>;
+    /// The DAG under `cid` is no longer needed here (storage nodes hold it).
+    fn release(&self, cid: &Cid) -> Result<(), String>;
 }
 
 /// Why an order was not placed.
@@ -158,6 +160,16 @@ pub fn step(
                 } else {
                     Status::Pinning
                 };
+                // Replicated: the service's own copy goes, unless another request still needs it.
+                if r.status == Status::Pinned && before.status != Status::Pinned {
+                    let needed = store
+                        .in_states(&[Status::Queued, Status::Pinning])?
+                        .iter()
+                        .any(|o| o.pin.cid == r.pin.cid && o.requestid != r.requestid);
+                    if !needed && let Err(e) = content.release(&cid) {
+                        tracing::warn!(target: "crust::pinning", "releasing {cid}: {e}");
+                    }
+                }
                 set(&mut r, "replicas", file.replicas);
                 set(&mut r, "expires_at_block", file.expires_at);
                 r.delegates = file
@@ -192,7 +204,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     /// Content that is there for some CIDs only.
-    struct Have(Vec<Cid>);
+    struct Have(Vec<Cid>, RefCell<Vec<Cid>>);
     impl Content for Have {
         fn prepare(&self, cid: &Cid, _: &[String]) -> Result<Prepared, String> {
             self.0
@@ -205,6 +217,10 @@ mod tests {
                     },
                 })
                 .ok_or_else(|| "no provider found".to_owned())
+        }
+        fn release(&self, cid: &Cid) -> Result<(), String> {
+            self.1.borrow_mut().push(*cid);
+            Ok(())
         }
     }
 
@@ -290,7 +306,7 @@ mod tests {
             replicas: 3,
             give_up_after_ms: 60_000,
         };
-        let content = Have(vec![cid(1), cid(3), cid(4)]);
+        let content = Have(vec![cid(1), cid(3), cid(4)], RefCell::default());
         let chain = Ledger::default();
         *chain.budget.borrow_mut() = 1;
         let ok = add(&store, 1, 0);
@@ -319,6 +335,11 @@ mod tests {
         assert_eq!(r.status, Status::Pinned);
         assert_eq!(r.info["replicas"], "3");
         assert_eq!(r.delegates.len(), 3);
+        assert_eq!(
+            *content.1.borrow(),
+            vec![cid(1)],
+            "its copy released once replicated"
+        );
 
         // The content never shows up: failed after the give-up time.
         step(&store, &content, &chain, &settings, 60_000).unwrap();

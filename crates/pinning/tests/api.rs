@@ -237,8 +237,17 @@ fn pins_are_added_read_replaced_listed_and_removed_per_account() {
     let (code, _) = s.send("DELETE", &format!("/pins/{id}"), Some(&bob), None);
     assert_eq!(code, 404);
 
-    // Listing: only `pinned` unless asked; every status when asked.
+    // Listing: with no filter only `pinned` ones; with any filter every status unless asked.
     let (_, page) = s.send("GET", "/pins", Some(&alice), None);
+    assert_eq!(page["count"], 0);
+    let (_, page) = s.send("GET", "/pins?name=Holiday%20Photos", Some(&alice), None);
+    assert_eq!(page["count"], 1);
+    let (_, page) = s.send(
+        "GET",
+        "/pins?name=Holiday%20Photos&status=pinned",
+        Some(&alice),
+        None,
+    );
     assert_eq!(page["count"], 0);
     let (_, page) = s.send(
         "GET",
