@@ -377,7 +377,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         key.public().to_ss58(),
         delegates.join(" ")
     );
-    // The processor: a pass every second over unfinished requests.
+    // The processor: a pass every second over the requests that are due (content retried every
+    // 30 s, pinning requests read from the chain every 3 s, pinned ones every minute).
     let processor = service.clone();
     let orders = Orders {
         client,
@@ -388,6 +389,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         api: args.api.clone(),
     };
     std::thread::spawn(move || {
+        let mut schedule = process::Schedule::new();
         loop {
             if let Err(e) = process::step(
                 &processor.store,
@@ -395,6 +397,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
                 &orders,
                 &settings,
                 crust_pinning::time::now_ms(),
+                &mut schedule,
             ) {
                 tracing::error!(target: "crust::pinning", "{e}");
             }

@@ -18,6 +18,12 @@ pub struct Settings {
     pub replicas: usize,
     /// How long a request may wait for its content before it fails.
     pub give_up_after_ms: u64,
+    /// How often a `queued` request whose content could not be fetched is tried again.
+    pub retry_queued_ms: u64,
+    /// How often a `pinning` request's replicas are read from the chain.
+    pub recheck_pinning_ms: u64,
+    /// How often a `pinned` request is checked (replicas lost, order ended).
+    pub recheck_pinned_ms: u64,
 }
 
 impl Default for Settings {
@@ -25,9 +31,16 @@ impl Default for Settings {
         Self {
             replicas: 3,
             give_up_after_ms: 24 * 60 * 60 * 1000,
+            retry_queued_ms: 30_000,
+            recheck_pinning_ms: 3_000,
+            recheck_pinned_ms: 60_000,
         }
     }
 }
+
+/// When each request is due to be looked at again (by request id; kept in memory: after a
+/// restart everything is looked at once).
+pub type Schedule = std::collections::BTreeMap<String, u64>;
 
 /// A DAG ready to be ordered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,16 +99,22 @@ fn set(record: &mut PinRecord, key: &str, value: impl ToString) {
     record.info.insert(key.to_owned(), value.to_string());
 }
 
-/// One pass over every unfinished request; returns how many changed.
+/// One pass over the requests that are due (see [`Settings`]); returns how many changed.
 pub fn step(
     store: &Store,
     content: &impl Content,
     chain: &impl Chain,
     settings: &Settings,
     now_ms: u64,
+    schedule: &mut Schedule,
 ) -> Result<usize, StoreError> {
     let mut changed = 0;
+    let due = |schedule: &Schedule, id: &str| schedule.get(id).is_none_or(|t| *t <= now_ms);
+    schedule.retain(|_, t| *t > now_ms); // due entries are re-set below; gone requests drop out
     for mut r in store.in_states(&[Status::Queued])? {
+        if !due(schedule, &r.requestid) {
+            continue;
+        }
         let before = r.clone();
         let Ok(cid) = r.pin.cid.parse::<Cid>() else {
             r.status = Status::Failed;
@@ -143,12 +162,21 @@ pub fn step(
                 }
             },
         }
+        if r.status == Status::Queued {
+            schedule.insert(
+                r.requestid.clone(),
+                now_ms.saturating_add(settings.retry_queued_ms),
+            );
+        }
         if r != before {
             store.update_pin(&r)?;
             changed += 1;
         }
     }
     for mut r in store.in_states(&[Status::Pinning, Status::Pinned])? {
+        if !due(schedule, &r.requestid) {
+            continue;
+        }
         let before = r.clone();
         let Ok(cid) = r.pin.cid.parse::<Cid>() else {
             continue;
@@ -188,6 +216,12 @@ pub fn step(
             }
             Err(e) => tracing::warn!(target: "crust::pinning", "reading {cid}: {e}"),
         }
+        let every = if r.status == Status::Pinned {
+            settings.recheck_pinned_ms
+        } else {
+            settings.recheck_pinning_ms
+        };
+        schedule.insert(r.requestid.clone(), now_ms.saturating_add(every));
         if r != before {
             store.update_pin(&r)?;
             changed += 1;
@@ -204,9 +238,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     /// Content that is there for some CIDs only.
-    struct Have(Vec<Cid>, RefCell<Vec<Cid>>);
+    struct Have(Vec<Cid>, RefCell<Vec<Cid>>, RefCell<u32>);
     impl Content for Have {
         fn prepare(&self, cid: &Cid, _: &[String]) -> Result<Prepared, String> {
+            *self.2.borrow_mut() += 1;
             self.0
                 .contains(cid)
                 .then_some(Prepared {
@@ -231,6 +266,7 @@ mod tests {
         files: RefCell<BTreeMap<Cid, usize>>,
         budget: RefCell<usize>,
         down: RefCell<bool>,
+        reads: RefCell<u32>,
     }
     impl Chain for Ledger {
         fn place_order(
@@ -254,6 +290,7 @@ mod tests {
             Ok(7)
         }
         fn on_chain(&self, cid: &Cid) -> Result<Option<OnChain>, String> {
+            *self.reads.borrow_mut() += 1;
             Ok(self.files.borrow().get(cid).map(|replicas| OnChain {
                 replicas: *replicas,
                 expires_at: 1000,
@@ -289,6 +326,17 @@ mod tests {
         r.requestid
     }
 
+    fn step_at(
+        store: &Store,
+        content: &Have,
+        chain: &Ledger,
+        settings: &Settings,
+        schedule: &mut Schedule,
+        now_ms: u64,
+    ) -> Result<usize, StoreError> {
+        step(store, content, chain, settings, now_ms, schedule)
+    }
+
     fn status(store: &Store, id: &str) -> (Status, BTreeMap<String, String>) {
         let r = store.pin(id).unwrap().unwrap();
         (r.status, r.info)
@@ -305,15 +353,23 @@ mod tests {
         let settings = Settings {
             replicas: 3,
             give_up_after_ms: 60_000,
+            retry_queued_ms: 0,
+            recheck_pinning_ms: 0,
+            recheck_pinned_ms: 0,
         };
-        let content = Have(vec![cid(1), cid(3), cid(4)], RefCell::default());
+        let mut schedule = Schedule::new();
+        let content = Have(
+            vec![cid(1), cid(3), cid(4)],
+            RefCell::default(),
+            RefCell::default(),
+        );
         let chain = Ledger::default();
         *chain.budget.borrow_mut() = 1;
         let ok = add(&store, 1, 0);
         let missing = add(&store, 2, 0);
         let broke = add(&store, 3, 0);
 
-        step(&store, &content, &chain, &settings, 1_000).unwrap();
+        step_at(&store, &content, &chain, &settings, &mut schedule, 1_000).unwrap();
         let (s, info) = status(&store, &ok);
         assert_eq!(s, Status::Pinning);
         assert_eq!(info["order_block"], "7");
@@ -327,10 +383,10 @@ mod tests {
 
         // Replicas arrive: pinning until 3, then pinned, the holders as delegates.
         chain.files.borrow_mut().insert(cid(1), 2);
-        step(&store, &content, &chain, &settings, 2_000).unwrap();
+        step_at(&store, &content, &chain, &settings, &mut schedule, 2_000).unwrap();
         assert_eq!(status(&store, &ok).0, Status::Pinning);
         chain.files.borrow_mut().insert(cid(1), 3);
-        step(&store, &content, &chain, &settings, 3_000).unwrap();
+        step_at(&store, &content, &chain, &settings, &mut schedule, 3_000).unwrap();
         let r = store.pin(&ok).unwrap().unwrap();
         assert_eq!(r.status, Status::Pinned);
         assert_eq!(r.info["replicas"], "3");
@@ -342,7 +398,7 @@ mod tests {
         );
 
         // The content never shows up: failed after the give-up time.
-        step(&store, &content, &chain, &settings, 60_000).unwrap();
+        step_at(&store, &content, &chain, &settings, &mut schedule, 60_000).unwrap();
         let (s, info) = status(&store, &missing);
         assert_eq!(s, Status::Failed);
         assert!(info["reason"].contains("could not be fetched"));
@@ -351,25 +407,63 @@ mod tests {
         *chain.budget.borrow_mut() = 5;
         *chain.down.borrow_mut() = true;
         let later = add(&store, 4, 60_000);
-        step(&store, &content, &chain, &settings, 61_000).unwrap();
+        step_at(&store, &content, &chain, &settings, &mut schedule, 61_000).unwrap();
         let (s, info) = status(&store, &later);
         assert_eq!(s, Status::Queued);
         assert!(info["waiting"].contains("connection refused"));
         *chain.down.borrow_mut() = false;
-        step(&store, &content, &chain, &settings, 62_000).unwrap();
+        step_at(&store, &content, &chain, &settings, &mut schedule, 62_000).unwrap();
         assert_eq!(status(&store, &later).0, Status::Pinning);
         assert!(!status(&store, &later).1.contains_key("waiting"));
 
         // The order ends: the pin fails.
         chain.files.borrow_mut().remove(&cid(1));
-        step(&store, &content, &chain, &settings, 63_000).unwrap();
+        step_at(&store, &content, &chain, &settings, &mut schedule, 63_000).unwrap();
         let (s, info) = status(&store, &ok);
         assert_eq!(s, Status::Failed);
         assert!(info["reason"].contains("ended"));
         // Nothing changes on a pass with nothing new.
         assert_eq!(
-            step(&store, &content, &chain, &settings, 64_000).unwrap(),
+            step_at(&store, &content, &chain, &settings, &mut schedule, 64_000).unwrap(),
             0
         );
+    }
+
+    /// With the default pace, a pinned request is read from the chain once a minute and a
+    /// request whose content is missing is tried every 30 s, not on every pass.
+    #[test]
+    fn passes_read_the_chain_at_a_pace_not_on_every_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("p.redb")).unwrap();
+        let settings = Settings::default();
+        let content = Have(vec![cid(1)], RefCell::default(), RefCell::default());
+        let chain = Ledger::default();
+        *chain.budget.borrow_mut() = 1;
+        let mut schedule = Schedule::new();
+        let ok = add(&store, 1, 0);
+        let missing = add(&store, 2, 0);
+        // A pass a second for two minutes; the replicas are there from the second pass on.
+        for t in 0..120u64 {
+            step(
+                &store,
+                &content,
+                &chain,
+                &settings,
+                1_000 * t,
+                &mut schedule,
+            )
+            .unwrap();
+            chain.files.borrow_mut().insert(cid(1), 3);
+        }
+        assert_eq!(status(&store, &ok).0, Status::Pinned);
+        let reads = *chain.reads.borrow();
+        assert!(
+            (2..=4).contains(&reads),
+            "{reads} chain reads in 120 passes"
+        );
+        assert_eq!(status(&store, &missing).0, Status::Queued);
+        // One fetch of the present content, and the missing one at 0, 30, 60 and 90 s.
+        assert_eq!(*content.2.borrow(), 5, "content fetches in 120 passes");
+        assert_eq!(schedule.len(), 2);
     }
 }

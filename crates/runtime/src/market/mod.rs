@@ -308,7 +308,7 @@ pub fn allowance(
     Ok(state.read(&allowance_key(payer, delegate))?)
 }
 
-/// Sets (or, with a cap of 0, revokes) the caller's approval of `delegate`.
+/// Sets (or, with a cap of 0, revokes) the caller's approval of `delegate` (D32).
 pub fn approve_orderer(
     state: &mut impl State,
     ctx: &CallContext,
