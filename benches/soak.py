@@ -15,7 +15,9 @@ It also prints the growth over the last third of the run (the plateau test: a ca
 still filling grows there, a leak grows there as fast as before), and with SOAK_SERIES=path
 writes the per-minute RSS of every process to that CSV file.
 
-SOAK_PUT_EVERY_MIN changes how often a file is put (default 5 minutes).
+SOAK_PUT_EVERY_MIN changes how often a file is put (default 5 minutes; 0: no puts). A rate of
+0 sends no transfers, so `SOAK_PUT_EVERY_MIN=0 python3 benches/soak.py 30 0` measures an idle
+devnet. At the end it prints each node's data directory size (disk that follows the work too).
 
 Usage: cargo build --release --bin crust && python3 benches/soak.py [minutes=60] [rate=50]
 """
@@ -123,7 +125,11 @@ def main():
                 os.remove(path)
                 i += 1
 
-        threads = [threading.Thread(target=load, daemon=True), threading.Thread(target=puts, daemon=True)]
+        threads = []
+        if RATE > 0:
+            threads.append(threading.Thread(target=load, daemon=True))
+        if PUT_EVERY_MIN > 0:
+            threads.append(threading.Thread(target=puts, daemon=True))
         for t in threads:
             t.start()
         start = time.time()
@@ -162,6 +168,12 @@ def main():
                     f.write(f"{t:.0f}," + ",".join(str(row[n]) for n in pids) + "\n")
             print(f"per-minute RSS written to {out}")
         print(f"load: {counts}")
+        print("data directory size (MB):")
+        for n in sorted(os.listdir(data)):
+            d = os.path.join(data, n)
+            if os.path.isdir(d):
+                size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(d) for f in fs)
+                print(f"  {n:<24}{size / 1e6:10.1f}")
     finally:
         stop.set()
         stop_devnet(devnet)

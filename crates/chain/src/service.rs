@@ -150,7 +150,7 @@ async fn run_in(
         peers,
         rpc,
         memory,
-        ..
+        data_dir,
     } = config;
     tracing::info!(target: "crust::chain", "{}", memory.describe());
     let (core, genesis_block) =
@@ -234,6 +234,7 @@ async fn run_in(
         ),
         namespace: ns,
         timeouts: Timeouts::for_block_time(spec.block_time_ms),
+        leftover_eras: crate::consensus::node::leftover_eras(&data_dir, "node"),
     };
     tracing::info!(
         target: "crust::chain",

@@ -13,7 +13,9 @@
 pub mod api;
 mod client;
 pub mod follower;
+pub mod linker;
 pub mod wire;
 
 pub use client::{CheckedBlock, Client, ClientError, MORTALITY, Outcome, Transport};
 pub use follower::{Certified, Trust};
+pub use linker::Linker;

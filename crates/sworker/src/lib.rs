@@ -13,6 +13,7 @@
 //!   cycle with the chain.
 
 pub mod content;
+pub mod duties;
 pub mod enclave;
 pub mod orders;
 pub mod report;

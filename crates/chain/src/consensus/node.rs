@@ -96,6 +96,25 @@ pub struct ValidatorConfig<S: commonware_storage::Context + Spawner> {
     pub namespace: Vec<u8>,
     /// Consensus timeouts.
     pub timeouts: Timeouts,
+    /// Eras whose vote journals a previous run left on disk (see [`leftover_eras`]); those
+    /// before the era the node starts in are removed once it is known.
+    pub leftover_eras: Vec<u64>,
+}
+
+/// The eras whose vote journal partitions (`{prefix}-simplex-era{N}`) are in `dir`, the
+/// node's storage directory. A node stopped mid-run, or built before journals were removed
+/// with their era, leaves them behind; nothing reads them again.
+pub fn leftover_eras(dir: &std::path::Path, prefix: &str) -> Vec<u64> {
+    let head = format!("{prefix}-simplex-era");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut eras: Vec<u64> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix(&head)?.parse().ok())
+        .collect();
+    eras.sort_unstable();
+    eras
 }
 
 type MarshalMailbox = Mailbox<Scheme, Standard<ConsensusBlock>>;
@@ -208,6 +227,7 @@ where
         era_blocks,
         namespace,
         timeouts,
+        leftover_eras,
     } = config;
     let public_key = signer.public_key();
     let evidence = core.lock().await.evidence.clone();
@@ -355,6 +375,7 @@ where
         certs,
         resolver,
         timeouts,
+        leftover_eras,
     };
     context
         .child("orchestrator")
@@ -377,6 +398,8 @@ struct Orchestrator<S: commonware_storage::Context + Spawner, Snd: Sender, B> {
     certs: MuxHandle<Snd>,
     resolver: MuxHandle<Snd>,
     timeouts: Timeouts,
+    /// Journals a previous run left, removed at the first era this run starts.
+    leftover_eras: Vec<u64>,
 }
 
 impl<S, Snd, B> Orchestrator<S, Snd, B>
@@ -405,6 +428,14 @@ where
                         continue;
                     }
                     current = Some(epoch);
+                    for old in std::mem::take(&mut self.leftover_eras) {
+                        if old < epoch.get() {
+                            let partition = format!("{}-simplex-era{old}", self.prefix);
+                            if let Err(e) = context.remove(&partition, None).await {
+                                tracing::warn!(target: "crust::chain", "cannot remove {partition}: {e}");
+                            }
+                        }
+                    }
                     let Some(scheme) = self.provider.scheme(epoch) else {
                         continue; // not a member this era: follow through marshal only
                     };

@@ -129,6 +129,7 @@ async fn spawn_validator(
                 era_blocks: NZU64!(30),
                 namespace: namespace(&spec.id),
                 timeouts: Timeouts::for_block_time(spec.block_time_ms),
+                leftover_eras: Vec::new(),
             };
             let handle = start_validator(ctx, config, channels, blocker, manager).await;
             let _ = handle.await;
@@ -1094,4 +1095,26 @@ fn equivocation_scenario(seed: u64) {
         );
         eprintln!("seed {seed}: evidence of rounds {rounds:?} finalized at heights {carrying:?}");
     });
+}
+
+/// The start-up sweep finds exactly this node's era journals among other partitions.
+#[test]
+fn leftover_era_journals_are_found_by_name() {
+    let dir = std::env::temp_dir().join(format!("crust-leftover-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for name in [
+        "node-simplex-era12",
+        "node-simplex-era3",
+        "node-simplex-era7",
+        "node-simplex-eraX",
+        "node-marshal-finalized",
+        "other-simplex-era1",
+        "node-state-mmr",
+    ] {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+    }
+    assert_eq!(super::node::leftover_eras(&dir, "node"), vec![3, 7, 12]);
+    assert_eq!(super::node::leftover_eras(&dir, "other"), vec![1]);
+    assert!(super::node::leftover_eras(&dir.join("missing"), "node").is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -11,7 +11,8 @@ use crust_primitives::{AccountId, Keypair};
 use crust_runtime::Call;
 use crust_runtime::market::{self, FileInfo, MarketCall};
 use crust_runtime::swork::{self, PubKeyInfo, SworkCall, WorkReportRecord, challenge};
-use crust_sworker::orders::{Decision, Order, OrderBook, Standing, closed, report_delay};
+use crust_sworker::duties::{Duty, SlotDuties, View};
+use crust_sworker::orders::{Decision, Order, OrderBook, Standing, closed};
 use crust_sworker::worker::WorkerError;
 use crust_sworker::{Enclave, SoftwareEnclave, SrdConfig, Worker, WorkerConfig};
 use std::collections::BTreeMap;
@@ -300,11 +301,11 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     let follow_path = args.dir.join("follow.json");
     let (mut follow, mut book) = load_follow(&follow_path);
     follow.trust.allow_unproven = args.trust_node_committee;
-    let mut last_report_slot = None;
+    // When to report, resend, prove and validate (a state machine; heights are its clock).
+    let mut duties = SlotDuties::new(enclave.public_key(), slot_blocks);
     // The report sent this slot, resent with fresh answers if the chain did not take it
     // (D14: the same report again is a no-op once one copy landed).
     let mut sent: Option<SentReport> = None;
-    let mut last_validated_slot = None;
     // Files whose replica may be pending on chain (D30): checked and proven until proven.
     let mut to_prove: std::collections::BTreeSet<Cid> =
         worker.sealed().files().iter().map(|f| f.cid()).collect();
@@ -342,56 +343,23 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         if follow.height < tip.height {
             let target = tip.height.min(follow.height + FOLLOW_BATCH);
             let certified = client.certified(&mut follow.trust, target)?;
-            let mut blocks: Vec<(u64, crate::chain_client::BlockTxs)> = Vec::new();
-            let mut parent = follow
-                .last_hash
-                .as_deref()
-                .and_then(crust_chain::Hash::from_hex);
+            let mut linker = crust_client::Linker::new(
+                follow
+                    .last_hash
+                    .as_deref()
+                    .and_then(crust_chain::Hash::from_hex),
+            );
             for h in follow.height + 1..=certified.height {
                 match client.block(h) {
-                    Ok(block) => {
-                        if block.header.height != h {
-                            return Err(format!(
-                                "the node sent block {} for height {h}",
-                                block.header.height
-                            ));
-                        }
-                        if let Some(p) = parent
-                            && block.header.parent != p
-                        {
-                            return Err(format!(
-                                "block {h} does not extend the followed block {p}: refusing the RPC node's chain"
-                            ));
-                        }
-                        parent = Some(block.hash);
-                        blocks.push((h, block));
-                    }
-                    // Older than the node keeps: what came before cannot be linked to the
-                    // certified block, so it is dropped unread (orders there are not seen).
+                    Ok(block) => linker.push(h, block)?,
+                    // Older than the node keeps: dropped unread (orders there are not seen).
                     Err(e) => {
                         tracing::warn!(target: "crust::sworker", "block {h}: {e}; skipping to the blocks after it");
-                        blocks.clear();
-                        parent = None;
+                        linker.gap();
                     }
                 }
             }
-            match blocks.last() {
-                Some((_, last)) if last.hash != certified.hash => {
-                    return Err(format!(
-                        "block {} is not the block its finality certificate names",
-                        certified.height
-                    ));
-                }
-                Some((_, last))
-                    if last.header.era != certified.era && last.header.era + 1 != certified.era =>
-                {
-                    return Err(format!(
-                        "block {} of era {} is certified by era {}",
-                        certified.height, last.header.era, certified.era
-                    ));
-                }
-                _ => {}
-            }
+            let blocks = linker.finish(&certified)?;
             if let Err(e) = client.learn_next_committee(&mut follow.trust, certified.era) {
                 tracing::warn!(target: "crust::sworker", "learning the next committee: {e}");
             }
@@ -491,10 +459,6 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 }
             }
         }
-        // After a restart, this slot's report may already be on chain.
-        if record.as_ref().is_some_and(|r| r.report_slot == slot) {
-            last_report_slot = Some(slot);
-        }
         // The peer records: ours once this worker has an identity (it has reported), so
         // fetchers find its replicas; everyone's, so the server credits replica holders.
         if record.is_some()
@@ -534,120 +498,126 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                 Err(e) => tracing::warn!(target: "crust::sworker", "reading replica holders: {e}"),
             }
         }
-        // Drop files whose order expired or disappeared, once per slot before reporting (the
-        // report then lists them as deleted and the space goes back to SRD).
-        if slot > 0 && last_report_slot != Some(slot) {
-            for file in worker.sealed().files() {
-                let cid = file.cid();
-                let info = client.read::<FileInfo>(&market::file_key(&cid))?;
-                if let Some(why) = closed(info.as_ref(), head_height) {
-                    worker.drop_file(&cid).map_err(|e| e.to_string())?;
-                    tracing::info!(target: "crust::sworker", "dropped {cid}: {why}");
-                }
-            }
-        }
-        // D30: new replicas earn once proven; prove them as soon as their seed block is final.
+        let due = duties.due(View {
+            head: head_height,
+            on_chain: record.as_ref().map(|r| r.report_slot),
+        });
         let my_anchor = anchor(&client, &enclave.public_key())?;
         let owner = group.as_ref().map_or(me, |(o, _)| *o);
-        // Not while this slot's report is due or unconfirmed: a replica proven between reading
-        // the chain's picks and the report's inclusion would move the picks.
-        let reported_this_slot = record.as_ref().is_some_and(|r| r.report_slot == slot);
-        if reported_this_slot
-            && let Err(e) = prove_pending(
-                &client,
-                &account,
-                &worker,
-                &my_anchor,
-                &owner,
-                head_height,
-                &mut to_prove,
-                &mut proof_sent,
-            )
-        {
-            tracing::warn!(target: "crust::sworker", "proving new replicas: {e}");
-        }
-        // Like the reference's workers, report after a delay within the slot (here a fixed
-        // per-identity offset in its first third), so reports spread over blocks.
-        let delay = report_delay(&enclave.public_key(), slot, slot_blocks);
-        if slot > 0 && head_height > slot + delay && last_report_slot != Some(slot) {
-            // After a missed report the chain dropped this identity's files: report them anew.
-            if let Some(r) = &record
-                && worker
-                    .sync_reported(r.reported_files_size, r.files_root)
-                    .map_err(|e| e.to_string())?
-            {
-                tracing::warn!(
-                    target: "crust::sworker", "the chain dropped this node's replicas after a missed report; reporting every file again"
-                );
-                to_prove.extend(worker.sealed().files().iter().map(|f| f.cid()));
-            }
-            let hash = client.block(slot)?.hash.0;
-            let (report, signature) = worker
-                .prepare_report(slot, hash)
-                .map_err(|e| e.to_string())?;
-            let mut this = SentReport {
-                slot,
-                slot_hash: hash,
-                report,
-                signature,
-                at: head_height,
-                attempts: 0,
-            };
-            repaired.0 += send_report(
-                &client,
-                &account,
-                &mut worker,
-                &net,
-                &my_anchor,
-                &me,
-                &mut this,
-            );
-            sent = Some(this);
-            last_report_slot = Some(slot);
-        } else if let Some(this) = sent.as_mut()
-            && this.slot == slot
-            && record.as_ref().is_none_or(|r| r.report_slot != slot)
-            && head_height >= this.at + RESEND_AFTER_BLOCKS
-            && this.attempts < REPORT_ATTEMPTS
-        {
-            // Not taken (a replica list that moved under the answers, a node that dropped
-            // the transaction): the same report with fresh answers.
-            tracing::warn!(
-                target: "crust::sworker", "report for slot {slot} not on chain after {} blocks; sending it again",
-                head_height - this.at
-            );
-            this.at = head_height;
-            repaired.0 += send_report(&client, &account, &mut worker, &net, &my_anchor, &me, this);
-        }
-
-        // 4. Validate once per slot, seeded by the slot's block hash; repair what failed.
-        if slot > 0 && head_height > slot && last_validated_slot != Some(slot) {
-            let seed = client.block(slot)?.hash.0;
-            match worker.validate(&seed, 16) {
-                Ok(found) => {
-                    for unit in &found.srd_repaired {
-                        tracing::warn!(target: "crust::sworker", "SRD unit {unit} was damaged; refilled");
-                    }
-                    repaired.1 += found.srd_repaired.len() as u64;
-                    lost.extend(found.files_lost);
-                    for cid in lost.clone() {
+        for duty in due {
+            match duty {
+                // Files whose order expired or disappeared go just before the report (which
+                // then lists them as deleted, and the space goes back to SRD).
+                Duty::DropClosed => {
+                    for file in worker.sealed().files() {
+                        let cid = file.cid();
                         let info = client.read::<FileInfo>(&market::file_key(&cid))?;
-                        let holders = replica_addrs(&client, info.as_ref(), &me);
-                        match net.repair(&mut worker, cid, &holders) {
-                            Ok(()) => {
-                                repaired.0 += 1;
-                                lost.remove(&cid);
-                                tracing::warn!(target: "crust::sworker", "{cid} was damaged; re-fetched and re-sealed");
-                            }
-                            Err(e) => {
-                                tracing::warn!(target: "crust::sworker", "{cid} is damaged and not yet repaired: {e}")
-                            }
+                        if let Some(why) = closed(info.as_ref(), head_height) {
+                            worker.drop_file(&cid).map_err(|e| e.to_string())?;
+                            tracing::info!(target: "crust::sworker", "dropped {cid}: {why}");
                         }
                     }
                 }
-                Err(e) => tracing::warn!(target: "crust::sworker", "validation: {e}"),
+                // D30: new replicas earn once proven; prove them as soon as their seed block
+                // is final.
+                Duty::Prove => {
+                    if let Err(e) = prove_pending(
+                        &client,
+                        &account,
+                        &worker,
+                        &my_anchor,
+                        &owner,
+                        head_height,
+                        &mut to_prove,
+                        &mut proof_sent,
+                    ) {
+                        tracing::warn!(target: "crust::sworker", "proving new replicas: {e}");
+                    }
+                }
+                Duty::Report { slot } => {
+                    // After a missed report the chain dropped this identity's files: report
+                    // them anew.
+                    if let Some(r) = &record
+                        && worker
+                            .sync_reported(r.reported_files_size, r.files_root)
+                            .map_err(|e| e.to_string())?
+                    {
+                        tracing::warn!(
+                            target: "crust::sworker", "the chain dropped this node's replicas after a missed report; reporting every file again"
+                        );
+                        to_prove.extend(worker.sealed().files().iter().map(|f| f.cid()));
+                    }
+                    let hash = client.block(slot)?.hash.0;
+                    let (report, signature) = worker
+                        .prepare_report(slot, hash)
+                        .map_err(|e| e.to_string())?;
+                    let mut this = SentReport {
+                        slot,
+                        slot_hash: hash,
+                        report,
+                        signature,
+                    };
+                    repaired.0 += send_report(
+                        &client,
+                        &account,
+                        &mut worker,
+                        &net,
+                        &my_anchor,
+                        &me,
+                        &mut this,
+                    );
+                    sent = Some(this);
+                    duties.sent(slot, head_height);
+                }
+                // Not taken (a replica list that moved under the answers, a node that dropped
+                // the transaction): the same report with fresh answers.
+                Duty::Resend { slot, waited } => {
+                    if let Some(this) = sent.as_mut().filter(|s| s.slot == slot) {
+                        tracing::warn!(
+                            target: "crust::sworker", "report for slot {slot} not on chain after {waited} blocks; sending it again"
+                        );
+                        repaired.0 += send_report(
+                            &client,
+                            &account,
+                            &mut worker,
+                            &net,
+                            &my_anchor,
+                            &me,
+                            this,
+                        );
+                    }
+                    duties.sent(slot, head_height);
+                }
+                // Seeded by the slot's block hash; what failed is repaired.
+                Duty::Validate { slot } => {
+                    let seed = client.block(slot)?.hash.0;
+                    match worker.validate(&seed, 16) {
+                        Ok(found) => {
+                            for unit in &found.srd_repaired {
+                                tracing::warn!(target: "crust::sworker", "SRD unit {unit} was damaged; refilled");
+                            }
+                            repaired.1 += found.srd_repaired.len() as u64;
+                            lost.extend(found.files_lost);
+                            for cid in lost.clone() {
+                                let info = client.read::<FileInfo>(&market::file_key(&cid))?;
+                                let holders = replica_addrs(&client, info.as_ref(), &me);
+                                match net.repair(&mut worker, cid, &holders) {
+                                    Ok(()) => {
+                                        repaired.0 += 1;
+                                        lost.remove(&cid);
+                                        tracing::warn!(target: "crust::sworker", "{cid} was damaged; re-fetched and re-sealed");
+                                    }
+                                    Err(e) => {
+                                        tracing::warn!(target: "crust::sworker", "{cid} is damaged and not yet repaired: {e}")
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => tracing::warn!(target: "crust::sworker", "validation: {e}"),
+                    }
+                    duties.validated(slot);
+                }
             }
-            last_validated_slot = Some(slot);
         }
 
         // D31: how this identity was attested, and whether its SRD counts toward stake limits.
@@ -678,7 +648,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             "attestation": attestation.map(|k| k.name()),
             "srd_counts": attestation.is_some_and(|k| swork_params.srd_counts(k)),
             "capacity_bytes": worker.capacity(),
-            "last_report_slot": last_report_slot,
+            "last_report_slot": duties.last_report_slot(),
             "last_accepted_slot": record.map(|r| r.report_slot),
             "files_repaired": repaired.0,
             "peer_id": net.host.peer_id().to_string(),

@@ -3,19 +3,12 @@
 
 use super::*;
 
-/// Blocks to wait for a sent report before sending it again.
-pub(super) const RESEND_AFTER_BLOCKS: u64 = 3;
-/// Sends of one slot's report at most.
-pub(super) const REPORT_ATTEMPTS: u32 = 8;
-
 /// A slot's report, kept to be resent with fresh answers.
 pub(super) struct SentReport {
     pub(super) slot: u64,
     pub(super) slot_hash: [u8; 32],
     pub(super) report: swork::WorkReport,
     pub(super) signature: crust_primitives::Signature,
-    pub(super) at: u64,
-    pub(super) attempts: u32,
 }
 
 /// Answers the slot's challenges (D18) and submits the report with them. A challenge on
@@ -30,7 +23,6 @@ pub(super) fn send_report(
     me: &AccountId,
     this: &mut SentReport,
 ) -> u64 {
-    this.attempts += 1;
     let mut repaired = 0;
     let slot = this.slot;
     let answered = challenge_picks(client, anchor, &this.slot_hash).and_then(|picks| {
