@@ -10,8 +10,10 @@ use super::challenge_tests::*;
 use super::dcap::{SgxPolicy, test_root};
 use super::test_intel::*;
 use super::*;
+use crate::state::StateExt;
 use crate::testing::*;
 use crust_primitives::Keypair;
+use sha2::{Digest, Sha256};
 
 /// Report data binding `payload` (a registration payload): its SHA-256, then zeros.
 fn report_data(payload: &[u8]) -> [u8; 64] {

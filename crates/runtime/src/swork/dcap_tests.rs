@@ -9,6 +9,7 @@
 
 use super::dcap::SgxPolicy;
 use super::*;
+use crate::state::StateExt;
 use crate::testing::*;
 use crust_primitives::Keypair;
 use std::path::PathBuf;

@@ -1,9 +1,10 @@
 //! sWork tests: one per rejection reason, the report lifecycle, groups, punishment, a
 //! multi-owner scenario through the market, and consolidation at scale.
 
+use super::storage::reported_key;
 use super::*;
-use crate::market::MarketCall;
-use crate::state::atomically;
+use crate::market::{self, MarketCall};
+use crate::state::{StateExt, atomically};
 use crate::testing::*;
 use crate::{BlockContext, Call};
 use crust_primitives::{Cid, Keypair};
