@@ -10,6 +10,7 @@
 pub use crust_light::{block, hash, proof, tx};
 pub mod consensus;
 pub mod execute;
+pub mod gossip;
 pub mod history;
 pub mod layer;
 pub mod memory;

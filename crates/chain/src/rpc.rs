@@ -519,17 +519,13 @@ where
     })
 }
 
-/// Queues one decoded transaction against the committed state.
+/// Queues one decoded transaction against the committed state (and gossips it on).
 fn queue<S>(c: &mut crate::consensus::core::ChainCore<S>, bytes: &[u8]) -> Result<Hash, String>
 where
     S: commonware_storage::Context + commonware_runtime::Spawner,
 {
     let tx = Transaction::decode(bytes).map_err(|e| e.to_string())?;
-    let height = c.last_finalized.0;
-    let view = crate::layer::Layer::new(c.store.committed(), crate::layer::Diff::new());
-    c.mempool
-        .submit(tx, &view, height)
-        .map_err(|e| e.to_string())
+    c.admit_local(tx).map_err(|e| e.to_string())
 }
 
 async fn submit<S>(core: &SharedCore<S>, p: api::SubmitParams) -> Answer<api::AuthorSubmit>

@@ -5,7 +5,7 @@ use crate::block::Block;
 use crate::consensus::app::SharedCore;
 use crate::consensus::core::{BuildLimits, ChainCore};
 use crate::consensus::node::{
-    CH_BACKFILL, CH_BROADCAST, CH_CERTS, CH_RESOLVER, CH_VOTES, Channels, ValidatorConfig,
+    CH_BACKFILL, CH_BROADCAST, CH_CERTS, CH_RESOLVER, CH_TXS, CH_VOTES, Channels, ValidatorConfig,
     channel_quota, start_validator,
 };
 use crate::consensus::{PublicKey, Timeouts, consensus_key, namespace, public_key_of};
@@ -193,7 +193,16 @@ async fn run_in(
         backfill: reg(CH_BACKFILL),
         broadcast: reg(CH_BROADCAST),
     };
+    let (gossip_tx, gossip_rx) = reg(CH_TXS);
     network.start();
+    // Transactions admitted from clients go to every other validator.
+    let (outbox, queued) = crate::gossip::Outbox::new();
+    core.lock().await.gossip = Some(outbox);
+    ctx.child("gossip").spawn({
+        let (core, blocker) = (core.clone(), oracle.clone());
+        let max = crate::consensus::node::max_message_size(committee_size) as usize;
+        move |ctx| crate::gossip::run(ctx, core, queued, gossip_tx, gossip_rx, blocker, max)
+    });
 
     if let Some(addr) = rpc {
         let router = crate::rpc::router(core.clone());

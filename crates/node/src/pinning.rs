@@ -99,6 +99,10 @@ pub struct ServeArgs {
     /// Multiaddrs clients should send content to (default: the daemon's own addresses).
     #[arg(long)]
     delegate: Vec<String>,
+    /// Pin requests one account may keep (failed ones count until deleted); more are refused
+    /// with 403 PIN_LIMIT_REACHED.
+    #[arg(long, default_value_t = crust_pinning::api::DEFAULT_PIN_CAP)]
+    max_pins_per_account: u64,
     #[command(flatten)]
     chain: ChainArgs,
 }
@@ -342,11 +346,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let store =
         crust_pinning::Store::open(&args.dir.join("pins.redb")).map_err(|e| e.to_string())?;
-    let service = Arc::new(crust_pinning::Service::new(
-        store,
-        key.public(),
-        delegates.clone(),
-    ));
+    let service = Arc::new(
+        crust_pinning::Service::new(store, key.public(), delegates.clone())
+            .with_pin_cap(args.max_pins_per_account),
+    );
     let client = ChainClient::new(&args.chain.chain)?;
     // The chain node may still be starting: wait up to a minute for its RPC.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);

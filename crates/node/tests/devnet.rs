@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 const CRUST: &str = env!("CARGO_BIN_EXE_crust");
 
+mod common;
+
 /// Runs `crust args…`, asserting success; returns stdout.
 fn crust(args: &[&str]) -> String {
     let out = Command::new(CRUST).args(args).output().unwrap();
@@ -201,6 +203,69 @@ impl Drop for Devnet {
     }
 }
 
+/// Eight waves of transfers, each submitted only to the validator at `chain` and a block time
+/// apart: with gossip, the next leader includes each wave; without it, every one would wait
+/// for that validator's own turn to lead.
+fn transfers_sent_to_one_validator_are_included_by_others(chain: &str) {
+    use common::rpc_call;
+    use serde_json::json;
+    let genesis = rpc_call(chain, "genesis_hash", json!({}));
+    let genesis = genesis.as_str().unwrap();
+    let alice = crust_json(&["key", "inspect", "//Alice", "--output", "json"]);
+    let me = rpc_call(chain, "state_account", json!({"account": alice["address"]}));
+    let node = rpc_call(chain, "chain_head", json!({}));
+    let mut nonce = me["next_nonce"].as_u64().unwrap();
+    let mut hashes = Vec::new();
+    for _wave in 0..8 {
+        let txs = crust(&[
+            "tx",
+            "transfer",
+            "--from",
+            "//Alice",
+            "--to",
+            "//Eve",
+            "--amount",
+            "0.001 CRU",
+            "--nonce",
+            &nonce.to_string(),
+            "--genesis",
+            genesis,
+            "--birth",
+            &node["height"].to_string(),
+            "--more",
+            "4",
+        ]);
+        let txs: Vec<&str> = txs.split_whitespace().collect();
+        assert_eq!(txs.len(), 5);
+        nonce += 5;
+        let answer = rpc_call(chain, "author_submitBatch", json!({ "txs": txs }));
+        for a in answer.as_array().unwrap() {
+            hashes.push(
+                a["hash"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{a}"))
+                    .to_owned(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let mut proposers = std::collections::BTreeMap::<String, usize>::new();
+    for hash in &hashes {
+        let at = wait("a transfer to be finalized", 60, || {
+            let s = rpc_call(chain, "author_txStatus", json!({ "hash": hash }));
+            (s["status"] == "finalized").then(|| s["height"].as_u64().unwrap())
+        });
+        let block = rpc_call(chain, "chain_block", json!({"height": at, "bodies": false}));
+        *proposers
+            .entry(block["proposer"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert!(
+        proposers.len() >= 2,
+        "40 transfers sent to one validator were all included by one proposer: {proposers:?}"
+    );
+}
+
 fn height(chain: &str) -> Option<u64> {
     let out = Command::new(CRUST)
         .args(["era", "--chain", chain, "--output", "json"])
@@ -224,6 +289,9 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     wait("the chain to finalize", 120, || {
         height(&chain).filter(|h| *h > 2)
     });
+
+    // 0. Transactions sent to one validator are included by the others' blocks too (gossip).
+    transfers_sent_to_one_validator_are_included_by_others(&chain);
 
     // 1. Put a 20 MB file: priced, ordered, followed until 3 replicas.
     let mut x = 0x9e37_79b9_7f4a_7c15u64;

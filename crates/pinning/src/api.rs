@@ -23,6 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 /// Most requests served at once; beyond it the service answers 429 at once rather than queue.
 pub const MAX_CONCURRENT: usize = 256;
+/// Pin requests one account may keep by default (failed ones count until deleted).
+pub const DEFAULT_PIN_CAP: u64 = 10_000;
 
 /// The service's shared state.
 pub struct Service {
@@ -32,6 +34,8 @@ pub struct Service {
     pub account: AccountId,
     /// Multiaddrs of the IPFS node that receives content for pins (always at least one).
     pub delegates: Vec<String>,
+    /// Pin requests one account may keep ([`DEFAULT_PIN_CAP`] unless set).
+    pub pin_cap: u64,
     /// The last `created` handed out, so every request has its own (pages by `before` and
     /// `after` never skip one).
     last_created: AtomicU64,
@@ -44,8 +48,15 @@ impl Service {
             store,
             account,
             delegates,
+            pin_cap: DEFAULT_PIN_CAP,
             last_created: AtomicU64::new(0),
         }
+    }
+
+    /// The same service with at most `cap` pin requests per account.
+    pub fn with_pin_cap(mut self, cap: u64) -> Self {
+        self.pin_cap = cap;
+        self
     }
 
     fn next_created(&self) -> u64 {
@@ -382,7 +393,16 @@ async fn add(
         info: BTreeMap::new(),
         delegates: Vec::new(),
     };
-    service.store.put_pin(&record, None)?;
+    if !service.store.put_pin(&record, None, service.pin_cap)? {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "PIN_LIMIT_REACHED",
+            format!(
+                "this account has {} pin requests, the most this service keeps for one account; delete some first",
+                service.pin_cap
+            ),
+        ));
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(record.to_status(&service.delegates)),
@@ -440,7 +460,9 @@ async fn replace(
             Vec::new()
         },
     };
-    service.store.put_pin(&record, Some(&old))?;
+    service
+        .store
+        .put_pin(&record, Some(&old), service.pin_cap)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(record.to_status(&service.delegates)),

@@ -322,7 +322,7 @@ mod tests {
             info: BTreeMap::new(),
             delegates: Vec::new(),
         };
-        store.put_pin(&r, None).unwrap();
+        store.put_pin(&r, None, u64::MAX).unwrap();
         r.requestid
     }
 

@@ -18,16 +18,23 @@ struct Server {
 }
 
 fn start(dir: &std::path::Path) -> Server {
+    start_with_cap(dir, crust_pinning::api::DEFAULT_PIN_CAP)
+}
+
+fn start_with_cap(dir: &std::path::Path, cap: u64) -> Server {
     let service = Keypair::from_suri("//PinningService").unwrap();
     let store = Store::open(&dir.join("pins.redb")).unwrap();
-    let state = Arc::new(Service::new(
-        store,
-        service.public(),
-        vec![
-            "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
-                .into(),
-        ],
-    ));
+    let state = Arc::new(
+        Service::new(
+            store,
+            service.public(),
+            vec![
+                "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+                    .into(),
+            ],
+        )
+        .with_pin_cap(cap),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -463,4 +470,65 @@ fn urlencode(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// An account keeps at most the service's cap of pin requests, even when it sends many at
+/// once; replacing one does not count, deleting one makes room, other accounts are not
+/// affected, and the count survives a restart.
+#[test]
+fn each_account_keeps_at_most_the_cap_of_pin_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = Keypair::from_suri("//Alice").unwrap();
+    let bob = Keypair::from_suri("//Bob").unwrap();
+    let (token, other) = {
+        let server = start_with_cap(dir.path(), 3);
+        let token = server.token(&alice, "laptop");
+        let other = server.token(&bob, "phone");
+        let server = Arc::new(server);
+        let codes: Vec<(u16, Value)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let (server, token) = (server.clone(), token.clone());
+                    s.spawn(move || {
+                        server.send("POST", "/pins", Some(&token), Some(json!({"cid": cid(i)})))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let accepted = codes.iter().filter(|(c, _)| *c == 202).count();
+        assert_eq!(accepted, 3, "{codes:?}");
+        for (code, body) in codes.iter().filter(|(c, _)| *c != 202) {
+            assert_eq!(*code, 403, "{body}");
+            assert_eq!(body["error"]["reason"], "PIN_LIMIT_REACHED", "{body}");
+        }
+        // Bob has his own allowance.
+        let (code, _) = server.send("POST", "/pins", Some(&other), Some(json!({"cid": cid(50)})));
+        assert_eq!(code, 202);
+        // Replacing a request is not a new one.
+        let (_, list) = server.send("GET", "/pins?status=queued", Some(&token), None);
+        let first = list["results"][0]["requestid"].as_str().unwrap().to_owned();
+        let (code, body) = server.send(
+            "POST",
+            &format!("/pins/{first}"),
+            Some(&token),
+            Some(json!({"cid": cid(60)})),
+        );
+        assert_eq!(code, 202, "{body}");
+        let replaced = body["requestid"].as_str().unwrap().to_owned();
+        // Deleting one makes room for one.
+        let (code, _) = server.send("DELETE", &format!("/pins/{replaced}"), Some(&token), None);
+        assert_eq!(code, 202);
+        let (code, _) = server.send("POST", "/pins", Some(&token), Some(json!({"cid": cid(70)})));
+        assert_eq!(code, 202);
+        let (code, _) = server.send("POST", "/pins", Some(&token), Some(json!({"cid": cid(71)})));
+        assert_eq!(code, 403);
+        (token, other)
+    };
+    // After a restart the count is the same.
+    let server = start_with_cap(dir.path(), 3);
+    let (code, _) = server.send("POST", "/pins", Some(&token), Some(json!({"cid": cid(72)})));
+    assert_eq!(code, 403);
+    let (code, _) = server.send("POST", "/pins", Some(&other), Some(json!({"cid": cid(73)})));
+    assert_eq!(code, 202);
 }

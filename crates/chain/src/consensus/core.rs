@@ -111,6 +111,11 @@ pub struct ChainCore<E: commonware_storage::Context + commonware_runtime::Spawne
     history: History<E>,
     /// Finalized blocks as they happen, for subscribers (the RPC's WebSocket).
     notices: tokio::sync::broadcast::Sender<std::sync::Arc<Finalized>>,
+    /// Where transactions admitted from clients go to be sent to the other validators
+    /// (`None` when the node gossips nothing, e.g. alone or in tests without a network).
+    pub gossip: Option<crate::gossip::Outbox>,
+    /// What gossip did so far.
+    pub gossip_stats: crate::gossip::GossipStats,
 }
 
 /// Finalized blocks a subscriber may fall behind by before it misses some.
@@ -157,6 +162,42 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             pending: HashMap::new(),
             history,
             notices: tokio::sync::broadcast::channel(NOTICE_BUFFER).0,
+            gossip: None,
+            gossip_stats: Default::default(),
+        }
+    }
+
+    /// Admits a client's transaction against the finalized state and queues it for gossip.
+    pub fn admit_local(
+        &mut self,
+        tx: crate::tx::Transaction,
+    ) -> Result<Hash, crate::mempool::MempoolError> {
+        let encoded = self.gossip.as_ref().map(|_| tx.encode());
+        let height = self.last_finalized.0;
+        let view = Layer::new(self.store.committed(), Diff::new());
+        let hash = self.mempool.submit(tx, &view, height)?;
+        if let (Some(outbox), Some(encoded)) = (&self.gossip, encoded) {
+            outbox.offer(encoded);
+        }
+        Ok(hash)
+    }
+
+    /// Admits a transaction a peer gossiped (not sent on again). One the mempool holds is
+    /// dropped before its signature is checked.
+    pub fn admit_heard(&mut self, bytes: &[u8]) -> crate::gossip::Heard {
+        use crate::gossip::Heard;
+        if self.mempool.contains(&Hash::of(&[bytes])) {
+            return Heard::Known;
+        }
+        let Ok(tx) = crate::tx::Transaction::decode(bytes) else {
+            return Heard::Refused;
+        };
+        let height = self.last_finalized.0;
+        let view = Layer::new(self.store.committed(), Diff::new());
+        match self.mempool.submit(tx, &view, height) {
+            Ok(_) => Heard::Admitted,
+            Err(crate::mempool::MempoolError::AlreadyKnown(_)) => Heard::Known,
+            Err(_) => Heard::Refused,
         }
     }
 

@@ -39,6 +39,8 @@ pub const CH_RESOLVER: u64 = 2;
 pub const CH_BACKFILL: u64 = 3;
 /// Block broadcast.
 pub const CH_BROADCAST: u64 = 4;
+/// Transaction gossip ([`crate::gossip`]).
+pub const CH_TXS: u64 = 5;
 
 /// The per-peer message rate (and burst) each chain channel allows, in messages per second.
 ///
@@ -52,8 +54,9 @@ pub const CH_BROADCAST: u64 = 4;
 /// notarize, a finalize and sometimes a nullify vote, and a few certificates; the leader
 /// broadcasts one block. Marshal's backfill answers catch-up requests for blocks and
 /// finalizations, so it gets the most room (a validator an hour behind, 14 400 blocks, can
-/// fetch them from each peer within seconds). The
-/// consensus simulations run with these same quotas.
+/// fetch them from each peer within seconds). Transaction gossip sends at most one batch per
+/// [`crate::gossip::FLUSH_AFTER`] (50 a second, up to 512 transactions each), within the
+/// default 64. The consensus simulations run with these same quotas.
 pub fn channel_quota(channel: u64) -> Quota {
     let per_second = match channel {
         CH_VOTES | CH_CERTS => NZU32!(256),

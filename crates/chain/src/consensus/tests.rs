@@ -4,7 +4,7 @@
 
 use super::app::SharedCore;
 use super::node::{
-    CH_BACKFILL, CH_BROADCAST, CH_CERTS, CH_RESOLVER, CH_VOTES, Channels, ValidatorConfig,
+    CH_BACKFILL, CH_BROADCAST, CH_CERTS, CH_RESOLVER, CH_TXS, CH_VOTES, Channels, ValidatorConfig,
     channel_quota, start_validator,
 };
 use super::{PublicKey, Timeouts, consensus_key, namespace};
@@ -105,6 +105,7 @@ async fn spawn_validator(
         backfill: reg(CH_BACKFILL).await,
         broadcast: reg(CH_BROADCAST).await,
     };
+    let (gossip_tx, gossip_rx) = reg(CH_TXS).await;
     let blocker = control.clone();
     let manager = oracle.manager();
     context
@@ -119,6 +120,13 @@ async fn spawn_validator(
             )
             .await
             .unwrap();
+            let (outbox, queued) = crate::gossip::Outbox::new();
+            core.lock().await.gossip = Some(outbox);
+            ctx.child("gossip").spawn({
+                let (core, blocker) = (core.clone(), blocker.clone());
+                let max = max_message_size(N) as usize;
+                move |ctx| crate::gossip::run(ctx, core, queued, gossip_tx, gossip_rx, blocker, max)
+            });
             cores.lock().unwrap()[index] = Some(core.clone());
             let config = ValidatorConfig {
                 prefix: format!("node{index}"),
@@ -248,6 +256,22 @@ fn run(
     + Send
     + 'static,
 ) {
+    run_with(seed, true, scenario)
+}
+
+/// [`run`], with or without the background transfers to every node.
+fn run_with(
+    seed: u64,
+    transfers: bool,
+    scenario: impl FnOnce(
+        deterministic::Context,
+        Oracle<PublicKey, deterministic::Context>,
+        Cores,
+        Vec<Handle<()>>,
+    ) -> futures::future::BoxFuture<'static, ()>
+    + Send
+    + 'static,
+) {
     let cfg = deterministic::Config::new()
         .with_seed(seed)
         .with_timeout(Some(Duration::from_secs(3_600)));
@@ -259,7 +283,9 @@ fn run(
         for i in 0..N {
             handles.push(spawn_validator(&context, &oracle, i, cores.clone()).await);
         }
-        spawn_transfers(&context, cores.clone());
+        if transfers {
+            spawn_transfers(&context, cores.clone());
+        }
         scenario(context, oracle, cores, handles).await;
     });
 }
@@ -604,9 +630,16 @@ async fn submit_and_wait(
 /// committee and keeps following as a non-voting node.
 #[test]
 fn committee_changes_at_an_era_boundary_by_storage_backed_election() {
+    // Seeds 5, 8, 10 and 11 once failed (reports refused after the first); keep them.
+    for seed in [5, 8, 10, 11] {
+        committee_change_scenario(seed);
+    }
+}
+
+fn committee_change_scenario(seed: u64) {
     use crust_runtime::swork::{self, Attestation, SworkCall, WorkReport};
     let cfg = deterministic::Config::new()
-        .with_seed(5)
+        .with_seed(seed)
         .with_timeout(Some(Duration::from_secs(3_600)));
     deterministic::Runner::new(cfg).start(|context| async move {
         let keys: Vec<PublicKey> = session_keys()
@@ -634,8 +667,16 @@ fn committee_changes_at_an_era_boundary_by_storage_backed_election() {
             k("//Eve"),
         ];
         // Governance allows the enclave code and an attestation authority; Alice funds the
-        // genesis stashes (their bonds are locked) so they can pay fees.
+        // genesis stashes (their bonds are locked) so they can pay fees. The workers below
+        // report a made-up SRD root they could not answer challenges on, so storage
+        // challenges are switched off: with them on, every report after the first was refused,
+        // and the test passed only on seeds whose first report landed just before an
+        // election (seeds 5, 8, 10 and 11 failed once the schedule moved).
         let mut setup = vec![
+            (
+                alice.clone(),
+                Call::Swork(SworkCall::SetChallenges { enabled: false }),
+            ),
             (
                 alice.clone(),
                 Call::Swork(SworkCall::SetCode {
@@ -1117,4 +1158,88 @@ fn leftover_era_journals_are_found_by_name() {
     assert_eq!(super::node::leftover_eras(&dir, "other"), vec![1]);
     assert!(super::node::leftover_eras(&dir.join("missing"), "node").is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A transaction submitted to one validator reaches the others by gossip and is included by
+/// whichever leads next: transfers sent only to node 0 land in blocks of every proposer.
+/// Without gossip only node 0's own blocks could carry them.
+#[test]
+fn transactions_submitted_to_one_validator_are_included_by_every_leader() {
+    run_with(3, false, |ctx, _oracle, cores, _handles| {
+        Box::pin(async move {
+            wait_until(&ctx, &cores, Duration::from_secs(60), "height 2", |t| {
+                t.iter().all(|h| *h >= 2)
+            })
+            .await;
+            let nodes: Vec<_> = cores.lock().unwrap().iter().flatten().cloned().collect();
+            let first = nodes[0].clone();
+            let alice = Keypair::from_suri("//Alice").unwrap();
+            let ferdie = Keypair::from_suri("//Ferdie").unwrap().public();
+            let genesis = first.lock().await.genesis_hash;
+            const COUNT: u64 = 80;
+            for nonce in 0..COUNT {
+                let tx = UnsignedTransaction {
+                    signer: alice.public(),
+                    nonce,
+                    fee: CRU / 1000,
+                    tip: 0,
+                    mortality: Mortality::from(0, 4096),
+                    call: Call::Balances(BalancesCall::Transfer {
+                        dest: ferdie,
+                        amount: CRU,
+                    }),
+                }
+                .sign(&alice, &genesis);
+                first.lock().await.admit_local(tx).unwrap();
+                ctx.sleep(Duration::from_millis(25)).await;
+            }
+            let start = ctx.current();
+            loop {
+                let done = {
+                    let c = first.lock().await;
+                    crust_runtime::balances::account(&c.view(), &alice.public())
+                        .map(|a| a.nonce)
+                        .unwrap_or(0)
+                };
+                if done >= COUNT {
+                    break;
+                }
+                assert!(
+                    ctx.current().duration_since(start).unwrap_or_default()
+                        < Duration::from_secs(60),
+                    "only {done} of {COUNT} transfers finalized"
+                );
+                ctx.sleep(Duration::from_millis(50)).await;
+            }
+            let c = first.lock().await;
+            let mut by_proposer: std::collections::BTreeMap<AccountId, u64> = Default::default();
+            for h in 1..=c.last_finalized.0 {
+                let Some(f) = c.finalized(h) else { continue };
+                let carried = f
+                    .block
+                    .transactions
+                    .iter()
+                    .filter(|t| t.signer() == alice.public())
+                    .count() as u64;
+                if carried > 0 {
+                    *by_proposer.entry(f.block.header.proposer).or_default() += carried;
+                }
+            }
+            assert_eq!(by_proposer.values().sum::<u64>(), COUNT);
+            assert!(
+                by_proposer.len() >= 3,
+                "transfers sent to one node were included by {} proposer(s): {by_proposer:?}",
+                by_proposer.len()
+            );
+            let sent = c.gossip_stats.sent;
+            drop(c);
+            assert_eq!(sent, COUNT, "node 0 gossiped every transfer once");
+            for (i, node) in nodes.iter().enumerate().skip(1) {
+                let stats = node.lock().await.gossip_stats;
+                assert!(stats.admitted > 0, "node {i} admitted none: {stats:?}");
+                assert_eq!(stats.sent, 0, "node {i} sent on what it heard");
+            }
+            eprintln!("transfers by proposer: {by_proposer:?}");
+        })
+    });
 }
