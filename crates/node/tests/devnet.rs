@@ -211,7 +211,7 @@ fn transfers_sent_to_one_validator_are_included_by_others(chain: &str) {
     use serde_json::json;
     let genesis = rpc_call(chain, "genesis_hash", json!({}));
     let genesis = genesis.as_str().unwrap();
-    let alice = crust_json(&["key", "inspect", "//Alice", "--output", "json"]);
+    let alice = crust_json(&["key", "inspect", "//Alice"]);
     let me = rpc_call(chain, "state_account", json!({"account": alice["address"]}));
     let node = rpc_call(chain, "chain_head", json!({}));
     let mut nonce = me["next_nonce"].as_u64().unwrap();
