@@ -144,16 +144,30 @@ impl<'a, S: State + ?Sized> BlockRun<'a, S> {
     /// Records an applied transaction at position `index` with the events it emitted.
     fn record(&mut self, tx: &Transaction, applied: executive::ApplyOutcome, index: usize) {
         let tx_index = u32::try_from(index).unwrap_or(u32::MAX);
+        let events_hash = events_hash(&self.rec.events);
         self.outcome
             .events
             .extend(self.rec.events.drain(..).map(|e| (Some(tx_index), e)));
         self.outcome.receipts.push(Receipt {
             tx_hash: tx.hash(),
             success: applied.error.is_none(),
-            error: applied.error.map(|e| e.to_string()),
+            error: applied
+                .error
+                .map(|e| Receipt::clip_error(&e.to_string()).to_owned()),
             paid: applied.paid,
+            events_hash,
         });
     }
+}
+
+/// The hash a receipt commits to for `events`: each event's JSON encoding (the runtime's
+/// events are plain data, so the encoding is the same on every node), in emission order.
+pub fn events_hash(events: &[Event]) -> Hash {
+    let encoded: Vec<Vec<u8>> = events
+        .iter()
+        .map(|e| serde_json::to_vec(e).unwrap_or_default())
+        .collect();
+    Receipt::events_hash_of(encoded.iter().map(Vec::as_slice))
 }
 
 /// Executes a block's hooks, offences and transactions on `state`. Any invalid transaction is

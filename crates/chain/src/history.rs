@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Longest receipt error message kept on disk (longer ones are cut at a character boundary).
-const MAX_ERROR_BYTES: usize = 1024;
+const MAX_ERROR_BYTES: usize = crate::block::MAX_RECEIPT_ERROR_BYTES;
 
 /// How much of the history a node keeps in memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +82,7 @@ impl Write for Archived {
                 None => false.write(buf),
             }
             r.paid.write(buf);
+            r.events_hash.write(buf);
         }
     }
 }
@@ -100,6 +101,7 @@ impl EncodeSize for Archived {
                             .as_deref()
                             .map_or(0, |e| 4 + truncate(e, MAX_ERROR_BYTES).len())
                         + 16
+                        + 32
                 })
                 .sum::<usize>()
     }
@@ -135,11 +137,13 @@ impl Read for Archived {
                 None
             };
             let paid = u128::read_cfg(buf, &())?;
+            let events_hash = Hash::read_cfg(buf, &())?;
             receipts.push(Receipt {
                 tx_hash,
                 success,
                 error,
                 paid,
+                events_hash,
             });
         }
         Ok(Self { block, receipts })
@@ -348,6 +352,7 @@ mod tests {
                 success: i % 2 == 0,
                 error: (i % 2 == 1).then(|| "é".repeat(600)),
                 paid: 10 + i as u128,
+                events_hash: Hash::of(&[&[i as u8]]),
             })
             .collect();
         Finalized {
@@ -390,6 +395,7 @@ mod tests {
             success: true,
             error: None,
             paid: 0,
+            events_hash: Hash::default(),
         });
         let bytes = crust_primitives::codec::encode(&wrong);
         assert!(crust_primitives::codec::decode::<Archived>(&bytes).is_err());

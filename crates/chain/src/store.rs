@@ -341,6 +341,7 @@ mod tests {
             proposer: AccountId([9; 32]),
             state_root: Hash::default(),
             tx_root: Hash::default(),
+            receipts_root: Hash::default(),
             evidence_root: Hash::default(),
         }
     }

@@ -57,6 +57,7 @@ fn header(height: u64) -> Header {
         proposer: key("Dave").public(),
         state_root: Hash::default(),
         tx_root: Hash::default(),
+        receipts_root: Hash::default(),
         evidence_root: Hash::default(),
     }
 }

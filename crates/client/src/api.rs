@@ -162,6 +162,8 @@ pub struct BlockInfo {
     pub state_root: Hash,
     /// The root over its transactions.
     pub tx_root: Hash,
+    /// The root over its receipts ([`crust_light::Receipt::leaf`]).
+    pub receipts_root: Hash,
     /// Each transaction's hash, in order.
     pub transactions: Vec<Hash>,
     /// The root over its slashing evidence.
@@ -187,6 +189,7 @@ impl BlockInfo {
             proposer: self.proposer,
             state_root: self.state_root,
             tx_root: self.tx_root,
+            receipts_root: self.receipts_root,
             evidence_root: self.evidence_root,
         }
     }
@@ -655,6 +658,8 @@ pub struct HeadNotice {
     pub state_root: Hash,
     /// The root over its transactions.
     pub tx_root: Hash,
+    /// The root over its receipts.
+    pub receipts_root: Hash,
     /// The root over its evidence.
     pub evidence_root: Hash,
     /// How many transactions it holds.

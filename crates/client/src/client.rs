@@ -163,8 +163,9 @@ impl<T: Transport> Client<T> {
         self.request::<api::ChainHead>(api::NoParams {}).await
     }
 
-    /// Finalized block `height` with its transactions; its hash and transactions root are
-    /// recomputed, so a node cannot send transactions the header does not commit to.
+    /// Finalized block `height` with its transactions and receipts; its hash, transactions
+    /// root and receipts root are recomputed, so a node cannot send transactions or outcomes
+    /// the header does not commit to.
     pub async fn block(&self, height: u64) -> Result<CheckedBlock, ClientError> {
         let info = self
             .request::<api::ChainBlock>(api::BlockParams {
@@ -183,6 +184,13 @@ impl<T: Transport> Client<T> {
         }
         let bodies = info.bodies.unwrap_or_default();
         let receipts = info.receipts.unwrap_or_default();
+        // The receipts say which calls took effect: checked against the header, so a node
+        // cannot show a failed call (an unpaid order, say) as a successful one.
+        if Block::compute_receipts_root(&receipts) != header.receipts_root {
+            return Err(ClientError::Invalid(format!(
+                "block {height}: the receipts do not match the header"
+            )));
+        }
         let mut txs = Vec::with_capacity(bodies.len());
         for (i, body) in bodies.iter().enumerate() {
             let tx = Transaction::decode(&body.0)

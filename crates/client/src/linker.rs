@@ -88,6 +88,7 @@ mod tests {
                     proposer: Default::default(),
                     state_root: Hash([fork; 32]),
                     tx_root: Hash::default(),
+                    receipts_root: Hash::default(),
                     evidence_root: Hash::default(),
                 };
                 let hash = header.hash();

@@ -56,6 +56,9 @@ pub struct Header {
     pub state_root: Hash,
     /// Merkle root of the transaction hashes, in block order.
     pub tx_root: Hash,
+    /// Merkle root of the transactions' receipt leaves ([`Receipt::leaf`]), in block order:
+    /// what each transaction did, provable to a client that trusts only certified headers.
+    pub receipts_root: Hash,
     /// Merkle root of the evidence hashes, in block order.
     pub evidence_root: Hash,
 }
@@ -67,6 +70,7 @@ crust_primitives::impl_codec_struct!(Header {
     proposer,
     state_root,
     tx_root,
+    receipts_root,
     evidence_root
 });
 
@@ -105,6 +109,12 @@ impl Block {
         merkle_root(&hashes)
     }
 
+    /// The Merkle root of these receipts' leaves ([`Receipt::leaf`]).
+    pub fn compute_receipts_root(receipts: &[Receipt]) -> Hash {
+        let leaves: Vec<Hash> = receipts.iter().map(Receipt::leaf).collect();
+        merkle_root(&leaves)
+    }
+
     /// The Merkle root of these pieces of evidence's hashes.
     pub fn compute_evidence_root(evidence: &[Evidence]) -> Hash {
         let hashes: Vec<Hash> = evidence.iter().map(Evidence::hash).collect();
@@ -132,6 +142,7 @@ impl Block {
                 proposer: AccountId::default(),
                 state_root,
                 tx_root: merkle_root(&[]),
+                receipts_root: merkle_root(&[]),
                 evidence_root: merkle_root(&[]),
             },
             transactions: Vec::new(),
@@ -151,4 +162,130 @@ pub struct Receipt {
     pub error: Option<String>,
     /// What the signer paid.
     pub paid: u128,
+    /// SHA-256 over the events the transaction emitted ([`Receipt::events_hash_of`]).
+    #[serde(default)]
+    pub events_hash: Hash,
+}
+
+/// Longest error text a receipt keeps (longer ones are cut at a character boundary), so
+/// receipts stay small and every node commits to the same text.
+pub const MAX_RECEIPT_ERROR_BYTES: usize = 1024;
+
+impl Receipt {
+    /// The leaf this receipt adds to its block's receipts root: the transaction's hash,
+    /// whether it succeeded, what it paid, its error text and its events' hash.
+    pub fn leaf(&self) -> Hash {
+        let error = self.error.as_deref().unwrap_or("");
+        let has_error = [u8::from(self.error.is_some())];
+        Hash::of(&[
+            b"crust/receipt/v1",
+            &self.tx_hash.0,
+            &[u8::from(self.success)],
+            &self.paid.to_be_bytes(),
+            &has_error,
+            &(error.len() as u64).to_be_bytes(),
+            error.as_bytes(),
+            &self.events_hash.0,
+        ])
+    }
+
+    /// The hash a receipt commits to for its events, given their canonical encodings in
+    /// emission order (each length-prefixed; no events: the hash of nothing).
+    pub fn events_hash_of<'a>(encoded: impl IntoIterator<Item = &'a [u8]>) -> Hash {
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        for e in encoded {
+            let mut p = (e.len() as u64).to_be_bytes().to_vec();
+            p.extend_from_slice(e);
+            parts.push(p);
+        }
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        Hash::of(&refs)
+    }
+
+    /// `text` cut to at most [`MAX_RECEIPT_ERROR_BYTES`] at a character boundary.
+    pub fn clip_error(text: &str) -> &str {
+        if text.len() <= MAX_RECEIPT_ERROR_BYTES {
+            return text;
+        }
+        let mut end = MAX_RECEIPT_ERROR_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        &text[..end]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt() -> Receipt {
+        Receipt {
+            tx_hash: Hash([1; 32]),
+            success: false,
+            error: Some("balance too low".into()),
+            paid: 1_000,
+            events_hash: Receipt::events_hash_of([b"one".as_slice(), b"two".as_slice()]),
+        }
+    }
+
+    #[test]
+    fn a_receipt_leaf_commits_to_every_field() {
+        let base = receipt();
+        let leaf = base.leaf();
+        let variants = [
+            Receipt {
+                tx_hash: Hash([2; 32]),
+                ..base.clone()
+            },
+            Receipt {
+                success: true,
+                ..base.clone()
+            },
+            Receipt {
+                error: None,
+                ..base.clone()
+            },
+            Receipt {
+                error: Some(String::new()),
+                ..base.clone()
+            },
+            Receipt {
+                error: Some("balance too lo".into()),
+                ..base.clone()
+            },
+            Receipt {
+                paid: 1_001,
+                ..base.clone()
+            },
+            Receipt {
+                events_hash: Receipt::events_hash_of([]),
+                ..base.clone()
+            },
+        ];
+        for v in &variants {
+            assert_ne!(v.leaf(), leaf, "{v:?}");
+        }
+        // Events are framed: moving bytes between two events changes the hash.
+        assert_ne!(
+            Receipt::events_hash_of([b"ab".as_slice(), b"c".as_slice()]),
+            Receipt::events_hash_of([b"a".as_slice(), b"bc".as_slice()])
+        );
+        let root = Block::compute_receipts_root(&[base.clone(), variants[1].clone()]);
+        assert_ne!(
+            root,
+            Block::compute_receipts_root(&[variants[1].clone(), base])
+        );
+    }
+
+    #[test]
+    fn long_errors_are_clipped_at_a_character_boundary() {
+        let long = "é".repeat(600); // 1 200 bytes
+        let clipped = Receipt::clip_error(&long);
+        assert!(clipped.len() <= MAX_RECEIPT_ERROR_BYTES);
+        assert_eq!(clipped.len(), MAX_RECEIPT_ERROR_BYTES);
+        assert_eq!(Receipt::clip_error("short"), "short");
+        let odd = format!("x{}", "é".repeat(600));
+        assert_eq!(Receipt::clip_error(&odd).len(), MAX_RECEIPT_ERROR_BYTES - 1);
+    }
 }

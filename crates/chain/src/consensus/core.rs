@@ -236,6 +236,7 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             proposer,
             state_root: Hash::default(),
             tx_root: Hash::default(),
+            receipts_root: Hash::default(),
             evidence_root: Hash::default(),
         };
         let mut layer = Layer::new(self.store.committed(), below.clone());
@@ -262,6 +263,7 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             .await?;
         header.state_root = Store::<E>::speculative_root(&state);
         header.tx_root = Block::compute_tx_root(&built.included);
+        header.receipts_root = Block::compute_receipts_root(&built.outcome.receipts);
         header.evidence_root = Block::compute_evidence_root(&evidence);
         let block = Block {
             header,
@@ -396,14 +398,19 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             .map_err(ChainError::Evidence)?;
         // Transactions this node admitted had their signatures checked then.
         let admitted = |tx: &Transaction| self.mempool.contains(&tx.hash());
-        Ok(execute_block(
+        let outcome = execute_block(
             layer,
             &block.header,
             &offences,
             &block.transactions,
             &self.genesis_hash,
             &admitted,
-        )?)
+        )?;
+        // What the transactions did is committed to in the header, so clients can prove it.
+        if Block::compute_receipts_root(&outcome.receipts) != block.header.receipts_root {
+            return Err(ChainError::InvalidHeader("receipts root mismatch".into()));
+        }
+        Ok(outcome)
     }
 
     /// Commits a finalized block (the next after the last finalized one).

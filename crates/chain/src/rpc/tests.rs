@@ -390,3 +390,99 @@ fn old_blocks_are_read_from_disk_when_memory_keeps_only_the_newest() {
         assert_eq!(b["result"]["height"], 3, "{b}");
     });
 }
+
+/// Receipts are committed to in the header: a node that shows a failed call as a successful
+/// one, or hides receipts, is caught by the client's block check.
+#[test]
+fn a_node_that_alters_receipts_is_caught_by_the_receipts_root() {
+    use crust_client::{Client, Transport};
+    use crust_runtime::Call;
+    use crust_runtime::balances::BalancesCall;
+
+    /// Serves `chain_block` through `tamper`, everything else as the node answers.
+    struct Lying<S: commonware_storage::Context + commonware_runtime::Spawner> {
+        core: SharedCore<S>,
+        tamper: fn(&mut Value),
+    }
+    impl<S: commonware_storage::Context + commonware_runtime::Spawner> Transport for Lying<S> {
+        async fn post(&self, body: String) -> Result<String, String> {
+            let (id, method, params) =
+                wire::parse_request(body.as_bytes()).map_err(|e| e.to_string())?;
+            let mut answer = dispatch(&self.core, &method, &params, &id).await;
+            if method == "chain_block" {
+                (self.tamper)(&mut answer["result"]);
+            }
+            Ok(answer.to_string())
+        }
+        async fn sleep(&self, _: std::time::Duration) {}
+    }
+
+    deterministic::Runner::default().start(|ctx| async move {
+        let spec = crate::spec::ChainSpec::builtin("local").unwrap();
+        let (core, genesis) = crate::service::open_chain(ctx.child("store"), &spec, "lying")
+            .await
+            .unwrap();
+        let alice = crust_primitives::Keypair::from_suri("//Alice").unwrap();
+        let honest = Client::new(Lying {
+            core: core.clone(),
+            tamper: |_| {},
+        });
+        // One transfer that fails (more than Alice has) and pays its fee all the same.
+        let (_, hashes) = honest
+            .submit_calls(
+                &alice,
+                vec![Call::Balances(BalancesCall::Transfer {
+                    dest: crust_primitives::Keypair::from_suri("//Bob")
+                        .unwrap()
+                        .public(),
+                    amount: u128::MAX / 2,
+                })],
+                None,
+            )
+            .await
+            .unwrap();
+        {
+            let mut c = core.lock().await;
+            let block = c
+                .propose(
+                    &genesis.header,
+                    genesis.header.timestamp_ms + 250,
+                    alice.public(),
+                )
+                .await
+                .unwrap();
+            assert_ne!(
+                block.header.receipts_root,
+                crust_light::hash::merkle_root(&[])
+            );
+            c.finalize(&block).await.unwrap();
+        }
+        let block = honest.block(1).await.unwrap();
+        assert_eq!(block.txs.len(), 1);
+        assert!(!block.txs[0].1, "the honest node shows the call failed");
+        assert_eq!(block.txs[0].0.hash(), hashes[0]);
+
+        let flipped = Client::new(Lying {
+            core: core.clone(),
+            tamper: |b| {
+                b["receipts"][0]["success"] = Value::Bool(true);
+                b["receipts"][0]["error"] = Value::Null;
+            },
+        });
+        let err = flipped.block(1).await.unwrap_err().to_string();
+        assert!(err.contains("receipts do not match the header"), "{err}");
+        let hidden = Client::new(Lying {
+            core: core.clone(),
+            tamper: |b| b["receipts"] = Value::Array(Vec::new()),
+        });
+        let err = hidden.block(1).await.unwrap_err().to_string();
+        assert!(err.contains("receipts do not match the header"), "{err}");
+        // A header with another receipts root no longer hashes to the block's hash.
+        let forged = Client::new(Lying {
+            core,
+            tamper: |b| b["receipts_root"] = Value::String(format!("0x{}", "00".repeat(32))),
+        });
+        let err = forged.block(1).await.unwrap_err().to_string();
+        assert!(err.contains("does not hash to"), "{err}");
+    });
+}
