@@ -43,6 +43,49 @@ pub enum NodeError {
     /// The memory budget cannot hold this node.
     #[error(transparent)]
     Memory(#[from] crate::memory::MemoryError),
+    /// The data directory was written by a build whose on-disk format this one cannot read.
+    #[error(
+        "{dir}: written in on-disk format {found}, this build reads format {DATA_FORMAT} ({why}); start from an empty directory (for the devnet: crust devnet --fresh)"
+    )]
+    Format {
+        /// The directory.
+        dir: String,
+        /// Its format (0: from before formats were recorded).
+        found: u32,
+        /// What changed.
+        why: &'static str,
+    },
+    /// The data directory cannot be read or written.
+    #[error("{0}")]
+    DataDir(String),
+}
+
+/// The on-disk format of a node's data directory, recorded in its `format` file and raised
+/// when a change makes older data unreadable. 2: block headers commit to a receipts root and
+/// archived receipts carry their events' hash.
+pub const DATA_FORMAT: u32 = 2;
+
+/// Refuses a data directory another format wrote, with a clear message instead of a decoding
+/// error deep in the block archive; records the format in a new (or empty) directory.
+pub fn check_data_format(dir: &std::path::Path) -> Result<(), NodeError> {
+    let io = |e: std::io::Error| NodeError::DataDir(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let file = dir.join("format");
+    let found = match std::fs::read_to_string(&file) {
+        Ok(text) => text.trim().parse::<u32>().unwrap_or(0),
+        Err(_) => {
+            let empty = std::fs::read_dir(dir).map_err(io)?.next().is_none();
+            if empty { DATA_FORMAT } else { 0 }
+        }
+    };
+    if found != DATA_FORMAT {
+        return Err(NodeError::Format {
+            dir: dir.display().to_string(),
+            found,
+            why: "block headers now commit to a receipts root",
+        });
+    }
+    std::fs::write(&file, format!("{DATA_FORMAT}\n")).map_err(io)
 }
 
 /// Limits for building blocks from a chain spec.
@@ -132,6 +175,7 @@ pub struct NodeConfig {
 
 /// Runs a node until the process is stopped.
 pub fn run(config: NodeConfig) -> Result<(), NodeError> {
+    check_data_format(&config.data_dir)?;
     let runtime = commonware_runtime::tokio::Config::new()
         .with_worker_threads(2)
         .with_storage_directory(config.data_dir.clone());

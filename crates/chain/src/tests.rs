@@ -369,3 +369,41 @@ fn block_codec_round_trips_and_hash_commits_to_the_header() {
     assert_ne!(other.hash(), block.hash());
     assert_eq!(Block::genesis(Hash::default(), 0).header.height, 0);
 }
+
+/// A data directory from another on-disk format is refused with a message that says what to
+/// do; a new directory gets the current format recorded, and is accepted again after.
+#[test]
+fn data_directories_of_another_format_are_refused_clearly() {
+    use crate::service::{DATA_FORMAT, NodeError, check_data_format};
+    let root = std::env::temp_dir().join(format!("crust-format-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let fresh = root.join("fresh");
+    check_data_format(&fresh).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(fresh.join("format"))
+            .unwrap()
+            .trim(),
+        DATA_FORMAT.to_string()
+    );
+    check_data_format(&fresh).unwrap();
+    // Written before formats were recorded: partitions but no format file.
+    let old = root.join("old");
+    std::fs::create_dir_all(old.join("node-blocks-metadata")).unwrap();
+    let err = check_data_format(&old).unwrap_err();
+    assert!(matches!(err, NodeError::Format { found: 0, .. }));
+    let text = err.to_string();
+    assert!(
+        text.contains("--fresh") && text.contains("receipts root"),
+        "{text}"
+    );
+    assert!(
+        !old.join("format").exists(),
+        "an old directory is left as it was"
+    );
+    std::fs::write(fresh.join("format"), "1\n").unwrap();
+    assert!(matches!(
+        check_data_format(&fresh),
+        Err(NodeError::Format { found: 1, .. })
+    ));
+    std::fs::remove_dir_all(&root).unwrap();
+}

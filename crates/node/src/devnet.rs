@@ -315,6 +315,10 @@ fn start_and_watch(
     let mut rpcs = Vec::new();
     for i in 0..v {
         let rpc = format!("127.0.0.1:{}", port(args.rpc_port, i)?);
+        // A devnet made by a build with another on-disk format is refused here, before any
+        // process starts, with what to do.
+        crust_chain::service::check_data_format(&dir.join(format!("validator-{i}")))
+            .map_err(|e| e.to_string())?;
         let mut a = vec![
             "node".to_owned(),
             "--chain".into(),
