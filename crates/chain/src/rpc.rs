@@ -220,7 +220,12 @@ where
 }
 
 /// Answers one request as a JSON-RPC reply envelope.
-async fn dispatch<S>(core: &SharedCore<S>, method: &str, params: &Value, id: &Value) -> Value
+pub(crate) async fn dispatch<S>(
+    core: &SharedCore<S>,
+    method: &str,
+    params: &Value,
+    id: &Value,
+) -> Value
 where
     S: commonware_storage::Context + commonware_runtime::Spawner,
 {
@@ -574,19 +579,30 @@ where
         Some(h) => finalized(core, h).await?,
         None => None,
     };
-    let receipt = block.and_then(|b| {
-        b.outcome
-            .receipts
-            .iter()
-            .find(|r| r.tx_hash == hash)
-            .cloned()
+    let found = block.and_then(|b| {
+        let receipts = &b.outcome.receipts;
+        let index = receipts.iter().position(|r| r.tx_hash == hash)?;
+        let proof = p.prove.then(|| {
+            let leaves: Vec<Hash> = receipts
+                .iter()
+                .map(crust_light::block::Receipt::leaf)
+                .collect();
+            api::ReceiptProof {
+                events_hash: receipts[index].events_hash,
+                index: index as u64,
+                count: receipts.len() as u64,
+                path: crust_light::hash::merkle_path(&leaves, index).unwrap_or_default(),
+            }
+        });
+        Some((receipts[index].clone(), proof))
     });
-    Ok(match (height, receipt) {
-        (Some(height), Some(r)) => api::TxStatus::Finalized {
+    Ok(match (height, found) {
+        (Some(height), Some((r, proof))) => api::TxStatus::Finalized {
             height,
             success: r.success,
             error: r.error,
             paid: r.paid,
+            proof,
         },
         _ if pending => api::TxStatus::Pending,
         _ => api::TxStatus::Unknown,

@@ -162,7 +162,7 @@ pub struct BlockInfo {
     pub state_root: Hash,
     /// The root over its transactions.
     pub tx_root: Hash,
-    /// The root over its receipts ([`crust_light::Receipt::leaf`]).
+    /// The root over its receipts ([`crust_light::block::Receipt::leaf`]).
     pub receipts_root: Hash,
     /// Each transaction's hash, in order.
     pub transactions: Vec<Hash>,
@@ -247,6 +247,9 @@ method!(
 pub struct TxHashParams {
     /// The transaction hash.
     pub hash: Hash,
+    /// Also send the receipt's Merkle path to the block's receipts root.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prove: bool,
 }
 
 /// Where a transaction is, as far as the node knows.
@@ -266,10 +269,59 @@ pub enum TxStatus {
         /// The fee paid.
         #[serde(with = "amount")]
         paid: Balance,
+        /// With `prove`: what proves these fields under the block's receipts root.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proof: Option<ReceiptProof>,
     },
     /// Never seen, dropped, or finalized before the transactions the node indexes.
     Unknown,
 }
+
+/// What proves a finalized transaction's status: with the status's `success`, `error` and
+/// `paid` and the transaction's hash, the rest of its receipt and the receipt's Merkle path to
+/// the receipts root of the block that holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptProof {
+    /// The hash of the events the transaction emitted.
+    pub events_hash: Hash,
+    /// The receipt's position among the block's receipts.
+    pub index: u64,
+    /// How many receipts the block has.
+    pub count: u64,
+    /// Sibling hashes up to the root ([`crust_light::hash::merkle_path`]).
+    pub path: Vec<Hash>,
+}
+
+impl ReceiptProof {
+    /// The receipt that a status of `tx` with these fields stands for.
+    pub fn receipt(
+        &self,
+        tx: &Hash,
+        success: bool,
+        error: Option<String>,
+        paid: Balance,
+    ) -> crust_light::block::Receipt {
+        crust_light::block::Receipt {
+            tx_hash: *tx,
+            success,
+            error,
+            paid,
+            events_hash: self.events_hash,
+        }
+    }
+
+    /// Whether `receipt` is under `receipts_root` by this proof.
+    pub fn verify(&self, receipt: &crust_light::block::Receipt, receipts_root: &Hash) -> bool {
+        crust_light::hash::verify_merkle_path(
+            receipts_root,
+            &receipt.leaf(),
+            self.index,
+            self.count,
+            &self.path,
+        )
+    }
+}
+
 method!(
     /// Where a transaction is.
     AuthorTxStatus, "author_txStatus", TxHashParams => TxStatus

@@ -9,8 +9,8 @@ use crust_light::{Block, Hash, Header};
 use crust_primitives::codec::{self, Decode};
 use crust_primitives::{AccountId, Keypair};
 use crust_runtime::Call;
-use std::cell::Cell;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How requests reach a node: HTTP in the CLI and the storage worker, `fetch` in a browser.
@@ -98,8 +98,8 @@ const ATTEMPTS: usize = 3;
 /// A chain client.
 pub struct Client<T> {
     transport: T,
-    next_id: Cell<u64>,
-    notes: Box<dyn Fn(&str) + Send>,
+    next_id: AtomicU64,
+    notes: Box<dyn Fn(&str) + Send + Sync>,
 }
 
 impl<T: Transport> Client<T> {
@@ -107,14 +107,14 @@ impl<T: Transport> Client<T> {
     pub fn new(transport: T) -> Self {
         Self {
             transport,
-            next_id: Cell::new(1),
+            next_id: AtomicU64::new(1),
             notes: Box::new(|_| {}),
         }
     }
 
     /// Where notes for people go (a retried nonce, a committee taken on trust); dropped unless
     /// set.
-    pub fn with_notes(mut self, notes: impl Fn(&str) + Send + 'static) -> Self {
+    pub fn with_notes(mut self, notes: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.notes = Box::new(notes);
         self
     }
@@ -129,8 +129,7 @@ impl<T: Transport> Client<T> {
             method: M::NAME,
             message: e.to_string(),
         })?;
-        let id = self.next_id.get();
-        self.next_id.set(id.wrapping_add(1));
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = wire::request(id, M::NAME, &params).to_string();
         let reply = self
             .transport
@@ -294,7 +293,10 @@ impl<T: Transport> Client<T> {
         let mut unknown = 0;
         for _ in 0..polls.max(1) {
             let status = self
-                .request::<api::AuthorTxStatus>(api::TxHashParams { hash: *hash })
+                .request::<api::AuthorTxStatus>(api::TxHashParams {
+                    hash: *hash,
+                    prove: false,
+                })
                 .await?;
             match status {
                 api::TxStatus::Finalized {

@@ -6,7 +6,7 @@
 //! allows taking it on the node's word ([`Trust::allow_unproven`]).
 
 use crate::api;
-use crate::client::{Client, ClientError, Transport};
+use crate::client::{Client, ClientError, Outcome, Transport};
 use crust_light::Hash;
 use crust_primitives::AccountId;
 use std::collections::BTreeMap;
@@ -65,7 +65,83 @@ impl Trust {
     }
 }
 
+/// How far below a certified block a proven outcome's block may be (headers walked back).
+pub const MAX_LINK_BACK: u64 = 256;
+
 impl<T: Transport> Client<T> {
+    /// What became of transaction `tx`, proven: its receipt's Merkle path to the receipts root
+    /// of the block that holds it, that block linked by parent hashes to a block whose
+    /// finality certificate checks out against `trust`. The node is trusted for nothing;
+    /// `Ok(None)` means it says the transaction is not finalized (yet).
+    pub async fn proven_outcome(
+        &self,
+        trust: &mut Trust,
+        tx: &Hash,
+    ) -> Result<Option<Outcome>, ClientError> {
+        let status = self
+            .request::<api::AuthorTxStatus>(api::TxHashParams {
+                hash: *tx,
+                prove: true,
+            })
+            .await?;
+        let api::TxStatus::Finalized {
+            height,
+            success,
+            error,
+            paid,
+            proof,
+        } = status
+        else {
+            return Ok(None);
+        };
+        let proof = proof.ok_or_else(|| {
+            ClientError::Invalid(format!("the node sent no receipt proof for {tx}"))
+        })?;
+        let receipt = proof.receipt(tx, success, error, paid);
+        let certified = self.certified(trust, height).await?;
+        if certified.height.saturating_sub(height) > MAX_LINK_BACK {
+            return Err(ClientError::Invalid(format!(
+                "the first certified block above {height} is {}, more than {MAX_LINK_BACK} blocks up",
+                certified.height
+            )));
+        }
+        // Walk the headers down from the certified block to the transaction's block.
+        let mut expect = certified.hash;
+        let mut holder = None;
+        for h in (height..=certified.height).rev() {
+            let header = self
+                .request::<api::ChainBlock>(api::BlockParams {
+                    height: h,
+                    bodies: Some(false),
+                    receipts: Some(false),
+                })
+                .await?
+                .header();
+            if header.hash() != expect || header.height != h {
+                return Err(ClientError::Invalid(format!(
+                    "block {h} does not link to the certified block {}",
+                    certified.height
+                )));
+            }
+            expect = header.parent;
+            holder = Some(header);
+        }
+        let receipts_root = holder.map(|h| h.receipts_root).unwrap_or_default();
+        if !proof.verify(&receipt, &receipts_root) {
+            return Err(ClientError::Invalid(format!(
+                "the receipt of {tx} is not under block {height}'s receipts root"
+            )));
+        }
+        Ok(Some(if receipt.success {
+            Outcome::Succeeded(height)
+        } else {
+            Outcome::Failed(
+                height,
+                receipt.error.unwrap_or_else(|| "unknown error".into()),
+            )
+        }))
+    }
+
     /// The first block at or above `height` with a finalization certificate, checked against
     /// the signing era's committee in `trust`.
     pub async fn certified(

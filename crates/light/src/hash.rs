@@ -101,9 +101,105 @@ pub fn merkle_root(leaves: &[Hash]) -> Hash {
     level[0]
 }
 
+/// The sibling hashes from leaf `index` up to the root of `leaves` in [`merkle_root`]'s tree
+/// (a promoted odd node has no sibling at its level); `None` when `index` is out of range.
+pub fn merkle_path(leaves: &[Hash], index: usize) -> Option<Vec<Hash>> {
+    if index >= leaves.len() {
+        return None;
+    }
+    let mut level: Vec<Hash> = leaves.iter().map(|l| Hash::of(&[&[0u8], &l.0])).collect();
+    let mut at = index;
+    let mut path = Vec::new();
+    while level.len() > 1 {
+        let sibling = at ^ 1;
+        if let Some(s) = level.get(sibling) {
+            path.push(*s);
+        }
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [a, b] => Hash::of(&[&[1u8], &a.0, &b.0]),
+                [a] => *a,
+                _ => Hash::default(),
+            })
+            .collect();
+        at /= 2;
+    }
+    Some(path)
+}
+
+/// Whether `leaf`, at `index` of `count` leaves, is under `root` by `path` ([`merkle_path`]).
+/// The root does not bind `count` on its own (a promoted node hashes like a pair one level up),
+/// so a leaf must name what it stands for itself, as a receipt names its transaction.
+pub fn verify_merkle_path(root: &Hash, leaf: &Hash, index: u64, count: u64, path: &[Hash]) -> bool {
+    if index >= count || path.len() > 64 {
+        return false;
+    }
+    let mut node = Hash::of(&[&[0u8], &leaf.0]);
+    let (mut at, mut width) = (index, count);
+    let mut siblings = path.iter();
+    while width > 1 {
+        let promoted = at == width - 1 && width % 2 == 1;
+        if !promoted {
+            let Some(s) = siblings.next() else {
+                return false;
+            };
+            node = if at % 2 == 0 {
+                Hash::of(&[&[1u8], &node.0, &s.0])
+            } else {
+                Hash::of(&[&[1u8], &s.0, &node.0])
+            };
+        }
+        at /= 2;
+        width = width.div_ceil(2);
+    }
+    siblings.next().is_none() && node == *root
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_leaf_has_a_path_to_the_root_and_nothing_else_does() {
+        for n in 1..=17usize {
+            let leaves: Vec<Hash> = (0..n)
+                .map(|i| Hash::of(&[&(i as u64).to_be_bytes()]))
+                .collect();
+            let root = merkle_root(&leaves);
+            for (i, leaf) in leaves.iter().enumerate() {
+                let path = merkle_path(&leaves, i).unwrap();
+                assert!(
+                    verify_merkle_path(&root, leaf, i as u64, n as u64, &path),
+                    "{n} {i}"
+                );
+                // Another leaf, index, count or a cut path fails.
+                let other = Hash::of(&[b"other"]);
+                assert!(!verify_merkle_path(
+                    &root, &other, i as u64, n as u64, &path
+                ));
+                if n > 1 {
+                    let j = (i + 1) % n;
+                    assert!(!verify_merkle_path(&root, leaf, j as u64, n as u64, &path));
+                    assert!(!verify_merkle_path(
+                        &root,
+                        leaf,
+                        i as u64,
+                        n as u64,
+                        &path[1..]
+                    ));
+                }
+            }
+            assert!(merkle_path(&leaves, n).is_none());
+            assert!(!verify_merkle_path(
+                &root,
+                &leaves[0],
+                n as u64,
+                n as u64,
+                &[]
+            ));
+        }
+    }
 
     #[test]
     fn merkle_root_depends_on_order_and_every_leaf() {

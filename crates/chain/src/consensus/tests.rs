@@ -1243,3 +1243,87 @@ fn transactions_submitted_to_one_validator_are_included_by_every_leader() {
         })
     });
 }
+
+/// A client that trusts no node proves what became of a transaction: the receipt's path to
+/// the receipts root of its block, that block linked by parent hashes to a block whose
+/// finality certificate checks out. A node that shows the call as failed, or sends a header
+/// other than the finalized one, is caught.
+#[test]
+fn a_transactions_outcome_is_proven_against_a_certified_header() {
+    use crust_client::{Client, ClientError, Outcome, Transport, Trust};
+    use serde_json::Value;
+
+    /// The node's own RPC answers, in process, passed through `tamper`.
+    struct InCore {
+        core: SharedCore<deterministic::Context>,
+        tamper: fn(&str, &mut Value),
+    }
+    impl Transport for InCore {
+        async fn post(&self, body: String) -> Result<String, String> {
+            let (id, method, params) =
+                crust_client::wire::parse_request(body.as_bytes()).map_err(|e| e.to_string())?;
+            let mut answer = crate::rpc::dispatch(&self.core, &method, &params, &id).await;
+            (self.tamper)(&method, &mut answer);
+            Ok(answer.to_string())
+        }
+        async fn sleep(&self, _: Duration) {}
+    }
+
+    run(2, |ctx, _oracle, cores, _handles| {
+        Box::pin(async move {
+            wait_until(&ctx, &cores, Duration::from_secs(60), "height 15", |t| {
+                t.iter().all(|h| *h >= 15)
+            })
+            .await;
+            let node = cores.lock().unwrap()[1].clone().unwrap();
+            let (height, tx) = {
+                let c = node.lock().await;
+                (1..=c.last_finalized.0)
+                    .find_map(|h| {
+                        let f = c.finalized(h)?;
+                        f.block.transactions.first().map(|t| (h, t.hash()))
+                    })
+                    .unwrap()
+            };
+            let client = |tamper| {
+                Client::new(InCore {
+                    core: node.clone(),
+                    tamper,
+                })
+            };
+            let mut trust = Trust::default();
+            let honest = client(|_, _| {}).proven_outcome(&mut trust, &tx).await;
+            assert_eq!(honest.unwrap(), Some(Outcome::Succeeded(height)));
+
+            let failed = client(|method, v| {
+                if method == "author_txStatus" {
+                    v["result"]["success"] = Value::Bool(false);
+                    v["result"]["error"] = Value::String("no".into());
+                }
+            })
+            .proven_outcome(&mut trust, &tx)
+            .await;
+            assert!(
+                matches!(&failed, Err(ClientError::Invalid(e)) if e.contains("not under block")),
+                "{failed:?}"
+            );
+
+            let other_header = client(|method, v| {
+                if method == "chain_block" {
+                    v["result"]["receipts_root"] = Value::String(format!("0x{}", "11".repeat(32)));
+                }
+            })
+            .proven_outcome(&mut trust, &tx)
+            .await;
+            assert!(
+                matches!(&other_header, Err(ClientError::Invalid(e)) if e.contains("does not link")),
+                "{other_header:?}"
+            );
+            // Never finalized: nothing to prove.
+            let unknown = client(|_, _| {})
+                .proven_outcome(&mut trust, &Hash([7; 32]))
+                .await;
+            assert_eq!(unknown.unwrap(), None);
+        })
+    });
+}

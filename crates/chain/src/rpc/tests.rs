@@ -192,7 +192,10 @@ fn the_contract_client_decodes_every_answer_of_the_server() {
             .unwrap();
         assert_eq!(nonce, 0);
         let pending = client
-            .request::<api::AuthorTxStatus>(api::TxHashParams { hash: hashes[0] })
+            .request::<api::AuthorTxStatus>(api::TxHashParams {
+                hash: hashes[0],
+                prove: false,
+            })
             .await
             .unwrap();
         assert_eq!(pending, api::TxStatus::Pending);
