@@ -15,6 +15,10 @@ It also prints the growth over the last third of the run (the plateau test: a ca
 still filling grows there, a leak grows there as fast as before), and with SOAK_SERIES=path
 writes the per-minute RSS of every process to that CSV file.
 
+Each minute it also reads validator-0's `system_memory` (how full its recent-block cache,
+transaction index and mempool are against their limits), so growth in a validator's resident
+memory can be told from caches filling toward their budget.
+
 SOAK_PUT_EVERY_MIN changes how often a file is put (default 5 minutes; 0: no puts). A rate of
 0 sends no transfers, so `SOAK_PUT_EVERY_MIN=0 python3 benches/soak.py 30 0` measures an idle
 devnet. At the end it prints each node's data directory size (disk that follows the work too).
@@ -134,9 +138,13 @@ def main():
             t.start()
         start = time.time()
         end = start + DURATION_MIN * 60
+        caches = []  # (minute, system_memory of validator-0)
         while time.time() < end:
             time.sleep(min(60, max(0, end - time.time())))
             height = rpc(RPCS[0], "chain_head")["result"]["height"]
+            m = rpc(RPCS[0], "system_memory").get("result")
+            if m:
+                caches.append(((time.time() - start) / 60, m))
             print(f"{(time.time() - start) / 60:5.1f} min  head #{height}  {counts}", flush=True)
             if devnet.poll() is not None:
                 sys.exit("the devnet stopped")
@@ -168,6 +176,11 @@ def main():
                     f.write(f"{t:.0f}," + ",".join(str(row[n]) for n in pids) + "\n")
             print(f"per-minute RSS written to {out}")
         print(f"load: {counts}")
+        if caches:
+            print("validator-0's caches (system_memory): minute, recent blocks (count, MB of MB), tx index (entries of max), mempool MB")
+            for minute, m in caches[:: max(1, len(caches) // 8)] + [caches[-1]]:
+                print(f"  {minute:5.1f}  {m['recent_blocks']:7d} {m['recent_block_bytes'] / 1e6:6.1f} of {m['recent_block_max_bytes'] / 1e6:5.1f}"
+                      f"   {m['indexed_txs']:8d} of {m['indexed_txs_max']:8d}   {m['mempool_bytes'] / 1e6:5.1f}")
         print("data directory size (MB):")
         for n in sorted(os.listdir(data)):
             d = os.path.join(data, n)

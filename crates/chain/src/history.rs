@@ -332,6 +332,11 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> History<E> {
         (self.recent.len(), self.recent_bytes)
     }
 
+    /// Transactions in the hash index.
+    pub fn indexed(&self) -> usize {
+        self.included_order.len()
+    }
+
     /// The height of the block that included transaction `hash`, if it is among the most
     /// recent `indexed_txs` transactions.
     pub fn height_of(&self, hash: &Hash) -> Option<u64> {

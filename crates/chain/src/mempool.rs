@@ -163,6 +163,11 @@ impl Mempool {
         self.bytes
     }
 
+    /// The limits in force.
+    pub fn config(&self) -> &MempoolConfig {
+        &self.config
+    }
+
     /// Whether `hash` is queued.
     pub fn contains(&self, hash: &Hash) -> bool {
         self.entries.contains_key(hash)

@@ -269,6 +269,25 @@ where
             })
             .await
         }
+        SystemMemory::NAME => {
+            run::<SystemMemory, _>(params, async |_| {
+                let c = core.lock().await;
+                let (blocks, bytes) = c.history().cache_usage();
+                let history = c.history().config();
+                let n = |v: usize| v as u64;
+                Ok(MemoryInfo {
+                    mempool_txs: n(c.mempool.len()),
+                    mempool_bytes: n(c.mempool.bytes()),
+                    mempool_max_bytes: n(c.mempool.config().max_bytes),
+                    recent_blocks: n(blocks),
+                    recent_block_bytes: n(bytes),
+                    recent_block_max_bytes: n(history.cache_bytes),
+                    indexed_txs: n(c.history().indexed()),
+                    indexed_txs_max: n(history.indexed_txs),
+                })
+            })
+            .await
+        }
         ChainFinality::NAME => {
             run::<ChainFinality, _>(params, async |p| finality(core, p).await).await
         }

@@ -104,6 +104,32 @@ method!(
     SystemChain, "system_chain", NoParams => ChainInfo
 );
 
+/// How full the node's load-following caches and pools are, against their limits (set by its
+/// `--memory` budget), so growth in resident memory can be told from caches filling.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryInfo {
+    /// Transactions in the mempool.
+    pub mempool_txs: u64,
+    /// Their encoded bytes.
+    pub mempool_bytes: u64,
+    /// The most the mempool holds.
+    pub mempool_max_bytes: u64,
+    /// Finalized blocks kept in memory.
+    pub recent_blocks: u64,
+    /// Their approximate bytes.
+    pub recent_block_bytes: u64,
+    /// The most those may take.
+    pub recent_block_max_bytes: u64,
+    /// Transactions in the hash index (`author_txStatus`).
+    pub indexed_txs: u64,
+    /// The most it holds.
+    pub indexed_txs_max: u64,
+}
+method!(
+    /// How full the node's caches and pools are.
+    SystemMemory, "system_memory", NoParams => MemoryInfo
+);
+
 /// A height.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AtHeight {

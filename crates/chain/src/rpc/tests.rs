@@ -219,6 +219,16 @@ fn the_contract_client_decodes_every_answer_of_the_server() {
         assert_eq!(outcome, Outcome::Succeeded(1));
         let after = client.account(&bob).await.unwrap();
         assert_eq!(after.free, before.free + crust_primitives::CRU);
+        let memory = client
+            .request::<api::SystemMemory>(api::NoParams {})
+            .await
+            .unwrap();
+        assert_eq!((memory.mempool_txs, memory.mempool_bytes), (0, 0));
+        assert!(memory.mempool_max_bytes > 0 && memory.recent_block_max_bytes > 0);
+        assert_eq!(memory.recent_blocks, 1, "block 1 is kept in memory");
+        assert!(memory.recent_block_bytes > 0);
+        assert_eq!(memory.indexed_txs, 1);
+        assert!(memory.indexed_txs_max >= 1024);
         let block = client.block(1).await.unwrap();
         assert_eq!(block.header.parent, genesis.hash());
         assert_eq!(block.txs.len(), 1);
