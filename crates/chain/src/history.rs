@@ -36,25 +36,57 @@ pub struct HistoryConfig {
 }
 
 impl Default for HistoryConfig {
-    /// 32 MiB of recent blocks (128 blocks at saturation, every block of a quiet hour) and the
-    /// last 262 144 transactions (~1 minute at 4 000/s, ~20 MiB).
+    /// 32 MiB of recent blocks (~45 blocks of 500 transfers, every block of a quiet hour) and
+    /// the last 229 376 transactions (~1 minute at 4 000/s, 28 MiB).
     fn default() -> Self {
         Self {
             cache_bytes: 32 << 20,
-            indexed_txs: 1 << 18,
+            indexed_txs: Self::index_for_bytes(32 << 20),
         }
     }
 }
 
 impl HistoryConfig {
-    /// Approximate bytes the transaction index takes when full (hash, height, map overhead).
+    /// Bytes the transaction index takes: its hash table and arrival queue are allocated once,
+    /// at open, and never grow while the node runs. The table gets room for twice the entries:
+    /// entries come and go all the time, and a table more than half full that runs out of free
+    /// slots to removals' tombstones doubles itself instead of cleaning up in place.
     pub fn index_bytes(&self) -> usize {
-        self.indexed_txs.saturating_mul(INDEX_ENTRY_BYTES)
+        let n = self.indexed_txs;
+        if n == 0 {
+            return 0;
+        }
+        index_slots(n).saturating_mul(INDEX_SLOT_BYTES)
+            + 16
+            + n.saturating_mul(std::mem::size_of::<Hash>())
+    }
+
+    /// The most transactions an index of at most `bytes` can hold, using its table fully.
+    pub fn index_for_bytes(bytes: usize) -> usize {
+        // Slots a power of two, 7/16 of them used: ~126 bytes an entry.
+        let per_slot = INDEX_SLOT_BYTES + std::mem::size_of::<Hash>() * 7 / 16;
+        let slots = bytes.saturating_sub(16) / per_slot;
+        if slots < 16 {
+            return 0;
+        }
+        let slots = 1usize << (usize::BITS - 1 - slots.leading_zeros());
+        slots / 16 * 7
     }
 }
 
-/// Approximate memory of one transaction-index entry.
-pub const INDEX_ENTRY_BYTES: usize = 80;
+/// Bytes of one slot of the index's hash table: a hash, a height and a control byte.
+const INDEX_SLOT_BYTES: usize = std::mem::size_of::<(Hash, u64)>() + 1;
+
+/// Slots of the index's hash table for `n` entries: room for `2n`, as the standard library's
+/// table rounds it (a power of two, 7/8 of them usable).
+fn index_slots(n: usize) -> usize {
+    let room = n.saturating_mul(2);
+    if room < 8 {
+        (room + 1).next_power_of_two()
+    } else {
+        (room.saturating_mul(8) / 7).next_power_of_two()
+    }
+}
 
 /// A finalized block as the archive stores it: the block and its receipts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,9 +193,48 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Approximate memory a finalized block takes in the cache.
-fn approx_bytes(f: &Finalized) -> usize {
-    f.block.encode_size() + f.outcome.receipts.len() * 96 + f.outcome.events.len() * 160 + 256
+/// Bytes a cached block holds beyond its parts: the `Arc` (two counts and the allocator's
+/// header) and its entry in the cache's B-tree map (nodes about half full).
+const CACHE_ENTRY_OVERHEAD: usize = 96;
+
+/// Bytes a finalized block takes while cached: each part at its in-memory size plus what it
+/// owns on the heap ([`crate::sizes`]). Counting encoded sizes instead under-counted the cache
+/// ~3×, so its budget held three times what it said.
+pub fn cached_bytes(f: &Finalized) -> usize {
+    use crust_runtime::{Event, system::SystemEvent};
+    use std::mem::size_of;
+    let block = &f.block;
+    let txs: usize = block
+        .transactions
+        .iter()
+        .map(|t| crate::sizes::tx_heap_bytes(t.encode_size()))
+        .sum();
+    let evidence: usize = block.evidence.iter().map(|e| e.proof.capacity()).sum();
+    let errors: usize = f
+        .outcome
+        .receipts
+        .iter()
+        .filter_map(|r| r.error.as_ref().map(String::capacity))
+        .sum();
+    let event_heap: usize = f
+        .outcome
+        .events
+        .iter()
+        .map(|(_, e)| match e {
+            Event::System(SystemEvent::ExtrinsicFailed { error, .. }) => error.capacity(),
+            _ => 0,
+        })
+        .sum();
+    size_of::<Finalized>()
+        + CACHE_ENTRY_OVERHEAD
+        + block.transactions.capacity() * size_of::<crate::tx::Transaction>()
+        + txs
+        + block.evidence.capacity() * size_of::<crate::block::Evidence>()
+        + evidence
+        + f.outcome.receipts.capacity() * size_of::<Receipt>()
+        + errors
+        + f.outcome.events.capacity() * size_of::<(Option<u32>, crust_runtime::Event)>()
+        + event_heap
 }
 
 type BlockArchive<E> = immutable::Archive<E, Digest, Archived>;
@@ -247,8 +318,8 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> History<E> {
             config,
             recent: BTreeMap::new(),
             recent_bytes: 0,
-            included: HashMap::new(),
-            included_order: VecDeque::new(),
+            included: HashMap::with_capacity(config.indexed_txs.saturating_mul(2)),
+            included_order: VecDeque::with_capacity(config.indexed_txs),
         })
     }
 
@@ -303,21 +374,29 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> History<E> {
     /// past the byte budget and the oldest transactions past the index size.
     pub fn remember(&mut self, f: Arc<Finalized>) {
         let height = f.block.header.height;
-        for r in &f.outcome.receipts {
-            if self.included.insert(r.tx_hash, height).is_none() {
-                self.included_order.push_back(r.tx_hash);
+        let max = self.config.indexed_txs;
+        for r in f.outcome.receipts.iter().filter(|_| max > 0) {
+            if let Some(at) = self.included.get_mut(&r.tx_hash) {
+                *at = height;
+                continue;
             }
-        }
-        while self.included_order.len() > self.config.indexed_txs {
-            if let Some(old) = self.included_order.pop_front() {
-                self.included.remove(&old);
+            // Make room first, so the table never holds more than it was allocated for.
+            while self.included_order.len() >= max {
+                match self.included_order.pop_front() {
+                    Some(old) => {
+                        self.included.remove(&old);
+                    }
+                    None => break,
+                }
             }
+            self.included.insert(r.tx_hash, height);
+            self.included_order.push_back(r.tx_hash);
         }
-        self.recent_bytes += approx_bytes(&f);
+        self.recent_bytes += cached_bytes(&f);
         self.recent.insert(height, f);
         while self.recent_bytes > self.config.cache_bytes && self.recent.len() > 1 {
             if let Some((_, old)) = self.recent.pop_first() {
-                self.recent_bytes = self.recent_bytes.saturating_sub(approx_bytes(&old));
+                self.recent_bytes = self.recent_bytes.saturating_sub(cached_bytes(&old));
             }
         }
     }

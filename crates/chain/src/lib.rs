@@ -17,6 +17,7 @@ pub mod memory;
 pub mod mempool;
 pub mod rpc;
 pub mod service;
+pub mod sizes;
 pub mod spec;
 pub mod store;
 mod translator;

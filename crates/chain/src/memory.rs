@@ -31,8 +31,8 @@ pub const DEFAULT_BUDGET: u64 = 512 * MIB;
 /// tree node and QMDB's index entry.
 pub const STATE_ENTRY_OVERHEAD: u64 = 160;
 
-/// Mempool memory per encoded byte (entries, per-account queues, cached keys).
-const MEMPOOL_OVERHEAD: u64 = 2;
+/// Memory of the mempool's cache of signers' keys, at most.
+const KEY_CACHE_BYTES: u64 = crust_primitives::account::KeyCache::MAX_BYTES as u64;
 
 /// Why a memory budget cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,24 +96,25 @@ impl NodeMemory {
     }
 
     /// Divides `budget` bytes: of what is left after [`BASE_BYTES`], 1/4 goes to the mempool
-    /// (at most 64 MiB of transactions), 1/8 to recent blocks, 1/16 to the transaction index,
-    /// 1/16 to the state page cache (at most 64 MiB), and the rest (at least half) to the
-    /// state.
+    /// (at most 64 MiB, its key cache included), 1/8 to recent blocks, 1/16 to the transaction
+    /// index, 1/16 to the state page cache (at most 64 MiB), and the rest (at least half) to
+    /// the state. Every share is memory, not encoded bytes: the pools count transactions at
+    /// their in-memory size ([`crate::sizes`]).
     pub fn plan(budget: u64) -> Result<Self, MemoryError> {
         if budget < MIN_BUDGET {
             return Err(MemoryError::TooSmall { budget });
         }
         let free = budget - BASE_BYTES;
-        let mempool_bytes = (free / 4 / MEMPOOL_OVERHEAD).min(64 * MIB);
+        let mempool_bytes = (free / 4).min(64 * MIB).saturating_sub(KEY_CACHE_BYTES);
         let mempool = MempoolConfig {
             max_bytes: to_usize(mempool_bytes),
-            // ~150 bytes per transfer: the count limit never binds before the byte limit.
-            max_txs: to_usize(mempool_bytes / 128).max(1024),
+            // ~750 bytes of memory per queued transfer: the count limit never binds first.
+            max_txs: to_usize(mempool_bytes / 512).max(1024),
             ..MempoolConfig::default()
         };
         let history = HistoryConfig {
             cache_bytes: to_usize(free / 8),
-            indexed_txs: to_usize(free / 16 / crate::history::INDEX_ENTRY_BYTES as u64).max(1024),
+            indexed_txs: HistoryConfig::index_for_bytes(to_usize(free / 16)).max(1024),
         };
         let state_cache_pages = to_usize((free / 16).min(64 * MIB) / 4096).max(256);
         Ok(Self {
@@ -126,7 +127,8 @@ impl NodeMemory {
 
     /// Bytes the load-following caches and pools may take at most.
     pub fn caches(&self) -> u64 {
-        self.mempool.max_bytes as u64 * MEMPOOL_OVERHEAD
+        self.mempool.max_bytes as u64
+            + KEY_CACHE_BYTES
             + self.history.cache_bytes as u64
             + self.history.index_bytes() as u64
             + self.state_cache_pages as u64 * 4096
@@ -159,7 +161,7 @@ impl NodeMemory {
             "memory budget {} MiB: base {} MiB, mempool {} MiB ({} txs), recent blocks {} MiB, tx index {} txs, state cache {} MiB, state {} MiB",
             self.budget / MIB,
             BASE_BYTES / MIB,
-            self.mempool.max_bytes as u64 * MEMPOOL_OVERHEAD / MIB,
+            (self.mempool.max_bytes as u64 + KEY_CACHE_BYTES) / MIB,
             self.mempool.max_txs,
             self.history.cache_bytes as u64 / MIB,
             self.history.indexed_txs,
@@ -192,11 +194,11 @@ mod tests {
             );
             assert!(m.mempool.max_bytes as u64 <= 64 * MIB);
         }
-        // The default budget queues 56 MiB of transactions, far above what a saturating load
-        // leaves waiting (~1.5 MiB per 10 000 transfers).
+        // The default budget queues ~80 000 transfers (~750 bytes of memory each), far above
+        // what a saturating load leaves waiting.
         let d = NodeMemory::default();
         assert_eq!(d.budget, DEFAULT_BUDGET);
-        assert!(d.mempool.max_bytes >= 32 << 20);
+        assert!(d.mempool.max_bytes >= 56 << 20);
     }
 
     #[test]

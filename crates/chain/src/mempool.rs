@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 pub struct MempoolConfig {
     /// Most transactions held.
     pub max_txs: usize,
-    /// Most encoded bytes held.
+    /// Most memory the queued transactions may take, in bytes ([`Mempool::bytes`]).
     pub max_bytes: usize,
     /// Most transactions held per account.
     pub max_per_account: usize,
@@ -122,11 +122,25 @@ struct Entry {
     arrival: u64,
 }
 
+/// Bytes a queued transaction takes beyond the transaction itself: the rest of its boxed entry
+/// and the allocator's header, its hash-table slot (up to ~2.3 slots with the table's rounding),
+/// its place in its account's nonce queue.
+const ENTRY_OVERHEAD: usize = 160;
+
+/// Bytes an account with queued transactions takes: its nonce queue's first B-tree node and its
+/// entry in the map of accounts.
+const ACCOUNT_BYTES: usize = 576;
+
+/// Memory a queued transaction of `len` encoded bytes takes.
+fn entry_bytes(len: usize) -> usize {
+    crate::sizes::tx_bytes(len).saturating_add(ENTRY_OVERHEAD)
+}
+
 /// Transactions waiting for inclusion.
 pub struct Mempool {
     config: MempoolConfig,
     genesis: Hash,
-    entries: HashMap<Hash, Entry>,
+    entries: HashMap<Hash, Box<Entry>>,
     accounts: BTreeMap<AccountId, BTreeMap<u64, Hash>>,
     bytes: usize,
     arrivals: u64,
@@ -158,9 +172,17 @@ impl Mempool {
         self.entries.is_empty()
     }
 
-    /// Encoded bytes held.
+    /// Memory the queued transactions take, in bytes: each at its in-memory size with its
+    /// share of the pool's maps, and each account's queue (estimated, see
+    /// `tests/cache_bytes.rs`; the key cache is bounded apart, [`Mempool::key_cache_bytes`]).
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Memory the cache of signers' decompressed keys takes (at most
+    /// [`crust_primitives::account::KeyCache::MAX_BYTES`]).
+    pub fn key_cache_bytes(&self) -> usize {
+        self.keys.bytes()
     }
 
     /// The limits in force.
@@ -291,8 +313,10 @@ impl Mempool {
 
         // Room: evict the cheapest tail transaction if this one pays more.
         if replaced.is_none() {
+            let new_account = !self.accounts.contains_key(&signer);
+            let cost = entry_bytes(len) + if new_account { ACCOUNT_BYTES } else { 0 };
             while self.entries.len() >= self.config.max_txs
-                || self.bytes + len > self.config.max_bytes
+                || self.bytes.saturating_add(cost) > self.config.max_bytes
             {
                 let Some((victim, victim_tip)) = self.cheapest_tail() else {
                     break;
@@ -309,15 +333,18 @@ impl Mempool {
             self.remove(&old);
         }
         self.arrivals += 1;
-        self.bytes += len;
+        if !self.accounts.contains_key(&signer) {
+            self.bytes += ACCOUNT_BYTES;
+        }
+        self.bytes += entry_bytes(len);
         self.accounts.entry(signer).or_default().insert(nonce, hash);
         self.entries.insert(
             hash,
-            Entry {
+            Box::new(Entry {
                 tx,
                 len,
                 arrival: self.arrivals,
-            },
+            }),
         );
         Ok(hash)
     }
@@ -338,13 +365,14 @@ impl Mempool {
 
     /// Removes a transaction.
     pub fn remove(&mut self, hash: &Hash) -> Option<Transaction> {
-        let entry = self.entries.remove(hash)?;
-        self.bytes -= entry.len;
+        let entry = *self.entries.remove(hash)?;
+        self.bytes = self.bytes.saturating_sub(entry_bytes(entry.len));
         let signer = entry.tx.signer();
         if let Some(queue) = self.accounts.get_mut(&signer) {
             queue.remove(&entry.tx.nonce());
             if queue.is_empty() {
                 self.accounts.remove(&signer);
+                self.bytes = self.bytes.saturating_sub(ACCOUNT_BYTES);
             }
         }
         Some(entry.tx)
@@ -365,7 +393,7 @@ impl Mempool {
                     break;
                 }
                 if let Some(e) = self.entries.get(hash) {
-                    run.push(e);
+                    run.push(&**e);
                 }
             }
             if !run.is_empty() {

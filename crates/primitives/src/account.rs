@@ -485,6 +485,27 @@ impl KeyCache {
     /// Most keys kept; the cache starts over when full (a bound on memory only).
     pub const MAX_KEYS: usize = 16_384;
 
+    /// Most memory the cache takes: its hash table at [`Self::MAX_KEYS`] (kept when it starts
+    /// over), as the standard library rounds it (a power of two of slots, one control byte each).
+    pub const MAX_BYTES: usize = (Self::MAX_KEYS * 8 / 7).next_power_of_two()
+        * (std::mem::size_of::<(AccountId, VerifyingKey)>() + 1);
+
+    /// Memory the cache takes now (its table's allocated slots).
+    pub fn bytes(&self) -> usize {
+        let cap = self.keys.capacity();
+        if cap == 0 {
+            return 0;
+        }
+        // The table keeps 1/8 of its slots free: `capacity` is 7/8 of a power of two of slots
+        // from 8 on, one less than the slots below.
+        let slots = if cap < 8 {
+            (cap + 1).next_power_of_two()
+        } else {
+            (cap * 8 / 7).next_power_of_two()
+        };
+        slots * (std::mem::size_of::<(AccountId, VerifyingKey)>() + 1)
+    }
+
     /// [`AccountId::verify`], with `who`'s decompressed key remembered.
     pub fn verify(&mut self, who: &AccountId, message: &[u8], signature: &Signature) -> bool {
         if let Some(key) = self.keys.get(who) {
