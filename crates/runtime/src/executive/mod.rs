@@ -13,13 +13,13 @@
 #[cfg(test)]
 mod tests;
 
-use crate::balances;
+use crate::balances::{self, Existence};
 use crate::state::{State, atomically};
 use crate::system::{self, FeeSplit, SystemError, SystemEvent};
 use crate::{
     BlockContext, Call, CallContext, Event, RuntimeError, benefits, market, staking, swork,
 };
-use crust_primitives::{AccountId, Balance};
+use crust_primitives::{AccountId, Balance, Perbill};
 
 /// Why a transaction cannot be included at all (it pays nothing and changes nothing).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -197,9 +197,30 @@ fn charge(
         }
     };
     let payer_total = fee.from_payer.saturating_add(tx.tip);
-    system::pay_fee(state, &tx.signer, author, payer_total, fee.minted)
+    pay_fee(state, &tx.signer, author, payer_total, fee.minted)
         .map_err(InvalidTransaction::CannotPay)?;
     Ok(payer_total)
+}
+
+/// Collects `from_payer` from `payer` plus `minted` new units, and splits the total 80%
+/// treasury / 20% block author.
+fn pay_fee(
+    state: &mut impl State,
+    payer: &AccountId,
+    author: &AccountId,
+    from_payer: Balance,
+    minted: Balance,
+) -> Result<(), balances::BalancesError> {
+    let treasury = system::treasury_account();
+    let to_author = Perbill::from_percent(20).mul_nearest(from_payer.saturating_add(minted));
+    balances::transfer(state, payer, &treasury, from_payer, Existence::KeepAlive)?;
+    balances::mint(state, &treasury, minted)?;
+    // An author share too small to open the author's account stays in the treasury; any
+    // other failure is the state's and refuses the transaction.
+    match balances::transfer(state, &treasury, author, to_author, Existence::AllowDeath) {
+        Ok(()) | Err(balances::BalancesError::ExistentialDeposit { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Per-block work at the start of block `block.height`: the system's clock and block hashes,

@@ -1,16 +1,15 @@
 //! System: the bottom of the runtime — configuration, governance, the fee formula and its
 //! 80% treasury / 20% author split, the chain's clock and recent block hashes. It calls no
-//! other module but balances; applying transactions and running the modules' block hooks is
-//! the [`crate::executive`]'s job.
+//! other module (every module reads its configuration, so it sits below them all); paying fees,
+//! applying transactions and running the modules' block hooks is the executive's job.
 
 mod types;
 
 pub use types::{RuntimeConfig, SystemError, SystemEvent};
 
 use crate::BlockContext;
-use crate::balances::{self, Existence};
 use crate::state::{State, StateExt, key};
-use crust_primitives::{AccountId, Balance, BlockHeight, Perbill};
+use crust_primitives::{AccountId, Balance, BlockHeight};
 
 const MODULE: &str = "system";
 
@@ -62,27 +61,6 @@ pub struct FeeSplit {
     pub from_payer: Balance,
     /// Newly minted to cover the rest (benefits fee reduction).
     pub minted: Balance,
-}
-
-/// Collects `from_payer` from `payer` plus `minted` new units, and splits the total 80%
-/// treasury / 20% block author.
-pub(crate) fn pay_fee(
-    state: &mut impl State,
-    payer: &AccountId,
-    author: &AccountId,
-    from_payer: Balance,
-    minted: Balance,
-) -> Result<(), balances::BalancesError> {
-    let treasury = treasury_account();
-    let to_author = Perbill::from_percent(20).mul_nearest(from_payer.saturating_add(minted));
-    balances::transfer(state, payer, &treasury, from_payer, Existence::KeepAlive)?;
-    balances::mint(state, &treasury, minted)?;
-    // An author share too small to open the author's account stays in the treasury; any
-    // other failure is the state's and refuses the transaction.
-    match balances::transfer(state, &treasury, author, to_author, Existence::AllowDeath) {
-        Ok(()) | Err(balances::BalancesError::ExistentialDeposit { .. }) => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 /// How many recent block hashes the runtime keeps (reference `BlockHashCount`).
