@@ -149,10 +149,8 @@ impl ConnectionHandler for Handler {
         }) = event
         {
             // Full queue: drop the stream; the sender's client re-sends unanswered wants.
-            if self.queue.try_send((self.peer, stream, protocol)).is_err()
-                && std::env::var_os("CRUST_BITSWAP_TRACE").is_some()
-            {
-                tracing::warn!(
+            if self.queue.try_send((self.peer, stream, protocol)).is_err() {
+                tracing::debug!(
                     target: "crust::bitswap",
                     "inbound queue full, dropping a stream from {}",
                     self.peer

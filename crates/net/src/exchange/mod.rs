@@ -567,9 +567,10 @@ impl Drop for WaiterGuard<'_> {
     }
 }
 
-/// Protocol tracing on stderr when `CRUST_BITSWAP_TRACE` is set.
+/// Protocol tracing, at trace level under `crust::bitswap` (`RUST_LOG=crust::bitswap=trace`);
+/// the line is only built when that level is on.
 fn trace(line: impl FnOnce() -> String) {
-    if std::env::var_os("CRUST_BITSWAP_TRACE").is_some() {
-        eprintln!("{}", line());
+    if tracing::enabled!(target: "crust::bitswap", tracing::Level::TRACE) {
+        tracing::trace!(target: "crust::bitswap", "{}", line());
     }
 }
