@@ -52,6 +52,18 @@ def sign(sender, to, nonce, genesis, head, count):
                            "--more", str(count - 1)], capture_output=True, text=True, check=True).stdout.split()
 
 
+def rss_of(pid):
+    """Resident bytes of process `pid` now (None if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, TypeError, ValueError):
+        return None
+    return None
+
+
 def key_ss58(uri):
     out = subprocess.run([BIN, "key", "inspect", uri, "--output", "json"], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)["address"]
@@ -144,7 +156,7 @@ def main():
             height = rpc(RPCS[0], "chain_head")["result"]["height"]
             m = rpc(RPCS[0], "system_memory").get("result")
             if m:
-                caches.append(((time.time() - start) / 60, m))
+                caches.append(((time.time() - start) / 60, m, rss_of(pids.get("validator-0"))))
             print(f"{(time.time() - start) / 60:5.1f} min  head #{height}  {counts}", flush=True)
             if devnet.poll() is not None:
                 sys.exit("the devnet stopped")
@@ -178,9 +190,17 @@ def main():
         print(f"load: {counts}")
         if caches:
             print("validator-0's caches (system_memory): minute, recent blocks (count, MB of MB), tx index (entries of max), mempool MB")
-            for minute, m in caches[:: max(1, len(caches) // 8)] + [caches[-1]]:
+            print("  (and its RSS less the recent blocks and mempool it counts: what grows outside the caches)")
+            for minute, m, rss in caches[:: max(1, len(caches) // 8)] + [caches[-1]]:
+                outside = (rss - m["recent_block_bytes"] - m["mempool_bytes"]) / 1e6 if rss else float("nan")
                 print(f"  {minute:5.1f}  {m['recent_blocks']:7d} {m['recent_block_bytes'] / 1e6:6.1f} of {m['recent_block_max_bytes'] / 1e6:5.1f}"
-                      f"   {m['indexed_txs']:8d} of {m['indexed_txs_max']:8d}   {m['mempool_bytes'] / 1e6:5.1f}")
+                      f"   {m['indexed_txs']:8d} of {m['indexed_txs_max']:8d}   {m['mempool_bytes'] / 1e6:5.1f}   outside {outside:6.1f}")
+            third = [c for c in caches if c[0] >= caches[-1][0] * 2 / 3 and c[2]]
+            if len(third) >= 2:
+                (m0, c0, r0), (m1, c1, r1) = third[0], third[-1]
+                grew = ((r1 - c1["recent_block_bytes"] - c1["mempool_bytes"]) - (r0 - c0["recent_block_bytes"] - c0["mempool_bytes"])) / 1e6
+                print(f"  validator-0 outside its caches over the last third (minutes {m0:.0f}-{m1:.0f}): {grew:+.1f} MB"
+                      f" ({grew / max(m1 - m0, 1e-9) * 60:+.1f} MB/h); RSS {(r1 - r0) / 1e6:+.1f} MB")
         print("data directory size (MB):")
         for n in sorted(os.listdir(data)):
             d = os.path.join(data, n)

@@ -65,6 +65,14 @@ pub enum TokenCommand {
         #[command(flatten)]
         who: TokenArgs,
     },
+    /// Print the account's web3 token (the reference network's format: its signature over its
+    /// own address). Made offline; a service honours it only while the account's on-chain
+    /// approval of the service lasts (`crust pin approve`; `--cap 0` ends it).
+    Web3 {
+        /// The account (secret URI or stored key).
+        #[arg(long, default_value = "//Alice")]
+        from: String,
+    },
 }
 
 /// Who asks which service.
@@ -103,6 +111,10 @@ pub struct ServeArgs {
     /// with 403 PIN_LIMIT_REACHED.
     #[arg(long, default_value_t = crust_pinning::api::DEFAULT_PIN_CAP)]
     max_pins_per_account: u64,
+    /// Seconds a web3 token's check of its account's on-chain approval is trusted before it is
+    /// read again (a revoked approval stops its web3 tokens within this time).
+    #[arg(long, default_value_t = 30)]
+    web3_recheck: u64,
     #[command(flatten)]
     chain: ChainArgs,
 }
@@ -147,6 +159,15 @@ fn service_account(service: &str) -> Result<AccountId, String> {
 
 fn token(command: TokenCommand) -> Result<(), String> {
     let (action, label, days, who) = match command {
+        TokenCommand::Web3 { from } => {
+            let keypair = crate::keys::signer(&from)?;
+            println!("{}", crust_pinning::auth::web3_token(&keypair));
+            eprintln!(
+                "web3 token of {}: it does not expire by itself; a service honours it only while {0}'s approval of the service lasts on chain",
+                keypair.public().to_ss58()
+            );
+            return Ok(());
+        }
         TokenCommand::Create { label, days, who } => ("create", label, days, who),
         TokenCommand::List { who } => ("list", String::new(), None, who),
         TokenCommand::Revoke { label, who } => ("revoke", label, None, who),
@@ -315,6 +336,24 @@ impl Chain for Orders {
     }
 }
 
+/// Accounts' approvals of this service, read from the chain node (web3 tokens' expiry rule).
+struct ChainApprovals {
+    client: ChainClient,
+    service: AccountId,
+}
+
+impl crust_pinning::web3::Approvals for ChainApprovals {
+    fn live(&self, payer: &AccountId) -> Result<bool, String> {
+        let key = market::allowance_key(payer, &self.service);
+        let Some(approval) = self.client.read::<market::Allowance>(&key)? else {
+            return Ok(false);
+        };
+        let head = self.client.head()?.height;
+        // The next order would be in the next block; an approval ends at `expires_at`.
+        Ok(approval.remaining > 0 && head.saturating_add(1) < approval.expires_at)
+    }
+}
+
 /// The daemon's own dialable addresses (`/api/v0/id`).
 fn daemon_addrs(api: &str) -> Result<Vec<String>, String> {
     let url = format!("{}/api/v0/id", api.trim_end_matches('/'));
@@ -346,9 +385,14 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let store =
         crust_pinning::Store::open(&args.dir.join("pins.redb")).map_err(|e| e.to_string())?;
+    let approvals = Arc::new(ChainApprovals {
+        client: ChainClient::new(&args.chain.chain)?,
+        service: key.public(),
+    });
     let service = Arc::new(
         crust_pinning::Service::new(store, key.public(), delegates.clone())
-            .with_pin_cap(args.max_pins_per_account),
+            .with_pin_cap(args.max_pins_per_account)
+            .with_web3(approvals, args.web3_recheck.saturating_mul(1000)),
     );
     let client = ChainClient::new(&args.chain.chain)?;
     // The chain node may still be starting: wait up to a minute for its RPC.

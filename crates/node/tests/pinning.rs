@@ -105,6 +105,7 @@ fn pin_service(
         Command::new(CRUST)
             .args(["pin", "serve", "--key", "//Ferdie", "--addr", "127.0.0.1:0"])
             .args(["--api", ipfs_api, "--chain", chain, "--replicas", replicas])
+            .args(["--web3-recheck", "1"])
             .arg("--dir")
             .arg(&pin_dir)
             .stderr(Stdio::null())
@@ -314,6 +315,39 @@ fn a_pin_is_ordered_for_the_tokens_account_and_reaches_pinned() {
         file_info["file"]["orderer"], alice,
         "Alice's token pays: {file_info}"
     );
+
+    // The reference network's web3 token (a signature over the address, made offline): Alice's
+    // works while her approval of the service lasts on chain and sees her pins; Dave approved
+    // nothing, so his is refused; once Alice revokes her approval hers stops (within the
+    // service's recheck time, 1 s here) while her service-made token still reads her pins.
+    let web3 = crust(&["pin", "token", "web3", "--from", "//Alice"])
+        .trim()
+        .to_owned();
+    let (code, page) = api("GET", &format!("{service}/pins"), &web3, None);
+    assert_eq!(code, 200, "{page}");
+    assert!(page["count"].as_u64().unwrap_or(0) >= 2, "{page}");
+    let dave = crust(&["pin", "token", "web3", "--from", "//Dave"])
+        .trim()
+        .to_owned();
+    let (code, body) = api("GET", &format!("{service}/pins"), &dave, None);
+    assert_eq!(code, 401, "{body}");
+    assert!(body.to_string().contains("no live approval"), "{body}");
+    crust(&[
+        "pin",
+        "approve",
+        "--service",
+        &service,
+        "--cap",
+        "0",
+        "--from",
+        "//Alice",
+        "--chain",
+        &chain,
+    ]);
+    std::thread::sleep(Duration::from_millis(1_500));
+    let (code, body) = api("GET", &format!("{service}/pins"), &web3, None);
+    assert_eq!(code, 401, "{body}");
+    assert_eq!(api("GET", &format!("{service}/pins"), &token, None).0, 200);
 }
 
 /// The official compliance suite, unchanged, against the service: 9 of 9 checks. Two things

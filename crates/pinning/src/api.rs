@@ -36,6 +36,8 @@ pub struct Service {
     pub delegates: Vec<String>,
     /// Pin requests one account may keep ([`DEFAULT_PIN_CAP`] unless set).
     pub pin_cap: u64,
+    /// Web3 tokens' gate (none: web3 tokens are refused).
+    pub web3: Option<crate::web3::Web3Gate>,
     /// The last `created` handed out, so every request has its own (pages by `before` and
     /// `after` never skip one).
     last_created: AtomicU64,
@@ -49,8 +51,20 @@ impl Service {
             account,
             delegates,
             pin_cap: DEFAULT_PIN_CAP,
+            web3: None,
             last_created: AtomicU64::new(0),
         }
+    }
+
+    /// The same service taking web3 tokens while their accounts' approvals of it are live, as
+    /// `approvals` tells, trusting a live answer for `recheck_ms`.
+    pub fn with_web3(
+        mut self,
+        approvals: Arc<dyn crate::web3::Approvals>,
+        recheck_ms: u64,
+    ) -> Self {
+        self.web3 = Some(crate::web3::Web3Gate::new(approvals, recheck_ms));
+        self
     }
 
     /// The same service with at most `cap` pin requests per account.
@@ -110,6 +124,9 @@ impl From<AuthError> for ApiError {
             AuthError::Unauthorized(m) => ApiError(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", m),
             AuthError::BadRequest(m) => bad(m),
             AuthError::Conflict(m) => ApiError(StatusCode::CONFLICT, "CONFLICT", m),
+            AuthError::Unavailable(m) => {
+                ApiError(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", m)
+            }
             AuthError::Store(e) => e.into(),
         }
     }
@@ -161,11 +178,26 @@ pub fn router(service: Shared) -> Router {
         .with_state(service)
 }
 
-fn caller(service: &Service, headers: &HeaderMap) -> Result<AccountId, ApiError> {
+/// Who is asking: a token this service made, or a web3 token whose account's approval of the
+/// service is live.
+async fn caller(service: &Service, headers: &HeaderMap) -> Result<AccountId, ApiError> {
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    Ok(auth::bearer(&service.store, header, crate::time::now_ms())?)
+    let now = crate::time::now_ms();
+    let token = auth::bearer_token(header)?;
+    if let Some(account) = auth::web3_account(token)? {
+        let Some(gate) = &service.web3 else {
+            return Err(AuthError::Unauthorized(
+                "this service does not take web3 tokens; make a token with crust pin token create"
+                    .into(),
+            )
+            .into());
+        };
+        gate.admit(account, now).await?;
+        return Ok(account);
+    }
+    Ok(auth::bearer(&service.store, header, now)?)
 }
 
 async fn describe(State(service): State<Shared>) -> Json<serde_json::Value> {
@@ -348,7 +380,7 @@ async fn list(
     headers: HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<PinResults>, ApiError> {
-    let account = caller(&service, &headers)?;
+    let account = caller(&service, &headers).await?;
     let Query(q) = query.map_err(|e| bad(e.body_text()))?;
     let filter = Filter::parse(q)?;
     let (count, page) = service
@@ -382,7 +414,7 @@ async fn add(
     headers: HeaderMap,
     body: Result<Json<Pin>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let account = caller(&service, &headers)?;
+    let account = caller(&service, &headers).await?;
     let pin = parse_pin(body)?;
     let record = PinRecord {
         requestid: new_requestid()?,
@@ -426,7 +458,7 @@ async fn get_one(
     headers: HeaderMap,
     Path(requestid): Path<String>,
 ) -> Result<Response, ApiError> {
-    let account = caller(&service, &headers)?;
+    let account = caller(&service, &headers).await?;
     let record = own(&service, &account, &requestid)?;
     Ok(Json(record.to_status(&service.delegates)).into_response())
 }
@@ -439,7 +471,7 @@ async fn replace(
     Path(requestid): Path<String>,
     body: Result<Json<Pin>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let account = caller(&service, &headers)?;
+    let account = caller(&service, &headers).await?;
     let old = own(&service, &account, &requestid)?;
     let pin = parse_pin(body)?;
     let same_cid = pin.cid == old.pin.cid;
@@ -476,7 +508,7 @@ async fn remove(
     headers: HeaderMap,
     Path(requestid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let account = caller(&service, &headers)?;
+    let account = caller(&service, &headers).await?;
     let record = own(&service, &account, &requestid)?;
     service.store.remove_pin(&record)?;
     Ok(StatusCode::ACCEPTED)

@@ -3,6 +3,13 @@
 //! by requests the account signs (`crust pin token create|list|revoke`), so the service never
 //! holds the account's key; it keeps only each token's SHA-256. A token stops working at its
 //! expiry (90 days unless asked otherwise, at most 365), so a leaked one does not live forever.
+//!
+//! The reference network's web3 tokens are taken too: `Bearer base64("sub-<address>:<0x
+//! signature>")`, the account's signature over its own address (as wallets sign it, raw or
+//! wrapped in `<Bytes>…</Bytes>`). Such a token is a signature and never expires by itself, so
+//! here it is honoured only while the account's on-chain approval of this service is live (not
+//! ended, something left to spend): revoking the approval (`crust pin approve --cap 0`) ends
+//! every web3 token of the account at once. See [`web3_account`] and `crate::api::Approvals`.
 
 use crate::store::{Store, StoreError, TokenRecord};
 use crust_primitives::account::{from_hex, to_hex};
@@ -91,6 +98,9 @@ pub enum AuthError {
     /// The label is taken.
     #[error("{0}")]
     Conflict(String),
+    /// What the check needs (the chain) cannot be reached now.
+    #[error("{0}")]
+    Unavailable(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -165,21 +175,26 @@ pub fn create_token(
     Ok((token, record))
 }
 
-/// The account a bearer token stands for.
-pub fn bearer(store: &Store, header: Option<&str>, now_ms: u64) -> Result<AccountId, AuthError> {
+/// The token in an `Authorization: Bearer <token>` header.
+pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
     let Some(value) = header else {
         return Err(AuthError::Unauthorized(
             "no access token: send Authorization: Bearer <token>".into(),
         ));
     };
-    let token = value
+    value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 256)
+        .filter(|t| !t.is_empty() && t.len() <= 512)
         .ok_or_else(|| {
             AuthError::Unauthorized("the Authorization header is not Bearer <token>".into())
-        })?;
+        })
+}
+
+/// The account a service-made bearer token stands for.
+pub fn bearer(store: &Store, header: Option<&str>, now_ms: u64) -> Result<AccountId, AuthError> {
+    let token = bearer_token(header)?;
     let Some(record) = store.token(token)? else {
         return Err(AuthError::Unauthorized(
             "unknown or revoked access token".into(),
@@ -193,4 +208,63 @@ pub fn bearer(store: &Store, header: Option<&str>, now_ms: u64) -> Result<Accoun
         )));
     }
     Ok(record.account)
+}
+
+/// What a web3 token starts with, once decoded.
+const WEB3_PREFIX: &str = "sub-";
+
+/// Makes the reference network's web3 token for `keypair`: its signature over its own SS58
+/// address, as `base64("sub-<address>:0x<signature>")`.
+pub fn web3_token(keypair: &crust_primitives::Keypair) -> String {
+    use base64::Engine as _;
+    let address = keypair.public().to_ss58();
+    let signature = keypair.sign(address.as_bytes());
+    base64::engine::general_purpose::STANDARD
+        .encode(format!("{WEB3_PREFIX}{address}:0x{}", to_hex(&signature.0)))
+}
+
+/// The account a web3 token is signed by, checked: `Ok(None)` if `token` is not shaped like
+/// one (base64 of `sub-<address>:<signature>`), an error if it is but does not verify. The
+/// signature may be over the address itself or over `<Bytes><address></Bytes>` (what browser
+/// wallets sign for raw data). Whether the account may use it now is the caller's question
+/// (its on-chain approval of the service).
+pub fn web3_account(token: &str) -> Result<Option<AccountId>, AuthError> {
+    use base64::Engine as _;
+    if token.starts_with(TOKEN_PREFIX) || token.len() > 512 {
+        return Ok(None);
+    }
+    let engines = [
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+        base64::engine::general_purpose::URL_SAFE,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    let Some(decoded) = engines.iter().find_map(|e| e.decode(token).ok()) else {
+        return Ok(None);
+    };
+    let Ok(text) = String::from_utf8(decoded) else {
+        return Ok(None);
+    };
+    let Some((address, signature)) = text
+        .strip_prefix(WEB3_PREFIX)
+        .and_then(|rest| rest.rsplit_once(':'))
+    else {
+        return Ok(None);
+    };
+    let bad = |why: &str| AuthError::Unauthorized(format!("web3 token: {why}"));
+    let account = AccountId::from_ss58(address)
+        .or_else(|_| address.parse::<AccountId>())
+        .map_err(|_| bad("the subject is not an account address"))?;
+    let signature = from_hex(signature)
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+        .map(Signature)
+        .ok_or_else(|| bad("the signature is not 64 bytes of hex"))?;
+    let wrapped = format!("<Bytes>{address}</Bytes>");
+    if account.verify(address.as_bytes(), &signature)
+        || account.verify(wrapped.as_bytes(), &signature)
+    {
+        Ok(Some(account))
+    } else {
+        Err(bad("the signature is not the account's over its address"))
+    }
 }

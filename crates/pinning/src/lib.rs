@@ -4,7 +4,9 @@
 //!
 //! - [`model`]: the API's objects and bounds;
 //! - [`store`]: tokens (hashed) and pin requests in an embedded crash-safe database;
-//! - [`auth`]: bearer tokens that an account makes, lists and revokes with signed requests;
+//! - [`auth`]: bearer tokens that an account makes, lists and revokes with signed requests, and
+//!   the reference network's web3 tokens;
+//! - [`web3`]: a web3 token's expiry rule, the account's live on-chain approval of the service;
 //! - [`api`]: the HTTP routes;
 //! - [`process`]: moving each request along — content fetched and committed to, a storage order
 //!   placed for the token's account, replicas followed on chain to `pinned`.
@@ -15,6 +17,7 @@ pub mod model;
 pub mod process;
 pub mod store;
 pub mod time;
+pub mod web3;
 
 pub use api::{Service, router};
 pub use model::{Pin, PinResults, PinStatus, Status};

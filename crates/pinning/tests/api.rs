@@ -22,19 +22,29 @@ fn start(dir: &std::path::Path) -> Server {
 }
 
 fn start_with_cap(dir: &std::path::Path, cap: u64) -> Server {
+    start_with(dir, cap, None)
+}
+
+fn start_with(
+    dir: &std::path::Path,
+    cap: u64,
+    web3: Option<(Arc<dyn crust_pinning::web3::Approvals>, u64)>,
+) -> Server {
     let service = Keypair::from_suri("//PinningService").unwrap();
     let store = Store::open(&dir.join("pins.redb")).unwrap();
-    let state = Arc::new(
-        Service::new(
-            store,
-            service.public(),
-            vec![
-                "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
-                    .into(),
-            ],
-        )
-        .with_pin_cap(cap),
-    );
+    let mut state = Service::new(
+        store,
+        service.public(),
+        vec![
+            "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+                .into(),
+        ],
+    )
+    .with_pin_cap(cap);
+    if let Some((approvals, recheck_ms)) = web3 {
+        state = state.with_web3(approvals, recheck_ms);
+    }
+    let state = Arc::new(state);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -531,4 +541,125 @@ fn each_account_keeps_at_most_the_cap_of_pin_requests() {
     assert_eq!(code, 403);
     let (code, _) = server.send("POST", "/pins", Some(&other), Some(json!({"cid": cid(73)})));
     assert_eq!(code, 202);
+}
+
+/// The chain's approvals as the web3 gate sees them: who has a live approval, whether the chain
+/// answers, and how often it was asked (a stand-in for the node's chain reads, which
+/// crates/node/tests/pinning.rs checks against a real chain).
+#[derive(Default)]
+struct Approvals {
+    live: std::sync::Mutex<std::collections::HashSet<crust_primitives::AccountId>>,
+    down: std::sync::atomic::AtomicBool,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl crust_pinning::web3::Approvals for Approvals {
+    fn live(&self, payer: &crust_primitives::AccountId) -> Result<bool, String> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.asked.fetch_add(1, SeqCst);
+        if self.down.load(SeqCst) {
+            return Err("connection refused".into());
+        }
+        Ok(self.live.lock().unwrap().contains(payer))
+    }
+}
+
+#[test]
+fn web3_tokens_work_while_the_accounts_approval_of_the_service_lasts() {
+    use base64::Engine as _;
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().unwrap();
+    let approvals = Arc::new(Approvals::default());
+    let alice = Keypair::from_suri("//Alice").unwrap();
+    let bob = Keypair::from_suri("//Bob").unwrap();
+    approvals.live.lock().unwrap().insert(alice.public());
+    let s = start_with(
+        dir.path(),
+        crust_pinning::api::DEFAULT_PIN_CAP,
+        Some((approvals.clone(), 400)),
+    );
+    let web3 = crust_pinning::auth::web3_token(&alice);
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(&web3)
+        .unwrap();
+    assert!(
+        String::from_utf8(decoded)
+            .unwrap()
+            .starts_with(&format!("sub-{}:0x", alice.public().to_ss58()))
+    );
+
+    // Alice's web3 token pins as Alice: her service-made token sees the same pins.
+    let (code, body) = s.send(
+        "POST",
+        "/pins",
+        Some(&web3),
+        Some(json!({"cid": cid(1), "name": "by web3"})),
+    );
+    assert_eq!(code, 202, "{body}");
+    let token = s.token(&alice, "laptop");
+    let (code, list) = s.send("GET", "/pins?status=queued", Some(&token), None);
+    assert_eq!((code, list["count"].as_u64()), (200, Some(1)), "{list}");
+    // Within the recheck time the chain is not asked again.
+    let asked = approvals.asked.load(SeqCst);
+    for _ in 0..5 {
+        assert_eq!(s.send("GET", "/pins", Some(&web3), None).0, 200);
+    }
+    assert_eq!(approvals.asked.load(SeqCst), asked);
+
+    // A wallet's signature over `<Bytes>address</Bytes>` is taken too.
+    let address = alice.public().to_ss58();
+    let wrapped = alice.sign(format!("<Bytes>{address}</Bytes>").as_bytes());
+    let wallet = base64::engine::general_purpose::STANDARD.encode(format!(
+        "sub-{address}:0x{}",
+        crust_primitives::account::to_hex(&wrapped.0)
+    ));
+    assert_eq!(s.send("GET", "/pins", Some(&wallet), None).0, 200);
+
+    // Bob approved nothing: refused, saying why.
+    let (code, body) = s.send(
+        "GET",
+        "/pins",
+        Some(&crust_pinning::auth::web3_token(&bob)),
+        None,
+    );
+    assert_eq!(code, 401);
+    assert!(body.to_string().contains("no live approval"), "{body}");
+    // Alice's address with Bob's signature: forged.
+    let forged = base64::engine::general_purpose::STANDARD.encode(format!(
+        "sub-{address}:0x{}",
+        crust_primitives::account::to_hex(&bob.sign(address.as_bytes()).0)
+    ));
+    let (code, body) = s.send("GET", "/pins", Some(&forged), None);
+    assert_eq!(code, 401);
+    assert!(body.to_string().contains("not the account's"), "{body}");
+
+    // Alice revokes her approval: once the verdict is rechecked her web3 token stops working,
+    // while her service-made token still reads her pins.
+    approvals.live.lock().unwrap().clear();
+    std::thread::sleep(std::time::Duration::from_millis(450));
+    let (code, body) = s.send("GET", "/pins", Some(&web3), None);
+    assert_eq!(code, 401, "{body}");
+    assert_eq!(s.send("GET", "/pins", Some(&token), None).0, 200);
+
+    // The chain cannot be read: 503, not a refusal and not a pass.
+    approvals.down.store(true, SeqCst);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let carol = Keypair::from_suri("//Carol").unwrap();
+    let (code, body) = s.send(
+        "GET",
+        "/pins",
+        Some(&crust_pinning::auth::web3_token(&carol)),
+        None,
+    );
+    assert_eq!(code, 503, "{body}");
+
+    // A service started without a chain to ask refuses web3 tokens.
+    let other = tempfile::tempdir().unwrap();
+    let plain = start(other.path());
+    let (code, body) = plain.send("GET", "/pins", Some(&web3), None);
+    assert_eq!(code, 401);
+    assert!(
+        body.to_string().contains("does not take web3 tokens"),
+        "{body}"
+    );
 }
