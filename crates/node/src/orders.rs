@@ -50,6 +50,14 @@ pub struct PutArgs {
     /// (default: $CRUST_API or http://127.0.0.1:5001, where `crust devnet`'s IPFS node listens).
     #[arg(long, default_value_t = crate::content::default_api())]
     pub api: String,
+    /// Store through a pinning service instead (its URL): the file is uploaded with `--token`
+    /// to the service, which orders it for the token's account and keeps it until its replicas
+    /// are proven — for a machine whose own IPFS node storage nodes cannot reach.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The pinning service's access token (`crust pin token create`, or a web3 token).
+    #[arg(long, env = "CRUST_PIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// The order's state as users see it.
@@ -135,6 +143,9 @@ fn price(client: &ChainClient, size: u64) -> Result<(Balance, Balance), String> 
 
 /// `crust put`.
 pub fn put(args: PutArgs, chain: &ChainArgs, output: Output) -> Result<(), String> {
+    if let Some(service) = &args.to {
+        return put_via_service(service, &args, output);
+    }
     let signer = crate::keys::signer(&args.from)?;
     let tip = amount("tip", &args.tip)?;
     let prepaid = amount("prepaid", &args.prepaid)?;
@@ -235,6 +246,73 @@ pub fn put(args: PutArgs, chain: &ChainArgs, output: Output) -> Result<(), Strin
         ));
     }
     Ok(())
+}
+
+/// `crust put --to SERVICE`: uploads to the pinning service and follows the pin request it
+/// made until `pinned` (the service's replica count), `failed`, or the timeout.
+fn put_via_service(service: &str, args: &PutArgs, output: Output) -> Result<(), String> {
+    let service = service.trim_end_matches('/');
+    let token = args
+        .token
+        .as_deref()
+        .ok_or("--to needs the service's access token: --token or $CRUST_PIN_TOKEN")?;
+    eprintln!("uploading {} to {service}…", args.path.display());
+    let cid = crate::content::add_via_api_as(service, &args.path, Some(token))?;
+    eprintln!("{cid}: uploaded; the service orders it for the token's account");
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("{service}/pins?cid={cid}&status=queued,pinning,pinned,failed");
+    let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
+    let mut last = String::new();
+    let pin = loop {
+        let text = http
+            .get(&url)
+            .header("Authorization", format!("Bearer {token}"))
+            .send()
+            .and_then(|r| r.text())
+            .map_err(|e| format!("{service}: {e}"))?;
+        let answer: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{service}: {e}: {text}"))?;
+        let newest = answer["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .max_by_key(|p| p["created"].as_str().unwrap_or_default().to_owned())
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        let status = newest["status"].as_str().unwrap_or("unknown").to_owned();
+        if status != last {
+            eprintln!(
+                "pin request {}: {status}",
+                newest["requestid"].as_str().unwrap_or("?")
+            );
+            last = status.clone();
+        }
+        let done = matches!(status.as_str(), "pinned" | "failed");
+        if done || args.replicas == 0 || std::time::Instant::now() >= deadline {
+            break newest;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    match output {
+        Output::Json => print_json(&json!({ "cid": cid.to_string(), "pin": pin })),
+        Output::Text => println!("{cid}"),
+    }
+    match pin["status"].as_str() {
+        Some("pinned") => Ok(()),
+        Some("failed") => Err(format!(
+            "the service could not store {cid}: {}",
+            pin["info"]["reason"].as_str().unwrap_or("no reason given")
+        )),
+        _ if args.replicas == 0 => Ok(()),
+        other => Err(format!(
+            "{cid} is {} after {} s; the service keeps working on it: watch it with its pin request",
+            other.unwrap_or("unknown"),
+            args.timeout
+        )),
+    }
 }
 
 /// Waits until the file has `replicas` replicas (or the timeout), showing progress.

@@ -115,6 +115,10 @@ pub struct ServeArgs {
     /// read again (a revoked approval stops its web3 tokens within this time).
     #[arg(long, default_value_t = 30)]
     web3_recheck: u64,
+    /// Largest upload to `/api/v0/add` or `/api/v0/dag/import` (the service's authenticated
+    /// uploads, kept on its IPFS daemon until the replicas are proven).
+    #[arg(long, default_value = "8GiB", value_parser = crate::parse_bytes)]
+    max_upload: u64,
     #[command(flatten)]
     chain: ChainArgs,
 }
@@ -392,7 +396,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let service = Arc::new(
         crust_pinning::Service::new(store, key.public(), delegates.clone())
             .with_pin_cap(args.max_pins_per_account)
-            .with_web3(approvals, args.web3_recheck.saturating_mul(1000)),
+            .with_web3(approvals, args.web3_recheck.saturating_mul(1000))
+            .with_uploads(&args.api, args.max_upload),
     );
     let client = ChainClient::new(&args.chain.chain)?;
     // The chain node may still be starting: wait up to a minute for its RPC.

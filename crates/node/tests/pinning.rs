@@ -256,9 +256,108 @@ fn a_pin_is_ordered_for_the_tokens_account_and_reaches_pinned() {
         404
     );
 
+    // Authenticated upload, for a user whose own IPFS node no storage node can reach: `crust
+    // put --to` sends the file to the service's /api/v0/add with Alice's token; the service
+    // orders it for Alice and keeps it until both workers hold proven replicas; put returns
+    // once the pin is `pinned`.
+    let upload = dir.path().join("upload.bin");
+    std::fs::write(&upload, data.iter().map(|b| b ^ 0x33).collect::<Vec<u8>>()).unwrap();
+    let started = Instant::now();
+    let out = Command::new(CRUST)
+        .args(["put", "--to", &service, "--token", &token])
+        .args(["--replicas", "2", "--timeout", "240"])
+        .arg(&upload)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "crust put --to: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ucid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    eprintln!(
+        "crust put --to: upload to pinned in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let file_info = rpc_call(&chain, "market_file", json!({ "cid": ucid }));
+    assert_eq!(file_info["file"]["orderer"], alice, "{file_info}");
+    let (_, listed) = api("GET", &format!("{service}/pins?cid={ucid}"), &token, None);
+    assert_eq!(
+        listed["results"][0]["pin"]["meta"]["uploaded"], "true",
+        "{listed}"
+    );
+    // No token, no upload.
+    let http = reqwest::blocking::Client::new();
+    let refused = http
+        .post(format!("{service}/api/v0/add"))
+        .multipart(reqwest::blocking::multipart::Form::new().part(
+            "file",
+            reqwest::blocking::multipart::Part::bytes(b"hello".to_vec()).file_name("x"),
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    // A CAR to /api/v0/dag/import: its root becomes a pin request of Alice's (named in the
+    // x-crust-pin-requests header), and Kubo's answer comes back as Kubo's.
+    let car = http
+        .post(format!("{ipfs_api}/api/v0/dag/export?arg={cid}"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let imported = http
+        .post(format!("{service}/api/v0/dag/import"))
+        .header("authorization", format!("Bearer {token}"))
+        .multipart(reqwest::blocking::multipart::Form::new().part(
+            "file",
+            reqwest::blocking::multipart::Part::bytes(car.to_vec()).file_name("two.car"),
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(imported.status().as_u16(), 200);
+    let ids = imported.headers()["x-crust-pin-requests"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let answer = imported.text().unwrap();
+    assert!(answer.contains(&cid), "{answer}");
+    let (code, request) = api("GET", &format!("{service}/pins/{ids}"), &token, None);
+    assert_eq!(code, 200, "{request}");
+    assert_eq!(request["pin"]["cid"], cid.as_str(), "{request}");
+
     // Kubo, as its users do it: the file is only on Kubo; its remote pin names Kubo's own
     // addresses as origins, the service fetches from there, orders, and the workers replicate.
     let kubo = KuboDaemon::start(&kubo_043(), &dir.path().join("kubo"));
+    // Kubo's own CLI uploads through the service too, with Kubo's RPC authorization
+    // (`--api-auth bearer:<token>`): the service answers as Kubo would, and the upload's root
+    // becomes a pin request of Alice's.
+    let port = service.rsplit(':').next().unwrap().to_owned();
+    let kubo_upload = dir.path().join("kubo-upload.bin");
+    std::fs::write(
+        &kubo_upload,
+        data.iter().map(|b| b ^ 0x77).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let out = Command::new(&kubo.bin)
+        .args(["--api", &format!("/ip4/127.0.0.1/tcp/{port}")])
+        .args(["--api-auth", &format!("bearer:{token}"), "add", "-q"])
+        .arg(&kubo_upload)
+        .env("IPFS_PATH", &kubo.path)
+        .output()
+        .unwrap();
+    let uploaded = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        out.status.success() && !uploaded.is_empty(),
+        "Kubo's ipfs add through the service: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, listed) = api(
+        "GET",
+        &format!("{service}/pins?cid={uploaded}&status=queued,pinning,pinned"),
+        &token,
+        None,
+    );
+    assert_eq!(listed["count"], 1, "{listed}");
     kubo.ipfs(&[
         "pin",
         "remote",

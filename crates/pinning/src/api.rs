@@ -38,6 +38,8 @@ pub struct Service {
     pub pin_cap: u64,
     /// Web3 tokens' gate (none: web3 tokens are refused).
     pub web3: Option<crate::web3::Web3Gate>,
+    /// Where authenticated uploads go (none: the service takes no uploads).
+    pub uploads: Option<crate::upload::Uploads>,
     /// The last `created` handed out, so every request has its own (pages by `before` and
     /// `after` never skip one).
     last_created: AtomicU64,
@@ -52,6 +54,7 @@ impl Service {
             delegates,
             pin_cap: DEFAULT_PIN_CAP,
             web3: None,
+            uploads: None,
             last_created: AtomicU64::new(0),
         }
     }
@@ -67,13 +70,20 @@ impl Service {
         self
     }
 
+    /// The same service taking authenticated uploads into the IPFS daemon at `api` (Kubo RPC),
+    /// at most `max_bytes` each.
+    pub fn with_uploads(mut self, api: &str, max_bytes: u64) -> Self {
+        self.uploads = Some(crate::upload::Uploads::new(api, max_bytes));
+        self
+    }
+
     /// The same service with at most `cap` pin requests per account.
     pub fn with_pin_cap(mut self, cap: u64) -> Self {
         self.pin_cap = cap;
         self
     }
 
-    fn next_created(&self) -> u64 {
+    pub(crate) fn next_created(&self) -> u64 {
         let now = crate::time::now_ms();
         let mut last = self.last_created.load(Ordering::Relaxed);
         loop {
@@ -92,7 +102,11 @@ impl Service {
 }
 
 /// An API error: a status code and the spec's `Failure` body.
-pub struct ApiError(StatusCode, &'static str, String);
+pub struct ApiError(
+    pub(crate) StatusCode,
+    pub(crate) &'static str,
+    pub(crate) String,
+);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -174,13 +188,17 @@ pub fn router(service: Shared) -> Router {
             get(get_one).post(replace).delete(remove),
         )
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        // Uploads stream through with their own limit (`Uploads::max_bytes`).
+        .route("/api/v0/add", post(crate::upload::add))
+        .route("/api/v0/dag/import", post(crate::upload::dag_import))
+        .route("/api/v0/version", post(crate::upload::version))
         .layer(axum::middleware::from_fn_with_state(permits, limit))
         .with_state(service)
 }
 
 /// Who is asking: a token this service made, or a web3 token whose account's approval of the
 /// service is live.
-async fn caller(service: &Service, headers: &HeaderMap) -> Result<AccountId, ApiError> {
+pub(crate) async fn caller(service: &Service, headers: &HeaderMap) -> Result<AccountId, ApiError> {
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -395,7 +413,7 @@ async fn list(
     }))
 }
 
-fn new_requestid() -> Result<String, ApiError> {
+pub(crate) fn new_requestid() -> Result<String, ApiError> {
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|e| bad(e.to_string()))?;
     Ok(crust_primitives::account::to_hex(&id))
@@ -426,20 +444,24 @@ async fn add(
         delegates: Vec::new(),
     };
     if !service.store.put_pin(&record, None, service.pin_cap)? {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            "PIN_LIMIT_REACHED",
-            format!(
-                "this account has {} pin requests, the most this service keeps for one account; delete some first",
-                service.pin_cap
-            ),
-        ));
+        return Err(pin_limit(service.pin_cap));
     }
     Ok((
         StatusCode::ACCEPTED,
         Json(record.to_status(&service.delegates)),
     )
         .into_response())
+}
+
+/// The answer when an account holds `cap` pin requests already.
+pub(crate) fn pin_limit(cap: u64) -> ApiError {
+    ApiError(
+        StatusCode::FORBIDDEN,
+        "PIN_LIMIT_REACHED",
+        format!(
+            "this account has {cap} pin requests, the most this service keeps for one account; delete some first"
+        ),
+    )
 }
 
 /// A request of the caller's (another account's requests do not exist for it).

@@ -8,6 +8,7 @@
 //!   the reference network's web3 tokens;
 //! - [`web3`]: a web3 token's expiry rule, the account's live on-chain approval of the service;
 //! - [`api`]: the HTTP routes;
+//! - [`upload`]: Kubo's `add` and `dag/import` behind the tokens, each root a pin request;
 //! - [`process`]: moving each request along — content fetched and committed to, a storage order
 //!   placed for the token's account, replicas followed on chain to `pinned`.
 
@@ -17,6 +18,7 @@ pub mod model;
 pub mod process;
 pub mod store;
 pub mod time;
+pub mod upload;
 pub mod web3;
 
 pub use api::{Service, router};

@@ -24,6 +24,9 @@ pub struct Settings {
     pub recheck_pinning_ms: u64,
     /// How often a `pinned` request is checked (replicas lost, order ended).
     pub recheck_pinned_ms: u64,
+    /// How long the service keeps content that was uploaded to it while its replicas are not
+    /// yet proven; past it the service's copy is released (the order stays).
+    pub keep_uploads_ms: u64,
 }
 
 impl Default for Settings {
@@ -34,6 +37,7 @@ impl Default for Settings {
             retry_queued_ms: 30_000,
             recheck_pinning_ms: 3_000,
             recheck_pinned_ms: 60_000,
+            keep_uploads_ms: 7 * 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -93,6 +97,28 @@ pub trait Chain {
     ) -> Result<u64, OrderError>;
     /// The file's state on chain (`None`: no order, or it ended).
     fn on_chain(&self, cid: &Cid) -> Result<Option<OnChain>, String>;
+}
+
+/// Releases the service's copy of `r`'s content unless another unfinished request needs it.
+fn release_unneeded(
+    store: &Store,
+    content: &impl Content,
+    r: &PinRecord,
+    cid: &Cid,
+) -> Result<(), StoreError> {
+    let needed = store
+        .in_states(&[Status::Queued, Status::Pinning])?
+        .iter()
+        .any(|o| o.pin.cid == r.pin.cid && o.requestid != r.requestid);
+    if !needed && let Err(e) = content.release(cid) {
+        tracing::warn!(target: "crust::pinning", "releasing {cid}: {e}");
+    }
+    Ok(())
+}
+
+/// Whether `r` was made by an upload to this service (its content came with it).
+pub fn uploaded(r: &PinRecord) -> bool {
+    r.pin.meta.get("uploaded").is_some_and(|v| v == "true")
 }
 
 fn set(record: &mut PinRecord, key: &str, value: impl ToString) {
@@ -156,6 +182,8 @@ pub fn step(
                     r.status = Status::Failed;
                     r.info.remove("waiting");
                     set(&mut r, "reason", reason);
+                    // Nothing will store it: the copy prepared here goes.
+                    release_unneeded(store, content, &r, &cid)?;
                 }
                 Err(OrderError::Unavailable(e)) => {
                     set(&mut r, "waiting", format!("placing the order: {e}"));
@@ -190,13 +218,20 @@ pub fn step(
                 };
                 // Replicated: the service's own copy goes, unless another request still needs it.
                 if r.status == Status::Pinned && before.status != Status::Pinned {
-                    let needed = store
-                        .in_states(&[Status::Queued, Status::Pinning])?
-                        .iter()
-                        .any(|o| o.pin.cid == r.pin.cid && o.requestid != r.requestid);
-                    if !needed && let Err(e) = content.release(&cid) {
-                        tracing::warn!(target: "crust::pinning", "releasing {cid}: {e}");
-                    }
+                    release_unneeded(store, content, &r, &cid)?;
+                }
+                // Uploaded content is kept for its replicas only so long.
+                if r.status == Status::Pinning
+                    && uploaded(&r)
+                    && !r.info.contains_key("released")
+                    && now_ms.saturating_sub(r.created_ms) >= settings.keep_uploads_ms
+                {
+                    release_unneeded(store, content, &r, &cid)?;
+                    set(
+                        &mut r,
+                        "released",
+                        "the upload was kept as long as the service keeps uploads; the order stays",
+                    );
                 }
                 set(&mut r, "replicas", file.replicas);
                 set(&mut r, "expires_at_block", file.expires_at);
@@ -356,6 +391,7 @@ mod tests {
             retry_queued_ms: 0,
             recheck_pinning_ms: 0,
             recheck_pinned_ms: 0,
+            keep_uploads_ms: 100_000,
         };
         let mut schedule = Schedule::new();
         let content = Have(
@@ -380,6 +416,11 @@ mod tests {
         let (s, info) = status(&store, &broke);
         assert_eq!(s, Status::Failed);
         assert!(info["reason"].contains("approval has 0 left"), "{info:?}");
+        assert_eq!(
+            *content.1.borrow(),
+            vec![cid(3)],
+            "a refused order's copy goes at once"
+        );
 
         // Replicas arrive: pinning until 3, then pinned, the holders as delegates.
         chain.files.borrow_mut().insert(cid(1), 2);
@@ -393,7 +434,7 @@ mod tests {
         assert_eq!(r.delegates.len(), 3);
         assert_eq!(
             *content.1.borrow(),
-            vec![cid(1)],
+            vec![cid(3), cid(1)],
             "its copy released once replicated"
         );
 
@@ -427,6 +468,41 @@ mod tests {
             step_at(&store, &content, &chain, &settings, &mut schedule, 64_000).unwrap(),
             0
         );
+    }
+
+    /// Content uploaded to the service is kept while its replicas are not yet proven, for
+    /// `keep_uploads_ms`; then the service's copy goes (once) and the order stays.
+    #[test]
+    fn uploaded_content_is_kept_for_its_replicas_only_so_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("p.redb")).unwrap();
+        let settings = Settings {
+            retry_queued_ms: 0,
+            recheck_pinning_ms: 0,
+            keep_uploads_ms: 10_000,
+            ..Settings::default()
+        };
+        let content = Have(vec![cid(5), cid(6)], RefCell::default(), RefCell::default());
+        let chain = Ledger::default();
+        *chain.budget.borrow_mut() = 2;
+        let mut schedule = Schedule::new();
+        let upload = add(&store, 5, 0);
+        let mut r = store.pin(&upload).unwrap().unwrap();
+        r.pin.meta.insert("uploaded".into(), "true".into());
+        store.update_pin(&r).unwrap();
+        assert!(uploaded(&r));
+        let plain = add(&store, 6, 0);
+        step_at(&store, &content, &chain, &settings, &mut schedule, 1_000).unwrap();
+        assert_eq!(status(&store, &upload).0, Status::Pinning);
+        step_at(&store, &content, &chain, &settings, &mut schedule, 9_000).unwrap();
+        assert!(content.1.borrow().is_empty(), "kept before the time");
+        step_at(&store, &content, &chain, &settings, &mut schedule, 10_000).unwrap();
+        step_at(&store, &content, &chain, &settings, &mut schedule, 11_000).unwrap();
+        assert_eq!(*content.1.borrow(), vec![cid(5)], "released once");
+        let (s, info) = status(&store, &upload);
+        assert_eq!(s, Status::Pinning, "the order stays");
+        assert!(info.contains_key("released"));
+        assert_eq!(status(&store, &plain).0, Status::Pinning);
     }
 
     /// With the default pace, a pinned request is read from the chain once a minute and a

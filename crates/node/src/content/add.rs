@@ -208,7 +208,7 @@ pub fn add(args: AddArgs) -> Result<(), String> {
             Ok(())
         }
         Target::Remote(api) => {
-            let result = remote_add(&api, &args, &inputs, &bar, &print);
+            let result = remote_add(&api, &args, &inputs, &bar, &print, None);
             bar.finish_and_clear();
             result.map(|_| ())
         }

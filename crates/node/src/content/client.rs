@@ -30,6 +30,11 @@ pub(super) fn daemon_answers(api: &str) -> bool {
 /// Adds one file or directory through the Kubo API at `api` with the defaults of `ipfs add`
 /// (CIDv0, 256 KiB chunks, pinned), showing a progress bar; returns the root CID.
 pub fn add_via_api(api: &str, path: &Path) -> Result<Cid, String> {
+    add_via_api_as(api, path, None)
+}
+
+/// [`add_via_api`] with `Authorization: Bearer <token>` (a pinning service's upload route).
+pub fn add_via_api_as(api: &str, path: &Path, token: Option<&str>) -> Result<Cid, String> {
     let args = AddArgs {
         paths: vec![path.to_owned()],
         cid_version: 0,
@@ -53,7 +58,14 @@ pub fn add_via_api(api: &str, path: &Path) -> Result<Cid, String> {
         .map(|i| i.name.clone())
         .ok_or("nothing to add")?;
     let bar = bytes_bar(Some(inputs.iter().map(|i| i.size).sum()));
-    let added = remote_add(api.trim_end_matches('/'), &args, &inputs, &bar, &|_, _| {});
+    let added = remote_add(
+        api.trim_end_matches('/'),
+        &args,
+        &inputs,
+        &bar,
+        &|_, _| {},
+        token,
+    );
     bar.finish_and_clear();
     added?
         .into_iter()
@@ -69,6 +81,7 @@ pub(super) fn remote_add(
     inputs: &[Input],
     bar: &ProgressBar,
     print: &dyn Fn(&str, &Cid),
+    token: Option<&str>,
 ) -> Result<Vec<(String, Cid)>, String> {
     let boundary = format!(
         "crust-{:x}",
@@ -114,12 +127,14 @@ pub(super) fn remote_add(
             .map(|r| format!("&raw-leaves={r}"))
             .unwrap_or_default()
     );
-    let response = client()?
-        .post(url)
-        .header(
-            "Content-Type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
+    let mut request = client()?.post(url).header(
+        "Content-Type",
+        format!("multipart/form-data; boundary={boundary}"),
+    );
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    let response = request
         .body(reqwest::blocking::Body::new(body))
         .send()
         .map_err(|e| format!("daemon at {api}: {e}"))?;

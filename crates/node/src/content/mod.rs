@@ -20,7 +20,8 @@ mod read;
 pub use add::{AddArgs, add};
 pub use admin::{gc, peers, routing_put};
 pub use client::{
-    add_via_api, commitment_via_api, connect_via_api, dag_size, pin_via_api, unpin_via_api,
+    add_via_api, add_via_api_as, commitment_via_api, connect_via_api, dag_size, pin_via_api,
+    unpin_via_api,
 };
 pub use daemon::{DaemonArgs, daemon};
 pub use dag::{commitment, dag_export, dag_import, file_commitment, file_dag};
