@@ -30,6 +30,15 @@ fn start_with(
     cap: u64,
     web3: Option<(Arc<dyn crust_pinning::web3::Approvals>, u64)>,
 ) -> Server {
+    start_full(dir, cap, web3, None)
+}
+
+fn start_full(
+    dir: &std::path::Path,
+    cap: u64,
+    web3: Option<(Arc<dyn crust_pinning::web3::Approvals>, u64)>,
+    uploads: Option<(&str, u64)>,
+) -> Server {
     let service = Keypair::from_suri("//PinningService").unwrap();
     let store = Store::open(&dir.join("pins.redb")).unwrap();
     let mut state = Service::new(
@@ -43,6 +52,9 @@ fn start_with(
     .with_pin_cap(cap);
     if let Some((approvals, recheck_ms)) = web3 {
         state = state.with_web3(approvals, recheck_ms);
+    }
+    if let Some((api, max)) = uploads {
+        state = state.with_uploads(api, max);
     }
     let state = Arc::new(state);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -662,4 +674,62 @@ fn web3_tokens_work_while_the_accounts_approval_of_the_service_lasts() {
         body.to_string().contains("does not take web3 tokens"),
         "{body}"
     );
+}
+
+/// Uploads are refused before anything reaches the daemon when they cannot be taken: no token
+/// (401), larger than the limit (413), the account at its cap (403); a daemon that does not
+/// answer is a 502, and a service started without uploads has no such route (404). The
+/// accepting path, with a real daemon, chain and Kubo's CLI, is in crates/node/tests/pinning.rs.
+#[test]
+fn uploads_that_cannot_be_taken_are_refused_before_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 9 (discard) on loopback: nothing listens, so a forwarded upload fails to connect.
+    let s = start_full(dir.path(), 1, None, Some(("http://127.0.0.1:9", 1_000)));
+    let alice = Keypair::from_suri("//Alice").unwrap();
+    let token = s.token(&alice, "laptop");
+    let post = |body: Vec<u8>, token: Option<&str>| {
+        let mut r = s
+            .http
+            .post(format!("{}/api/v0/add", s.url))
+            .header("content-type", "multipart/form-data; boundary=x")
+            .body(body);
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        let out = r.send().unwrap();
+        (out.status().as_u16(), out.text().unwrap())
+    };
+    assert_eq!(post(vec![0; 10], None).0, 401);
+    let (code, body) = post(vec![0; 2_000], Some(&token));
+    assert_eq!(code, 413, "{body}");
+    assert!(body.contains("at most 1000 bytes"), "{body}");
+    let (code, body) = post(vec![0; 10], Some(&token));
+    assert_eq!(code, 502, "{body}");
+    // At the cap (1 request here) nothing is stored.
+    let (code, _) = s.send("POST", "/pins", Some(&token), Some(json!({"cid": cid(1)})));
+    assert_eq!(code, 202);
+    let (code, body) = post(vec![0; 10], Some(&token));
+    assert_eq!(code, 403, "{body}");
+    // No pin request was made by any refused upload.
+    let (_, list) = s.send(
+        "GET",
+        "/pins?status=queued,pinning,pinned,failed",
+        Some(&token),
+        None,
+    );
+    assert_eq!(list["count"], 1, "{list}");
+
+    let other = tempfile::tempdir().unwrap();
+    let plain = start(other.path());
+    let out = plain
+        .http
+        .post(format!("{}/api/v0/add", plain.url))
+        .header(
+            "authorization",
+            format!("Bearer {}", plain.token(&alice, "x")),
+        )
+        .body("x")
+        .send()
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 404);
 }
