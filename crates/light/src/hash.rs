@@ -87,18 +87,28 @@ pub fn merkle_root(leaves: &[Hash]) -> Hash {
     if leaves.is_empty() {
         return Hash::default();
     }
-    let mut level: Vec<Hash> = leaves.iter().map(|l| Hash::of(&[&[0u8], &l.0])).collect();
+    let mut level = leaf_level(leaves);
     while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [a, b] => Hash::of(&[&[1u8], &a.0, &b.0]),
-                [a] => *a,
-                _ => Hash::default(),
-            })
-            .collect();
+        level = next_level(&level);
     }
     level[0]
+}
+
+/// The tree's bottom level: each leaf hashed with a 0 prefix.
+fn leaf_level(leaves: &[Hash]) -> Vec<Hash> {
+    leaves.iter().map(|l| Hash::of(&[&[0u8], &l.0])).collect()
+}
+
+/// The level above `level`: pairs hashed with a 1 prefix, an odd last node promoted unchanged.
+fn next_level(level: &[Hash]) -> Vec<Hash> {
+    level
+        .chunks(2)
+        .map(|pair| match pair {
+            [a, b] => Hash::of(&[&[1u8], &a.0, &b.0]),
+            [a] => *a,
+            _ => Hash::default(),
+        })
+        .collect()
 }
 
 /// The sibling hashes from leaf `index` up to the root of `leaves` in [`merkle_root`]'s tree
@@ -107,22 +117,14 @@ pub fn merkle_path(leaves: &[Hash], index: usize) -> Option<Vec<Hash>> {
     if index >= leaves.len() {
         return None;
     }
-    let mut level: Vec<Hash> = leaves.iter().map(|l| Hash::of(&[&[0u8], &l.0])).collect();
+    let mut level = leaf_level(leaves);
     let mut at = index;
     let mut path = Vec::new();
     while level.len() > 1 {
-        let sibling = at ^ 1;
-        if let Some(s) = level.get(sibling) {
+        if let Some(s) = level.get(at ^ 1) {
             path.push(*s);
         }
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [a, b] => Hash::of(&[&[1u8], &a.0, &b.0]),
-                [a] => *a,
-                _ => Hash::default(),
-            })
-            .collect();
+        level = next_level(&level);
         at /= 2;
     }
     Some(path)

@@ -165,12 +165,18 @@ async fn upload(
     }
     let limit = uploads.max_bytes;
     let mut seen = 0u64;
+    // Set when the body passes the limit, so the failed send is told apart from the daemon's.
+    let overflowed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = overflowed.clone();
     let stream = body
         .into_data_stream()
         .map_err(std::io::Error::other)
         .and_then(move |chunk| {
             seen = seen.saturating_add(chunk.len() as u64);
             let over = seen > limit;
+            if over {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             async move {
                 if over {
                     Err(std::io::Error::other(format!(
@@ -189,10 +195,10 @@ async fn upload(
         request = request.header(header::CONTENT_TYPE, kind);
     }
     let answer = request.send().await.map_err(|e| {
-        if e.to_string().contains("larger than") || format!("{e:?}").contains("larger than") {
+        if overflowed.load(std::sync::atomic::Ordering::Relaxed) {
             too_large(limit)
         } else {
-            daemon_error(format!("{e}"))
+            daemon_error(e.to_string())
         }
     })?;
     let status = answer.status();
@@ -271,17 +277,10 @@ fn add_roots(text: &str) -> Vec<(String, String)> {
         .filter_map(|v| {
             let name = v.get("Name")?.as_str()?.to_owned();
             let hash = v.get("Hash")?.as_str()?.to_owned();
-            (!name.contains('/'))
-                .then_some((hash, if name.is_empty() { hash_name(&v) } else { name }))
+            let name = if name.is_empty() { hash.clone() } else { name };
+            (!name.contains('/')).then_some((hash, name))
         })
         .collect()
-}
-
-fn hash_name(v: &serde_json::Value) -> String {
-    v.get("Hash")
-        .and_then(|h| h.as_str())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// The roots of a `/api/v0/dag/import` answer (`{"Root":{"Cid":{"/":"…"}}}` lines).
