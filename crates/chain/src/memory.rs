@@ -3,8 +3,9 @@
 //!
 //! What a node holds, and what sizes it:
 //! - a fixed base: code, threads, the p2p mailboxes (one quota burst per retained peer, see
-//!   [`crate::consensus::node::channel_quota`]), consensus journals' buffers — measured at
-//!   ~60 MB resident for an idle validator of a 4-node network, budgeted as [`BASE_BYTES`];
+//!   [`crate::consensus::node::channel_quota`]: ~1.1 MB a peer; a 4-seat network retains 29,
+//!   see [`crate::peers`]), consensus journals' buffers — measured at ~82 MB resident for an
+//!   idle validator of a 4-node network, budgeted as [`BASE_BYTES`];
 //! - the committed state, mirrored in memory for execution, plus QMDB's in-memory index: this
 //!   grows with the chain's state (accounts, files, replicas), not with load, and is checked
 //!   when the node starts ([`NodeMemory::check_state`]);
@@ -19,7 +20,7 @@ use crate::mempool::MempoolConfig;
 const MIB: u64 = 1 << 20;
 
 /// Memory a validator needs before any state or load (code, runtime, network, journals).
-pub const BASE_BYTES: u64 = 64 * MIB;
+pub const BASE_BYTES: u64 = 80 * MIB;
 
 /// The smallest budget a node accepts.
 pub const MIN_BUDGET: u64 = 128 * MIB;

@@ -1,5 +1,6 @@
 //! Running a node for real: the tokio runtime, on-disk storage, authenticated encrypted p2p
-//! (Commonware `lookup`: peers are known by key and address), the validator, and JSON-RPC.
+//! (Commonware `discovery`: peers are known by key, found through bootnodes, see
+//! [`crate::peers`]), the validator, and JSON-RPC.
 
 use crate::block::Block;
 use crate::consensus::app::SharedCore;
@@ -8,20 +9,21 @@ use crate::consensus::node::{
     CH_BACKFILL, CH_BROADCAST, CH_CERTS, CH_RESOLVER, CH_TXS, CH_VOTES, Channels, ValidatorConfig,
     channel_quota, start_validator,
 };
-use crate::consensus::{PublicKey, Timeouts, consensus_key, namespace, public_key_of};
+use crate::consensus::{Timeouts, consensus_key, namespace};
 use crate::layer::{Diff, Layer};
 use crate::memory::NodeMemory;
 use crate::mempool::Mempool;
+use crate::peers::Bootnode;
 use crate::spec::ChainSpec;
 use crate::store::{Store, StoreError};
 use commonware_cryptography::{ChaCha20Poly1305, Signer as _};
-use commonware_p2p::authenticated::lookup;
-use commonware_p2p::{Address, AddressableManager as _};
+use commonware_p2p::Ingress;
+use commonware_p2p::authenticated::discovery;
 use commonware_runtime::{Clock, Runner as _, Spawner, Supervisor as _};
 use commonware_stream::cups::{self, Cups};
 use commonware_stream::sake::{self, Sake};
-use commonware_utils::{NZU64, NZUsize, ordered::Map};
-use crust_primitives::{AccountId, Keypair};
+use commonware_utils::{NZU64, NZUsize};
+use crust_primitives::Keypair;
 use futures::lock::Mutex;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,8 +39,8 @@ pub enum NodeError {
     /// The state store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A peer key or address is unusable.
-    #[error("peer list: {0}")]
+    /// A bootnode or the public address is unusable.
+    #[error("peers: {0}")]
     Peers(String),
     /// The memory budget cannot hold this node.
     #[error(transparent)]
@@ -154,6 +156,24 @@ where
     Ok((Arc::new(Mutex::new(core)), genesis_block))
 }
 
+/// The genesis block hash a spec gives (every transaction of the network signs over it),
+/// computed by applying its genesis in a scratch directory under `scratch`, removed after.
+pub fn genesis_hash(spec: &ChainSpec, scratch: &std::path::Path) -> Result<crate::Hash, NodeError> {
+    let dir = scratch.join(format!("crust-genesis-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let runtime = commonware_runtime::tokio::Config::new()
+        .with_worker_threads(1)
+        .with_storage_directory(dir.clone());
+    let spec = spec.clone();
+    let result = commonware_runtime::tokio::Runner::new(runtime).start(|ctx| async move {
+        open_chain(ctx.child("chain"), &spec, "genesis")
+            .await
+            .map(|(_, block)| block.hash())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 /// How to run one node.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
@@ -165,8 +185,12 @@ pub struct NodeConfig {
     pub session: Keypair,
     /// Address to listen on for the chain network.
     pub listen: SocketAddr,
-    /// Every validator's session account and address (this node included).
-    pub peers: Vec<(AccountId, SocketAddr)>,
+    /// The address other nodes dial to reach this one (its public address behind NAT or a
+    /// proxy); `None`: the listen address.
+    pub public_addr: Option<Ingress>,
+    /// Nodes dialed at start (the spec's bootnodes and any given on the command line); the rest
+    /// of the network is found through them.
+    pub bootnodes: Vec<Bootnode>,
     /// Address for JSON-RPC, if any.
     pub rpc: Option<SocketAddr>,
     /// How the node's memory budget is divided.
@@ -191,7 +215,8 @@ async fn run_in(
         spec,
         session,
         listen,
-        peers,
+        public_addr,
+        bootnodes,
         rpc,
         memory,
         data_dir,
@@ -201,8 +226,21 @@ async fn run_in(
         open_chain_with(ctx.child("chain"), &spec, "state", &memory).await?;
     let signer = consensus_key(&session);
     let ns = namespace(&spec.id);
-    let committee_size = peers.len().max(1);
-    let p2p = lookup::Config::local(
+    // The genesis committee is every genesis validator, however many seats later eras have.
+    let seats = usize::try_from(spec.validator_count)
+        .unwrap_or(usize::MAX)
+        .max(spec.validators.len());
+    let committee_size = seats.max(1);
+    let mut bootstrappers = Vec::new();
+    for b in bootnodes.iter().filter(|b| b.account != session.public()) {
+        let key = crate::consensus::public_key_of(&b.account)
+            .ok_or_else(|| NodeError::Peers(format!("{} is not an ed25519 key", b.account)))?;
+        if !bootstrappers.iter().any(|(k, _)| *k == key) {
+            bootstrappers.push((key, b.addr.clone()));
+        }
+    }
+    let cap = crate::peers::max_peers_per_set(seats, bootstrappers.len());
+    let mut p2p = discovery::Config::local(
         Cups::<_, ChaCha20Poly1305>::new(
             Sake {
                 signer: signer.clone(),
@@ -214,21 +252,20 @@ async fn run_in(
         ),
         &ns,
         listen,
-        NZUsize!(committee_size.max(4)),
+        public_addr.unwrap_or(Ingress::Socket(listen)),
+        bootstrappers.clone(),
+        std::num::NonZeroUsize::new(cap).unwrap_or(NZUsize!(4)),
         crate::consensus::node::max_message_size(committee_size),
         NZUsize!(1024),
     );
-    let (mut network, mut oracle) = lookup::Network::new(ctx.child("network"), p2p);
-    let mut directory: Vec<(PublicKey, Address)> = Vec::new();
-    for (account, addr) in &peers {
-        let key = public_key_of(account)
-            .ok_or_else(|| NodeError::Peers(format!("{account} is not an ed25519 key")))?;
-        directory.push((key, (*addr).into()));
-    }
-    let directory: Map<PublicKey, Address> = directory
-        .try_into()
-        .map_err(|_| NodeError::Peers("a peer is listed twice".into()))?;
-    let _ = oracle.track(0, directory);
+    p2p.tracked_peer_sets = NZUsize!(crate::peers::TRACKED_SETS);
+    let (mut network, oracle) = discovery::Network::new(ctx.child("network"), p2p);
+    let mut fixed = vec![session.public()];
+    fixed.extend(bootnodes.iter().map(|b| b.account));
+    ctx.child("peers").spawn({
+        let (core, oracle) = (core.clone(), oracle.clone());
+        move |ctx| crate::peers::track_eras(ctx, core, oracle, fixed, cap, Duration::from_secs(1))
+    });
     let mut reg = |ch| network.register(ch, channel_quota(ch));
     let channels = Channels {
         votes: reg(CH_VOTES),
@@ -291,9 +328,9 @@ async fn run_in(
     };
     tracing::info!(
         target: "crust::chain",
-        "node {} starting on {listen} ({} peers, chain {})",
+        "node {} starting on {listen} ({} bootnodes, chain {})",
         signer.public_key(),
-        peers.len(),
+        bootstrappers.len(),
         spec.id
     );
     let handle = start_validator(

@@ -76,6 +76,11 @@ pub struct ChainSpec {
     /// software enclave, say true.
     #[serde(default)]
     pub srd_counts_authority_attested: bool,
+    /// Nodes a new node dials first, as `<session account>@<host:port>` (the host an IP address
+    /// or a DNS name); they tell it where the other validators are. Not part of genesis: a
+    /// network can publish a spec with more bootnodes later.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bootnodes: Vec<String>,
 }
 
 fn one() -> u32 {
@@ -165,7 +170,19 @@ impl ChainSpec {
     pub fn from_json(text: &str) -> Result<Self, SpecError> {
         let spec: Self = serde_json::from_str(text)?;
         spec.genesis()?;
+        spec.bootnodes()?;
         Ok(spec)
+    }
+
+    /// The spec's bootnodes, parsed.
+    pub fn bootnodes(&self) -> Result<Vec<crate::peers::Bootnode>, SpecError> {
+        self.bootnodes
+            .iter()
+            .map(|b| {
+                crate::peers::parse_bootnode(b)
+                    .map_err(|e| SpecError::Invalid(format!("bootnode {e}")))
+            })
+            .collect()
     }
 
     /// The runtime genesis this spec describes.

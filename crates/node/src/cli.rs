@@ -217,6 +217,9 @@ pub(crate) enum Command {
         #[command(flatten)]
         chain: orders::ChainArgs,
     },
+    /// Make a new network's chain spec with operators on separate machines (docs/testnet.md).
+    #[command(subcommand, name = "chain-spec")]
+    ChainSpec(crate::chain_spec::ChainSpecCommand),
     /// Pinning service (IPFS Pinning Service API): serve one, make tokens, approve its orders.
     #[command(subcommand)]
     Pin(pinning::PinCommand),
@@ -384,10 +387,15 @@ pub(crate) struct NodeArgs {
     /// Chain network address to listen on.
     #[arg(long, default_value = "127.0.0.1:30333")]
     pub(crate) listen: std::net::SocketAddr,
-    /// A validator peer as `<account>@<ip:port>` (account: SS58, 0x-hex, or a dev URI like
-    /// `//Bob//session`). List every validator, this node included.
-    #[arg(long = "peer")]
-    pub(crate) peers: Vec<String>,
+    /// A node to dial at start, as `<session account>@<host:port>` (account: SS58, 0x-hex, or
+    /// a dev URI like `//Bob//session`; host: an IP address or DNS name). Repeatable; added to
+    /// the chain spec's `bootnodes`. The other validators are found through them.
+    #[arg(long = "bootnode", alias = "peer")]
+    pub(crate) bootnodes: Vec<String>,
+    /// The address other nodes dial to reach this one, as `host:port`, when it differs from
+    /// `--listen` (behind NAT, a port forward or a proxy).
+    #[arg(long)]
+    pub(crate) public_addr: Option<String>,
     /// JSON-RPC address.
     #[arg(long, default_value = "127.0.0.1:9933")]
     pub(crate) rpc: std::net::SocketAddr,

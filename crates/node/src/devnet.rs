@@ -334,9 +334,11 @@ fn start_and_watch(
             "--memory".into(),
             format!("{}MiB", DEVNET_MEMORY_MIB.validator),
         ];
-        for p in &peers {
-            a.push("--peer".into());
-            a.push(p.clone());
+        // One bootnode each (validator 0, and validator 1 for validator 0): the others are
+        // found through it, as on a network of many hosts.
+        if let Some(boot) = peers.get(if i == 0 { 1 } else { 0 }) {
+            a.push("--bootnode".into());
+            a.push(boot.clone());
         }
         procs.push(spawn(&format!("validator-{i}"), &a, &logs)?);
         rpcs.push(format!("http://{rpc}"));

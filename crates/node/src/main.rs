@@ -4,6 +4,7 @@
 //! and key tools.
 
 mod chain_client;
+mod chain_spec;
 mod cli;
 mod content;
 mod devnet;
@@ -123,6 +124,7 @@ fn run(cli: Cli) -> Result<(), String> {
             chain,
         } => storage::group(command, &from, &chain.chain),
         Command::Pin(command) => pinning::run(command),
+        Command::ChainSpec(command) => chain_spec::run(command, cli.output),
         Command::Validators { chain } => staking::validators(&chain, cli.output),
         Command::Era { chain } => staking::era(&chain, cli.output),
         Command::Put { put, chain } => orders::put(put, &chain, cli.output),
@@ -334,25 +336,24 @@ fn print_account(id: &AccountId) {
 }
 
 fn run_node(args: NodeArgs) -> Result<(), String> {
-    use crust_chain::spec::{ChainSpec, parse_account};
+    use crust_chain::spec::ChainSpec;
     let spec = match std::fs::read_to_string(&args.chain) {
         Ok(text) => ChainSpec::from_json(&text),
         Err(_) => ChainSpec::builtin(&args.chain),
     }
     .map_err(|e| e.to_string())?;
     let session = keys::signer(&args.validator).map_err(|e| format!("--validator: {e}"))?;
-    let mut peers = Vec::new();
-    for p in &args.peers {
-        let (account, addr) = p
-            .rsplit_once('@')
-            .ok_or_else(|| format!("--peer {p}: expected <account>@<ip:port>"))?;
-        let account = parse_account(account).map_err(|e| format!("--peer {p}: {e}"))?;
-        let addr = addr.parse().map_err(|e| format!("--peer {p}: {e}"))?;
-        peers.push((account, addr));
+    let mut bootnodes = spec.bootnodes().map_err(|e| e.to_string())?;
+    for b in &args.bootnodes {
+        bootnodes
+            .push(crust_chain::peers::parse_bootnode(b).map_err(|e| format!("--bootnode {e}"))?);
     }
-    if !peers.iter().any(|(a, _)| *a == session.public()) {
-        peers.push((session.public(), args.listen));
-    }
+    let public_addr = args
+        .public_addr
+        .as_deref()
+        .map(crust_chain::peers::parse_ingress)
+        .transpose()
+        .map_err(|e| format!("--public-addr {e}"))?;
     let data_dir = args.data_dir.unwrap_or_else(|| {
         std::path::PathBuf::from("crust-data")
             .join(&spec.id)
@@ -365,7 +366,8 @@ fn run_node(args: NodeArgs) -> Result<(), String> {
         data_dir,
         session,
         listen: args.listen,
-        peers,
+        public_addr,
+        bootnodes,
         rpc: Some(args.rpc),
         memory: crust_chain::memory::NodeMemory::plan(args.memory).map_err(|e| e.to_string())?,
     };

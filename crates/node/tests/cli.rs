@@ -196,3 +196,167 @@ fn daemons_log_text_lines_or_json_objects() {
         }
     }
 }
+
+/// The SS58 address of a secret URI, as `crust key inspect` prints it.
+fn address_of(suri: &str) -> String {
+    let (code, out, err) = crust(&["key", "inspect", suri, "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    json["address"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn chain_spec_is_made_from_addresses_and_built_reproducibly() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("net.json");
+    let spec_s = spec.to_str().unwrap();
+    let alice = address_of("//Alice");
+    let (stash, session) = (address_of("//Op1//stash"), address_of("//Op1//session"));
+
+    // A secret anywhere is refused: operators send addresses only.
+    let (code, _, err) = crust(&[
+        "chain-spec",
+        "new",
+        spec_s,
+        "--name",
+        "n",
+        "--id",
+        "net",
+        "--governance",
+        "//Alice",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a secret"), "{err}");
+    let (code, _, err) = crust(&[
+        "chain-spec",
+        "new",
+        spec_s,
+        "--name",
+        "n",
+        "--id",
+        "bad id!",
+        "--governance",
+        &alice,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--id"), "{err}");
+    let (code, _, err) = crust(&[
+        "chain-spec",
+        "new",
+        spec_s,
+        "--name",
+        "n",
+        "--id",
+        "net",
+        "--governance",
+        &alice,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // An existing draft is not overwritten by mistake.
+    let (code, _, err) = crust(&[
+        "chain-spec",
+        "new",
+        spec_s,
+        "--name",
+        "n",
+        "--id",
+        "net",
+        "--governance",
+        &alice,
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--force"), "{err}");
+    // Nothing to build yet.
+    let (code, _, err) = crust(&["chain-spec", "build", spec_s]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no genesis validators"), "{err}");
+    let (code, _, err) = crust(&[
+        "chain-spec",
+        "add-validator",
+        spec_s,
+        "--stash",
+        &stash,
+        "--session",
+        "//Op1//session",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a secret"), "{err}");
+    let (code, _, err) = crust(&[
+        "chain-spec",
+        "add-validator",
+        spec_s,
+        "--stash",
+        &stash,
+        "--session",
+        &session,
+        "--bootnode",
+        "boot-1.example.org:30333",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = crust(&[
+        "chain-spec",
+        "add-validator",
+        spec_s,
+        "--stash",
+        &stash,
+        "--session",
+        &session,
+    ]);
+    assert_eq!(code, 2, "the same validator twice");
+    assert!(err.contains("already"), "{err}");
+    let (code, _, err) = crust(&[
+        "chain-spec",
+        "add-bootnode",
+        spec_s,
+        "//Op1//session@10.0.0.1:1",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("address"), "{err}");
+    let (code, _, err) = crust(&["chain-spec", "add-balance", spec_s, &alice, "500 CRU"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = crust(&["chain-spec", "add-authority", spec_s, &alice]);
+    assert_eq!(code, 0, "{err}");
+
+    // Two coordinators building the same draft at the same genesis time get the same hash.
+    let mut hashes = Vec::new();
+    for out in ["a.json", "b.json"] {
+        let target = dir.path().join(out);
+        let (code, text, err) = crust(&[
+            "chain-spec",
+            "build",
+            spec_s,
+            "--out",
+            target.to_str().unwrap(),
+            "--genesis-time-ms",
+            "1800000000000",
+            "--output",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let built: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(built["validator_count"], 1);
+        assert_eq!(
+            built["bootnodes"][0],
+            format!("{session}@boot-1.example.org:30333")
+        );
+        hashes.push(built["genesis_hash"].as_str().unwrap().to_owned());
+        // The built spec loads as a node would load it.
+        let (code, text, err) = crust(&["chain-spec", "inspect", target.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(text.contains(&hashes[hashes.len() - 1]), "{text}");
+    }
+    assert_eq!(hashes[0], hashes[1]);
+    // Another genesis time is another network.
+    let (code, text, _) = crust(&[
+        "chain-spec",
+        "build",
+        spec_s,
+        "--genesis-time-ms",
+        "1800000001000",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let other: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_ne!(other["genesis_hash"].as_str().unwrap(), hashes[0]);
+}

@@ -1,0 +1,334 @@
+//! Many hosts on one machine: each node in its own Linux network namespace with its own address
+//! on a bridge the test creates, links shaped by Toxiproxy (this machine has no netem).
+//!
+//! Layout: a "switch" namespace holds the bridge (`10.<net>.0.1/24`, where Toxiproxy listens)
+//! and one veth end per host; host `i` has `eth0` at `10.<net>.0.<10 + i>`. Nothing is created in
+//! the machine's own namespace, so the test process reaches the hosts only by running commands
+//! inside them ([`Lab::command`]). A shaped link is a Toxiproxy proxy on the switch in front of
+//! a host's port ([`Lab::proxy`]): whoever dials the proxy's address crosses the link. A link is
+//! cut by taking the host's veth down on the switch ([`Lab::cut`]).
+//!
+//! Needs root (`ip netns`), and the Toxiproxy server that `interop/setup.sh` builds from the Go
+//! module proxy.
+
+#![allow(clippy::unwrap_used, clippy::panic, dead_code)] // test harness
+
+use std::net::Ipv4Addr;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// One namespaced network of hosts, torn down (processes and namespaces) when dropped.
+pub struct Lab {
+    prefix: String,
+    net: u8,
+    hosts: usize,
+    procs: Vec<Child>,
+    toxiproxy: Option<Child>,
+}
+
+/// A host of the lab.
+#[derive(Clone, Copy, Debug)]
+pub struct Host(pub usize);
+
+fn ip(args: &[&str]) -> Output {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Whether this machine lets the test make network namespaces (root with iproute2).
+pub fn available() -> Result<(), String> {
+    let probe = format!("crustprobe{}", std::process::id());
+    let out = Command::new("ip")
+        .args(["netns", "add", &probe])
+        .output()
+        .map_err(|e| format!("iproute2 is not installed: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cannot make a network namespace: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let _ = Command::new("ip").args(["netns", "del", &probe]).output();
+    Ok(())
+}
+
+/// Removes namespaces an earlier lab left when its process died without cleaning up.
+fn remove_stale() {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        let Some(rest) = name.strip_prefix("crustlab") else {
+            continue;
+        };
+        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if !alive {
+            let _ = Command::new("ip").args(["netns", "del", name]).output();
+        }
+    }
+}
+
+impl Lab {
+    /// Makes `hosts` hosts on a new bridge.
+    pub fn new(hosts: usize) -> Self {
+        remove_stale();
+        let pid = std::process::id();
+        let prefix = format!("crustlab{pid}");
+        // A /24 of 10.0.0.0/8 picked by process, so labs of concurrent tests never share one.
+        let net = u8::try_from(100 + pid % 150).unwrap();
+        let lab = Self {
+            prefix,
+            net,
+            hosts,
+            procs: Vec::new(),
+            toxiproxy: None,
+        };
+        let sw = lab.switch_ns();
+        ip(&["netns", "add", &sw]);
+        ip(&["-n", &sw, "link", "set", "lo", "up"]);
+        ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"]);
+        ip(&[
+            "-n",
+            &sw,
+            "addr",
+            "add",
+            &format!("{}/24", lab.switch_ip()),
+            "dev",
+            "br0",
+        ]);
+        ip(&["-n", &sw, "link", "set", "br0", "up"]);
+        for i in 0..hosts {
+            let ns = lab.ns(Host(i));
+            let port = format!("p{i}");
+            ip(&["netns", "add", &ns]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+            ip(&[
+                "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port, "netns",
+                &sw,
+            ]);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}/24", lab.ip(Host(i))),
+                "dev",
+                "eth0",
+            ]);
+            ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+            ip(&["-n", &sw, "link", "set", &port, "master", "br0"]);
+            ip(&["-n", &sw, "link", "set", &port, "up"]);
+        }
+        lab
+    }
+
+    fn switch_ns(&self) -> String {
+        format!("{}sw", self.prefix)
+    }
+
+    /// The namespace of `host`.
+    pub fn ns(&self, host: Host) -> String {
+        format!("{}h{}", self.prefix, host.0)
+    }
+
+    /// The address of `host` on the bridge.
+    pub fn ip(&self, host: Host) -> Ipv4Addr {
+        Ipv4Addr::new(10, self.net, 0, u8::try_from(10 + host.0).unwrap())
+    }
+
+    /// The switch's address (where shaped links' proxies listen).
+    pub fn switch_ip(&self) -> Ipv4Addr {
+        Ipv4Addr::new(10, self.net, 0, 1)
+    }
+
+    /// A command that runs inside `host`'s namespace.
+    pub fn command(&self, host: Host, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns(host), program]);
+        c
+    }
+
+    /// Starts a long-running process in `host` (killed when the lab is dropped); its output
+    /// goes to `log`.
+    pub fn spawn(&mut self, host: Host, program: &str, args: &[String], log: &std::path::Path) {
+        let file = std::fs::File::create(log).unwrap();
+        let child = self
+            .command(host, program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        self.procs.push(child);
+    }
+
+    /// Starts Toxiproxy on the switch.
+    pub fn start_toxiproxy(&mut self, bin: &str, log: &std::path::Path) {
+        let file = std::fs::File::create(log).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.switch_ns(), bin])
+            .args(["-host", &self.switch_ip().to_string(), "-port", "8474"])
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        self.toxiproxy = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.toxiproxy_api("GET", "/version", None).is_err() {
+            assert!(Instant::now() < deadline, "toxiproxy did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// One call to Toxiproxy's HTTP API, made from inside the switch.
+    fn toxiproxy_api(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<String, String> {
+        let url = format!("http://{}:8474{path}", self.switch_ip());
+        http_in(&self.switch_ns(), method, &url, body)
+    }
+
+    /// An HTTP request made from inside `host` (the machine's own namespace has no route to
+    /// the lab); the response body, or the error.
+    pub fn http(
+        &self,
+        host: Host,
+        method: &str,
+        url: &str,
+        body: Option<&str>,
+    ) -> Result<String, String> {
+        http_in(&self.ns(host), method, url, body)
+    }
+
+    /// A JSON-RPC call from inside `host`; the result.
+    pub fn rpc(
+        &self,
+        host: Host,
+        url: &str,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let text = self.http(host, "POST", url, Some(&body.to_string()))?;
+        let reply: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
+        Ok(reply["result"].clone())
+    }
+
+    /// A shaped link in front of `host:port`: a proxy listening on the switch at `listen_port`
+    /// with `latency_ms` (± `jitter_ms`) added each way. Returns the address to dial.
+    pub fn proxy(
+        &self,
+        name: &str,
+        host: Host,
+        port: u16,
+        listen_port: u16,
+        latency_ms: u32,
+        jitter_ms: u32,
+    ) -> String {
+        let listen = format!("{}:{listen_port}", self.switch_ip());
+        let body = serde_json::json!({
+            "name": name,
+            "listen": listen,
+            "upstream": format!("{}:{port}", self.ip(host)),
+            "enabled": true,
+        });
+        self.toxiproxy_api("POST", "/proxies", Some(&body.to_string()))
+            .unwrap_or_else(|e| panic!("proxy {name}: {e}"));
+        for stream in ["upstream", "downstream"] {
+            let toxic = serde_json::json!({
+                "name": format!("latency_{stream}"),
+                "type": "latency",
+                "stream": stream,
+                "attributes": {"latency": latency_ms, "jitter": jitter_ms},
+            });
+            self.toxiproxy_api(
+                "POST",
+                &format!("/proxies/{name}/toxics"),
+                Some(&toxic.to_string()),
+            )
+            .unwrap_or_else(|e| panic!("toxic on {name}: {e}"));
+        }
+        listen
+    }
+
+    /// Cuts `host` off the bridge (its veth goes down on the switch).
+    pub fn cut(&self, host: Host) {
+        ip(&[
+            "-n",
+            &self.switch_ns(),
+            "link",
+            "set",
+            &format!("p{}", host.0),
+            "down",
+        ]);
+    }
+
+    /// Puts `host` back on the bridge.
+    pub fn restore(&self, host: Host) {
+        ip(&[
+            "-n",
+            &self.switch_ns(),
+            "link",
+            "set",
+            &format!("p{}", host.0),
+            "up",
+        ]);
+    }
+}
+
+/// One HTTP request from inside namespace `ns`, with Python's standard library.
+fn http_in(ns: &str, method: &str, url: &str, body: Option<&str>) -> Result<String, String> {
+    let script = r#"
+import sys, urllib.request
+method, url, body = sys.argv[1], sys.argv[2], sys.argv[3]
+req = urllib.request.Request(url, data=body.encode() if body else None, method=method,
+                             headers={"Content-Type": "application/json"})
+try:
+    print(urllib.request.urlopen(req, timeout=10).read().decode())
+except urllib.error.HTTPError as e:
+    print(e.read().decode(), file=sys.stderr); sys.exit(1)
+except Exception as e:
+    print(e, file=sys.stderr); sys.exit(1)
+"#;
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "python3", "-c", script])
+        .args([method, url, body.unwrap_or("")])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in self.procs.iter_mut().chain(self.toxiproxy.iter_mut()) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for i in 0..self.hosts {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.ns(Host(i))])
+                .output();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.switch_ns()])
+            .output();
+    }
+}
