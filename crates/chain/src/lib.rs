@@ -15,6 +15,7 @@ pub mod history;
 pub mod layer;
 pub mod memory;
 pub mod mempool;
+pub mod metrics;
 pub mod peers;
 pub mod rpc;
 pub mod service;

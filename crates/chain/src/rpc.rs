@@ -51,19 +51,58 @@ pub fn router<S>(core: SharedCore<S>) -> Router
 where
     S: commonware_storage::Context + commonware_runtime::Spawner,
 {
-    Router::new()
-        .route("/", post(handle::<S>))
-        .route("/ws", get(upgrade::<S>))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .with_state(core)
+    router_with_metrics(core, None)
 }
 
-async fn handle<S>(State(core): State<SharedCore<S>>, body: axum::body::Bytes) -> Json<Value>
+/// [`router`], counting each HTTP request and its handling time by method in `metrics`.
+pub fn router_with_metrics<S>(
+    core: SharedCore<S>,
+    metrics: Option<crate::metrics::ChainMetrics>,
+) -> Router
+where
+    S: commonware_storage::Context + commonware_runtime::Spawner,
+{
+    let http = Router::new()
+        .route("/", post(handle::<S>))
+        .with_state((core.clone(), metrics));
+    Router::new()
+        .route("/ws", get(upgrade::<S>))
+        .with_state(core)
+        .merge(http)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+}
+
+async fn handle<S>(
+    State((core, metrics)): State<(SharedCore<S>, Option<crate::metrics::ChainMetrics>)>,
+    body: axum::body::Bytes,
+) -> Json<Value>
 where
     S: commonware_storage::Context + commonware_runtime::Spawner,
 {
     Json(match wire::parse_request(&body) {
-        Ok((id, method, params)) => dispatch(&core, &method, &params, &id).await,
+        Ok((id, method, params)) => {
+            let started = std::time::Instant::now();
+            match answer(&core, &method, params).await {
+                Ok(result) => {
+                    if let Some(m) = &metrics {
+                        m.rpc(&method, started.elapsed().as_secs_f64(), true);
+                    }
+                    wire::reply(&id, result)
+                }
+                Err(e) => {
+                    if let Some(m) = &metrics {
+                        // An unknown method is counted as `unknown`: clients cannot add labels.
+                        let label = if e.code == code::UNKNOWN_METHOD {
+                            "unknown"
+                        } else {
+                            method.as_str()
+                        };
+                        m.rpc(label, started.elapsed().as_secs_f64(), false);
+                    }
+                    wire::error_reply(&id, &e)
+                }
+            }
+        }
         Err(e) => wire::error_reply(&Value::Null, &e),
     })
 }

@@ -60,6 +60,9 @@ pub enum NodeError {
     /// The data directory cannot be read or written.
     #[error("{0}")]
     DataDir(String),
+    /// An HTTP address (RPC, metrics) cannot be listened on.
+    #[error("cannot listen for {0}")]
+    Listen(String),
 }
 
 /// The on-disk format of a node's data directory, recorded in its `format` file and raised
@@ -174,6 +177,45 @@ pub fn genesis_hash(spec: &ChainSpec, scratch: &std::path::Path) -> Result<crate
     result
 }
 
+/// A router serving every metric registered in the runtime (the node's own, Commonware's p2p,
+/// consensus and storage metrics) as Prometheus text on `GET /metrics`.
+fn metrics_router(ctx: &commonware_runtime::tokio::Context) -> axum::Router {
+    use commonware_runtime::Metrics as _;
+    let source = Arc::new(ctx.child("exporter"));
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let text = source.encode();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    text,
+                )
+            }
+        }),
+    )
+}
+
+/// Binds `addr` for `what` (the node refuses to start when it is taken) and serves `app` there.
+async fn serve_http(
+    ctx: &commonware_runtime::tokio::Context,
+    what: &'static str,
+    addr: SocketAddr,
+    app: axum::Router,
+) -> Result<(), NodeError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| NodeError::Listen(format!("{what} on {addr}: {e}")))?;
+    tracing::info!(target: "crust::chain", "{what} on http://{addr}");
+    ctx.child(what).spawn(move |_| async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(())
+}
+
 /// How to run one node.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
@@ -193,6 +235,8 @@ pub struct NodeConfig {
     pub bootnodes: Vec<Bootnode>,
     /// Address for JSON-RPC, if any.
     pub rpc: Option<SocketAddr>,
+    /// Address for Prometheus metrics (`GET /metrics`), if any.
+    pub metrics: Option<SocketAddr>,
     /// How the node's memory budget is divided.
     pub memory: NodeMemory,
 }
@@ -218,12 +262,18 @@ async fn run_in(
         public_addr,
         bootnodes,
         rpc,
+        metrics: metrics_addr,
         memory,
         data_dir,
     } = config;
     tracing::info!(target: "crust::chain", "{}", memory.describe());
     let (core, genesis_block) =
         open_chain_with(ctx.child("chain"), &spec, "state", &memory).await?;
+    let metrics = crate::metrics::ChainMetrics::register(&ctx.child("crust"));
+    core.lock().await.metrics = Some(metrics.clone());
+    if let Some(addr) = metrics_addr {
+        serve_http(&ctx, "metrics", addr, metrics_router(&ctx)).await?;
+    }
     let signer = consensus_key(&session);
     let ns = namespace(&spec.id);
     // The genesis committee is every genesis validator, however many seats later eras have.
@@ -286,26 +336,45 @@ async fn run_in(
     });
 
     if let Some(addr) = rpc {
-        let router = crate::rpc::router(core.clone());
-        ctx.child("rpc").spawn(move |_| async move {
-            match tokio::net::TcpListener::bind(addr).await {
-                Ok(listener) => {
-                    tracing::info!(target: "crust::chain", "rpc listening on http://{addr}");
-                    let _ = axum::serve(listener, router).await;
-                }
-                Err(e) => {
-                    tracing::error!(target: "crust::chain", "rpc: cannot listen on {addr}: {e}")
-                }
-            }
-        });
+        let router = crate::rpc::router_with_metrics(core.clone(), Some(metrics.clone()));
+        serve_http(&ctx, "rpc", addr, router).await?;
     }
-    // Progress: one line per finalized height change, at most every second.
+    // SIGTERM or Ctrl-C: say where the node stopped and exit. Everything the node keeps is
+    // crash-safe (the state store, the block archive, the consensus journal), so stopping here
+    // is a restart's clean starting point, not a repair.
+    ctx.child("stop").spawn({
+        let core = core.clone();
+        move |_| async move {
+            let term = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = term => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            let (height, hash) = core.lock().await.last_finalized;
+            tracing::info!(target: "crust::chain", "stopping at finalized #{height} {hash}");
+            std::process::exit(0);
+        }
+    });
+    // Progress: one line per finalized height change, at most every second; the mempool's size
+    // for the metrics.
     let progress = core.clone();
+    let gauges = metrics.clone();
     ctx.child("progress").spawn(move |ctx| async move {
         let mut last = u64::MAX;
         loop {
             ctx.sleep(Duration::from_secs(1)).await;
-            let (height, hash) = progress.lock().await.last_finalized;
+            let (height, hash) = {
+                let c = progress.lock().await;
+                gauges.mempool(c.mempool.len(), c.mempool.bytes());
+                c.last_finalized
+            };
             if height != last {
                 tracing::info!(target: "crust::chain", "finalized #{height} {hash}");
                 last = height;

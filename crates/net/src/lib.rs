@@ -13,6 +13,7 @@ pub mod host;
 pub mod inbound;
 pub mod ledger;
 pub mod memory;
+pub mod metrics;
 pub mod network_store;
 pub mod queue;
 

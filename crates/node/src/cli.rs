@@ -19,6 +19,11 @@ pub(crate) struct Cli {
     /// `role: message` lines, or one JSON object per line (`RUST_LOG` sets the filter).
     #[arg(long, global = true, value_enum, default_value_t = log::LogFormat::Text, env = "CRUST_LOG_FORMAT")]
     pub(crate) log_format: log::LogFormat,
+    /// A TOML config file for the long-running roles (`[node]`, `[sworker]`, `[ipfs]`, `[pin]`;
+    /// every flag is a key). `CRUST_<ROLE>_<FLAG>` overrides it, the command line overrides
+    /// both; `crust config show ROLE` prints the result. See docs/operator.md.
+    #[arg(long, global = true, env = "CRUST_CONFIG")]
+    pub(crate) config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -217,6 +222,10 @@ pub(crate) enum Command {
         #[command(flatten)]
         chain: orders::ChainArgs,
     },
+    /// Config files: `crust config show ROLE` prints every key of a role with its effective
+    /// value and where it came from (config file, environment, default).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Make a new network's chain spec with operators on separate machines (docs/testnet.md).
     #[command(subcommand, name = "chain-spec")]
     ChainSpec(crate::chain_spec::ChainSpecCommand),
@@ -265,6 +274,15 @@ pub(crate) enum Command {
     Price {
         /// File size in bytes.
         size_bytes: u64,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Every key of ROLE (node, sworker, ipfs, pin) as TOML, with its value and source.
+    Show {
+        /// node, sworker, ipfs or pin.
+        role: String,
     },
 }
 
@@ -399,6 +417,9 @@ pub(crate) struct NodeArgs {
     /// JSON-RPC address.
     #[arg(long, default_value = "127.0.0.1:9933")]
     pub(crate) rpc: std::net::SocketAddr,
+    /// Prometheus metrics address (`GET /metrics`), e.g. `127.0.0.1:9615`.
+    #[arg(long)]
+    pub(crate) metrics: Option<std::net::SocketAddr>,
     /// Memory budget (at least 128MiB): sizes the mempool, the recent-block cache, the
     /// transaction index and the state cache, and must hold the chain state; the node warns
     /// when it grows past it. See docs/operator.md, "Sizing memory".

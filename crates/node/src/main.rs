@@ -6,6 +6,7 @@
 mod chain_client;
 mod chain_spec;
 mod cli;
+mod config;
 mod content;
 mod devnet;
 mod keys;
@@ -49,7 +50,14 @@ fn main() -> ExitCode {
         }
         default_hook(info);
     }));
-    let cli = Cli::parse();
+    let args = match config::expand(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("error: config: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     log::init(cli.log_format);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,6 +133,9 @@ fn run(cli: Cli) -> Result<(), String> {
         } => storage::group(command, &from, &chain.chain),
         Command::Pin(command) => pinning::run(command),
         Command::ChainSpec(command) => chain_spec::run(command, cli.output),
+        Command::Config(cli::ConfigCommand::Show { role }) => {
+            config::show(&role, cli.config.as_deref())
+        }
         Command::Validators { chain } => staking::validators(&chain, cli.output),
         Command::Era { chain } => staking::era(&chain, cli.output),
         Command::Put { put, chain } => orders::put(put, &chain, cli.output),
@@ -369,6 +380,7 @@ fn run_node(args: NodeArgs) -> Result<(), String> {
         public_addr,
         bootnodes,
         rpc: Some(args.rpc),
+        metrics: args.metrics,
         memory: crust_chain::memory::NodeMemory::plan(args.memory).map_err(|e| e.to_string())?,
     };
     memory::watch("validator", args.memory);

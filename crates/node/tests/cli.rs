@@ -360,3 +360,109 @@ fn chain_spec_is_made_from_addresses_and_built_reproducibly() {
     let other: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_ne!(other["genesis_hash"].as_str().unwrap(), hashes[0]);
 }
+
+/// A free TCP port on loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A JSON-RPC call over plain HTTP; `None` while nothing answers.
+fn rpc(port: u16, method: &str) -> Option<serde_json::Value> {
+    use std::io::{Read as _, Write as _};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{{}}}}"#);
+    write!(
+        conn,
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text).ok()?;
+    let json: serde_json::Value = serde_json::from_str(text.split("\r\n\r\n").nth(1)?).ok()?;
+    Some(json["result"].clone())
+}
+
+/// Waits until the node on `port` has finalized past `height`; returns its height.
+fn finalized_past(port: u16, height: u64) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(h) = rpc(port, "chain_head").and_then(|r| r["height"].as_u64())
+            && h > height
+        {
+            return h;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no height past {height}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_node_runs_from_a_config_file_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p2p, rpc_port) = (free_port(), free_port());
+    let config = dir.path().join("crust.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[node]\nchain = \"dev\"\nvalidator = \"//Alice//session\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{p2p}\"\nrpc = \"127.0.0.1:{rpc_port}\"\nmemory = \"256MiB\"\n",
+            dir.path().join("chain").display()
+        ),
+    )
+    .unwrap();
+    // The environment overrides the file; `config show` says so.
+    let (code, shown, err) = crust(&[
+        "--config",
+        config.to_str().unwrap(),
+        "config",
+        "show",
+        "node",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        shown.contains(&format!("rpc = \"127.0.0.1:{rpc_port}\"")),
+        "{shown}"
+    );
+    assert!(shown.contains("(config file; CRUST_NODE_RPC)"), "{shown}");
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crust"))
+            .args(["--config", config.to_str().unwrap(), "node"])
+            .env("CRUST_NODE_MEMORY", "192MiB")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let node = start();
+    let first = finalized_past(rpc_port, 3);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &node.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = node.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "SIGTERM is a clean stop: {:?}\n{log}",
+        out.status
+    );
+    assert!(log.contains("stopping at finalized #"), "{log}");
+    assert!(
+        log.contains("memory budget 192 MiB"),
+        "the environment's budget: {log}"
+    );
+    // It resumes from where it stopped.
+    let mut again = start();
+    let resumed = finalized_past(rpc_port, first);
+    assert!(resumed > first);
+    let _ = again.kill();
+    let _ = again.wait();
+}

@@ -31,6 +31,32 @@ fn http_post(base: &str, path: &str) -> String {
     text
 }
 
+/// A bare HTTP GET; returns the body.
+fn http_get(base: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let host = base.trim().strip_prefix("http://").unwrap();
+    let mut conn = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    text.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+/// The value of the first sample of `name` (with any labels) in Prometheus text.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
 /// `crust sworker status` of the worker in `dir`.
 fn worker_status(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&crust(&[
@@ -47,7 +73,7 @@ fn worker_status(dir: &Path) -> serde_json::Value {
 #[test]
 fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
     let dir = tempfile::tempdir().unwrap();
-    let (p2p, rpc) = (free_port(), free_port());
+    let (p2p, rpc, metrics) = (free_port(), free_port(), free_port());
     let chain = format!("http://127.0.0.1:{rpc}");
     let mut procs = Procs(Vec::new());
     procs.0.push(
@@ -57,6 +83,7 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
             .arg(dir.path().join("chain"))
             .args(["--listen", &format!("127.0.0.1:{p2p}")])
             .args(["--rpc", &format!("127.0.0.1:{rpc}")])
+            .args(["--metrics", &format!("127.0.0.1:{metrics}")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -236,6 +263,55 @@ fn an_ordered_file_is_replicated_by_two_workers_and_served_back() {
     assert!(status["disk_free_bytes"].as_u64().unwrap() > 0, "{status}");
     assert_eq!(status["capacity_bytes"], 64 << 20);
     let control = std::fs::read_to_string(bob_dir.join("control")).unwrap();
+    // Its metrics: what it stores, what it did, and the data network.
+    let m = http_get(&control, "/metrics");
+    assert_eq!(sample(&m, "crust_sworker_files"), 1.0);
+    assert!(sample(&m, "crust_sworker_files_stored_total") >= 1.0);
+    assert!(sample(&m, "crust_sworker_reports_sent_total") >= 1.0);
+    assert!(sample(&m, "crust_sworker_reports_accepted_total") >= 1.0);
+    assert!(sample(&m, "crust_sworker_srd_bytes") > 0.0);
+    assert!(sample(&m, "crust_sworker_slots_since_accepted_report") <= 2.0);
+    assert!(sample(&m, "crust_bitswap_data_received_bytes_total") >= 3_000_000.0);
+    assert!(
+        m.contains("crust_bitswap_peer_received_bytes{peer=\""),
+        "{m}"
+    );
+    // The validator's: its own, and the network's and consensus's from the runtime.
+    let m = http_get(&format!("http://127.0.0.1:{metrics}"), "/metrics");
+    assert!(sample(&m, "crust_chain_finalized_height") > 10.0);
+    assert!(sample(&m, "crust_chain_finality_latency_seconds_count") > 10.0);
+    assert!(
+        m.contains("crust_chain_rpc_requests_total{method=\"chain_head\"}"),
+        "{m}"
+    );
+    assert!(m.contains("crust_chain_mempool_transactions"), "{m}");
+    assert!(
+        m.lines().any(|l| l.starts_with("network_")),
+        "no p2p metrics:\n{m}"
+    );
+    // Every metric the shipped alert rules and dashboard use is one these two export.
+    let exported = format!("{m}\n{}", http_get(&control, "/metrics"));
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    for file in ["prometheus/alerts.yml", "grafana/crust.json"] {
+        let text = std::fs::read_to_string(deploy.join(file)).unwrap();
+        let mut used: Vec<&str> = text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("crust_"))
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        assert!(used.len() >= 8, "{file}: {used:?}");
+        for name in used {
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(name);
+            assert!(
+                exported.lines().any(|l| l.starts_with(base)),
+                "{file} uses {name}, which nothing exports"
+            );
+        }
+    }
     let unauthorized = http_post(control.trim(), "/capacity?bytes=32MiB");
     assert!(unauthorized.starts_with("HTTP/1.1 401"), "{unauthorized}");
     crust(&[

@@ -277,6 +277,13 @@ where
             }
             height = h;
             last = digest;
+            if let Some(m) = &c.metrics {
+                m.finalized(
+                    h,
+                    block.inner().0.header.timestamp_ms,
+                    millis(context.current()),
+                );
+            }
             let boundary = epocher
                 .containing(Height::new(h))
                 .filter(|info| info.last().get() == h);

@@ -116,6 +116,8 @@ pub struct ChainCore<E: commonware_storage::Context + commonware_runtime::Spawne
     pub gossip: Option<crate::gossip::Outbox>,
     /// What gossip did so far.
     pub gossip_stats: crate::gossip::GossipStats,
+    /// Where finalized heights and finality latency are recorded (`None` in tests).
+    pub metrics: Option<crate::metrics::ChainMetrics>,
 }
 
 /// Finalized blocks a subscriber may fall behind by before it misses some.
@@ -163,6 +165,7 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             history,
             notices: tokio::sync::broadcast::channel(NOTICE_BUFFER).0,
             gossip: None,
+            metrics: None,
             gossip_stats: Default::default(),
         }
     }

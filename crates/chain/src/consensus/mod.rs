@@ -6,6 +6,7 @@
 //! - [`core`]: the node's chain state shared by proposing, verifying and finalizing.
 //! - [`app`]: the marshal application (propose / verify) and the finalized-block executor.
 //! - [`node`]: wiring — marshal, buffered broadcast, resolver, the per-era engine orchestrator.
+//! - [`sim`]: validators over the simulated network, for tests and the wide-area benchmark.
 //!
 //! Every Commonware type stays inside this module; the rest of the chain speaks in
 //! [`crate::Block`], [`crate::Hash`] and runtime accounts.
@@ -16,6 +17,7 @@ pub mod core;
 pub mod evidence;
 pub mod finality;
 pub mod node;
+pub mod sim;
 
 use crust_primitives::{AccountId, Keypair};
 use std::time::Duration;

@@ -3,22 +3,19 @@
 //! restarts. A failing seed is a reproducible bug: keep it as a test.
 
 use super::app::SharedCore;
-use super::node::{
-    CH_BACKFILL, CH_BROADCAST, CH_CERTS, CH_RESOLVER, CH_TXS, CH_VOTES, Channels, ValidatorConfig,
-    channel_quota, start_validator,
-};
-use super::{PublicKey, Timeouts, consensus_key, namespace};
+use super::node::CH_VOTES;
+use super::{PublicKey, consensus_key, namespace};
 use crate::hash::Hash;
 use crate::layer::{Diff, Layer};
 use crate::spec::ChainSpec;
 use crate::tx::{Mortality, UnsignedTransaction};
 use commonware_cryptography::Signer as _;
-use commonware_p2p::simulated::{self, Link, Network, Oracle};
+use commonware_p2p::simulated::{Link, Oracle};
 use commonware_runtime::deterministic::{FaultConfig, PartialWriteMode, WriteConfig};
 use commonware_runtime::{
     Clock, Handle, Quota, Runner as _, Spawner as _, Supervisor as _, deterministic,
 };
-use commonware_utils::{NZU32, NZU64, NZUsize, ordered::Set, probability};
+use commonware_utils::{NZU32, ordered::Set, probability};
 use crust_primitives::{AccountId, CRU, Keypair};
 use crust_runtime::Call;
 use crust_runtime::balances::BalancesCall;
@@ -58,35 +55,13 @@ fn session_keys() -> Vec<Keypair> {
         .collect()
 }
 
-type Cores = Arc<std::sync::Mutex<Vec<Option<SharedCore<deterministic::Context>>>>>;
-
-use super::node::max_message_size;
+use super::sim::{Cores, tips};
 
 async fn setup_network(
     context: &deterministic::Context,
     keys: &[PublicKey],
 ) -> Oracle<PublicKey, deterministic::Context> {
-    let participants = Set::from_iter_dedup(keys.iter().cloned());
-    let (network, oracle) = Network::new_with_peers(
-        context.child("network"),
-        simulated::Config {
-            max_size: max_message_size(participants.len()),
-            max_peers_per_set: std::num::NonZeroUsize::new(participants.len()).unwrap(),
-            disconnect_on_block: true,
-            tracked_peer_sets: NZUsize!(1),
-        },
-        participants.iter().cloned(),
-    )
-    .await;
-    network.start();
-    for a in participants.iter() {
-        for b in participants.iter() {
-            if a != b {
-                oracle.add_link(a.clone(), b.clone(), LINK).await.unwrap();
-            }
-        }
-    }
-    oracle
+    super::sim::network(context, keys, |_, _| Some(LINK)).await
 }
 
 async fn spawn_validator(
@@ -95,53 +70,16 @@ async fn spawn_validator(
     index: usize,
     cores: Cores,
 ) -> Handle<()> {
-    let signer = consensus_key(&session_keys()[index]);
-    let control = oracle.control(signer.public_key());
-    let reg = async |ch| control.register(ch, channel_quota(ch)).await.unwrap();
-    let channels = Channels {
-        votes: reg(CH_VOTES).await,
-        certs: reg(CH_CERTS).await,
-        resolver: reg(CH_RESOLVER).await,
-        backfill: reg(CH_BACKFILL).await,
-        broadcast: reg(CH_BROADCAST).await,
-    };
-    let (gossip_tx, gossip_rx) = reg(CH_TXS).await;
-    let blocker = control.clone();
-    let manager = oracle.manager();
-    context
-        .child("validator")
-        .with_attribute("index", index)
-        .spawn(move |ctx| async move {
-            let spec = spec();
-            let (core, genesis_block) = crate::service::open_chain(
-                ctx.child("store"),
-                &spec,
-                &format!("node{index}-state"),
-            )
-            .await
-            .unwrap();
-            let (outbox, queued) = crate::gossip::Outbox::new();
-            core.lock().await.gossip = Some(outbox);
-            ctx.child("gossip").spawn({
-                let (core, blocker) = (core.clone(), blocker.clone());
-                let max = max_message_size(N) as usize;
-                move |ctx| crate::gossip::run(ctx, core, queued, gossip_tx, gossip_rx, blocker, max)
-            });
-            cores.lock().unwrap()[index] = Some(core.clone());
-            let config = ValidatorConfig {
-                prefix: format!("node{index}"),
-                signer,
-                core,
-                genesis: super::app::genesis_digest(&genesis_block),
-                genesis_block,
-                era_blocks: NZU64!(30),
-                namespace: namespace(&spec.id),
-                timeouts: Timeouts::for_block_time(spec.block_time_ms),
-                leftover_eras: Vec::new(),
-            };
-            let handle = start_validator(ctx, config, channels, blocker, manager).await;
-            let _ = handle.await;
-        })
+    super::sim::spawn_validator(
+        context,
+        oracle,
+        &spec(),
+        &session_keys()[index],
+        index,
+        N,
+        cores,
+    )
+    .await
 }
 
 /// Submits transfers from //Alice to //Ferdie to every node's mempool, one every 50 ms.
@@ -188,19 +126,6 @@ fn spawn_transfers(context: &deterministic::Context, cores: Cores) {
             nonce += 1;
         }
     });
-}
-
-fn tips(cores: &Cores) -> Vec<u64> {
-    cores
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            c.as_ref()
-                .and_then(|c| c.try_lock().map(|g| g.last_finalized.0))
-                .unwrap_or(0)
-        })
-        .collect()
 }
 
 async fn wait_until(

@@ -247,6 +247,13 @@ pub(super) async fn run(
                 Some(Command::Peers(reply)) => {
                     let _ = reply.send(connected.iter().map(|(p, a)| (*p, a.clone())).collect());
                 }
+                Some(Command::RoutingTableSize(reply)) => {
+                    let b = swarm.behaviour_mut();
+                    let count = |k: &mut kad::Behaviour<kad::store::MemoryStore>| -> usize {
+                        k.kbuckets().map(|bucket| bucket.num_entries()).sum()
+                    };
+                    let _ = reply.send(count(&mut b.kad) + count(&mut b.lan));
+                }
                 None => return,
             },
         }

@@ -69,6 +69,7 @@ enum Command {
     Dial(Multiaddr, oneshot::Sender<Result<PeerId, NetError>>),
     Disconnect(PeerId),
     Peers(oneshot::Sender<Vec<(PeerId, Multiaddr)>>),
+    RoutingTableSize(oneshot::Sender<usize>),
     Connect(PeerId, oneshot::Sender<Result<PeerId, NetError>>),
     Provide(Cid, oneshot::Sender<Result<(), NetError>>),
     FindProviders(Cid, oneshot::Sender<Vec<PeerId>>),
@@ -305,6 +306,16 @@ impl Host {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(Command::Peers(tx))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// Peers in the DHT routing tables (the public DHT's and the LAN DHT's).
+    pub async fn routing_table_size(&self) -> Result<usize, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::RoutingTableSize(tx))
             .await
             .map_err(|_| NetError::Stopped)?;
         rx.await.map_err(|_| NetError::Stopped)

@@ -50,8 +50,9 @@ pub fn daemon(repo_dir: &Path, addrs: &DaemonArgs) -> Result<(), String> {
     runtime.block_on(serve(repo_dir, addrs, shutdown_signal(), |_| {}))
 }
 
+/// Ctrl-C or SIGTERM (a service manager stopping the daemon).
 async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+    crate::storage::wait_for_stop_signal().await;
 }
 
 /// Announces the repository's pinned roots on the DHT: new pins within seconds, all of them

@@ -8,11 +8,12 @@ pub(super) enum Control {
     Capacity(u64, std::sync::mpsc::Sender<Result<(), String>>),
 }
 
-/// Serves the control API on `--control-addr`: `GET /status`, and `POST /capacity?bytes=N`
+/// Serves the control API on `--control-addr`: `GET /status`, `GET /metrics` (Prometheus), and
+/// `POST /capacity?bytes=N`
 /// with `Authorization: Bearer <token>` (the token is in `<dir>/control.token`, the address
 /// in `<dir>/control`).
 pub(super) fn start_control(
-    rt: &tokio::runtime::Runtime,
+    net: &Net,
     args: &SworkerArgs,
     status: Arc<std::sync::Mutex<serde_json::Value>>,
     commands: std::sync::mpsc::Sender<Control>,
@@ -31,14 +32,37 @@ pub(super) fn start_control(
             t
         }
     };
+    let rt = &net.rt;
     #[derive(Clone)]
     struct Ctx {
         status: Arc<std::sync::Mutex<serde_json::Value>>,
         commands: std::sync::mpsc::Sender<Control>,
         token: Arc<String>,
+        host: crust_net::Host,
+        exchange: Arc<crust_net::Exchange>,
     }
     async fn status_handler(State(ctx): State<Ctx>) -> axum::Json<serde_json::Value> {
         axum::Json(ctx.status.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+    async fn metrics_handler(
+        State(ctx): State<Ctx>,
+    ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+        let status = ctx.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match super::metrics::render(&status, &ctx.host, &ctx.exchange).await {
+            Some(text) => (
+                StatusCode::OK,
+                [(
+                    "content-type",
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )],
+                text,
+            ),
+            None => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [("content-type", "text/plain")],
+                "cannot encode the metrics\n".into(),
+            ),
+        }
     }
     async fn capacity_handler(
         State(ctx): State<Ctx>,
@@ -83,9 +107,12 @@ pub(super) fn start_control(
         status,
         commands,
         token: Arc::new(token),
+        host: net.host.clone(),
+        exchange: net.exchange.clone(),
     };
     let app = axum::Router::new()
         .route("/status", get(status_handler))
+        .route("/metrics", get(metrics_handler))
         .route("/capacity", post(capacity_handler))
         .with_state(ctx);
     let listener = rt

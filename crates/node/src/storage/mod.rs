@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 mod chain;
 mod control;
 mod fetch;
+mod metrics;
 mod order;
 mod report;
 
@@ -292,7 +293,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
     // The control API (D27): status for anyone on localhost, changes with the token.
     let status = Arc::new(std::sync::Mutex::new(serde_json::Value::Null));
     let (commands, inbox) = std::sync::mpsc::channel::<Control>();
-    let control_addr = start_control(&net.rt, &args, status.clone(), commands)?;
+    let control_addr = start_control(&net, &args, status.clone(), commands)?;
     tracing::info!(
         target: "crust::sworker", "control API on http://{control_addr} (token in {})",
         args.dir.join("control.token").display()
@@ -420,6 +421,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             match net.store(&mut worker, cid, commitment.as_ref(), &hints) {
                 Ok(size) => {
                     tracing::info!(target: "crust::sworker", "sealed {cid} ({size} bytes)");
+                    metrics::add(&metrics::COUNTERS.files_stored, 1);
                     to_prove.insert(cid);
                     book.stored(&cid);
                 }
@@ -435,6 +437,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
                     // chain refunds such an order once it stays unreplicated (D8).
                     tracing::warn!(target: "crust::sworker", "refusing {cid}: {e}");
                     book.refused(&cid, e);
+                    metrics::add(&metrics::COUNTERS.orders_refused, 1);
                 }
             }
         }
@@ -454,8 +457,10 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             if landed || slot > pending_slot {
                 if worker.reconcile(accepted).map_err(|e| e.to_string())? {
                     tracing::info!(target: "crust::sworker", "report for slot {pending_slot} accepted");
+                    metrics::add(&metrics::COUNTERS.reports_accepted, 1);
                 } else {
                     tracing::warn!(target: "crust::sworker", "report for slot {pending_slot} was not accepted");
+                    metrics::add(&metrics::COUNTERS.reports_not_accepted, 1);
                 }
             }
         }
@@ -630,6 +635,7 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
             "account": account.public().to_ss58(),
             "enclave": crust_primitives::account::to_hex(&enclave.public_key()),
             "chain_height": head_height,
+            "report_slot_blocks": slot_blocks,
             "files": worker.sealed().files().len(),
             "files_bytes": worker.files_bytes(),
             "queued": book.queued().count(),
@@ -659,13 +665,43 @@ pub fn sworker(args: SworkerArgs) -> Result<(), String> {
         });
         Ok(())
     };
+    // SIGTERM or Ctrl-C: finish the step under way (a seal, a report), then stop.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    net.rt.spawn({
+        let stop = stop.clone();
+        async move {
+            wait_for_stop_signal().await;
+            tracing::info!(target: "crust::sworker", "stopping after the current step");
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
     loop {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::info!(target: "crust::sworker", "stopped");
+            return Ok(());
+        }
         match step() {
             Ok(()) => std::thread::sleep(Duration::from_millis(500)),
             Err(e) => {
                 tracing::warn!(target: "crust::sworker", "{e}; retrying");
                 std::thread::sleep(Duration::from_secs(2));
             }
+        }
+    }
+}
+
+/// Resolves on SIGTERM (a service manager stopping the role) or Ctrl-C.
+pub(crate) async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

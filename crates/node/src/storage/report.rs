@@ -35,6 +35,7 @@ pub(super) fn send_report(
                 let holders = replica_addrs(client, info.as_ref(), me);
                 net.repair(worker, cid, &holders)?;
                 repaired += 1;
+                super::metrics::add(&super::metrics::COUNTERS.files_repaired, 1);
                 tracing::warn!(target: "crust::sworker", "{cid} was damaged; re-fetched and re-sealed");
                 worker.answers(&picks).map_err(|e| e.to_string())?
             }
@@ -51,6 +52,7 @@ pub(super) fn send_report(
             tracing::warn!(
                 target: "crust::sworker", "cannot answer slot {slot}'s storage challenges ({e}); without a report this slot the chain drops this node's replicas and it reports them anew"
             );
+            super::metrics::add(&super::metrics::COUNTERS.challenges_unanswered, 1);
             return repaired;
         }
     };
@@ -65,10 +67,17 @@ pub(super) fn send_report(
             srd_answers,
         }),
     ) {
-        Ok(_) => tracing::info!(
-            target: "crust::sworker", "report for slot {slot} sent (+{added} −{deleted} files, SRD {} MiB, {challenged} challenges answered)",
-            worker.srd().size() >> 20
-        ),
+        Ok(_) => {
+            super::metrics::add(&super::metrics::COUNTERS.reports_sent, 1);
+            super::metrics::add(
+                &super::metrics::COUNTERS.challenges_answered,
+                challenged as u64,
+            );
+            tracing::info!(
+                target: "crust::sworker", "report for slot {slot} sent (+{added} −{deleted} files, SRD {} MiB, {challenged} challenges answered)",
+                worker.srd().size() >> 20
+            )
+        }
         Err(e) => tracing::warn!(target: "crust::sworker", "report for slot {slot}: {e}"),
     }
     repaired
