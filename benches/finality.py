@@ -17,15 +17,14 @@ transaction had to be sent to every node).
 
 Usage: cargo build --release --bin crust && python3 benches/finality.py [transfers=10000]
 """
-import json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+import os, shutil, socket, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from memory import Memory  # noqa: E402
+from load import BIN, PER_SENDER, fund, measure, wait_started  # noqa: E402
 
-BIN = os.environ.get("CRUST_BIN", os.path.join(os.path.dirname(__file__), "..", "target", "release", "crust"))
 N_TX = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 NAMES = ["Alice", "Bob", "Charlie", "Dave"]
-PER_SENDER = 250
 LATENCY_SENDERS = 8  # 2000 transfers for the latency phase
 SENDERS = [f"//Alice//load{i}" for i in range(LATENCY_SENDERS + (N_TX + PER_SENDER - 1) // PER_SENDER)]
 REFERENCE_FINALITY_S = 12.0  # 6 s blocks, GRANDPA finality ~2 blocks later (lower bound)
@@ -37,95 +36,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def rpc(port, method, params=None):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/", data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        return json.loads(r.read())
-
-
-def measure(rpcs, genesis, senders, parallel):
-    """Signs PER_SENDER transfers per sender, submits them in batches of 100 to every node
-    (each node in turn, or all at once from one thread per node) while a watcher records when
-    each is first seen in a finalized block; returns the counts, rates and latencies."""
-    head = rpc(rpcs[0], "chain_head")["result"]["height"]
-    txs = []  # (hex, sender index)
-    for s, sender in enumerate(senders):
-        out = subprocess.run([BIN, "tx", "transfer", "--from", sender, "--to", "//Ferdie//x", "--amount", "0.001 CRU",
-                              "--nonce", "0", "--genesis", genesis, "--birth", str(head), "--more", str(PER_SENDER - 1)],
-                             capture_output=True, text=True, check=True).stdout.split()
-        txs += [(h, s) for h in out]
-    # Round-robin across senders, each sender's nonces in order.
-    order = sorted(range(len(txs)), key=lambda i: (i % PER_SENDER, txs[i][1]))
-    batches = [[txs[i][0] for i in order[b:b + 100]] for b in range(0, len(order), 100)]
-    submitted, seen_final = {}, {}
-    stop, lock = threading.Event(), threading.Lock()
-
-    def watch():
-        checked = head
-        while not stop.is_set():
-            top = rpc(rpcs[0], "chain_head")["result"]["height"]
-            now = time.time()
-            for h in range(checked + 1, top + 1):
-                block = rpc(rpcs[0], "chain_block", {"height": h, "bodies": False, "receipts": False}).get("result") or {}
-                for t in block.get("transactions", []):
-                    seen_final.setdefault(t, now)
-            checked = top
-            time.sleep(0.02)
-
-    spread = os.environ.get("FINALITY_SPREAD") == "1"
-
-    def submit(ports):
-        # A transaction counts as submitted when the first node was sent it.
-        for i, batch in enumerate(batches):
-            targets = ports
-            if spread:
-                mine = [rpcs.index(p) for p in ports]
-                if len(ports) == 1:  # one thread per node: each takes its share of the batches
-                    if i % len(rpcs) != mine[0]:
-                        continue
-                else:
-                    targets = [ports[i % len(ports)]]
-            for port in targets:
-                sent = time.time()
-                r = rpc(port, "author_submitBatch", {"txs": batch})
-                with lock:
-                    for x in r.get("result", []):
-                        if x.get("hash"):
-                            submitted[x["hash"]] = min(submitted.get(x["hash"], sent), sent)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    if os.environ.get("FINALITY_MARK"):  # for profilers: a load starts now
-        open(f"{os.environ['FINALITY_MARK']}.{'heavy' if parallel else 'light'}", "w").close()
-    start = time.time()
-    groups = [[p] for p in rpcs] if parallel else [rpcs]
-    submitters = [threading.Thread(target=submit, args=(g,)) for g in groups]
-    for t in submitters:
-        t.start()
-    for t in submitters:
-        t.join()
-    submit_secs = time.time() - start
-    deadline = time.time() + 180
-    while any(t not in seen_final for t in submitted) and time.time() < deadline:
-        time.sleep(0.1)
-    stop.set()
-    watcher.join()
-    finalized = {t: seen_final[t] for t in submitted if t in seen_final}
-    if not finalized:
-        sys.exit("nothing finalized")
-    end = max(finalized.values())
-    lat = sorted(finalized[t] - submitted[t] for t in finalized)
-    return {"n": len(finalized), "secs": end - start, "tps": len(finalized) / (end - start),
-            "p50": statistics.median(lat), "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
-            "submit_secs": submit_secs}
-
-
-def key_ss58(uri):
-    out = subprocess.run([BIN, "key", "inspect", uri, "--output", "json"], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)["address"]
 
 
 def main():
@@ -144,35 +54,8 @@ def main():
                 [BIN, "node", "--chain", "local", "--validator", f"//{name}//session", "--data-dir", os.path.join(data, name),
                  "--listen", f"127.0.0.1:{p2p[i]}", "--rpc", f"127.0.0.1:{rpcs[i]}"] + peers,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        deadline = time.time() + 120
-        while True:
-            try:
-                if all(rpc(p, "chain_head")["result"]["height"] >= 5 for p in rpcs):
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                sys.exit("network did not start")
-            time.sleep(0.2)
-        genesis = rpc(rpcs[0], "genesis_hash")["result"]
-        head = rpc(rpcs[0], "chain_head")["result"]["height"]
-        # Fund the load accounts from Alice (one transfer each, consecutive nonces), and wait
-        # until the last one is finalized.
-        alice_nonce = rpc(rpcs[0], "state_account", {"account": key_ss58("//Alice")})["result"]["nonce"]
-        funding = []
-        for i, sender in enumerate(SENDERS):
-            funding += subprocess.run([BIN, "tx", "transfer", "--from", "//Alice", "--to", sender, "--amount", "100 CRU",
-                                       "--nonce", str(alice_nonce + i), "--genesis", genesis, "--birth", str(head)],
-                                      capture_output=True, text=True, check=True).stdout.split()
-        for b in range(0, len(funding), 100):
-            for p in rpcs:
-                rpc(p, "author_submitBatch", {"txs": funding[b:b + 100]})
-        last = key_ss58(SENDERS[-1])
-        deadline = time.time() + 120
-        while int(rpc(rpcs[0], "state_account", {"account": last})["result"]["free"]) == 0:
-            if time.time() > deadline:
-                sys.exit("the load accounts were not funded")
-            time.sleep(0.2)
+        wait_started(rpcs)
+        genesis = fund(rpcs, SENDERS)
         mem = Memory({f"validator {name}": p.pid for name, p in zip(NAMES, procs)})
         mem.mark("idle")
         # 1. Latency at a load the network keeps up with: LATENCY_TX transfers, one batch of 100

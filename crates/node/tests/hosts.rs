@@ -375,3 +375,97 @@ fn namespaced_network_behind_50ms_links_stores_proves_and_survives_a_cut_bootnod
         finalized(&lab, IPFS, &rpc[0]).is_some_and(|h| h >= now + 20)
     });
 }
+
+/// A large DAG across a long, narrow link (50 ms each way, 100 Mbit/s): the fetch keeps many
+/// wants in flight, and a want that waits in the provider's queue behind others is not asked
+/// again (which once flooded the link with duplicates until the fetch timed out).
+#[test]
+fn a_large_fetch_across_a_long_narrow_link_completes() {
+    if let Err(why) = lab::available() {
+        panic!("this test puts nodes in network namespaces and needs root with iproute2: {why}");
+    }
+    let env = harness();
+    let toxiproxy = env
+        .get("TOXIPROXY")
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| panic!("interop/setup.sh did not build Toxiproxy (needs Go)"))
+        .clone();
+    let dir = tempfile::tempdir().unwrap();
+    // A star: the fetcher reaches the provider only through the shaped link.
+    let mut lab = Lab::star(2);
+    lab.start_toxiproxy(&toxiproxy, &dir.path().join("toxiproxy.log"));
+    let (provider, fetcher) = (Host(0), Host(1));
+    let link = lab.proxy_with_rate("swarm", provider, 4001, 4001, 50, 0, Some(12_500));
+    let file = dir.path().join("big.bin");
+    // Incompressible and without repeats (xorshift), so every 256 KiB block is its own.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let data: Vec<u8> = (0..48usize << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        })
+        .collect();
+    std::fs::write(&file, &data).unwrap();
+    let repo = dir.path().join("a");
+    let cid = crust_here(&[
+        "add",
+        "-q",
+        "--repo",
+        repo.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ])
+    .lines()
+    .last()
+    .unwrap()
+    .to_owned();
+    let args: Vec<String> = [
+        "ipfs",
+        "daemon",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--api-addr",
+        "127.0.0.1:5001",
+        "--gateway-addr",
+        "127.0.0.1:8080",
+        "--swarm-addr",
+        "/ip4/0.0.0.0/tcp/4001",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    lab.spawn(provider, CRUST, &args, &dir.path().join("provider.log"));
+    let id = common::wait_for_file(&repo.join("swarm"))
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit_once("/p2p/")
+        .unwrap()
+        .1
+        .to_owned();
+    let (ip, port) = link.split_once(':').unwrap();
+    let fetched = dir.path().join("b");
+    let out = lab
+        .command(fetcher, CRUST)
+        .args(["fetch", &cid, "--repo", fetched.to_str().unwrap(), "--peer"])
+        .arg(format!("/ip4/{ip}/tcp/{port}/p2p/{id}"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "crust fetch: {log}");
+    eprintln!("{log}");
+    let copy = dir.path().join("copy.bin");
+    crust_here(&[
+        "get",
+        &cid,
+        "-o",
+        copy.to_str().unwrap(),
+        "--repo",
+        fetched.to_str().unwrap(),
+    ]);
+    assert!(
+        std::fs::read(&copy).unwrap() == data,
+        "fetched copy differs"
+    );
+}

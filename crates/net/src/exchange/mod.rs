@@ -11,8 +11,9 @@
 //! soon as the block arrives, so a node that is still fetching a file already serves it onward.
 //!
 //! Client: a session spreads want-blocks over the peers that do not deny having the block,
-//! preferring the least busy; an unanswered want moves to another peer after [`WANT_RESEND`],
-//! a DontHave moves it at once, and the peers that were asked but did not deliver get a cancel.
+//! preferring the least busy; an unanswered want moves to another peer after [`WANT_RESEND`]
+//! unless its peer is still delivering other wanted blocks (a busy peer, or a slow link that
+//! queues them: moving on would only add duplicates to the queue), a DontHave moves it at once, and the peers that were asked but did not deliver get a cancel.
 //!
 //! The protocol's decisions are plain state, tested without sockets: [`server`] (what each
 //! peer wants of us and how a reply is put together), [`client`] (who waits for which block,
@@ -130,7 +131,26 @@ pub struct Exchange {
     server: Mutex<ServerWants>,
     writers: Mutex<HashMap<PeerId, PeerWriters>>,
     queue: crate::queue::ServeQueue,
+    /// When each peer last delivered a block we wanted: a peer still delivering is busy (its
+    /// queue, or a slow link, holds our other wants), not gone.
+    delivered: Mutex<HashMap<PeerId, std::time::Instant>>,
 }
+
+/// A peer's in-flight budget given the server's load: a free-rider's small budget protects the
+/// others while they compete for the server's upload, but while the server is lightly loaded
+/// (under a quarter of [`crate::queue::SERVER_BUDGET`] in flight) idle capacity is not withheld:
+/// a lone downloader across a long link needs more than 1 MiB in flight to fill it (measured:
+/// 1 MiB over a 100 ms, 100 Mbit/s link carries ~40 Mbit/s).
+fn work_conserving(budget: usize, server_in_flight: usize) -> usize {
+    if budget == 0 || server_in_flight >= crate::queue::SERVER_BUDGET / 4 {
+        budget
+    } else {
+        budget.max(crate::ledger::FAIR_BUDGET)
+    }
+}
+
+/// Peers remembered in [`Exchange`]'s delivery times before old entries are dropped.
+const DELIVERED_PEERS: usize = 4096;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -156,6 +176,7 @@ impl Exchange {
             server: Mutex::new(ServerWants::default()),
             writers: Mutex::new(HashMap::new()),
             queue: crate::queue::ServeQueue::new(memory.serve_bytes),
+            delivered: Mutex::new(HashMap::new()),
         });
         // Inbound streams come from the host's buffered queue (`crate::inbound`), never from
         // `libp2p-stream`'s accept, which drops streams that arrive in a burst.
@@ -168,6 +189,13 @@ impl Exchange {
             });
         }
         exchange
+    }
+
+    /// Whether `peer` delivered a wanted block within the last [`WANT_RESEND`].
+    fn delivering(&self, peer: PeerId) -> bool {
+        lock(&self.delivered)
+            .get(&peer)
+            .is_some_and(|t| t.elapsed() < WANT_RESEND)
     }
 
     /// The credit ledger (accounts, standings, replica holders).
@@ -270,6 +298,14 @@ impl Exchange {
                 &msg.presences,
                 std::time::Instant::now(),
             );
+            if !incoming.received.is_empty() {
+                let now = std::time::Instant::now();
+                let mut delivered = lock(&self.delivered);
+                if delivered.len() >= DELIVERED_PEERS {
+                    delivered.retain(|_, t| now.duration_since(*t) < WANT_RESEND * 4);
+                }
+                delivered.insert(peer, now);
+            }
             for len in incoming.received {
                 self.ledger.received(peer, len);
             }
@@ -350,7 +386,7 @@ impl Exchange {
     /// (a message larger than the budget waits for an empty pipe) and, for block bytes, the
     /// server's shared budget has room too, in credit order.
     async fn send(&self, peer: PeerId, msg: Message, bytes: usize) {
-        let budget = self.ledger.budget(&peer);
+        let budget = work_conserving(self.ledger.budget(&peer), self.queue.in_flight());
         if budget == 0 {
             return;
         }
@@ -445,11 +481,18 @@ impl Exchange {
                 ..Default::default()
             };
             self.send(peer, want, 0).await;
-            let resend = tokio::time::Instant::now() + WANT_RESEND;
+            let mut resend = tokio::time::Instant::now() + WANT_RESEND;
             loop {
                 let step = match tokio::time::timeout_at(resend.min(deadline), replies.recv()).await
                 {
                     Ok(Some(reply)) => search.reply(session, reply),
+                    Err(_) if tokio::time::Instant::now() < deadline && self.delivering(peer) => {
+                        // No answer to this want yet, but the peer keeps delivering others: our
+                        // want waits in its queue (or behind a slow link). Asking again or
+                        // elsewhere would only add duplicates to that queue.
+                        resend = tokio::time::Instant::now() + WANT_RESEND;
+                        continue;
+                    }
                     Ok(None) | Err(_) => search.silence(session),
                 };
                 match step {
@@ -572,5 +615,25 @@ impl Drop for WaiterGuard<'_> {
 fn trace(line: impl FnOnce() -> String) {
     if tracing::enabled!(target: "crust::bitswap", tracing::Level::TRACE) {
         tracing::trace!(target: "crust::bitswap", "{}", line());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::work_conserving;
+    use crate::ledger::{FAIR_BUDGET, FREE_RIDER_BUDGET, REPLICA_BUDGET};
+    use crate::queue::SERVER_BUDGET;
+
+    #[test]
+    fn a_free_rider_is_held_back_only_when_the_server_is_busy() {
+        assert_eq!(work_conserving(FREE_RIDER_BUDGET, 0), FAIR_BUDGET);
+        assert_eq!(
+            work_conserving(FREE_RIDER_BUDGET, SERVER_BUDGET / 4),
+            FREE_RIDER_BUDGET
+        );
+        // Banned stays banned; the better standings keep theirs.
+        assert_eq!(work_conserving(0, 0), 0);
+        assert_eq!(work_conserving(REPLICA_BUDGET, 0), REPLICA_BUDGET);
+        assert_eq!(work_conserving(FAIR_BUDGET, SERVER_BUDGET), FAIR_BUDGET);
     }
 }

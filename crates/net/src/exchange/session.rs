@@ -100,6 +100,11 @@ pub enum Step {
 }
 
 impl WantSearch {
+    /// The peer the want is with now, if any.
+    pub fn current(&self) -> Option<PeerId> {
+        self.current
+    }
+
     /// The peer to ask now (the exchange sends it the want); `None` when every peer of the
     /// session has said it does not have the block.
     pub fn ask(&mut self, session: &Session) -> Option<PeerId> {

@@ -15,11 +15,13 @@ use tokio::sync::{Notify, mpsc};
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Outbound streams the server writes blocks to one peer on. Each Yamux stream's receive
-/// window is at most 1 MiB here (see `host::YAMUX_MAX_STREAMS`), so one stream carries at
-/// most 1 MiB between two window updates; several streams keep the pipe full while the
-/// receiver is busy verifying and storing. Wants and cancels always take the first stream,
-/// so they keep their order.
-const WRITE_STREAMS: usize = 4;
+/// window is at most 1 MiB here and starts at 256 KiB (see `host::YAMUX_MAX_STREAMS`), so one
+/// stream carries about 256 KiB per round trip until its window grows; across a long link the
+/// streams together must hold a round trip's worth of the link. Measured across a 100 ms,
+/// 100 Mbit/s link (`benches/shaped_retrieval.py`): 4 streams carried 41 Mbit/s (Kubo: 39),
+/// 16 streams 81 Mbit/s, 32 no more. Wants and cancels always take the first stream, so they
+/// keep their order.
+const WRITE_STREAMS: usize = 16;
 
 /// Bytes queued or being written to one peer, and a wake-up when they drain.
 #[derive(Default)]
@@ -249,14 +251,17 @@ mod tests {
             mpsc::channel(1).0
         };
         assert_eq!(w.queue(0, open).1, 0);
-        let slots: Vec<usize> = (0..5).map(|_| w.queue(10, open).1).collect();
-        assert_eq!(slots, vec![1, 2, 3, 0, 1]);
+        let n = WRITE_STREAMS;
+        let slots: Vec<usize> = (0..=n).map(|_| w.queue(10, open).1).collect();
+        let mut rotation: Vec<usize> = (1..n).collect();
+        rotation.extend([0, 1]);
+        assert_eq!(slots, rotation);
         assert_eq!(w.queue(0, open).1, 0);
-        assert_eq!(opened.get(), 4, "one stream per slot, reused");
+        assert_eq!(opened.get(), n, "one stream per slot, reused");
         w.closed(2);
         w.queue(10, open);
         w.queue(10, open);
-        assert_eq!(opened.get(), 5, "a closed slot reopens");
+        assert_eq!(opened.get(), n + 1, "a closed slot reopens");
     }
 
     #[tokio::test]

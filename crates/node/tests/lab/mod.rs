@@ -1,12 +1,13 @@
 //! Many hosts on one machine: each node in its own Linux network namespace with its own address
 //! on a bridge the test creates, links shaped by Toxiproxy (this machine has no netem).
 //!
-//! Layout: a "switch" namespace holds the bridge (`10.<net>.0.1/24`, where Toxiproxy listens)
+//! Two layouts. [`Lab::new`]: a "switch" namespace holds the bridge (`10.<net>.0.1/24`, where Toxiproxy listens)
 //! and one veth end per host; host `i` has `eth0` at `10.<net>.0.<10 + i>`. Nothing is created in
 //! the machine's own namespace, so the test process reaches the hosts only by running commands
 //! inside them ([`Lab::command`]). A shaped link is a Toxiproxy proxy on the switch in front of
 //! a host's port ([`Lab::proxy`]): whoever dials the proxy's address crosses the link. A link is
-//! cut by taking the host's veth down on the switch ([`Lab::cut`]).
+//! cut by taking the host's veth down on the switch ([`Lab::cut`]). [`Lab::star`]: hosts reach
+//! each other only through the proxies, so every byte between them crosses a shaped link.
 //!
 //! Needs root (`ip netns`), and the Toxiproxy server that `interop/setup.sh` builds from the Go
 //! module proxy.
@@ -22,6 +23,8 @@ pub struct Lab {
     prefix: String,
     net: u8,
     hosts: usize,
+    /// Hosts reach each other only through the switch's proxies (see [`Lab::star`]).
+    star: bool,
     procs: Vec<Child>,
     toxiproxy: Option<Child>,
 }
@@ -41,9 +44,18 @@ fn ip(args: &[&str]) -> Output {
     out
 }
 
+/// Labs made by this process so far: tests of one binary run at once, each with its own names.
+static LABS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A name prefix no other lab of this process uses (`crustlab<pid>x<n>`).
+fn unique_prefix() -> String {
+    let n = LABS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("crustlab{}x{n}", std::process::id())
+}
+
 /// Whether this machine lets the test make network namespaces (root with iproute2).
 pub fn available() -> Result<(), String> {
-    let probe = format!("crustprobe{}", std::process::id());
+    let probe = format!("{}probe", unique_prefix());
     let out = Command::new("ip")
         .args(["netns", "add", &probe])
         .output()
@@ -81,13 +93,14 @@ impl Lab {
     pub fn new(hosts: usize) -> Self {
         remove_stale();
         let pid = std::process::id();
-        let prefix = format!("crustlab{pid}");
-        // A /24 of 10.0.0.0/8 picked by process, so labs of concurrent tests never share one.
+        let prefix = unique_prefix();
+        // Each lab's addresses live in its own namespaces, so labs never clash on them.
         let net = u8::try_from(100 + pid % 150).unwrap();
         let lab = Self {
             prefix,
             net,
             hosts,
+            star: false,
             procs: Vec::new(),
             toxiproxy: None,
         };
@@ -130,6 +143,82 @@ impl Lab {
         lab
     }
 
+    /// Makes `hosts` hosts in a star: each has its own point-to-point link to the switch
+    /// (host `10.<net>.<i>.2`, switch `.1`) and a default route through it, the switch does not
+    /// forward, and the proxies listen on a service address every host routes to
+    /// (`10.<net>.255.1`). Hosts never reach each other directly: every byte between them
+    /// crosses a shaped link.
+    pub fn star(hosts: usize) -> Self {
+        remove_stale();
+        let pid = std::process::id();
+        let lab = Self {
+            prefix: unique_prefix(),
+            net: u8::try_from(100 + pid % 150).unwrap(),
+            hosts,
+            star: true,
+            procs: Vec::new(),
+            toxiproxy: None,
+        };
+        let sw = lab.switch_ns();
+        ip(&["netns", "add", &sw]);
+        ip(&["-n", &sw, "link", "set", "lo", "up"]);
+        ip(&[
+            "-n",
+            &sw,
+            "addr",
+            "add",
+            &format!("{}/32", lab.switch_ip()),
+            "dev",
+            "lo",
+        ]);
+        let forward = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &sw,
+                "sh",
+                "-c",
+                "echo 0 > /proc/sys/net/ipv4/ip_forward",
+            ])
+            .status()
+            .unwrap();
+        assert!(forward.success());
+        for i in 0..hosts {
+            let ns = lab.ns(Host(i));
+            let port = format!("p{i}");
+            let i8 = u8::try_from(i).unwrap();
+            ip(&["netns", "add", &ns]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+            ip(&[
+                "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port, "netns",
+                &sw,
+            ]);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}/24", lab.ip(Host(i))),
+                "dev",
+                "eth0",
+            ]);
+            ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+            let gateway = format!("10.{}.{i8}.1", lab.net);
+            ip(&["-n", &ns, "route", "add", "default", "via", &gateway]);
+            ip(&[
+                "-n",
+                &sw,
+                "addr",
+                "add",
+                &format!("{gateway}/24"),
+                "dev",
+                &port,
+            ]);
+            ip(&["-n", &sw, "link", "set", &port, "up"]);
+        }
+        lab
+    }
+
     fn switch_ns(&self) -> String {
         format!("{}sw", self.prefix)
     }
@@ -139,14 +228,22 @@ impl Lab {
         format!("{}h{}", self.prefix, host.0)
     }
 
-    /// The address of `host` on the bridge.
+    /// The address of `host`.
     pub fn ip(&self, host: Host) -> Ipv4Addr {
-        Ipv4Addr::new(10, self.net, 0, u8::try_from(10 + host.0).unwrap())
+        if self.star {
+            Ipv4Addr::new(10, self.net, u8::try_from(host.0).unwrap(), 2)
+        } else {
+            Ipv4Addr::new(10, self.net, 0, u8::try_from(10 + host.0).unwrap())
+        }
     }
 
     /// The switch's address (where shaped links' proxies listen).
     pub fn switch_ip(&self) -> Ipv4Addr {
-        Ipv4Addr::new(10, self.net, 0, 1)
+        if self.star {
+            Ipv4Addr::new(10, self.net, 255, 1)
+        } else {
+            Ipv4Addr::new(10, self.net, 0, 1)
+        }
     }
 
     /// A command that runs inside `host`'s namespace.
@@ -239,6 +336,21 @@ impl Lab {
         latency_ms: u32,
         jitter_ms: u32,
     ) -> String {
+        self.proxy_with_rate(name, host, port, listen_port, latency_ms, jitter_ms, None)
+    }
+
+    /// [`Lab::proxy`], with each direction limited to `rate_kbps` KB/s when given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn proxy_with_rate(
+        &self,
+        name: &str,
+        host: Host,
+        port: u16,
+        listen_port: u16,
+        latency_ms: u32,
+        jitter_ms: u32,
+        rate_kbps: Option<u32>,
+    ) -> String {
         let listen = format!("{}:{listen_port}", self.switch_ip());
         let body = serde_json::json!({
             "name": name,
@@ -261,6 +373,20 @@ impl Lab {
                 Some(&toxic.to_string()),
             )
             .unwrap_or_else(|e| panic!("toxic on {name}: {e}"));
+            if let Some(rate) = rate_kbps {
+                let toxic = serde_json::json!({
+                    "name": format!("bandwidth_{stream}"),
+                    "type": "bandwidth",
+                    "stream": stream,
+                    "attributes": {"rate": rate},
+                });
+                self.toxiproxy_api(
+                    "POST",
+                    &format!("/proxies/{name}/toxics"),
+                    Some(&toxic.to_string()),
+                )
+                .unwrap_or_else(|e| panic!("bandwidth on {name}: {e}"));
+            }
         }
         listen
     }
