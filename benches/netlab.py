@@ -8,15 +8,31 @@ never reach each other directly. Toxiproxy on the switch listens on a service ad
 host routes to (10.<net>.255.1): a proxy in front of a host's port is the only way to it, and
 every byte between hosts crosses a shaped link. Nothing is added to the machine's own
 namespace: commands reach the hosts through `ip netns exec`."""
-import json, os, subprocess, time
+import json, os, subprocess, sys, time
 
 
 def ip(*args):
     subprocess.run(["ip", *args], check=True, capture_output=True)
 
 
+def remove_stale():
+    """Deletes namespaces an earlier bench left when it died without cleaning up."""
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if name.startswith("crustbench"):
+            rest = name[len("crustbench"):]
+            pid = rest[:len(rest) - len(rest.lstrip("0123456789"))]
+            if pid and not os.path.exists(f"/proc/{pid}"):
+                subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
 class Lab:
     def __init__(self, hosts, toxiproxy):
+        remove_stale()
+        # A bench stopped with SIGTERM still removes its namespaces (close() runs in `finally`).
+        import signal
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         self.prefix = f"crustbench{os.getpid()}"
         self.net = 100 + os.getpid() % 150
         self.hosts = hosts
