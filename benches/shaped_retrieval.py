@@ -18,22 +18,12 @@ import json, os, re, shutil, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from load import BIN  # noqa: E402
 from netlab import Lab, toxiproxy_bin  # noqa: E402
+from ipfs import make_file  # noqa: E402
 
 SIZE_MIB = int(sys.argv[1]) if len(sys.argv) > 1 else 256
 ONE_WAY_MS = 50
 RATE_KBPS = 12_500  # Toxiproxy's bandwidth toxic counts KB/s: 100 Mbit/s
 PROVIDER, FETCHER = 0, 1
-
-
-def make_file(path, size):
-    import random
-    rng = random.Random(7)
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            n = min(left, 16 << 20)
-            f.write(rng.randbytes(n))
-            left -= n
 
 
 def kubo_bin():

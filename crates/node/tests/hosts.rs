@@ -67,6 +67,35 @@ fn finalized(lab: &Lab, from: Host, rpc: &str) -> Option<u64> {
     json["height"].as_u64()
 }
 
+/// Starts `crust ipfs daemon` on `repo` in `host`, swarm on port 4001 of every address; returns
+/// its peer ID once it has written its addresses.
+fn start_ipfs(lab: &mut Lab, host: Host, repo: &Path, log: &Path) -> String {
+    let args: Vec<String> = [
+        "ipfs",
+        "daemon",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--api-addr",
+        "127.0.0.1:5001",
+        "--gateway-addr",
+        "127.0.0.1:8080",
+        "--swarm-addr",
+        "/ip4/0.0.0.0/tcp/4001",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    lab.spawn(host, CRUST, &args, log);
+    common::wait_for_file(&repo.join("swarm"))
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit_once("/p2p/")
+        .unwrap()
+        .1
+        .to_owned()
+}
+
 /// Waits for `cond`, polling every half second, failing with `what` after `secs`.
 fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -219,30 +248,7 @@ fn namespaced_network_behind_50ms_links_stores_proves_and_survives_a_cut_bootnod
 
     // The user's IPFS node, and three storage nodes that fetch from it across its link.
     let repo = dir.path().join("ipfs");
-    let args: Vec<String> = [
-        "ipfs",
-        "daemon",
-        "--repo",
-        repo.to_str().unwrap(),
-        "--api-addr",
-        "127.0.0.1:5001",
-        "--gateway-addr",
-        "127.0.0.1:8080",
-        "--swarm-addr",
-        "/ip4/0.0.0.0/tcp/4001",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    lab.spawn(IPFS, CRUST, &args, &dir.path().join("ipfs.log"));
-    let ipfs_id = common::wait_for_file(&repo.join("swarm"))
-        .lines()
-        .next()
-        .unwrap()
-        .rsplit_once("/p2p/")
-        .unwrap()
-        .1
-        .to_owned();
+    let ipfs_id = start_ipfs(&mut lab, IPFS, &repo, &dir.path().join("ipfs.log"));
     let (sw_ip, sw_port) = ipfs_swarm.split_once(':').unwrap();
     let ipfs_via_link = format!("/ip4/{sw_ip}/tcp/{sw_port}/p2p/{ipfs_id}");
     let mut storage_addrs = Vec::new();
@@ -420,30 +426,7 @@ fn a_large_fetch_across_a_long_narrow_link_completes() {
     .last()
     .unwrap()
     .to_owned();
-    let args: Vec<String> = [
-        "ipfs",
-        "daemon",
-        "--repo",
-        repo.to_str().unwrap(),
-        "--api-addr",
-        "127.0.0.1:5001",
-        "--gateway-addr",
-        "127.0.0.1:8080",
-        "--swarm-addr",
-        "/ip4/0.0.0.0/tcp/4001",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    lab.spawn(provider, CRUST, &args, &dir.path().join("provider.log"));
-    let id = common::wait_for_file(&repo.join("swarm"))
-        .lines()
-        .next()
-        .unwrap()
-        .rsplit_once("/p2p/")
-        .unwrap()
-        .1
-        .to_owned();
+    let id = start_ipfs(&mut lab, provider, &repo, &dir.path().join("provider.log"));
     let (ip, port) = link.split_once(':').unwrap();
     let fetched = dir.path().join("b");
     let out = lab
