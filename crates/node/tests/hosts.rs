@@ -67,6 +67,19 @@ fn finalized(lab: &Lab, from: Host, rpc: &str) -> Option<u64> {
     json["height"].as_u64()
 }
 
+/// The Toxiproxy server, after checking that this machine lets the test make namespaces;
+/// fails the test (never skips it) when either is missing.
+fn toxiproxy() -> String {
+    if let Err(why) = lab::available() {
+        panic!("this test puts nodes in network namespaces and needs root with iproute2: {why}");
+    }
+    harness()
+        .get("TOXIPROXY")
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| panic!("interop/setup.sh did not build Toxiproxy (needs Go)"))
+        .clone()
+}
+
 /// Starts `crust ipfs daemon` on `repo` in `host`, swarm on port 4001 of every address; returns
 /// its peer ID once it has written its addresses.
 fn start_ipfs(lab: &mut Lab, host: Host, repo: &Path, log: &Path) -> String {
@@ -123,15 +136,7 @@ fn log_line(log: &Path, needle: &str) -> String {
 
 #[test]
 fn namespaced_network_behind_50ms_links_stores_proves_and_survives_a_cut_bootnode() {
-    if let Err(why) = lab::available() {
-        panic!("this test puts nodes in network namespaces and needs root with iproute2: {why}");
-    }
-    let env = harness();
-    let toxiproxy = env
-        .get("TOXIPROXY")
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| panic!("interop/setup.sh did not build Toxiproxy (needs Go)"))
-        .clone();
+    let toxiproxy = toxiproxy();
     let dir = tempfile::tempdir().unwrap();
     let mut lab = Lab::new(8);
     lab.start_toxiproxy(&toxiproxy, &dir.path().join("toxiproxy.log"));
@@ -387,15 +392,7 @@ fn namespaced_network_behind_50ms_links_stores_proves_and_survives_a_cut_bootnod
 /// again (which once flooded the link with duplicates until the fetch timed out).
 #[test]
 fn a_large_fetch_across_a_long_narrow_link_completes() {
-    if let Err(why) = lab::available() {
-        panic!("this test puts nodes in network namespaces and needs root with iproute2: {why}");
-    }
-    let env = harness();
-    let toxiproxy = env
-        .get("TOXIPROXY")
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| panic!("interop/setup.sh did not build Toxiproxy (needs Go)"))
-        .clone();
+    let toxiproxy = toxiproxy();
     let dir = tempfile::tempdir().unwrap();
     // A star: the fetcher reaches the provider only through the shaped link.
     let mut lab = Lab::star(2);

@@ -91,52 +91,14 @@ fn remove_stale() {
 impl Lab {
     /// Makes `hosts` hosts on a new bridge.
     pub fn new(hosts: usize) -> Self {
-        remove_stale();
-        let pid = std::process::id();
-        let prefix = unique_prefix();
-        // Each lab's addresses live in its own namespaces, so labs never clash on them.
-        let net = u8::try_from(100 + pid % 150).unwrap();
-        let lab = Self {
-            prefix,
-            net,
-            hosts,
-            star: false,
-            procs: Vec::new(),
-            toxiproxy: None,
-        };
+        let lab = Self::empty(hosts, false);
         let sw = lab.switch_ns();
-        ip(&["netns", "add", &sw]);
-        ip(&["-n", &sw, "link", "set", "lo", "up"]);
         ip(&["-n", &sw, "link", "add", "br0", "type", "bridge"]);
-        ip(&[
-            "-n",
-            &sw,
-            "addr",
-            "add",
-            &format!("{}/24", lab.switch_ip()),
-            "dev",
-            "br0",
-        ]);
+        let addr = format!("{}/24", lab.switch_ip());
+        ip(&["-n", &sw, "addr", "add", &addr, "dev", "br0"]);
         ip(&["-n", &sw, "link", "set", "br0", "up"]);
         for i in 0..hosts {
-            let ns = lab.ns(Host(i));
-            let port = format!("p{i}");
-            ip(&["netns", "add", &ns]);
-            ip(&["-n", &ns, "link", "set", "lo", "up"]);
-            ip(&[
-                "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port, "netns",
-                &sw,
-            ]);
-            ip(&[
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{}/24", lab.ip(Host(i))),
-                "dev",
-                "eth0",
-            ]);
-            ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+            let port = lab.add_host(i);
             ip(&["-n", &sw, "link", "set", &port, "master", "br0"]);
             ip(&["-n", &sw, "link", "set", &port, "up"]);
         }
@@ -149,62 +111,28 @@ impl Lab {
     /// (`10.<net>.255.1`). Hosts never reach each other directly: every byte between them
     /// crosses a shaped link.
     pub fn star(hosts: usize) -> Self {
-        remove_stale();
-        let pid = std::process::id();
-        let lab = Self {
-            prefix: unique_prefix(),
-            net: u8::try_from(100 + pid % 150).unwrap(),
-            hosts,
-            star: true,
-            procs: Vec::new(),
-            toxiproxy: None,
-        };
+        let lab = Self::empty(hosts, true);
         let sw = lab.switch_ns();
-        ip(&["netns", "add", &sw]);
-        ip(&["-n", &sw, "link", "set", "lo", "up"]);
-        ip(&[
-            "-n",
-            &sw,
-            "addr",
-            "add",
-            &format!("{}/32", lab.switch_ip()),
-            "dev",
-            "lo",
-        ]);
+        let addr = format!("{}/32", lab.switch_ip());
+        ip(&["-n", &sw, "addr", "add", &addr, "dev", "lo"]);
+        let no_forwarding = "echo 0 > /proc/sys/net/ipv4/ip_forward";
         let forward = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &sw,
-                "sh",
-                "-c",
-                "echo 0 > /proc/sys/net/ipv4/ip_forward",
-            ])
+            .args(["netns", "exec", &sw, "sh", "-c", no_forwarding])
             .status()
             .unwrap();
         assert!(forward.success());
         for i in 0..hosts {
-            let ns = lab.ns(Host(i));
-            let port = format!("p{i}");
-            let i8 = u8::try_from(i).unwrap();
-            ip(&["netns", "add", &ns]);
-            ip(&["-n", &ns, "link", "set", "lo", "up"]);
-            ip(&[
-                "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port, "netns",
-                &sw,
-            ]);
+            let port = lab.add_host(i);
+            let gateway = format!("10.{}.{}.1", lab.net, u8::try_from(i).unwrap());
             ip(&[
                 "-n",
-                &ns,
-                "addr",
+                &lab.ns(Host(i)),
+                "route",
                 "add",
-                &format!("{}/24", lab.ip(Host(i))),
-                "dev",
-                "eth0",
+                "default",
+                "via",
+                &gateway,
             ]);
-            ip(&["-n", &ns, "link", "set", "eth0", "up"]);
-            let gateway = format!("10.{}.{i8}.1", lab.net);
-            ip(&["-n", &ns, "route", "add", "default", "via", &gateway]);
             ip(&[
                 "-n",
                 &sw,
@@ -217,6 +145,39 @@ impl Lab {
             ip(&["-n", &sw, "link", "set", &port, "up"]);
         }
         lab
+    }
+
+    /// A lab with its switch namespace made and no hosts yet.
+    fn empty(hosts: usize, star: bool) -> Self {
+        remove_stale();
+        let lab = Self {
+            prefix: unique_prefix(),
+            // Each lab's addresses live in its own namespaces, so labs never clash on them.
+            net: u8::try_from(100 + std::process::id() % 150).unwrap(),
+            hosts,
+            star,
+            procs: Vec::new(),
+            toxiproxy: None,
+        };
+        let sw = lab.switch_ns();
+        ip(&["netns", "add", &sw]);
+        ip(&["-n", &sw, "link", "set", "lo", "up"]);
+        lab
+    }
+
+    /// Makes host `i`'s namespace with `eth0` at its address, its veth peer in the switch;
+    /// returns the peer's name there.
+    fn add_host(&self, i: usize) -> String {
+        let (ns, sw, port) = (self.ns(Host(i)), self.switch_ns(), format!("p{i}"));
+        ip(&["netns", "add", &ns]);
+        ip(&["-n", &ns, "link", "set", "lo", "up"]);
+        ip(&[
+            "-n", &ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port, "netns", &sw,
+        ]);
+        let addr = format!("{}/24", self.ip(Host(i)));
+        ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"]);
+        ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+        port
     }
 
     fn switch_ns(&self) -> String {
