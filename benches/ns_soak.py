@@ -106,7 +106,7 @@ def main():
     stop = threading.Event()
     try:
         spec = os.path.join(data, "spec.json")
-        crust("chain-spec", "new", spec, "--name", "soak", "--id", "soak", "--governance", address("//Alice"))
+        crust("chain-spec", "new", spec, "--name", "soak", "--id", "soak")
         for i in range(VALIDATORS):
             extra = ["--bootnode", net.p2p[0]] if i == 0 else []
             crust("chain-spec", "add-validator", spec, "--stash", address(f"//V{i}//stash"),

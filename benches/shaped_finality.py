@@ -38,7 +38,7 @@ def run(n, rtt_ms, transfers, toxiproxy):
         one_way = rtt_ms // 2
         p2p = [lab.proxy(f"p2p{i}", i, 30333, 30333 + i, one_way, one_way // 10) for i in range(n)]
         spec = os.path.join(data, "spec.json")
-        crust("chain-spec", "new", spec, "--name", "shaped", "--id", "shaped", "--governance", address("//Alice"))
+        crust("chain-spec", "new", spec, "--name", "shaped", "--id", "shaped")
         for i in range(n):
             extra = ["--bootnode", p2p[0]] if i == 0 else []
             crust("chain-spec", "add-validator", spec, "--stash", address(f"//V{i}//stash"),

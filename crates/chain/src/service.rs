@@ -98,6 +98,7 @@ pub fn build_limits(spec: &ChainSpec) -> BuildLimits {
     BuildLimits {
         max_txs: crate::consensus::block::BLOCK_CFG.max_txs,
         max_bytes: crate::block::MAX_BLOCK_TX_BYTES,
+        max_protocol_version: crust_runtime::system::LATEST_PROTOCOL_VERSION,
         block_time_ms: spec.block_time_ms,
         max_drift_ms: 5_000,
         era_blocks: spec.report_slot_blocks * spec.slots_per_era,
@@ -216,6 +217,10 @@ async fn serve_http(
     Ok(())
 }
 
+/// The exit code of a node that stopped following the chain (a finalized block it cannot
+/// apply, such as one under a protocol version it does not speak).
+pub const HALTED_EXIT_CODE: i32 = 3;
+
 /// How to run one node.
 #[derive(Clone, Debug)]
 pub struct NodeConfig {
@@ -239,6 +244,8 @@ pub struct NodeConfig {
     pub metrics: Option<SocketAddr>,
     /// How the node's memory budget is divided.
     pub memory: NodeMemory,
+    /// The newest protocol version to follow (see [`BuildLimits::max_protocol_version`]).
+    pub max_protocol_version: u32,
 }
 
 /// Runs a node until the process is stopped.
@@ -265,12 +272,21 @@ async fn run_in(
         metrics: metrics_addr,
         memory,
         data_dir,
+        max_protocol_version,
     } = config;
     tracing::info!(target: "crust::chain", "{}", memory.describe());
     let (core, genesis_block) =
         open_chain_with(ctx.child("chain"), &spec, "state", &memory).await?;
     let metrics = crate::metrics::ChainMetrics::register(&ctx.child("crust"));
-    core.lock().await.metrics = Some(metrics.clone());
+    {
+        let mut c = core.lock().await;
+        c.metrics = Some(metrics.clone());
+        c.limits.max_protocol_version = max_protocol_version;
+    }
+    tracing::info!(
+        target: "crust::chain",
+        "speaks protocol versions 1 to {max_protocol_version}"
+    );
     if let Some(addr) = metrics_addr {
         serve_http(&ctx, "metrics", addr, metrics_router(&ctx)).await?;
     }
@@ -373,6 +389,12 @@ async fn run_in(
             let (height, hash) = {
                 let c = progress.lock().await;
                 gauges.mempool(c.mempool.len(), c.mempool.bytes());
+                if let Some(why) = &c.halted {
+                    // Stop rather than sit stalled: the message says what to do, and
+                    // everything kept on disk is a clean point to resume from.
+                    tracing::error!(target: "crust::chain", "stopping: {why}");
+                    std::process::exit(HALTED_EXIT_CODE);
+                }
                 c.last_finalized
             };
             if height != last {

@@ -51,8 +51,27 @@ pub struct ChainSpec {
     pub spower_ready_period_blocks: u64,
     /// Existential deposit, e.g. `"0.0001 CRU"`.
     pub existential_deposit: String,
-    /// The governance (root) account.
-    pub governance: String,
+    /// A key allowed to make privileged calls without a vote — for dev and local chains'
+    /// demos only. Public networks leave it out: their privileged calls come only from passed
+    /// proposals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sudo: Option<String>,
+    /// The council: accounts that together (`council_threshold` of them) can cancel a
+    /// proposal before it runs, and do nothing else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub council: Vec<String>,
+    /// Council approvals a cancellation needs (1..=council members; 0 without a council).
+    #[serde(default)]
+    pub council_threshold: u32,
+    /// Deposit a proposal reserves, e.g. `"100 CRU"` (default 100 CRU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal_deposit: Option<String>,
+    /// Blocks a proposal is open for votes (default: one era).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voting_period_blocks: Option<u64>,
+    /// Blocks between a proposal passing and its call running (default: one report slot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enactment_delay_blocks: Option<u64>,
     /// Committee seats.
     pub validator_count: u32,
     /// Genesis balances.
@@ -197,16 +216,56 @@ impl ChainSpec {
                 "at least one genesis validator is required".into(),
             ));
         }
-        let governance = parse_account(&self.governance)?;
         let ed = parse_amount(&self.existential_deposit)?;
-        let mut genesis = Genesis::reference(governance).with_config(|c| {
+        // `reference` takes a sudo key; it is dropped below unless the spec names one.
+        let placeholder = crust_runtime::system::governance_origin();
+        let mut genesis = Genesis::reference(placeholder).with_config(|c| {
             c.block_time_ms = self.block_time_ms;
             c.report_slot_blocks = self.report_slot_blocks;
             c.slots_per_era = self.slots_per_era;
             c.file_duration_blocks = self.file_duration_blocks;
             c.existential_deposit = ed;
         });
+        genesis.config.sudo = match &self.sudo {
+            Some(sudo) => Some(parse_account(sudo)?),
+            None => None,
+        };
         genesis = genesis.with_market(|m| m.spower_ready_period = self.spower_ready_period_blocks);
+        let council = self
+            .council
+            .iter()
+            .map(|a| parse_account(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let council_ok = if council.is_empty() {
+            self.council_threshold == 0
+        } else {
+            (1..=council.len()).contains(&(self.council_threshold as usize))
+        };
+        if !council_ok {
+            return Err(SpecError::Invalid(
+                "council_threshold must be between 1 and the number of council members (0 without a council)".into(),
+            ));
+        }
+        let era_blocks = self.report_slot_blocks.saturating_mul(self.slots_per_era);
+        let mut gov = crust_runtime::governance::GovParams::defaults(
+            era_blocks,
+            self.report_slot_blocks,
+            match &self.proposal_deposit {
+                Some(d) => parse_amount(d)?,
+                None => 100 * crust_primitives::CRU,
+            },
+        );
+        if let Some(v) = self.voting_period_blocks {
+            gov.voting_period = v;
+        }
+        if let Some(d) = self.enactment_delay_blocks {
+            gov.enactment_delay = d;
+        }
+        gov.check(&genesis.config)
+            .map_err(|e| SpecError::Invalid(e.to_string()))?;
+        genesis = genesis
+            .with_council(council, self.council_threshold)
+            .with_governance(gov);
         for b in &self.balances {
             genesis = genesis.with_balance(parse_account(&b.account)?, parse_amount(&b.amount)?);
         }
@@ -288,11 +347,43 @@ mod tests {
             Err(SpecError::Amount { .. })
         ));
         let mut v: serde_json::Value = serde_json::from_str(DEV).unwrap();
-        v["governance"] = serde_json::json!("not-an-address");
+        v["sudo"] = serde_json::json!("not-an-address");
         assert!(matches!(
             ChainSpec::from_json(&v.to_string()),
             Err(SpecError::Account { .. })
         ));
+        // A council threshold it cannot reach, or one without a council.
+        let mut v: serde_json::Value = serde_json::from_str(DEV).unwrap();
+        v["council"] = serde_json::json!(["//Bob", "//Charlie"]);
+        v["council_threshold"] = serde_json::json!(3);
+        assert!(matches!(
+            ChainSpec::from_json(&v.to_string()),
+            Err(SpecError::Invalid(_))
+        ));
+        v["council"] = serde_json::json!([]);
+        v["council_threshold"] = serde_json::json!(1);
+        assert!(matches!(
+            ChainSpec::from_json(&v.to_string()),
+            Err(SpecError::Invalid(_))
+        ));
+        // A vote as long as the bonding duration would let voted stake move.
+        let mut v: serde_json::Value = serde_json::from_str(DEV).unwrap();
+        v["voting_period_blocks"] = serde_json::json!(1_000_000_000u64);
+        assert!(matches!(
+            ChainSpec::from_json(&v.to_string()),
+            Err(SpecError::Invalid(_))
+        ));
+        // The spec with a public network's parameters has no sudo key.
+        assert_eq!(ChainSpec::builtin("mainnet-like").unwrap().sudo, None);
+        assert!(
+            ChainSpec::builtin("mainnet-like")
+                .unwrap()
+                .genesis()
+                .unwrap()
+                .config
+                .sudo
+                .is_none()
+        );
         let mut v: serde_json::Value = serde_json::from_str(DEV).unwrap();
         v["validators"] = serde_json::json!([]);
         assert!(matches!(

@@ -27,9 +27,14 @@ pub(crate) enum ChainSpecCommand {
         /// The built-in spec whose timing, storage term and fees to start from.
         #[arg(long, default_value = "local")]
         timing: String,
-        /// The governance account (an address; governance by vote replaces it later).
+        /// A council member (an address; repeat for each). The council can only cancel
+        /// proposals before they run; there is no sudo key: privileged calls come from passed
+        /// proposals only.
+        #[arg(long = "council", value_name = "ADDRESS")]
+        council: Vec<String>,
+        /// Council approvals a cancellation needs (default: a majority of the members).
         #[arg(long)]
-        governance: String,
+        council_threshold: Option<u32>,
         /// Committee seats (default: the number of genesis validators, set at `build`).
         #[arg(long)]
         seats: Option<u32>,
@@ -107,7 +112,8 @@ pub(crate) fn run(command: ChainSpecCommand, output: crate::Output) -> Result<()
             name,
             id,
             timing,
-            governance,
+            council,
+            council_threshold,
             seats,
             force,
         } => {
@@ -121,7 +127,18 @@ pub(crate) fn run(command: ChainSpecCommand, output: crate::Output) -> Result<()
             let mut spec = ChainSpec::builtin(&timing).map_err(|e| e.to_string())?;
             spec.name = name;
             spec.id = id;
-            spec.governance = public_account(&governance, "--governance")?;
+            spec.sudo = None;
+            spec.council = council
+                .iter()
+                .map(|c| public_account(c, "--council"))
+                .collect::<Result<_, _>>()?;
+            spec.council_threshold = match council_threshold {
+                Some(t) => t,
+                None => {
+                    u32::try_from(spec.council.len() / 2 + usize::from(!spec.council.is_empty()))
+                        .unwrap_or(1)
+                }
+            };
             spec.validator_count = seats.unwrap_or(0);
             spec.balances.clear();
             spec.validators.clear();
@@ -267,6 +284,9 @@ fn inspect(spec: &ChainSpec, name: &str, output: crate::Output) -> Result<(), St
             "validator_count": spec.validator_count,
             "validators": spec.validators,
             "bootnodes": spec.bootnodes,
+            "sudo": spec.sudo,
+            "council": spec.council,
+            "council_threshold": spec.council_threshold,
         })),
         crate::Output::Text => {
             println!("spec         {name} ({}, id {})", spec.name, spec.id);
@@ -285,6 +305,22 @@ fn inspect(spec: &ChainSpec, name: &str, output: crate::Output) -> Result<(), St
             }
             for b in &spec.bootnodes {
                 println!("bootnode     {b}");
+            }
+            match &spec.sudo {
+                Some(sudo) => println!(
+                    "sudo         {sudo} (privileged calls without a vote: dev and local chains only)"
+                ),
+                None => println!("sudo         none: privileged calls need passed proposals"),
+            }
+            if spec.council.is_empty() {
+                println!("council      none");
+            } else {
+                println!(
+                    "council      {} of {}: {}",
+                    spec.council_threshold,
+                    spec.council.len(),
+                    spec.council.join(", ")
+                );
             }
         }
     }

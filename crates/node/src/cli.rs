@@ -2,13 +2,13 @@
 //! the help text from these types). `main.rs` dispatches them; each command's work lives in
 //! its own module.
 
-use crate::{content, devnet, log, orders, parse_bytes, pinning, staking, storage};
+use crate::{content, devnet, governance, log, orders, parse_bytes, pinning, staking, storage};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
     name = "crust",
-    version,
+    version = crate::VERSION,
     about = "Crust in Rust: a decentralized storage network"
 )]
 pub(crate) struct Cli {
@@ -209,6 +209,22 @@ pub(crate) enum Command {
         /// The signing stash (secret URI).
         #[arg(long, global = true, default_value = "//Alice")]
         from: String,
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
+    /// Governance: propose privileged calls, vote with bonded stake, cancel as the council,
+    /// and see proposals, thresholds and the protocol version.
+    Gov {
+        #[command(subcommand)]
+        command: governance::GovCommand,
+        /// The signing account (a stash to vote; secret URI or stored key name).
+        #[arg(long, global = true, default_value = "//Alice")]
+        from: String,
+        #[command(flatten)]
+        chain: orders::ChainArgs,
+    },
+    /// What the treasury and the market's reserved pot hold.
+    Treasury {
         #[command(flatten)]
         chain: orders::ChainArgs,
     },
@@ -425,6 +441,11 @@ pub(crate) struct NodeArgs {
     /// when it grows past it. See docs/operator.md, "Sizing memory".
     #[arg(long, default_value = "512MiB", value_parser = parse_bytes)]
     pub(crate) memory: u64,
+    /// Follow protocol versions only up to N, exactly as a release that speaks no newer
+    /// version would (at an upgrade to N+1 the node stops with a message). For testing
+    /// upgrade paths; operators never need it.
+    #[arg(long, hide = true)]
+    pub(crate) max_protocol_version: Option<u32>,
 }
 
 #[derive(Subcommand)]

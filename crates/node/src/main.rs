@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod content;
 mod devnet;
+mod governance;
 mod keys;
 mod log;
 mod memory;
@@ -25,6 +26,11 @@ use crust_primitives::account::{self, AccountError, Keypair, SS58_PREFIX, to_hex
 use crust_primitives::balance::Cru;
 use crust_runtime::market::{self, MarketParams};
 use std::process::ExitCode;
+
+/// What `crust --version` prints: the release and the protocol versions it speaks, which
+/// release notes state the same way (docs/upgrades.md). A test keeps it in step with
+/// [`crust_runtime::system::LATEST_PROTOCOL_VERSION`].
+pub(crate) const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (protocol versions 1-2)");
 
 /// Prints one JSON document on stdout.
 pub(crate) fn print_json(value: &serde_json::Value) {
@@ -126,6 +132,12 @@ fn run(cli: Cli) -> Result<(), String> {
             from,
             chain,
         } => staking::stake(command, &from, &chain),
+        Command::Gov {
+            command,
+            from,
+            chain,
+        } => governance::gov(command, &from, &chain, cli.output),
+        Command::Treasury { chain } => governance::treasury(&chain, cli.output),
         Command::Group {
             command,
             from,
@@ -382,6 +394,10 @@ fn run_node(args: NodeArgs) -> Result<(), String> {
         rpc: Some(args.rpc),
         metrics: args.metrics,
         memory: crust_chain::memory::NodeMemory::plan(args.memory).map_err(|e| e.to_string())?,
+        max_protocol_version: args
+            .max_protocol_version
+            .unwrap_or(crust_runtime::system::LATEST_PROTOCOL_VERSION)
+            .clamp(1, crust_runtime::system::LATEST_PROTOCOL_VERSION),
     };
     memory::watch("validator", args.memory);
     crust_chain::service::run(config).map_err(|e| e.to_string())
@@ -414,6 +430,16 @@ pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::parse_bytes;
+
+    #[test]
+    fn the_version_names_the_protocol_versions_spoken() {
+        let latest = crust_runtime::system::LATEST_PROTOCOL_VERSION;
+        assert!(
+            super::VERSION.ends_with(&format!("(protocol versions 1-{latest})")),
+            "{}",
+            super::VERSION
+        );
+    }
 
     #[test]
     fn the_command_line_is_well_formed() {

@@ -222,7 +222,7 @@ fn chain_spec_is_made_from_addresses_and_built_reproducibly() {
         "n",
         "--id",
         "net",
-        "--governance",
+        "--council",
         "//Alice",
     ]);
     assert_eq!(code, 2);
@@ -235,7 +235,7 @@ fn chain_spec_is_made_from_addresses_and_built_reproducibly() {
         "n",
         "--id",
         "bad id!",
-        "--governance",
+        "--council",
         &alice,
     ]);
     assert_eq!(code, 2);
@@ -248,7 +248,7 @@ fn chain_spec_is_made_from_addresses_and_built_reproducibly() {
         "n",
         "--id",
         "net",
-        "--governance",
+        "--council",
         &alice,
     ]);
     assert_eq!(code, 0, "{err}");
@@ -261,7 +261,7 @@ fn chain_spec_is_made_from_addresses_and_built_reproducibly() {
         "n",
         "--id",
         "net",
-        "--governance",
+        "--council",
         &alice,
     ]);
     assert_eq!(code, 2);

@@ -178,8 +178,6 @@ fn namespaced_network_behind_50ms_links_stores_proves_and_survives_a_cut_bootnod
         "namespaced testnet",
         "--id",
         "nstest",
-        "--governance",
-        &address("//Alice"),
     ]);
     for (i, name) in VALIDATORS.iter().enumerate() {
         let mut args = vec![

@@ -1,5 +1,6 @@
 //! The initial state: runtime configuration, market parameters and endowed balances.
 
+use crate::governance::{self, Council, GovParams};
 use crate::market::{self, MarketParams};
 use crate::state::{MemoryState, State};
 use crate::system::{self, RuntimeConfig};
@@ -29,6 +30,11 @@ pub struct Genesis {
     pub swork_authorities: (Vec<AccountId>, u32),
     /// Whether SRD of authority-attested workers counts toward stake limits (D31; dev chains).
     pub srd_counts_authorities: bool,
+    /// Governance parameters; `None` takes [`GovParams::defaults`] for the chain's era and
+    /// slot lengths with a 100 CRU deposit.
+    pub governance: Option<GovParams>,
+    /// The council that can cancel proposals (none by default).
+    pub council: Council,
 }
 
 /// A staker at genesis.
@@ -46,11 +52,12 @@ pub struct GenesisStaker {
 
 impl Genesis {
     /// The reference network's parameters (6 s blocks, 1 h slots, 6 h eras, 180-day orders),
-    /// with the market enabled and `governance` as the root key.
-    pub fn reference(governance: AccountId) -> Self {
+    /// with the market enabled and `sudo` allowed to make privileged calls directly (drop it
+    /// with [`Genesis::without_sudo`] for a chain governed only by proposals).
+    pub fn reference(sudo: AccountId) -> Self {
         Self {
             config: RuntimeConfig {
-                governance,
+                sudo: Some(sudo),
                 existential_deposit: EXISTENTIAL_DEPOSIT,
                 block_time_ms: crust_primitives::constants::REFERENCE_BLOCK_TIME_MS,
                 report_slot_blocks: REFERENCE_REPORT_SLOT_BLOCKS,
@@ -75,7 +82,27 @@ impl Genesis {
             swork_codes: Vec::new(),
             swork_authorities: (Vec::new(), 1),
             srd_counts_authorities: false,
+            governance: None,
+            council: Council::default(),
         }
+    }
+
+    /// No sudo key: privileged calls only through passed proposals.
+    pub fn without_sudo(mut self) -> Self {
+        self.config.sudo = None;
+        self
+    }
+
+    /// Sets the council (members and the approvals a cancellation needs).
+    pub fn with_council(mut self, members: Vec<AccountId>, threshold: u32) -> Self {
+        self.council = Council { members, threshold };
+        self
+    }
+
+    /// Sets the governance parameters.
+    pub fn with_governance(mut self, params: GovParams) -> Self {
+        self.governance = Some(params);
+        self
     }
 
     /// Allows `code` for sWork registration until `expire_block`.
@@ -160,9 +187,17 @@ impl Genesis {
             }
         }
         crate::staking::genesis_committee(state, &members)?;
+        let gov = self.governance.clone().unwrap_or_else(|| {
+            GovParams::defaults(
+                self.config.era_blocks(),
+                self.config.report_slot_blocks,
+                100 * CRU,
+            )
+        });
+        governance::genesis(state, &gov, &self.council)?;
         // sWork's allowlist and authorities, set as governance would set them.
         let root = crate::CallContext {
-            caller: self.config.governance,
+            caller: system::governance_origin(),
             height: 0,
             era: 0,
         };

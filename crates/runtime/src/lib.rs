@@ -12,13 +12,17 @@
 //! - [`benefits`]: locked funds for fee reductions and merchant collateral;
 //! - [`swork`]: storage identities, attestation, work reports, groups, slot-end workload;
 //! - [`staking`]: GPoS bonds, stake limits from storage, era elections, rewards, slashing;
-//! - [`system`]: configuration, governance, the fee formula, the clock and block hashes;
-//! - [`executive`]: applies transactions and runs every module's block hooks.
+//! - [`governance`]: proposals, stake-weighted votes, the council, the treasury;
+//! - [`system`]: configuration, who may make privileged calls, protocol versions, the fee
+//!   formula, the clock and block hashes;
+//! - [`executive`]: applies transactions, runs every module's block hooks and enacts passed
+//!   proposals.
 
 pub mod balances;
 pub mod benefits;
 pub mod executive;
 pub mod genesis;
+pub mod governance;
 #[cfg(test)]
 mod invariants;
 pub mod market;
@@ -81,7 +85,16 @@ pub enum Call {
     Swork(swork::SworkCall),
     /// A staking call.
     Staking(staking::StakingCall),
+    /// A governance call (propose, vote, council cancellation).
+    Governance(governance::GovernanceCall),
+    /// A privileged call of the governance module itself (treasury, council, parameters,
+    /// upgrades).
+    Root(governance::RootCall),
 }
+
+/// The tag of [`Call::Governance`] in the codec: calls under it cannot be proposed, which
+/// keeps proposals from nesting (and decoding from recursing).
+const GOVERNANCE_TAG: u8 = 5;
 
 impl crust_primitives::codec::Write for Call {
     fn write(&self, buf: &mut impl crust_primitives::codec::BufMut) {
@@ -106,6 +119,14 @@ impl crust_primitives::codec::Write for Call {
                 4u8.write(buf);
                 c.write(buf);
             }
+            Call::Governance(c) => {
+                GOVERNANCE_TAG.write(buf);
+                c.write(buf);
+            }
+            Call::Root(c) => {
+                6u8.write(buf);
+                c.write(buf);
+            }
         }
     }
 }
@@ -118,6 +139,8 @@ impl crust_primitives::codec::EncodeSize for Call {
             Call::Benefits(c) => c.encode_size(),
             Call::Swork(c) => c.encode_size(),
             Call::Staking(c) => c.encode_size(),
+            Call::Governance(c) => c.encode_size(),
+            Call::Root(c) => c.encode_size(),
         }
     }
 }
@@ -130,12 +153,71 @@ impl crust_primitives::codec::Read for Call {
     ) -> Result<Self, crust_primitives::codec::Error> {
         use crust_primitives::codec::ReadExt as _;
         match u8::read(buf)? {
+            GOVERNANCE_TAG => Ok(Call::Governance(governance::GovernanceCall::read(buf)?)),
+            other => Call::read_variant(other, buf),
+        }
+    }
+}
+
+impl Call {
+    /// Decodes the call after its tag, for every tag but [`GOVERNANCE_TAG`].
+    fn read_variant(
+        tag: u8,
+        buf: &mut impl crust_primitives::codec::Buf,
+    ) -> Result<Self, crust_primitives::codec::Error> {
+        use crust_primitives::codec::ReadExt as _;
+        match tag {
             0 => Ok(Call::Balances(balances::BalancesCall::read(buf)?)),
             1 => Ok(Call::Market(market::MarketCall::read(buf)?)),
             2 => Ok(Call::Benefits(benefits::BenefitsCall::read(buf)?)),
             3 => Ok(Call::Swork(swork::SworkCall::read(buf)?)),
             4 => Ok(Call::Staking(staking::StakingCall::read(buf)?)),
+            6 => Ok(Call::Root(governance::RootCall::read(buf)?)),
             other => Err(crust_primitives::codec::Error::InvalidEnum(other)),
+        }
+    }
+}
+
+/// The call inside a proposal: any call but a governance call (a proposal to vote or propose
+/// would nest), refused while decoding so nesting cannot even be expressed.
+///
+/// ```
+/// # use crust_runtime::{Call, ProposedCall, staking::StakingCall};
+/// let call = ProposedCall::new(Call::Staking(StakingCall::SetValidatorCount { count: 7 }));
+/// assert!(matches!(*call.0, Call::Staking(_)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProposedCall(pub Box<Call>);
+
+impl ProposedCall {
+    /// Wraps `call` for a proposal.
+    pub fn new(call: Call) -> Self {
+        Self(Box::new(call))
+    }
+}
+
+impl crust_primitives::codec::Write for ProposedCall {
+    fn write(&self, buf: &mut impl crust_primitives::codec::BufMut) {
+        self.0.write(buf);
+    }
+}
+
+impl crust_primitives::codec::EncodeSize for ProposedCall {
+    fn encode_size(&self) -> usize {
+        self.0.encode_size()
+    }
+}
+
+impl crust_primitives::codec::Read for ProposedCall {
+    type Cfg = ();
+    fn read_cfg(
+        buf: &mut impl crust_primitives::codec::Buf,
+        _: &(),
+    ) -> Result<Self, crust_primitives::codec::Error> {
+        use crust_primitives::codec::ReadExt as _;
+        match u8::read(buf)? {
+            GOVERNANCE_TAG => Err(crust_primitives::codec::Error::InvalidEnum(GOVERNANCE_TAG)),
+            other => Ok(ProposedCall(Box::new(Call::read_variant(other, buf)?))),
         }
     }
 }
@@ -155,6 +237,8 @@ pub enum Event {
     Swork(swork::SworkEvent),
     /// Staking events.
     Staking(staking::StakingEvent),
+    /// Governance events.
+    Governance(governance::GovernanceEvent),
 }
 
 /// Why a call failed.
@@ -178,6 +262,9 @@ pub enum RuntimeError {
     /// A staking error.
     #[error(transparent)]
     Staking(#[from] staking::StakingError),
+    /// A governance error.
+    #[error(transparent)]
+    Governance(#[from] governance::GovernanceError),
 }
 
 pub use executive::dispatch;

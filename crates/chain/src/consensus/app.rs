@@ -270,9 +270,12 @@ where
                 // Committed before a crash but not yet recorded.
                 c.last_finalized = (h, to_hash(&digest));
             } else if let Err(e) = c.finalize(&block.inner().0).await {
-                // A finalized block that does not apply means this node's state is wrong; stop
-                // (dropping the acknowledgement halts marshal) rather than diverge.
-                tracing_error(&format!("cannot apply finalized block {h}: {e}"));
+                // A finalized block that does not apply means this node's state is wrong, or
+                // the network upgraded to a protocol this node does not speak; stop (dropping
+                // the acknowledgement halts marshal) rather than diverge.
+                let why = format!("cannot apply finalized block {h}: {e}");
+                tracing_error(&why);
+                c.halted.get_or_insert(why);
                 return;
             }
             height = h;

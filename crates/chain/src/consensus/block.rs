@@ -17,8 +17,11 @@ pub struct BlockCfg {
     pub max_txs: usize,
 }
 
-/// The bounds every node uses.
-pub const BLOCK_CFG: BlockCfg = BlockCfg { max_txs: 2_000 };
+/// The bounds every node uses: as many transactions as any protocol version this binary
+/// knows allows (the version in effect is checked when the block is executed).
+pub const BLOCK_CFG: BlockCfg = BlockCfg {
+    max_txs: crust_runtime::system::MAX_BLOCK_TXS_ANY_VERSION,
+};
 
 /// A block wrapped for consensus.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -45,10 +45,15 @@ pub struct Finalized {
 /// Limits and timing for building blocks.
 #[derive(Clone, Copy, Debug)]
 pub struct BuildLimits {
-    /// Most transactions per block.
+    /// Most transactions this node puts in a block it builds (the protocol version in effect
+    /// may allow fewer; blocks from others are checked against the protocol's rules only).
     pub max_txs: usize,
-    /// Most transaction bytes per block.
+    /// Most transaction bytes this node puts in a block it builds (as above).
     pub max_bytes: usize,
+    /// The newest protocol version this node follows: its binary's
+    /// [`crust_runtime::system::LATEST_PROTOCOL_VERSION`], or lower to act exactly as an older
+    /// release would (how upgrade tests run a node that has not been updated).
+    pub max_protocol_version: u32,
     /// Minimum milliseconds between a block and its parent (the chain's block interval).
     pub block_time_ms: u64,
     /// How far ahead of the verifier's clock a block's timestamp may be.
@@ -78,6 +83,21 @@ pub enum ChainError {
     /// The block's evidence is invalid.
     #[error("invalid evidence: {0}")]
     Evidence(String),
+    /// The block runs under a protocol version this node does not speak: the network upgraded
+    /// and this node must be updated before it can follow past the upgrade height.
+    #[error(
+        "block {height} runs protocol version {version}, but this node speaks versions 1 to \
+         {supported}: the network upgraded at block {height}. Install a release that speaks \
+         version {version} and restart; the node resumes from its last finalized block"
+    )]
+    UnsupportedProtocol {
+        /// The block's height.
+        height: u64,
+        /// The version in effect there.
+        version: u32,
+        /// The newest version this node speaks.
+        supported: u32,
+    },
     /// The state root differs from the header's.
     #[error("state root mismatch: header {header}, computed {computed}")]
     RootMismatch {
@@ -118,6 +138,9 @@ pub struct ChainCore<E: commonware_storage::Context + commonware_runtime::Spawne
     pub gossip_stats: crate::gossip::GossipStats,
     /// Where finalized heights and finality latency are recorded (`None` in tests).
     pub metrics: Option<crate::metrics::ChainMetrics>,
+    /// Why this node stopped following the chain, if it did (a finalized block it cannot
+    /// apply, such as one under a protocol version it does not speak).
+    pub halted: Option<String>,
 }
 
 /// Finalized blocks a subscriber may fall behind by before it misses some.
@@ -167,7 +190,28 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             gossip: None,
             metrics: None,
             gossip_stats: Default::default(),
+            halted: None,
         }
+    }
+
+    /// The protocol rules block `height` runs under, read from its parent's state (`layer`),
+    /// or why this node cannot run it.
+    fn rules_at(
+        &self,
+        layer: &Layer<'_>,
+        height: u64,
+    ) -> Result<crust_runtime::system::ProtocolRules, ChainError> {
+        let version = crust_runtime::system::version_at(layer, height)
+            .map_err(|e| ChainError::InvalidHeader(format!("protocol version: {e}")))?;
+        let unsupported = ChainError::UnsupportedProtocol {
+            height,
+            version,
+            supported: self.limits.max_protocol_version,
+        };
+        if version > self.limits.max_protocol_version {
+            return Err(unsupported);
+        }
+        crust_runtime::system::rules(version).ok_or(unsupported)
     }
 
     /// Admits a client's transaction against the finalized state and queues it for gossip.
@@ -228,6 +272,28 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         timestamp_ms: u64,
         proposer: AccountId,
     ) -> Result<Block, ChainError> {
+        let result = self.build(parent, timestamp_ms, proposer).await;
+        self.note_unsupported(&result);
+        result
+    }
+
+    /// Remembers that this node met a protocol version it does not speak (when building,
+    /// checking or finalizing a block): it cannot follow the chain past there, so the node
+    /// stops with the reason (see [`ChainCore::halted`]).
+    fn note_unsupported<T>(&mut self, result: &Result<T, ChainError>) {
+        if let Err(e @ ChainError::UnsupportedProtocol { .. }) = result
+            && self.halted.is_none()
+        {
+            self.halted = Some(e.to_string());
+        }
+    }
+
+    async fn build(
+        &mut self,
+        parent: &Header,
+        timestamp_ms: u64,
+        proposer: AccountId,
+    ) -> Result<Block, ChainError> {
         let parent_hash = parent.hash();
         let (below, parent_state) = self.base(&parent_hash)?;
         let height = parent.height + 1;
@@ -243,10 +309,13 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             evidence_root: Hash::default(),
         };
         let mut layer = Layer::new(self.store.committed(), below.clone());
+        let rules = self.rules_at(&layer, height)?;
         let (evidence, offences) = evidence::select(&layer, &self.namespace, &self.evidence);
-        let candidates = self
-            .mempool
-            .ready(&layer, self.limits.max_txs, self.limits.max_bytes);
+        let candidates = self.mempool.ready(
+            &layer,
+            self.limits.max_txs.min(rules.max_block_txs),
+            self.limits.max_bytes.min(rules.max_block_tx_bytes),
+        );
         let admitted = |tx: &Transaction| self.mempool.contains(&tx.hash());
         let built = build_block(
             &mut layer,
@@ -317,6 +386,17 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
         parent: &Header,
         round: Option<(AccountId, u64)>,
     ) -> Result<(), ChainError> {
+        let result = self.check_inner(block, parent, round).await;
+        self.note_unsupported(&result);
+        result
+    }
+
+    async fn check_inner(
+        &mut self,
+        block: &Block,
+        parent: &Header,
+        round: Option<(AccountId, u64)>,
+    ) -> Result<(), ChainError> {
         let h = &block.header;
         let invalid = |msg: String| Err(ChainError::InvalidHeader(msg));
         if h.parent != parent.hash() || h.height != parent.height + 1 {
@@ -343,17 +423,6 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             && h.proposer != leader
         {
             return invalid("proposer is not the round's leader".into());
-        }
-        let tx_bytes: usize = block
-            .transactions
-            .iter()
-            .map(crust_primitives::codec::EncodeSize::encode_size)
-            .sum();
-        if block.transactions.len() > self.limits.max_txs || tx_bytes > self.limits.max_bytes {
-            return invalid(format!(
-                "{} transactions of {tx_bytes} bytes exceed the block limits",
-                block.transactions.len()
-            ));
         }
         if h.tx_root != Block::compute_tx_root(&block.transactions) {
             return invalid("transactions root mismatch".into());
@@ -397,6 +466,20 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
     /// Checks a block's evidence against `layer` (its parent's state) and executes the block
     /// on it.
     fn execute(&self, layer: &mut Layer<'_>, block: &Block) -> Result<BlockOutcome, ChainError> {
+        // The protocol version in effect decides the block limits, and a version this node
+        // does not speak stops it here, before anything is applied.
+        let rules = self.rules_at(layer, block.header.height)?;
+        let tx_bytes: usize = block
+            .transactions
+            .iter()
+            .map(crust_primitives::codec::EncodeSize::encode_size)
+            .sum();
+        if block.transactions.len() > rules.max_block_txs || tx_bytes > rules.max_block_tx_bytes {
+            return Err(ChainError::InvalidHeader(format!(
+                "{} transactions of {tx_bytes} bytes exceed the block limits",
+                block.transactions.len()
+            )));
+        }
         let offences = evidence::check_all(&*layer, &self.namespace, &block.evidence)
             .map_err(ChainError::Evidence)?;
         // Transactions this node admitted had their signatures checked then.
@@ -418,6 +501,12 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
 
     /// Commits a finalized block (the next after the last finalized one).
     pub async fn finalize(&mut self, block: &Block) -> Result<(), ChainError> {
+        let result = self.commit(block).await;
+        self.note_unsupported(&result);
+        result
+    }
+
+    async fn commit(&mut self, block: &Block) -> Result<(), ChainError> {
         let hash = block.hash();
         let h = &block.header;
         if h.height != self.last_finalized.0 + 1 || h.parent != self.last_finalized.1 {

@@ -1252,3 +1252,248 @@ fn a_transactions_outcome_is_proven_against_a_certified_header() {
         })
     });
 }
+
+// ---- protocol upgrades ----------------------------------------------------------------------
+
+/// Blocks 0..30 are era 0: the upgrade takes effect exactly at the era boundary.
+const UPGRADE_AT: u64 = 30;
+
+/// [`spec`] governed only by votes: no sudo key, 6-block votes, 2-block enactment, and the
+/// first three validators' stashes funded so they can pay for their votes.
+fn governed_spec() -> ChainSpec {
+    let mut s = spec();
+    s.sudo = None;
+    s.voting_period_blocks = Some(6);
+    s.enactment_delay_blocks = Some(2);
+    for n in ["Alice", "Bob", "Charlie"] {
+        s.balances.push(crate::spec::SpecBalance {
+            account: format!("//{n}//stash"),
+            amount: "1000 CRU".into(),
+        });
+    }
+    s
+}
+
+/// Proposes upgrading to protocol version 2 at [`UPGRADE_AT`] and has three of the four
+/// validator stashes (75% of all stake) vote for it.
+async fn pass_upgrade(ctx: &deterministic::Context, cores: &Cores) {
+    use crust_runtime::ProposedCall;
+    use crust_runtime::governance::{GovernanceCall, RootCall};
+    // Not //Alice: the background transfers use her nonces.
+    let eve = Keypair::from_suri("//Eve").unwrap();
+    let propose = Call::Governance(GovernanceCall::Propose {
+        call: ProposedCall::new(Call::Root(RootCall::ScheduleUpgrade {
+            version: 2,
+            at: UPGRADE_AT,
+        })),
+    });
+    assert!(
+        submit_and_wait(ctx, cores, vec![(eve, propose)]).await,
+        "proposal not included"
+    );
+    let votes = ["Alice", "Bob", "Charlie"]
+        .iter()
+        .map(|n| {
+            (
+                Keypair::from_suri(&format!("//{n}//stash")).unwrap(),
+                Call::Governance(GovernanceCall::Vote {
+                    proposal: 0,
+                    aye: true,
+                }),
+            )
+        })
+        .collect();
+    assert!(
+        submit_and_wait(ctx, cores, votes).await,
+        "votes not included"
+    );
+}
+
+/// What a node's finalized state says about the protocol: (version, scheduled upgrade).
+async fn protocol_of(
+    node: &SharedCore<deterministic::Context>,
+) -> (u32, Option<crust_runtime::system::ScheduledUpgrade>) {
+    let c = node.lock().await;
+    let view = c.view();
+    (
+        crust_runtime::system::protocol_version(&view).unwrap(),
+        crust_runtime::system::scheduled_upgrade(&view).unwrap(),
+    )
+}
+
+fn upgrade_scenario(seed: u64) {
+    let cfg = deterministic::Config::new()
+        .with_seed(seed)
+        .with_timeout(Some(Duration::from_secs(3_600)));
+    deterministic::Runner::new(cfg).start(|context| async move {
+        let keys = consensus_keys();
+        let oracle = setup_network(&context, &keys).await;
+        let cores: Cores = Arc::new(std::sync::Mutex::new(vec![None; N]));
+        let spec = governed_spec();
+        for i in 0..N {
+            super::sim::spawn_validator(
+                &context,
+                &oracle,
+                &spec,
+                &session_keys()[i],
+                i,
+                N,
+                cores.clone(),
+            )
+            .await;
+        }
+        spawn_transfers(&context, cores.clone());
+        pass_upgrade(&context, &cores).await;
+        let target = UPGRADE_AT + 6;
+        wait_until(
+            &context,
+            &cores,
+            Duration::from_secs(120),
+            "past the upgrade",
+            |t| t.iter().all(|h| *h >= target),
+        )
+        .await;
+        assert_consistent(&cores, target).await;
+        for node in cores.lock().unwrap().iter().flatten() {
+            let c = node.try_lock().unwrap();
+            let view = c.view();
+            let proposal = crust_runtime::governance::proposal(&view, 0).unwrap();
+            assert_eq!(
+                crust_runtime::system::protocol_version(&view).unwrap(),
+                2,
+                "seed {seed}: {proposal:?}"
+            );
+            assert_eq!(
+                crust_runtime::system::scheduled_upgrade(&view).unwrap(),
+                None
+            );
+            assert_eq!(crust_runtime::staking::active_era(&view).unwrap(), 1);
+            // Scheduled by the passed proposal, with the notice an upgrade needs.
+            let proposal = crust_runtime::governance::proposal(&view, 0)
+                .unwrap()
+                .unwrap();
+            match proposal.status {
+                crust_runtime::governance::ProposalStatus::Enacted { at } => assert!(
+                    at + crust_runtime::system::MIN_UPGRADE_NOTICE_BLOCKS <= UPGRADE_AT,
+                    "seed {seed}: enacted at {at}"
+                ),
+                other => panic!("seed {seed}: proposal {other:?}"),
+            }
+            // The switch happened in exactly the era's first block.
+            for h in UPGRADE_AT - 1..=UPGRADE_AT + 1 {
+                let upgraded = c.finalized(h).unwrap().outcome.events.iter().any(|(_, e)| {
+                    matches!(
+                        e,
+                        crust_runtime::Event::System(
+                            crust_runtime::system::SystemEvent::ProtocolUpgraded { version: 2, .. }
+                        )
+                    )
+                });
+                assert_eq!(upgraded, h == UPGRADE_AT, "seed {seed}: block {h}");
+            }
+        }
+    });
+}
+
+/// A protocol upgrade voted in through governance takes effect at an era boundary on every
+/// validator at once, over fifty schedules of the simulated network.
+#[test]
+fn fifty_seeds_upgrade_the_protocol_at_an_era_boundary() {
+    for seed in 300..350 {
+        upgrade_scenario(seed);
+    }
+}
+
+/// A validator whose binary does not speak the new version stops at the upgrade height (it
+/// applies nothing past it and says why) while the other three go on; updated and
+/// restarted, it resumes from its last finalized block and catches up.
+#[test]
+fn a_node_that_does_not_speak_the_new_version_stops_then_catches_up_when_updated() {
+    let cfg = deterministic::Config::new()
+        .with_seed(7)
+        .with_timeout(Some(Duration::from_secs(3_600)));
+    deterministic::Runner::new(cfg).start(|context| async move {
+        let keys = consensus_keys();
+        let oracle = setup_network(&context, &keys).await;
+        let cores: Cores = Arc::new(std::sync::Mutex::new(vec![None; N]));
+        let spec = governed_spec();
+        let mut handles = Vec::new();
+        for i in 0..N {
+            handles.push(
+                super::sim::spawn_validator(
+                    &context,
+                    &oracle,
+                    &spec,
+                    &session_keys()[i],
+                    i,
+                    N,
+                    cores.clone(),
+                )
+                .await,
+            );
+        }
+        const OLD: usize = 3;
+        wait_until(&context, &cores, Duration::from_secs(10), "open", |t| {
+            t[OLD] >= 1
+        })
+        .await;
+        let old = cores.lock().unwrap()[OLD].clone().unwrap();
+        old.lock().await.limits.max_protocol_version = 1; // an old release
+        spawn_transfers(&context, cores.clone());
+        pass_upgrade(&context, &cores).await;
+        let target = UPGRADE_AT + 15;
+        wait_until(
+            &context,
+            &cores,
+            Duration::from_secs(120),
+            "the others go on",
+            |t| (0..N).filter(|i| *i != OLD).all(|i| t[i] >= target),
+        )
+        .await;
+        {
+            let c = old.lock().await;
+            assert_eq!(
+                c.last_finalized.0,
+                UPGRADE_AT - 1,
+                "stopped before the upgrade"
+            );
+            let why = c.halted.clone().expect("the old node says why it stopped");
+            assert!(
+                why.contains("protocol version 2") && why.contains("speaks versions 1 to 1"),
+                "{why}"
+            );
+            assert_eq!(
+                crust_runtime::system::protocol_version(&c.view()).unwrap(),
+                1
+            );
+        }
+        assert_consistent(&cores, UPGRADE_AT - 1).await;
+        // Updated: the same store, a binary that speaks version 2.
+        handles[OLD].abort();
+        cores.lock().unwrap()[OLD] = None;
+        drop(old);
+        context.sleep(Duration::from_millis(100)).await;
+        handles[OLD] = super::sim::spawn_validator(
+            &context,
+            &oracle,
+            &spec,
+            &session_keys()[OLD],
+            OLD,
+            N,
+            cores.clone(),
+        )
+        .await;
+        let target = tips(&cores).into_iter().max().unwrap() + 5;
+        wait_until(
+            &context,
+            &cores,
+            Duration::from_secs(300),
+            "caught up",
+            move |t| t.iter().all(|h| *h >= target),
+        )
+        .await;
+        assert_consistent(&cores, target).await;
+        let updated = cores.lock().unwrap()[OLD].clone().unwrap();
+        assert_eq!(protocol_of(&updated).await, (2, None));
+    });
+}

@@ -17,7 +17,8 @@ use crate::balances::{self, Existence};
 use crate::state::{State, atomically};
 use crate::system::{self, FeeSplit, SystemError, SystemEvent};
 use crate::{
-    BlockContext, Call, CallContext, Event, RuntimeError, benefits, market, staking, swork,
+    BlockContext, Call, CallContext, Event, RuntimeError, benefits, governance, market, staking,
+    swork,
 };
 use crust_primitives::{AccountId, Balance, Perbill};
 
@@ -43,6 +44,9 @@ pub enum InvalidTransaction {
     /// The signer cannot pay fee + tip and stay above the existential deposit.
     #[error("cannot pay fee and tip: {0}")]
     CannotPay(balances::BalancesError),
+    /// Nobody signs as the governance origin: privileged calls come from enactment only.
+    #[error("transactions cannot be signed as the governance origin")]
+    ReservedSigner,
     /// The runtime's own state is unusable.
     #[error("runtime state error: {0}")]
     System(#[from] SystemError),
@@ -85,6 +89,9 @@ pub fn validate_transaction(
     state: &impl State,
     tx: &CheckedTransaction,
 ) -> Result<(), InvalidTransaction> {
+    if tx.signer == system::governance_origin() {
+        return Err(InvalidTransaction::ReservedSigner);
+    }
     let info = balances::account(state, &tx.signer).map_err(InvalidTransaction::CannotPay)?;
     if tx.nonce != info.nonce {
         return Err(InvalidTransaction::BadNonce {
@@ -223,16 +230,32 @@ fn pay_fee(
     }
 }
 
-/// Per-block work at the start of block `block.height`: the system's clock and block hashes,
-/// then the modules' hooks (fee adjustments, spower upkeep, replica batches, era
-/// bookkeeping). Bounded: every hook processes at most a fixed batch.
+/// Per-block work at the start of block `block.height`: the system's clock, block hashes and
+/// any protocol upgrade due, then the modules' hooks (fee adjustments, spower upkeep, replica
+/// batches, era bookkeeping), then governance: tallies of votes that closed and the calls of
+/// passed proposals due now. Bounded: every hook processes at most a fixed batch.
 pub fn begin_block(state: &mut impl State, block: &BlockContext) -> Result<(), RuntimeError> {
-    system::on_initialize(state, block);
+    system::on_initialize(state, block)?;
     market::on_initialize(state, block.height)?;
     swork::on_initialize(state, block.height)?;
     // Era transitions: rewards fixed (and the benefits quota renewed) for the era that ends,
     // the next committee elected one slot ahead, authoring points.
     staking::on_initialize(state, block.height, &block.author)?;
+    enact_due(state, block)
+}
+
+/// Runs the calls of passed proposals due at this block as the governance origin, each
+/// atomically: a failing call leaves nothing behind but its `EnactmentFailed` record.
+fn enact_due(state: &mut impl State, block: &BlockContext) -> Result<(), RuntimeError> {
+    let ctx = CallContext {
+        caller: system::governance_origin(),
+        height: block.height,
+        era: block.era,
+    };
+    for (id, call) in governance::on_initialize(state, block.height)? {
+        let result = atomically(state, |s| dispatch(s, &ctx, &call));
+        governance::record_enactment(state, id, block.height, result.err().map(|e| e.to_string()))?;
+    }
     Ok(())
 }
 
@@ -249,5 +272,7 @@ pub fn dispatch(
         Call::Benefits(c) => Ok(benefits::dispatch(state, ctx, c)?),
         Call::Swork(c) => Ok(swork::dispatch(state, ctx, c)?),
         Call::Staking(c) => Ok(staking::dispatch(state, ctx, c)?),
+        Call::Governance(c) => Ok(governance::dispatch(state, ctx, c)?),
+        Call::Root(c) => Ok(governance::dispatch_root(state, ctx, c)?),
     }
 }

@@ -109,7 +109,8 @@ pub fn place_storage_order_for(
 }
 
 /// Report slots a file may stay without a replica before an order with another content
-/// commitment may replace it (see [`place_storage_order`]).
+/// commitment may replace it (see [`place_storage_order`]) under protocol version 1; the
+/// version in effect decides ([`system::ProtocolRules::supersede_after_slots`]).
 pub const SUPERSEDE_AFTER_SLOTS: u64 = 2;
 
 /// Places (or extends) a storage order for `cid`.
@@ -133,14 +134,16 @@ pub fn place_storage_order(
         && f.commitment != *commitment
     {
         // D29: the first order fixes the commitment while the file is live. An order that got
-        // no replica for SUPERSEDE_AFTER_SLOTS report slots is presumed wrong (workers refuse
+        // no replica for a few report slots (the protocol version's `supersede_after_slots`:
+        // 2 in version 1, 1 from version 2) is presumed wrong (workers refuse
         // content that does not match it), so another commitment may replace it: the stale
         // order is closed and refunded first (D8). Without this, anyone could block a CID by
         // ordering it first with a made-up commitment.
         let slot_blocks = system::config(state)?.report_slot_blocks;
+        let slots = system::current_rules(state)?.supersede_after_slots;
         let stale_at = f
             .pending_since
-            .saturating_add(slot_blocks.saturating_mul(SUPERSEDE_AFTER_SLOTS));
+            .saturating_add(slot_blocks.saturating_mul(slots));
         if !f.replicas.is_empty() || ctx.height < stale_at {
             return Err(MarketError::CommitmentMismatch {
                 given: crust_primitives::account::to_hex(&commitment.root),

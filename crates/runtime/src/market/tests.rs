@@ -1215,6 +1215,40 @@ fn the_first_order_fixes_the_content_commitment() {
     assert_eq!((f.commitment, f.orderer), (other, BOB));
 }
 
+/// Protocol version 2 lets another commitment replace an unreplicated one after one slot
+/// instead of two (`system::rules`); the rule follows the version in effect, nothing else.
+#[test]
+fn under_protocol_version_2_a_wrong_commitment_is_superseded_after_one_slot() {
+    use crate::state::StateExt as _;
+    let mut chain = chain_with_merchants(&[]);
+    chain.state.write(&crate::system::version_key(), &2u32);
+    let cid = small_cid();
+    chain.order(ALICE, &cid, 100, 0).unwrap();
+    let other = crust_primitives::commitment::ContentCommitment {
+        root: [9; 32],
+        ..crate::testing::commitment_for(&cid)
+    };
+    let slot = crate::system::config(&chain.state)
+        .unwrap()
+        .report_slot_blocks;
+    let pending_since = chain.file(&cid).unwrap().pending_since;
+    chain.at(pending_since + slot - 1);
+    chain.set_free(BOB, 20_000_000);
+    let ctx = chain.ctx(BOB);
+    let e = crate::state::atomically(&mut chain.state, |s| {
+        place_storage_order(s, &ctx, &cid, 100, 0, &other)
+    })
+    .unwrap_err();
+    assert!(matches!(e, MarketError::CommitmentMismatch { .. }), "{e:?}");
+    chain.at(pending_since + slot);
+    let ctx = chain.ctx(BOB);
+    crate::state::atomically(&mut chain.state, |s| {
+        place_storage_order(s, &ctx, &cid, 100, 0, &other)
+    })
+    .unwrap();
+    assert_eq!(chain.file(&cid).unwrap().commitment, other);
+}
+
 // ---- orders a delegate places for a payer (the pinning service's path) ----------------------
 
 fn order_for(

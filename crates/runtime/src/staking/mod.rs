@@ -10,7 +10,8 @@
 //! committee is written to state one slot before the era starts, which is where the chain reads
 //! it. Inflation per era is scaled to the era's actual length (D6), joined by the market's
 //! staking pot spread over 60 eras; only elected validators and their guarantors are paid
-//! (D20). Slashes are deferred so governance can cancel them.
+//! (D20). Slashes are deferred so governance can cancel them; what they take goes to the
+//! treasury.
 
 mod curve;
 mod election;
@@ -68,6 +69,9 @@ pub(crate) fn backing_prefix(validator: &AccountId) -> Vec<u8> {
 }
 fn params_key() -> Vec<u8> {
     key(MODULE, "params", &[])
+}
+fn total_active_key() -> Vec<u8> {
+    key(MODULE, "total_active", &[])
 }
 fn era_key() -> Vec<u8> {
     key(MODULE, "era", &[])
@@ -185,11 +189,29 @@ pub fn era_rewards(state: &impl State, era: EraIndex) -> Result<EraRewards, Stak
     Ok(state.read_or_default(&era_rewards_key(era))?)
 }
 
+/// All active bonded stake (every ledger's `active`): the electorate governance measures
+/// turnout against. Kept as a running sum by [`put_ledger`] and [`kill_stash`].
+pub fn total_active(state: &impl State) -> Result<Balance, StakingError> {
+    Ok(state.read_or_default(&total_active_key())?)
+}
+
+fn adjust_total_active(
+    state: &mut impl State,
+    old: Balance,
+    new: Balance,
+) -> Result<(), StakingError> {
+    let total = total_active(state)?.saturating_sub(old).saturating_add(new);
+    state.write(&total_active_key(), &total);
+    Ok(())
+}
+
 fn put_ledger(
     state: &mut impl State,
     controller: &AccountId,
     l: &StakingLedger,
 ) -> Result<(), StakingError> {
+    let old = ledger(state, controller)?.map_or(0, |o| o.active);
+    adjust_total_active(state, old, l.active)?;
     balances::set_lock(state, &l.stash, STAKING_LOCK, l.total)?;
     state.write(&ledger_key(controller), l);
     Ok(())
@@ -246,6 +268,8 @@ fn kill_stash(
     stash: &AccountId,
     controller: &AccountId,
 ) -> Result<(), StakingError> {
+    let old = ledger(state, controller)?.map_or(0, |o| o.active);
+    adjust_total_active(state, old, 0)?;
     state.delete(&bonded_key(stash));
     state.delete(&ledger_key(controller));
     state.delete(&validator_key(stash));

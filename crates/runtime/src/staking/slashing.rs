@@ -395,16 +395,23 @@ fn apply(state: &mut impl State, slash: &PendingSlash) -> Result<(), StakingErro
     }
     let reward = slash.payout.min(slashed);
     if !slash.reporters.is_empty() && reward > 0 {
+        // Reporters are paid out of what the slash moved to the treasury.
         let each = reward / slash.reporters.len() as u128;
         for r in &slash.reporters {
-            balances::mint(state, r, each)?;
+            balances::transfer(
+                state,
+                &crate::system::treasury_account(),
+                r,
+                each,
+                balances::Existence::AllowDeath,
+            )?;
         }
     }
     Ok(())
 }
 
 /// Takes `amount` from a stash's bond — active first, then unlocking chunks soonest first —
-/// destroys it, and shrinks its guarantees to fit (D22).
+/// moves it to the treasury, and shrinks its guarantees to fit (D22).
 fn slash_stash(
     state: &mut impl State,
     stash: &AccountId,
@@ -426,6 +433,9 @@ fn slash_stash(
     let taken = amount.min(ledger.total) - left;
     ledger.total -= taken;
     let burned = balances::slash(state, stash, taken)?;
+    // What a slash takes goes to the treasury (as in the reference), where only a passed
+    // proposal can spend it.
+    balances::mint(state, &crate::system::treasury_account(), burned)?;
     put_ledger(state, &controller, &ledger)?;
     fit_guarantee(state, stash, ledger.active)?;
     state.emit(Event::Staking(StakingEvent::Slash {

@@ -730,6 +730,8 @@ fn slashes_are_deferred_and_cancellable() {
     assert_eq!(params(&n.state).unwrap().force_era, Forcing::ForceNew);
     let before = ledger(&n.state, &V3).unwrap().unwrap().active;
     let issuance = crate::balances::total_issuance(&n.state).unwrap();
+    let treasury =
+        crate::balances::free_balance(&n.state, &crate::system::treasury_account()).unwrap();
     // Forced eras roll at each slot boundary until era 4 starts.
     n.force_eras_until(|n| active_era(&n.state).unwrap() >= 4);
     let h = n.height;
@@ -738,8 +740,8 @@ fn slashes_are_deferred_and_cancellable() {
         before - after,
         Perbill::from_percent(10).mul_nearest(300 * CRU)
     );
-    // Slashed funds are destroyed; the reporter's 5% share is minted (issuance also moves
-    // by the era rewards, which are not minted until claimed).
+    // Slashed funds go to the treasury, which pays the reporter's 5% share (issuance does not
+    // move: era rewards are not minted until claimed).
     let reporter =
         Perbill::from_percent(50).mul_nearest(Perbill::from_percent(10).mul_nearest(30 * CRU));
     assert_eq!(
@@ -747,7 +749,12 @@ fn slashes_are_deferred_and_cancellable() {
         reporter
     );
     let now = crate::balances::total_issuance(&n.state).unwrap();
-    assert_eq!(now, issuance - 30 * CRU + reporter);
+    assert_eq!(now, issuance);
+    assert_eq!(
+        crate::balances::free_balance(&n.state, &crate::system::treasury_account()).unwrap()
+            - treasury,
+        30 * CRU - reporter
+    );
 
     // A second offence can be cancelled by governance before it applies.
     call(

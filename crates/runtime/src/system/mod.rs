@@ -1,10 +1,17 @@
-//! System: the bottom of the runtime — configuration, governance, the fee formula and its
-//! 80% treasury / 20% author split, the chain's clock and recent block hashes. It calls no
+//! System: the bottom of the runtime — configuration, who may make privileged calls, protocol
+//! versions and upgrades, the fee formula and its 80% treasury / 20% author split, the chain's
+//! clock and recent block hashes. It calls no
 //! other module (every module reads its configuration, so it sits below them all); paying fees,
 //! applying transactions and running the modules' block hooks is the executive's job.
 
+mod protocol;
 mod types;
 
+pub use protocol::{
+    LATEST_PROTOCOL_VERSION, MAX_BLOCK_TXS_ANY_VERSION, MIN_UPGRADE_NOTICE_BLOCKS, ProtocolRules,
+    ScheduledUpgrade, cancel_upgrade, current_rules, protocol_version, rules, schedule_upgrade,
+    scheduled_key, scheduled_upgrade, version_at, version_key,
+};
 pub use types::{RuntimeConfig, SystemError, SystemEvent};
 
 use crate::BlockContext;
@@ -18,7 +25,8 @@ pub fn config_key() -> Vec<u8> {
     key(MODULE, "config", &[])
 }
 
-/// The treasury: receives 80% of transaction fees and tips (reference `DealWithFees`).
+/// The treasury: receives 80% of transaction fees and tips (reference `DealWithFees`) and
+/// staking slashes; only passed proposals spend from it.
 pub fn treasury_account() -> AccountId {
     AccountId::module_account(b"py/trsry")
 }
@@ -32,9 +40,17 @@ pub(crate) fn set_config(state: &mut impl State, config: &RuntimeConfig) {
     state.write(&config_key(), config);
 }
 
-/// Fails unless `who` is the governance account (the `sudo`-style key set in genesis).
+/// The origin privileged calls carry when a passed proposal enacts them. It is a module
+/// account: nobody holds its key, and the executive refuses transactions signed as it, so the
+/// only way to act as it is through the governance module's enactment.
+pub fn governance_origin() -> AccountId {
+    AccountId::module_account(b"py/gvrnc")
+}
+
+/// Fails unless `who` may make privileged calls: the governance origin (a passed proposal being
+/// enacted), or the spec's `sudo` key on chains that have one (dev and local specs only).
 pub fn ensure_governance(state: &impl State, who: &AccountId) -> Result<(), SystemError> {
-    if config(state)?.governance == *who {
+    if *who == governance_origin() || config(state)?.sudo == Some(*who) {
         Ok(())
     } else {
         Err(SystemError::NotGovernance { caller: *who })
@@ -90,7 +106,11 @@ pub fn now_ms(state: &impl State) -> Result<u64, SystemError> {
 
 /// The system's part of the start of block `block.height`: the chain's clock and the
 /// parent's hash (kept for [`BLOCK_HASH_COUNT`] blocks).
-pub(crate) fn on_initialize(state: &mut impl State, block: &BlockContext) {
+pub(crate) fn on_initialize(
+    state: &mut impl State,
+    block: &BlockContext,
+) -> Result<(), SystemError> {
+    protocol::on_initialize(state, block.height)?;
     state.write(&now_key(), &block.timestamp_ms);
     if let Some(parent) = block.height.checked_sub(1) {
         state.write(&block_hash_key(parent), &block.parent_hash);
@@ -98,4 +118,5 @@ pub(crate) fn on_initialize(state: &mut impl State, block: &BlockContext) {
             state.delete(&block_hash_key(old));
         }
     }
+    Ok(())
 }

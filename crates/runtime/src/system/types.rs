@@ -7,8 +7,9 @@ use serde::Serialize;
 /// Runtime configuration fixed by the chain spec at genesis.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuntimeConfig {
-    /// The governance (`sudo`-style) account allowed to make root calls.
-    pub governance: AccountId,
+    /// A key allowed to make privileged calls directly, for dev and local chains' demos. Public
+    /// networks have none: their privileged calls come only through passed proposals.
+    pub sudo: Option<AccountId>,
     /// The least an ordinary account may hold (reference: 10^8 units).
     pub existential_deposit: Balance,
     /// Target block interval in milliseconds (reference: 6000); sets how many blocks make a
@@ -38,7 +39,7 @@ pub struct RuntimeConfig {
     pub bonding_duration_eras: u64,
 }
 crust_primitives::impl_codec_struct!(RuntimeConfig {
-    governance,
+    sudo,
     existential_deposit,
     block_time_ms,
     report_slot_blocks,
@@ -69,12 +70,37 @@ impl RuntimeConfig {
 /// System errors.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SystemError {
-    /// Only the governance account may make this call.
-    #[error("{caller} is not the governance account; this call needs governance")]
+    /// Only a passed proposal (or a dev chain's sudo key) may make this call.
+    #[error("{caller} cannot make this call: it needs a passed governance proposal")]
     NotGovernance {
         /// Who tried.
         caller: AccountId,
     },
+    /// The state names a protocol version this runtime does not know.
+    #[error("protocol version {version} is unknown to this runtime")]
+    UnknownProtocolVersion {
+        /// The version.
+        version: u32,
+    },
+    /// An upgrade must go to the next version.
+    #[error("cannot schedule protocol version {version}: the next after {current} is the only one")]
+    UpgradeNotNext {
+        /// Version asked for.
+        version: u32,
+        /// Version in effect.
+        current: u32,
+    },
+    /// An upgrade needs notice.
+    #[error("upgrade at block {at} is too soon; the earliest is {earliest}")]
+    UpgradeTooSoon {
+        /// Height asked for.
+        at: BlockHeight,
+        /// Earliest allowed.
+        earliest: BlockHeight,
+    },
+    /// Nothing to cancel.
+    #[error("no upgrade is scheduled")]
+    NoUpgradeScheduled,
     /// Genesis did not write a runtime configuration.
     #[error("runtime configuration missing from state (genesis not applied)")]
     NoConfig,
@@ -97,5 +123,26 @@ pub enum SystemEvent {
         signer: AccountId,
         /// Why the call failed.
         error: String,
+    },
+    /// An upgrade was scheduled.
+    UpgradeScheduled {
+        /// Version.
+        version: u32,
+        /// First block under it.
+        at: BlockHeight,
+    },
+    /// A scheduled upgrade was dropped.
+    UpgradeCancelled {
+        /// Version.
+        version: u32,
+        /// Height it would have started at.
+        at: BlockHeight,
+    },
+    /// A new protocol version took effect with this block.
+    ProtocolUpgraded {
+        /// Version now in effect.
+        version: u32,
+        /// The block.
+        height: BlockHeight,
     },
 }
