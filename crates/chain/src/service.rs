@@ -246,6 +246,9 @@ pub struct NodeConfig {
     pub memory: NodeMemory,
     /// The newest protocol version to follow (see [`BuildLimits::max_protocol_version`]).
     pub max_protocol_version: u32,
+    /// More HTTP routes served on the RPC address (the web console's `GET /` and assets),
+    /// merged beside JSON-RPC's `POST /` and `/ws`.
+    pub console: Option<axum::Router>,
 }
 
 /// Runs a node until the process is stopped.
@@ -273,6 +276,7 @@ async fn run_in(
         memory,
         data_dir,
         max_protocol_version,
+        console,
     } = config;
     tracing::info!(target: "crust::chain", "{}", memory.describe());
     let (core, genesis_block) =
@@ -352,7 +356,11 @@ async fn run_in(
     });
 
     if let Some(addr) = rpc {
-        let router = crate::rpc::router_with_metrics(core.clone(), Some(metrics.clone()));
+        let mut router = crate::rpc::router_with_metrics(core.clone(), Some(metrics.clone()));
+        if let Some(console) = console {
+            router = router.merge(console);
+            tracing::info!(target: "crust::chain", "console on http://{addr}/");
+        }
         serve_http(&ctx, "rpc", addr, router).await?;
     }
     // SIGTERM or Ctrl-C: say where the node stopped and exit. Everything the node keeps is

@@ -72,6 +72,10 @@ pub struct ChainSpec {
     /// Blocks between a proposal passing and its call running (default: one report slot).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enactment_delay_blocks: Option<u64>,
+    /// The protocol version the chain starts under (default 1); later versions come by
+    /// upgrade proposals (`docs/governance.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<u32>,
     /// Committee seats.
     pub validator_count: u32,
     /// Genesis balances.
@@ -263,6 +267,14 @@ impl ChainSpec {
         }
         gov.check(&genesis.config)
             .map_err(|e| SpecError::Invalid(e.to_string()))?;
+        let version = self.protocol_version.unwrap_or(1);
+        if crust_runtime::system::rules(version).is_none() {
+            return Err(SpecError::Invalid(format!(
+                "protocol_version {version}: this binary speaks versions 1 to {}",
+                crust_runtime::system::LATEST_PROTOCOL_VERSION
+            )));
+        }
+        genesis.protocol_version = version;
         genesis = genesis
             .with_council(council, self.council_threshold)
             .with_governance(gov);

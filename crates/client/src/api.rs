@@ -671,6 +671,78 @@ method!(
     StakingValidators, "staking_validators", NoParams => StakingView
 );
 
+/// A proposal as the console and tools show it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProposalView {
+    /// Its number.
+    pub id: u32,
+    /// `Parameter`, `Treasury`, `Authority`, `Slash` or `Upgrade`.
+    pub kind: String,
+    /// Who proposed it.
+    pub proposer: AccountId,
+    /// The call, in its debug form.
+    pub call: String,
+    /// Stake voting aye.
+    #[serde(with = "amount")]
+    pub aye: Balance,
+    /// Stake voting nay.
+    #[serde(with = "amount")]
+    pub nay: Balance,
+    /// Accounts that voted.
+    pub voters: u32,
+    /// Turnout it needs, in parts per billion of all active bond.
+    pub turnout_ppb: u32,
+    /// Approval it needs (more than), in parts per billion of votes cast.
+    pub approval_ppb: u32,
+    /// Whether it would pass if voting ended now.
+    pub passing: bool,
+    /// Block it was made in.
+    pub submitted_at: u64,
+    /// First block after voting.
+    pub voting_ends: u64,
+    /// Where it is, in words (`voting`, `passed, runs at block N`, `enacted at block N`, …).
+    pub status: String,
+}
+
+/// Governance at the finalized head: the protocol version, the council, the rules and the
+/// newest proposals.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GovernanceView {
+    /// The finalized height answered at.
+    pub height: u64,
+    /// The protocol version in effect.
+    pub protocol_version: u32,
+    /// The scheduled upgrade as `{version, at}`, if any.
+    pub scheduled_upgrade: Option<(u32, u64)>,
+    /// The dev chains' sudo key, if this chain has one.
+    pub sudo: Option<AccountId>,
+    /// Council members.
+    pub council: Vec<AccountId>,
+    /// Approvals a council cancellation needs.
+    pub council_threshold: u32,
+    /// All active bonded stake (what turnout is measured against).
+    #[serde(with = "amount")]
+    pub electorate: Balance,
+    /// The treasury's free balance.
+    #[serde(with = "amount")]
+    pub treasury: Balance,
+    /// The proposal deposit.
+    #[serde(with = "amount")]
+    pub proposal_deposit: Balance,
+    /// Blocks a vote lasts.
+    pub voting_period: u64,
+    /// Blocks from passing to running.
+    pub enactment_delay: u64,
+    /// How many proposals were ever made.
+    pub proposal_count: u32,
+    /// The newest proposals (at most 50), newest first.
+    pub proposals: Vec<ProposalView>,
+}
+method!(
+    /// Governance: protocol version, council, rules, newest proposals.
+    GovernanceOverview, "governance_overview", NoParams => GovernanceView
+);
+
 /// A state key.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KeyParams {

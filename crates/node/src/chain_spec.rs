@@ -128,6 +128,8 @@ pub(crate) fn run(command: ChainSpecCommand, output: crate::Output) -> Result<()
             spec.name = name;
             spec.id = id;
             spec.sudo = None;
+            // A new network starts under the newest rules its binaries speak.
+            spec.protocol_version = Some(crust_runtime::system::LATEST_PROTOCOL_VERSION);
             spec.council = council
                 .iter()
                 .map(|c| public_account(c, "--council"))
@@ -285,6 +287,7 @@ fn inspect(spec: &ChainSpec, name: &str, output: crate::Output) -> Result<(), St
             "validators": spec.validators,
             "bootnodes": spec.bootnodes,
             "sudo": spec.sudo,
+            "protocol_version": spec.protocol_version.unwrap_or(1),
             "council": spec.council,
             "council_threshold": spec.council_threshold,
         })),
@@ -306,6 +309,10 @@ fn inspect(spec: &ChainSpec, name: &str, output: crate::Output) -> Result<(), St
             for b in &spec.bootnodes {
                 println!("bootnode     {b}");
             }
+            println!(
+                "protocol     version {}",
+                spec.protocol_version.unwrap_or(1)
+            );
             match &spec.sudo {
                 Some(sudo) => println!(
                     "sudo         {sudo} (privileged calls without a vote: dev and local chains only)"

@@ -446,6 +446,12 @@ pub(crate) struct NodeArgs {
     /// upgrade paths; operators never need it.
     #[arg(long, hide = true)]
     pub(crate) max_protocol_version: Option<u32>,
+    /// Do not serve the web console at `/` of the RPC address.
+    #[arg(long)]
+    pub(crate) no_console: bool,
+    /// A gateway the console links file downloads to, e.g. `http://127.0.0.1:8080`.
+    #[arg(long)]
+    pub(crate) console_gateway: Option<String>,
 }
 
 #[derive(Subcommand)]

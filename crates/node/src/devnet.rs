@@ -333,6 +333,8 @@ fn start_and_watch(
             rpc.clone(),
             "--memory".into(),
             format!("{}MiB", DEVNET_MEMORY_MIB.validator),
+            "--console-gateway".into(),
+            format!("http://127.0.0.1:{}", args.gateway_port),
         ];
         // One bootnode each (validator 0, and validator 1 for validator 0): the others are
         // found through it, as on a network of many hosts.
@@ -483,6 +485,9 @@ fn print_endpoints(
         layout.validators, layout.storage_nodes
     );
     eprintln!("  chain JSON-RPC   {}", rpcs.join(" "));
+    if let Some(first) = rpcs.first() {
+        eprintln!("  console          {first}/  (open it in a browser)");
+    }
     eprintln!("  Kubo RPC API     http://{api}");
     eprintln!("  gateway          http://{gateway}/ipfs/<cid>");
     eprintln!("  IPFS (Bitswap)   {ipfs_swarm}");

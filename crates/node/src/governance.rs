@@ -385,22 +385,7 @@ fn read_proposal(client: &ChainClient, id: u32) -> Result<Proposal, String> {
         .ok_or_else(|| format!("no proposal #{id}"))
 }
 
-fn status_text(s: &ProposalStatus) -> String {
-    match s {
-        ProposalStatus::Voting {} => "voting".into(),
-        ProposalStatus::Passed { enact_at } => format!("passed, runs at block {enact_at}"),
-        ProposalStatus::Rejected {} => "rejected".into(),
-        ProposalStatus::Cancelled { killed: false } => "cancelled by the council".into(),
-        ProposalStatus::Cancelled { killed: true } => {
-            "killed by the council (deposit forfeited)".into()
-        }
-        ProposalStatus::Enacted { at } => format!("enacted at block {at}"),
-        ProposalStatus::EnactmentFailed { at, error } => format!(
-            "ran at block {at} and failed: {}",
-            String::from_utf8_lossy(error)
-        ),
-    }
-}
+use governance::status_text;
 
 fn percent(part: Balance, whole: Balance) -> String {
     if whole == 0 {

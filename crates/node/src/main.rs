@@ -398,6 +398,12 @@ fn run_node(args: NodeArgs) -> Result<(), String> {
             .max_protocol_version
             .unwrap_or(crust_runtime::system::LATEST_PROTOCOL_VERSION)
             .clamp(1, crust_runtime::system::LATEST_PROTOCOL_VERSION),
+        console: (!args.no_console).then(|| {
+            crust_console::router(crust_console::ConsoleInfo {
+                version: VERSION.to_owned(),
+                gateway: args.console_gateway.clone(),
+            })
+        }),
     };
     memory::watch("validator", args.memory);
     crust_chain::service::run(config).map_err(|e| e.to_string())

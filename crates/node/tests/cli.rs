@@ -252,6 +252,16 @@ fn chain_spec_is_made_from_addresses_and_built_reproducibly() {
         &alice,
     ]);
     assert_eq!(code, 0, "{err}");
+    // A new network: no sudo key, the council named, the newest protocol rules.
+    let draft: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
+    assert!(draft.get("sudo").is_none(), "{draft}");
+    assert_eq!(draft["council"][0], alice.as_str());
+    assert_eq!(draft["council_threshold"], 1);
+    assert_eq!(
+        draft["protocol_version"],
+        crust_runtime::system::LATEST_PROTOCOL_VERSION
+    );
     // An existing draft is not overwritten by mistake.
     let (code, _, err) = crust(&[
         "chain-spec",

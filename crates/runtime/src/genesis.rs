@@ -35,6 +35,9 @@ pub struct Genesis {
     pub governance: Option<GovParams>,
     /// The council that can cancel proposals (none by default).
     pub council: Council,
+    /// The protocol version the chain starts under (1 unless a spec says otherwise; a new
+    /// network may start at the newest version its binaries speak).
+    pub protocol_version: u32,
 }
 
 /// A staker at genesis.
@@ -84,6 +87,7 @@ impl Genesis {
             srd_counts_authorities: false,
             governance: None,
             council: Council::default(),
+            protocol_version: 1,
         }
     }
 
@@ -166,6 +170,7 @@ impl Genesis {
     /// Writes the genesis state into `state`.
     pub fn apply(&self, state: &mut impl State) -> Result<(), RuntimeError> {
         system::set_config(state, &self.config);
+        system::set_genesis_version(state, self.protocol_version)?;
         balances::make_permanent(state, &system::treasury_account());
         market::init_pots(state);
         market::set_params(state, &self.market);

@@ -1497,3 +1497,85 @@ fn a_node_that_does_not_speak_the_new_version_stops_then_catches_up_when_updated
         assert_eq!(protocol_of(&updated).await, (2, None));
     });
 }
+
+/// Block limits follow the protocol version in effect: under version 1 a builder puts at most
+/// 2 000 transactions in a block and a verifier refuses one with more; under version 2 the
+/// same 2 100 transactions fit in one block, which a verifier accepts.
+#[test]
+fn block_limits_follow_the_protocol_version() {
+    deterministic::Runner::seeded(3).start(|ctx| async move {
+        let senders: Vec<Keypair> = (0..2_100)
+            .map(|i| Keypair::from_suri(&format!("//Sender{i}")).unwrap())
+            .collect();
+        let ferdie = Keypair::from_suri("//Ferdie").unwrap().public();
+        let leader = session_keys()[0].public();
+        for version in [1u32, 2] {
+            let mut spec = spec();
+            spec.protocol_version = Some(version);
+            for k in &senders {
+                spec.balances.push(crate::spec::SpecBalance {
+                    account: k.public().to_ss58(),
+                    amount: "10 CRU".into(),
+                });
+            }
+            let open = |name: String| {
+                let (ctx, spec) = (ctx.child("chain"), spec.clone());
+                async move { crate::service::open_chain(ctx, &spec, &name).await.unwrap() }
+            };
+            let (builder, genesis) = open(format!("builder{version}")).await;
+            let (verifier, _) = open(format!("verifier{version}")).await;
+            let mut b = builder.lock().await;
+            let genesis_hash = b.genesis_hash;
+            let txs: Vec<_> = senders
+                .iter()
+                .map(|k| {
+                    UnsignedTransaction {
+                        signer: k.public(),
+                        nonce: 0,
+                        fee: CRU / 100,
+                        tip: 0,
+                        mortality: Mortality::from(0, 4096),
+                        call: Call::Balances(BalancesCall::Transfer {
+                            dest: ferdie,
+                            amount: CRU,
+                        }),
+                    }
+                    .sign(k, &genesis_hash)
+                })
+                .collect();
+            {
+                let core = &mut *b;
+                let view = Layer::new(core.store.committed(), Diff::new());
+                for tx in &txs {
+                    core.mempool.submit(tx.clone(), &view, 0).unwrap();
+                }
+            }
+            let now = 1_000;
+            let block = b.propose(&genesis.header, now, leader).await.unwrap();
+            drop(b);
+            let mut v = verifier.lock().await;
+            if version == 1 {
+                assert_eq!(block.transactions.len(), 2_000);
+                assert!(v.verify(&block, &genesis.header, leader, now).await.is_ok());
+                // One more than version 1 allows: refused before anything is applied.
+                let mut big = block.clone();
+                let extra = txs
+                    .iter()
+                    .find(|tx| !block.transactions.contains(tx))
+                    .unwrap();
+                big.transactions.push(extra.clone());
+                big.header.tx_root = crate::Block::compute_tx_root(&big.transactions);
+                let err = v
+                    .verify(&big, &genesis.header, leader, now)
+                    .await
+                    .unwrap_err();
+                assert!(err.to_string().contains("exceed the block limits"), "{err}");
+            } else {
+                assert_eq!(block.transactions.len(), 2_100);
+                v.verify(&block, &genesis.header, leader, now)
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+}

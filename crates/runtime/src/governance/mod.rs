@@ -495,6 +495,24 @@ impl GovParams {
     }
 }
 
+/// Where a proposal is, in words (for the CLI, the RPC and the console).
+pub fn status_text(s: &ProposalStatus) -> String {
+    match s {
+        ProposalStatus::Voting {} => "voting".into(),
+        ProposalStatus::Passed { enact_at } => format!("passed, runs at block {enact_at}"),
+        ProposalStatus::Rejected {} => "rejected".into(),
+        ProposalStatus::Cancelled { killed: false } => "cancelled by the council".into(),
+        ProposalStatus::Cancelled { killed: true } => {
+            "killed by the council (deposit forfeited)".into()
+        }
+        ProposalStatus::Enacted { at } => format!("enacted at block {at}"),
+        ProposalStatus::EnactmentFailed { at, error } => format!(
+            "ran at block {at} and failed: {}",
+            String::from_utf8_lossy(error)
+        ),
+    }
+}
+
 // ---- block hook ---------------------------------------------------------------------------
 
 /// Whether `aye`/`nay` out of `electorate` meets `t`: turnout at least, approval strictly more.

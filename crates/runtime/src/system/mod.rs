@@ -1,12 +1,13 @@
 //! System: the bottom of the runtime — configuration, who may make privileged calls, protocol
 //! versions and upgrades, the fee formula and its 80% treasury / 20% author split, the chain's
-//! clock and recent block hashes. It calls no
-//! other module (every module reads its configuration, so it sits below them all); paying fees,
-//! applying transactions and running the modules' block hooks is the executive's job.
+//! clock and recent block hashes. It calls no other module (every module reads its
+//! configuration, so it sits below them all); paying fees, applying transactions and running
+//! the modules' block hooks is the executive's job.
 
 mod protocol;
 mod types;
 
+pub(crate) use protocol::set_genesis_version;
 pub use protocol::{
     LATEST_PROTOCOL_VERSION, MAX_BLOCK_TXS_ANY_VERSION, MIN_UPGRADE_NOTICE_BLOCKS, ProtocolRules,
     ScheduledUpgrade, cancel_upgrade, current_rules, protocol_version, rules, schedule_upgrade,

@@ -143,6 +143,17 @@ pub fn cancel_upgrade(state: &mut impl State, ctx: &CallContext) -> Result<(), S
     Ok(())
 }
 
+/// Genesis: the chain starts under `version` (one this runtime knows).
+pub(crate) fn set_genesis_version(state: &mut impl State, version: u32) -> Result<(), SystemError> {
+    if rules(version).is_none() {
+        return Err(SystemError::UnknownProtocolVersion { version });
+    }
+    if version != 1 {
+        state.write(&version_key(), &version);
+    }
+    Ok(())
+}
+
 /// At the start of block `height`: a scheduled upgrade due now takes effect.
 pub(crate) fn on_initialize(
     state: &mut impl State,

@@ -1,0 +1,454 @@
+// The console: a single-page app over the node's JSON-RPC (POST /) and WebSocket (/ws).
+// No framework, no build step, no third-party code: everything here is served by the node.
+// It never asks for, holds or sends a secret key.
+
+const $ = (sel) => document.querySelector(sel);
+
+// ---- DOM ----------------------------------------------------------------------------------
+
+/** Builds an element: h('a', {href: '#/x'}, 'text', child, …). Text is never parsed as HTML. */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(
+    ['svg', 'polyline', 'rect', 'text', 'line', 'title'].includes(tag) ? 'http://www.w3.org/2000/svg' : 'http://www.w3.org/1999/xhtml',
+    tag,
+  );
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    // Styles go through the CSSOM: the page's policy forbids style attributes.
+    if (k === 'style') Object.assign(el.style, v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function table(headers, rows, caption) {
+  return h('div', { class: 'table-wrap' },
+    h('table', {},
+      caption ? h('caption', { class: 'muted' }, caption) : null,
+      h('thead', {}, h('tr', {}, headers.map(([label, cls]) => h('th', { scope: 'col', class: cls }, label)))),
+      h('tbody', {}, rows.length
+        ? rows.map((r) => h('tr', {}, r.map((cell, i) => h('td', { class: headers[i][1] }, cell))))
+        : h('tr', {}, h('td', { colspan: headers.length, class: 'muted' }, 'none')))));
+}
+
+function card(label, value, extra) {
+  return h('div', { class: 'card' }, h('div', { class: 'label' }, label), h('div', { class: 'value' }, value), extra);
+}
+
+function progress(fraction, label) {
+  const pct = Math.max(0, Math.min(100, fraction * 100));
+  return h('div', { class: 'progress', role: 'progressbar', 'aria-label': label, 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct.toFixed(0) },
+    h('span', { style: { width: `${pct.toFixed(1)}%` } }));
+}
+
+/** A line chart of `points` ([x, y]) as inline SVG, labelled for screen readers. */
+function lineChart(points, label, unit) {
+  const w = 1000, hgt = 170, pad = 30;
+  const svg = h('svg', { class: 'chart', viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': label });
+  if (points.length < 2) {
+    svg.append(h('text', { x: 10, y: 20 }, `${label}: waiting for data`));
+    return svg;
+  }
+  const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const [y0, y1] = [0, Math.max(...ys, 1)];
+  const sx = (x) => pad + ((x - x0) / Math.max(x1 - x0, 1)) * (w - 2 * pad);
+  const sy = (y) => hgt - pad + 8 - ((y - y0) / (y1 - y0)) * (hgt - 2 * pad);
+  svg.append(h('polyline', { points: points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ') }));
+  svg.append(h('text', { x: 4, y: 14 }, `${label} (max ${fmtNum(y1)} ${unit})`));
+  svg.append(h('text', { x: pad, y: hgt - 4 }, `#${x0}`));
+  svg.append(h('text', { x: w - pad - 40, y: hgt - 4 }, `#${x1}`));
+  return svg;
+}
+
+/** A histogram of counts by bucket label. */
+function barChart(buckets, label) {
+  const w = 1000, hgt = 170, pad = 24;
+  const svg = h('svg', { class: 'chart', viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': label });
+  const max = Math.max(1, ...buckets.map((b) => b[1]));
+  const bw = Math.min(80, (w - 2 * pad) / Math.max(buckets.length, 1));
+  buckets.forEach(([name, n], i) => {
+    const bh = (n / max) * (hgt - 2 * pad);
+    svg.append(h('rect', { x: pad + i * bw + 2, y: hgt - pad - bh, width: Math.max(bw - 4, 1), height: bh }, h('title', {}, `${name}: ${n}`)));
+    svg.append(h('text', { x: pad + i * bw + 2, y: hgt - 6 }, `${name}`));
+  });
+  svg.append(h('text', { x: 4, y: 14 }, `${label} (max ${max})`));
+  return svg;
+}
+
+// ---- formatting ---------------------------------------------------------------------------
+
+const UNITS = 10n ** 12n;
+
+/** A balance (decimal string or number of 10⁻¹² CRU) as "1 234.5678 CRU"; amounts under
+ * one CRU keep four significant digits ("0.000012 CRU"), so small fees do not read as 0. */
+function cru(v) {
+  let n;
+  try { n = BigInt(v ?? 0); } catch { return String(v); }
+  const neg = n < 0n; if (neg) n = -n;
+  const wholeN = n / UNITS;
+  const whole = wholeN.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
+  let frac = (n % UNITS).toString().padStart(12, '0');
+  if (wholeN > 0n) frac = frac.slice(0, 4);
+  else {
+    const lead = frac.search(/[1-9]/);
+    frac = lead < 0 ? '' : frac.slice(0, Math.min(12, lead + 4));
+  }
+  frac = frac.replace(/0+$/, '');
+  return `${neg ? '-' : ''}${whole}${frac ? '.' + frac : ''} CRU`;
+}
+
+function bytes(v) {
+  let n = Number(v ?? 0);
+  for (const u of ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']) {
+    if (n < 1024 || u === 'PiB') return `${u === 'B' ? n : n.toFixed(1)} ${u}`;
+    n /= 1024;
+  }
+}
+
+const fmtNum = (n) => (Number.isInteger(n) ? n : Number(n).toFixed(1)).toLocaleString('en');
+const short = (s) => (s && s.length > 20 ? `${s.slice(0, 8)}…${s.slice(-6)}` : s ?? '');
+const accountLink = (a) => h('a', { href: `#/account/${a}`, class: 'mono', title: a }, short(a));
+const cidLink = (c) => h('a', { href: `#/file/${c}`, class: 'mono', title: c }, short(c));
+
+// ---- RPC ----------------------------------------------------------------------------------
+
+/** JSON with integers too large for a double (balances) kept as strings. */
+function parseJson(text) {
+  return JSON.parse(text.replace(/([:[,]\s*)(-?\d{16,})(?=\s*[,}\]])/g, '$1"$2"'));
+}
+
+let rpcId = 0;
+const requests = [];
+async function rpc(method, params = {}) {
+  const body = JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method, params });
+  requests.push(method);
+  const res = await fetch('/', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const reply = parseJson(await res.text());
+  if (reply.error) throw new Error(`${method}: ${reply.error.message}`);
+  return reply.result;
+}
+
+let info = { accounts: {}, gateway: null, version: '' };
+let chainInfo = null;
+
+// ---- live heads -----------------------------------------------------------------------------
+
+const heads = []; // {height, timestamp_ms, seen}: blocks this page saw finalized
+const earlier = new Map(); // height → timestamp_ms of recent blocks fetched on opening
+const HEADS_KEPT = 120;
+let socket = null;
+let onHead = () => {};
+
+function connect(delay = 500) {
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  socket = new WebSocket(url);
+  socket.onopen = () => {
+    socket.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chain_subscribeFinalizedHeads', params: {} }));
+    delay = 500;
+  };
+  socket.onmessage = (m) => {
+    const msg = parseJson(m.data);
+    if (msg.method !== 'chain_finalizedHead') return;
+    const head = msg.params.result;
+    heads.push({ height: head.height, timestamp_ms: Number(head.timestamp_ms), seen: Date.now(), txs: head.transactions.length });
+    while (heads.length > HEADS_KEPT) heads.shift();
+    while (earlier.size > 2 * HEADS_KEPT) earlier.delete(earlier.keys().next().value);
+    $('#live').textContent = `live · finalized #${head.height}`;
+    onHead(head);
+  };
+  socket.onclose = () => {
+    $('#live').textContent = 'disconnected · retrying';
+    setTimeout(() => connect(Math.min(delay * 2, 10000)), delay);
+  };
+}
+
+// ---- pages --------------------------------------------------------------------------------
+
+/** The last `n` blocks' timestamps, so the block-interval chart has data at once. */
+async function backfill(head, n) {
+  const want = [];
+  for (let x = Math.max(1, head - n + 1); x <= head; x++) if (!earlier.has(x)) want.push(x);
+  const blocks = await Promise.all(want.map((height) => rpc('chain_block', { height, bodies: false, receipts: false }).catch(() => null)));
+  for (const b of blocks) if (b) earlier.set(b.height, Number(b.timestamp_ms));
+}
+
+async function networkPage(main) {
+  const [head, view] = await Promise.all([rpc('chain_head'), rpc('staking_validators')]);
+  const eraBlocks = chainInfo.era_blocks;
+  const stakeOf = new Map((view.committee ?? []).map((m) => [m.stash, m.stake]));
+  const maxBar = [...view.candidates.map((c) => BigInt(c.stake_limit)), ...view.candidates.map((c) => BigInt(c.bonded)), 1n]
+    .reduce((a, b) => (a > b ? a : b));
+  const bar = (v, cls, label) => h('div', { class: `bar ${cls}`, style: { width: `${Number((BigInt(v) * 1000n) / maxBar) / 10}%` }, title: `${label}: ${cru(v)}` });
+  const cards = h('div', { class: 'cards', id: 'network-cards' });
+  const charts = h('div', { id: 'network-charts' });
+  const render = () => {
+    const last = heads[heads.length - 1];
+    const height = last ? last.height : head.height;
+    const lag = last ? Math.max(0, Date.now() - last.timestamp_ms) : null;
+    const inEra = height % eraBlocks;
+    for (const x of heads) earlier.set(x.height, x.timestamp_ms);
+    const times = [...earlier.entries()].sort((a, b) => a[0] - b[0]).slice(-HEADS_KEPT);
+    const span = times.length > 1 ? (times[times.length - 1][1] - times[0][1]) / 1000 : 0;
+    const bps = span > 0 ? (times[times.length - 1][0] - times[0][0]) / span : null;
+    cards.replaceChildren(
+      card('Finalized height', `#${height}`),
+      card('Finality lag', lag === null ? '…' : `${(lag / 1000).toFixed(1)} s`, h('div', { class: 'muted' }, 'since the newest block’s timestamp')),
+      card('Blocks per second', bps === null ? '…' : bps.toFixed(2)),
+      card(`Era ${view.era}`, `${inEra} / ${eraBlocks}`, progress(inEra / eraBlocks, 'Era progress')),
+      card('Committee', `${(view.committee ?? []).length} validators`, h('div', { class: 'muted' }, view.next_committee ? 'next era elected' : 'next era not yet elected')),
+    );
+    const intervals = [];
+    for (let i = 1; i < times.length; i++) {
+      if (times[i][0] === times[i - 1][0] + 1) intervals.push([times[i][0], times[i][1] - times[i - 1][1]]);
+    }
+    const latency = heads.map((x) => [x.height, Math.max(0, x.seen - x.timestamp_ms)]);
+    charts.replaceChildren(
+      h('h2', {}, 'Block interval and finality latency'),
+      lineChart(intervals, 'Block interval', 'ms'),
+      lineChart(latency, 'Finality latency seen by this browser', 'ms'),
+    );
+  };
+  render();
+  onHead = render;
+  // Recent blocks' timestamps fill the interval chart after the first paint.
+  backfill(head.height, 40).then(() => { if (onHead === render) render(); });
+  const members = (list) => table([['Stash'], ['Stake', 'num']], (list ?? []).map((m) => [accountLink(m.stash), cru(m.stake)]));
+  main.replaceChildren(
+    h('h1', {}, 'Network'),
+    cards,
+    charts,
+    h('h2', {}, `Committee of era ${view.era}`),
+    members(view.committee),
+    h('h2', {}, 'Next committee'),
+    view.next_committee ? members(view.next_committee) : h('p', { class: 'muted' }, 'Elected one slot before the era starts.'),
+    h('h2', {}, 'Validators: stake limit against stake'),
+    h('p', { class: 'muted' }, 'The stake limit comes from the storage the validator’s group proves; stake above it does not count.'),
+    table(
+      [['Stash'], ['Bonded', 'num'], ['Stake limit', 'num'], ['Effective own', 'num'], ['In committee'], ['Commission', 'num'], ['Limit vs bond']],
+      view.candidates.map((c) => [
+        accountLink(c.stash), cru(c.bonded), cru(c.stake_limit), cru(c.effective_own),
+        stakeOf.has(c.stash) ? cru(stakeOf.get(c.stash)) : h('span', { class: 'muted' }, 'no'),
+        `${(c.commission_ppb / 1e7).toFixed(1)}%`,
+        h('div', { class: 'bars' }, bar(c.stake_limit, 'limit', 'stake limit'), bar(c.bonded, '', 'bonded')),
+      ]),
+    ),
+  );
+}
+
+async function storagePage(main) {
+  const rows = [];
+  let after = null, total = 0n;
+  for (let page = 0; page < 10; page++) {
+    const r = await rpc('swork_peers', after ? { after } : {});
+    for (const p of r.peers) {
+      rows.push(p);
+      total += BigInt(p.files_size ?? 0);
+    }
+    if (!r.next) break;
+    after = r.next;
+  }
+  main.replaceChildren(
+    h('h1', {}, 'Storage'),
+    h('div', { class: 'cards' },
+      card('Storage workers', rows.length),
+      card('Files they reported', bytes(total))),
+    h('h2', {}, 'Workers'),
+    table([['Account'], ['Peer ID'], ['Addresses'], ['Files', 'num']],
+      rows.map((p) => [accountLink(p.account), h('span', { class: 'mono' }, short(p.peer_id)), h('span', { class: 'mono' }, (p.addrs ?? []).join(' ')), bytes(p.files_size)])),
+  );
+}
+
+const feeHistory = []; // [height, base_fee in CRU]
+
+async function marketPage(main) {
+  const [prices, files] = await Promise.all([rpc('market_prices'), rpc('market_files', {})]);
+  const p = prices.prices;
+  feeHistory.push([prices.height, Number(BigInt(p.base_fee) * 10000n / UNITS) / 10000]);
+  const pots = await Promise.all(
+    ['storage_pot', 'staking_pot', 'reserved_pot', 'treasury'].map(async (k) => [k, await rpc('state_account', { account: info.accounts[k] })]),
+  );
+  const counts = new Map();
+  for (const f of files.files) counts.set(f.replica_count, (counts.get(f.replica_count) ?? 0) + 1);
+  const buckets = [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([k, n]) => [`${k}×`, n]);
+  const names = { storage_pot: 'Storage pot', staking_pot: 'Staking pot', reserved_pot: 'Reserved pot', treasury: 'Treasury' };
+  main.replaceChildren(
+    h('h1', {}, 'Market'),
+    h('div', { class: 'cards' },
+      card('Base fee', cru(p.base_fee)),
+      card('Byte fee (per MiB)', cru(p.byte_fee)),
+      card('Keys fee', cru(p.keys_fee)),
+      card('Market', p.enable_market ? 'open' : 'closed')),
+    h('h2', {}, 'Base fee this session'),
+    lineChart(feeHistory, 'Base fee', 'CRU'),
+    h('h2', {}, 'Pots'),
+    table([['Pot'], ['Account'], ['Balance', 'num']], pots.map(([k, a]) => [names[k], accountLink(info.accounts[k]), cru(a.free)])),
+    h('h2', {}, 'Replicas per file (first page of files)'),
+    barChart(buckets, 'Files by replica count'),
+    h('p', {}, h('a', { href: '#/files' }, 'All files →')),
+  );
+}
+
+async function filesPage(main, after) {
+  const r = await rpc('market_files', after ? { after } : {});
+  const pager = h('div', { class: 'pager' },
+    after ? h('a', { href: '#/files' }, '← First page') : null,
+    r.next ? h('a', { href: `#/files/${encodeURIComponent(r.next)}` }, 'Next page →') : null);
+  main.replaceChildren(
+    h('h1', {}, 'Files'),
+    h('p', { class: 'muted' }, `At block #${r.head}. A replica counts once its worker proved it.`),
+    table([['CID'], ['Size', 'num'], ['Replicas', 'num'], ['Expires at', 'num'], ['Orderer'], ['Amount', 'num']],
+      r.files.map((f) => [cidLink(f.cid), bytes(f.size_bytes), f.replica_count, `#${f.expires_at}`, accountLink(f.orderer), cru(f.amount)])),
+    pager,
+  );
+}
+
+async function filePage(main, cid) {
+  const r = await rpc('market_file', { cid });
+  if (!r.file) {
+    main.replaceChildren(h('h1', {}, 'File'), h('p', { class: 'mono' }, cid), h('p', {}, `No order for this CID on chain (block #${r.height}).`));
+    return;
+  }
+  const f = r.file;
+  const download = info.gateway ? h('a', { href: `${info.gateway}/ipfs/${cid}`, download: '' }, 'Download through the gateway') : null;
+  main.replaceChildren(
+    h('h1', {}, 'File'),
+    h('p', { class: 'mono' }, cid),
+    h('div', { class: 'cards' },
+      card('Replicas', f.replicas.length),
+      card('Size', bytes(f.file_size)),
+      card('Expires at', `#${f.expired_at}`),
+      card('Reward pool', cru(f.amount)),
+      card('Renewal pool', cru(f.prepaid))),
+    download ? h('p', {}, download) : null,
+    h('h2', {}, 'Details'),
+    table([['Field'], ['Value']], [
+      ['Orderer', accountLink(f.orderer)],
+      ['Storage power', String(f.spower)],
+      ['Payouts left', String(f.remaining_paid_count)],
+      ['Content commitment', h('span', { class: 'mono' }, `${JSON.stringify(f.commitment)}`)],
+      ['As of block', `#${r.height}`],
+    ]),
+    h('h2', {}, 'Replicas'),
+    table([['Owner'], ['Worker'], ['Reported at', 'num'], ['Since', 'num']],
+      f.replicas.map((x) => [accountLink(x.owner), accountLink(x.who), `#${x.valid_at}`, x.created_at == null ? '—' : `#${x.created_at}`])),
+  );
+}
+
+async function accountPage(main, account) {
+  const [a, view, orders] = await Promise.all([
+    rpc('state_account', { account }),
+    rpc('staking_validators'),
+    rpc('market_files', { orderer: account }),
+  ]);
+  const cand = view.candidates.find((c) => c.stash === account);
+  main.replaceChildren(
+    h('h1', {}, 'Account'),
+    h('p', { class: 'mono' }, account),
+    h('div', { class: 'cards' },
+      card('Free', cru(a.free)),
+      card('Reserved', cru(a.reserved)),
+      card('Transactions sent', a.nonce)),
+    cand ? h('section', {}, h('h2', {}, 'Validator'), table([['Bonded', 'num'], ['Stake limit', 'num'], ['Effective own', 'num'], ['Commission', 'num']],
+      [[cru(cand.bonded), cru(cand.stake_limit), cru(cand.effective_own), `${(cand.commission_ppb / 1e7).toFixed(1)}%`]])) : null,
+    h('h2', {}, 'Orders'),
+    table([['CID'], ['Size', 'num'], ['Replicas', 'num'], ['Expires at', 'num']],
+      orders.files.map((f) => [cidLink(f.cid), bytes(f.size_bytes), f.replica_count, `#${f.expires_at}`])),
+  );
+}
+
+async function governancePage(main) {
+  const g = await rpc('governance_overview');
+  const pct = (ppb) => `${(ppb / 1e7).toFixed(1)}%`;
+  main.replaceChildren(
+    h('h1', {}, 'Governance'),
+    h('div', { class: 'cards' },
+      card('Protocol version', g.protocol_version, g.scheduled_upgrade ? h('div', { class: 'muted' }, `version ${g.scheduled_upgrade[0]} at #${g.scheduled_upgrade[1]}`) : null),
+      card('Treasury', cru(g.treasury)),
+      card('Bonded stake (electorate)', cru(g.electorate)),
+      card('Sudo key', g.sudo ? 'yes (dev chain)' : 'none')),
+    h('p', {}, `A proposal reserves ${cru(g.proposal_deposit)}, is open for ${g.voting_period} blocks and runs ${g.enactment_delay} blocks after it passes.`),
+    h('h2', {}, 'Council'),
+    g.council.length
+      ? h('p', {}, `${g.council_threshold} of ${g.council.length} can cancel a proposal: `, g.council.map((m, i) => [i ? ', ' : '', accountLink(m)]))
+      : h('p', { class: 'muted' }, 'No council.'),
+    h('h2', {}, `Proposals (${g.proposal_count})`),
+    table([['#', 'num'], ['Kind'], ['Call'], ['Aye', 'num'], ['Nay', 'num'], ['Needs'], ['Status']],
+      g.proposals.map((p) => [String(p.id), p.kind, h('span', { class: 'mono' }, p.call), cru(p.aye), cru(p.nay),
+        `turnout ${pct(p.turnout_ppb)}, aye > ${pct(p.approval_ppb)}`,
+        h('span', { class: p.status === 'voting' ? (p.passing ? 'ok' : 'bad') : '' }, p.status === 'voting' ? `voting (${p.passing ? 'passing' : 'failing'})` : p.status)])),
+  );
+}
+
+// ---- routing ------------------------------------------------------------------------------
+
+const PAGES = [
+  [/^#\/(network)?$/, networkPage, 'Network'],
+  [/^#\/storage$/, storagePage, 'Storage'],
+  [/^#\/market$/, marketPage, 'Market'],
+  [/^#\/files(?:\/(.+))?$/, (m, a) => filesPage(m, a ? decodeURIComponent(a) : null), 'Files'],
+  [/^#\/file\/(.+)$/, (m, c) => filePage(m, decodeURIComponent(c)), 'File'],
+  [/^#\/account\/(.+)$/, (m, a) => accountPage(m, decodeURIComponent(a)), 'Account'],
+  [/^#\/governance$/, governancePage, 'Governance'],
+];
+
+async function route() {
+  const hash = location.hash || '#/network';
+  const main = $('#main');
+  onHead = () => {};
+  $('#status').textContent = '';
+  for (const a of document.querySelectorAll('nav a')) {
+    if (hash.startsWith(a.getAttribute('href'))) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  for (const [re, page, title] of PAGES) {
+    const m = hash.match(re);
+    if (!m) continue;
+    document.title = `${title} · Crust in Rust console`;
+    try {
+      await page(main, ...m.slice(1));
+      main.dataset.page = title.toLowerCase();
+    } catch (e) {
+      $('#status').textContent = `Could not load this page: ${e.message}`;
+    }
+    return;
+  }
+  main.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/network' }, 'Network')));
+}
+
+$('#search').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const q = $('#search-input').value.trim();
+  if (!q) return;
+  location.hash = /^(Qm|baf|bag|bah|bai)/.test(q) ? `#/file/${q}` : `#/account/${q}`;
+});
+
+window.addEventListener('hashchange', route);
+// Refresh the page's data every ten blocks (the network page redraws on every block).
+let refreshed = 0;
+const refresh = () => {
+  if (heads.length && heads[heads.length - 1].height - refreshed >= 10 && !location.hash.startsWith('#/network') && location.hash !== '') {
+    refreshed = heads[heads.length - 1].height;
+    route();
+  }
+};
+setInterval(refresh, 2000);
+
+(async () => {
+  try {
+    [info, chainInfo] = await Promise.all([fetch('/console/info.json').then((r) => r.json()), rpc('system_chain')]);
+    $('#version').textContent = `crust ${info.version}`;
+  } catch (e) {
+    $('#status').textContent = `The node does not answer: ${e.message}`;
+    return;
+  }
+  connect();
+  route();
+})();
+
+// For tests: the RPC methods this page called (never anything with a key in it).
+window.__consoleRequests = requests;

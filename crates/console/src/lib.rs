@@ -1,0 +1,143 @@
+//! The web console: a single-page app the node serves at `/` of its RPC port.
+//!
+//! Its assets (HTML, CSS, JavaScript) are embedded in the `crust` binary, so the console
+//! needs no CDN, no separate web server and works offline. It reads the chain through the same
+//! JSON-RPC and WebSocket the CLI uses (`docs/rpc.md`), on the same origin, and never holds or
+//! sends a secret key. Pages: network, market and files, a file by CID, an account, storage
+//! workers, governance (`docs/console.md`).
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+const INDEX: &str = include_str!("../assets/index.html");
+const APP_JS: &str = include_str!("../assets/app.js");
+const STYLE: &str = include_str!("../assets/style.css");
+const ICON: &str = include_str!("../assets/icon.svg");
+
+/// What the node tells the console about itself (`/console/info.json`).
+#[derive(Clone, Debug, Default)]
+pub struct ConsoleInfo {
+    /// The release (`crust --version`).
+    pub version: String,
+    /// A gateway to link file downloads to (e.g. the devnet's IPFS node), if any.
+    pub gateway: Option<String>,
+}
+
+/// Only our own origin: no inline script, no third-party anything; the page cannot be framed.
+const CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; \
+                   style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
+}
+
+/// The well-known accounts and settings the console shows, as JSON.
+pub fn info_json(info: &ConsoleInfo) -> serde_json::Value {
+    use crust_runtime::{market, system};
+    serde_json::json!({
+        "version": info.version,
+        "gateway": info.gateway,
+        "accounts": {
+            "treasury": system::treasury_account().to_ss58(),
+            "storage_pot": market::storage_pot().to_ss58(),
+            "staking_pot": market::staking_pot().to_ss58(),
+            "reserved_pot": market::reserved_pot().to_ss58(),
+        },
+    })
+}
+
+/// The console's routes: `GET /` (the page), `GET /console/{app.js,style.css,icon.svg,info.json}`.
+/// Merge them into a router whose `POST /` is the JSON-RPC endpoint.
+pub fn router(info: ConsoleInfo) -> Router {
+    let info: std::sync::Arc<str> = info_json(&info).to_string().into();
+    Router::new()
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
+        )
+        .route(
+            "/console/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/console/style.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
+        )
+        .route(
+            "/console/icon.svg",
+            get(|| async { asset("image/svg+xml", ICON) }),
+        )
+        .route(
+            "/console/info.json",
+            get(move || async move { asset("application/json", info.to_string()) }),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pages_are_served_with_a_strict_policy_and_merge_with_rpc() {
+        let rpc = Router::new().route("/", axum::routing::post(|| async { "rpc" }));
+        let app = rpc.merge(router(ConsoleInfo::default()));
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap_or_default();
+        let page = app.clone().oneshot(get("/")).await.unwrap_or_default();
+        assert_eq!(page.status(), StatusCode::OK);
+        let csp = page.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap_or("");
+        assert!(csp.contains("script-src 'self'"));
+        let post = Request::post("/").body(Body::empty()).unwrap_or_default();
+        let answer = app.clone().oneshot(post).await.unwrap_or_default();
+        assert_eq!(answer.status(), StatusCode::OK, "POST / is still the RPC");
+        for path in [
+            "/console/app.js",
+            "/console/style.css",
+            "/console/info.json",
+        ] {
+            let r = app.clone().oneshot(get(path)).await.unwrap_or_default();
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+        }
+        let info = info_json(&ConsoleInfo::default());
+        assert!(
+            info["accounts"]["treasury"]
+                .as_str()
+                .is_some_and(|a| a.starts_with('c'))
+        );
+    }
+
+    #[test]
+    fn the_page_has_no_inline_script_or_third_party_source() {
+        assert!(!INDEX.contains("<script>"), "inline scripts break the CSP");
+        for text in [INDEX, APP_JS, STYLE, ICON] {
+            // XML namespace names are identifiers, never fetched.
+            let text = text
+                .replace("http://www.w3.org/2000/svg", "")
+                .replace("xmlns=\"\"", "")
+                .replace("http://www.w3.org/1999/xhtml", "");
+            assert!(!text.contains("http://") && !text.contains("https://"));
+        }
+    }
+}

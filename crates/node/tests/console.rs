@@ -1,0 +1,199 @@
+//! The web console in a real browser: `crust devnet` (2 validators, 2 storage nodes, an IPFS
+//! node) with a file put and replicated, and Debian's Chromium driven headless by
+//! playwright-core (`interop/console_check.mjs`) through every page. Each page must show real
+//! data (the file's replicas, the committee, the live height), meet accessibility basics
+//! (labels, contrast, keyboard), fit a phone, and no request may carry a secret. Screenshots
+//! land in `target/tmp/console-shots/` (the README's come from there).
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use common::{CRUST, harness, interop_dir};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Devnet(Child);
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        // Ctrl-C: the devnet stops its processes, then itself.
+        let pid = rustix::process::Pid::from_child(&self.0);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_ports(n: u16) -> u16 {
+    let seed = u64::from(std::process::id()) * 7907 + 29;
+    for attempt in 0..200u64 {
+        let base = 20_000 + ((seed + attempt * 991) % 35_000) as u16;
+        if (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no {n} free consecutive ports");
+}
+
+fn wait<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s: {what}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn height(chain: &str) -> Option<u64> {
+    let out = Command::new(CRUST)
+        .args(["era", "--chain", chain, "--output", "json"])
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["height"].as_u64()
+}
+
+#[test]
+fn every_console_page_renders_real_data_in_chromium() {
+    let env = harness();
+    let chromium = env.get("CHROMIUM").cloned().unwrap_or_default();
+    assert!(
+        !chromium.is_empty(),
+        "Chromium is missing: interop/setup.sh installs Debian's chromium with apt"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("devnet");
+    let base = free_ports(40);
+    let p = |offset: u16| (base + offset).to_string();
+    let chain = format!("http://127.0.0.1:{base}");
+    let api = format!("http://127.0.0.1:{}", base + 20);
+    let _devnet = Devnet(
+        Command::new(CRUST)
+            .args([
+                "devnet",
+                "--quiet",
+                "--validators",
+                "2",
+                "--storage-nodes",
+                "2",
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "--capacity",
+                "64MiB",
+                "--srd-unit-mib",
+                "8",
+                "--rpc-port",
+                &p(0),
+                "--p2p-port",
+                &p(10),
+                "--api-port",
+                &p(20),
+                "--gateway-port",
+                &p(21),
+                "--swarm-port",
+                &p(30),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.with_extension("log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait("the devnet to start", 240, || {
+        dir.join("processes.json").exists().then_some(())
+    });
+    wait("the chain to finalize", 120, || {
+        height(&chain).filter(|h| *h > 2)
+    });
+    // A file with two replicas, ordered by Alice.
+    let file = tmp.path().join("page.bin");
+    let data: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(&file, &data).unwrap();
+    let out = Command::new(CRUST)
+        .args([
+            "put",
+            file.to_str().unwrap(),
+            "--yes",
+            "--replicas",
+            "2",
+            "--timeout",
+            "240",
+            "--api",
+            &api,
+            "--chain",
+            &chain,
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let put: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cid = put["cid"].as_str().unwrap().to_owned();
+    let alice = {
+        let out = Command::new(CRUST)
+            .args(["key", "inspect", "//Alice", "--output", "json"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["address"].as_str().unwrap().to_owned()
+    };
+
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-shots");
+    let out = Command::new(&env["NODE"])
+        .arg(interop_dir().join("console_check.mjs"))
+        .args([
+            &chain,
+            shots.to_str().unwrap(),
+            &chromium,
+            &cid,
+            &alice,
+            "2",
+        ])
+        .current_dir(interop_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    eprintln!("console: {summary}");
+    assert!(
+        out.status.success() && summary["failures"].as_array().is_some_and(Vec::is_empty),
+        "{summary}\n{stderr}"
+    );
+    for page in [
+        "network",
+        "storage",
+        "market",
+        "files",
+        "file",
+        "account",
+        "governance",
+    ] {
+        assert!(shots.join(format!("{page}.png")).exists(), "{page}.png");
+    }
+    assert!(
+        summary["replicas_shown"].as_u64().unwrap() >= 2,
+        "{summary}"
+    );
+    assert!(summary["requests"].as_u64().unwrap() > 10, "{summary}");
+    eprintln!("screenshots in {}", shots.display());
+}
