@@ -15,6 +15,8 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { CarReader, CarWriter } from '@ipld/car'
+import * as dagCbor from '@ipld/dag-cbor'
+import * as dagJson from '@ipld/dag-json'
 import { importEntries, MapBlockstore } from './cids.mjs'
 
 const url = process.argv[2]
@@ -230,6 +232,29 @@ await step('dag.import (CAR)', async () => {
 })
 await step('cat after dag.import', async () => {
   expectBytes('cat', concat(await collect(client.cat(impRoot.cid, { signal: sig() }))), imp)
+})
+
+// IPLD nodes: dag.put encodes locally (dag-cbor) and the server stores what it decodes; dag.get
+// reads the block back through block/get and decodes it locally; a dag-json node is transcoded
+// to dag-cbor by the server; dag/get answers in dag-json.
+const node = { name: `rpc-node-${Date.now()}`, size: 42, ok: true, link: rawCid, bytes: new Uint8Array([1, 2, 3]) }
+const nodeCid = CID.create(1, dagCbor.code, await sha256.digest(dagCbor.encode(node)))
+await step('dag.put (dag-cbor)', async () => {
+  const got = await client.dag.put(node, { storeCodec: 'dag-cbor', hashAlg: 'sha2-256', signal: sig() })
+  expectEq('cid', got, nodeCid)
+})
+await step('dag.get', async () => {
+  const { value } = await client.dag.get(nodeCid, { signal: sig() })
+  expectBytes('node', dagCbor.encode(value), dagCbor.encode(node))
+})
+await step('dag.put (dag-json in, dag-cbor stored)', async () => {
+  const got = await client.dag.put(dagJson.encode(node), { inputCodec: 'dag-json', storeCodec: 'dag-cbor', signal: sig() })
+  expectEq('cid', got, nodeCid)
+})
+await step('dag/get answers dag-json', async () => {
+  const res = await fetch(`${url}/api/v0/dag/get?arg=${nodeCid}`, { method: 'POST', signal: sig() })
+  if (!res.ok) throw new Mismatch(`status ${res.status}: ${await res.text()}`)
+  expectBytes('dag-json', new Uint8Array(await res.arrayBuffer()), dagJson.encode(node))
 })
 
 console.log(`rpc: ${passed} passed, ${failed} failed`)

@@ -8,6 +8,10 @@
 # Environment:
 #   INTEROP_CACHE                 cache root (default: $HOME/.cache/crust-interop); cache it in CI
 #   GO                            go binary (default: `go` in PATH, else /usr/local/go/bin/go); Go >= 1.25
+#   GATEWAY_CONFORMANCE_SRC       the suite's unmodified source at tag $VERSION (default: the
+#                                 project's ../shared/vendor/gateway-conformance-v0.13.2), built
+#                                 with its dependencies from the Go module proxy when the proxy
+#                                 does not serve the suite's own module
 #   GATEWAY_CONFORMANCE_GIT       optional fallback: a local git repository (bare or not) of
 #                                 github.com/ipfs/gateway-conformance holding tag $VERSION. Used only
 #                                 when the Go module proxy does not serve the module (some mirrors
@@ -44,6 +48,11 @@ BIN="$GOBIN/gateway-conformance"
 HOME_DIR="$GOMODCACHE/$MODULE@$VERSION"
 STAMP="$GOBIN/.gateway-conformance.version"
 ENVFILE="$CACHE/conformance.env"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENDORED="${GATEWAY_CONFORMANCE_SRC:-$HERE/../../../shared/vendor/gateway-conformance-$VERSION}"
+# Where the suite's source was taken from last time (the module cache or the vendored copy).
+HOME_FILE="$GOBIN/.gateway-conformance.home"
+if [ -s "$HOME_FILE" ]; then HOME_DIR="$(cat "$HOME_FILE")"; fi
 
 write_env() {
   cat > "$ENVFILE" <<EOT
@@ -70,28 +79,38 @@ fi
 mkdir -p "$GOBIN" "$GOMODCACHE" "$GOCACHE" "$GOPATH"
 "$GO" version >&2
 echo "go install $MODULE/cmd/gateway-conformance@$VERSION (GOBIN=$GOBIN)" >&2
+HOME_DIR="$GOMODCACHE/$MODULE@$VERSION"
 if ! "$GO" install "$MODULE/cmd/gateway-conformance@$VERSION"; then
-  if [ -z "${GATEWAY_CONFORMANCE_GIT:-}" ]; then
-    echo "install.sh: go install failed; if the module proxy does not serve $MODULE, set" >&2
-    echo "  GATEWAY_CONFORMANCE_GIT=/path/to/a/clone/of/$MODULE and rerun" >&2
+  if [ -z "${GATEWAY_CONFORMANCE_GIT:-}" ] && [ -f "$VENDORED/go.mod" ]; then
+    VENDORED="$(cd "$VENDORED" && pwd)"
+    grep -q "^module $MODULE\$" "$VENDORED/go.mod" ||
+      { echo "install.sh: $VENDORED is not $MODULE" >&2; exit 1; }
+    echo "the proxy does not serve $MODULE; building the vendored source $VENDORED (its dependencies from GOPROXY)" >&2
+    (cd "$VENDORED" && "$GO" build -o "$BIN" ./cmd/gateway-conformance) ||
+      { echo "install.sh: building $VENDORED failed" >&2; exit 1; }
+    HOME_DIR="$VENDORED"
+  elif [ -z "${GATEWAY_CONFORMANCE_GIT:-}" ]; then
+    echo "install.sh: go install failed and $VENDORED is missing; if the module proxy does not" >&2
+    echo "  serve $MODULE, set GATEWAY_CONFORMANCE_SRC or GATEWAY_CONFORMANCE_GIT and rerun" >&2
     exit 1
+  else
+    got="$(git --git-dir="$(cd "$GATEWAY_CONFORMANCE_GIT" && git rev-parse --absolute-git-dir)" \
+            rev-parse "refs/tags/$VERSION^{commit}")"
+    if [ "$got" != "$COMMIT" ]; then
+      echo "install.sh: tag $VERSION in $GATEWAY_CONFORMANCE_GIT is $got, expected $COMMIT" >&2
+      exit 1
+    fi
+    src="$(cd "$GATEWAY_CONFORMANCE_GIT" && pwd)"
+    echo "retrying with $MODULE fetched by git from $src (other modules from GOPROXY)" >&2
+    # `go` fetches the module itself with git (GONOPROXY); the https URL is rewritten to the local
+    # repository. sum.golang.org is skipped for this one module (GONOSUMDB); integrity is checked
+    # below against the pinned commit + go.sum hash instead. All dependencies are still verified
+    # against the suite's go.sum.
+    GONOPROXY="$MODULE" GONOSUMDB="$MODULE" \
+    GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="url.file://$src.insteadOf" \
+    GIT_CONFIG_VALUE_0="https://$MODULE" \
+      "$GO" install "$MODULE/cmd/gateway-conformance@$VERSION"
   fi
-  got="$(git --git-dir="$(cd "$GATEWAY_CONFORMANCE_GIT" && git rev-parse --absolute-git-dir)" \
-          rev-parse "refs/tags/$VERSION^{commit}")"
-  if [ "$got" != "$COMMIT" ]; then
-    echo "install.sh: tag $VERSION in $GATEWAY_CONFORMANCE_GIT is $got, expected $COMMIT" >&2
-    exit 1
-  fi
-  src="$(cd "$GATEWAY_CONFORMANCE_GIT" && pwd)"
-  echo "retrying with $MODULE fetched by git from $src (other modules from GOPROXY)" >&2
-  # `go` fetches the module itself with git (GONOPROXY); the https URL is rewritten to the local
-  # repository. sum.golang.org is skipped for this one module (GONOSUMDB); integrity is checked
-  # below against the pinned commit + go.sum hash instead. All dependencies are still verified
-  # against the suite's go.sum.
-  GONOPROXY="$MODULE" GONOSUMDB="$MODULE" \
-  GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="url.file://$src.insteadOf" \
-  GIT_CONFIG_VALUE_0="https://$MODULE" \
-    "$GO" install "$MODULE/cmd/gateway-conformance@$VERSION"
 fi
 
 zh="$GOMODCACHE/cache/download/$MODULE/@v/$VERSION.ziphash"
@@ -108,6 +127,7 @@ fi
   || echo "install.sh: warning: pre-compiling ./tests failed" >&2
 
 echo "$VERSION" > "$STAMP"
+echo "$HOME_DIR" > "$HOME_FILE"
 write_env
 echo "installed: $BIN (suite source: $HOME_DIR)" >&2
 echo "$BIN"

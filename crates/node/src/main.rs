@@ -41,8 +41,9 @@ pub(crate) fn print_json(value: &serde_json::Value) {
 }
 
 fn main() -> ExitCode {
-    // `crust … | head` closes stdout early: end quietly, like other command-line tools, instead
-    // of reporting a panic from `println!`.
+    // `crust … | head` (or `2>&1 | head`) closes stdout or stderr early: end quietly, like other
+    // command-line tools, instead of reporting a panic from `println!`/`eprintln!`. What the
+    // command did before that write is done; nothing after it runs.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let message = info
@@ -51,8 +52,15 @@ fn main() -> ExitCode {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
-        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
-            std::process::exit(0);
+        if message.contains("Broken pipe") {
+            // A closed stdout: the reader had what it wanted. A closed stderr: the status of a
+            // process ended by SIGPIPE, since what it could not say may have been an error.
+            if message.starts_with("failed printing to stdout") {
+                std::process::exit(0);
+            }
+            if message.starts_with("failed printing to stderr") {
+                std::process::exit(141);
+            }
         }
         default_hook(info);
     }));

@@ -16,6 +16,43 @@ fn crust(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `crust … | head -1` and `crust … 2>&1 | head -1`: a closed pipe ends the command quietly
+/// (status 0 for stdout, 141 — as SIGPIPE — for stderr), never with a panic (status 101).
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let closed = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer
+    };
+    let status = Command::new(env!("CARGO_BIN_EXE_crust"))
+        .args(["key", "inspect", "//Alice"])
+        .stdout(closed())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let out = Command::new(env!("CARGO_BIN_EXE_crust"))
+        .args(["key", "inspect", "not-a-key"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(closed())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(141));
+    // `crust add --raw-leaves` takes the bare flag as Kubo does (and `=false`).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.txt");
+    std::fs::write(&file, b"raw leaves").unwrap();
+    let (f, repo) = (
+        file.to_str().unwrap(),
+        dir.path().join("repo").to_str().unwrap().to_owned(),
+    );
+    let (code, raw, err) = crust(&["add", "-n", "-q", "--repo", &repo, "--raw-leaves", f]);
+    assert_eq!(code, 0, "{err}");
+    let (code, plain, err) = crust(&["add", "-n", "-q", "--repo", &repo, "--raw-leaves=false", f]);
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(raw, plain, "raw leaves change the CID");
+}
+
 #[test]
 fn inspect_dev_account() {
     let (code, out, _) = crust(&["key", "inspect", "//Alice"]);

@@ -9,6 +9,7 @@ use crust_ipfs::repo::RepoError;
 use serde_json::json;
 
 /// A Kubo-shaped error.
+#[derive(Debug)]
 pub(super) struct ApiError {
     pub(super) status: StatusCode,
     pub(super) code: u8,

@@ -33,7 +33,7 @@ use axum::{Json, Router};
 use block::{block_get, block_put, block_stat};
 use crust_ipfs::blockstore::Blockstore;
 use crust_ipfs::repo::Repo;
-use dag::{dag_export, dag_import, dag_stat};
+use dag::{dag_export, dag_get, dag_import, dag_put, dag_stat};
 use error::{ApiError, ApiResult};
 use files::{cat, get, ls};
 use ipns::{name_resolve, routing_put};
@@ -156,6 +156,8 @@ async fn dispatch(State(ctx): State<Ctx>, Path(cmd): Path<String>, req: Request)
         "dag/export" => dag_export(ctx, args).await,
         "dag/stat" => dag_stat(ctx, args).await,
         "dag/import" => dag_import(ctx, args, req).await,
+        "dag/put" => dag_put(ctx, args, req).await,
+        "dag/get" => dag_get(ctx, args).await,
         "pin/add" => pin_add(ctx, args).await,
         "pin/ls" => pin_ls(ctx, args).await,
         "pin/rm" => pin_rm(ctx, args).await,

@@ -17,8 +17,9 @@ pub struct AddArgs {
     /// CID version: 0 (Qm…, default) or 1 (bafy…, implies raw leaves).
     #[arg(long, default_value_t = 0)]
     pub cid_version: u8,
-    /// Store leaves as raw blocks (default: on for CIDv1).
-    #[arg(long)]
+    /// Store leaves as raw blocks (default: on for CIDv1). As in Kubo, the bare flag means
+    /// `true`; `--raw-leaves=false` turns it off.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub raw_leaves: Option<bool>,
     /// Chunker: `size-N` (default size-262144).
     #[arg(short = 's', long, default_value = "size-262144")]
