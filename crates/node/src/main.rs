@@ -65,7 +65,7 @@ fn main() -> ExitCode {
         default_hook(info);
     }));
     let args = match config::expand(std::env::args_os().collect()) {
-        Ok(args) => args,
+        Ok(args) => join_bool_values(args),
         Err(message) => {
             eprintln!("error: config: {message}");
             return ExitCode::from(2);
@@ -415,6 +415,27 @@ fn run_node(args: NodeArgs) -> Result<(), String> {
     };
     memory::watch("validator", args.memory);
     crust_chain::service::run(config).map_err(|e| e.to_string())
+}
+
+/// `--raw-leaves true` / `--raw-leaves false` (a value after a space) become
+/// `--raw-leaves=true|false`, so the flag also works bare before paths (`crust add --raw-leaves
+/// FILE`, as in Kubo) without swallowing the path.
+fn join_bool_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.into_iter().peekable();
+    while let Some(arg) = it.next() {
+        if arg == "--raw-leaves"
+            && let Some(value) = it.next_if(|v| v == "true" || v == "false")
+        {
+            let mut joined = arg;
+            joined.push("=");
+            joined.push(value);
+            out.push(joined);
+        } else {
+            out.push(arg);
+        }
+    }
+    out
 }
 
 /// Parses `123`, `4KiB`, `5MiB`, `6GiB`, `1TiB` (also KB/MB/GB/TB as powers of 1000).

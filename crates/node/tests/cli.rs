@@ -51,6 +51,18 @@ fn a_closed_pipe_ends_a_command_quietly() {
     let (code, plain, err) = crust(&["add", "-n", "-q", "--repo", &repo, "--raw-leaves=false", f]);
     assert_eq!(code, 0, "{err}");
     assert_ne!(raw, plain, "raw leaves change the CID");
+    let (code, spaced, err) = crust(&[
+        "add",
+        "-n",
+        "-q",
+        "--repo",
+        &repo,
+        "--raw-leaves",
+        "true",
+        f,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(spaced, raw, "`--raw-leaves true` still works");
 }
 
 #[test]

@@ -9,51 +9,9 @@
 
 mod common;
 
-use common::{CRUST, harness, interop_dir};
+use common::{CRUST, Devnet, free_ports, harness, interop_dir, wait};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Devnet(Child);
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        // Ctrl-C: the devnet stops its processes, then itself.
-        let pid = rustix::process::Pid::from_child(&self.0);
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_ports(n: u16) -> u16 {
-    let seed = u64::from(std::process::id()) * 7907 + 29;
-    for attempt in 0..200u64 {
-        let base = 20_000 + ((seed + attempt * 991) % 35_000) as u16;
-        if (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no {n} free consecutive ports");
-}
-
-fn wait<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs} s: {what}"
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
-}
+use std::process::Command;
 
 fn height(chain: &str) -> Option<u64> {
     let out = Command::new(CRUST)
@@ -75,41 +33,9 @@ fn every_console_page_renders_real_data_in_chromium() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("devnet");
     let base = free_ports(40);
-    let p = |offset: u16| (base + offset).to_string();
     let chain = format!("http://127.0.0.1:{base}");
     let api = format!("http://127.0.0.1:{}", base + 20);
-    let _devnet = Devnet(
-        Command::new(CRUST)
-            .args([
-                "devnet",
-                "--quiet",
-                "--validators",
-                "2",
-                "--storage-nodes",
-                "2",
-                "--data-dir",
-                dir.to_str().unwrap(),
-                "--capacity",
-                "64MiB",
-                "--srd-unit-mib",
-                "8",
-                "--rpc-port",
-                &p(0),
-                "--p2p-port",
-                &p(10),
-                "--api-port",
-                &p(20),
-                "--gateway-port",
-                &p(21),
-                "--swarm-port",
-                &p(30),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.with_extension("log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let _devnet = Devnet::start(&dir, base, &["--validators", "2", "--storage-nodes", "2"]);
     wait("the devnet to start", 240, || {
         dir.join("processes.json").exists().then_some(())
     });

@@ -11,14 +11,15 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use serde_json::Value;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const CRUST: &str = env!("CARGO_BIN_EXE_crust");
 
 mod common;
+
+use common::{Devnet, free_ports, wait};
 
 /// Runs `crust args…`, asserting success; returns stdout.
 fn crust(args: &[&str]) -> String {
@@ -59,148 +60,8 @@ fn crust_json(args: &[&str]) -> Value {
     serde_json::from_str(&crust(&all)).unwrap()
 }
 
-/// A base port with `n` free ports after it (checked by binding each).
-fn free_ports(n: u16) -> u16 {
-    let seed = u64::from(std::process::id()) * 7919 + 13;
-    for attempt in 0..200u64 {
-        let base = 20_000 + ((seed + attempt * 997) % 35_000) as u16;
-        if (0..n).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
-            return base;
-        }
-    }
-    panic!("no {n} free consecutive ports");
-}
-
 fn units(v: &Value) -> u128 {
     v.as_str().unwrap().parse().unwrap()
-}
-
-/// Polls `f` every second until it returns `Some`, or fails after `secs`.
-fn wait<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs} s: {what}"
-        );
-        std::thread::sleep(Duration::from_secs(1));
-    }
-}
-
-struct Devnet {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Devnet {
-    fn start(dir: &Path, base: u16) -> Self {
-        let p = |offset: u16| (base + offset).to_string();
-        let child = Command::new(CRUST)
-            .args([
-                "devnet",
-                "--quiet",
-                "--data-dir",
-                dir.to_str().unwrap(),
-                "--capacity",
-                "64MiB",
-                "--srd-unit-mib",
-                "8",
-                "--rpc-port",
-                &p(0),
-                "--p2p-port",
-                &p(10),
-                "--api-port",
-                &p(20),
-                "--gateway-port",
-                &p(21),
-                "--swarm-port",
-                &p(30),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.with_extension("log")).unwrap())
-            .spawn()
-            .unwrap();
-        Self {
-            child,
-            dir: dir.to_owned(),
-        }
-    }
-
-    /// Ctrl-C: the devnet stops its processes and exits.
-    fn interrupt(&mut self) {
-        let pid = rustix::process::Pid::from_child(&self.child);
-        rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "devnet did not stop on SIGINT");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// SIGKILLs one of the devnet's processes.
-    fn kill(&self, name: &str) {
-        let pid = self.process(name)["pid"].as_i64().unwrap() as i32;
-        let pid = rustix::process::Pid::from_raw(pid).unwrap();
-        rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
-    }
-
-    /// Starts a killed process again with its arguments, logging to its log.
-    fn restart(&self, name: &str) -> Restarted {
-        let p = self.process(name);
-        let args: Vec<String> = p["args"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap().to_owned())
-            .collect();
-        let log = std::fs::OpenOptions::new()
-            .append(true)
-            .open(p["log"].as_str().unwrap())
-            .unwrap();
-        Restarted(
-            Command::new(CRUST)
-                .args(&args)
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        )
-    }
-
-    fn process(&self, name: &str) -> Value {
-        let list: Value =
-            serde_json::from_slice(&std::fs::read(self.dir.join("processes.json")).unwrap())
-                .unwrap();
-        list.as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == name)
-            .cloned()
-            .unwrap()
-    }
-}
-
-/// A process restarted by the test, outside the devnet's care: killed when dropped, so a
-/// failing test leaves nothing running.
-struct Restarted(Child);
-
-impl Drop for Restarted {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            self.interrupt();
-        }
-    }
 }
 
 /// Eight waves of transfers, each submitted only to the validator at `chain` and a block time
@@ -282,7 +143,7 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     let base = free_ports(32);
     let chain = format!("http://127.0.0.1:{base}");
     let api = format!("http://127.0.0.1:{}", base + 20);
-    let mut devnet = Devnet::start(&dir, base);
+    let mut devnet = Devnet::start(&dir, base, &[]);
     wait("the devnet to start", 240, || {
         dir.join("processes.json").exists().then_some(())
     });
@@ -584,7 +445,7 @@ fn put_replicate_pay_elect_and_survive_a_validator_restart() {
     let stopped_at = height(&chain).unwrap();
     devnet.interrupt();
     assert!(height(&chain).is_none(), "the RPC is down after Ctrl-C");
-    let _devnet = Devnet::start(&dir, base);
+    let _devnet = Devnet::start(&dir, base, &[]);
     let deadline = Instant::now() + Duration::from_secs(240);
     while height(&chain).is_none_or(|h| h <= stopped_at) {
         if Instant::now() > deadline {

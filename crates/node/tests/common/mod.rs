@@ -285,3 +285,150 @@ pub fn add_file(api: &str, path: &Path, len: u32) -> (Vec<u8>, String) {
         .to_owned();
     (data, cid)
 }
+
+// ---- the devnet as a child process (devnet.rs, console.rs) ------------------------------
+
+/// A base port with `n` free ports after it (checked by binding each).
+pub fn free_ports(n: u16) -> u16 {
+    let seed = u64::from(std::process::id()) * 7919 + 13;
+    for attempt in 0..200u64 {
+        let base = 20_000 + ((seed + attempt * 997) % 35_000) as u16;
+        if (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no {n} free consecutive ports");
+}
+
+/// Polls `f` every second until it returns `Some`, or fails after `secs`.
+pub fn wait<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s: {what}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// `crust devnet` as a child process: small storage capacities, ports from `base` (RPC at
+/// `base`, p2p at +10, Kubo API at +20, gateway at +21, swarm at +30), its log next to `dir`.
+/// Ctrl-C'd when dropped.
+pub struct Devnet {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Devnet {
+    /// Starts a devnet in `dir` with `extra` arguments (e.g. `--validators 2`).
+    pub fn start(dir: &Path, base: u16, extra: &[&str]) -> Self {
+        let p = |offset: u16| (base + offset).to_string();
+        let child = Command::new(CRUST)
+            .args([
+                "devnet",
+                "--quiet",
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "--capacity",
+                "64MiB",
+                "--srd-unit-mib",
+                "8",
+                "--rpc-port",
+                &p(0),
+                "--p2p-port",
+                &p(10),
+                "--api-port",
+                &p(20),
+                "--gateway-port",
+                &p(21),
+                "--swarm-port",
+                &p(30),
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.with_extension("log")).unwrap())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Ctrl-C: the devnet stops its processes and exits.
+    pub fn interrupt(&mut self) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "devnet did not stop on SIGINT");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGKILLs one of the devnet's processes.
+    pub fn kill(&self, name: &str) {
+        let pid = self.process(name)["pid"].as_i64().unwrap() as i32;
+        let pid = rustix::process::Pid::from_raw(pid).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    }
+
+    /// Starts a killed process again with its arguments, logging to its log.
+    pub fn restart(&self, name: &str) -> Restarted {
+        let p = self.process(name);
+        let args: Vec<String> = p["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(p["log"].as_str().unwrap())
+            .unwrap();
+        Restarted(
+            Command::new(CRUST)
+                .args(&args)
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    pub fn process(&self, name: &str) -> serde_json::Value {
+        let list: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.dir.join("processes.json")).unwrap())
+                .unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap()
+    }
+}
+
+/// A process restarted by the test, outside the devnet's care: killed when dropped, so a
+/// failing test leaves nothing running.
+pub struct Restarted(Child);
+
+impl Drop for Restarted {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.interrupt();
+        }
+    }
+}
