@@ -472,7 +472,7 @@ fn status(client: &ChainClient, id: u32, output: Output) -> Result<(), String> {
 
 fn electorate(client: &ChainClient) -> Result<Balance, String> {
     Ok(client
-        .read(&crust_runtime::state::key("staking", "total_active", &[]))?
+        .read(&crust_runtime::staking::total_active_key())?
         .unwrap_or(0))
 }
 

@@ -62,6 +62,20 @@ fn codec_by_name(name: &str) -> Option<u64> {
     })
 }
 
+/// Stores `block` in the repository and, with `pin`, pins it recursively (`block/put`,
+/// `dag/put`).
+pub(super) async fn store_block(ctx: &Ctx, block: Block, pin: bool) -> Result<(), ApiError> {
+    let repo = ctx.repo.clone();
+    blocking(move || {
+        repo.put_block(&block)?;
+        if pin {
+            repo.pin(block.cid, PinKind::Recursive)?;
+        }
+        Ok(())
+    })
+    .await
+}
+
 pub(super) async fn block_put(ctx: Ctx, args: Args, req: Request) -> ApiResult {
     if let Some(mh) = args.get("mhtype")
         && mh != "sha2-256"
@@ -117,16 +131,8 @@ pub(super) async fn block_put(ctx: Ctx, args: Args, req: Request) -> ApiResult {
             cid,
             data: data.into(),
         };
-        let repo = ctx.repo.clone();
         let size = block.data.len();
-        blocking(move || {
-            repo.put_block(&block)?;
-            if pin {
-                repo.pin(block.cid, PinKind::Recursive)?;
-            }
-            Ok(())
-        })
-        .await?;
+        store_block(&ctx, block, pin).await?;
         results.push(json!({"Key": cid.to_string(), "Size": size}));
     }
     match results.len() {

@@ -248,15 +248,7 @@ pub(super) async fn dag_put(ctx: Ctx, args: Args, req: Request) -> ApiResult {
         cid,
         data: bytes.into(),
     };
-    let repo = ctx.repo.clone();
-    blocking(move || {
-        repo.put_block(&block)?;
-        if pin {
-            repo.pin(block.cid, PinKind::Recursive)?;
-        }
-        Ok(())
-    })
-    .await?;
+    super::block::store_block(&ctx, block, pin).await?;
     Ok(Json(json!({"Cid": {"/": cid.to_string()}})).into_response())
 }
 

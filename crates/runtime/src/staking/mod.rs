@@ -70,7 +70,8 @@ pub(crate) fn backing_prefix(validator: &AccountId) -> Vec<u8> {
 fn params_key() -> Vec<u8> {
     key(MODULE, "params", &[])
 }
-fn total_active_key() -> Vec<u8> {
+/// The state key of [`total_active`] (for reads over RPC).
+pub fn total_active_key() -> Vec<u8> {
     key(MODULE, "total_active", &[])
 }
 fn era_key() -> Vec<u8> {
