@@ -248,6 +248,9 @@ pub(crate) enum Command {
     /// Pinning service (IPFS Pinning Service API): serve one, make tokens, approve its orders.
     #[command(subcommand)]
     Pin(pinning::PinCommand),
+    /// S3-compatible API (docs/s3.md): serve one, make access keys, approve its orders.
+    #[command(subcommand)]
+    S3(crate::s3::S3Command),
     /// Storage-owner groups: create, allow, disallow, join, quit, kick.
     Group {
         #[command(subcommand)]

@@ -15,6 +15,7 @@ mod log;
 mod memory;
 mod orders;
 mod pinning;
+mod s3;
 mod staking;
 mod storage;
 
@@ -152,6 +153,7 @@ fn run(cli: Cli) -> Result<(), String> {
             chain,
         } => storage::group(command, &from, &chain.chain),
         Command::Pin(command) => pinning::run(command),
+        Command::S3(command) => s3::run(command),
         Command::ChainSpec(command) => chain_spec::run(command, cli.output),
         Command::Config(cli::ConfigCommand::Show { role }) => {
             config::show(&role, cli.config.as_deref())

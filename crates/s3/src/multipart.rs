@@ -1,0 +1,501 @@
+//! Multipart uploads: each part is content of its own on the daemon; completing joins the
+//! listed parts under one more UnixFS node (no bytes copied), with S3's ETag of the parts'
+//! MD5s. An upload's parts stay pinned until it completes or is aborted.
+
+use crate::api::{MAX_XML, Query, small_body, xml_response};
+use crate::content::Added;
+use crate::http::{self, put as put_header};
+use crate::intake::{self, Expect, Outcome};
+use crate::object::{copy_source, hex, take_body};
+use crate::service::{Caller, Service, empty};
+use crate::store::{ObjectRecord, PartRecord, UploadRecord};
+use crate::xml::{self, NS, el, parent};
+use crate::{S3Error, S3Result};
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use md5::{Digest as _, Md5};
+use std::sync::{Arc, Mutex};
+
+/// Most parts an upload may have.
+pub const MAX_PARTS: u32 = 10_000;
+
+fn no_such_upload() -> S3Error {
+    S3Error::no_such_upload(
+        "the specified multipart upload does not exist; it may have been aborted or completed",
+    )
+}
+
+/// The upload named by `uploadId`, if it is `caller`'s and for `bucket`/`key`.
+fn upload_of(
+    service: &Service,
+    caller: &Caller,
+    bucket: &str,
+    key: Option<&str>,
+    query: &Query,
+) -> S3Result<(String, UploadRecord)> {
+    let id = query.get("uploadId").unwrap_or_default();
+    let upload = service.store.upload(id)?.ok_or_else(no_such_upload)?;
+    if upload.bucket != bucket || key.is_some_and(|k| k != upload.key) {
+        return Err(no_such_upload());
+    }
+    if upload.owner != caller.account {
+        return Err(S3Error::access_denied(
+            "the upload belongs to another account",
+        ));
+    }
+    Ok((id.to_owned(), upload))
+}
+
+/// `POST /bucket/key?uploads`.
+pub fn create(
+    service: &Service,
+    caller: &Caller,
+    bucket: &str,
+    key: &str,
+    headers: &HeaderMap,
+) -> S3Result<Response> {
+    service.owned_bucket(bucket, caller)?;
+    let (meta, stored) = http::object_headers(headers)?;
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| S3Error::internal(e.to_string()))?;
+    let id = hex(&id);
+    let now = http::now_ms();
+    let record = UploadRecord {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        owner: caller.account,
+        initiated_ms: now,
+        object: ObjectRecord {
+            cid: crust_ipfs::block::cid_of(0x55, b"", 1),
+            size: 0,
+            tsize: 0,
+            etag: String::new(),
+            modified_ms: now,
+            content_type: headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("binary/octet-stream")
+                .to_owned(),
+            headers: stored,
+            meta,
+            parts: 0,
+            checksum: None,
+        },
+    };
+    service.store.create_upload(&id, &record)?;
+    Ok(xml_response(
+        StatusCode::OK,
+        xml::document(
+            "InitiateMultipartUploadResult",
+            Some(NS),
+            &[el("Bucket", bucket), el("Key", key), el("UploadId", &id)],
+        ),
+    ))
+}
+
+fn part_number(query: &Query) -> S3Result<u32> {
+    query
+        .get("partNumber")
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| (1..=MAX_PARTS).contains(n))
+        .ok_or_else(|| {
+            S3Error::invalid_argument(format!(
+                "part number must be an integer between 1 and {MAX_PARTS}, inclusive"
+            ))
+        })
+}
+
+/// `PUT /bucket/key?partNumber=N&uploadId=…` (with `x-amz-copy-source`: a part copied from
+/// an object, whole or a range of it).
+pub async fn upload_part(
+    service: &Service,
+    caller: &Caller,
+    bucket: &str,
+    key: &str,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> S3Result<Response> {
+    let n = part_number(query)?;
+    let (id, _) = upload_of(service, caller, bucket, Some(key), query)?;
+    let copying = headers.contains_key("x-amz-copy-source");
+    let gate = service.pin_gate.read().await;
+    let (added, md5) = if copying {
+        copy_part(service, caller, headers).await?
+    } else {
+        let (added, outcome) = take_body(service, caller, headers, body).await?;
+        (added, outcome.md5)
+    };
+    let part = PartRecord {
+        cid: added.cid,
+        size: added.size,
+        tsize: added.tsize,
+        etag: hex(&md5),
+        modified_ms: http::now_ms(),
+    };
+    let kept = service.store.put_part(&id, n, &part)?;
+    drop(gate);
+    service.release.notify_one();
+    if !kept {
+        return Err(no_such_upload());
+    }
+    if copying {
+        return Ok(xml_response(
+            StatusCode::OK,
+            xml::document(
+                "CopyPartResult",
+                Some(NS),
+                &[
+                    el("LastModified", &http::iso8601(part.modified_ms)),
+                    el("ETag", &format!("\"{}\"", part.etag)),
+                ],
+            ),
+        ));
+    }
+    let mut r = empty(StatusCode::OK);
+    put_header(r.headers_mut(), "etag", &format!("\"{}\"", part.etag));
+    Ok(r)
+}
+
+/// A part copied from an object: the object's own content when whole, else the range read
+/// out and added as new content.
+async fn copy_part(
+    service: &Service,
+    caller: &Caller,
+    headers: &HeaderMap,
+) -> S3Result<(Added, [u8; 16])> {
+    let (src_bucket, src_key) = copy_source(headers)?;
+    service.owned_bucket(&src_bucket, caller)?;
+    let source = service
+        .store
+        .object(&src_bucket, &src_key)?
+        .ok_or_else(|| S3Error::no_such_key("the specified key does not exist"))?;
+    http::conditions(headers, "x-amz-copy-source-", &source, false)?;
+    let range = match headers
+        .get("x-amz-copy-source-range")
+        .and_then(|v| v.to_str().ok())
+    {
+        None => None,
+        Some(r) => Some(
+            http::range(Some(r), source.size)
+                .ok()
+                .flatten()
+                .filter(|(_, to)| {
+                    // The range's last byte must exist.
+                    r.rsplit('-')
+                        .next()
+                        .and_then(|l| l.parse::<u64>().ok())
+                        .is_none_or(|l| l < source.size)
+                        && *to <= source.size
+                })
+                .ok_or_else(|| {
+                    S3Error::invalid_range(
+                        "the x-amz-copy-source-range is not within the source object",
+                    )
+                })?,
+        ),
+    };
+    let (from, to) = range.unwrap_or((0, source.size));
+    if source.size > service.settings.max_object && range.is_none() {
+        return Err(S3Error::invalid_request(
+            "the source is larger than a part may be; copy it in ranges",
+        ));
+    }
+    if from == 0 && to == source.size && source.parts == 0 {
+        // The whole object: its own content, pinned again for the part.
+        service
+            .daemon
+            .pin(&source.cid)
+            .await
+            .map_err(S3Error::service_unavailable)?;
+        let md5 = <[u8; 16]>::try_from(
+            (0..16)
+                .map(|i| {
+                    u8::from_str_radix(source.etag.get(2 * i..2 * i + 2).unwrap_or("00"), 16)
+                        .unwrap_or(0)
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default();
+        return Ok((
+            Added {
+                cid: source.cid,
+                size: source.size,
+                tsize: source.tsize,
+            },
+            md5,
+        ));
+    }
+    let stream = service
+        .daemon
+        .cat(&source.cid, from, to - from)
+        .await
+        .map_err(S3Error::service_unavailable)?;
+    let outcome = Arc::new(Mutex::new(Outcome::default()));
+    let checked = intake::stream(
+        Box::pin(stream),
+        None,
+        Expect {
+            length: Some(to - from),
+            max: u64::MAX,
+            ..Expect::default()
+        },
+        outcome.clone(),
+    );
+    let added = service.daemon.add(checked).await;
+    let outcome = outcome.lock().map(|o| o.clone()).unwrap_or_default();
+    if let Some(e) = outcome.error {
+        return Err(S3Error::internal(format!("reading the copy source: {e}")));
+    }
+    let (cid, tsize) = added.map_err(S3Error::service_unavailable)?;
+    Ok((
+        Added {
+            cid,
+            size: outcome.size,
+            tsize,
+        },
+        outcome.md5,
+    ))
+}
+
+/// `GET /bucket/key?uploadId=…`.
+pub fn list_parts(
+    service: &Service,
+    caller: &Caller,
+    bucket: &str,
+    key: &str,
+    query: &Query,
+) -> S3Result<Response> {
+    let (id, upload) = upload_of(service, caller, bucket, Some(key), query)?;
+    let marker: u32 = query
+        .get("part-number-marker")
+        .map(|m| {
+            m.parse()
+                .map_err(|_| S3Error::invalid_argument("part-number-marker must be a number"))
+        })
+        .transpose()?
+        .unwrap_or(0);
+    let max: usize = query
+        .get("max-parts")
+        .map(|m| {
+            m.parse()
+                .map_err(|_| S3Error::invalid_argument("max-parts must be a number"))
+        })
+        .transpose()?
+        .unwrap_or(1000)
+        .min(1000);
+    let (parts, more) = service.store.parts(&id, marker, max)?;
+    let owner = caller.account.to_ss58();
+    let mut children = vec![
+        el("Bucket", bucket),
+        el("Key", key),
+        el("UploadId", &id),
+        parent("Initiator", &[el("ID", &owner), el("DisplayName", &owner)]),
+        parent("Owner", &[el("ID", &owner), el("DisplayName", &owner)]),
+        el("StorageClass", "STANDARD"),
+        el("PartNumberMarker", &marker.to_string()),
+        el(
+            "NextPartNumberMarker",
+            &parts.last().map_or(0, |(n, _)| *n).to_string(),
+        ),
+        el("MaxParts", &max.to_string()),
+        el("IsTruncated", if more { "true" } else { "false" }),
+    ];
+    let _ = upload;
+    for (n, p) in &parts {
+        children.push(parent(
+            "Part",
+            &[
+                el("PartNumber", &n.to_string()),
+                el("LastModified", &http::iso8601(p.modified_ms)),
+                el("ETag", &format!("\"{}\"", p.etag)),
+                el("Size", &p.size.to_string()),
+            ],
+        ));
+    }
+    Ok(xml_response(
+        StatusCode::OK,
+        xml::document("ListPartsResult", Some(NS), &children),
+    ))
+}
+
+/// `DELETE /bucket/key?uploadId=…`.
+pub fn abort(
+    service: &Service,
+    caller: &Caller,
+    bucket: &str,
+    query: &Query,
+) -> S3Result<Response> {
+    let (id, _) = upload_of(service, caller, bucket, None, query)?;
+    if !service.store.abort_upload(&id)? {
+        return Err(no_such_upload());
+    }
+    service.release.notify_one();
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /bucket/key?uploadId=…`: the listed parts, in order, become the object.
+pub async fn complete(
+    service: &Service,
+    caller: &Caller,
+    bucket: &str,
+    key: &str,
+    query: &Query,
+    body: Body,
+) -> S3Result<Response> {
+    let (id, upload) = upload_of(service, caller, bucket, Some(key), query)?;
+    let body = small_body(body, MAX_XML).await?;
+    let doc = xml::parse(&body)?;
+    if doc.name != "CompleteMultipartUpload" {
+        return Err(S3Error::malformed_xml(
+            "the root element must be CompleteMultipartUpload",
+        ));
+    }
+    let mut listed = Vec::new();
+    for p in doc.all("Part") {
+        let n: u32 = p
+            .text_of("PartNumber")
+            .and_then(|n| n.trim().parse().ok())
+            .ok_or_else(|| S3Error::malformed_xml("each Part needs a PartNumber"))?;
+        let etag = p
+            .text_of("ETag")
+            .unwrap_or_default()
+            .trim()
+            .trim_matches('"')
+            .to_owned();
+        listed.push((n, etag));
+    }
+    if listed.is_empty() {
+        return Err(S3Error::malformed_xml(
+            "the XML you provided did not list any parts",
+        ));
+    }
+    if listed.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(S3Error::invalid_part_order(
+            "the list of parts was not in ascending order; parts must be ordered by part number",
+        ));
+    }
+    let (stored, _) = service.store.parts(&id, 0, MAX_PARTS as usize)?;
+    let stored: std::collections::BTreeMap<u32, PartRecord> = stored.into_iter().collect();
+    let mut chosen = Vec::with_capacity(listed.len());
+    let mut md5s = Md5::new();
+    for (i, (n, etag)) in listed.iter().enumerate() {
+        let part = stored.get(n).filter(|p| &p.etag == etag).ok_or_else(|| {
+            S3Error::invalid_part(format!(
+                "part {n} could not be found, or its ETag does not match; upload it again"
+            ))
+        })?;
+        if i + 1 < listed.len() && part.size < service.settings.min_part {
+            return Err(S3Error::entity_too_small(format!(
+                "your proposed upload is smaller than the minimum allowed size: part {n} is {} bytes, parts but the last must be at least {}",
+                part.size, service.settings.min_part
+            )));
+        }
+        let bytes: Vec<u8> = (0..16)
+            .map(|j| {
+                u8::from_str_radix(part.etag.get(2 * j..2 * j + 2).unwrap_or("00"), 16).unwrap_or(0)
+            })
+            .collect();
+        md5s.update(&bytes);
+        chosen.push(Added {
+            cid: part.cid,
+            size: part.size,
+            tsize: part.tsize,
+        });
+    }
+    let etag = format!("{}-{}", hex(&md5s.finalize()), listed.len());
+    let gate = service.pin_gate.read().await;
+    let joined = service
+        .daemon
+        .join(&chosen)
+        .await
+        .map_err(S3Error::service_unavailable)?;
+    let mut record = upload.object.clone();
+    record.cid = joined.cid;
+    record.size = joined.size;
+    record.tsize = joined.tsize;
+    record.etag = etag;
+    record.modified_ms = http::now_ms();
+    record.parts = listed.len() as u32;
+    let kept = service.store.complete_upload(&id, &record)?;
+    drop(gate);
+    service.release.notify_one();
+    if !kept {
+        return Err(no_such_upload());
+    }
+    let mut r = xml_response(
+        StatusCode::OK,
+        xml::document(
+            "CompleteMultipartUploadResult",
+            Some(NS),
+            &[
+                el("Location", &format!("/{bucket}/{key}")),
+                el("Bucket", bucket),
+                el("Key", key),
+                el("ETag", &format!("\"{}\"", record.etag)),
+            ],
+        ),
+    );
+    put_header(r.headers_mut(), crate::CID_HEADER, &record.cid.to_string());
+    Ok(r)
+}
+
+/// `GET /bucket?uploads`.
+pub fn list_uploads(
+    service: &Service,
+    caller: &Caller,
+    bucket: &str,
+    query: &Query,
+) -> S3Result<Response> {
+    service.owned_bucket(bucket, caller)?;
+    let prefix = query.get("prefix").unwrap_or_default();
+    let key_marker = query.get("key-marker").unwrap_or_default();
+    let id_marker = query.get("upload-id-marker").unwrap_or_default();
+    let max: usize = query
+        .get("max-uploads")
+        .map(|m| {
+            m.parse()
+                .map_err(|_| S3Error::invalid_argument("max-uploads must be a number"))
+        })
+        .transpose()?
+        .unwrap_or(1000)
+        .min(1000);
+    let (uploads, more) = service
+        .store
+        .uploads(bucket, prefix, key_marker, id_marker, max)?;
+    let owner = caller.account.to_ss58();
+    let mut children = vec![
+        el("Bucket", bucket),
+        el("KeyMarker", key_marker),
+        el("UploadIdMarker", id_marker),
+        el(
+            "NextKeyMarker",
+            uploads.last().map_or("", |(_, u)| u.key.as_str()),
+        ),
+        el(
+            "NextUploadIdMarker",
+            uploads.last().map_or("", |(id, _)| id.as_str()),
+        ),
+        el("Prefix", prefix),
+        el("MaxUploads", &max.to_string()),
+        el("IsTruncated", if more { "true" } else { "false" }),
+    ];
+    for (id, u) in &uploads {
+        children.push(parent(
+            "Upload",
+            &[
+                el("Key", &u.key),
+                el("UploadId", id),
+                parent("Initiator", &[el("ID", &owner), el("DisplayName", &owner)]),
+                parent("Owner", &[el("ID", &owner), el("DisplayName", &owner)]),
+                el("StorageClass", "STANDARD"),
+                el("Initiated", &http::iso8601(u.initiated_ms)),
+            ],
+        ));
+    }
+    Ok(xml_response(
+        StatusCode::OK,
+        xml::document("ListMultipartUploadsResult", Some(NS), &children),
+    ))
+}

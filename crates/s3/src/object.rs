@@ -1,0 +1,415 @@
+//! Object operations: PUT (streamed into the daemon, checked on the way), GET and HEAD
+//! (ranges, conditions), DELETE, multi-object delete and copy (the same content, no bytes
+//! moved).
+
+use crate::api::{MAX_XML, Query, check_key, small_body, xml_response};
+use crate::chunked::{ChunkSigner, Decoder};
+use crate::content::Added;
+use crate::http::{self, put as put_header};
+use crate::intake::{self, Algorithm, Expect, Outcome};
+use crate::service::{Caller, Service, empty};
+use crate::sigv4::Payload;
+use crate::store::ObjectRecord;
+use crate::xml::{self, NS, el, parent};
+use crate::{S3Error, S3Result};
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use base64::Engine as _;
+use std::sync::{Arc, Mutex};
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Takes an upload's body into the daemon, checked (see [`crate::intake`]): the content as
+/// added and what the body turned out to be. The caller holds the pin gate.
+pub async fn take_body(
+    service: &Service,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Body,
+) -> S3Result<(Added, Outcome)> {
+    let chunked = matches!(
+        caller.signed.payload,
+        Payload::StreamingSigned { .. } | Payload::StreamingUnsignedTrailer
+    ) || header(headers, "content-encoding")
+        .is_some_and(|e| e.contains("aws-chunked"));
+    let length = if chunked {
+        Some(
+            header(headers, "x-amz-decoded-content-length")
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    S3Error::missing_content_length(
+                        "an aws-chunked upload needs x-amz-decoded-content-length",
+                    )
+                })?,
+        )
+    } else {
+        header(headers, "content-length").and_then(|v| v.parse::<u64>().ok())
+    };
+    if length.is_some_and(|l| l > service.settings.max_object) {
+        return Err(S3Error::entity_too_large(format!(
+            "your proposed upload exceeds the maximum allowed size of {} bytes; use a multipart upload",
+            service.settings.max_object
+        )));
+    }
+    let md5 = match header(headers, "content-md5") {
+        None => None,
+        Some(v) => Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(v.trim())
+                .ok()
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                .ok_or_else(|| {
+                    S3Error::invalid_digest("the Content-MD5 you specified is not valid")
+                })?,
+        ),
+    };
+    let mut checksum = None;
+    for a in [
+        Algorithm::Crc32,
+        Algorithm::Crc32c,
+        Algorithm::Sha1,
+        Algorithm::Sha256,
+    ] {
+        if let Some(v) = header(headers, a.header()) {
+            checksum = Some((a, Some(v.trim().to_owned())));
+        }
+    }
+    if checksum.is_none()
+        && let Some(t) = header(headers, "x-amz-trailer")
+    {
+        let name = t.trim().to_ascii_lowercase();
+        checksum = [
+            Algorithm::Crc32,
+            Algorithm::Crc32c,
+            Algorithm::Sha1,
+            Algorithm::Sha256,
+        ]
+        .into_iter()
+        .find(|a| a.header() == name)
+        .map(|a| (a, None));
+    }
+    let decoder = chunked.then(|| {
+        let signer =
+            matches!(caller.signed.payload, Payload::StreamingSigned { .. }).then(|| ChunkSigner {
+                key: caller.signed.signing_key,
+                amz_date: caller.signed.amz_date.clone(),
+                scope: caller.signed.scope.clone(),
+                previous: caller.signed.signature.clone(),
+            });
+        Decoder::new(signer)
+    });
+    let sha256 = match caller.signed.payload {
+        Payload::Sha256(h) => Some(h),
+        _ => None,
+    };
+    let outcome = Arc::new(Mutex::new(Outcome::default()));
+    let stream = intake::stream(
+        body.into_data_stream(),
+        decoder,
+        Expect {
+            length,
+            max: service.settings.max_object,
+            md5,
+            sha256,
+            checksum,
+        },
+        outcome.clone(),
+    );
+    let added = service.daemon.add(stream).await;
+    let outcome = outcome.lock().map(|o| o.clone()).unwrap_or_default();
+    if let Some(e) = outcome.error.clone() {
+        return Err(e);
+    }
+    let (cid, tsize) = added.map_err(|e| S3Error::service_unavailable(e))?;
+    if !outcome.complete {
+        return Err(S3Error::internal("the upload ended without being checked"));
+    }
+    Ok((
+        Added {
+            cid,
+            size: outcome.size,
+            tsize,
+        },
+        outcome,
+    ))
+}
+
+/// Hex MD5, as an ETag holds it.
+pub fn hex(b: &[u8]) -> String {
+    crate::sigv4::hex(b)
+}
+
+/// `PUT /bucket/key`.
+pub async fn put(
+    service: &Service,
+    caller: &Caller,
+    bucket: &str,
+    key: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> S3Result<Response> {
+    service.owned_bucket(bucket, caller)?;
+    let (meta, stored) = http::object_headers(headers)?;
+    let content_type = header(headers, "content-type")
+        .unwrap_or("binary/octet-stream")
+        .to_owned();
+    let gate = service.pin_gate.read().await;
+    let (added, outcome) = take_body(service, caller, headers, body).await?;
+    let record = ObjectRecord {
+        cid: added.cid,
+        size: added.size,
+        tsize: added.tsize,
+        etag: hex(&outcome.md5),
+        modified_ms: http::now_ms(),
+        content_type,
+        headers: stored,
+        meta,
+        parts: 0,
+        checksum: outcome.checksum.map(|(a, v)| (a.name().to_owned(), v)),
+    };
+    let kept = service.store.put_object(bucket, key, &record)?;
+    drop(gate);
+    service.release.notify_one();
+    if !kept {
+        return Err(S3Error::no_such_bucket(
+            "the bucket was deleted during the upload",
+        ));
+    }
+    let mut r = empty(StatusCode::OK);
+    put_header(r.headers_mut(), "etag", &format!("\"{}\"", record.etag));
+    put_header(r.headers_mut(), crate::CID_HEADER, &record.cid.to_string());
+    if let Some((a, v)) = &record.checksum
+        && let Some(a) = Algorithm::parse(a)
+    {
+        put_header(r.headers_mut(), a.header(), v);
+    }
+    Ok(r)
+}
+
+/// `GET` or `HEAD /bucket/key`.
+pub async fn get(
+    service: &Service,
+    caller: &Caller,
+    bucket: &str,
+    key: &str,
+    query: &Query,
+    headers: &HeaderMap,
+    head: bool,
+) -> S3Result<Response> {
+    service.owned_bucket(bucket, caller)?;
+    let object = service
+        .store
+        .object(bucket, key)?
+        .ok_or_else(|| S3Error::no_such_key("the specified key does not exist"))?;
+    http::conditions(headers, "", &object, true)?;
+    let range = http::range(header(headers, "range"), object.size)?;
+    let (from, to) = range.unwrap_or((0, object.size));
+    let body = if head || from == to {
+        Body::empty()
+    } else {
+        let stream = service
+            .daemon
+            .cat(&object.cid, from, to - from)
+            .await
+            .map_err(S3Error::service_unavailable)?;
+        Body::from_stream(stream)
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = if range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let h = r.headers_mut();
+    http::describe(h, &object);
+    put_header(h, "content-length", &(to - from).to_string());
+    if range.is_some() {
+        put_header(
+            h,
+            "content-range",
+            &format!("bytes {from}-{}/{}", to.saturating_sub(1), object.size),
+        );
+    }
+    if let Some((a, v)) = &object.checksum
+        && header(headers, "x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("enabled"))
+        && range.is_none()
+        && let Some(a) = Algorithm::parse(a)
+    {
+        put_header(h, a.header(), v);
+    }
+    for (param, name) in [
+        ("response-content-type", "content-type"),
+        ("response-content-language", "content-language"),
+        ("response-expires", "expires"),
+        ("response-cache-control", "cache-control"),
+        ("response-content-disposition", "content-disposition"),
+        ("response-content-encoding", "content-encoding"),
+    ] {
+        if let Some(v) = query.get(param) {
+            put_header(h, name, v);
+        }
+    }
+    Ok(r)
+}
+
+/// `DELETE /bucket/key` (204 whether or not it existed, as S3).
+pub fn delete(service: &Service, caller: &Caller, bucket: &str, key: &str) -> S3Result<Response> {
+    service.owned_bucket(bucket, caller)?;
+    if service.store.delete_object(bucket, key)?.is_some() {
+        service.release.notify_one();
+    }
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// Most keys one multi-object delete may name.
+pub const MAX_DELETE: usize = 1000;
+
+/// `POST /bucket?delete`.
+pub async fn delete_objects(
+    service: &Service,
+    caller: &Caller,
+    bucket: &str,
+    _headers: &HeaderMap,
+    body: Body,
+) -> S3Result<Response> {
+    service.owned_bucket(bucket, caller)?;
+    let body = small_body(body, MAX_XML).await?;
+    let doc = xml::parse(&body)?;
+    if doc.name != "Delete" {
+        return Err(S3Error::malformed_xml("the root element must be Delete"));
+    }
+    let quiet = doc
+        .text_of("Quiet")
+        .is_some_and(|q| q.trim().eq_ignore_ascii_case("true"));
+    let objects: Vec<&xml::Element> = doc.all("Object").collect();
+    if objects.is_empty() || objects.len() > MAX_DELETE {
+        return Err(S3Error::malformed_xml(format!(
+            "a delete names 1–{MAX_DELETE} objects"
+        )));
+    }
+    let mut results = Vec::new();
+    let mut any = false;
+    for o in objects {
+        let key = o.text_of("Key").unwrap_or_default();
+        match check_key(key).and_then(|()| Ok(service.store.delete_object(bucket, key)?)) {
+            Ok(gone) => {
+                any |= gone.is_some();
+                if !quiet {
+                    results.push(parent("Deleted", &[el("Key", key)]));
+                }
+            }
+            Err(e) => results.push(parent(
+                "Error",
+                &[
+                    el("Key", key),
+                    el("Code", e.code),
+                    el("Message", &e.message),
+                ],
+            )),
+        }
+    }
+    if any {
+        service.release.notify_one();
+    }
+    Ok(xml_response(
+        StatusCode::OK,
+        xml::document("DeleteResult", Some(NS), &results),
+    ))
+}
+
+/// `x-amz-copy-source` → (bucket, key).
+pub fn copy_source(headers: &HeaderMap) -> S3Result<(String, String)> {
+    let raw = header(headers, "x-amz-copy-source")
+        .ok_or_else(|| S3Error::invalid_argument("x-amz-copy-source is missing"))?;
+    let raw = raw.split_once("?versionId=").map_or(raw, |(s, _)| s);
+    let decoded = String::from_utf8(crate::sigv4::percent_decode(raw))
+        .map_err(|_| S3Error::invalid_argument("the copy source is not UTF-8"))?;
+    let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
+    let (b, k) = decoded
+        .split_once('/')
+        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        .ok_or_else(|| S3Error::invalid_argument("the copy source must be bucket/key"))?;
+    check_key(k)?;
+    Ok((b.to_owned(), k.to_owned()))
+}
+
+/// `PUT /bucket/key` with `x-amz-copy-source`: the same content under a new key, its
+/// metadata copied or replaced (`x-amz-metadata-directive`).
+pub async fn copy(
+    service: &Service,
+    caller: &Caller,
+    bucket: &str,
+    key: &str,
+    headers: &HeaderMap,
+) -> S3Result<Response> {
+    service.owned_bucket(bucket, caller)?;
+    let (src_bucket, src_key) = copy_source(headers)?;
+    service.owned_bucket(&src_bucket, caller)?;
+    let replace = match header(headers, "x-amz-metadata-directive") {
+        None | Some("COPY") => false,
+        Some("REPLACE") => true,
+        Some(_) => {
+            return Err(S3Error::invalid_argument(
+                "x-amz-metadata-directive must be COPY or REPLACE",
+            ));
+        }
+    };
+    if src_bucket == bucket && src_key == key && !replace {
+        return Err(S3Error::invalid_request(
+            "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata",
+        ));
+    }
+    let source = service
+        .store
+        .object(&src_bucket, &src_key)?
+        .ok_or_else(|| S3Error::no_such_key("the specified key does not exist"))?;
+    http::conditions(headers, "x-amz-copy-source-", &source, false)?;
+    let (meta, stored) = http::object_headers(headers)?;
+    let content_type = header(headers, "content-type").map(str::to_owned);
+    let now = http::now_ms();
+    let expected_etag = source.etag.clone();
+    let copied = service
+        .store
+        .copy_object((&src_bucket, &src_key), (bucket, key), |s| {
+            let mut r = s.clone();
+            r.modified_ms = now;
+            if replace {
+                r.meta = meta;
+                r.headers = stored;
+                r.content_type = content_type.unwrap_or_else(|| "binary/octet-stream".into());
+            }
+            r
+        })?;
+    let record = match copied {
+        None => {
+            return Err(S3Error::no_such_key(
+                "the source was deleted during the copy",
+            ));
+        }
+        Some(None) => {
+            return Err(S3Error::no_such_bucket(
+                "the bucket was deleted during the copy",
+            ));
+        }
+        Some(Some(r)) => r,
+    };
+    if record.etag != expected_etag {
+        tracing::debug!(target: "crust::s3", "copy source changed during the copy");
+    }
+    let mut r = xml_response(
+        StatusCode::OK,
+        xml::document(
+            "CopyObjectResult",
+            Some(NS),
+            &[
+                el("LastModified", &http::iso8601(record.modified_ms)),
+                el("ETag", &format!("\"{}\"", record.etag)),
+            ],
+        ),
+    );
+    put_header(r.headers_mut(), crate::CID_HEADER, &record.cid.to_string());
+    Ok(r)
+}
