@@ -134,7 +134,7 @@ pub async fn dispatch(service: &Arc<Service>, req: Request) -> S3Result<Response
     let m = &parts.method;
     if bucket.is_empty() {
         return match *m {
-            Method::GET => list_buckets(service, &caller),
+            Method::GET => list_buckets(service, &caller, &query),
             _ => Err(S3Error::method_not_allowed(
                 "the method is not allowed on the service",
             )),
@@ -151,9 +151,8 @@ pub async fn dispatch(service: &Arc<Service>, req: Request) -> S3Result<Response
             }
             Method::DELETE if query.0.is_empty() => delete_bucket(service, &caller, &bucket),
             Method::GET if query.has("location") => {
-                service.owned_bucket(&bucket, &caller)?;
-                let region = &service.settings.region;
-                let text = if region == "us-east-1" { "" } else { region };
+                let b = service.owned_bucket(&bucket, &caller)?;
+                let text = b.location.as_str();
                 Ok(xml_response(
                     StatusCode::OK,
                     format!(
@@ -161,6 +160,14 @@ pub async fn dispatch(service: &Arc<Service>, req: Request) -> S3Result<Response
                         xml::escape(text)
                     ),
                 ))
+            }
+            Method::GET if query.has("acl") => {
+                service.owned_bucket(&bucket, &caller)?;
+                Ok(acl_answer(&caller))
+            }
+            Method::PUT if query.has("acl") => {
+                service.owned_bucket(&bucket, &caller)?;
+                put_acl(&caller, h, body).await
             }
             Method::GET if query.has("versioning") => {
                 service.owned_bucket(&bucket, &caller)?;
@@ -194,6 +201,22 @@ pub async fn dispatch(service: &Arc<Service>, req: Request) -> S3Result<Response
     }
     check_key(&key)?;
     match *m {
+        Method::GET if query.has("acl") => {
+            service.owned_bucket(&bucket, &caller)?;
+            service
+                .store
+                .object(&bucket, &key)?
+                .ok_or_else(|| S3Error::no_such_key("the specified key does not exist"))?;
+            Ok(acl_answer(&caller))
+        }
+        Method::PUT if query.has("acl") => {
+            service.owned_bucket(&bucket, &caller)?;
+            service
+                .store
+                .object(&bucket, &key)?
+                .ok_or_else(|| S3Error::no_such_key("the specified key does not exist"))?;
+            put_acl(&caller, h, body).await
+        }
         Method::PUT if query.has("uploadId") => {
             crate::multipart::upload_part(service, &caller, &bucket, &key, &query, h, body).await
         }
@@ -233,7 +256,7 @@ pub async fn dispatch(service: &Arc<Service>, req: Request) -> S3Result<Response
             crate::multipart::create(service, &caller, &bucket, &key, h)
         }
         Method::POST if query.has("uploadId") => {
-            crate::multipart::complete(service, &caller, &bucket, &key, &query, body).await
+            crate::multipart::complete(service, &caller, &bucket, &key, &query, h, body).await
         }
         _ => Err(not_implemented(m, &query)),
     }
@@ -241,7 +264,8 @@ pub async fn dispatch(service: &Arc<Service>, req: Request) -> S3Result<Response
 
 const LIST_PARAMS: [&str; 5] = ["prefix", "delimiter", "marker", "max-keys", "encoding-type"];
 
-const GET_PARAMS: [&str; 6] = [
+const GET_PARAMS: [&str; 7] = [
+    "partNumber",
     "response-content-type",
     "response-content-language",
     "response-expires",
@@ -320,10 +344,35 @@ fn owner_xml(caller: &Caller) -> String {
     parent("Owner", &[el("ID", &id), el("DisplayName", &id)])
 }
 
-fn list_buckets(service: &Service, caller: &Caller) -> S3Result<Response> {
-    let buckets: Vec<String> = service
+fn list_buckets(service: &Service, caller: &Caller, query: &Query) -> S3Result<Response> {
+    let prefix = query.get("prefix").unwrap_or_default();
+    let after = match query.get("continuation-token") {
+        None => String::new(),
+        Some(t) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(t)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| {
+                S3Error::invalid_argument("the continuation token provided is incorrect")
+            })?,
+    };
+    let max = match query.get("max-buckets") {
+        None => usize::MAX,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| S3Error::invalid_argument("max-buckets must be 1–10000"))?,
+    };
+    let all: Vec<(String, BucketRecord)> = service
         .store
         .buckets_of(&caller.account)?
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(prefix) && *name > after)
+        .collect();
+    let more = all.len() > max;
+    let page = &all[..all.len().min(max)];
+    let buckets: Vec<String> = page
         .iter()
         .map(|(name, b)| {
             parent(
@@ -335,14 +384,95 @@ fn list_buckets(service: &Service, caller: &Caller) -> S3Result<Response> {
             )
         })
         .collect();
+    let mut children = vec![owner_xml(caller), parent("Buckets", &buckets)];
+    if more && let Some((last, _)) = page.last() {
+        children.push(el(
+            "ContinuationToken",
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last.as_bytes()),
+        ));
+    }
+    if query.has("prefix") {
+        children.push(el("Prefix", prefix));
+    }
     Ok(xml_response(
         StatusCode::OK,
-        xml::document(
-            "ListAllMyBucketsResult",
-            Some(NS),
-            &[owner_xml(caller), parent("Buckets", &buckets)],
-        ),
+        xml::document("ListAllMyBucketsResult", Some(NS), &children),
     ))
+}
+
+/// The one ACL there is: the owner has full control (buckets and objects are private to the
+/// account; there are no public or shared ones).
+fn acl_answer(caller: &Caller) -> Response {
+    let id = caller.account.to_ss58();
+    let grantee = format!(
+        "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">{}{}</Grantee>",
+        el("ID", &id),
+        el("DisplayName", &id)
+    );
+    xml_response(
+        StatusCode::OK,
+        xml::document(
+            "AccessControlPolicy",
+            Some(NS),
+            &[
+                owner_xml(caller),
+                parent(
+                    "AccessControlList",
+                    &[parent(
+                        "Grant",
+                        &[grantee, el("Permission", "FULL_CONTROL")],
+                    )],
+                ),
+            ],
+        ),
+    )
+}
+
+/// Refuses ACLs other than the owner's full control (`x-amz-acl: private`, or a policy
+/// granting only that).
+pub fn check_acl_headers(headers: &HeaderMap) -> S3Result<()> {
+    if let Some(acl) = headers.get("x-amz-acl").and_then(|v| v.to_str().ok())
+        && acl != "private"
+    {
+        return Err(S3Error::not_implemented(format!(
+            "the canned ACL '{acl}' is not supported: buckets and objects are private to their account"
+        )));
+    }
+    if headers
+        .keys()
+        .any(|k| k.as_str().starts_with("x-amz-grant-"))
+    {
+        return Err(S3Error::not_implemented(
+            "grants are not supported: buckets and objects are private to their account",
+        ));
+    }
+    Ok(())
+}
+
+async fn put_acl(caller: &Caller, headers: &HeaderMap, body: Body) -> S3Result<Response> {
+    check_acl_headers(headers)?;
+    let body = small_body(body, 64 * 1024).await?;
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let policy = xml::parse(&body)?;
+        let id = caller.account.to_ss58();
+        let grants: Vec<&xml::Element> = policy
+            .child("AccessControlList")
+            .map(|l| l.all("Grant").collect())
+            .unwrap_or_default();
+        let only_owner = grants.iter().all(|g| {
+            g.text_of("Permission").map(str::trim) == Some("FULL_CONTROL")
+                && g.child("Grantee")
+                    .and_then(|e| e.text_of("ID"))
+                    .map(str::trim)
+                    == Some(id.as_str())
+        });
+        if !only_owner {
+            return Err(S3Error::not_implemented(
+                "only the owner's full control is supported: buckets and objects are private to their account",
+            ));
+        }
+    }
+    Ok(empty(StatusCode::OK))
 }
 
 async fn create_bucket(
@@ -357,20 +487,17 @@ async fn create_bucket(
             "the specified bucket is not valid",
         ));
     }
-    if let Some(acl) = headers.get("x-amz-acl").and_then(|v| v.to_str().ok())
-        && acl != "private"
-    {
-        return Err(S3Error::not_implemented(
-            "only private buckets are supported (x-amz-acl: private)",
-        ));
-    }
+    check_acl_headers(headers)?;
     let body = small_body(body, 64 * 1024).await?;
+    let mut constraint = String::new();
     if !body.iter().all(u8::is_ascii_whitespace) {
         let config = xml::parse(&body)?;
         if let Some(location) = config.text_of("LocationConstraint").map(str::trim)
             && !location.is_empty()
-            && location != service.settings.region
         {
+            constraint = location.to_owned();
+        }
+        if !constraint.is_empty() && constraint != service.settings.region {
             return Err(S3Error {
                 status: StatusCode::BAD_REQUEST,
                 code: "InvalidLocationConstraint",
@@ -400,6 +527,7 @@ async fn create_bucket(
         owner: caller.account,
         created_ms: crate::http::now_ms(),
         replicas,
+        location: constraint,
     };
     match service
         .store
@@ -409,6 +537,11 @@ async fn create_bucket(
             let mut r = empty(StatusCode::OK);
             crate::http::put(r.headers_mut(), "location", &format!("/{name}"));
             Ok(r)
+        }
+        // us-east-1's historical answer: making your own bucket again succeeds (and changes
+        // nothing).
+        Ok(CreateBucket::Owned) if service.settings.region == "us-east-1" => {
+            Ok(empty(StatusCode::OK))
         }
         Ok(CreateBucket::Owned) => Err(S3Error::bucket_owned(
             "your previous request to create the named bucket succeeded and you already own it",
@@ -493,7 +626,11 @@ fn list_objects(
     } else {
         service.store.list(bucket, prefix, delimiter, &after, max)?
     };
-    let mut children = vec![el("Name", bucket), el("Prefix", &encode_key(prefix, url))];
+    // ListObjects (v1) gives the prefix back as it was asked; v2 encodes it too.
+    let mut children = vec![
+        el("Name", bucket),
+        el("Prefix", &encode_key(prefix, url && v2)),
+    ];
     if v2 {
         if let Some(t) = token {
             children.push(el("ContinuationToken", t));

@@ -87,21 +87,28 @@ impl From<crate::store::StoreError> for S3Error {
     }
 }
 
-impl IntoResponse for S3Error {
-    fn into_response(self) -> Response {
-        let body = xml::document(
-            "Error",
-            None,
-            &[
-                xml::el("Code", self.code),
-                xml::el("Message", &self.message),
-            ],
-        );
+impl S3Error {
+    /// The error as S3 answers it, naming the request.
+    pub fn response(&self, request_id: &str) -> Response {
+        let mut children = vec![
+            xml::el("Code", self.code),
+            xml::el("Message", &self.message),
+        ];
+        if !request_id.is_empty() {
+            children.push(xml::el("RequestId", request_id));
+        }
+        let body = xml::document("Error", None, &children);
         let mut r = (self.status, body).into_response();
         r.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/xml"),
         );
         r
+    }
+}
+
+impl IntoResponse for S3Error {
+    fn into_response(self) -> Response {
+        self.response("")
     }
 }

@@ -23,6 +23,8 @@ pub enum Algorithm {
     Crc32,
     /// CRC-32C (Castagnoli).
     Crc32c,
+    /// CRC-64/NVME (the AWS SDKs' newer default).
+    Crc64Nvme,
     /// SHA-1.
     Sha1,
     /// SHA-256.
@@ -30,11 +32,21 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
+    /// Every algorithm.
+    pub const ALL: [Algorithm; 5] = [
+        Algorithm::Crc32,
+        Algorithm::Crc32c,
+        Algorithm::Crc64Nvme,
+        Algorithm::Sha1,
+        Algorithm::Sha256,
+    ];
+
     /// From S3's name (`CRC32`, `crc32c`, …).
     pub fn parse(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().as_str() {
             "crc32" => Some(Self::Crc32),
             "crc32c" => Some(Self::Crc32c),
+            "crc64nvme" => Some(Self::Crc64Nvme),
             "sha1" => Some(Self::Sha1),
             "sha256" => Some(Self::Sha256),
             _ => None,
@@ -46,6 +58,7 @@ impl Algorithm {
         match self {
             Self::Crc32 => "x-amz-checksum-crc32",
             Self::Crc32c => "x-amz-checksum-crc32c",
+            Self::Crc64Nvme => "x-amz-checksum-crc64nvme",
             Self::Sha1 => "x-amz-checksum-sha1",
             Self::Sha256 => "x-amz-checksum-sha256",
         }
@@ -56,6 +69,7 @@ impl Algorithm {
         match self {
             Self::Crc32 => "CRC32",
             Self::Crc32c => "CRC32C",
+            Self::Crc64Nvme => "CRC64NVME",
             Self::Sha1 => "SHA1",
             Self::Sha256 => "SHA256",
         }
@@ -65,6 +79,7 @@ impl Algorithm {
 enum Summer {
     Crc32(crc32fast::Hasher),
     Crc32c(u32),
+    Crc64(crc64fast_nvme::Digest),
     Sha1(sha1::Sha1),
     Sha256(Sha256),
 }
@@ -74,6 +89,7 @@ impl Summer {
         match a {
             Algorithm::Crc32 => Self::Crc32(crc32fast::Hasher::new()),
             Algorithm::Crc32c => Self::Crc32c(0),
+            Algorithm::Crc64Nvme => Self::Crc64(crc64fast_nvme::Digest::new()),
             Algorithm::Sha1 => Self::Sha1(sha1::Sha1::new()),
             Algorithm::Sha256 => Self::Sha256(Sha256::new()),
         }
@@ -83,6 +99,7 @@ impl Summer {
         match self {
             Self::Crc32(h) => h.update(data),
             Self::Crc32c(c) => *c = crc32c::crc32c_append(*c, data),
+            Self::Crc64(d) => d.write(data),
             Self::Sha1(h) => h.update(data),
             Self::Sha256(h) => h.update(data),
         }
@@ -93,6 +110,7 @@ impl Summer {
         match self {
             Self::Crc32(h) => b64(&h.finalize().to_be_bytes()),
             Self::Crc32c(c) => b64(&c.to_be_bytes()),
+            Self::Crc64(d) => b64(&d.sum64().to_be_bytes()),
             Self::Sha1(h) => b64(&h.finalize()),
             Self::Sha256(h) => b64(&h.finalize()),
         }

@@ -80,6 +80,7 @@ pub fn create(
             headers: stored,
             meta,
             parts: 0,
+            part_sizes: Vec::new(),
             checksum: None,
         },
     };
@@ -177,24 +178,7 @@ async fn copy_part(
         .and_then(|v| v.to_str().ok())
     {
         None => None,
-        Some(r) => Some(
-            http::range(Some(r), source.size)
-                .ok()
-                .flatten()
-                .filter(|(_, to)| {
-                    // The range's last byte must exist.
-                    r.rsplit('-')
-                        .next()
-                        .and_then(|l| l.parse::<u64>().ok())
-                        .is_none_or(|l| l < source.size)
-                        && *to <= source.size
-                })
-                .ok_or_else(|| {
-                    S3Error::invalid_range(
-                        "the x-amz-copy-source-range is not within the source object",
-                    )
-                })?,
-        ),
+        Some(r) => Some(copy_range(r, source.size)?),
     };
     let (from, to) = range.unwrap_or((0, source.size));
     if source.size > service.settings.max_object && range.is_none() {
@@ -257,6 +241,29 @@ async fn copy_part(
         },
         outcome.md5,
     ))
+}
+
+/// `x-amz-copy-source-range`: exactly `bytes=first-last`, within the source.
+fn copy_range(spec: &str, size: u64) -> S3Result<(u64, u64)> {
+    let bad = || {
+        S3Error::invalid_argument(
+            "the x-amz-copy-source-range must be bytes=first-last (one range, both numbers)",
+        )
+    };
+    let (a, b) = spec
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .ok_or_else(bad)?;
+    let (first, last) = (
+        a.parse::<u64>().map_err(|_| bad())?,
+        b.parse::<u64>().map_err(|_| bad())?,
+    );
+    if first > last || last >= size {
+        return Err(S3Error::invalid_range(
+            "the x-amz-copy-source-range is not within the source object",
+        ));
+    }
+    Ok((first, last + 1))
 }
 
 /// `GET /bucket/key?uploadId=…`.
@@ -342,8 +349,24 @@ pub async fn complete(
     bucket: &str,
     key: &str,
     query: &Query,
+    headers: &HeaderMap,
     body: Body,
 ) -> S3Result<Response> {
+    let id = query.get("uploadId").unwrap_or_default();
+    if service.store.upload(id)?.is_none() {
+        // Completing again answers as the first time did, while the object is still that one.
+        if let Some(done) = service.store.completed(id)?
+            && done.bucket == bucket
+            && done.key == key
+            && service
+                .store
+                .object(bucket, key)?
+                .is_some_and(|o| o.etag == done.etag)
+        {
+            service.owned_bucket(bucket, caller)?;
+            return Ok(completed_answer(bucket, key, &done.etag, &done.cid));
+        }
+    }
     let (id, upload) = upload_of(service, caller, bucket, Some(key), query)?;
     let body = small_body(body, MAX_XML).await?;
     let doc = xml::parse(&body)?;
@@ -371,7 +394,7 @@ pub async fn complete(
             "the XML you provided did not list any parts",
         ));
     }
-    if listed.windows(2).any(|w| w[0].0 >= w[1].0) {
+    if listed.windows(2).any(|w| w[0].0 > w[1].0) {
         return Err(S3Error::invalid_part_order(
             "the list of parts was not in ascending order; parts must be ordered by part number",
         ));
@@ -380,13 +403,26 @@ pub async fn complete(
     let stored: std::collections::BTreeMap<u32, PartRecord> = stored.into_iter().collect();
     let mut chosen = Vec::with_capacity(listed.len());
     let mut md5s = Md5::new();
-    for (i, (n, etag)) in listed.iter().enumerate() {
-        let part = stored.get(n).filter(|p| &p.etag == etag).ok_or_else(|| {
-            S3Error::invalid_part(format!(
-                "part {n} could not be found, or its ETag does not match; upload it again"
-            ))
-        })?;
-        if i + 1 < listed.len() && part.size < service.settings.min_part {
+    // A part listed more than once (uploaded again while the list was made) counts once,
+    // as the upload that finished last, if the list names it.
+    let mut groups: Vec<(u32, Vec<&str>)> = Vec::new();
+    for (n, etag) in &listed {
+        match groups.last_mut() {
+            Some((last, etags)) if last == n => etags.push(etag),
+            _ => groups.push((*n, vec![etag])),
+        }
+    }
+    let count = groups.len();
+    for (i, (n, etags)) in groups.iter().enumerate() {
+        let part = stored
+            .get(n)
+            .filter(|p| etags.contains(&p.etag.as_str()))
+            .ok_or_else(|| {
+                S3Error::invalid_part(format!(
+                    "part {n} could not be found, or its ETag does not match; upload it again"
+                ))
+            })?;
+        if i + 1 < count && part.size < service.settings.min_part {
             return Err(S3Error::entity_too_small(format!(
                 "your proposed upload is smaller than the minimum allowed size: part {n} is {} bytes, parts but the last must be at least {}",
                 part.size, service.settings.min_part
@@ -404,7 +440,7 @@ pub async fn complete(
             tsize: part.tsize,
         });
     }
-    let etag = format!("{}-{}", hex(&md5s.finalize()), listed.len());
+    let etag = format!("{}-{}", hex(&md5s.finalize()), count);
     let gate = service.pin_gate.read().await;
     let joined = service
         .daemon
@@ -417,13 +453,21 @@ pub async fn complete(
     record.tsize = joined.tsize;
     record.etag = etag;
     record.modified_ms = http::now_ms();
-    record.parts = listed.len() as u32;
-    let kept = service.store.complete_upload(&id, &record)?;
+    record.parts = count as u32;
+    record.part_sizes = chosen.iter().map(|p| p.size).collect();
+    let put = service
+        .store
+        .complete_upload(&id, &record, &crate::object::precondition(headers))?;
     drop(gate);
     service.release.notify_one();
-    if !kept {
+    if put == crate::store::Put::Gone {
         return Err(no_such_upload());
     }
+    crate::object::written(put)?;
+    Ok(completed_answer(bucket, key, &record.etag, &record.cid))
+}
+
+fn completed_answer(bucket: &str, key: &str, etag: &str, cid: &crust_primitives::Cid) -> Response {
     let mut r = xml_response(
         StatusCode::OK,
         xml::document(
@@ -433,12 +477,12 @@ pub async fn complete(
                 el("Location", &format!("/{bucket}/{key}")),
                 el("Bucket", bucket),
                 el("Key", key),
-                el("ETag", &format!("\"{}\"", record.etag)),
+                el("ETag", &format!("\"{etag}\"")),
             ],
         ),
     );
-    put_header(r.headers_mut(), crate::CID_HEADER, &record.cid.to_string());
-    Ok(r)
+    put_header(r.headers_mut(), crate::CID_HEADER, &cid.to_string());
+    r
 }
 
 /// `GET /bucket?uploads`.

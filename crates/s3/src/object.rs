@@ -9,7 +9,7 @@ use crate::http::{self, put as put_header};
 use crate::intake::{self, Algorithm, Expect, Outcome};
 use crate::service::{Caller, Service, empty};
 use crate::sigv4::Payload;
-use crate::store::ObjectRecord;
+use crate::store::{ObjectRecord, Precondition, Put};
 use crate::xml::{self, NS, el, parent};
 use crate::{S3Error, S3Result};
 use axum::body::Body;
@@ -30,21 +30,17 @@ pub async fn take_body(
     headers: &HeaderMap,
     body: Body,
 ) -> S3Result<(Added, Outcome)> {
+    // aws-chunked by the signature's payload mode (`Content-Encoding: aws-chunked` on a body
+    // whose hash is signed is only a label).
     let chunked = matches!(
         caller.signed.payload,
         Payload::StreamingSigned { .. } | Payload::StreamingUnsignedTrailer
-    ) || header(headers, "content-encoding")
-        .is_some_and(|e| e.contains("aws-chunked"));
+    ) || (caller.signed.payload == Payload::Unsigned
+        && header(headers, "content-encoding").is_some_and(|e| e.contains("aws-chunked"))
+        && headers.contains_key("x-amz-decoded-content-length"));
     let length = if chunked {
-        Some(
-            header(headers, "x-amz-decoded-content-length")
-                .and_then(|v| v.parse::<u64>().ok())
-                .ok_or_else(|| {
-                    S3Error::missing_content_length(
-                        "an aws-chunked upload needs x-amz-decoded-content-length",
-                    )
-                })?,
-        )
+        // Without a decoded length the body is read to its last chunk.
+        header(headers, "x-amz-decoded-content-length").and_then(|v| v.parse::<u64>().ok())
     } else {
         header(headers, "content-length").and_then(|v| v.parse::<u64>().ok())
     };
@@ -67,12 +63,7 @@ pub async fn take_body(
         ),
     };
     let mut checksum = None;
-    for a in [
-        Algorithm::Crc32,
-        Algorithm::Crc32c,
-        Algorithm::Sha1,
-        Algorithm::Sha256,
-    ] {
+    for a in Algorithm::ALL {
         if let Some(v) = header(headers, a.header()) {
             checksum = Some((a, Some(v.trim().to_owned())));
         }
@@ -81,15 +72,10 @@ pub async fn take_body(
         && let Some(t) = header(headers, "x-amz-trailer")
     {
         let name = t.trim().to_ascii_lowercase();
-        checksum = [
-            Algorithm::Crc32,
-            Algorithm::Crc32c,
-            Algorithm::Sha1,
-            Algorithm::Sha256,
-        ]
-        .into_iter()
-        .find(|a| a.header() == name)
-        .map(|a| (a, None));
+        checksum = Algorithm::ALL
+            .into_iter()
+            .find(|a| a.header() == name)
+            .map(|a| (a, None));
     }
     let decoder = chunked.then(|| {
         let signer =
@@ -137,6 +123,31 @@ pub async fn take_body(
     ))
 }
 
+/// A conditional write's `If-Match` / `If-None-Match`.
+pub fn precondition(headers: &HeaderMap) -> Precondition {
+    let etag = |name: &str| header(headers, name).map(|v| v.trim().trim_matches('"').to_owned());
+    Precondition {
+        if_match: etag("if-match"),
+        if_none_match: etag("if-none-match"),
+    }
+}
+
+/// A write's outcome as S3 answers it.
+pub fn written(put: Put) -> S3Result<()> {
+    match put {
+        Put::Kept => Ok(()),
+        Put::Gone => Err(S3Error::no_such_bucket(
+            "the bucket was deleted during the upload",
+        )),
+        Put::NoSuchKey => Err(S3Error::no_such_key(
+            "the object If-Match names does not exist",
+        )),
+        Put::PreconditionFailed => Err(S3Error::precondition_failed(
+            "at least one of the preconditions you specified did not hold",
+        )),
+    }
+}
+
 /// Hex MD5, as an ETag holds it.
 pub fn hex(b: &[u8]) -> String {
     crate::sigv4::hex(b)
@@ -152,6 +163,7 @@ pub async fn put(
     body: Body,
 ) -> S3Result<Response> {
     service.owned_bucket(bucket, caller)?;
+    crate::api::check_acl_headers(headers)?;
     let (meta, stored) = http::object_headers(headers)?;
     let content_type = header(headers, "content-type")
         .unwrap_or("binary/octet-stream")
@@ -168,16 +180,15 @@ pub async fn put(
         headers: stored,
         meta,
         parts: 0,
+        part_sizes: Vec::new(),
         checksum: outcome.checksum.map(|(a, v)| (a.name().to_owned(), v)),
     };
-    let kept = service.store.put_object(bucket, key, &record)?;
+    let put = service
+        .store
+        .put_object(bucket, key, &record, &precondition(headers))?;
     drop(gate);
     service.release.notify_one();
-    if !kept {
-        return Err(S3Error::no_such_bucket(
-            "the bucket was deleted during the upload",
-        ));
-    }
+    written(put)?;
     let mut r = empty(StatusCode::OK);
     put_header(r.headers_mut(), "etag", &format!("\"{}\"", record.etag));
     put_header(r.headers_mut(), crate::CID_HEADER, &record.cid.to_string());
@@ -204,8 +215,23 @@ pub async fn get(
         .store
         .object(bucket, key)?
         .ok_or_else(|| S3Error::no_such_key("the specified key does not exist"))?;
-    http::conditions(headers, "", &object, true)?;
-    let range = http::range(header(headers, "range"), object.size)?;
+    if let Err(e) = http::conditions(headers, "", &object, true) {
+        if e.status != StatusCode::NOT_MODIFIED {
+            return Err(e);
+        }
+        let mut r = empty(StatusCode::NOT_MODIFIED);
+        put_header(r.headers_mut(), "etag", &format!("\"{}\"", object.etag));
+        put_header(
+            r.headers_mut(),
+            "last-modified",
+            &http::http_date(object.modified_ms),
+        );
+        return Ok(r);
+    }
+    let range = match query.get("partNumber") {
+        None => http::range(header(headers, "range"), object.size)?,
+        Some(n) => Some(part_range(&object, n)?),
+    };
     let (from, to) = range.unwrap_or((0, object.size));
     let body = if head || from == to {
         Body::empty()
@@ -253,6 +279,34 @@ pub async fn get(
         }
     }
     Ok(r)
+}
+
+/// Bytes of part `n` of an object (an object put in one piece is its own part 1).
+fn part_range(object: &ObjectRecord, n: &str) -> S3Result<(u64, u64)> {
+    let n: usize = n
+        .parse()
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            S3Error::invalid_argument(
+                "part number must be an integer between 1 and 10000, inclusive",
+            )
+        })?;
+    if object.part_sizes.is_empty() {
+        return if n == 1 {
+            Ok((0, object.size))
+        } else {
+            Err(S3Error::invalid_part(
+                "the requested part number is not satisfiable",
+            ))
+        };
+    }
+    let size = *object
+        .part_sizes
+        .get(n - 1)
+        .ok_or_else(|| S3Error::invalid_part("the requested part number is not satisfiable"))?;
+    let start: u64 = object.part_sizes[..n - 1].iter().sum();
+    Ok((start, start + size))
 }
 
 /// `DELETE /bucket/key` (204 whether or not it existed, as S3).

@@ -203,14 +203,14 @@ async fn handle(State(service): State<Arc<Service>>, req: Request) -> Response {
     let id = request_id();
     let head = req.method() == Method::HEAD;
     let mut response = match service.requests.try_acquire() {
-        Err(_) => S3Error::slow_down("please reduce your request rate").into_response(),
+        Err(_) => S3Error::slow_down("please reduce your request rate").response(&id),
         Ok(_permit) => match crate::api::dispatch(&service, req).await {
             Ok(r) => r,
             Err(e) => {
                 if e.status.is_server_error() {
                     tracing::warn!(target: "crust::s3", "{e}");
                 }
-                let mut r = e.into_response();
+                let mut r = e.response(&id);
                 if head || r.status() == StatusCode::NOT_MODIFIED {
                     *r.body_mut() = Body::empty();
                 }

@@ -27,6 +27,8 @@ const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
 const UPLOADS_BY_KEY: TableDefinition<&[u8], ()> = TableDefinition::new("uploads_by_key");
 /// Upload id ‖ 0 ‖ part number (big-endian) → part record (JSON).
 const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("parts");
+/// Upload id → the object it became (JSON), so completing it again answers the same.
+const COMPLETED: TableDefinition<&str, &[u8]> = TableDefinition::new("completed");
 /// CID bytes → how many objects and parts hold it.
 const REFS: TableDefinition<&[u8], u64> = TableDefinition::new("refs");
 /// CID bytes → nothing: pins to drop on the daemon (nothing holds them any more).
@@ -77,6 +79,9 @@ pub struct BucketRecord {
     pub created_ms: u64,
     /// Replicas each object's storage order asks for (0: objects are not ordered).
     pub replicas: u32,
+    /// The location constraint it was made with (empty: none given).
+    #[serde(default)]
+    pub location: String,
 }
 
 /// An object.
@@ -103,6 +108,9 @@ pub struct ObjectRecord {
     /// Parts it was uploaded in (0: one piece).
     #[serde(default)]
     pub parts: u32,
+    /// Each part's size, in order (multipart objects).
+    #[serde(default)]
+    pub part_sizes: Vec<u64>,
     /// The checksum the client sent and we verified (algorithm name, base64).
     #[serde(default)]
     pub checksum: Option<(String, String)>,
@@ -149,6 +157,100 @@ pub struct Page {
     pub truncated: bool,
     /// The last key or prefix on the page (where the next page starts after).
     pub last: Option<String>,
+}
+
+/// What a conditional write requires of the object it replaces (`If-Match`,
+/// `If-None-Match`; an ETag without quotes, or `*`).
+#[derive(Debug, Default, Clone)]
+pub struct Precondition {
+    /// The current object must exist and (unless `*`) have this ETag.
+    pub if_match: Option<String>,
+    /// The current object must not exist (`*`) or must not have this ETag.
+    pub if_none_match: Option<String>,
+}
+
+impl Precondition {
+    fn check(&self, current: Option<&ObjectRecord>) -> Put {
+        if let Some(m) = &self.if_match {
+            match current {
+                None => return Put::NoSuchKey,
+                Some(o) if m != "*" && *m != o.etag => return Put::PreconditionFailed,
+                Some(_) => {}
+            }
+        }
+        if let Some(m) = &self.if_none_match
+            && let Some(o) = current
+            && (m == "*" || *m == o.etag)
+        {
+            return Put::PreconditionFailed;
+        }
+        Put::Kept
+    }
+}
+
+/// What became of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// Written.
+    Kept,
+    /// The bucket (or upload) is gone.
+    Gone,
+    /// `If-Match` named an object that does not exist.
+    NoSuchKey,
+    /// A precondition did not hold.
+    PreconditionFailed,
+}
+
+/// A completed upload, remembered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Completed {
+    /// Its bucket.
+    pub bucket: String,
+    /// Its key.
+    pub key: String,
+    /// The object's ETag.
+    pub etag: String,
+    /// The object's CID.
+    pub cid: Cid,
+}
+
+/// Writes `record` at `bucket`/`key` if the bucket exists and `pre` holds.
+fn write_object(
+    tx: &redb::WriteTransaction,
+    bucket: &str,
+    key: &str,
+    record: &ObjectRecord,
+    pre: &Precondition,
+    refs: &mut Refs,
+) -> Result<Put, StoreError> {
+    let exists = tx
+        .open_table(BUCKETS)
+        .map_err(db)?
+        .get(bucket)
+        .map_err(db)?
+        .is_some();
+    if !exists {
+        return Ok(Put::Gone);
+    }
+    let mut objects = tx.open_table(OBJECTS).map_err(db)?;
+    let k = object_key(bucket, key);
+    let current = objects
+        .get(k.as_slice())
+        .map_err(db)?
+        .map(|v| dec::<ObjectRecord>(v.value()))
+        .transpose()?;
+    let verdict = pre.check(current.as_ref());
+    if verdict != Put::Kept {
+        return Ok(verdict);
+    }
+    objects
+        .insert(k.as_slice(), enc(record)?.as_slice())
+        .map_err(db)?;
+    if let Some(old) = current {
+        refs.drop(&old.cid);
+    }
+    refs.add(&record.cid);
+    Ok(Put::Kept)
 }
 
 /// Why creating a bucket did not.
@@ -251,6 +353,7 @@ impl Store {
         tx.open_table(PARTS).map_err(db)?;
         tx.open_table(REFS).map_err(db)?;
         tx.open_table(UNPIN).map_err(db)?;
+        tx.open_table(COMPLETED).map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(Self { db: database })
     }
@@ -447,44 +550,24 @@ impl Store {
     }
 
     /// Writes an object whose content was just added (and pinned) on the daemon, replacing
-    /// any object at the key. `Ok(false)`: the bucket is gone (the content is released).
+    /// any object at the key if `pre` holds. Content not kept is queued for release.
     pub fn put_object(
         &self,
         bucket: &str,
         key: &str,
         record: &ObjectRecord,
-    ) -> Result<bool, StoreError> {
+        pre: &Precondition,
+    ) -> Result<Put, StoreError> {
         let tx = self.db.begin_write().map_err(db)?;
         let mut refs = Refs::default();
-        // The daemon holds the new content pinned whether or not it is kept: count it, so
+        // The daemon holds the new content pinned whether or not it is kept: touch it, so
         // that if nothing keeps it, it is queued for release.
         refs.add(&record.cid);
-        let kept = {
-            let exists = tx
-                .open_table(BUCKETS)
-                .map_err(db)?
-                .get(bucket)
-                .map_err(db)?
-                .is_some();
-            let mut objects = tx.open_table(OBJECTS).map_err(db)?;
-            let k = object_key(bucket, key);
-            if exists {
-                let old = objects
-                    .insert(k.as_slice(), enc(record)?.as_slice())
-                    .map_err(db)?
-                    .map(|v| dec::<ObjectRecord>(v.value()))
-                    .transpose()?;
-                if let Some(old) = old {
-                    refs.drop(&old.cid);
-                }
-                refs.add(&record.cid);
-            }
-            exists
-        };
         refs.drop(&record.cid);
+        let put = write_object(&tx, bucket, key, record, pre, &mut refs)?;
         refs.apply(&tx)?;
         tx.commit().map_err(db)?;
-        Ok(kept)
+        Ok(put)
     }
 
     /// Deletes an object; returns it.
@@ -714,13 +797,19 @@ impl Store {
         Ok((out, false))
     }
 
-    /// Finishes an upload: the object is written and the upload and its parts are gone, in one
-    /// transaction. `Ok(false)`: the upload was already gone.
-    pub fn complete_upload(&self, id: &str, record: &ObjectRecord) -> Result<bool, StoreError> {
+    /// Finishes an upload: if `pre` holds, the object is written and the upload and its parts
+    /// are gone, in one transaction (else nothing changes but the joined root's release).
+    pub fn complete_upload(
+        &self,
+        id: &str,
+        record: &ObjectRecord,
+        pre: &Precondition,
+    ) -> Result<Put, StoreError> {
         let tx = self.db.begin_write().map_err(db)?;
         let mut refs = Refs::default();
-        // The joined root is pinned on the daemon: counted so it is released if not kept.
+        // The joined root is pinned on the daemon: touched so it is released if not kept.
         refs.add(&record.cid);
+        refs.drop(&record.cid);
         let upload = tx
             .open_table(UPLOADS)
             .map_err(db)?
@@ -728,38 +817,36 @@ impl Store {
             .map_err(db)?
             .map(|v| dec::<UploadRecord>(v.value()))
             .transpose()?;
-        let kept = match upload {
-            None => false,
+        let put = match upload {
+            None => Put::Gone,
             Some(upload) => {
-                remove_upload(&tx, id, &mut refs)?;
-                let exists = tx
-                    .open_table(BUCKETS)
-                    .map_err(db)?
-                    .get(upload.bucket.as_str())
-                    .map_err(db)?
-                    .is_some();
-                if exists {
-                    let mut objects = tx.open_table(OBJECTS).map_err(db)?;
-                    let old = objects
-                        .insert(
-                            object_key(&upload.bucket, &upload.key).as_slice(),
-                            enc(record)?.as_slice(),
-                        )
+                let put = write_object(&tx, &upload.bucket, &upload.key, record, pre, &mut refs)?;
+                if put == Put::Kept {
+                    remove_upload(&tx, id, &mut refs)?;
+                    let done = Completed {
+                        bucket: upload.bucket.clone(),
+                        key: upload.key.clone(),
+                        etag: record.etag.clone(),
+                        cid: record.cid,
+                    };
+                    tx.open_table(COMPLETED)
                         .map_err(db)?
-                        .map(|v| dec::<ObjectRecord>(v.value()))
-                        .transpose()?;
-                    if let Some(old) = old {
-                        refs.drop(&old.cid);
-                    }
-                    refs.add(&record.cid);
+                        .insert(id, enc(&done)?.as_slice())
+                        .map_err(db)?;
                 }
-                exists
+                put
             }
         };
-        refs.drop(&record.cid);
         refs.apply(&tx)?;
         tx.commit().map_err(db)?;
-        Ok(kept)
+        Ok(put)
+    }
+
+    /// The object a completed upload became.
+    pub fn completed(&self, id: &str) -> Result<Option<Completed>, StoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let t = tx.open_table(COMPLETED).map_err(db)?;
+        t.get(id).map_err(db)?.map(|v| dec(v.value())).transpose()
     }
 
     /// Aborts an upload, releasing its parts; `false` if there was none.
@@ -939,8 +1026,50 @@ mod tests {
             headers: BTreeMap::new(),
             meta: BTreeMap::new(),
             parts: 0,
+            part_sizes: Vec::new(),
             checksum: None,
         }
+    }
+
+    fn none() -> Precondition {
+        Precondition::default()
+    }
+
+    #[test]
+    fn conditional_writes_hold_or_change_nothing() {
+        let (_d, s) = store();
+        let if_none = Precondition {
+            if_none_match: Some("*".into()),
+            ..none()
+        };
+        assert_eq!(
+            s.put_object("b", "k", &object(1), &if_none).unwrap(),
+            Put::Kept
+        );
+        assert_eq!(
+            s.put_object("b", "k", &object(2), &if_none).unwrap(),
+            Put::PreconditionFailed
+        );
+        assert!(s.unreferenced(10).unwrap().contains(&cid(2)));
+        let if_match = |e: &str| Precondition {
+            if_match: Some(e.into()),
+            ..none()
+        };
+        assert_eq!(
+            s.put_object("b", "k", &object(3), &if_match("bad"))
+                .unwrap(),
+            Put::PreconditionFailed
+        );
+        assert_eq!(
+            s.put_object("b", "k", &object(3), &if_match("e")).unwrap(),
+            Put::Kept
+        );
+        assert_eq!(
+            s.put_object("b", "gone", &object(3), &if_match("*"))
+                .unwrap(),
+            Put::NoSuchKey
+        );
+        assert_eq!(s.object("b", "k").unwrap().unwrap().cid, cid(3));
     }
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -961,19 +1090,34 @@ mod tests {
     #[test]
     fn shared_content_is_released_when_the_last_holder_goes() {
         let (_d, s) = store();
-        assert!(s.put_object("b", "x", &object(1)).unwrap());
-        assert!(s.put_object("b", "y", &object(1)).unwrap());
+        assert_eq!(
+            s.put_object("b", "x", &object(1), &none()).unwrap(),
+            Put::Kept
+        );
+        assert_eq!(
+            s.put_object("b", "y", &object(1), &none()).unwrap(),
+            Put::Kept
+        );
         assert_eq!(s.refs(&cid(1)).unwrap(), 2);
         // Overwriting x releases nothing (y still holds 1); deleting y then releases it.
-        assert!(s.put_object("b", "x", &object(2)).unwrap());
+        assert_eq!(
+            s.put_object("b", "x", &object(2), &none()).unwrap(),
+            Put::Kept
+        );
         assert!(s.unreferenced(10).unwrap().is_empty());
         s.delete_object("b", "y").unwrap();
         assert_eq!(s.unreferenced(10).unwrap(), vec![cid(1)]);
         // Content put into a bucket that is gone is queued for release at once.
-        assert!(!s.put_object("nope", "z", &object(3)).unwrap());
+        assert_eq!(
+            s.put_object("nope", "z", &object(3), &none()).unwrap(),
+            Put::Gone
+        );
         assert!(s.unreferenced(10).unwrap().contains(&cid(3)));
         // Holding it again takes it off the queue.
-        assert!(s.put_object("b", "z", &object(3)).unwrap());
+        assert_eq!(
+            s.put_object("b", "z", &object(3), &none()).unwrap(),
+            Put::Kept
+        );
         assert!(!s.unreferenced(10).unwrap().contains(&cid(3)));
     }
 
@@ -981,7 +1125,7 @@ mod tests {
     fn listings_roll_up_prefixes_and_resume() {
         let (_d, s) = store();
         for k in ["a", "b/1", "b/2", "b/3/x", "c", "d/1"] {
-            s.put_object("b", k, &object(1)).unwrap();
+            s.put_object("b", k, &object(1), &none()).unwrap();
         }
         let p = s.list("b", "", Some("/"), "", 1000).unwrap();
         let keys: Vec<_> = p.objects.iter().map(|(k, _)| k.as_str()).collect();
@@ -1031,7 +1175,11 @@ mod tests {
         assert_eq!((parts.len(), more), (1, true));
         let (ups, _) = s.uploads("b", "", "", "", 10).unwrap();
         assert_eq!(ups.len(), 2);
-        assert!(s.complete_upload("u1", &object(20)).unwrap());
+        assert_eq!(
+            s.complete_upload("u1", &object(20), &none()).unwrap(),
+            Put::Kept
+        );
+        assert_eq!(s.completed("u1").unwrap().unwrap().cid, cid(20));
         assert!(s.upload("u1").unwrap().is_none());
         let q = s.unreferenced(10).unwrap();
         assert!(q.contains(&cid(10)) && q.contains(&cid(12)));
