@@ -1079,6 +1079,7 @@ mod tests {
             owner: AccountId::default(),
             created_ms: 0,
             replicas: 0,
+            location: String::new(),
         };
         assert_eq!(
             s.create_bucket("b", &b, 100).unwrap(),
