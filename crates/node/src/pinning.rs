@@ -267,8 +267,8 @@ fn approve(
 
 /// Content through the local IPFS daemon: pin the DAG there (fetching it from the network),
 /// then size and commit to it from its canonical CAR.
-struct Daemon {
-    api: String,
+pub(crate) struct Daemon {
+    pub(crate) api: String,
 }
 
 impl Content for Daemon {
@@ -287,11 +287,11 @@ impl Content for Daemon {
 }
 
 /// Orders through the chain client, signed by the service's key.
-struct Orders {
-    client: ChainClient,
-    key: Keypair,
+pub(crate) struct Orders {
+    pub(crate) client: ChainClient,
+    pub(crate) key: Keypair,
     /// Addresses of the daemon that holds the content (first in each order's memo).
-    delegates: Vec<String>,
+    pub(crate) delegates: Vec<String>,
 }
 
 impl Chain for Orders {
@@ -359,7 +359,7 @@ impl crust_pinning::web3::Approvals for ChainApprovals {
 }
 
 /// The daemon's own dialable addresses (`/api/v0/id`).
-fn daemon_addrs(api: &str) -> Result<Vec<String>, String> {
+pub(crate) fn daemon_addrs(api: &str) -> Result<Vec<String>, String> {
     let url = format!("{}/api/v0/id", api.trim_end_matches('/'));
     let text = http()?
         .post(&url)

@@ -108,6 +108,9 @@ pub struct ServeArgs {
     /// Requests served at once; more are answered 503 SlowDown.
     #[arg(long, default_value_t = 256)]
     max_requests: usize,
+    /// Multiaddrs storage nodes fetch objects from (default: the IPFS daemon's own).
+    #[arg(long)]
+    delegate: Vec<String>,
     #[command(flatten)]
     chain: ChainArgs,
 }
@@ -278,15 +281,94 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", args.dir.display()))?;
     tracing::info!(
         target: "crust::s3",
-        "S3 API on http://{bound} (region {}, content on {}, service account {})",
+        "S3 API on http://{bound} (region {}, content on {}, orders on {} signed by {})",
         args.region,
         args.api,
+        args.chain.chain,
         key.public().to_ss58()
     );
     rt.spawn(service.clone().release_loop());
+    // The order processor: a pass every second over the orders that are due.
+    let delegates = if args.delegate.is_empty() {
+        crate::pinning::daemon_addrs(&args.api)?
+    } else {
+        args.delegate.clone()
+    };
+    let ledger = Ledger {
+        orders: crate::pinning::Orders {
+            client: ChainClient::new(&args.chain.chain)?,
+            key,
+            delegates,
+        },
+    };
+    let content = crate::pinning::Daemon {
+        api: args.api.clone(),
+    };
+    let processor = service.clone();
+    std::thread::spawn(move || {
+        let settings = crust_s3::orders::Settings::default();
+        loop {
+            if let Err(e) = crust_s3::orders::step(
+                &processor.store,
+                &content,
+                &ledger,
+                &settings,
+                crust_s3::http::now_ms(),
+            ) {
+                tracing::error!(target: "crust::s3", "orders: {e}");
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
     rt.block_on(async move {
         axum::serve(listener, crust_s3::router(service))
             .await
             .map_err(|e| e.to_string())
     })
+}
+
+/// The chain as the order processor sees it: the pinning service's orders (signed by the
+/// service, paid through the payer's approval) and the chain's height and order duration.
+struct Ledger {
+    orders: crate::pinning::Orders,
+}
+
+impl crust_s3::orders::Ledger for Ledger {
+    fn head(&self) -> Result<(u64, u64), String> {
+        let height = self.orders.client.head()?.height;
+        let config = self
+            .orders
+            .client
+            .read::<crust_runtime::system::RuntimeConfig>(&crust_runtime::system::config_key())?
+            .ok_or("the chain has no runtime configuration")?;
+        Ok((height, config.file_duration_blocks))
+    }
+
+    fn place_order(
+        &self,
+        payer: &AccountId,
+        cid: &crust_primitives::Cid,
+        prepared: &crust_pinning::process::Prepared,
+    ) -> Result<u64, crust_pinning::process::OrderError> {
+        use crust_pinning::process::Chain as _;
+        self.orders.place_order(payer, cid, prepared, &[])
+    }
+
+    fn file(
+        &self,
+        cid: &crust_primitives::Cid,
+    ) -> Result<Option<crust_pinning::process::OnChain>, String> {
+        use crust_pinning::process::Chain as _;
+        self.orders.on_chain(cid)
+    }
+}
+
+/// Sizing and committing to an object's DAG on the daemon that holds it.
+impl crust_s3::orders::Prepare for crate::pinning::Daemon {
+    fn prepare(
+        &self,
+        cid: &crust_primitives::Cid,
+    ) -> Result<crust_pinning::process::Prepared, String> {
+        crust_pinning::process::Content::prepare(self, cid, &[])
+    }
 }

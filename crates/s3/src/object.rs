@@ -249,8 +249,16 @@ pub async fn get(
     } else {
         StatusCode::OK
     };
+    let order = service.store.order(&object.cid)?;
     let h = r.headers_mut();
     http::describe(h, &object);
+    if let Some(o) = order {
+        put_header(h, crate::ORDER_HEADER, o.state.as_str());
+        put_header(h, crate::ORDER_REPLICAS_HEADER, &format!("{}/{}", o.replicas, o.target));
+        if o.expires_at != 0 {
+            put_header(h, crate::ORDER_EXPIRES_HEADER, &o.expires_at.to_string());
+        }
+    }
     put_header(h, "content-length", &(to - from).to_string());
     if range.is_some() {
         put_header(

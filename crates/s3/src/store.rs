@@ -27,6 +27,10 @@ const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
 const UPLOADS_BY_KEY: TableDefinition<&[u8], ()> = TableDefinition::new("uploads_by_key");
 /// Upload id ‖ 0 ‖ part number (big-endian) → part record (JSON).
 const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("parts");
+/// CID bytes → its storage order's record (JSON): objects in buckets with replicas.
+const ORDERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("orders");
+/// Next check (ms, big-endian) ‖ CID bytes → nothing: orders by when they are due.
+const ORDERS_DUE: TableDefinition<&[u8], ()> = TableDefinition::new("orders_due");
 /// Upload id → the object it became (JSON), so completing it again answers the same.
 const COMPLETED: TableDefinition<&str, &[u8]> = TableDefinition::new("completed");
 /// CID bytes → how many objects and parts hold it.
@@ -114,6 +118,66 @@ pub struct ObjectRecord {
     /// The checksum the client sent and we verified (algorithm name, base64).
     #[serde(default)]
     pub checksum: Option<(String, String)>,
+}
+
+/// Where an object's storage order is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderState {
+    /// To be placed.
+    Queued,
+    /// The chain refused it (no approval, approval spent, funds short); tried again now and
+    /// then.
+    Refused,
+    /// Placed; waiting for the bucket's replica count.
+    Ordered,
+    /// The bucket's replica count is proven; renewed while the content is held.
+    Stored,
+}
+
+impl OrderState {
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Refused => "refused",
+            Self::Ordered => "ordered",
+            Self::Stored => "stored",
+        }
+    }
+}
+
+/// A CID's storage order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    /// The account that pays (the owner of the first bucket that held the content).
+    pub payer: AccountId,
+    /// Proven replicas wanted.
+    pub target: u32,
+    /// Where it is.
+    pub state: OrderState,
+    /// Proven replicas last seen on chain.
+    pub replicas: u32,
+    /// The block its paid time ends at, as last seen (0: pending).
+    pub expires_at: u64,
+    /// Orders placed (the first and each renewal).
+    pub orders: u32,
+    /// Renewals placed.
+    pub renewals: u32,
+    /// The block that included the last order.
+    pub last_order_block: u64,
+    /// The size ordered.
+    pub size: u64,
+    /// The last error (empty: none).
+    pub error: String,
+    /// When it is next looked at (ms since the UNIX epoch).
+    pub next_check_ms: u64,
+}
+
+fn due_key(next_check_ms: u64, cid: &[u8]) -> Vec<u8> {
+    let mut k = next_check_ms.to_be_bytes().to_vec();
+    k.extend_from_slice(cid);
+    k
 }
 
 /// A multipart upload in progress.
@@ -223,15 +287,16 @@ fn write_object(
     pre: &Precondition,
     refs: &mut Refs,
 ) -> Result<Put, StoreError> {
-    let exists = tx
+    let Some(owner) = tx
         .open_table(BUCKETS)
         .map_err(db)?
         .get(bucket)
         .map_err(db)?
-        .is_some();
-    if !exists {
+        .map(|v| dec::<BucketRecord>(v.value()))
+        .transpose()?
+    else {
         return Ok(Put::Gone);
-    }
+    };
     let mut objects = tx.open_table(OBJECTS).map_err(db)?;
     let k = object_key(bucket, key);
     let current = objects
@@ -250,7 +315,41 @@ fn write_object(
         refs.drop(&old.cid);
     }
     refs.add(&record.cid);
+    drop(objects);
+    want_order(tx, &record.cid, &owner)?;
     Ok(Put::Kept)
+}
+
+/// Queues a storage order for `cid` paid by the bucket's owner, if the bucket has replicas
+/// and the content has no order yet.
+fn want_order(tx: &redb::WriteTransaction, cid: &Cid, bucket: &BucketRecord) -> Result<(), StoreError> {
+    if bucket.replicas == 0 {
+        return Ok(());
+    }
+    let key = cid.to_bytes();
+    let mut orders = tx.open_table(ORDERS).map_err(db)?;
+    if orders.get(key.as_slice()).map_err(db)?.is_some() {
+        return Ok(());
+    }
+    let record = OrderRecord {
+        payer: bucket.owner,
+        target: bucket.replicas,
+        state: OrderState::Queued,
+        replicas: 0,
+        expires_at: 0,
+        orders: 0,
+        renewals: 0,
+        last_order_block: 0,
+        size: 0,
+        error: String::new(),
+        next_check_ms: 0,
+    };
+    orders.insert(key.as_slice(), enc(&record)?.as_slice()).map_err(db)?;
+    tx.open_table(ORDERS_DUE)
+        .map_err(db)?
+        .insert(due_key(0, &key).as_slice(), ())
+        .map_err(db)?;
+    Ok(())
 }
 
 /// Why creating a bucket did not.
@@ -326,6 +425,19 @@ impl Refs {
             if next == 0 {
                 refs.remove(cid.as_slice()).map_err(db)?;
                 unpin.insert(cid.as_slice(), ()).map_err(db)?;
+                // Nothing holds the content: its order is not renewed.
+                let mut orders = tx.open_table(ORDERS).map_err(db)?;
+                if let Some(old) = orders
+                    .remove(cid.as_slice())
+                    .map_err(db)?
+                    .map(|v| dec::<OrderRecord>(v.value()))
+                    .transpose()?
+                {
+                    tx.open_table(ORDERS_DUE)
+                        .map_err(db)?
+                        .remove(due_key(old.next_check_ms, &cid).as_slice())
+                        .map_err(db)?;
+                }
             } else {
                 refs.insert(cid.as_slice(), next).map_err(db)?;
                 unpin.remove(cid.as_slice()).map_err(db)?;
@@ -354,6 +466,8 @@ impl Store {
         tx.open_table(REFS).map_err(db)?;
         tx.open_table(UNPIN).map_err(db)?;
         tx.open_table(COMPLETED).map_err(db)?;
+        tx.open_table(ORDERS).map_err(db)?;
+        tx.open_table(ORDERS_DUE).map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(Self { db: database })
     }
@@ -604,6 +718,7 @@ impl Store {
     ) -> Result<Option<Option<ObjectRecord>>, StoreError> {
         let tx = self.db.begin_write().map_err(db)?;
         let mut refs = Refs::default();
+        let mut copied_cid = None;
         let result = {
             let exists = tx
                 .open_table(BUCKETS)
@@ -623,6 +738,7 @@ impl Store {
                 Some(source) => {
                     let record = make(&source);
                     refs.add(&record.cid);
+                    copied_cid = Some(record.cid);
                     let old = objects
                         .insert(object_key(to.0, to.1).as_slice(), enc(&record)?.as_slice())
                         .map_err(db)?
@@ -635,6 +751,17 @@ impl Store {
                 }
             }
         };
+        if let Some(cid) = copied_cid
+            && let Some(bucket) = tx
+                .open_table(BUCKETS)
+                .map_err(db)?
+                .get(to.0)
+                .map_err(db)?
+                .map(|v| dec::<BucketRecord>(v.value()))
+                .transpose()?
+        {
+            want_order(&tx, &cid, &bucket)?;
+        }
         refs.apply(&tx)?;
         tx.commit().map_err(db)?;
         Ok(result)
@@ -912,6 +1039,64 @@ impl Store {
             out.push((id, dec(v.value())?));
         }
         Ok((out, false))
+    }
+
+    // ---- storage orders ----
+
+    /// The order of `cid`.
+    pub fn order(&self, cid: &Cid) -> Result<Option<OrderRecord>, StoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let orders = tx.open_table(ORDERS).map_err(db)?;
+        orders
+            .get(cid.to_bytes().as_slice())
+            .map_err(db)?
+            .map(|v| dec(v.value()))
+            .transpose()
+    }
+
+    /// Orders due at `now_ms`, soonest first, at most `max`.
+    pub fn orders_due(&self, now_ms: u64, max: usize) -> Result<Vec<(Cid, OrderRecord)>, StoreError> {
+        let tx = self.db.begin_read().map_err(db)?;
+        let due = tx.open_table(ORDERS_DUE).map_err(db)?;
+        let orders = tx.open_table(ORDERS).map_err(db)?;
+        let end = due_key(now_ms.saturating_add(1), &[]);
+        let mut out = Vec::new();
+        for entry in due.range(..end.as_slice()).map_err(db)? {
+            if out.len() >= max {
+                break;
+            }
+            let (k, _) = entry.map_err(db)?;
+            let cid_bytes = &k.value()[8..];
+            let Some(v) = orders.get(cid_bytes).map_err(db)? else { continue };
+            if let Ok(cid) = Cid::from_bytes(cid_bytes) {
+                out.push((cid, dec(v.value())?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Saves an order's new state; `false` (nothing saved) if the order is gone (its last
+    /// object was deleted meanwhile).
+    pub fn update_order(&self, cid: &Cid, record: &OrderRecord) -> Result<bool, StoreError> {
+        let tx = self.db.begin_write().map_err(db)?;
+        let key = cid.to_bytes();
+        {
+            let mut orders = tx.open_table(ORDERS).map_err(db)?;
+            let Some(old) = orders
+                .get(key.as_slice())
+                .map_err(db)?
+                .map(|v| dec::<OrderRecord>(v.value()))
+                .transpose()?
+            else {
+                return Ok(false);
+            };
+            orders.insert(key.as_slice(), enc(record)?.as_slice()).map_err(db)?;
+            let mut due = tx.open_table(ORDERS_DUE).map_err(db)?;
+            due.remove(due_key(old.next_check_ms, &key).as_slice()).map_err(db)?;
+            due.insert(due_key(record.next_check_ms, &key).as_slice(), ()).map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(true)
     }
 
     // ---- releasing content ----
