@@ -18,6 +18,8 @@
 #   TOXIPROXY  the Toxiproxy 2.5.0 server, built from the Go module proxy (shapes links between the
 #              namespaced hosts of crates/node/tests/hosts.rs; empty if Go is missing)
 #   CHROMIUM  Debian's chromium (installed with apt if missing), for the console test
+#   S3PY      Python of a venv with boto3, the AWS CLI and s3-tests' imports (interop/s3/)
+#   RCLONE    Debian's rclone (installed with apt if missing), for the S3 test
 #   INTEROP_DIR, INTEROP_CACHE
 # Logs go to stderr.
 set -euo pipefail
@@ -186,6 +188,32 @@ if [ -z "$CHROMIUM" ] && command -v apt-get >/dev/null 2>&1; then
   CHROMIUM="$(command -v chromium || true)"
 fi
 
+# ---- 3f. The S3 clients (boto3, the AWS CLI) and what Ceph's s3-tests import, in a venv from
+# PyPI at the versions of interop/s3/requirements.txt; rclone from Debian.
+S3VENV="$CACHE/s3venv"
+S3PY="$S3VENV/bin/python"
+S3REQ="$HERE/s3/requirements.txt"
+if [ ! -x "$S3PY" ] || ! cmp -s "$S3REQ" "$S3VENV/.requirements" 2>/dev/null; then
+  log "installing the S3 clients into $S3VENV (PyPI)"
+  rm -rf "$S3VENV"
+  if "$PY" -m venv "$S3VENV" >&2 &&
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$S3PY" -m pip install --quiet -r "$S3REQ" >&2; then
+    cp "$S3REQ" "$S3VENV/.requirements"
+  else
+    log "installing the S3 clients failed; the S3 tests will say so"
+    S3PY=""
+  fi
+fi
+RCLONE="$(command -v rclone || true)"
+if [ -z "$RCLONE" ] && command -v apt-get >/dev/null 2>&1; then
+  log "installing rclone from Debian (S3 test)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  { $sudo apt-get install -y --no-install-recommends rclone >&2 ||
+    { $sudo apt-get update -qq >&2 && $sudo apt-get install -y --no-install-recommends rclone >&2; }; } ||
+    log "installing rclone failed; the S3 test will say so"
+  RCLONE="$(command -v rclone || true)"
+fi
+
 # ---- 4. which node runs the Node-20-capable scripts
 NODE="$NODE24"
 if command -v node >/dev/null 2>&1; then
@@ -200,6 +228,8 @@ KUBO=$KUBO
 PINNING_SPEC=$PINNING_SPEC
 TOXIPROXY=$TOXIPROXY
 CHROMIUM=$CHROMIUM
+S3PY=$S3PY
+RCLONE=$RCLONE
 INTEROP_DIR=$HERE
 INTEROP_CACHE=$CACHE"
 printf '%s\n' "$ENV_OUT" > "$CACHE/env.tmp" && mv "$CACHE/env.tmp" "$CACHE/env"

@@ -202,6 +202,18 @@ fn request_id() -> String {
 async fn handle(State(service): State<Arc<Service>>, req: Request) -> Response {
     let id = request_id();
     let head = req.method() == Method::HEAD;
+    // A request that asked for `100 Continue` but whose body is empty (or is refused before
+    // its body is read) gets its answer without one. botocore then keeps the answer's status
+    // for the connection's next request (its AWSConnection reuses the response class), which
+    // breaks that request; closing such connections keeps every client right.
+    let expects = req
+        .headers()
+        .get(axum::http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let empty_body = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() == b"0");
     let mut response = match service.requests.try_acquire() {
         Err(_) => S3Error::slow_down("please reduce your request rate").response(&id),
         Ok(_permit) => match crate::api::dispatch(&service, req).await {
@@ -220,6 +232,12 @@ async fn handle(State(service): State<Arc<Service>>, req: Request) -> Response {
     };
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-amz-request-id", v);
+    }
+    if expects && (empty_body || !response.status().is_success()) {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            HeaderValue::from_static("close"),
+        );
     }
     response
         .headers_mut()
