@@ -56,7 +56,7 @@ EXCLUDED_NAMES = [
     "anonymous", "unauthenticated", "access_bucket", "public", "anon_", "grant", "_acl_",
     "acl_canned", "post_object", "expected_bucket_owner", "100_continue", "raw_get",
     "raw_put", "raw_authenticated", "x_amz_expires", "object_raw", "canned_acl",
-    "recreate_new_acl", "recreate_overwrite_acl", "not_owned",
+    "recreate_new_acl", "recreate_overwrite_acl", "not_owned", "upload_owner", "bucket_gone",
     # Conditional writes on versioned buckets.
     "put_current_object", "put_object_current",
     # CORS, policies, logging, website, torrent, restore, notifications, versions.

@@ -45,6 +45,50 @@ struct PinSet {
     direct: BTreeSet<Cid>,
 }
 
+impl PinSet {
+    /// Applies one journal line (`+r`, `+d`, `-r`, `-d` and a CID); `false` if it is not one.
+    fn apply(&mut self, line: &str) -> bool {
+        let Some((op, cid)) = line.split_once(' ') else {
+            return false;
+        };
+        let Ok(cid) = cid.parse::<Cid>() else {
+            return false;
+        };
+        match op {
+            "+r" => {
+                self.direct.remove(&cid);
+                self.recursive.insert(cid);
+            }
+            "+d" => {
+                if !self.recursive.contains(&cid) {
+                    self.direct.insert(cid);
+                }
+            }
+            "-r" => {
+                self.recursive.remove(&cid);
+            }
+            "-d" => {
+                self.direct.remove(&cid);
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// The pin journal: every pin change is one appended line, made durable before the change is
+/// acknowledged, so a change costs one small write however many pins there are. The journal is
+/// folded into `pins.json` (written whole, atomically) once it outgrows the pin set; replaying
+/// it over a snapshot that already holds its changes gives the same set, so a crash between
+/// the two steps loses nothing.
+struct Journal {
+    file: File,
+    lines: usize,
+}
+
+/// Journal lines before it is folded into the snapshot, at least.
+const JOURNAL_MIN_LINES: usize = 4096;
+
 /// Why a repository operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
@@ -73,6 +117,7 @@ pub struct Repo {
     dir: PathBuf,
     store: DiskStore,
     pins: Mutex<PinSet>,
+    journal: Mutex<Journal>,
     gc: RwLock<()>,
 }
 
@@ -81,19 +126,49 @@ impl Repo {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, RepoError> {
         let dir = dir.as_ref().to_path_buf();
         let store = DiskStore::open(&dir)?;
-        let pins = match fs::read(dir.join("pins.json")) {
+        let mut pins: PinSet = match fs::read(dir.join("pins.json")) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 io::Error::new(io::ErrorKind::InvalidData, format!("pins.json: {e}"))
             })?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => PinSet::default(),
             Err(e) => return Err(e.into()),
         };
-        Ok(Self {
+        // Replay the journal; a last line cut short by a crash was never acknowledged.
+        let log_path = dir.join("pins.log");
+        let mut lines = 0;
+        match fs::read(&log_path) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+                for line in complete.lines() {
+                    if pins.apply(line) {
+                        lines += 1;
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
+        let repo = Self {
             dir,
             store,
             pins: Mutex::new(pins),
+            journal: Mutex::new(Journal { file, lines }),
             gc: RwLock::new(()),
-        })
+        };
+        // A torn last line is dropped by folding the journal now.
+        if lines > 0 {
+            let pins = repo
+                .pins
+                .lock()
+                .map_err(|_| io::Error::other("pin lock poisoned"))?;
+            repo.fold(&pins)?;
+        }
+        Ok(repo)
     }
 
     /// The blockstore.
@@ -179,7 +254,11 @@ impl Repo {
             _ => !pins.recursive.contains(&cid) && pins.direct.insert(cid),
         };
         if changed {
-            self.save_pins(&pins)?;
+            let op = match kind {
+                PinKind::Recursive => "+r",
+                _ => "+d",
+            };
+            self.record(&pins, op, &cid)?;
         }
         Ok(())
     }
@@ -197,7 +276,11 @@ impl Repo {
         } else {
             return Err(RepoError::NotPinned(cid, ""));
         };
-        self.save_pins(&pins)?;
+        let op = match kind {
+            PinKind::Recursive => "-r",
+            _ => "-d",
+        };
+        self.record(&pins, op, &cid)?;
         Ok(kind)
     }
 
@@ -271,7 +354,26 @@ impl Repo {
         Ok(self.store.retain(&live)?)
     }
 
-    fn save_pins(&self, pins: &PinSet) -> Result<(), RepoError> {
+    /// Makes one pin change durable (the caller holds the pin lock, so lines keep its order).
+    fn record(&self, pins: &PinSet, op: &str, cid: &Cid) -> Result<(), RepoError> {
+        let fold = {
+            let mut journal = self
+                .journal
+                .lock()
+                .map_err(|_| io::Error::other("pin journal lock poisoned"))?;
+            journal.file.write_all(format!("{op} {cid}\n").as_bytes())?;
+            journal.file.sync_data()?;
+            journal.lines += 1;
+            journal.lines > JOURNAL_MIN_LINES.max(2 * (pins.recursive.len() + pins.direct.len()))
+        };
+        if fold {
+            self.fold(pins)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the whole pin set to `pins.json` (atomically) and empties the journal.
+    fn fold(&self, pins: &PinSet) -> Result<(), RepoError> {
         let bytes = serde_json::to_vec_pretty(pins).map_err(io::Error::other)?;
         let tmp = self.dir.join("pins.json.tmp");
         let mut f = File::create(&tmp)?;
@@ -279,6 +381,13 @@ impl Repo {
         f.sync_all()?;
         fs::rename(&tmp, self.dir.join("pins.json"))?;
         File::open(&self.dir)?.sync_all()?;
+        let mut journal = self
+            .journal
+            .lock()
+            .map_err(|_| io::Error::other("pin journal lock poisoned"))?;
+        journal.file.set_len(0)?;
+        journal.file.sync_all()?;
+        journal.lines = 0;
         Ok(())
     }
 }

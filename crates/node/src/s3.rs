@@ -96,7 +96,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "us-east-1")]
     region: String,
     /// Replicas a new bucket's objects are ordered with (a bucket chooses its own with the
-    /// `x-crust-replicas` header when it is made; 0: kept here, not ordered).
+    /// `x-crust-bucket-replicas` header when it is made; 0: kept here, not ordered).
     #[arg(long, default_value_t = 3)]
     replicas: u32,
     /// Largest object in one PUT, and largest part of a multipart upload.
@@ -108,6 +108,9 @@ pub struct ServeArgs {
     /// Requests served at once; more are answered 503 SlowDown.
     #[arg(long, default_value_t = 256)]
     max_requests: usize,
+    /// Smallest part of a multipart upload but the last (S3's is 5 MiB; tests lower it).
+    #[arg(long, default_value = "5MiB", value_parser = crate::parse_bytes, hide = true)]
+    min_part_size: u64,
     /// Multiaddrs storage nodes fetch objects from (default: the IPFS daemon's own).
     #[arg(long)]
     delegate: Vec<String>,
@@ -248,6 +251,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         max_buckets: args.max_buckets,
         replicas: args.replicas,
         max_requests: args.max_requests.max(1),
+        min_part: args.min_part_size,
         ..crust_s3::Settings::default()
     };
     let daemon = crust_s3::content::Daemon::new(&args.api);

@@ -13,8 +13,8 @@
 mod common;
 
 use common::{
-    CRUST, KuboDaemon, Procs, add_file, crust, free_port, harness, kubo_043, rpc_call, sworker,
-    wait_for_file,
+    CRUST, KuboDaemon, Procs, add_file, address, chain_and_ipfs, crust, harness, kubo_043,
+    rpc_call, sworker, wait_for_file,
 };
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
@@ -40,56 +40,12 @@ fn api(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, Value
     )
 }
 
-/// An account's SS58 address.
-fn address(suri: &str) -> String {
-    let v: Value =
-        serde_json::from_str(&crust(&["key", "inspect", suri, "--output", "json"])).unwrap();
-    v["address"].as_str().unwrap().to_owned()
-}
-
 fn free(chain: &str, who: &str) -> u128 {
     rpc_call(chain, "state_account", json!({ "account": who }))["free"]
         .as_str()
         .unwrap()
         .parse()
         .unwrap()
-}
-
-/// A dev chain node and an IPFS daemon: `(procs, chain URL, IPFS API URL, IPFS swarm address)`.
-fn chain_and_ipfs(dir: &std::path::Path) -> (Procs, String, String, String) {
-    let (p2p, rpc) = (free_port(), free_port());
-    let chain = format!("http://127.0.0.1:{rpc}");
-    let mut procs = Procs(Vec::new());
-    procs.0.push(
-        Command::new(CRUST)
-            .args(["node", "--chain", "dev", "--validator", "//Alice//session"])
-            .arg("--data-dir")
-            .arg(dir.join("chain"))
-            .args(["--listen", &format!("127.0.0.1:{p2p}")])
-            .args(["--rpc", &format!("127.0.0.1:{rpc}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let repo = dir.join("ipfs");
-    procs.0.push(
-        Command::new(CRUST)
-            .args(["ipfs", "daemon", "--repo"])
-            .arg(&repo)
-            .args(["--api-addr", "127.0.0.1:0", "--gateway-addr", "127.0.0.1:0"])
-            .args(["--swarm-addr", "/ip4/127.0.0.1/tcp/0"])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let ipfs_api = wait_for_file(&repo.join("api")).trim().to_owned();
-    let ipfs_addr = wait_for_file(&repo.join("swarm"))
-        .lines()
-        .next()
-        .unwrap()
-        .to_owned();
-    (procs, chain, ipfs_api, ipfs_addr)
 }
 
 /// `crust pin serve` (signing as //Ferdie) on the daemon at `ipfs_api`; returns its URL.

@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 /// Longest key, as S3's limit.
 pub const MAX_KEY: usize = 1024;
+/// Largest request header section (S3's limit).
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 /// Largest XML request body (a 10 000-part completion fits).
 pub const MAX_XML: usize = 2 * 1024 * 1024;
 
@@ -93,6 +95,16 @@ pub async fn small_body(body: Body, max: usize) -> S3Result<Vec<u8>> {
 /// Routes one request to its operation.
 pub async fn dispatch(service: &Arc<Service>, req: Request) -> S3Result<Response> {
     let (parts, body) = req.into_parts();
+    let header_bytes: usize = parts
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(S3Error::request_header_too_large(format!(
+            "your request header section exceeds the maximum allowed size ({header_bytes} of {MAX_HEADER_BYTES} bytes)"
+        )));
+    }
     let raw_path = parts.uri.path().to_owned();
     let raw_query = parts.uri.query().unwrap_or_default().to_owned();
     let caller = service.authenticate(&parts.method, &raw_path, &raw_query, &parts.headers)?;

@@ -43,5 +43,7 @@ pub const ORDER_HEADER: &str = "x-crust-order";
 pub const ORDER_REPLICAS_HEADER: &str = "x-crust-replicas";
 /// The block the object's paid storage ends at (renewed before, while the object exists).
 pub const ORDER_EXPIRES_HEADER: &str = "x-crust-expires-at";
+/// Why the object's order is not placed (the chain's reason), while it is not.
+pub const ORDER_ERROR_HEADER: &str = "x-crust-order-error";
 /// The request header of `CreateBucket` choosing the bucket's replica count.
 pub const REPLICAS_HEADER: &str = "x-crust-bucket-replicas";

@@ -254,9 +254,22 @@ pub async fn get(
     http::describe(h, &object);
     if let Some(o) = order {
         put_header(h, crate::ORDER_HEADER, o.state.as_str());
-        put_header(h, crate::ORDER_REPLICAS_HEADER, &format!("{}/{}", o.replicas, o.target));
+        put_header(
+            h,
+            crate::ORDER_REPLICAS_HEADER,
+            &format!("{}/{}", o.replicas, o.target),
+        );
         if o.expires_at != 0 {
             put_header(h, crate::ORDER_EXPIRES_HEADER, &o.expires_at.to_string());
+        }
+        if !o.error.is_empty() {
+            let printable: String = o
+                .error
+                .chars()
+                .filter(|c| c.is_ascii() && !c.is_ascii_control())
+                .take(300)
+                .collect();
+            put_header(h, crate::ORDER_ERROR_HEADER, &printable);
         }
     }
     put_header(h, "content-length", &(to - from).to_string());

@@ -24,8 +24,12 @@ pub trait Ledger {
     /// The finalized height and the chain's order duration (blocks an order pays for).
     fn head(&self) -> Result<(u64, u64), String>;
     /// Places (or renews) an order for `cid` paid by `payer`; the block that included it.
-    fn place_order(&self, payer: &AccountId, cid: &Cid, prepared: &Prepared)
-    -> Result<u64, OrderError>;
+    fn place_order(
+        &self,
+        payer: &AccountId,
+        cid: &Cid,
+        prepared: &Prepared,
+    ) -> Result<u64, OrderError>;
     /// The file on chain (`None`: no order, or it ended).
     fn file(&self, cid: &Cid) -> Result<Option<OnChain>, String>;
 }
@@ -197,7 +201,10 @@ mod tests {
         fn prepare(&self, _: &Cid) -> Result<Prepared, String> {
             Ok(Prepared {
                 size: 100,
-                commitment: ContentCommitment { root: [1; 32], size: 120 },
+                commitment: ContentCommitment {
+                    root: [1; 32],
+                    size: 120,
+                },
             })
         }
     }
@@ -219,23 +226,36 @@ mod tests {
         fn place_order(&self, _: &AccountId, cid: &Cid, _: &Prepared) -> Result<u64, OrderError> {
             let mut budget = self.budget.borrow_mut();
             if *budget == 0 {
-                return Err(OrderError::Refused("the account has not approved the service".into()));
+                return Err(OrderError::Refused(
+                    "the account has not approved the service".into(),
+                ));
             }
             *budget -= 1;
             *self.placed.borrow_mut() += 1;
             let h = *self.height.borrow();
             let mut files = self.files.borrow_mut();
             let f = files.entry(*cid).or_insert((0, 0));
-            f.1 = if f.1 == 0 { h + DURATION } else { f.1 + DURATION };
+            f.1 = if f.1 == 0 {
+                h + DURATION
+            } else {
+                f.1 + DURATION
+            };
             Ok(h)
         }
         fn file(&self, cid: &Cid) -> Result<Option<OnChain>, String> {
-            Ok(self.files.borrow().get(cid).map(|(replicas, expires_at)| OnChain {
-                replicas: *replicas,
-                expires_at: *expires_at,
-                commitment: ContentCommitment { root: [1; 32], size: 120 },
-                holders: Vec::new(),
-            }))
+            Ok(self
+                .files
+                .borrow()
+                .get(cid)
+                .map(|(replicas, expires_at)| OnChain {
+                    replicas: *replicas,
+                    expires_at: *expires_at,
+                    commitment: ContentCommitment {
+                        root: [1; 32],
+                        size: 120,
+                    },
+                    holders: Vec::new(),
+                }))
         }
     }
 
@@ -260,15 +280,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s3.redb")).unwrap();
         let owner = AccountId([7; 32]);
-        let bucket = |replicas| BucketRecord { owner, created_ms: 0, replicas, location: String::new() };
-        store.create_bucket("ordered", &bucket(3), 10).unwrap().unwrap();
-        store.create_bucket("local", &bucket(0), 10).unwrap().unwrap();
+        let bucket = |replicas| BucketRecord {
+            owner,
+            created_ms: 0,
+            replicas,
+            location: String::new(),
+        };
+        store
+            .create_bucket("ordered", &bucket(3), 10)
+            .unwrap()
+            .unwrap();
+        store
+            .create_bucket("local", &bucket(0), 10)
+            .unwrap()
+            .unwrap();
         let cid = crust_ipfs::block::cid_of(0x55, b"x", 1);
         let other = crust_ipfs::block::cid_of(0x55, b"y", 1);
-        store.put_object("ordered", "a", &object(cid), &Precondition::default()).unwrap();
-        store.put_object("ordered", "b", &object(cid), &Precondition::default()).unwrap();
-        store.put_object("local", "c", &object(other), &Precondition::default()).unwrap();
-        assert!(store.order(&other).unwrap().is_none(), "a bucket with 0 replicas orders nothing");
+        store
+            .put_object("ordered", "a", &object(cid), &Precondition::default())
+            .unwrap();
+        store
+            .put_object("ordered", "b", &object(cid), &Precondition::default())
+            .unwrap();
+        store
+            .put_object("local", "c", &object(other), &Precondition::default())
+            .unwrap();
+        assert!(
+            store.order(&other).unwrap().is_none(),
+            "a bucket with 0 replicas orders nothing"
+        );
 
         let chain = Chain::default();
         let s = Settings::default();
@@ -276,19 +316,35 @@ mod tests {
         // No approval yet: refused, with the chain's reason, and tried again later.
         assert_eq!(step(&store, &Sized, &chain, &s, now).unwrap(), 1);
         let r = store.order(&cid).unwrap().unwrap();
-        assert_eq!((r.state, r.error.as_str()), (OrderState::Refused, "the account has not approved the service"));
-        assert_eq!(step(&store, &Sized, &chain, &s, now + 1000).unwrap(), 0, "not due yet");
+        assert_eq!(
+            (r.state, r.error.as_str()),
+            (
+                OrderState::Refused,
+                "the account has not approved the service"
+            )
+        );
+        assert_eq!(
+            step(&store, &Sized, &chain, &s, now + 1000).unwrap(),
+            0,
+            "not due yet"
+        );
         *chain.budget.borrow_mut() = 10;
         now += s.retry_refused_ms;
         step(&store, &Sized, &chain, &s, now).unwrap();
         let r = store.order(&cid).unwrap().unwrap();
-        assert_eq!((r.state, r.orders, r.payer), (OrderState::Ordered, 1, owner));
+        assert_eq!(
+            (r.state, r.orders, r.payer),
+            (OrderState::Ordered, 1, owner)
+        );
         // Replicas appear: stored once the bucket's count is proven.
         chain.files.borrow_mut().get_mut(&cid).unwrap().0 = 3;
         now += s.recheck_pending_ms;
         step(&store, &Sized, &chain, &s, now).unwrap();
         let r = store.order(&cid).unwrap().unwrap();
-        assert_eq!((r.state, r.replicas, r.expires_at), (OrderState::Stored, 3, 1000));
+        assert_eq!(
+            (r.state, r.replicas, r.expires_at),
+            (OrderState::Stored, 3, 1000)
+        );
         // Time passes: in the last quarter the order is renewed, once.
         *chain.height.borrow_mut() = 760;
         now += s.recheck_stored_ms;

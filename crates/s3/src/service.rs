@@ -146,9 +146,10 @@ impl Service {
 
     /// Unpins content nothing holds any more (see [`crate::store`]); returns how many.
     pub async fn release_unreferenced(&self) -> Result<usize, String> {
-        let _gate = self.pin_gate.write().await;
         let mut released = 0;
         loop {
+            // The gate is taken per batch, so uploads wait at most one batch.
+            let _gate = self.pin_gate.write().await;
             let batch = self.store.unreferenced(64).map_err(|e| e.to_string())?;
             if batch.is_empty() {
                 return Ok(released);

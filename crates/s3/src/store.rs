@@ -322,7 +322,11 @@ fn write_object(
 
 /// Queues a storage order for `cid` paid by the bucket's owner, if the bucket has replicas
 /// and the content has no order yet.
-fn want_order(tx: &redb::WriteTransaction, cid: &Cid, bucket: &BucketRecord) -> Result<(), StoreError> {
+fn want_order(
+    tx: &redb::WriteTransaction,
+    cid: &Cid,
+    bucket: &BucketRecord,
+) -> Result<(), StoreError> {
     if bucket.replicas == 0 {
         return Ok(());
     }
@@ -344,7 +348,9 @@ fn want_order(tx: &redb::WriteTransaction, cid: &Cid, bucket: &BucketRecord) -> 
         error: String::new(),
         next_check_ms: 0,
     };
-    orders.insert(key.as_slice(), enc(&record)?.as_slice()).map_err(db)?;
+    orders
+        .insert(key.as_slice(), enc(&record)?.as_slice())
+        .map_err(db)?;
     tx.open_table(ORDERS_DUE)
         .map_err(db)?
         .insert(due_key(0, &key).as_slice(), ())
@@ -1055,7 +1061,11 @@ impl Store {
     }
 
     /// Orders due at `now_ms`, soonest first, at most `max`.
-    pub fn orders_due(&self, now_ms: u64, max: usize) -> Result<Vec<(Cid, OrderRecord)>, StoreError> {
+    pub fn orders_due(
+        &self,
+        now_ms: u64,
+        max: usize,
+    ) -> Result<Vec<(Cid, OrderRecord)>, StoreError> {
         let tx = self.db.begin_read().map_err(db)?;
         let due = tx.open_table(ORDERS_DUE).map_err(db)?;
         let orders = tx.open_table(ORDERS).map_err(db)?;
@@ -1067,7 +1077,9 @@ impl Store {
             }
             let (k, _) = entry.map_err(db)?;
             let cid_bytes = &k.value()[8..];
-            let Some(v) = orders.get(cid_bytes).map_err(db)? else { continue };
+            let Some(v) = orders.get(cid_bytes).map_err(db)? else {
+                continue;
+            };
             if let Ok(cid) = Cid::from_bytes(cid_bytes) {
                 out.push((cid, dec(v.value())?));
             }
@@ -1090,10 +1102,14 @@ impl Store {
             else {
                 return Ok(false);
             };
-            orders.insert(key.as_slice(), enc(record)?.as_slice()).map_err(db)?;
+            orders
+                .insert(key.as_slice(), enc(record)?.as_slice())
+                .map_err(db)?;
             let mut due = tx.open_table(ORDERS_DUE).map_err(db)?;
-            due.remove(due_key(old.next_check_ms, &key).as_slice()).map_err(db)?;
-            due.insert(due_key(record.next_check_ms, &key).as_slice(), ()).map_err(db)?;
+            due.remove(due_key(old.next_check_ms, &key).as_slice())
+                .map_err(db)?;
+            due.insert(due_key(record.next_check_ms, &key).as_slice(), ())
+                .map_err(db)?;
         }
         tx.commit().map_err(db)?;
         Ok(true)
