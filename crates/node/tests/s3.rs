@@ -404,6 +404,51 @@ fn real_s3_clients_and_the_ceph_suite_against_the_service() {
         "a refused body leaves no object"
     );
 
+    // A bucket exports as one UnixFS directory: the same CID `crust add -r` (and `ipfs add -r`)
+    // gives the same tree of files.
+    assert_eq!(s3.send("PUT", "/tree", "", vec![], &[]).status(), 200);
+    let local = dir.path().join("tree");
+    for (key, body) in [
+        ("docs/a.txt", "alpha"),
+        ("docs/b/c.txt", "gamma"),
+        ("top.txt", "top"),
+        ("big/blob", &"z".repeat(600_000)),
+    ] {
+        assert_eq!(
+            s3.send(
+                "PUT",
+                &format!("/tree/{key}"),
+                "",
+                body.as_bytes().to_vec(),
+                &[]
+            )
+            .status(),
+            200
+        );
+        let path = local.join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    let r = s3.send("GET", "/tree", "crust-directory", vec![], &[]);
+    assert_eq!(r.status(), 200);
+    let exported = r.headers()["x-crust-cid"].to_str().unwrap().to_owned();
+    let added = crust(&["add", "-r", "-n", "-q", local.to_str().unwrap()]);
+    assert_eq!(
+        exported,
+        added.trim().lines().last().unwrap(),
+        "the bucket's directory is `add -r` of the same tree"
+    );
+    let listing = reqwest::blocking::Client::new()
+        .post(format!("{api}/api/v0/ls?arg={exported}/docs"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        listing.contains("\"a.txt\"") && listing.contains("\"b\""),
+        "{listing}"
+    );
+
     // A multipart upload: part 10 001 is refused, and clients that vanish mid-part leave no
     // part behind.
     let r = s3.send("POST", "/hostile/many", "uploads", vec![], &[]);

@@ -191,6 +191,9 @@ pub async fn dispatch(service: &Arc<Service>, req: Request) -> S3Result<Response
             Method::GET if query.has("uploads") => {
                 crate::multipart::list_uploads(service, &caller, &bucket, &query)
             }
+            Method::GET if query.has(DIRECTORY_QUERY) => {
+                export_directory(service, &caller, &bucket).await
+            }
             Method::GET if query.has("versions") => {
                 list_versions(service, &caller, &bucket, &query)
             }
@@ -779,4 +782,70 @@ fn list_versions(
         StatusCode::OK,
         xml::document("ListVersionsResult", Some(NS), &children),
     ))
+}
+
+/// The query parameter of `GET /bucket?crust-directory`: the bucket as one UnixFS directory.
+pub const DIRECTORY_QUERY: &str = "crust-directory";
+
+/// `GET /bucket?crust-directory`: every object of the bucket as one UnixFS directory (keys
+/// split at `/`, as `ipfs add -r` would lay the tree out, sharded as Kubo shards), so the
+/// bucket can be fetched, pinned or ordered by one CID. The directory's own nodes are stored
+/// on the daemon but not pinned (the objects' content is): exporting again gives the same CID.
+/// Keys that cannot be paths in one tree (a key that is also another key's folder, empty
+/// segments that make two keys one path) are left out and named in the answer.
+async fn export_directory(service: &Service, caller: &Caller, bucket: &str) -> S3Result<Response> {
+    service.owned_bucket(bucket, caller)?;
+    let objects = service.store.all_objects(bucket)?;
+    let mut tree = crust_ipfs::importer::DirBuilder::new();
+    let mut skipped = Vec::new();
+    for (key, o) in &objects {
+        let result = if key.ends_with('/') && o.size == 0 {
+            // A folder marker, as S3 consoles make them.
+            tree.add_dir(key)
+        } else {
+            tree.add_file(
+                key,
+                crust_ipfs::importer::Imported {
+                    cid: o.cid,
+                    tsize: o.tsize,
+                    file_size: o.size,
+                },
+            )
+        };
+        if result.is_err() {
+            skipped.push(key.clone());
+        }
+    }
+    let mut blocks: Vec<crust_ipfs::Block> = Vec::new();
+    let (root, _) = tree
+        .build(0, &mut blocks)
+        .map_err(|e| S3Error::internal(format!("building the directory: {e}")))?;
+    for block in blocks {
+        let cid = service
+            .daemon
+            .put_dag_pb(block.data.to_vec())
+            .await
+            .map_err(S3Error::service_unavailable)?;
+        if cid != block.cid {
+            return Err(S3Error::internal(format!(
+                "the daemon stored a directory node as {cid}, expected {}",
+                block.cid
+            )));
+        }
+    }
+    let mut children = vec![
+        el("Bucket", bucket),
+        el("Cid", &root.cid.to_string()),
+        el("Objects", &(objects.len() - skipped.len()).to_string()),
+        el("Size", &root.tsize.to_string()),
+    ];
+    for key in &skipped {
+        children.push(el("Skipped", key));
+    }
+    let mut r = xml_response(
+        StatusCode::OK,
+        xml::document("DirectoryExport", Some(NS), &children),
+    );
+    crate::http::put(r.headers_mut(), crate::CID_HEADER, &root.cid.to_string());
+    Ok(r)
 }

@@ -159,7 +159,12 @@ impl Daemon {
 
     /// Stores one dag-pb block (CIDv0); returns its CID.
     async fn put_node(&self, node: &PbNode) -> Result<Cid, String> {
-        let part = reqwest::multipart::Part::bytes(node.encode()).file_name("node");
+        self.put_dag_pb(node.encode()).await
+    }
+
+    /// Stores one dag-pb block's bytes as CIDv0; returns its CID.
+    pub async fn put_dag_pb(&self, bytes: Vec<u8>) -> Result<Cid, String> {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name("node");
         let form = reqwest::multipart::Form::new().part("data", part);
         let r = self
             .http
