@@ -116,16 +116,25 @@ impl Signer {
         body: &[u8],
         extra: &[(&str, &str)],
     ) -> HeaderMap {
+        let hash = crust_s3::sigv4::sha256_hex(body);
+        self.headers_with(method, path, query, &hash, extra)
+    }
+
+    /// The signed headers with `hash` as the payload's (`UNSIGNED-PAYLOAD` for streams).
+    fn headers_with(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        hash: &str,
+        extra: &[(&str, &str)],
+    ) -> HeaderMap {
         let host = self.url.trim_start_matches("http://").to_owned();
         let date = amz_date(self.skew);
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_str(&host).unwrap());
         headers.insert("x-amz-date", HeaderValue::from_str(&date).unwrap());
-        let hash = crust_s3::sigv4::sha256_hex(body);
-        headers.insert(
-            "x-amz-content-sha256",
-            HeaderValue::from_str(&hash).unwrap(),
-        );
+        headers.insert("x-amz-content-sha256", HeaderValue::from_str(hash).unwrap());
         for (k, v) in extra {
             headers.insert(
                 HeaderName::from_bytes(k.as_bytes()).unwrap(),
@@ -140,7 +149,7 @@ impl Signer {
             query,
             headers: &headers,
         };
-        let canonical = crust_s3::sigv4::canonical_request(&req, None, &signed, &hash).unwrap();
+        let canonical = crust_s3::sigv4::canonical_request(&req, None, &signed, hash).unwrap();
         let scope = format!("{}/{}/s3/aws4_request", &date[..8], self.region);
         let key = crust_s3::sigv4::signing_key(&self.secret, &date[..8], &self.region, "s3");
         let sts = crust_s3::sigv4::string_to_sign(&date, &scope, &canonical);
@@ -805,4 +814,79 @@ fn objects_are_ordered_for_the_bucket_owner_and_reach_their_replicas() {
         (!daemon_pins(&api).contains(&cid)).then_some(())
     });
     drop(procs);
+}
+
+#[test]
+fn a_crash_mid_upload_leaves_no_object_and_nothing_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut daemon, api) = ipfs_daemon(dir.path());
+    let chain = format!("http://127.0.0.1:{}", free_port());
+    let mut service = Procs(Vec::new());
+    let url = s3_service(&mut service, dir.path(), &api, &chain, &["--replicas", "0"]);
+    let key = access_key(&url, "//Alice", "crash");
+    let s3 = Signer::new(&url, &key);
+    assert_eq!(s3.send("PUT", "/crash", "", vec![], &[]).status(), 200);
+    assert_eq!(
+        s3.send("PUT", "/crash/kept", "", b"kept".to_vec(), &[])
+            .status(),
+        200
+    );
+
+    // A 64 MiB upload, 24 MiB of it sent, and then the service is killed (SIGKILL).
+    let host = url.trim_start_matches("http://").to_owned();
+    let headers = s3.headers_with("PUT", "/crash/big", "", "UNSIGNED-PAYLOAD", &[]);
+    let mut sock = std::net::TcpStream::connect(&host).unwrap();
+    let mut req = "PUT /crash/big HTTP/1.1\r\ncontent-length: 67108864\r\n".to_owned();
+    for (k, v) in &headers {
+        req.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
+    }
+    req.push_str("\r\n");
+    sock.write_all(req.as_bytes()).unwrap();
+    for _ in 0..24 {
+        sock.write_all(&vec![9u8; 1 << 20]).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for child in &mut service.0 {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    drop(sock);
+
+    // Restarted on the same database: no half object, the other one intact.
+    let mut service = Procs(Vec::new());
+    std::fs::remove_file(dir.path().join("s3/addr")).unwrap();
+    let url = s3_service(&mut service, dir.path(), &api, &chain, &["--replicas", "0"]);
+    let s3 = Signer::new(&url, &key);
+    assert_eq!(code(s3.send("HEAD", "/crash/big", "", vec![], &[])).0, 404);
+    let mut kept = String::new();
+    s3.send("GET", "/crash/kept", "", vec![], &[])
+        .read_to_string(&mut kept)
+        .unwrap();
+    assert_eq!(kept, "kept");
+    // The daemon pins only the surviving object, and collecting garbage removes the partial
+    // upload's blocks (a second collection finds nothing left).
+    let pins = daemon_pins(&api);
+    assert_eq!(pins, every_object_cid(&url, &[&key]));
+    let gc = |api: &str| -> u64 {
+        let answer: serde_json::Value = serde_json::from_str(
+            &reqwest::blocking::Client::new()
+                .post(format!("{api}/api/v0/repo/gc"))
+                .send()
+                .unwrap()
+                .text()
+                .unwrap(),
+        )
+        .unwrap();
+        answer["RemovedBlocks"].as_u64().unwrap()
+    };
+    let removed = gc(&api);
+    assert!(removed > 0, "the partial upload's blocks were collected");
+    assert_eq!(gc(&api), 0);
+    let mut again = String::new();
+    s3.send("GET", "/crash/kept", "", vec![], &[])
+        .read_to_string(&mut again)
+        .unwrap();
+    assert_eq!(again, "kept");
+    drop(service);
+    drop(daemon);
 }
