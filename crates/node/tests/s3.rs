@@ -819,7 +819,7 @@ fn objects_are_ordered_for_the_bucket_owner_and_reach_their_replicas() {
 #[test]
 fn a_crash_mid_upload_leaves_no_object_and_nothing_pinned() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut daemon, api) = ipfs_daemon(dir.path());
+    let (daemon, api) = ipfs_daemon(dir.path());
     let chain = format!("http://127.0.0.1:{}", free_port());
     let mut service = Procs(Vec::new());
     let url = s3_service(&mut service, dir.path(), &api, &chain, &["--replicas", "0"]);

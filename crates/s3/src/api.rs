@@ -621,16 +621,13 @@ fn list_objects(
     let token = query.get("continuation-token");
     let after = if v2 {
         match token {
-            Some(t) => {
-                let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(t)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| {
-                        S3Error::invalid_argument("the continuation token provided is incorrect")
-                    })?;
-                raw
-            }
+            Some(t) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    S3Error::invalid_argument("the continuation token provided is incorrect")
+                })?,
             None => query.get("start-after").unwrap_or_default().to_owned(),
         }
     } else {

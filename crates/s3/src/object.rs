@@ -109,7 +109,7 @@ pub async fn take_body(
     if let Some(e) = outcome.error.clone() {
         return Err(e);
     }
-    let (cid, tsize) = added.map_err(|e| S3Error::service_unavailable(e))?;
+    let (cid, tsize) = added.map_err(S3Error::service_unavailable)?;
     if !outcome.complete {
         return Err(S3Error::internal("the upload ended without being checked"));
     }
