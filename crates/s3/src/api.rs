@@ -241,6 +241,9 @@ pub async fn dispatch(service: &Arc<Service>, req: Request) -> S3Result<Response
         Method::PUT if query.0.is_empty() => {
             crate::object::put(service, &caller, &bucket, &key, h, body).await
         }
+        Method::GET if query.has("attributes") => {
+            crate::object::attributes(service, &caller, &bucket, &key, h)
+        }
         Method::GET if query.has("uploadId") => {
             crate::multipart::list_parts(service, &caller, &bucket, &key, &query)
         }

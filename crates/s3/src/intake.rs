@@ -129,8 +129,19 @@ pub struct Expect {
     pub md5: Option<[u8; 16]>,
     /// The SHA-256 the signature covers.
     pub sha256: Option<[u8; 32]>,
-    /// A checksum to compute, and its value when given in a header (else from a trailer).
-    pub checksum: Option<(Algorithm, Option<String>)>,
+    /// A checksum to compute, and where its expected value comes from.
+    pub checksum: Option<(Algorithm, Given)>,
+}
+
+/// Where a checksum's expected value is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Given {
+    /// In a header.
+    Header(String),
+    /// In a trailer of the aws-chunked body.
+    Trailer,
+    /// Nowhere: computed only (a part of an upload that keeps checksums, sent without one).
+    Compute,
 }
 
 /// What the body turned out to be.
@@ -233,14 +244,16 @@ impl<S> Intake<S> {
         let mut checksum = None;
         if let (Some(s), Some((algorithm, given))) = (self.summer.take(), &self.expect.checksum) {
             let got = s.finish();
-            let given = given.clone().or_else(|| {
-                self.decoder.as_ref().and_then(|d| {
+            let given = match given {
+                Given::Header(v) => Some(v.clone()),
+                Given::Compute => Some(got.clone()),
+                Given::Trailer => self.decoder.as_ref().and_then(|d| {
                     d.trailers
                         .iter()
                         .find(|(n, _)| n == algorithm.header())
                         .map(|(_, v)| v.clone())
-                })
-            });
+                }),
+            };
             match given {
                 Some(v) if v == got => {}
                 Some(_) => {

@@ -16,6 +16,7 @@
 //! - [`http`], [`xml`], [`error`]: S3's dates, ranges, conditions, XML and errors.
 
 pub mod api;
+pub mod checksum;
 pub mod chunked;
 pub mod content;
 pub mod error;

@@ -5,7 +5,7 @@
 use crate::api::{MAX_XML, Query, small_body, xml_response};
 use crate::content::Added;
 use crate::http::{self, put as put_header};
-use crate::intake::{self, Expect, Outcome};
+use crate::intake::{self, Algorithm, Expect, Given, Outcome};
 use crate::object::{copy_source, hex, take_body};
 use crate::service::{Caller, Service, empty};
 use crate::store::{ObjectRecord, PartRecord, UploadRecord};
@@ -57,6 +57,7 @@ pub fn create(
 ) -> S3Result<Response> {
     service.owned_bucket(bucket, caller)?;
     let (meta, stored) = http::object_headers(headers)?;
+    let (checksum_algorithm, checksum_type) = checksum_choice(headers)?;
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|e| S3Error::internal(e.to_string()))?;
     let id = hex(&id);
@@ -81,18 +82,61 @@ pub fn create(
             meta,
             parts: 0,
             part_sizes: Vec::new(),
+            part_checksums: Vec::new(),
+            checksum_type: None,
             checksum: None,
         },
+        checksum_algorithm: checksum_algorithm.map(|a| a.name().to_owned()),
+        checksum_type: checksum_type.clone(),
     };
     service.store.create_upload(&id, &record)?;
-    Ok(xml_response(
+    let mut r = xml_response(
         StatusCode::OK,
         xml::document(
             "InitiateMultipartUploadResult",
             Some(NS),
             &[el("Bucket", bucket), el("Key", key), el("UploadId", &id)],
         ),
-    ))
+    );
+    if let (Some(a), Some(t)) = (checksum_algorithm, checksum_type) {
+        put_header(r.headers_mut(), "x-amz-checksum-algorithm", a.name());
+        put_header(r.headers_mut(), "x-amz-checksum-type", &t);
+    }
+    Ok(r)
+}
+
+/// The checksum an upload keeps for its parts (`x-amz-checksum-algorithm`) and how the
+/// object's is made of them (`x-amz-checksum-type`: `COMPOSITE`, the default but for
+/// CRC64NVME, or `FULL_OBJECT`, CRCs only).
+fn checksum_choice(headers: &HeaderMap) -> S3Result<(Option<Algorithm>, Option<String>)> {
+    let Some(name) = headers
+        .get("x-amz-checksum-algorithm")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok((None, None));
+    };
+    let algorithm = Algorithm::parse(name).ok_or_else(|| {
+        S3Error::invalid_request(format!("the checksum algorithm '{name}' is not supported"))
+    })?;
+    let kind = match headers
+        .get("x-amz-checksum-type")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(t) => t.to_ascii_uppercase(),
+        None if algorithm == Algorithm::Crc64Nvme => "FULL_OBJECT".to_owned(),
+        None => "COMPOSITE".to_owned(),
+    };
+    match kind.as_str() {
+        "COMPOSITE" if algorithm != Algorithm::Crc64Nvme => {}
+        "FULL_OBJECT" if crate::checksum::combinable(algorithm) => {}
+        _ => {
+            return Err(S3Error::invalid_request(format!(
+                "the checksum type '{kind}' is not available for {}",
+                algorithm.name()
+            )));
+        }
+    }
+    Ok((Some(algorithm), Some(kind)))
 }
 
 fn part_number(query: &Query) -> S3Result<u32> {
@@ -119,14 +163,28 @@ pub async fn upload_part(
     body: Body,
 ) -> S3Result<Response> {
     let n = part_number(query)?;
-    let (id, _) = upload_of(service, caller, bucket, Some(key), query)?;
+    let (id, upload) = upload_of(service, caller, bucket, Some(key), query)?;
+    let algorithm = upload
+        .checksum_algorithm
+        .as_deref()
+        .and_then(Algorithm::parse);
     let copying = headers.contains_key("x-amz-copy-source");
     let gate = service.pin_gate.read().await;
-    let (added, md5) = if copying {
-        copy_part(service, caller, headers).await?
+    let (added, md5, checksum) = if copying {
+        copy_part(service, caller, headers, algorithm).await?
     } else {
-        let (added, outcome) = take_body(service, caller, headers, body).await?;
-        (added, outcome.md5)
+        let (added, outcome) = take_body(service, caller, headers, body, algorithm).await?;
+        (added, outcome.md5, outcome.checksum)
+    };
+    let checksum = match (algorithm, checksum) {
+        (None, _) => None,
+        (Some(a), Some((b, v))) if a == b => Some(v),
+        (Some(a), _) => {
+            return Err(S3Error::invalid_request(format!(
+                "the upload keeps {} checksums; this part was sent with another",
+                a.name()
+            )));
+        }
     };
     let part = PartRecord {
         cid: added.cid,
@@ -134,6 +192,7 @@ pub async fn upload_part(
         tsize: added.tsize,
         etag: hex(&md5),
         modified_ms: http::now_ms(),
+        checksum: checksum.clone(),
     };
     let kept = service.store.put_part(&id, n, &part)?;
     drop(gate);
@@ -156,6 +215,9 @@ pub async fn upload_part(
     }
     let mut r = empty(StatusCode::OK);
     put_header(r.headers_mut(), "etag", &format!("\"{}\"", part.etag));
+    if let (Some(a), Some(v)) = (algorithm, &checksum) {
+        put_header(r.headers_mut(), a.header(), v);
+    }
     Ok(r)
 }
 
@@ -165,7 +227,8 @@ async fn copy_part(
     service: &Service,
     caller: &Caller,
     headers: &HeaderMap,
-) -> S3Result<(Added, [u8; 16])> {
+    compute: Option<Algorithm>,
+) -> S3Result<(Added, [u8; 16], Option<(Algorithm, String)>)> {
     let (src_bucket, src_key) = copy_source(headers)?;
     service.owned_bucket(&src_bucket, caller)?;
     let source = service
@@ -186,7 +249,7 @@ async fn copy_part(
             "the source is larger than a part may be; copy it in ranges",
         ));
     }
-    if from == 0 && to == source.size && source.parts == 0 {
+    if from == 0 && to == source.size && source.parts == 0 && compute.is_none() {
         // The whole object: its own content, pinned again for the part.
         service
             .daemon
@@ -209,6 +272,7 @@ async fn copy_part(
                 tsize: source.tsize,
             },
             md5,
+            None,
         ));
     }
     let stream = service
@@ -223,6 +287,7 @@ async fn copy_part(
         Expect {
             length: Some(to - from),
             max: u64::MAX,
+            checksum: compute.map(|a| (a, Given::Compute)),
             ..Expect::default()
         },
         outcome.clone(),
@@ -240,6 +305,7 @@ async fn copy_part(
             tsize,
         },
         outcome.md5,
+        outcome.checksum,
     ))
 }
 
@@ -358,16 +424,18 @@ pub async fn complete(
         if let Some(done) = service.store.completed(id)?
             && done.bucket == bucket
             && done.key == key
-            && service
-                .store
-                .object(bucket, key)?
-                .is_some_and(|o| o.etag == done.etag)
+            && let Some(object) = service.store.object(bucket, key)?
+            && object.etag == done.etag
         {
             service.owned_bucket(bucket, caller)?;
-            return Ok(completed_answer(bucket, key, &done.etag, &done.cid));
+            return Ok(completed_answer(bucket, key, &object));
         }
     }
     let (id, upload) = upload_of(service, caller, bucket, Some(key), query)?;
+    let algorithm = upload
+        .checksum_algorithm
+        .as_deref()
+        .and_then(Algorithm::parse);
     let body = small_body(body, MAX_XML).await?;
     let doc = xml::parse(&body)?;
     if doc.name != "CompleteMultipartUpload" {
@@ -387,7 +455,10 @@ pub async fn complete(
             .trim()
             .trim_matches('"')
             .to_owned();
-        listed.push((n, etag));
+        let checksum = algorithm
+            .and_then(|a| p.text_of(&format!("Checksum{}", a.name())))
+            .map(|c| c.trim().to_owned());
+        listed.push((n, etag, checksum));
     }
     if listed.is_empty() {
         return Err(S3Error::malformed_xml(
@@ -405,23 +476,46 @@ pub async fn complete(
     let mut md5s = Md5::new();
     // A part listed more than once (uploaded again while the list was made) counts once,
     // as the upload that finished last, if the list names it.
-    let mut groups: Vec<(u32, Vec<&str>)> = Vec::new();
-    for (n, etag) in &listed {
+    type Listed<'a> = (&'a str, Option<&'a str>);
+    let mut groups: Vec<(u32, Vec<Listed<'_>>)> = Vec::new();
+    for (n, etag, checksum) in &listed {
+        let entry = (etag.as_str(), checksum.as_deref());
         match groups.last_mut() {
-            Some((last, etags)) if last == n => etags.push(etag),
-            _ => groups.push((*n, vec![etag])),
+            Some((last, entries)) if last == n => entries.push(entry),
+            _ => groups.push((*n, vec![entry])),
         }
     }
     let count = groups.len();
-    for (i, (n, etags)) in groups.iter().enumerate() {
-        let part = stored
+    let mut part_checksums = Vec::new();
+    for (i, (n, entries)) in groups.iter().enumerate() {
+        let (part, named) = stored
             .get(n)
-            .filter(|p| etags.contains(&p.etag.as_str()))
+            .and_then(|p| {
+                entries
+                    .iter()
+                    .find(|(etag, _)| *etag == p.etag)
+                    .map(|(_, checksum)| (p, *checksum))
+            })
             .ok_or_else(|| {
                 S3Error::invalid_part(format!(
                     "part {n} could not be found, or its ETag does not match; upload it again"
                 ))
             })?;
+        if let Some(a) = algorithm {
+            // A listed checksum must be the part's; an unlisted one is the part's kept one.
+            match (&part.checksum, named) {
+                (Some(kept), None) => part_checksums.push((kept.clone(), part.size)),
+                (Some(kept), Some(named)) if kept == named => {
+                    part_checksums.push((kept.clone(), part.size));
+                }
+                _ => {
+                    return Err(S3Error::bad_digest(format!(
+                        "the {} checksum listed for part {n} does not match the part",
+                        a.name()
+                    )));
+                }
+            }
+        }
         if i + 1 < count && part.size < service.settings.min_part {
             return Err(S3Error::entity_too_small(format!(
                 "your proposed upload is smaller than the minimum allowed size: part {n} is {} bytes, parts but the last must be at least {}",
@@ -441,6 +535,30 @@ pub async fn complete(
         });
     }
     let etag = format!("{}-{}", hex(&md5s.finalize()), count);
+    // The object's checksum from its parts', checked against the one the client computed.
+    let mut checksum = None;
+    if let Some(a) = algorithm {
+        let kind = upload
+            .checksum_type
+            .clone()
+            .unwrap_or_else(|| "COMPOSITE".into());
+        let values: Vec<String> = part_checksums.iter().map(|(v, _)| v.clone()).collect();
+        let whole = if kind == "FULL_OBJECT" {
+            crate::checksum::full_object(a, &part_checksums)
+        } else {
+            crate::checksum::composite(a, &values)
+        }
+        .ok_or_else(|| S3Error::invalid_request("the parts' checksums do not decode"))?;
+        if let Some(claimed) = headers.get(a.header()).and_then(|v| v.to_str().ok())
+            && claimed.trim() != whole
+        {
+            return Err(S3Error::bad_digest(format!(
+                "the {} you specified did not match the calculated checksum",
+                a.name()
+            )));
+        }
+        checksum = Some((a.name().to_owned(), whole, kind, values));
+    }
     let gate = service.pin_gate.read().await;
     let joined = service
         .daemon
@@ -455,6 +573,11 @@ pub async fn complete(
     record.modified_ms = http::now_ms();
     record.parts = count as u32;
     record.part_sizes = chosen.iter().map(|p| p.size).collect();
+    if let Some((name, whole, kind, values)) = checksum {
+        record.checksum = Some((name, whole));
+        record.checksum_type = Some(kind);
+        record.part_checksums = values;
+    }
     let put = service
         .store
         .complete_upload(&id, &record, &crate::object::precondition(headers))?;
@@ -464,24 +587,34 @@ pub async fn complete(
         return Err(no_such_upload());
     }
     crate::object::written(put)?;
-    Ok(completed_answer(bucket, key, &record.etag, &record.cid))
+    Ok(completed_answer(bucket, key, &record))
 }
 
-fn completed_answer(bucket: &str, key: &str, etag: &str, cid: &crust_primitives::Cid) -> Response {
+fn completed_answer(bucket: &str, key: &str, object: &ObjectRecord) -> Response {
+    let mut children = vec![
+        el("Location", &format!("/{bucket}/{key}")),
+        el("Bucket", bucket),
+        el("Key", key),
+        el("ETag", &format!("\"{}\"", object.etag)),
+    ];
+    let checksum = object
+        .checksum
+        .as_ref()
+        .and_then(|(a, v)| Algorithm::parse(a).map(|a| (a, v)));
+    if let Some((a, v)) = checksum {
+        children.push(el(&format!("Checksum{}", a.name()), v));
+        if let Some(t) = &object.checksum_type {
+            children.push(el("ChecksumType", t));
+        }
+    }
     let mut r = xml_response(
         StatusCode::OK,
-        xml::document(
-            "CompleteMultipartUploadResult",
-            Some(NS),
-            &[
-                el("Location", &format!("/{bucket}/{key}")),
-                el("Bucket", bucket),
-                el("Key", key),
-                el("ETag", &format!("\"{etag}\"")),
-            ],
-        ),
+        xml::document("CompleteMultipartUploadResult", Some(NS), &children),
     );
-    put_header(r.headers_mut(), crate::CID_HEADER, &cid.to_string());
+    put_header(r.headers_mut(), crate::CID_HEADER, &object.cid.to_string());
+    if let Some((a, v)) = checksum {
+        put_header(r.headers_mut(), a.header(), v);
+    }
     r
 }
 

@@ -6,7 +6,7 @@ use crate::api::{MAX_XML, Query, check_key, small_body, xml_response};
 use crate::chunked::{ChunkSigner, Decoder};
 use crate::content::Added;
 use crate::http::{self, put as put_header};
-use crate::intake::{self, Algorithm, Expect, Outcome};
+use crate::intake::{self, Algorithm, Expect, Given, Outcome};
 use crate::service::{Caller, Service, empty};
 use crate::sigv4::Payload;
 use crate::store::{ObjectRecord, Precondition, Put};
@@ -29,6 +29,7 @@ pub async fn take_body(
     caller: &Caller,
     headers: &HeaderMap,
     body: Body,
+    compute: Option<Algorithm>,
 ) -> S3Result<(Added, Outcome)> {
     // aws-chunked by the signature's payload mode (`Content-Encoding: aws-chunked` on a body
     // whose hash is signed is only a label).
@@ -65,7 +66,7 @@ pub async fn take_body(
     let mut checksum = None;
     for a in Algorithm::ALL {
         if let Some(v) = header(headers, a.header()) {
-            checksum = Some((a, Some(v.trim().to_owned())));
+            checksum = Some((a, Given::Header(v.trim().to_owned())));
         }
     }
     if checksum.is_none()
@@ -75,7 +76,13 @@ pub async fn take_body(
         checksum = Algorithm::ALL
             .into_iter()
             .find(|a| a.header() == name)
-            .map(|a| (a, None));
+            .map(|a| (a, Given::Trailer));
+    }
+    // A part of an upload that keeps checksums has one, sent or not.
+    if checksum.is_none()
+        && let Some(a) = compute
+    {
+        checksum = Some((a, Given::Compute));
     }
     let decoder = chunked.then(|| {
         let signer =
@@ -169,7 +176,7 @@ pub async fn put(
         .unwrap_or("binary/octet-stream")
         .to_owned();
     let gate = service.pin_gate.read().await;
-    let (added, outcome) = take_body(service, caller, headers, body).await?;
+    let (added, outcome) = take_body(service, caller, headers, body, None).await?;
     let record = ObjectRecord {
         cid: added.cid,
         size: added.size,
@@ -181,6 +188,8 @@ pub async fn put(
         meta,
         parts: 0,
         part_sizes: Vec::new(),
+        part_checksums: Vec::new(),
+        checksum_type: None,
         checksum: outcome.checksum.map(|(a, v)| (a.name().to_owned(), v)),
     };
     let put = service
@@ -280,12 +289,32 @@ pub async fn get(
             &format!("bytes {from}-{}/{}", to.saturating_sub(1), object.size),
         );
     }
-    if let Some((a, v)) = &object.checksum
-        && header(headers, "x-amz-checksum-mode").is_some_and(|m| m.eq_ignore_ascii_case("enabled"))
-        && range.is_none()
-        && let Some(a) = Algorithm::parse(a)
-    {
-        put_header(h, a.header(), v);
+    let algorithm = object
+        .checksum
+        .as_ref()
+        .and_then(|(a, v)| Algorithm::parse(a).map(|a| (a, v)));
+    let kind = object.checksum_type.as_deref().unwrap_or("FULL_OBJECT");
+    let part = query
+        .get("partNumber")
+        .and_then(|n| n.parse::<usize>().ok());
+    if let Some((a, v)) = algorithm {
+        match part {
+            // A part's own checksum, when the upload kept them.
+            Some(n) => {
+                if let Some(pv) = object.part_checksums.get(n.wrapping_sub(1)) {
+                    put_header(h, a.header(), pv);
+                    put_header(h, "x-amz-checksum-type", kind);
+                }
+            }
+            None if range.is_none()
+                && header(headers, "x-amz-checksum-mode")
+                    .is_some_and(|m| m.eq_ignore_ascii_case("enabled")) =>
+            {
+                put_header(h, a.header(), v);
+                put_header(h, "x-amz-checksum-type", kind);
+            }
+            None => {}
+        }
     }
     for (param, name) in [
         ("response-content-type", "content-type"),
@@ -328,6 +357,118 @@ fn part_range(object: &ObjectRecord, n: &str) -> S3Result<(u64, u64)> {
         .ok_or_else(|| S3Error::invalid_part("the requested part number is not satisfiable"))?;
     let start: u64 = object.part_sizes[..n - 1].iter().sum();
     Ok((start, start + size))
+}
+
+/// `GET /bucket/key?attributes`: what `x-amz-object-attributes` asks for (ETag, Checksum,
+/// ObjectParts with `x-amz-max-parts` / `x-amz-part-number-marker`, StorageClass,
+/// ObjectSize), without the content.
+pub fn attributes(
+    service: &Service,
+    caller: &Caller,
+    bucket: &str,
+    key: &str,
+    headers: &HeaderMap,
+) -> S3Result<Response> {
+    service.owned_bucket(bucket, caller)?;
+    let object = service
+        .store
+        .object(bucket, key)?
+        .ok_or_else(|| S3Error::no_such_key("the specified key does not exist"))?;
+    let wanted: Vec<String> = header(headers, "x-amz-object-attributes")
+        .unwrap_or_default()
+        .split(',')
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .collect();
+    if wanted.is_empty() {
+        return Err(S3Error::invalid_argument(
+            "x-amz-object-attributes must name at least one attribute",
+        ));
+    }
+    let number = |name: &str, default: u64| -> S3Result<u64> {
+        header(headers, name).map_or(Ok(default), |v| {
+            v.trim()
+                .parse()
+                .map_err(|_| S3Error::invalid_argument(format!("{name} must be a number")))
+        })
+    };
+    let max_parts = number("x-amz-max-parts", 1000)?.min(1000);
+    let marker = number("x-amz-part-number-marker", 0)?;
+    let mut children = Vec::new();
+    for attribute in &wanted {
+        match attribute.as_str() {
+            "ETag" => children.push(el("ETag", &object.etag)),
+            "StorageClass" => children.push(el("StorageClass", "STANDARD")),
+            "ObjectSize" => children.push(el("ObjectSize", &object.size.to_string())),
+            "Checksum" => {
+                if let Some((a, v)) = &object.checksum
+                    && let Some(a) = Algorithm::parse(a)
+                {
+                    let name = format!("Checksum{}", a.name());
+                    let kind = object.checksum_type.as_deref().unwrap_or("FULL_OBJECT");
+                    children.push(parent(
+                        "Checksum",
+                        &[el(&name, v), el("ChecksumType", kind)],
+                    ));
+                }
+            }
+            "ObjectParts" => {
+                if object.part_sizes.is_empty() {
+                    continue;
+                }
+                let total = object.part_sizes.len() as u64;
+                let shown: Vec<(u64, u64)> = object
+                    .part_sizes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (i as u64 + 1, *s))
+                    .filter(|(n, _)| *n > marker)
+                    .take(max_parts as usize)
+                    .collect();
+                let last = shown.last().map_or(marker, |(n, _)| *n);
+                let mut parts = vec![
+                    el("PartsCount", &total.to_string()),
+                    el("PartNumberMarker", &marker.to_string()),
+                    el("NextPartNumberMarker", &last.to_string()),
+                    el("MaxParts", &max_parts.to_string()),
+                    el("IsTruncated", if last < total { "true" } else { "false" }),
+                ];
+                let part_checksum = object
+                    .checksum
+                    .as_ref()
+                    .and_then(|(a, _)| Algorithm::parse(a))
+                    .map(|a| format!("Checksum{}", a.name()));
+                for (n, size) in shown {
+                    let mut fields = vec![
+                        el("PartNumber", &n.to_string()),
+                        el("Size", &size.to_string()),
+                    ];
+                    if let (Some(name), Some(v)) =
+                        (&part_checksum, object.part_checksums.get(n as usize - 1))
+                    {
+                        fields.push(el(name, v));
+                    }
+                    parts.push(parent("Part", &fields));
+                }
+                children.push(parent("ObjectParts", &parts));
+            }
+            other => {
+                return Err(S3Error::invalid_argument(format!(
+                    "'{other}' is not an object attribute (ETag, Checksum, ObjectParts, StorageClass, ObjectSize)"
+                )));
+            }
+        }
+    }
+    let mut r = xml_response(
+        StatusCode::OK,
+        xml::document("GetObjectAttributesResponse", Some(NS), &children),
+    );
+    put_header(
+        r.headers_mut(),
+        "last-modified",
+        &http::http_date(object.modified_ms),
+    );
+    Ok(r)
 }
 
 /// `DELETE /bucket/key` (204 whether or not it existed, as S3).

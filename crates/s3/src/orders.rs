@@ -271,6 +271,8 @@ mod tests {
             meta: BTreeMap::new(),
             parts: 0,
             part_sizes: Vec::new(),
+            part_checksums: Vec::new(),
+            checksum_type: None,
             checksum: None,
         }
     }

@@ -115,6 +115,12 @@ pub struct ObjectRecord {
     /// Each part's size, in order (multipart objects).
     #[serde(default)]
     pub part_sizes: Vec<u64>,
+    /// Each part's checksum, in order (multipart objects that keep checksums).
+    #[serde(default)]
+    pub part_checksums: Vec<String>,
+    /// `FULL_OBJECT` or `COMPOSITE` (of the parts' checksums), when there is a checksum.
+    #[serde(default)]
+    pub checksum_type: Option<String>,
     /// The checksum the client sent and we verified (algorithm name, base64).
     #[serde(default)]
     pub checksum: Option<(String, String)>,
@@ -193,6 +199,12 @@ pub struct UploadRecord {
     pub initiated_ms: u64,
     /// What the object will carry (content fields empty until completion).
     pub object: ObjectRecord,
+    /// The checksum algorithm every part gets (`x-amz-checksum-algorithm` at creation).
+    #[serde(default)]
+    pub checksum_algorithm: Option<String>,
+    /// `COMPOSITE` or `FULL_OBJECT` (`x-amz-checksum-type` at creation).
+    #[serde(default)]
+    pub checksum_type: Option<String>,
 }
 
 /// One uploaded part.
@@ -208,6 +220,9 @@ pub struct PartRecord {
     pub etag: String,
     /// When it was uploaded (ms).
     pub modified_ms: u64,
+    /// Its checksum in the upload's algorithm (base64), when the upload keeps checksums.
+    #[serde(default)]
+    pub checksum: Option<String>,
 }
 
 /// One page of a listing.
@@ -1228,6 +1243,8 @@ mod tests {
             meta: BTreeMap::new(),
             parts: 0,
             part_sizes: Vec::new(),
+            part_checksums: Vec::new(),
+            checksum_type: None,
             checksum: None,
         }
     }
@@ -1359,6 +1376,8 @@ mod tests {
             owner: AccountId::default(),
             initiated_ms: 1,
             object: object(0),
+            checksum_algorithm: None,
+            checksum_type: None,
         };
         s.create_upload("u1", &u).unwrap();
         s.create_upload("u2", &u).unwrap();
@@ -1368,6 +1387,7 @@ mod tests {
             tsize: 1,
             etag: "p".into(),
             modified_ms: 0,
+            checksum: None,
         };
         assert!(s.put_part("u1", 1, &part(10)).unwrap());
         assert!(s.put_part("u1", 2, &part(11)).unwrap());
