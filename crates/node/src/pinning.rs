@@ -236,9 +236,20 @@ fn approve(
     from: &str,
     chain: &ChainArgs,
 ) -> Result<(), String> {
+    approve_orderer(service_account(service)?, cap, blocks, from, chain)
+}
+
+/// Lets `delegate` (a pinning or S3 service's ordering account) place orders paid by `from`,
+/// up to `cap`, for `blocks` blocks (`market::ApproveOrderer`); `0` revokes.
+pub(crate) fn approve_orderer(
+    delegate: AccountId,
+    cap: &str,
+    blocks: u64,
+    from: &str,
+    chain: &ChainArgs,
+) -> Result<(), String> {
     let signer = crate::keys::signer(from)?;
     let cap = parse_balance(cap).map_err(|e| format!("--cap: {e}"))?;
-    let delegate = service_account(service)?;
     let client = ChainClient::new(&chain.chain)?;
     let expires_at = client.head()?.height.saturating_add(blocks);
     let call = Call::Market(MarketCall::ApproveOrderer {

@@ -5,9 +5,6 @@
 use crate::chain_client::ChainClient;
 use crate::orders::ChainArgs;
 use crust_primitives::AccountId;
-use crust_primitives::balance::{Cru, parse_balance};
-use crust_runtime::Call;
-use crust_runtime::market::MarketCall;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -220,25 +217,7 @@ fn approve(
     from: &str,
     chain: &ChainArgs,
 ) -> Result<(), String> {
-    let signer = crate::keys::signer(from)?;
-    let cap = parse_balance(cap).map_err(|e| format!("--cap: {e}"))?;
-    let delegate = service_account(service)?;
-    let client = ChainClient::new(&chain.chain)?;
-    let expires_at = client.head()?.height.saturating_add(blocks);
-    let call = Call::Market(MarketCall::ApproveOrderer {
-        delegate,
-        cap,
-        expires_at,
-    });
-    let (tx, height) = client.submit_and_wait(&signer, call)?;
-    println!("{tx}");
-    eprintln!(
-        "the S3 service {} may spend up to {} of {} on orders until block {expires_at} (block {height})",
-        delegate.to_ss58(),
-        Cru(cap),
-        signer.public().to_ss58()
-    );
-    Ok(())
+    crate::pinning::approve_orderer(service_account(service)?, cap, blocks, from, chain)
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
