@@ -3,8 +3,8 @@
 
 Starts a `crust ipfs daemon` and `crust s3 serve` (objects kept on the daemon, not ordered),
 then measures on the same machine, same file:
-  * 1 GiB PUT: boto3's multipart upload (64 MiB parts, 4 at once) through S3, against
-    `crust add --api` of the same file into the same daemon (the baseline);
+  * 1 GiB PUT: boto3's multipart upload (64 MiB parts, 4 at once) and a single streamed PUT
+    through S3, against `crust add --api` of the same file into the same daemon (the baseline);
   * 1 GiB GET: boto3's get_object streamed to nowhere, against the daemon's gateway
     (`/ipfs/<cid>`) streamed the same way (the baseline);
   * 4 KiB objects: PUTs and GETs per second from 8 client threads;
@@ -75,11 +75,15 @@ def client(endpoint, ak, sk):
 def s3_round(s3, bucket, path, size):
     cfg = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20,
                          max_concurrency=4)
+    single = TransferConfig(multipart_threshold=1 << 40)
     s3.create_bucket(Bucket=bucket)
     put, _ = timed(lambda: s3.upload_file(path, bucket, "big", Config=cfg))
     get, n = timed(lambda: drain(s3.get_object(Bucket=bucket, Key="big")["Body"]))
     assert n == size, (n, size)
-    return put, get
+    # One stream, like `crust add`, of new bytes (so no block is already stored).
+    make_file(path, size)
+    one, _ = timed(lambda: s3.upload_file(path, bucket, "one", Config=single))
+    return put, get, one
 
 
 def small(s3, bucket, count=2000, threads=8):
@@ -124,12 +128,14 @@ def main():
         gw, n = timed(lambda: drain(urllib.request.urlopen(f"{gateway}/ipfs/{cid}")))
         assert n == size
         make_file(path, size)  # new bytes, so the S3 upload stores new blocks
-        put, get = s3_round(s3, "bench", path, size)
+        put, get, one = s3_round(s3, "bench", path, size)
         mb = size / 1e6
         print(f"1 GiB-class file: {SIZE_MIB} MiB")
         print(f"  PUT  crust add --api   {mb / add:8.1f} MB/s (baseline)")
         print(f"  PUT  S3 multipart      {mb / put:8.1f} MB/s  ratio {add / put:.2f} "
-              f"(S3 overhead {100 * (put / add - 1):+.0f}%)")
+              f"(S3 overhead {100 * (put / add - 1):+.0f}%; 4 parts at once)")
+        print(f"  PUT  S3 one stream     {mb / one:8.1f} MB/s  ratio {add / one:.2f} "
+              f"(S3 overhead {100 * (one / add - 1):+.0f}%)")
         print(f"  GET  gateway /ipfs     {mb / gw:8.1f} MB/s (baseline)")
         print(f"  GET  S3 get_object     {mb / get:8.1f} MB/s  ratio {gw / get:.2f} "
               f"(S3 overhead {100 * (get / gw - 1):+.0f}%)")
@@ -146,7 +152,7 @@ def main():
                 stderr=subprocess.DEVNULL))
             time.sleep(3)
             m = client(f"http://127.0.0.1:{port}", "benchbench", "benchbench1")
-            mput, mget = s3_round(m, "bench", path, size)
+            mput, mget, _ = s3_round(m, "bench", path, size)
             mputs, mgets = small(m, "small")
             print(f"  MinIO PUT {mb / mput:8.1f} MB/s (crust S3 / MinIO {mput / put:.2f}), "
                   f"GET {mb / mget:8.1f} MB/s ({mget / get:.2f}); 4 KiB {mputs:.0f} PUT/s "
