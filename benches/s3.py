@@ -20,6 +20,8 @@ Usage:
 import os, shutil, subprocess, sys, tempfile, threading, time, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+ARGV = sys.argv[1:]
+sys.argv = sys.argv[:1]  # benches/ipfs.py reads its own arguments when imported
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ipfs import BIN, free_port  # noqa: E402
 
@@ -27,12 +29,9 @@ import boto3  # noqa: E402
 from boto3.s3.transfer import TransferConfig  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-args = [a for a in sys.argv[1:] if not a.startswith("--")]
+MINIO = ARGV[ARGV.index("--minio") + 1] if "--minio" in ARGV else None
+args = [a for a in ARGV if not a.startswith("--") and a != MINIO]
 SIZE_MIB = int(args[0]) if args else 1024
-MINIO = None
-if "--minio" in sys.argv:
-    MINIO = sys.argv[sys.argv.index("--minio") + 1]
-    args = [a for a in args if a != MINIO]
 
 
 def wait_file(path, secs=60):
