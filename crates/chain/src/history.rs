@@ -365,6 +365,11 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> History<E> {
         }
     }
 
+    /// The committee handoff records kept beside this history (`prefix-handoffs`).
+    pub fn handoff_store(&self) -> crate::handoffs::Handoffs<E> {
+        crate::handoffs::Handoffs::new(self.disk.ctx.child("handoffs"), &self.disk.prefix)
+    }
+
     /// A reader of the on-disk blocks that does not need this history (or the chain lock).
     pub fn reader(&self) -> HistoryReader<E> {
         HistoryReader(self.disk.clone())

@@ -11,6 +11,7 @@ pub use crust_light::{block, hash, proof, tx};
 pub mod consensus;
 pub mod execute;
 pub mod gossip;
+pub mod handoffs;
 pub mod history;
 pub mod layer;
 pub mod memory;

@@ -20,6 +20,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::{Json, Router, extract::State, routing::get, routing::post};
 use crust_client::api::{self, Method};
+use crust_client::queries;
 use crust_client::wire::{self, ErrorObject, code};
 use serde_json::{Value, json};
 
@@ -193,10 +194,8 @@ where
         MarketFile::NAME => {
             run::<MarketFile, _>(params, async |p: FileParams| {
                 let cid = p.cid;
-                let (file, height, proof) = query(core, p.prove, |s| {
-                    crust_runtime::market::file(s, &cid).map_err(|e| e.to_string())
-                })
-                .await?;
+                let (file, height, proof) =
+                    query(core, p.prove, |s| queries::market_file(s, &cid)).await?;
                 Ok(FileAnswer {
                     file,
                     height,
@@ -207,10 +206,8 @@ where
         }
         MarketPrices::NAME => {
             run::<MarketPrices, _>(params, async |p: Prove| {
-                let (prices, height, proof) = query(core, p.prove, |s| {
-                    crust_runtime::market::params(s).map_err(|e| e.to_string())
-                })
-                .await?;
+                let (prices, height, proof) =
+                    query(core, p.prove, |s| queries::market_prices(s)).await?;
                 Ok(PricesAnswer {
                     prices,
                     height,
@@ -222,10 +219,8 @@ where
         SworkWorkReport::NAME => {
             run::<SworkWorkReport, _>(params, async |p: ReportParams| {
                 let anchor = p.anchor.0;
-                let (report, height, proof) = query(core, p.prove, |s| {
-                    crust_runtime::swork::work_report(s, &anchor).map_err(|e| e.to_string())
-                })
-                .await?;
+                let (report, height, proof) =
+                    query(core, p.prove, |s| queries::work_report(s, &anchor)).await?;
                 Ok(ReportAnswer {
                     report,
                     height,
@@ -237,11 +232,8 @@ where
         SworkPeer::NAME => {
             run::<SworkPeer, _>(params, async |p: WhoParams| {
                 let who = p.account;
-                let (peer, height, proof) = query(core, p.prove, |s| {
-                    let record = crust_runtime::swork::peer(s, &who).map_err(|e| e.to_string())?;
-                    Ok(record.map(|r| peer_info(&who, &r, s)))
-                })
-                .await?;
+                let (peer, height, proof) =
+                    query(core, p.prove, |s| queries::swork_peer(s, &who)).await?;
                 Ok(PeerAnswer {
                     peer,
                     height,
@@ -254,17 +246,8 @@ where
         StakingStakeLimit::NAME => {
             run::<StakingStakeLimit, _>(params, async |p: StashParams| {
                 let stash = p.stash;
-                let (stake_limit, height, proof) = query(core, p.prove, |s| {
-                    let limit = crust_runtime::staking::stake_limit(s, &stash)
-                        .map_err(|e| e.to_string())?;
-                    let workload =
-                        crust_runtime::swork::workload(s, &stash).map_err(|e| e.to_string())?;
-                    Ok(StakeLimit {
-                        stake_limit: limit,
-                        workload,
-                    })
-                })
-                .await?;
+                let (stake_limit, height, proof) =
+                    query(core, p.prove, |s| queries::stake_limit(s, &stash)).await?;
                 Ok(StakeLimitAnswer {
                     stake_limit,
                     height,
@@ -275,19 +258,8 @@ where
         }
         StakingCommittee::NAME => {
             run::<StakingCommittee, _>(params, async |p: EraParams| {
-                let (committee, height, proof) = query(core, p.prove, |s| {
-                    use crust_runtime::staking;
-                    let era = match p.era {
-                        Some(e) => e,
-                        None => staking::active_era(s).map_err(|e| e.to_string())?,
-                    };
-                    let members = staking::committee(s, era).map_err(|e| e.to_string())?;
-                    Ok(Committee {
-                        era,
-                        members: members.map(|list| list.iter().map(Member::from).collect()),
-                    })
-                })
-                .await?;
+                let (committee, height, proof) =
+                    query(core, p.prove, |s| queries::committee(s, p.era)).await?;
                 Ok(CommitteeAnswer {
                     committee,
                     height,
@@ -303,6 +275,9 @@ where
                 staking_view(&c.view(), c.last_finalized.0).map_err(|e| not_found(e.to_string()))
             })
             .await
+        }
+        StakingHandoffs::NAME => {
+            run::<StakingHandoffs, _>(params, async |p| handoffs(core, p).await).await
         }
         GovernanceOverview::NAME => {
             run::<GovernanceOverview, _>(params, async |_| {
@@ -394,12 +369,60 @@ where
 {
     let (cached, reader) = {
         let c = core.lock().await;
+        if height == 0 {
+            return Ok(c.genesis_block.clone());
+        }
         (c.history().cached(height).cloned(), c.history().reader())
     };
     match cached {
         Some(f) => Ok(Some(f)),
         None => reader.get(height).await.map_err(internal),
     }
+}
+
+/// Committee handoffs from `p.from` on, as far as this node recorded them: each with the
+/// headers from its proof's block to the first certified block and that certificate.
+async fn handoffs<S>(core: &SharedCore<S>, p: api::HandoffsParams) -> Answer<api::StakingHandoffs>
+where
+    S: commonware_storage::Context + commonware_runtime::Spawner,
+{
+    let limit = p
+        .limit
+        .unwrap_or(api::MAX_HANDOFFS)
+        .clamp(1, api::MAX_HANDOFFS);
+    let mut out = Vec::new();
+    for era in p.from..p.from.saturating_add(u64::from(limit)) {
+        let record = core.lock().await.handoff(era).await.map_err(internal)?;
+        let Some(record) = record else { break };
+        let height = record.proof.height;
+        let header = |h: u64| {
+            block(
+                core,
+                api::BlockParams {
+                    height: h,
+                    bodies: Some(false),
+                    receipts: Some(false),
+                },
+            )
+        };
+        let (headers, finality) = if height == 0 {
+            (vec![header(0).await?], None)
+        } else {
+            let f = finality(core, api::AtHeight { height }).await?;
+            let mut headers = Vec::new();
+            for h in height..=f.height {
+                headers.push(header(h).await?);
+            }
+            (headers, Some(f))
+        };
+        out.push(api::Handoff {
+            era,
+            proof: record.proof,
+            headers,
+            finality,
+        });
+    }
+    Ok(out)
 }
 
 async fn block<S>(core: &SharedCore<S>, p: api::BlockParams) -> Answer<api::ChainBlock>
@@ -528,10 +551,7 @@ where
     S: commonware_storage::Context + commonware_runtime::Spawner,
 {
     let who = p.account;
-    let (info, height, proof) = query(core, p.prove, |s| {
-        Ok(crust_runtime::balances::account(s, &who).unwrap_or_default())
-    })
-    .await?;
+    let (info, height, proof) = query(core, p.prove, |s| Ok(queries::account(s, &who))).await?;
     // Not proven (the pool is this node's own): the nonce after this account's transactions
     // queued here, over the committed nonce read again under the pool's lock (a block finalized
     // since the answer was read has left the pool).
@@ -567,7 +587,7 @@ where
         head: c.last_finalized.0,
         peers: page
             .iter()
-            .map(|(who, r)| peer_info(who, r, &view))
+            .map(|(who, r)| queries::peer_info(who, r, &view))
             .collect(),
         next,
     })
@@ -603,26 +623,6 @@ where
         files,
         next,
     })
-}
-
-/// A peer record with the bytes of files its identity last reported (0 if none).
-fn peer_info(
-    who: &crust_primitives::AccountId,
-    record: &crust_runtime::swork::PeerRecord,
-    state: &impl crust_runtime::state::State,
-) -> api::PeerInfo {
-    use crust_runtime::swork;
-    let files = swork::identity(state, who)
-        .ok()
-        .flatten()
-        .and_then(|id| swork::work_report(state, &id.anchor).ok().flatten())
-        .map_or(0, |r| r.reported_files_size);
-    api::PeerInfo {
-        account: *who,
-        peer_id: record.peer_id_text(),
-        addrs: record.addr_texts(),
-        files_size: files,
-    }
 }
 
 /// Runs a read-only runtime query on the finalized state: `(answer, height, proof)`, where the

@@ -131,7 +131,8 @@ where
     let history =
         crate::history::History::open(ctx.child("history"), prefix, memory.history).await?;
     let mut store = Store::open_with(ctx, prefix, memory.state_cache_pages).await?;
-    if store.height().is_none() {
+    let fresh = store.height().is_none();
+    if fresh {
         let genesis = spec.genesis()?;
         let mut layer = Layer::new(store.committed(), Diff::new());
         genesis
@@ -148,7 +149,7 @@ where
         .ok_or_else(|| StoreError::Db("genesis root missing from an initialized store".into()))?;
     let genesis_block = Block::genesis(root, spec.genesis_time_ms);
     let genesis_hash = genesis_block.hash();
-    let core = ChainCore::new(
+    let mut core = ChainCore::new(
         store,
         history,
         genesis_hash,
@@ -157,6 +158,14 @@ where
         build_limits(spec),
         (0, genesis_hash),
     );
+    core.genesis_block = Some(Arc::new(crate::consensus::core::Finalized {
+        block: genesis_block.clone(),
+        outcome: Default::default(),
+    }));
+    if fresh {
+        // Era 0's committee (and era 1's, if genesis elects it) proven under the genesis root.
+        core.record_handoffs().await;
+    }
     Ok((Arc::new(Mutex::new(core)), genesis_block))
 }
 

@@ -769,6 +769,43 @@ method!(
     StateProofOf, "state_proof", KeyParams => KeyProof
 );
 
+/// Where a light client's walk of committee handoffs continues.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct HandoffsParams {
+    /// The first era whose committee to prove (0: from genesis).
+    pub from: u64,
+    /// Most eras in one answer (at most [`MAX_HANDOFFS`], the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Most handoffs one `staking_handoffs` answer carries.
+pub const MAX_HANDOFFS: u32 = 16;
+
+/// How a light client learns an era's committee from the one before it, trusting no node:
+/// the committee, proven under the state root of a block of the previous era, that block's
+/// header linked by parent hashes to a block whose finalization certificate the previous
+/// era's committee signed. Era 0's proof is under the genesis block's state root instead (the
+/// genesis hash is the trust anchor), with no certificate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Handoff {
+    /// The era whose committee this proves.
+    pub era: u64,
+    /// The committee read ([`crate::queries::committee`]) with its proof.
+    pub proof: QueryProof,
+    /// Headers (no bodies or receipts) from the proof's height up to the certified block.
+    pub headers: Vec<BlockInfo>,
+    /// The certificate of the last header (`None` for era 0, proven under genesis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finality: Option<FinalityInfo>,
+}
+method!(
+    /// Committee handoffs from an era on, as far as this node recorded them (a node records
+    /// each era's committee as it is elected; one started from an older data directory lacks
+    /// the eras before).
+    StakingHandoffs, "staking_handoffs", HandoffsParams => Vec<Handoff>
+);
+
 /// Subscribes to finalized headers; notifications are [`HEAD_NOTICE`].
 pub const SUBSCRIBE_HEADS: &str = "chain_subscribeFinalizedHeads";
 /// Subscribes to finalized events; notifications are [`EVENTS_NOTICE`].

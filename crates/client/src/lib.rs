@@ -14,6 +14,8 @@ pub mod api;
 mod client;
 pub mod follower;
 pub mod linker;
+pub mod queries;
+pub mod verify;
 pub mod wire;
 
 pub use client::{CheckedBlock, Client, ClientError, MORTALITY, Outcome, Transport};

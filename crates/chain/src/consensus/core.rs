@@ -129,6 +129,11 @@ pub struct ChainCore<E: commonware_storage::Context + commonware_runtime::Spawne
     pending: HashMap<Hash, Pending>,
     /// Finalized blocks: every one on disk, the recent ones in memory.
     history: History<E>,
+    /// Each era's committee proven under a block of the era before (for light clients).
+    handoffs: crate::handoffs::Handoffs<E>,
+    /// The genesis block (block 0 is not in the history archive; `chain_block` serves it from
+    /// here). Set by [`crate::service::open_chain`].
+    pub genesis_block: Option<std::sync::Arc<Finalized>>,
     /// Finalized blocks as they happen, for subscribers (the RPC's WebSocket).
     notices: tokio::sync::broadcast::Sender<std::sync::Arc<Finalized>>,
     /// Where transactions admitted from clients go to be sent to the other validators
@@ -185,6 +190,8 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             limits,
             last_finalized,
             pending: HashMap::new(),
+            handoffs: history.handoff_store(),
+            genesis_block: None,
             history,
             notices: tokio::sync::broadcast::channel(NOTICE_BUFFER).0,
             gossip: None,
@@ -563,7 +570,68 @@ impl<E: commonware_storage::Context + commonware_runtime::Spawner> ChainCore<E> 
             let _ = self.notices.send(finalized.clone());
         }
         self.history.remember(finalized);
+        self.record_handoffs().await;
         Ok(())
+    }
+
+    /// Records the committee handoffs the finalized state now allows ([`crate::handoffs`]):
+    /// the next era's committee once elected (and again if a forced election changes it), and
+    /// at genesis era 0's and era 1's. Called after each commit and once on a fresh chain; a
+    /// failure is logged, never fatal (light clients then fall back to fewer proven eras).
+    pub async fn record_handoffs(&mut self) {
+        if let Err(e) = self.try_record_handoffs().await {
+            tracing::warn!(target: "crust::chain", "recording the committee handoff failed: {e}");
+        }
+    }
+
+    async fn try_record_handoffs(&mut self) -> Result<(), ChainError> {
+        use crust_runtime::staking;
+        let height = self.last_finalized.0;
+        let wanted: Vec<(u64, Vec<AccountId>)> = {
+            let view = self.view();
+            let active = staking::active_era(&view)
+                .map_err(|e| StoreError::Db(format!("active era: {e}")))?;
+            let eras = if height == 0 {
+                vec![0, 1]
+            } else {
+                vec![active.saturating_add(1)]
+            };
+            eras.into_iter()
+                .filter_map(|era| {
+                    let members = staking::committee(&view, era).ok().flatten()?;
+                    Some((era, members.iter().map(|m| m.session_key).collect()))
+                })
+                .collect()
+        };
+        for (era, keys) in wanted {
+            if self.handoffs.known(era) == Some(&keys) {
+                continue;
+            }
+            if let Some(r) = self.handoffs.get(era).await?
+                && r.session_keys == keys
+            {
+                self.handoffs.remember(era, keys);
+                continue;
+            }
+            let proven = self
+                .prove_query(|s| crust_client::queries::committee(s, Some(era)))
+                .await?;
+            let record = crate::handoffs::Recorded {
+                era,
+                session_keys: keys,
+                proof: proven.proof(),
+            };
+            self.handoffs.put(&record).await?;
+        }
+        Ok(())
+    }
+
+    /// The recorded handoff of `era`'s committee, if this node kept one.
+    pub async fn handoff(
+        &mut self,
+        era: u64,
+    ) -> Result<Option<crate::handoffs::Recorded>, StoreError> {
+        self.handoffs.get(era).await
     }
 
     /// Every block finalized from now on, in order (a subscriber more than [`NOTICE_BUFFER`]

@@ -783,7 +783,152 @@ fn committee_change_scenario(seed: u64) {
         )
         .await;
         assert_consistent(&cores, from + 10).await;
+
+        // A light client that trusts only the genesis hash walks the committee handoffs to the
+        // new committee (Eve in, Dave out) and checks a proven stake limit; a node that alters
+        // the answer, a proof or a certificate is caught.
+        let node = cores.lock().unwrap()[1].clone().unwrap();
+        let anchor = walk_from_genesis(&node).await;
+        assert!(anchor.next_era > switch_era, "{:?}", anchor.next_era);
+        let new = &anchor.committees[&switch_era];
+        assert!(new.contains(&eve_key) && !new.contains(&dave_key));
+        check_proven_answers(&node, &anchor, &stashes[3].public()).await;
     });
+}
+
+/// One RPC call answered by `node` in process (the `result`, or the whole reply on error).
+async fn rpc_call(
+    node: &SharedCore<deterministic::Context>,
+    method: &str,
+    params: serde_json::Value,
+) -> serde_json::Value {
+    let reply = crate::rpc::dispatch(node, method, &params, &serde_json::json!(1)).await;
+    reply.get("result").cloned().unwrap_or(reply)
+}
+
+/// Learns every era's committee from the genesis hash through `staking_handoffs`.
+async fn walk_from_genesis(
+    node: &SharedCore<deterministic::Context>,
+) -> crust_client::verify::Anchor {
+    use crust_client::api::Handoff;
+    use crust_client::verify::Anchor;
+    use serde_json::json;
+    let genesis: Hash =
+        serde_json::from_value(rpc_call(node, "genesis_hash", json!({})).await).unwrap();
+    let chain = rpc_call(node, "system_chain", json!({})).await;
+    let namespace = chain["namespace"].as_str().unwrap().to_owned();
+    let mut anchor: Option<Anchor> = None;
+    let mut from = 0;
+    loop {
+        let reply = rpc_call(node, "staking_handoffs", json!({ "from": from })).await;
+        let page: Vec<Handoff> =
+            serde_json::from_value(reply.clone()).unwrap_or_else(|e| panic!("{reply}: {e}"));
+        if page.is_empty() {
+            break;
+        }
+        for h in &page {
+            match anchor.as_mut() {
+                None => anchor = Some(Anchor::from_genesis(genesis, &namespace, h).unwrap()),
+                Some(a) => a.learn(h).unwrap(),
+            }
+            from = h.era + 1;
+        }
+    }
+    // Starting from another genesis fails at once.
+    let first: Vec<Handoff> = serde_json::from_value(
+        rpc_call(node, "staking_handoffs", json!({ "from": 0, "limit": 1 })).await,
+    )
+    .unwrap();
+    assert!(Anchor::from_genesis(Hash([9; 32]), &namespace, &first[0]).is_err());
+    anchor.expect("era 0 is recorded at genesis")
+}
+
+/// The headers from `height` to the first certified block, and its certificate.
+async fn certified_headers(
+    node: &SharedCore<deterministic::Context>,
+    height: u64,
+) -> (
+    Vec<crust_client::api::BlockInfo>,
+    crust_client::api::FinalityInfo,
+) {
+    use serde_json::json;
+    let finality: crust_client::api::FinalityInfo =
+        serde_json::from_value(rpc_call(node, "chain_finality", json!({ "height": height })).await)
+            .unwrap();
+    let mut headers = Vec::new();
+    for h in height..=finality.height {
+        let b = rpc_call(
+            node,
+            "chain_block",
+            json!({ "height": h, "bodies": false, "receipts": false }),
+        )
+        .await;
+        headers.push(serde_json::from_value(b).unwrap());
+    }
+    (headers, finality)
+}
+
+/// A proven stake limit checks out; altered, its proof or its certificate changed, it does not.
+async fn check_proven_answers(
+    node: &SharedCore<deterministic::Context>,
+    anchor: &crust_client::verify::Anchor,
+    stash: &AccountId,
+) {
+    use crust_client::verify::VerifyError;
+    use serde_json::json;
+    let params = json!({ "stash": stash, "prove": true });
+    let answer = rpc_call(node, "staking_stakeLimit", params.clone()).await;
+    let height = answer["proof"]["height"].as_u64().unwrap();
+    let (headers, finality) = certified_headers(node, height).await;
+    let verified = anchor
+        .check("staking_stakeLimit", &params, &answer, &headers, &finality)
+        .unwrap();
+    assert_eq!(verified.value["stake_limit"], answer["stake_limit"]);
+
+    let mut lie = answer.clone();
+    lie["stake_limit"]["stake_limit"] = json!("1");
+    let e = anchor.check("staking_stakeLimit", &params, &lie, &headers, &finality);
+    assert!(
+        matches!(&e, Err(VerifyError::Contradiction(m)) if m.contains("stake_limit.stake_limit")),
+        "{e:?}"
+    );
+    let mut forged = answer.clone();
+    let entries = forged["proof"]["entries"].as_array_mut().unwrap();
+    let value = entries.iter_mut().find(|e| !e["value"].is_null()).unwrap();
+    value["value"] = json!("0x00");
+    let e = anchor.check("staking_stakeLimit", &params, &forged, &headers, &finality);
+    assert!(
+        matches!(&e, Err(VerifyError::Contradiction(m)) if m.contains("refused")),
+        "{e:?}"
+    );
+    let mut bad = finality.clone();
+    let last = bad.certificate.len() - 1;
+    bad.certificate[last] ^= 1;
+    let e = anchor.check("staking_stakeLimit", &params, &answer, &headers, &bad);
+    assert!(matches!(&e, Err(VerifyError::Contradiction(_))), "{e:?}");
+    // Another method through the same path: an account's balance.
+    let alice = Keypair::from_suri("//Alice").unwrap().public();
+    let params = json!({ "account": alice, "prove": true });
+    let account = rpc_call(node, "state_account", params.clone()).await;
+    let at = account["proof"]["height"].as_u64().unwrap();
+    let (hs, f) = certified_headers(node, at).await;
+    let v = anchor
+        .check("state_account", &params, &account, &hs, &f)
+        .unwrap();
+    assert_eq!(v.value["free"], account["free"]);
+    assert_ne!(account["free"], json!("0"));
+    let mut lie = account.clone();
+    lie["free"] = json!("999");
+    let e = anchor.check("state_account", &params, &lie, &hs, &f);
+    assert!(
+        matches!(&e, Err(VerifyError::Contradiction(m)) if m.contains("free")),
+        "{e:?}"
+    );
+    // A header that is not the one proven under.
+    let mut other = headers.clone();
+    other[0].state_root = Hash([3; 32]);
+    let e = anchor.check("staking_stakeLimit", &params, &answer, &other, &finality);
+    assert!(matches!(&e, Err(VerifyError::Contradiction(_))), "{e:?}");
 }
 
 #[test]

@@ -1,0 +1,77 @@
+//! The read-only queries behind the proven RPC methods, in one place for both sides: the node
+//! answers each method by running its query on the finalized state (recording every key read,
+//! to prove them), and a light client re-runs the very same function on the proven entries
+//! ([`crust_light::proof::ProvenState`]). Two copies could drift; one cannot.
+
+use crate::api::{Committee, Member, PeerInfo, StakeLimit};
+use crust_primitives::{AccountId, Cid};
+use crust_runtime::State;
+use crust_runtime::balances::AccountInfo;
+use crust_runtime::market::{FileInfo, MarketParams};
+use crust_runtime::swork::{PeerRecord, WorkReportRecord};
+
+/// `market_file`: a file's market record (`None` if nobody ordered it).
+pub fn market_file(s: &impl State, cid: &Cid) -> Result<Option<FileInfo>, String> {
+    crust_runtime::market::file(s, cid).map_err(|e| e.to_string())
+}
+
+/// `market_prices`: the market's prices and parameters.
+pub fn market_prices(s: &impl State) -> Result<MarketParams, String> {
+    crust_runtime::market::params(s).map_err(|e| e.to_string())
+}
+
+/// `swork_workReport`: the last accepted work report of the identity with this anchor.
+pub fn work_report(s: &impl State, anchor: &[u8; 32]) -> Result<Option<WorkReportRecord>, String> {
+    crust_runtime::swork::work_report(s, anchor).map_err(|e| e.to_string())
+}
+
+/// `swork_peer`: where a storage account serves its replicas.
+pub fn swork_peer(s: &impl State, who: &AccountId) -> Result<Option<PeerInfo>, String> {
+    let record = crust_runtime::swork::peer(s, who).map_err(|e| e.to_string())?;
+    Ok(record.map(|r| peer_info(who, &r, s)))
+}
+
+/// A peer record as the RPC shows it, with the bytes of files its identity last reported.
+pub fn peer_info(who: &AccountId, record: &PeerRecord, s: &impl State) -> PeerInfo {
+    use crust_runtime::swork;
+    let files = swork::identity(s, who)
+        .ok()
+        .flatten()
+        .and_then(|id| swork::work_report(s, &id.anchor).ok().flatten())
+        .map_or(0, |r| r.reported_files_size);
+    PeerInfo {
+        account: *who,
+        peer_id: record.peer_id_text(),
+        addrs: record.addr_texts(),
+        files_size: files,
+    }
+}
+
+/// `staking_stakeLimit`: a validator's stake limit and the proven storage it comes from.
+pub fn stake_limit(s: &impl State, stash: &AccountId) -> Result<StakeLimit, String> {
+    let limit = crust_runtime::staking::stake_limit(s, stash).map_err(|e| e.to_string())?;
+    let workload = crust_runtime::swork::workload(s, stash).map_err(|e| e.to_string())?;
+    Ok(StakeLimit {
+        stake_limit: limit,
+        workload,
+    })
+}
+
+/// `staking_committee`: an era's committee (the active era's if `era` is `None`).
+pub fn committee(s: &impl State, era: Option<u64>) -> Result<Committee, String> {
+    use crust_runtime::staking;
+    let era = match era {
+        Some(e) => e,
+        None => staking::active_era(s).map_err(|e| e.to_string())?,
+    };
+    let members = staking::committee(s, era).map_err(|e| e.to_string())?;
+    Ok(Committee {
+        era,
+        members: members.map(|list| list.iter().map(Member::from).collect()),
+    })
+}
+
+/// `state_account`: an account's balances and nonce (zero for an account never seen).
+pub fn account(s: &impl State, who: &AccountId) -> AccountInfo {
+    crust_runtime::balances::account(s, who).unwrap_or_default()
+}
