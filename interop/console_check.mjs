@@ -5,6 +5,9 @@
 // usage: node console_check.mjs <console url> <screenshot dir> <chromium> <cid> <account> <replicas>
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 const [url, shots, executablePath, cid, account, replicas] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
@@ -14,6 +17,8 @@ const fail = (msg) => failures.push(msg);
 const summary = { pages: {}, requests: 0, failures };
 
 const requests = [];
+// The node's own origin (and, later, the lying proxy's): nothing else may be asked.
+const allowedHosts = new Set([new URL(url).host]);
 async function newPage(viewport) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
@@ -152,6 +157,118 @@ await visit(page, 'governance', '#/governance');
 if (!/^\d+$/.test((await cardValue(page, 'Protocol version')) ?? '')) fail('governance: no protocol version');
 await a11y(page, 'governance');
 
+// ---- verified mode ------------------------------------------------------------------------
+// The browser checks the node's answers with the WebAssembly light client: against an honest
+// node every fact marked is verified; through a proxy that alters one value per answer, the
+// altered facts are shown as lies.
+
+/** Turns verified mode on with its button and waits until the committees are learned. */
+async function verifiedPage(base, name) {
+  const p = await newPage({ width: 1280, height: 900 });
+  await p.goto(`${base}/#/governance`);
+  await p.waitForSelector('main[data-page="governance"]');
+  await p.click('#verify-toggle');
+  await p.waitForSelector('#verify-status.ready, #verify-status.failed', { timeout: 60000 });
+  const status = await text(p, '#verify-status');
+  if (!(await p.$('#verify-status.ready'))) fail(`${name}: verified mode did not start: ${status}`);
+  if ((await p.getAttribute('#verify-toggle', 'aria-pressed')) !== 'true') fail(`${name}: the toggle does not say it is on`);
+  summary[name] = { status };
+  return p;
+}
+
+/** The marks on the current page: {verified, lie, unverified}. */
+const marks = (p) => p.evaluate(() => ({
+  verified: document.querySelectorAll('main .mark.verified').length,
+  lie: document.querySelectorAll('main .mark.lie').length,
+  unverified: document.querySelectorAll('main .mark.unverified').length,
+  pending: [...document.querySelectorAll('main .marks')].filter((m) => m.textContent === '…').length,
+  why: [...new Set([...document.querySelectorAll('main .mark.unverified, main .mark.lie')].map((m) => m.title))].slice(0, 3),
+}));
+
+async function waitMarks(p, name) {
+  await p.waitForFunction(() => ![...document.querySelectorAll('main .marks')].some((m) => m.textContent === '…'), null, { timeout: 60000 })
+    .catch(() => fail(`${name}: checks still pending`));
+  return marks(p);
+}
+
+const honest = await verifiedPage(url, 'verified');
+await visit(honest, 'file', `#/file/${cid}`, 'file-verified');
+const fileMarks = await waitMarks(honest, 'verified file');
+if (fileMarks.verified < 3 || fileMarks.lie || fileMarks.unverified) fail(`verified file: marks ${JSON.stringify(fileMarks)}`);
+await visit(honest, 'account', `#/account/${account}`, 'account-verified');
+const accountMarks = await waitMarks(honest, 'verified account');
+if (accountMarks.verified < 3 || accountMarks.lie || accountMarks.unverified) fail(`verified account: marks ${JSON.stringify(accountMarks)}`);
+await visit(honest, 'network', '#/network', 'network-verified');
+const networkMarks = await waitMarks(honest, 'verified network');
+if (networkMarks.verified < 2 || networkMarks.lie || networkMarks.unverified) fail(`verified network: marks ${JSON.stringify(networkMarks)}`);
+await honest.screenshot({ path: `${shots}/network-verified.png`, fullPage: true });
+await a11y(honest, 'network-verified');
+const times = await honest.evaluate(() => window.__verifyTimes);
+const fileTimes = times.filter((t) => t.method === 'market_file');
+summary.verified.marks = { file: fileMarks, account: accountMarks, network: networkMarks };
+summary.verified.file_check_ms = Math.max(...fileTimes.map((t) => t.check_ms));
+summary.verified.file_total_ms = Math.max(...fileTimes.map((t) => t.total_ms));
+summary.verified.checks = times.length;
+if (!(summary.verified.file_check_ms < 50)) fail(`verifying a file took ${summary.verified.file_check_ms} ms`);
+const wasm = Buffer.from(await (await fetch(`${url}/console/verifier.wasm`)).arrayBuffer());
+summary.verified.wasm_bytes = wasm.length;
+summary.verified.wasm_gzip_bytes = gzipSync(wasm, { level: 9 }).length;
+if (summary.verified.wasm_gzip_bytes >= 1 << 20) fail(`the verifier is ${summary.verified.wasm_gzip_bytes} bytes compressed`);
+
+// A node that lies: a proxy in front of it adds a replica to a file, raises a balance and a
+// stake limit in the answers it passes on (everything else, the WebSocket too, unchanged).
+const target = new URL(url);
+const lies = {
+  market_file: (r) => { if (r?.file?.replicas?.length) r.file.replicas.push({ ...r.file.replicas[0], who: r.file.orderer }); },
+  state_account: (r) => { if (r?.free !== undefined) r.free = (BigInt(r.free) + 10n ** 15n).toString(); },
+  staking_validators: (r) => { if (r?.candidates?.length) r.candidates[0].stake_limit = (BigInt(r.candidates[0].stake_limit) + 10n ** 15n).toString(); },
+};
+const proxy = createServer(async (req, res) => {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const body = Buffer.concat(chunks);
+  const upstream = await fetch(`${url}${req.url}`, { method: req.method, headers: { 'content-type': req.headers['content-type'] ?? 'application/json' }, body: req.method === 'POST' ? body : undefined });
+  let out = Buffer.from(await upstream.arrayBuffer());
+  if (req.method === 'POST') {
+    const method = JSON.parse(body.toString()).method;
+    if (lies[method]) {
+      const reply = JSON.parse(out.toString().replace(/([:[,]\s*)(-?\d{16,})(?=\s*[,}\]])/g, '$1"$2"'));
+      lies[method](reply.result);
+      out = Buffer.from(JSON.stringify(reply));
+    }
+  }
+  const headers = {};
+  for (const [k, v] of upstream.headers) if (!['content-length', 'content-encoding', 'transfer-encoding'].includes(k)) headers[k] = v;
+  res.writeHead(upstream.status, headers);
+  res.end(out);
+});
+proxy.on('upgrade', (req, socket, head) => {
+  const up = connect(Number(target.port), target.hostname, () => {
+    up.write(`${req.method} ${req.url} HTTP/1.1\r\n${Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+    up.write(head);
+    socket.pipe(up).pipe(socket);
+  });
+  up.on('error', () => socket.destroy());
+  socket.on('error', () => up.destroy());
+});
+await new Promise((ok) => proxy.listen(0, '127.0.0.1', ok));
+const liar = `http://127.0.0.1:${proxy.address().port}`;
+allowedHosts.add(new URL(liar).host);
+const tampered = await verifiedPage(liar, 'tampered');
+const expectLie = async (name, hash, key) => {
+  await tampered.goto(`${liar}/${hash}`);
+  await tampered.waitForSelector(`main[data-page="${name}"]`, { timeout: 20000 });
+  const m = await waitMarks(tampered, key);
+  const status = (await text(tampered, '#status')) ?? '';
+  await tampered.screenshot({ path: `${shots}/${key}.png`, fullPage: true });
+  summary.tampered[key] = { marks: m, status: status.slice(0, 200) };
+  if (!m.lie || !/lied/.test(status)) fail(`${key}: the altered answer was not flagged (${JSON.stringify(m)}, "${status}")`);
+};
+await expectLie('file', `#/file/${cid}`, 'file-tampered');
+await expectLie('account', `#/account/${account}`, 'account-tampered');
+await expectLie('network', '#/network', 'network-tampered');
+proxy.close();
+
 // A phone-sized screen: the network page still fits without sideways scrolling.
 const phone = await newPage({ width: 390, height: 844 });
 await visit(phone, 'network', '#/network', 'network-phone');
@@ -159,9 +276,8 @@ const overflow = await phone.evaluate(() => document.documentElement.scrollWidth
 if (overflow > 2) fail(`phone: page is ${overflow}px wider than the screen`);
 
 // Secrets never leave the browser; everything goes to the node's own origin.
-const host = new URL(url).host;
 for (const r of requests) {
-  if (new URL(r.url).host !== host) fail(`request to another host: ${r.url}`);
+  if (!allowedHosts.has(new URL(r.url).host)) fail(`request to another host: ${r.url}`);
   const all = `${r.url} ${r.body}`;
   if (/\/\/[A-Z][a-z]+/.test(decodeURIComponent(all.replace(/^https?:\/\/[^/]+/, ''))) || /seed|secret|mnemonic|phrase|private/i.test(r.body)) {
     fail(`a request carries something secret-looking: ${all.slice(0, 120)}`);

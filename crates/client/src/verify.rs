@@ -319,7 +319,8 @@ pub struct Verified {
     pub value: serde_json::Map<String, Value>,
 }
 
-/// The first place two JSON values differ, as a path (`file.replicas[0].owner`).
+/// The first place two JSON values differ, as a path (`file.replicas[0].owner`, or
+/// `file.replicas.length` when a list is longer or shorter).
 fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
@@ -337,6 +338,7 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
             .zip(y)
             .enumerate()
             .find_map(|(i, (p, q))| first_difference(p, q, &format!("{path}[{i}]"))),
+        (Value::Array(_), Value::Array(_)) => Some(format!("{path}.length")),
         _ => (a != b).then(|| path.to_owned()),
     }
 }
@@ -347,6 +349,11 @@ fn at(v: &Value, path: &str, root: &str) -> String {
     let rest = path.strip_prefix(root).unwrap_or(path);
     for part in rest.split('.').filter(|p| !p.is_empty()) {
         let (name, indexes) = part.split_once('[').map_or((part, ""), |(n, i)| (n, i));
+        if name == "length"
+            && let Value::Array(items) = cur
+        {
+            return items.len().to_string();
+        }
         if !name.is_empty() {
             cur = cur.get(name).unwrap_or(&Value::Null);
         }
@@ -360,5 +367,32 @@ fn at(v: &Value, path: &str, root: &str) -> String {
         format!("{}…", &text[..text.floor_char_boundary(117)])
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn differences_are_named_by_path_and_value() {
+        let proven = json!({"file": {"replicas": [{"who": "a"}, {"who": "b"}], "size": 1}});
+        let same = proven.clone();
+        assert_eq!(first_difference(&same, &proven, "answer"), None);
+        let longer =
+            json!({"file": {"replicas": [{"who": "a"}, {"who": "b"}, {"who": "c"}], "size": 1}});
+        let path = first_difference(&longer, &proven, "answer").unwrap_or_default();
+        assert_eq!(path, "answer.file.replicas.length");
+        assert_eq!(at(&longer, &path, "answer"), "3");
+        assert_eq!(at(&proven, &path, "answer"), "2");
+        let changed = json!({"file": {"replicas": [{"who": "a"}, {"who": "x"}], "size": 1}});
+        let path = first_difference(&changed, &proven, "answer").unwrap_or_default();
+        assert_eq!(path, "answer.file.replicas[1].who");
+        assert_eq!(at(&changed, &path, "answer"), "\"x\"");
+        let missing = json!({"file": {"replicas": [{"who": "a"}, {"who": "b"}]}});
+        let path = first_difference(&missing, &proven, "answer").unwrap_or_default();
+        assert_eq!(path, "answer.file.size");
+        assert_eq!(at(&missing, &path, "answer"), "null");
     }
 }

@@ -2,6 +2,8 @@
 // No framework, no build step, no third-party code: everything here is served by the node.
 // It never asks for, holds or sends a secret key.
 
+import { parseJson, verified } from './verify.js';
+
 const $ = (sel) => document.querySelector(sel);
 
 // ---- DOM ----------------------------------------------------------------------------------
@@ -117,10 +119,6 @@ const cidLink = (c) => h('a', { href: `#/file/${c}`, class: 'mono', title: c }, 
 
 // ---- RPC ----------------------------------------------------------------------------------
 
-/** JSON with integers too large for a double (balances) kept as strings. */
-function parseJson(text) {
-  return JSON.parse(text.replace(/([:[,]\s*)(-?\d{16,})(?=\s*[,}\]])/g, '$1"$2"'));
-}
 
 let rpcId = 0;
 const requests = [];
@@ -165,6 +163,51 @@ function connect(delay = 500) {
     $('#live').textContent = 'disconnected · retrying';
     setTimeout(() => connect(Math.min(delay * 2, 10000)), delay);
   };
+}
+
+// ---- verified mode --------------------------------------------------------------------------
+
+/** A mark beside a fact: checked in this browser, contradicted by the node's own proofs, or
+ * not checked (verified mode off, or the check could not run). */
+function mark(result) {
+  if (!result) return null;
+  if (result.ok) {
+    return h('span', { class: 'mark verified', title: `Checked in this browser under block #${result.height}, certified by era ${result.era}'s committee` }, '✓ verified');
+  }
+  if (result.lie) return h('span', { class: 'mark lie', title: result.message }, '✗ the node lied');
+  return h('span', { class: 'mark unverified', title: result.message }, '? not verified');
+}
+
+/** Says loudly that the node contradicted its proofs. */
+function reportLie(what, message) {
+  $('#status').textContent = `This node lied about ${what}: ${message}`;
+}
+
+/** `method` with proofs, checked, in verified mode; the plain answer otherwise. */
+async function proven(method, params, what) {
+  if (!verified.enabled()) return { answer: await rpc(method, params), result: null };
+  const r = await verified.check(method, params);
+  if (r.result && !r.result.ok && r.result.lie) reportLie(what, r.result.message);
+  return r;
+}
+
+/** A verified value against what another (unproven) answer showed. */
+function agree(result, shown, proven, what) {
+  if (!result || !result.ok) return result;
+  if (JSON.stringify(shown) === JSON.stringify(proven)) return result;
+  const message = `the page was told ${JSON.stringify(shown)}, the proofs show ${JSON.stringify(proven)}`;
+  reportLie(what, message);
+  return { ok: false, lie: true, message };
+}
+
+function showVerifyStatus() {
+  const on = verified.enabled();
+  const button = $('#verify-toggle');
+  button.setAttribute('aria-pressed', on ? 'true' : 'false');
+  button.textContent = on ? 'Verified mode: on' : 'Verified mode: off';
+  const line = $('#verify-status');
+  line.textContent = on ? verified.message || 'Verified mode: starting…' : '';
+  line.className = verified.state;
 }
 
 // ---- pages --------------------------------------------------------------------------------
@@ -218,20 +261,36 @@ async function networkPage(main) {
   // Recent blocks' timestamps fill the interval chart after the first paint.
   backfill(head.height, 40).then(() => { if (onHead === render) render(); });
   const members = (list) => table([['Stash'], ['Stake', 'num']], (list ?? []).map((m) => [accountLink(m.stash), cru(m.stake)]));
+  const committeeMark = h('span', { class: 'marks' });
+  const limitMarks = new Map(view.candidates.map((c) => [c.stash, h('span', { class: 'marks' }, verified.enabled() ? '…' : '—')]));
+  if (verified.enabled()) {
+    // The committee and every stake limit shown, checked against the proven state.
+    (async () => {
+      const c = await proven('staking_committee', { era: view.era }, `the committee of era ${view.era}`);
+      const shown = (view.committee ?? []).map((m) => [m.stash, String(m.stake)]);
+      const provenList = c.result && c.result.ok ? (c.result.value.committee.members ?? []).map((m) => [m.stash, String(m.stake)]) : null;
+      committeeMark.replaceChildren(mark(agree(c.result, shown, provenList, `the committee of era ${view.era}`)) ?? '');
+      for (const cand of view.candidates) {
+        const r = await proven('staking_stakeLimit', { stash: cand.stash }, `${cand.stash}'s stake limit`);
+        const value = r.result && r.result.ok ? String(r.result.value.stake_limit.stake_limit) : null;
+        limitMarks.get(cand.stash).replaceChildren(mark(agree(r.result, String(cand.stake_limit), value, `${cand.stash}'s stake limit`)) ?? '');
+      }
+    })();
+  }
   main.replaceChildren(
     h('h1', {}, 'Network'),
     cards,
     charts,
-    h('h2', {}, `Committee of era ${view.era}`),
+    h('h2', {}, `Committee of era ${view.era} `, committeeMark),
     members(view.committee),
     h('h2', {}, 'Next committee'),
     view.next_committee ? members(view.next_committee) : h('p', { class: 'muted' }, 'Elected one slot before the era starts.'),
     h('h2', {}, 'Validators: stake limit against stake'),
     h('p', { class: 'muted' }, 'The stake limit comes from the storage the validator’s group proves; stake above it does not count.'),
     table(
-      [['Stash'], ['Bonded', 'num'], ['Stake limit', 'num'], ['Effective own', 'num'], ['In committee'], ['Commission', 'num'], ['Limit vs bond']],
+      [['Stash'], ['Bonded', 'num'], ['Stake limit', 'num'], ['Limit checked'], ['Effective own', 'num'], ['In committee'], ['Commission', 'num'], ['Limit vs bond']],
       view.candidates.map((c) => [
-        accountLink(c.stash), cru(c.bonded), cru(c.stake_limit), cru(c.effective_own),
+        accountLink(c.stash), cru(c.bonded), cru(c.stake_limit), limitMarks.get(c.stash), cru(c.effective_own),
         stakeOf.has(c.stash) ? cru(stakeOf.get(c.stash)) : h('span', { class: 'muted' }, 'no'),
         `${(c.commission_ppb / 1e7).toFixed(1)}%`,
         h('div', { class: 'bars' }, bar(c.stake_limit, 'limit', 'stake limit'), bar(c.bonded, '', 'bonded')),
@@ -308,18 +367,22 @@ async function filesPage(main, after) {
 }
 
 async function filePage(main, cid) {
-  const r = await rpc('market_file', { cid });
+  const { answer: r, result } = await proven('market_file', { cid }, `file ${cid}`);
+  const checked = mark(result);
   if (!r.file) {
-    main.replaceChildren(h('h1', {}, 'File'), h('p', { class: 'mono' }, cid), h('p', {}, `No order for this CID on chain (block #${r.height}).`));
+    main.replaceChildren(h('h1', {}, 'File ', checked), h('p', { class: 'mono' }, cid), h('p', {}, `No order for this CID on chain (block #${r.height}).`));
     return;
   }
   const f = r.file;
   const download = info.gateway ? h('a', { href: `${info.gateway}/ipfs/${cid}`, download: '' }, 'Download through the gateway') : null;
   main.replaceChildren(
-    h('h1', {}, 'File'),
+    h('h1', {}, 'File ', checked),
     h('p', { class: 'mono' }, cid),
+    result ? h('p', { class: 'muted', id: 'verified-note' }, result.ok
+      ? `Every value on this page was checked in this browser: the file's record is proven under block #${result.height}'s state root, and that block is certified by era ${result.era}'s committee.`
+      : result.message) : null,
     h('div', { class: 'cards' },
-      card('Replicas', f.replicas.length),
+      card('Replicas', f.replicas.length, mark(result)),
       card('Size', bytes(f.file_size)),
       card('Expires at', `#${f.expired_at}`),
       card('Reward pool', cru(f.amount)),
@@ -333,15 +396,15 @@ async function filePage(main, cid) {
       ['Content commitment', h('span', { class: 'mono' }, `${JSON.stringify(f.commitment)}`)],
       ['As of block', `#${r.height}`],
     ]),
-    h('h2', {}, 'Replicas'),
+    h('h2', {}, 'Replicas ', mark(result)),
     table([['Owner'], ['Worker'], ['Reported at', 'num'], ['Since', 'num']],
       f.replicas.map((x) => [accountLink(x.owner), accountLink(x.who), `#${x.valid_at}`, x.created_at == null ? '—' : `#${x.created_at}`])),
   );
 }
 
 async function accountPage(main, account) {
-  const [a, view, orders] = await Promise.all([
-    rpc('state_account', { account }),
+  const [{ answer: a, result }, view, orders] = await Promise.all([
+    proven('state_account', { account }, `${account}'s balance`),
     rpc('staking_validators'),
     rpc('market_files', { orderer: account }),
   ]);
@@ -350,9 +413,9 @@ async function accountPage(main, account) {
     h('h1', {}, 'Account'),
     h('p', { class: 'mono' }, account),
     h('div', { class: 'cards' },
-      card('Free', cru(a.free)),
-      card('Reserved', cru(a.reserved)),
-      card('Transactions sent', a.nonce)),
+      card('Free', cru(a.free), mark(result)),
+      card('Reserved', cru(a.reserved), mark(result)),
+      card('Transactions sent', a.nonce, mark(result))),
     cand ? h('section', {}, h('h2', {}, 'Validator'), table([['Bonded', 'num'], ['Stake limit', 'num'], ['Effective own', 'num'], ['Commission', 'num']],
       [[cru(cand.bonded), cru(cand.stake_limit), cru(cand.effective_own), `${(cand.commission_ppb / 1e7).toFixed(1)}%`]])) : null,
     h('h2', {}, 'Orders'),
@@ -428,6 +491,13 @@ $('#search').addEventListener('submit', (e) => {
 });
 
 window.addEventListener('hashchange', route);
+verified.onChange = showVerifyStatus;
+$('#verify-toggle').addEventListener('click', async () => {
+  verified.setEnabled(!verified.enabled());
+  showVerifyStatus();
+  if (verified.enabled()) await verified.sync();
+  route();
+});
 // Refresh the page's data every ten blocks (the network page redraws on every block).
 let refreshed = 0;
 const refresh = () => {
@@ -447,8 +517,12 @@ setInterval(refresh, 2000);
     return;
   }
   connect();
+  showVerifyStatus();
+  if (verified.enabled()) await verified.sync();
   route();
 })();
 
 // For tests: the RPC methods this page called (never anything with a key in it).
 window.__consoleRequests = requests;
+// For tests: how long each verification took (the WebAssembly check alone, and with fetching).
+window.__verifyTimes = verified.times;

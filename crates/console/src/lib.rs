@@ -4,7 +4,8 @@
 //! needs no CDN, no separate web server and works offline. It reads the chain through the same
 //! JSON-RPC and WebSocket the CLI uses (`docs/rpc.md`), on the same origin, and never holds or
 //! sends a secret key. Pages: network, market and files, a file by CID, an account, storage
-//! workers, governance (`docs/console.md`).
+//! workers, governance (`docs/console.md`). Verified mode runs the chain's own light-client
+//! checks in the browser (`crates/verifier`, compiled to WebAssembly by `build.rs`).
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -15,6 +16,14 @@ const INDEX: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const STYLE: &str = include_str!("../assets/style.css");
 const ICON: &str = include_str!("../assets/icon.svg");
+const VERIFY_JS: &str = include_str!("../assets/verify.js");
+/// The light client compiled to WebAssembly by `build.rs` (empty when built without it).
+const VERIFIER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/verifier.wasm"));
+
+/// Whether this build carries the verifier (verified mode).
+pub fn has_verifier() -> bool {
+    !VERIFIER.is_empty()
+}
 
 /// What the node tells the console about itself (`/console/info.json`).
 #[derive(Clone, Debug, Default)]
@@ -27,7 +36,7 @@ pub struct ConsoleInfo {
 
 /// Only our own origin: no inline script, no third-party anything; the page cannot be framed.
 const CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; \
-                   style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+                   style-src 'self'; script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'; base-uri 'none'";
 
 fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
@@ -54,6 +63,7 @@ pub fn info_json(info: &ConsoleInfo) -> serde_json::Value {
     use crust_runtime::{market, system};
     serde_json::json!({
         "version": info.version,
+        "verifier": has_verifier(),
         "gateway": info.gateway,
         "accounts": {
             "treasury": system::treasury_account().to_ss58(),
@@ -64,7 +74,8 @@ pub fn info_json(info: &ConsoleInfo) -> serde_json::Value {
     })
 }
 
-/// The console's routes: `GET /` (the page), `GET /console/{app.js,style.css,icon.svg,info.json}`.
+/// The console's routes: `GET /` (the page), `GET /console/{app.js,verify.js,verifier.wasm,
+/// style.css,icon.svg,info.json}`.
 /// Merge them into a router whose `POST /` is the JSON-RPC endpoint.
 pub fn router(info: ConsoleInfo) -> Router {
     let info: std::sync::Arc<str> = info_json(&info).to_string().into();
@@ -76,6 +87,24 @@ pub fn router(info: ConsoleInfo) -> Router {
         .route(
             "/console/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/console/verify.js",
+            get(|| async { asset("text/javascript; charset=utf-8", VERIFY_JS) }),
+        )
+        .route(
+            "/console/verifier.wasm",
+            get(|| async {
+                if has_verifier() {
+                    asset("application/wasm", VERIFIER)
+                } else {
+                    (
+                        StatusCode::NOT_FOUND,
+                        "this node was built without the console's verifier",
+                    )
+                        .into_response()
+                }
+            }),
         )
         .route(
             "/console/style.css",
@@ -114,6 +143,7 @@ mod tests {
         assert_eq!(answer.status(), StatusCode::OK, "POST / is still the RPC");
         for path in [
             "/console/app.js",
+            "/console/verify.js",
             "/console/style.css",
             "/console/info.json",
         ] {
@@ -128,10 +158,31 @@ mod tests {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_verifier_is_served_as_webassembly_when_built_in() {
+        let app = router(ConsoleInfo::default());
+        let get = Request::get("/console/verifier.wasm")
+            .body(Body::empty())
+            .unwrap_or_default();
+        let r = app.oneshot(get).await.unwrap_or_default();
+        if !has_verifier() {
+            // Built without clang or the wasm32 target (CI requires it: CRUST_VERIFIER=require).
+            assert_eq!(r.status(), StatusCode::NOT_FOUND);
+            return;
+        }
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/wasm");
+        let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        assert!(body.starts_with(b"\0asm"), "not a WebAssembly module");
+        assert!(body.len() < 4 << 20, "{} bytes", body.len());
+    }
+
     #[test]
     fn the_page_has_no_inline_script_or_third_party_source() {
         assert!(!INDEX.contains("<script>"), "inline scripts break the CSP");
-        for text in [INDEX, APP_JS, STYLE, ICON] {
+        for text in [INDEX, APP_JS, VERIFY_JS, STYLE, ICON] {
             // XML namespace names are identifiers, never fetched.
             let text = text
                 .replace("http://www.w3.org/2000/svg", "")

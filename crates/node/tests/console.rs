@@ -2,8 +2,10 @@
 //! node) with a file put and replicated, and Debian's Chromium driven headless by
 //! playwright-core (`interop/console_check.mjs`) through every page. Each page must show real
 //! data (the file's replicas, the committee, the live height), meet accessibility basics
-//! (labels, contrast, keyboard), fit a phone, and no request may carry a secret. Screenshots
-//! land in `target/tmp/console-shots/` (the README's come from there).
+//! (labels, contrast, keyboard), fit a phone, and no request may carry a secret. Verified mode
+//! (the WebAssembly light client) must mark every checked fact verified against the honest
+//! node, and flag the replica, balance and stake limit a proxy in front of it alters.
+//! Screenshots land in `target/tmp/console-shots/` (the README's come from there).
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -121,5 +123,16 @@ fn every_console_page_renders_real_data_in_chromium() {
         "{summary}"
     );
     assert!(summary["requests"].as_u64().unwrap() > 10, "{summary}");
+    // Verified mode: every fact checked in the browser against the honest node, each altered
+    // one flagged through the lying proxy; the verifier's size and speed.
+    let v = &summary["verified"];
+    for page in ["file", "account", "network"] {
+        assert!(v["marks"][page]["verified"].as_u64().unwrap() >= 2, "{v}");
+        assert_eq!(v["marks"][page]["lie"], 0, "{v}");
+        let t = &summary["tampered"][format!("{page}-tampered")];
+        assert!(t["marks"]["lie"].as_u64().unwrap() >= 1, "{t}");
+    }
+    assert!(v["wasm_gzip_bytes"].as_u64().unwrap() < 1 << 20, "{v}");
+    assert!(v["file_check_ms"].as_f64().unwrap() < 50.0, "{v}");
     eprintln!("screenshots in {}", shots.display());
 }
