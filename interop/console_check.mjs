@@ -2,14 +2,18 @@
 // running network and checks what a user would: every page renders real data, the basics of
 // accessibility hold, and no request carries a secret. Prints one JSON summary on stdout.
 //
-// usage: node console_check.mjs <console url> <screenshot dir> <chromium> <cid> <account> <replicas>
+// usage: node console_check.mjs <console url> <screenshot dir> <chromium> <cid> <account> <replicas> <upload token>
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 
-const [url, shots, executablePath, cid, account, replicas] = process.argv.slice(2);
+const [url, shots, executablePath, cid, account, replicas, uploadToken] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu'] });
 const failures = [];
@@ -22,7 +26,7 @@ const allowedHosts = new Set([new URL(url).host]);
 async function newPage(viewport) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
-  page.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postData() ?? '' }));
+  page.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postData() ?? '', headers: r.headers() }));
   page.on('pageerror', (e) => fail(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') fail(`console error: ${m.text()}`); });
   return page;
@@ -112,14 +116,14 @@ await page.waitForFunction((h) => {
 await page.goto(`${url}/#/network`);
 await page.waitForSelector('main[data-page="network"]');
 const focused = [];
-for (let i = 0; i < 9; i++) {
+for (let i = 0; i < 12; i++) {
   await page.keyboard.press('Tab');
   focused.push(await page.evaluate(() => {
     const e = document.activeElement;
     return { tag: e.tagName, text: (e.textContent || e.id).trim().slice(0, 20), outline: getComputedStyle(e).outlineStyle };
   }));
 }
-for (const want of ['Skip to content', 'Network', 'Storage', 'Market', 'Files', 'Governance', 'search-input']) {
+for (const want of ['Skip to content', 'Network', 'Storage', 'Market', 'Files', 'Governance', 'Upload', 'Verified mode: off', 'search-input']) {
   const hit = focused.find((f) => f.text === want);
   if (!hit) fail(`keyboard: ${want} not reachable with Tab (${JSON.stringify(focused)})`);
   else if (hit.outline === 'none') fail(`keyboard: ${want} has no visible focus`);
@@ -269,6 +273,40 @@ await expectLie('account', `#/account/${account}`, 'account-tampered');
 await expectLie('network', '#/network', 'network-tampered');
 proxy.close();
 
+// ---- upload -------------------------------------------------------------------------------
+// A folder chosen in the upload page goes to the pinning service with the user's token, is
+// added, ordered and followed live until the service says it is pinned (proven replicas).
+const up = await newPage({ width: 1280, height: 900 });
+await visit(up, 'upload', '#/upload');
+await a11y(up, 'upload');
+// A dropped file is taken (a scripted drop hands over plain files).
+await up.evaluate(() => {
+  const dt = new DataTransfer();
+  dt.items.add(new File(['dropped'], 'dropped.txt', { type: 'text/plain' }));
+  document.querySelector('#upload-drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+});
+await up.waitForFunction(() => /^1 file/.test(document.querySelector('#upload-chosen').textContent), null, { timeout: 5000 })
+  .catch(() => fail('upload: a dropped file was not taken'));
+const folder = mkdtempSync(join(tmpdir(), 'console-upload-'));
+mkdirSync(join(folder, 'site', 'img'), { recursive: true });
+writeFileSync(join(folder, 'site', 'index.html'), `<h1>uploaded from the console ${Date.now()}</h1>`);
+writeFileSync(join(folder, 'site', 'img', 'noise.bin'), randomBytes(200_000));
+await up.setInputFiles('#upload-folder', join(folder, 'site'));
+await up.fill('#upload-token', uploadToken);
+const uploadStart = Date.now();
+await up.click('#upload-go');
+await up.waitForFunction(() => /Done: every upload/.test(document.querySelector('#upload-steps').textContent), null, { timeout: 240000 })
+  .catch(() => {});
+const steps = await text(up, '#upload-steps');
+summary.upload = { ms: Date.now() - uploadStart, steps: steps.slice(0, 400) };
+if (!/Done: every upload/.test(steps)) fail(`upload: not pinned: ${steps}`);
+const proven = Number((steps.match(/(\d+) proven replica/) ?? [])[1] ?? 0);
+summary.upload.replicas = proven;
+if (!(proven >= 1)) fail(`upload: no proven replica shown: ${steps}`);
+if (!/Added site: /.test(steps)) fail(`upload: the folder's root was not added: ${steps}`);
+await up.screenshot({ path: `${shots}/upload.png`, fullPage: true });
+allowedHosts.add(new URL(JSON.parse(await (await fetch(`${url}/console/info.json`)).text()).pinning).host);
+
 // A phone-sized screen: the network page still fits without sideways scrolling.
 const phone = await newPage({ width: 390, height: 844 });
 await visit(phone, 'network', '#/network', 'network-phone');
@@ -276,8 +314,13 @@ const overflow = await phone.evaluate(() => document.documentElement.scrollWidth
 if (overflow > 2) fail(`phone: page is ${overflow}px wider than the screen`);
 
 // Secrets never leave the browser; everything goes to the node's own origin.
+const nodeHost = new URL(url).host;
 for (const r of requests) {
   if (!allowedHosts.has(new URL(r.url).host)) fail(`request to another host: ${r.url}`);
+  // The upload token goes to the pinning service only, never to the node.
+  if (new URL(r.url).host === nodeHost && (r.headers.authorization || `${r.url} ${r.body}`.includes(uploadToken))) {
+    fail(`a request to the node carries the upload token: ${r.method} ${r.url}`);
+  }
   const all = `${r.url} ${r.body}`;
   if (/\/\/[A-Z][a-z]+/.test(decodeURIComponent(all.replace(/^https?:\/\/[^/]+/, ''))) || /seed|secret|mnemonic|phrase|private/i.test(r.body)) {
     fail(`a request carries something secret-looking: ${all.slice(0, 120)}`);

@@ -447,6 +447,163 @@ async function governancePage(main) {
   );
 }
 
+// ---- upload -------------------------------------------------------------------------------
+
+/** Every file under a dropped folder entry, with its path (and the folders, for their parts). */
+async function collect(entry, out) {
+  if (entry.isFile) {
+    out.files.push({ file: await new Promise((ok, no) => entry.file(ok, no)), path: entry.fullPath.replace(/^\//, '') });
+    return;
+  }
+  out.dirs.push(entry.fullPath.replace(/^\//, ''));
+  const reader = entry.createReader();
+  for (;;) {
+    const batch = await new Promise((ok, no) => reader.readEntries(ok, no));
+    if (!batch.length) break;
+    for (const e of batch) await collect(e, out);
+  }
+}
+
+/** What the form's inputs chose: files, or a folder with its relative paths. */
+function chosenFrom(input) {
+  const out = { files: [], dirs: [] };
+  const dirs = new Set();
+  for (const file of input.files) {
+    const path = file.webkitRelativePath || file.name;
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+    out.files.push({ file, path });
+  }
+  out.dirs = [...dirs].sort();
+  return out;
+}
+
+async function uploadPage(main) {
+  const service = info.pinning;
+  if (!service) {
+    main.replaceChildren(h('h1', {}, 'Upload'),
+      h('p', {}, 'This console has no pinning service to upload through. Start the node with --console-pinning URL, and the service with --cors-origin naming this console (the devnet does both).'));
+    return;
+  }
+  const help = 'Files go to the pinning service, which adds them to IPFS, places the storage order paid by your account (through its approval of the service) and keeps the content until the replicas are proven. Your token goes only to that service, never to this node.';
+  const token = h('input', { id: 'upload-token', type: 'password', autocomplete: 'off', spellcheck: 'false', value: sessionStorage.getItem('crust.upload.token') ?? '' });
+  const files = h('input', { id: 'upload-files', type: 'file', multiple: true });
+  const folder = h('input', { id: 'upload-folder', type: 'file', webkitdirectory: true, multiple: true });
+  const drop = h('div', { id: 'upload-drop', class: 'drop', tabindex: 0, role: 'button', 'aria-label': 'Drop files or a folder here, or press Enter to choose files' }, 'Drop files or a folder here');
+  const chosenLine = h('p', { id: 'upload-chosen', class: 'muted' }, 'Nothing chosen yet.');
+  const bar = h('progress', { id: 'upload-progress', max: 1, value: 0, 'aria-label': 'Upload progress' });
+  const steps = h('ol', { id: 'upload-steps', class: 'steps', 'aria-live': 'polite' });
+  const go = h('button', { type: 'submit', id: 'upload-go' }, 'Upload and order storage');
+  let chosen = { files: [], dirs: [] };
+  const show = () => {
+    const total = chosen.files.reduce((n, f) => n + f.file.size, 0);
+    chosenLine.textContent = chosen.files.length ? `${chosen.files.length} file(s), ${bytes(total)}${chosen.dirs.length ? ` in ${chosen.dirs.length} folder(s)` : ''}` : 'Nothing chosen yet.';
+  };
+  files.addEventListener('change', () => { chosen = chosenFrom(files); show(); });
+  folder.addEventListener('change', () => { chosen = chosenFrom(folder); show(); });
+  drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); files.click(); } });
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    const out = { files: [], dirs: [] };
+    for (const item of e.dataTransfer.items) {
+      const entry = item.webkitGetAsEntry?.();
+      if (entry) await collect(entry, out);
+    }
+    // Files handed over without entries (some browsers, scripted drops): plain files.
+    if (!out.files.length) for (const file of e.dataTransfer.files) out.files.push({ file, path: file.name });
+    chosen = out;
+    show();
+  });
+  const step = (text, cls) => { const li = h('li', { class: cls }, text); steps.append(li); return li; };
+  const form = h('form', { id: 'upload-form' },
+    h('p', { id: 'upload-help', class: 'muted' }, help),
+    h('p', {}, h('label', { for: 'upload-token' }, 'Access token (from crust pin token create, or crust pin token web3)'), h('br'), token),
+    drop,
+    h('p', {}, h('label', { for: 'upload-files' }, 'Files'), ' ', files, ' ', h('label', { for: 'upload-folder' }, 'or a folder'), ' ', folder),
+    chosenLine,
+    go,
+    h('p', {}, bar),
+    steps);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!chosen.files.length) { step('Choose files or a folder first.', 'bad'); return; }
+    const bearer = token.value.trim();
+    if (!bearer) { step('An access token is needed.', 'bad'); return; }
+    sessionStorage.setItem('crust.upload.token', bearer);
+    go.disabled = true;
+    steps.replaceChildren();
+    try {
+      await upload(service, bearer, chosen, bar, step);
+    } catch (err) {
+      step(`Upload failed: ${err.message}`, 'bad');
+    } finally {
+      go.disabled = false;
+    }
+  });
+  main.replaceChildren(h('h1', {}, 'Upload'), h('p', {}, `Through the pinning service at ${service}.`), form);
+}
+
+/** Sends the chosen files as Kubo's `add` does, then follows each root's pin request and its
+ * order on chain until the service says `pinned`. */
+async function upload(service, bearer, chosen, bar, step) {
+  const form = new FormData();
+  for (const d of chosen.dirs) form.append('file', new Blob([], { type: 'application/x-directory' }), encodeURIComponent(d));
+  for (const f of chosen.files) form.append('file', f.file, encodeURIComponent(f.path));
+  const total = chosen.files.reduce((n, f) => n + f.file.size, 0);
+  const sending = step(`Uploading ${bytes(total)}…`);
+  const xhr = new XMLHttpRequest();
+  const done = new Promise((ok, no) => {
+    xhr.onload = () => ok();
+    xhr.onerror = () => no(new Error('the pinning service did not answer (is it running, and does it allow this console with --cors-origin?)'));
+  });
+  xhr.upload.onprogress = (p) => {
+    if (!p.lengthComputable) return;
+    bar.max = p.total; bar.value = p.loaded;
+    sending.textContent = `Uploading: ${bytes(p.loaded)} of ${bytes(p.total)}`;
+  };
+  xhr.open('POST', `${service}/api/v0/add?progress=false`);
+  xhr.setRequestHeader('Authorization', `Bearer ${bearer}`);
+  xhr.send(form);
+  await done;
+  if (xhr.status !== 200) {
+    let why = xhr.responseText;
+    try { const j = JSON.parse(why); why = j.error?.reason ? `${j.error.reason}: ${j.error.details ?? ''}` : j.Message ?? why; } catch { /* text */ }
+    throw new Error(`${xhr.status} ${why}`);
+  }
+  bar.value = bar.max;
+  sending.textContent = `Uploaded ${bytes(total)}.`;
+  const added = xhr.responseText.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const ids = (xhr.getResponseHeader('x-crust-pin-requests') ?? '').split(',').filter(Boolean);
+  const roots = added.filter((a) => !a.Name.includes('/'));
+  for (const r of roots) step(h('span', {}, `Added ${r.Name}: `, cidLink(r.Hash)), 'ok');
+  if (!ids.length) throw new Error('the service made no pin request (is this token\'s account approved?)');
+  const follow = ids.map((id) => ({ id, line: step(`Pin request ${id}: queued`), status: 'queued', cid: null }));
+  for (;;) {
+    for (const f of follow) {
+      if (f.status === 'pinned' || f.status === 'failed') continue;
+      const res = await fetch(`${service}/pins/${f.id}`, { headers: { Authorization: `Bearer ${bearer}` } });
+      if (!res.ok) { f.line.textContent = `Pin request ${f.id}: the service answered ${res.status}`; continue; }
+      const p = await res.json();
+      f.status = p.status;
+      f.cid = p.pin.cid;
+      let onChain = '';
+      try {
+        const file = await rpc('market_file', { cid: f.cid });
+        onChain = file.file ? `; ordered on chain, ${file.file.replicas.length} proven replica(s) at block #${file.height}` : '; not ordered on chain yet';
+      } catch { /* the chain answers next time */ }
+      f.line.replaceChildren(`Pin request ${f.id} for `, cidLink(f.cid), `: ${p.status}${onChain}`);
+      f.line.className = p.status === 'pinned' ? 'ok' : p.status === 'failed' ? 'bad' : '';
+      if (p.status === 'failed') f.line.append(` (${p.info?.error ?? 'see crust pin status'})`);
+    }
+    if (follow.every((f) => f.status === 'pinned' || f.status === 'failed')) break;
+    await new Promise((ok) => setTimeout(ok, 2000));
+  }
+  if (follow.every((f) => f.status === 'pinned')) step('Done: every upload is stored with the replicas the service promises.', 'ok');
+}
+
 // ---- routing ------------------------------------------------------------------------------
 
 const PAGES = [
@@ -457,6 +614,7 @@ const PAGES = [
   [/^#\/file\/(.+)$/, (m, c) => filePage(m, decodeURIComponent(c)), 'File'],
   [/^#\/account\/(.+)$/, (m, a) => accountPage(m, decodeURIComponent(a)), 'Account'],
   [/^#\/governance$/, governancePage, 'Governance'],
+  [/^#\/upload$/, uploadPage, 'Upload'],
 ];
 
 async function route() {
@@ -501,7 +659,8 @@ $('#verify-toggle').addEventListener('click', async () => {
 // Refresh the page's data every ten blocks (the network page redraws on every block).
 let refreshed = 0;
 const refresh = () => {
-  if (heads.length && heads[heads.length - 1].height - refreshed >= 10 && !location.hash.startsWith('#/network') && location.hash !== '') {
+  // Not the network page (it redraws on every block) nor the upload page (it follows its own).
+  if (heads.length && heads[heads.length - 1].height - refreshed >= 10 && !/^#\/(network|upload)/.test(location.hash) && location.hash !== '') {
     refreshed = heads[heads.length - 1].height;
     route();
   }

@@ -32,13 +32,41 @@ pub struct ConsoleInfo {
     pub version: String,
     /// A gateway to link file downloads to (e.g. the devnet's IPFS node), if any.
     pub gateway: Option<String>,
+    /// A pinning service the upload page sends files to (its origin joins the page's
+    /// `connect-src`), if any.
+    pub pinning: Option<String>,
 }
 
-/// Only our own origin: no inline script, no third-party anything; the page cannot be framed.
-const CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; \
-                   style-src 'self'; script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'; base-uri 'none'";
+/// Only our own origin (and the configured pinning service, for uploads): no inline script, no
+/// third-party anything; the page cannot be framed. WebAssembly may be compiled (the verifier).
+fn csp(pinning: Option<&str>) -> String {
+    let upload = pinning
+        .and_then(origin_of)
+        .map(|o| format!(" {o}"))
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; connect-src 'self' ws: wss:{upload}; img-src 'self' data:; \
+         style-src 'self'; script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'; \
+         base-uri 'none'"
+    )
+}
 
-fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
+/// `scheme://host[:port]` of a URL (`None` if it is not http(s) or holds a character a policy
+/// could be broken with).
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    let clean = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    clean.then(|| format!("{scheme}://{host}"))
+}
+
+fn asset(csp: &HeaderValue, content_type: &'static str, body: impl IntoResponse) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -47,10 +75,7 @@ fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
@@ -65,6 +90,7 @@ pub fn info_json(info: &ConsoleInfo) -> serde_json::Value {
         "version": info.version,
         "verifier": has_verifier(),
         "gateway": info.gateway,
+        "pinning": info.pinning,
         "accounts": {
             "treasury": system::treasury_account().to_ss58(),
             "storage_pot": market::storage_pot().to_ss58(),
@@ -78,46 +104,56 @@ pub fn info_json(info: &ConsoleInfo) -> serde_json::Value {
 /// style.css,icon.svg,info.json}`.
 /// Merge them into a router whose `POST /` is the JSON-RPC endpoint.
 pub fn router(info: ConsoleInfo) -> Router {
-    let info: std::sync::Arc<str> = info_json(&info).to_string().into();
+    // `origin_of` lets through only characters a header may hold.
+    let policy = HeaderValue::from_str(&csp(info.pinning.as_deref()))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
+    let info = info_json(&info).to_string();
+    let wasm = if has_verifier() {
+        get(fixed(&policy, "application/wasm", VERIFIER))
+    } else {
+        get(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "this node was built without the console's verifier",
+            )
+        })
+    };
     Router::new()
-        .route(
-            "/",
-            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
-        )
+        .route("/", get(fixed(&policy, "text/html; charset=utf-8", INDEX)))
         .route(
             "/console/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+            get(fixed(&policy, "text/javascript; charset=utf-8", APP_JS)),
         )
         .route(
             "/console/verify.js",
-            get(|| async { asset("text/javascript; charset=utf-8", VERIFY_JS) }),
+            get(fixed(&policy, "text/javascript; charset=utf-8", VERIFY_JS)),
         )
-        .route(
-            "/console/verifier.wasm",
-            get(|| async {
-                if has_verifier() {
-                    asset("application/wasm", VERIFIER)
-                } else {
-                    (
-                        StatusCode::NOT_FOUND,
-                        "this node was built without the console's verifier",
-                    )
-                        .into_response()
-                }
-            }),
-        )
+        .route("/console/verifier.wasm", wasm)
         .route(
             "/console/style.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
+            get(fixed(&policy, "text/css; charset=utf-8", STYLE)),
         )
         .route(
             "/console/icon.svg",
-            get(|| async { asset("image/svg+xml", ICON) }),
+            get(fixed(&policy, "image/svg+xml", ICON)),
         )
         .route(
             "/console/info.json",
-            get(move || async move { asset("application/json", info.to_string()) }),
+            get(fixed(&policy, "application/json", info)),
         )
+}
+
+/// A handler answering `body` as `content_type` under `policy`.
+fn fixed<B>(
+    policy: &HeaderValue,
+    content_type: &'static str,
+    body: B,
+) -> impl Fn() -> std::future::Ready<Response> + Clone + Send + Sync + 'static
+where
+    B: IntoResponse + Clone + Send + Sync + 'static,
+{
+    let policy = policy.clone();
+    move || std::future::ready(asset(&policy, content_type, body.clone()))
 }
 
 #[cfg(test)]
@@ -177,6 +213,28 @@ mod tests {
             .unwrap_or_default();
         assert!(body.starts_with(b"\0asm"), "not a WebAssembly module");
         assert!(body.len() < 4 << 20, "{} bytes", body.len());
+    }
+
+    #[test]
+    fn only_the_pinning_services_origin_joins_the_policy() {
+        assert!(csp(None).contains("connect-src 'self' ws: wss:;"));
+        let with = csp(Some("http://127.0.0.1:5005/some/path?x"));
+        assert!(
+            with.contains("connect-src 'self' ws: wss: http://127.0.0.1:5005;"),
+            "{with}"
+        );
+        for bad in [
+            "http://a.example;script-src *",
+            "javascript:alert(1)",
+            "ftp://host",
+            "http://",
+            "http://a b",
+        ] {
+            assert!(
+                csp(Some(bad)).contains("connect-src 'self' ws: wss:;"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

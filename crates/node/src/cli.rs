@@ -455,6 +455,10 @@ pub(crate) struct NodeArgs {
     /// A gateway the console links file downloads to, e.g. `http://127.0.0.1:8080`.
     #[arg(long)]
     pub(crate) console_gateway: Option<String>,
+    /// A pinning service the console's upload page sends files to, e.g.
+    /// `http://127.0.0.1:5005` (run it with `--cors-origin` naming this console's address).
+    #[arg(long)]
+    pub(crate) console_pinning: Option<String>,
 }
 
 #[derive(Subcommand)]

@@ -48,6 +48,10 @@ pub struct DevnetArgs {
     /// Bitswap port of the IPFS node.
     #[arg(long, default_value_t = 4001)]
     pub swarm_port: u16,
+    /// Port of the pinning service (IPFS Pinning Service API and authenticated uploads; the
+    /// console's upload page sends files there).
+    #[arg(long, default_value_t = 5005)]
+    pub pin_port: u16,
     /// Each storage node's capacity for sealed files and SRD.
     #[arg(long, default_value = "256MiB", value_parser = crate::parse_bytes)]
     pub capacity: u64,
@@ -335,6 +339,8 @@ fn start_and_watch(
             format!("{}MiB", DEVNET_MEMORY_MIB.validator),
             "--console-gateway".into(),
             format!("http://127.0.0.1:{}", args.gateway_port),
+            "--console-pinning".into(),
+            format!("http://127.0.0.1:{}", args.pin_port),
         ];
         // One bootnode each (validator 0, and validator 1 for validator 0): the others are
         // found through it, as on a network of many hosts.
@@ -414,6 +420,32 @@ fn start_and_watch(
         procs.push(spawn(&format!("storage-{j}"), &a, &logs)?);
     }
 
+    // The pinning service, ordering for accounts that approve it (//Alice does below); the
+    // consoles' upload pages send files to it.
+    let pin_url = format!("http://127.0.0.1:{}", args.pin_port);
+    let mut pin_args = vec![
+        "pin".to_owned(),
+        "serve".into(),
+        "--key".into(),
+        DEVNET_PIN_KEY.into(),
+        "--addr".into(),
+        format!("127.0.0.1:{}", args.pin_port),
+        "--dir".into(),
+        dir.join("pinning").display().to_string(),
+        "--api".into(),
+        format!("http://{api}"),
+        "--chain".into(),
+        rpcs[0].clone(),
+        "--replicas".into(),
+        layout.storage_nodes.clamp(1, 3).to_string(),
+    ];
+    for rpc in &rpcs {
+        pin_args.push("--cors-origin".into());
+        pin_args.push(rpc.clone());
+    }
+    procs.push(spawn("pinning", &pin_args, &logs)?);
+    let upload_token = approve_uploads(&rpcs[0], dir);
+
     // What runs, for operators and scripts (a process can be restarted by hand with its args).
     let listing: Vec<_> = procs
         .iter()
@@ -430,6 +462,13 @@ fn start_and_watch(
     )
     .map_err(|e| format!("{}: {e}", listing_path.display()))?;
     print_endpoints(args, layout, &rpcs, &api, &gateway, &ipfs_swarm);
+    match &upload_token {
+        Ok(path) => eprintln!(
+            "  uploads          {pin_url}  (Pinning Service API; //Alice's token for the console's upload page is in {})",
+            path.display()
+        ),
+        Err(e) => eprintln!("  uploads          {pin_url}  (//Alice could not approve it: {e})"),
+    }
     let era_blocks = spec
         .report_slot_blocks
         .saturating_mul(spec.slots_per_era)
@@ -462,6 +501,25 @@ fn start_and_watch(
         std::thread::sleep(Duration::from_secs(1));
     }
     Ok(())
+}
+
+/// The key the devnet's pinning service signs orders with (it pays only their fees).
+const DEVNET_PIN_KEY: &str = "//Ferdie";
+
+/// Lets the devnet's pinning service order for //Alice (on chain, up to 1 000 CRU) and writes
+/// her web3 token (a signature over her address, honoured while the approval lasts) to
+/// `<dir>/alice-upload-token`, for the console's upload page. Returns that file.
+fn approve_uploads(chain: &str, dir: &Path) -> Result<PathBuf, String> {
+    let service = crate::keys::signer(DEVNET_PIN_KEY)?.public();
+    let alice = crate::keys::signer("//Alice")?;
+    crate::pinning::submit_approval(service, "1000CRU", 1_000_000, &alice, chain)?;
+    let path = dir.join("alice-upload-token");
+    std::fs::write(
+        &path,
+        format!("{}\n", crust_pinning::auth::web3_token(&alice)),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// The gateway port of storage node `j`: right after the IPFS node's.

@@ -412,6 +412,7 @@ fn run_node(args: NodeArgs) -> Result<(), String> {
             crust_console::router(crust_console::ConsoleInfo {
                 version: VERSION.to_owned(),
                 gateway: args.console_gateway.clone(),
+                pinning: args.console_pinning.clone(),
             })
         }),
     };

@@ -115,6 +115,10 @@ pub struct ServeArgs {
     /// read again (a revoked approval stops its web3 tokens within this time).
     #[arg(long, default_value_t = 30)]
     web3_recheck: u64,
+    /// Web origins (`scheme://host:port`) whose pages may call the service from a browser,
+    /// e.g. a node's console (`http://127.0.0.1:9933`); repeat for several. None by default.
+    #[arg(long = "cors-origin")]
+    cors_origins: Vec<String>,
     /// Largest upload to `/api/v0/add` or `/api/v0/dag/import` (the service's authenticated
     /// uploads, kept on its IPFS daemon until the replicas are proven).
     #[arg(long, default_value = "8GiB", value_parser = crate::parse_bytes)]
@@ -249,15 +253,8 @@ pub(crate) fn approve_orderer(
     chain: &ChainArgs,
 ) -> Result<(), String> {
     let signer = crate::keys::signer(from)?;
+    let (tx, height, expires_at) = submit_approval(delegate, cap, blocks, &signer, &chain.chain)?;
     let cap = parse_balance(cap).map_err(|e| format!("--cap: {e}"))?;
-    let client = ChainClient::new(&chain.chain)?;
-    let expires_at = client.head()?.height.saturating_add(blocks);
-    let call = Call::Market(MarketCall::ApproveOrderer {
-        delegate,
-        cap,
-        expires_at,
-    });
-    let (tx, height) = client.submit_and_wait(&signer, call)?;
     println!("{tx}");
     if cap == 0 {
         eprintln!(
@@ -274,6 +271,27 @@ pub(crate) fn approve_orderer(
         );
     }
     Ok(())
+}
+
+/// Submits `market::ApproveOrderer` for `delegate` from `signer` and waits until it is applied:
+/// `(transaction, block, expiry block)`.
+pub(crate) fn submit_approval(
+    delegate: AccountId,
+    cap: &str,
+    blocks: u64,
+    signer: &Keypair,
+    chain: &str,
+) -> Result<(String, u64, u64), String> {
+    let cap = parse_balance(cap).map_err(|e| format!("--cap: {e}"))?;
+    let client = ChainClient::new(chain)?;
+    let expires_at = client.head()?.height.saturating_add(blocks);
+    let call = Call::Market(MarketCall::ApproveOrderer {
+        delegate,
+        cap,
+        expires_at,
+    });
+    let (tx, height) = client.submit_and_wait(signer, call)?;
+    Ok((tx, height, expires_at))
 }
 
 /// Content through the local IPFS daemon: pin the DAG there (fetching it from the network),
@@ -423,6 +441,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         replicas: args.replicas.max(1),
         ..process::Settings::default()
     };
+    let cors = crust_pinning::api::cors(&args.cors_origins)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -468,7 +487,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         }
     });
     rt.block_on(async move {
-        axum::serve(listener, crust_pinning::router(service))
+        axum::serve(listener, crust_pinning::router(service).layer(cors))
             .await
             .map_err(|e| e.to_string())
     })

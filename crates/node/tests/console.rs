@@ -4,7 +4,9 @@
 //! data (the file's replicas, the committee, the live height), meet accessibility basics
 //! (labels, contrast, keyboard), fit a phone, and no request may carry a secret. Verified mode
 //! (the WebAssembly light client) must mark every checked fact verified against the honest
-//! node, and flag the replica, balance and stake limit a proxy in front of it alters.
+//! node, and flag the replica, balance and stake limit a proxy in front of it alters. A folder
+//! uploaded from the upload page (with //Alice's token, through the devnet's pinning service)
+//! must reach proven replicas, the token never sent to the node.
 //! Screenshots land in `target/tmp/console-shots/` (the README's come from there).
 
 #![allow(clippy::unwrap_used, clippy::panic)]
@@ -84,6 +86,14 @@ fn every_console_page_renders_real_data_in_chromium() {
         v["address"].as_str().unwrap().to_owned()
     };
 
+    // The devnet's pinning service takes //Alice's uploads (she approved it at start).
+    let token_file = dir.join("alice-upload-token");
+    wait("the upload token", 60, || token_file.exists().then_some(()));
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-shots");
     let out = Command::new(&env["NODE"])
         .arg(interop_dir().join("console_check.mjs"))
@@ -94,6 +104,7 @@ fn every_console_page_renders_real_data_in_chromium() {
             &cid,
             &alice,
             "2",
+            &token,
         ])
         .current_dir(interop_dir())
         .output()
@@ -115,6 +126,7 @@ fn every_console_page_renders_real_data_in_chromium() {
         "file",
         "account",
         "governance",
+        "upload",
     ] {
         assert!(shots.join(format!("{page}.png")).exists(), "{page}.png");
     }
@@ -134,5 +146,10 @@ fn every_console_page_renders_real_data_in_chromium() {
     }
     assert!(v["wasm_gzip_bytes"].as_u64().unwrap() < 1 << 20, "{v}");
     assert!(v["file_check_ms"].as_f64().unwrap() < 50.0, "{v}");
+    // An upload from the page reached proven replicas.
+    assert!(
+        summary["upload"]["replicas"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
     eprintln!("screenshots in {}", shots.display());
 }

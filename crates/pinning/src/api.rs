@@ -9,7 +9,7 @@ use crate::model::{
 };
 use crate::store::{PinRecord, Store};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -194,6 +194,39 @@ pub fn router(service: Shared) -> Router {
         .route("/api/v0/version", post(crate::upload::version))
         .layer(axum::middleware::from_fn_with_state(permits, limit))
         .with_state(service)
+}
+
+/// Lets web pages from `origins` (exact `scheme://host[:port]`, e.g. the console's) call this
+/// service from a browser: uploads, pin requests and their status, with the token in the
+/// `Authorization` header (never a cookie, so no credentials mode). Pages from any other origin
+/// get no CORS headers, so their browsers keep the answers from them.
+pub fn cors(origins: &[String]) -> Result<tower_http::cors::CorsLayer, String> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let mut allowed = Vec::with_capacity(origins.len());
+    for o in origins {
+        let trimmed = o.trim_end_matches('/');
+        let host = trimmed
+            .strip_prefix("http://")
+            .or_else(|| trimmed.strip_prefix("https://"));
+        let ok = host.is_some_and(|h| !h.is_empty() && !h.contains('/'));
+        if !ok {
+            return Err(format!(
+                "--cors-origin {o}: an origin is scheme://host[:port], with no path"
+            ));
+        }
+        allowed
+            .push(HeaderValue::from_str(trimmed).map_err(|e| format!("--cors-origin {o}: {e}"))?);
+    }
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([
+            axum::http::Method::GET,
+            axum::http::Method::POST,
+            axum::http::Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([HeaderName::from_static(crate::upload::PIN_REQUESTS_HEADER)])
+        .max_age(std::time::Duration::from_secs(600)))
 }
 
 /// Who is asking: a token this service made, or a web3 token whose account's approval of the

@@ -17,6 +17,9 @@ struct Server {
     _rt: tokio::runtime::Runtime,
 }
 
+/// The web origin the test servers let call them from a browser.
+const CONSOLE: &str = "http://127.0.0.1:9933";
+
 fn start(dir: &std::path::Path) -> Server {
     start_with_cap(dir, crust_pinning::api::DEFAULT_PIN_CAP)
 }
@@ -67,7 +70,10 @@ fn start_full(
         .unwrap();
     let addr = listener.local_addr().unwrap();
     rt.spawn(async move {
-        axum::serve(listener, crust_pinning::router(state))
+        // A console at CONSOLE may call the service from a browser (requests without an
+        // Origin, as every other test sends, are unaffected).
+        let cors = crust_pinning::api::cors(&[CONSOLE.to_owned()]).unwrap();
+        axum::serve(listener, crust_pinning::router(state).layer(cors))
             .await
             .unwrap();
     });
@@ -732,4 +738,63 @@ fn uploads_that_cannot_be_taken_are_refused_before_the_daemon() {
         .send()
         .unwrap();
     assert_eq!(out.status().as_u16(), 404);
+}
+
+/// A browser page from the console's origin may call the service (preflight answered, the
+/// upload's pin-request header readable); a page from any other origin gets no CORS headers,
+/// so its browser keeps the answers from it. Bad origins are refused at start.
+#[test]
+fn only_the_named_console_origin_may_call_from_a_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let preflight = |origin: &str| {
+        server
+            .http
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v0/add", server.url),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization")
+            .send()
+            .unwrap()
+    };
+    let ok = preflight(CONSOLE);
+    assert_eq!(ok.headers()["access-control-allow-origin"], CONSOLE);
+    let allowed = ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("authorization"), "{allowed}");
+    let other = preflight("http://evil.example");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // An actual request from the console's page: the answer names the origin and exposes the
+    // header that lists an upload's pin requests.
+    let alice = Keypair::from_suri("//Alice").unwrap();
+    let token = server.token(&alice, "browser");
+    let r = server
+        .http
+        .get(format!("{}/pins", server.url))
+        .header("origin", CONSOLE)
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], CONSOLE);
+    let exposed = r.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
+    assert!(exposed.contains("x-crust-pin-requests"), "{exposed}");
+    for bad in [
+        "127.0.0.1:9933",
+        "http://host/path",
+        "ftp://host",
+        "http://",
+    ] {
+        assert!(
+            crust_pinning::api::cors(&[bad.to_owned()]).is_err(),
+            "{bad}"
+        );
+    }
 }

@@ -347,6 +347,8 @@ impl Devnet {
                 &p(21),
                 "--swarm-port",
                 &p(30),
+                "--pin-port",
+                &p(31),
             ])
             .args(extra)
             .stdin(Stdio::null())
