@@ -21,7 +21,7 @@ FILE_MIB = int(sys.argv[2]) if len(sys.argv) > 2 else 16
 TARGET_BYTES = 2 * 10**9
 # Ports away from the README devnet's, so both can run at once.
 PORTS = {"--rpc-port": 19933, "--p2p-port": 31333, "--api-port": 15001, "--gateway-port": 18080,
-         "--swarm-port": 14001}
+         "--swarm-port": 14001, "--pin-port": 15005}
 
 
 def start_devnet(data):
