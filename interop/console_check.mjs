@@ -136,6 +136,8 @@ await page.waitForSelector('main[data-page="file"]', { timeout: 20000 });
 await visit(page, 'storage', '#/storage');
 const workers = await cardValue(page, 'Storage workers');
 if (!(Number(workers) >= Number(replicas))) fail(`storage: ${workers} workers`);
+const reported = await page.$$eval('main tbody tr', (rows) => rows.filter((r) => /slot #\d+/.test(r.textContent)).length);
+if (!(reported >= Number(replicas))) fail(`storage: ${reported} workers show a last report`);
 await a11y(page, 'storage');
 
 await visit(page, 'market', '#/market');
@@ -151,6 +153,29 @@ const shown = Number(await cardValue(page, 'Replicas'));
 if (!(shown >= Number(replicas))) fail(`file: ${shown} replicas shown, ${replicas} expected`);
 summary.replicas_shown = shown;
 await a11y(page, 'file');
+
+// Prepay from the file page: the key typed here signs in the browser (WebAssembly); only the
+// signed transaction goes to the node, and the renewal pool grows by what was paid.
+const poolBefore = await cardValue(page, 'Renewal pool');
+await page.fill('#key-input', '//Alice');
+await page.press('#key-input', 'Tab');
+await page.waitForFunction(() => /signs as c/.test(document.querySelector('#key-address').textContent), null, { timeout: 10000 })
+  .catch(() => fail('prepay: the key\'s address is not shown'));
+await page.fill('#prepay-amount', '2');
+await page.click('#prepay-go');
+await page.waitForSelector('#sign-send', { timeout: 20000 }).catch(() => fail('prepay: nothing to review'));
+const reviewText = await text(page, '#sign-review');
+if (!/costs 2 CRU plus a transaction fee/.test(reviewText)) fail(`prepay: review says "${reviewText}"`);
+await page.click('#sign-send');
+await page.waitForSelector('#sign-done', { timeout: 60000 }).catch(() => {});
+const doneText = (await page.$('#sign-done')) ? await text(page, '#sign-done') : '';
+if (!/Included in block/.test(doneText)) fail(`prepay: ${doneText || 'no outcome shown'}`);
+await page.screenshot({ path: `${shots}/prepay.png`, fullPage: true });
+await page.reload(); // the same address again: reload so the page reads the chain afresh
+await page.waitForSelector('main[data-page="file"]', { timeout: 20000 });
+const poolAfter = await cardValue(page, 'Renewal pool');
+summary.prepay = { before: poolBefore, after: poolAfter, review: reviewText.slice(0, 160), done: doneText };
+if (poolAfter !== '2 CRU') fail(`prepay: the renewal pool shows ${poolAfter} (was ${poolBefore})`);
 
 await visit(page, 'account', `#/account/${account}`);
 if (!/CRU$/.test((await cardValue(page, 'Free')) ?? '')) fail('account: no balance');
@@ -202,6 +227,9 @@ if (fileMarks.verified < 3 || fileMarks.lie || fileMarks.unverified) fail(`verif
 await visit(honest, 'account', `#/account/${account}`, 'account-verified');
 const accountMarks = await waitMarks(honest, 'verified account');
 if (accountMarks.verified < 3 || accountMarks.lie || accountMarks.unverified) fail(`verified account: marks ${JSON.stringify(accountMarks)}`);
+await visit(honest, 'storage', '#/storage', 'storage-verified');
+const storageMarks = await marks(honest);
+if (storageMarks.verified < Number(replicas) || storageMarks.lie || storageMarks.unverified) fail(`verified storage: marks ${JSON.stringify(storageMarks)}`);
 await visit(honest, 'network', '#/network', 'network-verified');
 const networkMarks = await waitMarks(honest, 'verified network');
 if (networkMarks.verified < 2 || networkMarks.lie || networkMarks.unverified) fail(`verified network: marks ${JSON.stringify(networkMarks)}`);
@@ -209,7 +237,7 @@ await honest.screenshot({ path: `${shots}/network-verified.png`, fullPage: true 
 await a11y(honest, 'network-verified');
 const times = await honest.evaluate(() => window.__verifyTimes);
 const fileTimes = times.filter((t) => t.method === 'market_file');
-summary.verified.marks = { file: fileMarks, account: accountMarks, network: networkMarks };
+summary.verified.marks = { file: fileMarks, account: accountMarks, network: networkMarks, storage: storageMarks };
 summary.verified.file_check_ms = Math.max(...fileTimes.map((t) => t.check_ms));
 summary.verified.file_total_ms = Math.max(...fileTimes.map((t) => t.total_ms));
 summary.verified.checks = times.length;

@@ -242,6 +242,19 @@ where
             })
             .await
         }
+        SworkWorker::NAME => {
+            run::<SworkWorker, _>(params, async |p: WhoParams| {
+                let who = p.account;
+                let (worker, height, proof) =
+                    query(core, p.prove, |s| queries::swork_worker(s, &who)).await?;
+                Ok(WorkerAnswer {
+                    worker,
+                    height,
+                    proof,
+                })
+            })
+            .await
+        }
         SworkPeers::NAME => run::<SworkPeers, _>(params, async |p| peers(core, p).await).await,
         StakingStakeLimit::NAME => {
             run::<StakingStakeLimit, _>(params, async |p: StashParams| {

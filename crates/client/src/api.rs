@@ -482,6 +482,25 @@ method!(
     SworkPeer, "swork_peer", WhoParams => PeerAnswer
 );
 
+/// A storage account's identity and its last accepted work report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// The reporting account.
+    pub account: AccountId,
+    /// Its storage identity (anchor, attestation kind, group, punishment).
+    pub identity: crust_runtime::swork::Identity,
+    /// Its last accepted work report, if any.
+    pub report: Option<WorkReportRecord>,
+}
+proven!(
+    /// A storage account's identity and last report.
+    WorkerAnswer { worker: Option<WorkerInfo> }
+);
+method!(
+    /// A storage account's identity and last accepted work report (`null` if it has none).
+    SworkWorker, "swork_worker", WhoParams => WorkerAnswer
+);
+
 /// Where a listing continues.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct PeersParams {

@@ -22,6 +22,30 @@ pub trait Transport {
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()>;
 }
 
+/// `call` signed by `signer` with `nonce`, mortal from block `head` for [`MORTALITY`] blocks,
+/// paying the fee the runtime's fee function asks for its length under `config`. No I/O: the
+/// client, the CLI and the console's WebAssembly signer all sign this way.
+pub fn sign_call(
+    signer: &Keypair,
+    call: Call,
+    nonce: u64,
+    genesis: &Hash,
+    head: u64,
+    config: &crust_runtime::system::RuntimeConfig,
+) -> Transaction {
+    let mut unsigned = UnsignedTransaction {
+        signer: signer.public(),
+        nonce,
+        fee: 0,
+        tip: 0,
+        mortality: Mortality::from(head, MORTALITY),
+        call,
+    };
+    let len = unsigned.clone().sign(signer, genesis).encode().len();
+    unsigned.fee = crust_runtime::system::fee_for(config, len.saturating_add(FEE_LENGTH_ALLOWANCE));
+    unsigned.sign(signer, genesis)
+}
+
 /// Why a call failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
@@ -263,18 +287,7 @@ impl<T: Transport> Client<T> {
         };
         let mut hashes = Vec::with_capacity(calls.len());
         for (nonce, call) in (first..).zip(calls) {
-            let mut unsigned = UnsignedTransaction {
-                signer: signer.public(),
-                nonce,
-                fee: 0,
-                tip: 0,
-                mortality: Mortality::from(head.height, MORTALITY),
-                call,
-            };
-            let len = unsigned.clone().sign(signer, &genesis).encode().len();
-            unsigned.fee =
-                crust_runtime::system::fee_for(&config, len.saturating_add(FEE_LENGTH_ALLOWANCE));
-            let tx = unsigned.sign(signer, &genesis);
+            let tx = sign_call(signer, call, nonce, &genesis, head.height, &config);
             let hash = self
                 .request::<api::AuthorSubmit>(api::SubmitParams {
                     tx: api::HexBytes(tx.encode()),

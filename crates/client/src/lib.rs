@@ -18,6 +18,6 @@ pub mod queries;
 pub mod verify;
 pub mod wire;
 
-pub use client::{CheckedBlock, Client, ClientError, MORTALITY, Outcome, Transport};
+pub use client::{CheckedBlock, Client, ClientError, MORTALITY, Outcome, Transport, sign_call};
 pub use follower::{Certified, Trust};
 pub use linker::Linker;

@@ -3,7 +3,7 @@
 //! to prove them), and a light client re-runs the very same function on the proven entries
 //! ([`crust_light::proof::ProvenState`]). Two copies could drift; one cannot.
 
-use crate::api::{Committee, Member, PeerInfo, StakeLimit};
+use crate::api::{Committee, Member, PeerInfo, StakeLimit, WorkerInfo};
 use crust_primitives::{AccountId, Cid};
 use crust_runtime::State;
 use crust_runtime::balances::AccountInfo;
@@ -45,6 +45,20 @@ pub fn peer_info(who: &AccountId, record: &PeerRecord, s: &impl State) -> PeerIn
         addrs: record.addr_texts(),
         files_size: files,
     }
+}
+
+/// `swork_worker`: a storage account's identity and its last accepted work report.
+pub fn swork_worker(s: &impl State, who: &AccountId) -> Result<Option<WorkerInfo>, String> {
+    use crust_runtime::swork;
+    let Some(identity) = swork::identity(s, who).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let report = swork::work_report(s, &identity.anchor).map_err(|e| e.to_string())?;
+    Ok(Some(WorkerInfo {
+        account: *who,
+        identity,
+        report,
+    }))
 }
 
 /// `staking_stakeLimit`: a validator's stake limit and the proven storage it comes from.

@@ -251,6 +251,11 @@ impl Anchor {
                 let peer = run(&state, |s| queries::swork_peer(s, &who))?;
                 vec![("peer", json(serde_json::to_value(peer))?)]
             }
+            n if n == <api::SworkWorker as api::Method>::NAME => {
+                let who = parse(param("account")?, "account")?;
+                let worker = run(&state, |s| queries::swork_worker(s, &who))?;
+                vec![("worker", json(serde_json::to_value(worker))?)]
+            }
             n if n == <api::StakingStakeLimit as api::Method>::NAME => {
                 let stash = parse(param("stash")?, "stash")?;
                 let limit = run(&state, |s| queries::stake_limit(s, &stash))?;

@@ -2,7 +2,7 @@
 // No framework, no build step, no third-party code: everything here is served by the node.
 // It never asks for, holds or sends a secret key.
 
-import { parseJson, verified } from './verify.js';
+import { keyAddress, parseJson, signAction, submitAndWait, verified } from './verify.js';
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -311,14 +311,39 @@ async function storagePage(main) {
     if (!r.next) break;
     after = r.next;
   }
+  // Each worker's identity and last accepted report (proven and checked in verified mode).
+  const workers = await Promise.all(rows.map((p) =>
+    proven('swork_worker', { account: p.account }, `${p.account}'s work report`).catch((e) => ({ answer: { worker: null }, result: { ok: false, lie: false, message: e.message } }))));
+  let srd = 0n;
+  for (const w of workers) srd += BigInt(w.answer.worker?.report?.free ?? 0);
+  const head = heads.length ? heads[heads.length - 1].height : null;
+  const kind = (identity) => {
+    const k = Object.keys(identity?.attestation ?? {})[0] ?? '—';
+    return k === 'SgxDcap' ? 'SGX (DCAP quote)' : k === 'Authorities' ? 'authorities' : k;
+  };
   main.replaceChildren(
     h('h1', {}, 'Storage'),
     h('div', { class: 'cards' },
       card('Storage workers', rows.length),
-      card('Files they reported', bytes(total))),
+      card('Files they reported', bytes(total)),
+      card('Spare space proven (SRD)', bytes(srd))),
     h('h2', {}, 'Workers'),
-    table([['Account'], ['Peer ID'], ['Addresses'], ['Files', 'num']],
-      rows.map((p) => [accountLink(p.account), h('span', { class: 'mono' }, short(p.peer_id)), h('span', { class: 'mono' }, (p.addrs ?? []).join(' ')), bytes(p.files_size)])),
+    table([['Account'], ['Attestation'], ['Files', 'num'], ['SRD', 'num'], ['Last report', 'num'], ['Group'], ['Checked'], ['Peer ID'], ['Addresses']],
+      rows.map((p, i) => {
+        const w = workers[i].answer.worker;
+        const r = w?.report;
+        return [
+          accountLink(p.account),
+          w ? kind(w.identity) : h('span', { class: 'muted' }, 'not registered'),
+          r ? `${bytes(r.reported_files_size)} (${r.files_count})` : bytes(p.files_size),
+          r ? bytes(r.free) : '—',
+          r ? `slot #${r.report_slot}${head !== null ? ` (${head - r.report_slot} blocks ago)` : ''}` : 'none yet',
+          w?.identity?.group ? accountLink(w.identity.group) : '—',
+          mark(workers[i].result) ?? '—',
+          h('span', { class: 'mono' }, short(p.peer_id)),
+          h('span', { class: 'mono' }, (p.addrs ?? []).join(' ')),
+        ];
+      })),
   );
 }
 
@@ -396,10 +421,67 @@ async function filePage(main, cid) {
       ['Content commitment', h('span', { class: 'mono' }, `${JSON.stringify(f.commitment)}`)],
       ['As of block', `#${r.height}`],
     ]),
+    keepStored(cid, f),
     h('h2', {}, 'Replicas ', mark(result)),
     table([['Owner'], ['Worker'], ['Reported at', 'num'], ['Since', 'num']],
       f.replicas.map((x) => [accountLink(x.owner), accountLink(x.who), `#${x.valid_at}`, x.created_at == null ? '—' : `#${x.created_at}`])),
   );
+}
+
+// ---- renew and prepay ---------------------------------------------------------------------
+
+/** The key typed on a file page, for this page's life only (never stored, never sent). */
+let typedKey = '';
+
+/** Renew and prepay forms: signed in this browser by a key the user types (the WebAssembly
+ * signer sees it; the node gets only the signed transaction), reviewed before sending. */
+function keepStored(cid, f) {
+  const key = h('input', { id: 'key-input', type: 'password', autocomplete: 'off', spellcheck: 'false', value: typedKey });
+  const who = h('span', { id: 'key-address', class: 'muted' }, typedKey ? '' : 'no key yet');
+  const amount = h('input', { id: 'prepay-amount', inputmode: 'decimal', size: 10, value: '1' });
+  const tip = h('input', { id: 'renew-tip', inputmode: 'decimal', size: 10, value: '0' });
+  const review = h('div', { id: 'sign-review', 'aria-live': 'polite' });
+  const showAddress = async () => {
+    typedKey = key.value;
+    if (!key.value.trim()) { who.textContent = 'no key yet'; return; }
+    try { who.textContent = `signs as ${await keyAddress(key.value)}`; } catch (e) { who.textContent = e.message; }
+  };
+  key.addEventListener('change', showAddress);
+  if (typedKey) showAddress();
+  const prepare = async (action, what) => {
+    review.replaceChildren();
+    if (!key.value.trim()) { review.append(h('p', { class: 'bad' }, 'Type your key first.')); return; }
+    try {
+      const signed = await signAction(key.value, action, info.config_key);
+      const send = h('button', { type: 'button', id: 'sign-send' }, 'Sign and send');
+      review.append(h('p', {}, `${what} costs ${cru(signed.cost)} plus a transaction fee of ${cru(signed.fee)}, paid by ${signed.signer}. `, send));
+      send.addEventListener('click', async () => {
+        send.disabled = true;
+        review.append(h('p', { id: 'sign-progress' }, 'Sent; waiting for a finalized block…'));
+        try {
+          const r = await submitAndWait(signed.tx);
+          review.append(r.success
+            ? h('p', { class: 'ok', id: 'sign-done' }, `Included in block #${r.height}.`)
+            : h('p', { class: 'bad', id: 'sign-done' }, `Refused in block #${r.height}: ${r.error}`));
+        } catch (e) {
+          review.append(h('p', { class: 'bad', id: 'sign-done' }, e.message));
+        }
+      });
+    } catch (e) {
+      review.append(h('p', { class: 'bad' }, `Could not sign: ${e.message}`));
+    }
+  };
+  const prepay = h('button', { type: 'button', id: 'prepay-go' }, 'Review prepayment');
+  prepay.addEventListener('click', () => prepare({ prepay: { cid, amount: amount.value } }, `Adding ${amount.value} CRU to the renewal pool`));
+  const renew = h('button', { type: 'button', id: 'renew-go' }, 'Review renewal');
+  renew.addEventListener('click', () => prepare({ renew: { cid, file_size: f.file_size, tip: tip.value, commitment: f.commitment } }, 'Renewing now'));
+  return h('section', { id: 'keep-stored' },
+    h('h2', {}, 'Keep it stored'),
+    h('p', { class: 'muted' }, 'The renewal pool pays for renewals when the order nears its end; anyone may add to it. Renewing now extends the order at today’s price. Your key stays in this browser: it signs here, and only the signed transaction is sent.'),
+    h('p', {}, h('label', { for: 'key-input' }, 'Your key (secret phrase, or //Alice on a dev chain)'), h('br'), key, ' ', who),
+    h('p', {}, h('label', { for: 'prepay-amount' }, 'Amount (CRU)'), ' ', amount, ' ', prepay),
+    h('p', {}, h('label', { for: 'renew-tip' }, 'Tip (CRU)'), ' ', tip, ' ', renew),
+    review);
 }
 
 async function accountPage(main, account) {
@@ -659,8 +741,10 @@ $('#verify-toggle').addEventListener('click', async () => {
 // Refresh the page's data every ten blocks (the network page redraws on every block).
 let refreshed = 0;
 const refresh = () => {
-  // Not the network page (it redraws on every block) nor the upload page (it follows its own).
-  if (heads.length && heads[heads.length - 1].height - refreshed >= 10 && !/^#\/(network|upload)/.test(location.hash) && location.hash !== '') {
+  // Not the network page (it redraws on every block), the upload page (it follows its own),
+  // nor a page with a transaction under review or on its way.
+  const signing = document.querySelector('#sign-review')?.childElementCount;
+  if (heads.length && heads[heads.length - 1].height - refreshed >= 10 && !signing && !/^#\/(network|upload)/.test(location.hash) && location.hash !== '') {
     refreshed = heads[heads.length - 1].height;
     route();
   }

@@ -6,7 +6,7 @@
 // way. The node is trusted for nothing; an answer that disagrees with its own proofs is shown
 // as a lie. This file only fetches and displays; all checking happens in the WebAssembly.
 
-const OP_START = 1, OP_LEARN = 2, OP_CHECK = 3;
+const OP_START = 1, OP_LEARN = 2, OP_CHECK = 3, OP_ADDRESS = 4, OP_SIGN = 5;
 const GENESIS_KEY = 'crust.verified.genesis';
 const ANCHOR_KEY = 'crust.verified.anchor.';
 
@@ -186,3 +186,47 @@ export const verified = {
     }
   },
 };
+
+// ---- signing ------------------------------------------------------------------------------
+// The user's key is typed into the page and handed to the WebAssembly module only; what leaves
+// the browser is the signed transaction.
+
+/** The address of a secret phrase or `//Dev` key. */
+export async function keyAddress(secret) {
+  if (!exports) exports = await load();
+  return unwrap(invoke(OP_ADDRESS, { secret })).address;
+}
+
+/** Signs `action` (`{prepay: {cid, amount}}` or `{renew: {cid, file_size, tip, commitment}}`)
+ * with the key; returns {tx, hash, signer, fee, cost}, nothing sent yet. `configKey` is the
+ * state key of the runtime's configuration (for the fee). */
+export async function signAction(secret, action, configKey) {
+  if (!exports) exports = await load();
+  const address = await keyAddress(secret);
+  const [genesis, account, head, config, prices] = await Promise.all([
+    call('genesis_hash'),
+    call('state_account', { account: address }),
+    call('chain_head'),
+    call('state_proof', { key: configKey }),
+    call('market_prices'),
+  ]);
+  if (!config.value) throw new Error('the node has no runtime configuration');
+  return unwrap(invoke(OP_SIGN, {
+    secret, genesis, nonce: account.next_nonce, head: head.height, config: config.value, prices: prices.prices, action,
+  }));
+}
+
+/** Submits a signed transaction and waits until a finalized block applied it (or refused it):
+ * {height, success, error}. */
+export async function submitAndWait(tx, timeoutMs = 60000) {
+  const hash = await call('author_submit', { tx });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const status = await call('author_txStatus', { hash });
+    if (status.status === 'finalized') {
+      return { hash, height: status.height, success: status.success, error: status.error };
+    }
+    await new Promise((ok) => setTimeout(ok, 500));
+  }
+  throw new Error(`transaction ${hash} not finalized within ${timeoutMs / 1000} s`);
+}

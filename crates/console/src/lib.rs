@@ -91,6 +91,15 @@ pub fn info_json(info: &ConsoleInfo) -> serde_json::Value {
         "verifier": has_verifier(),
         "gateway": info.gateway,
         "pinning": info.pinning,
+        // The state key of the runtime's configuration (the upload and renew forms read the
+        // fee formula's inputs through `state_proof`).
+        "config_key": format!(
+            "0x{}",
+            system::config_key()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ),
         "accounts": {
             "treasury": system::treasury_account().to_ss58(),
             "storage_pot": market::storage_pot().to_ss58(),

@@ -146,6 +146,8 @@ fn every_console_page_renders_real_data_in_chromium() {
     }
     assert!(v["wasm_gzip_bytes"].as_u64().unwrap() < 1 << 20, "{v}");
     assert!(v["file_check_ms"].as_f64().unwrap() < 50.0, "{v}");
+    // A prepayment signed in the browser landed in the file's renewal pool.
+    assert_eq!(summary["prepay"]["after"], "2 CRU", "{summary}");
     // An upload from the page reached proven replicas.
     assert!(
         summary["upload"]["replicas"].as_u64().unwrap() >= 1,

@@ -299,6 +299,31 @@ fn the_contract_client_decodes_every_answer_of_the_server() {
             .await
             .unwrap();
         assert!(file.file.is_none() && file.proof.is_some());
+        let alice = crust_primitives::Keypair::from_suri("//Alice")
+            .unwrap()
+            .public();
+        let worker = client
+            .request::<api::SworkWorker>(api::WhoParams {
+                account: alice,
+                prove: true,
+            })
+            .await
+            .unwrap();
+        assert!(worker.worker.is_none() && worker.proof.is_some());
+        let handoffs = client
+            .request::<api::StakingHandoffs>(api::HandoffsParams {
+                from: 0,
+                limit: Some(1),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            handoffs.len(),
+            1,
+            "era 0's committee is recorded at genesis"
+        );
+        assert_eq!(handoffs[0].era, 0);
+        assert!(handoffs[0].finality.is_none() && handoffs[0].headers[0].height == 0);
 
         // A refused transaction and a bad parameter come back as typed errors.
         let refused = client
