@@ -152,6 +152,12 @@ await visit(page, 'file', `#/file/${cid}`);
 const shown = Number(await cardValue(page, 'Replicas'));
 if (!(shown >= Number(replicas))) fail(`file: ${shown} replicas shown, ${replicas} expected`);
 summary.replicas_shown = shown;
+// The owner of the first replica (its account page shows the rewards it earns).
+const ownerOfReplica = (await page.evaluate(() => {
+  const heading = [...document.querySelectorAll('main h2')].find((x) => x.textContent.startsWith('Replicas'));
+  const link = heading?.nextElementSibling?.querySelector('tbody a');
+  return link ? link.getAttribute('href').replace('#/account/', '') : null;
+})) ?? account;
 await a11y(page, 'file');
 
 // Prepay from the file page: the key typed here signs in the browser (WebAssembly); only the
@@ -179,8 +185,14 @@ if (poolAfter !== '2 CRU') fail(`prepay: the renewal pool shows ${poolAfter} (wa
 
 await visit(page, 'account', `#/account/${account}`);
 if (!/CRU$/.test((await cardValue(page, 'Free')) ?? '')) fail('account: no balance');
+if (!/CRU$/.test((await cardValue(page, 'Replica rewards to claim')) ?? '')) fail('account: no rewards shown');
 if (!(await page.$(`main a[href="#/file/${cid}"]`))) fail('account: its order is not listed');
 await a11y(page, 'account');
+// A storage owner's page: it earned replica rewards for holding the file.
+await visit(page, 'account', `#/account/${ownerOfReplica}`, 'account-storage-owner');
+const earned = (await cardValue(page, 'Replica rewards to claim')) ?? '';
+summary.storage_owner_rewards = earned;
+if (!/CRU$/.test(earned)) fail(`account: the storage owner's rewards read "${earned}"`);
 
 await visit(page, 'governance', '#/governance');
 if (!/^\d+$/.test((await cardValue(page, 'Protocol version')) ?? '')) fail('governance: no protocol version');

@@ -242,6 +242,19 @@ where
             })
             .await
         }
+        StateOverview::NAME => {
+            run::<StateOverview, _>(params, async |p: AccountParams| {
+                let who = p.account;
+                let (overview, height, proof) =
+                    query(core, p.prove, |s| queries::overview(s, &who)).await?;
+                Ok(OverviewAnswer {
+                    overview,
+                    height,
+                    proof,
+                })
+            })
+            .await
+        }
         SworkWorker::NAME => {
             run::<SworkWorker, _>(params, async |p: WhoParams| {
                 let who = p.account;

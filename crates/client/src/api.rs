@@ -406,6 +406,43 @@ macro_rules! proven {
     };
 }
 
+/// A named lock on an account's free balance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// The lock's name (e.g. `staking`), as text.
+    pub id: String,
+    /// The amount it freezes.
+    #[serde(with = "amount")]
+    pub amount: Balance,
+}
+
+/// What an account has locked, bonded and to claim.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountOverview {
+    /// Locks on its free balance (they overlap: the largest counts).
+    pub locks: Vec<LockInfo>,
+    /// Its active bond, if it is a stash.
+    #[serde(with = "amount")]
+    pub bonded: Balance,
+    /// Stake being unbonded.
+    #[serde(with = "amount")]
+    pub unbonding: Balance,
+    /// Replica rewards earned and not yet claimed (`market::RewardMerchant`).
+    #[serde(with = "amount")]
+    pub replica_rewards: Balance,
+    /// Its merchant collateral.
+    #[serde(with = "amount")]
+    pub collateral: Balance,
+}
+proven!(
+    /// An account's locks, bond and rewards to claim.
+    OverviewAnswer { overview: AccountOverview }
+);
+method!(
+    /// An account's locks, bond and rewards to claim.
+    StateOverview, "state_overview", AccountParams => OverviewAnswer
+);
+
 /// A file by CID.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FileParams {

@@ -3,7 +3,7 @@
 //! to prove them), and a light client re-runs the very same function on the proven entries
 //! ([`crust_light::proof::ProvenState`]). Two copies could drift; one cannot.
 
-use crate::api::{Committee, Member, PeerInfo, StakeLimit, WorkerInfo};
+use crate::api::{AccountOverview, Committee, LockInfo, Member, PeerInfo, StakeLimit, WorkerInfo};
 use crust_primitives::{AccountId, Cid};
 use crust_runtime::State;
 use crust_runtime::balances::AccountInfo;
@@ -82,6 +82,38 @@ pub fn committee(s: &impl State, era: Option<u64>) -> Result<Committee, String> 
     Ok(Committee {
         era,
         members: members.map(|list| list.iter().map(Member::from).collect()),
+    })
+}
+
+/// `state_overview`: an account's locks, bond and rewards to claim.
+pub fn overview(s: &impl State, who: &AccountId) -> Result<AccountOverview, String> {
+    let locks = account(s, who)
+        .locks
+        .iter()
+        .map(|l| LockInfo {
+            id: String::from_utf8_lossy(&l.id)
+                .trim_end_matches('\0')
+                .trim()
+                .to_owned(),
+            amount: l.amount,
+        })
+        .collect();
+    let ledger = crust_runtime::staking::ledger_of_stash(s, who)
+        .map_err(|e| e.to_string())?
+        .map(|(_, l)| l);
+    let benefit = crust_runtime::benefits::market_benefit(s, who)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    Ok(AccountOverview {
+        locks,
+        bonded: ledger.as_ref().map_or(0, |l| l.active),
+        unbonding: ledger.as_ref().map_or(0, |l| {
+            l.unlocking
+                .iter()
+                .fold(0u128, |sum, c| sum.saturating_add(c.value))
+        }),
+        replica_rewards: benefit.file_reward,
+        collateral: benefit.active_funds,
     })
 }
 

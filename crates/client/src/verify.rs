@@ -251,6 +251,11 @@ impl Anchor {
                 let peer = run(&state, |s| queries::swork_peer(s, &who))?;
                 vec![("peer", json(serde_json::to_value(peer))?)]
             }
+            n if n == <api::StateOverview as api::Method>::NAME => {
+                let who = parse(param("account")?, "account")?;
+                let overview = run(&state, |s| queries::overview(s, &who))?;
+                vec![("overview", json(serde_json::to_value(overview))?)]
+            }
             n if n == <api::SworkWorker as api::Method>::NAME => {
                 let who = parse(param("account")?, "account")?;
                 let worker = run(&state, |s| queries::swork_worker(s, &who))?;

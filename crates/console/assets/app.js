@@ -485,8 +485,9 @@ function keepStored(cid, f) {
 }
 
 async function accountPage(main, account) {
-  const [{ answer: a, result }, view, orders] = await Promise.all([
+  const [{ answer: a, result }, { answer: o, result: overviewResult }, view, orders] = await Promise.all([
     proven('state_account', { account }, `${account}'s balance`),
+    proven('state_overview', { account }, `${account}'s locks and rewards`),
     rpc('staking_validators'),
     rpc('market_files', { orderer: account }),
   ]);
@@ -497,7 +498,11 @@ async function accountPage(main, account) {
     h('div', { class: 'cards' },
       card('Free', cru(a.free), mark(result)),
       card('Reserved', cru(a.reserved), mark(result)),
-      card('Transactions sent', a.nonce, mark(result))),
+      card('Transactions sent', a.nonce, mark(result)),
+      card('Locked', cru(o.overview.locks.reduce((m, l) => (BigInt(l.amount) > m ? BigInt(l.amount) : m), 0n)), mark(overviewResult)),
+      card('Bonded', cru(o.overview.bonded), o.overview.unbonding !== '0' ? h('div', { class: 'muted' }, `${cru(o.overview.unbonding)} unbonding`) : mark(overviewResult)),
+      card('Replica rewards to claim', cru(o.overview.replica_rewards), o.overview.replica_rewards !== '0' ? h('div', { class: 'muted' }, 'claim with crust rewards --claim') : mark(overviewResult))),
+    o.overview.locks.length ? h('section', {}, h('h2', {}, 'Locks'), table([['Lock'], ['Amount', 'num']], o.overview.locks.map((l) => [l.id, cru(l.amount)]))) : null,
     cand ? h('section', {}, h('h2', {}, 'Validator'), table([['Bonded', 'num'], ['Stake limit', 'num'], ['Effective own', 'num'], ['Commission', 'num']],
       [[cru(cand.bonded), cru(cand.stake_limit), cru(cand.effective_own), `${(cand.commission_ppb / 1e7).toFixed(1)}%`]])) : null,
     h('h2', {}, 'Orders'),

@@ -924,6 +924,16 @@ async fn check_proven_answers(
         matches!(&e, Err(VerifyError::Contradiction(m)) if m.contains("free")),
         "{e:?}"
     );
+    // The stash's locks and bond, recomputed from the proven records.
+    let params = json!({ "account": stash, "prove": true });
+    let overview = rpc_call(node, "state_overview", params.clone()).await;
+    let at = overview["proof"]["height"].as_u64().unwrap();
+    let (hs, f) = certified_headers(node, at).await;
+    let v = anchor
+        .check("state_overview", &params, &overview, &hs, &f)
+        .unwrap();
+    assert_eq!(v.value["overview"]["bonded"], json!("10000000000000000"));
+    assert!(!overview["overview"]["locks"].as_array().unwrap().is_empty());
     // A header that is not the one proven under.
     let mut other = headers.clone();
     other[0].state_root = Hash([3; 32]);

@@ -310,6 +310,15 @@ fn the_contract_client_decodes_every_answer_of_the_server() {
             .await
             .unwrap();
         assert!(worker.worker.is_none() && worker.proof.is_some());
+        let overview = client
+            .request::<api::StateOverview>(api::AccountParams {
+                account: alice,
+                prove: true,
+            })
+            .await
+            .unwrap();
+        assert!(overview.proof.is_some());
+        assert_eq!(overview.overview.replica_rewards, 0);
         let handoffs = client
             .request::<api::StakingHandoffs>(api::HandoffsParams {
                 from: 0,
