@@ -6,7 +6,7 @@
 //! (`staking_handoffs`, [`crust_client::verify::Anchor`]).
 //!
 //! Proofs of older states cannot be made later (the state database proves its current root
-//! only), so they are kept as they are made: one small blob per era (~1–10 KB: the committee
+//! only), so they are kept as they are made: one small blob per era (the committee
 //! record and its QMDB proof) under the partition `<prefix>-handoffs`. Nothing is kept in
 //! memory beyond the session keys of the last few eras recorded.
 
