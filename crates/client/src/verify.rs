@@ -230,47 +230,51 @@ impl Anchor {
             serde_json::from_value(v).map_err(|e| Unverifiable(format!("{what}: {e}")))
         }
         let json = |v: Result<Value, serde_json::Error>| v.map_err(|e| Unverifiable(e.to_string()));
+        // One recomputed field of the answer, by the name the answer uses.
+        let one = |name: &'static str, v: Result<Value, serde_json::Error>| {
+            json(v).map(|v| vec![(name, v)])
+        };
         // The recomputed fields, by the names the answer uses.
         let fields: Vec<(&str, Value)> = match method {
             n if n == <api::MarketFile as api::Method>::NAME => {
                 let cid = parse(param("cid")?, "cid")?;
                 let file = run(&state, |s| queries::market_file(s, &cid))?;
-                vec![("file", json(serde_json::to_value(file))?)]
+                one("file", serde_json::to_value(file))?
             }
             n if n == <api::MarketPrices as api::Method>::NAME => {
                 let prices = run(&state, queries::market_prices)?;
-                vec![("prices", json(serde_json::to_value(prices))?)]
+                one("prices", serde_json::to_value(prices))?
             }
             n if n == <api::SworkWorkReport as api::Method>::NAME => {
                 let anchor: Hash = parse(param("anchor")?, "anchor")?;
                 let report = run(&state, |s| queries::work_report(s, &anchor.0))?;
-                vec![("report", json(serde_json::to_value(report))?)]
+                one("report", serde_json::to_value(report))?
             }
             n if n == <api::SworkPeer as api::Method>::NAME => {
                 let who = parse(param("account")?, "account")?;
                 let peer = run(&state, |s| queries::swork_peer(s, &who))?;
-                vec![("peer", json(serde_json::to_value(peer))?)]
+                one("peer", serde_json::to_value(peer))?
             }
             n if n == <api::StateOverview as api::Method>::NAME => {
                 let who = parse(param("account")?, "account")?;
                 let overview = run(&state, |s| queries::overview(s, &who))?;
-                vec![("overview", json(serde_json::to_value(overview))?)]
+                one("overview", serde_json::to_value(overview))?
             }
             n if n == <api::SworkWorker as api::Method>::NAME => {
                 let who = parse(param("account")?, "account")?;
                 let worker = run(&state, |s| queries::swork_worker(s, &who))?;
-                vec![("worker", json(serde_json::to_value(worker))?)]
+                one("worker", serde_json::to_value(worker))?
             }
             n if n == <api::StakingStakeLimit as api::Method>::NAME => {
                 let stash = parse(param("stash")?, "stash")?;
                 let limit = run(&state, |s| queries::stake_limit(s, &stash))?;
-                vec![("stake_limit", json(serde_json::to_value(limit))?)]
+                one("stake_limit", serde_json::to_value(limit))?
             }
             n if n == <api::StakingCommittee as api::Method>::NAME => {
                 let era: Option<u64> =
                     parse(params.get("era").cloned().unwrap_or(Value::Null), "era")?;
                 let committee = run(&state, |s| queries::committee(s, era))?;
-                vec![("committee", json(serde_json::to_value(committee))?)]
+                one("committee", serde_json::to_value(committee))?
             }
             n if n == <api::StateAccount as api::Method>::NAME => {
                 let who = parse(param("account")?, "account")?;

@@ -843,6 +843,23 @@ async fn walk_from_genesis(
     anchor.expect("era 0 is recorded at genesis")
 }
 
+/// `method`'s proven answer, with the headers from its proof's block to the first certified
+/// block and that block's certificate.
+async fn proven_answer(
+    node: &SharedCore<deterministic::Context>,
+    method: &str,
+    params: &serde_json::Value,
+) -> (
+    serde_json::Value,
+    Vec<crust_client::api::BlockInfo>,
+    crust_client::api::FinalityInfo,
+) {
+    let answer = rpc_call(node, method, params.clone()).await;
+    let height = answer["proof"]["height"].as_u64().unwrap();
+    let (headers, finality) = certified_headers(node, height).await;
+    (answer, headers, finality)
+}
+
 /// The headers from `height` to the first certified block, and its certificate.
 async fn certified_headers(
     node: &SharedCore<deterministic::Context>,
@@ -877,9 +894,7 @@ async fn check_proven_answers(
     use crust_client::verify::VerifyError;
     use serde_json::json;
     let params = json!({ "stash": stash, "prove": true });
-    let answer = rpc_call(node, "staking_stakeLimit", params.clone()).await;
-    let height = answer["proof"]["height"].as_u64().unwrap();
-    let (headers, finality) = certified_headers(node, height).await;
+    let (answer, headers, finality) = proven_answer(node, "staking_stakeLimit", &params).await;
     let verified = anchor
         .check("staking_stakeLimit", &params, &answer, &headers, &finality)
         .unwrap();
@@ -909,9 +924,7 @@ async fn check_proven_answers(
     // Another method through the same path: an account's balance.
     let alice = Keypair::from_suri("//Alice").unwrap().public();
     let params = json!({ "account": alice, "prove": true });
-    let account = rpc_call(node, "state_account", params.clone()).await;
-    let at = account["proof"]["height"].as_u64().unwrap();
-    let (hs, f) = certified_headers(node, at).await;
+    let (account, hs, f) = proven_answer(node, "state_account", &params).await;
     let v = anchor
         .check("state_account", &params, &account, &hs, &f)
         .unwrap();
@@ -926,9 +939,7 @@ async fn check_proven_answers(
     );
     // The stash's locks and bond, recomputed from the proven records.
     let params = json!({ "account": stash, "prove": true });
-    let overview = rpc_call(node, "state_overview", params.clone()).await;
-    let at = overview["proof"]["height"].as_u64().unwrap();
-    let (hs, f) = certified_headers(node, at).await;
+    let (overview, hs, f) = proven_answer(node, "state_overview", &params).await;
     let v = anchor
         .check("state_overview", &params, &overview, &hs, &f)
         .unwrap();
