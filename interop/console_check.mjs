@@ -5,7 +5,7 @@
 // usage: node console_check.mjs <console url> <screenshot dir> <chromium> <cid> <account> <replicas> <upload token>
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, get as httpGet } from 'node:http';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -46,6 +46,24 @@ async function visit(page, name, hash, key = name) {
 }
 
 const text = (page, sel) => page.$eval(sel, (e) => e.textContent);
+
+/** The rows of the table right after the heading that starts with `title`: cell texts. */
+const tableAfter = (page, title) => page.evaluate((title) => {
+  const heading = [...document.querySelectorAll('main h2, main h3')].find((x) => x.textContent.startsWith(title));
+  let el = heading?.nextElementSibling;
+  while (el && !el.querySelector('table')) el = el.nextElementSibling;
+  if (!el) return null;
+  return [...el.querySelectorAll('tbody tr')].map((r) => [...r.cells].map((c) => c.textContent));
+}, title);
+
+/** Bars of the chart labelled `label` with a non-zero height, or null without the chart. */
+const barsOf = (page, label) => page.evaluate((label) => {
+  const svg = document.querySelector(`svg[aria-label="${label}"]`);
+  return svg ? [...svg.querySelectorAll('rect')].filter((r) => Number(r.getAttribute('height')) > 0).length : null;
+}, label);
+
+/** Whether the line chart labelled `label` has a line (two points or more). */
+const hasLine = (page, label) => page.evaluate((label) => !!document.querySelector(`svg[aria-label="${label}"] polyline, svg[aria-label="${label}"] circle`), label);
 const cardValue = (page, label) =>
   page.evaluate((label) => {
     const c = [...document.querySelectorAll('.card')].find((x) => x.querySelector('.label')?.textContent === label);
@@ -138,10 +156,24 @@ const workers = await cardValue(page, 'Storage workers');
 if (!(Number(workers) >= Number(replicas))) fail(`storage: ${workers} workers`);
 const reported = await page.$$eval('main tbody tr', (rows) => rows.filter((r) => /slot #\d+/.test(r.textContent)).length);
 if (!(reported >= Number(replicas))) fail(`storage: ${reported} workers show a last report`);
+// Challenge results from the chain's own record: every worker had reports accepted.
+const challenges = (await tableAfter(page, 'Challenge results')) ?? [];
+const answering = challenges.filter((r) => Number(r[1]) >= 1);
+summary.challenge_results = challenges.map((r) => r.slice(0, 7).join(' | '));
+if (answering.length < Number(replicas)) fail(`storage: challenge results ${JSON.stringify(challenges)}`);
+const reportBars = await barsOf(page, 'Work reports accepted per slot');
+if (!(reportBars >= 1)) fail(`storage: the reports-per-slot chart has ${reportBars} bars`);
+summary.history_report_bars = reportBars;
 await a11y(page, 'storage');
 
 await visit(page, 'market', '#/market');
 if (!/CRU$/.test((await cardValue(page, 'Base fee')) ?? '')) fail('market: no base fee');
+// Fees and orders per slot from the chain's history (not from what this page happened to see).
+if (!(await hasLine(page, 'Base fee'))) fail('market: no base fee history');
+if (!(await hasLine(page, 'Byte fee (per MiB)'))) fail('market: no byte fee history');
+const orderBars = await barsOf(page, 'Orders placed per slot');
+if (!(orderBars >= 1)) fail(`market: the orders-per-slot chart has ${orderBars} bars`);
+summary.history_order_bars = orderBars;
 await a11y(page, 'market');
 
 await visit(page, 'files', '#/files');
@@ -171,7 +203,8 @@ await page.fill('#prepay-amount', '2');
 await page.click('#prepay-go');
 await page.waitForSelector('#sign-send', { timeout: 20000 }).catch(() => fail('prepay: nothing to review'));
 const reviewText = await text(page, '#sign-review');
-if (!/costs 2 CRU plus a transaction fee/.test(reviewText)) fail(`prepay: review says "${reviewText}"`);
+if (!/costs 2 CRU\. The transaction fee is /.test(reviewText)) fail(`prepay: review says "${reviewText}"`);
+if (!/turn on verified mode to check it/.test(reviewText)) fail(`prepay: the review does not say the fee is unchecked: "${reviewText}"`);
 await page.click('#sign-send');
 await page.waitForSelector('#sign-done', { timeout: 60000 }).catch(() => {});
 const doneText = (await page.$('#sign-done')) ? await text(page, '#sign-done') : '';
@@ -243,13 +276,19 @@ await visit(honest, 'storage', '#/storage', 'storage-verified');
 const storageMarks = await marks(honest);
 if (storageMarks.verified < Number(replicas) || storageMarks.lie || storageMarks.unverified) fail(`verified storage: marks ${JSON.stringify(storageMarks)}`);
 await visit(honest, 'network', '#/network', 'network-verified');
+await honest.waitForSelector('#slashes table', { timeout: 30000 }).catch(() => fail('network: no slashes section'));
 const networkMarks = await waitMarks(honest, 'verified network');
 if (networkMarks.verified < 2 || networkMarks.lie || networkMarks.unverified) fail(`verified network: marks ${JSON.stringify(networkMarks)}`);
 await honest.screenshot({ path: `${shots}/network-verified.png`, fullPage: true });
 await a11y(honest, 'network-verified');
+// History charts are proven too.
+await visit(honest, 'market', '#/market', 'market-verified');
+const marketMarks = await marks(honest);
+if (marketMarks.verified < 1 || marketMarks.lie || marketMarks.unverified) fail(`verified market: marks ${JSON.stringify(marketMarks)}`);
+
 const times = await honest.evaluate(() => window.__verifyTimes);
 const fileTimes = times.filter((t) => t.method === 'market_file');
-summary.verified.marks = { file: fileMarks, account: accountMarks, network: networkMarks, storage: storageMarks };
+summary.verified.marks = { file: fileMarks, account: accountMarks, network: networkMarks, storage: storageMarks, market: marketMarks };
 summary.verified.file_check_ms = Math.max(...fileTimes.map((t) => t.check_ms));
 summary.verified.file_total_ms = Math.max(...fileTimes.map((t) => t.total_ms));
 summary.verified.checks = times.length;
@@ -258,6 +297,44 @@ const wasm = Buffer.from(await (await fetch(`${url}/console/verifier.wasm`)).arr
 summary.verified.wasm_bytes = wasm.length;
 summary.verified.wasm_gzip_bytes = gzipSync(wasm, { level: 9 }).length;
 if (summary.verified.wasm_gzip_bytes >= 1 << 20) fail(`the verifier is ${summary.verified.wasm_gzip_bytes} bytes compressed`);
+// What goes over the wire to a browser that takes gzip.
+const wire = await new Promise((ok, no) => httpGet(`${url}/console/verifier.wasm`, { headers: { 'accept-encoding': 'gzip, deflate, br' } }, (res) => {
+  const parts = [];
+  res.on('data', (c) => parts.push(c));
+  res.on('end', () => ok({ encoding: res.headers['content-encoding'], bytes: Buffer.concat(parts).length }));
+}).on('error', no));
+summary.verified.wasm_wire = wire;
+if (wire.encoding !== 'gzip' || wire.bytes >= 1 << 20) fail(`the verifier goes over the wire as ${JSON.stringify(wire)}`);
+
+// The storage owner claims its replica rewards, signed in the browser with the fee checked
+// under a certified root first.
+await visit(honest, 'account', `#/account/${ownerOfReplica}`, 'account-claim');
+if (!(await honest.$('#claim-go'))) {
+  fail(`claim: no claim form on ${ownerOfReplica}'s page (rewards ${earned})`);
+} else {
+  let keyOk = false;
+  for (const suri of ['//Alice//stash', '//Bob//stash', '//Charlie//stash', '//Eve']) {
+    await honest.fill('#key-input', suri);
+    await honest.press('#key-input', 'Tab');
+    await honest.waitForFunction(() => /signs as c/.test(document.querySelector('#key-address').textContent), null, { timeout: 10000 }).catch(() => {});
+    if ((await text(honest, '#key-address')).includes(ownerOfReplica)) { keyOk = true; break; }
+  }
+  if (!keyOk) fail(`claim: none of the devnet's owner keys is ${ownerOfReplica}`);
+  await honest.click('#claim-go');
+  await honest.waitForSelector('#sign-send', { timeout: 30000 }).catch(() => fail('claim: nothing to review'));
+  const claimReview = await text(honest, '#sign-review');
+  if (!/Claiming .* CRU of replica rewards/.test(claimReview)) fail(`claim: review says "${claimReview}"`);
+  if (!(await honest.$('#fee-checked.verified'))) fail(`claim: the fee was not verified before signing: "${claimReview}"`);
+  await honest.click('#sign-send');
+  await honest.waitForSelector('#sign-done', { timeout: 60000 }).catch(() => {});
+  const claimDone = (await honest.$('#sign-done')) ? await text(honest, '#sign-done') : '';
+  if (!/Included in block/.test(claimDone)) fail(`claim: ${claimDone || 'no outcome shown'}`);
+  await honest.screenshot({ path: `${shots}/claim.png`, fullPage: true });
+  await honest.reload();
+  await honest.waitForSelector('main[data-page="account"]', { timeout: 20000 });
+  summary.claim = { before: earned, after: await cardValue(honest, 'Replica rewards to claim'), review: claimReview.slice(0, 200), done: claimDone };
+}
+
 
 // A node that lies: a proxy in front of it adds a replica to a file, raises a balance and a
 // stake limit in the answers it passes on (everything else, the WebSocket too, unchanged).

@@ -1,5 +1,6 @@
 //! Builds the console's light client (`crates/verifier`) for `wasm32-unknown-unknown` and puts
-//! it in `OUT_DIR/verifier.wasm` for the binary to embed.
+//! it in `OUT_DIR/verifier.wasm` for the binary to embed, with a gzipped copy
+//! (`verifier.wasm.gz`) the node serves to browsers that accept it.
 //!
 //! A nested `cargo build` with its own target directory (`target/wasm-verifier`, so it never
 //! waits on the outer build's lock and stays incremental across check, test and release
@@ -34,7 +35,7 @@ fn main() {
     };
     match built {
         Ok(wasm) => {
-            if let Err(e) = std::fs::copy(&wasm, &out) {
+            if let Err(e) = std::fs::copy(&wasm, &out).and_then(|_| gzip(&out)) {
                 fail(&mode, &out, &format!("copying {}: {e}", wasm.display()));
             }
         }
@@ -55,6 +56,16 @@ fn fail(mode: &str, out: &Path, why: &str) {
         why.lines().last().unwrap_or(why)
     );
     let _ = std::fs::write(out, b"");
+    let _ = std::fs::write(out.with_extension("wasm.gz"), b"");
+}
+
+/// Writes `<file>.gz` beside `file`, compressed as hard as gzip goes (done once per build).
+fn gzip(file: &Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let bytes = std::fs::read(file)?;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&bytes)?;
+    std::fs::write(file.with_extension("wasm.gz"), z.finish()?)
 }
 
 fn build(root: &Path) -> Result<PathBuf, String> {

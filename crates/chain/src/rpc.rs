@@ -268,6 +268,45 @@ where
             })
             .await
         }
+        SystemConfig::NAME => {
+            run::<SystemConfig, _>(params, async |p: Prove| {
+                let (config, height, proof) =
+                    query(core, p.prove, |s| queries::system_config(s)).await?;
+                Ok(ConfigAnswer {
+                    config,
+                    height,
+                    proof,
+                })
+            })
+            .await
+        }
+        NetworkHistory::NAME => {
+            run::<NetworkHistory, _>(params, async |p: HistoryParams| {
+                let limit = p.limit.unwrap_or(HISTORY_PAGE).min(HISTORY_PAGE);
+                let (history, height, proof) = query(core, p.prove, |s| {
+                    queries::network_history(s, p.before, limit)
+                })
+                .await?;
+                Ok(HistoryAnswer {
+                    history,
+                    height,
+                    proof,
+                })
+            })
+            .await
+        }
+        StakingSlashes::NAME => {
+            run::<StakingSlashes, _>(params, async |p: SlashesParams| {
+                let (pending, height, proof) =
+                    query(core, p.prove, |s| queries::pending_slashes(s, p.from)).await?;
+                Ok(SlashesAnswer {
+                    pending,
+                    height,
+                    proof,
+                })
+            })
+            .await
+        }
         SworkPeers::NAME => run::<SworkPeers, _>(params, async |p| peers(core, p).await).await,
         StakingStakeLimit::NAME => {
             run::<StakingStakeLimit, _>(params, async |p: StashParams| {

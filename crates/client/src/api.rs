@@ -528,14 +528,109 @@ pub struct WorkerInfo {
     pub identity: crust_runtime::swork::Identity,
     /// Its last accepted work report, if any.
     pub report: Option<WorkReportRecord>,
+    /// Its track record: challenges answered, refusals, missed slots (all zero before the
+    /// chain kept history, protocol version 3).
+    #[serde(default)]
+    pub record: crust_runtime::history::WorkerRecord,
 }
 proven!(
     /// A storage account's identity and last report.
     WorkerAnswer { worker: Option<WorkerInfo> }
 );
 method!(
-    /// A storage account's identity and last accepted work report (`null` if it has none).
+    /// A storage account's identity, last accepted work report and track record (`null` if it
+    /// has no identity).
     SworkWorker, "swork_worker", WhoParams => WorkerAnswer
+);
+
+proven!(
+    /// The runtime configuration's encoded bytes.
+    ConfigAnswer { config: Option<HexBytes> }
+);
+method!(
+    /// The runtime configuration as stored (encoded): what a signer computes the fee from.
+    /// Proven, so a light client can check the fee it is asked to pay.
+    SystemConfig, "system_config", Prove => ConfigAnswer
+);
+
+/// Which slots of the chain's history to read.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct HistoryParams {
+    /// Only slots that start before this height (all kept ones if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
+    /// Most slots (default and at most [`HISTORY_PAGE`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Prove every record.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prove: bool,
+}
+
+/// Most slot records one `network_history` answer carries.
+pub const HISTORY_PAGE: u32 = 60;
+
+/// A run of the chain's per-slot history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// Blocks per report slot (slots are named by their first block).
+    pub slot_blocks: u64,
+    /// The slot in progress, counted so far.
+    pub current: crust_runtime::history::SlotRecord,
+    /// Closed slots, newest first.
+    pub slots: Vec<crust_runtime::history::SlotRecord>,
+}
+proven!(
+    /// A run of the chain's history.
+    HistoryAnswer { history: History }
+);
+method!(
+    /// The chain's own record per report slot — orders, fees, pots, proofs, proven storage,
+    /// slashes — newest first (empty before protocol version 3).
+    NetworkHistory, "network_history", HistoryParams => HistoryAnswer
+);
+
+/// Which eras' pending slashes to read.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SlashesParams {
+    /// The first era to read (the one after the active era if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<u64>,
+    /// Prove every entry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prove: bool,
+}
+
+/// Eras of pending slashes one `staking_slashes` answer covers.
+pub const SLASH_ERAS_PAGE: u64 = 32;
+
+/// The slashes due at one era's start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraSlashes {
+    /// The era they are applied at.
+    pub era: u64,
+    /// The slashes.
+    pub slashes: Vec<crust_runtime::staking::PendingSlash>,
+}
+
+/// Slashes waiting to be applied (governance may still cancel them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSlashes {
+    /// The active era.
+    pub active_era: u64,
+    /// Eras with slashes due, soonest first.
+    pub eras: Vec<EraSlashes>,
+    /// Where the next page starts (`from`), if later eras may still hold slashes.
+    pub next: Option<u64>,
+}
+proven!(
+    /// Pending slashes.
+    SlashesAnswer { pending: PendingSlashes }
+);
+method!(
+    /// Slashes reported and waiting for their era ([`SLASH_ERAS_PAGE`] eras per answer; follow
+    /// `next` for the rest).
+    StakingSlashes, "staking_slashes", SlashesParams => SlashesAnswer
 );
 
 /// Where a listing continues.

@@ -3,7 +3,10 @@
 //! to prove them), and a light client re-runs the very same function on the proven entries
 //! ([`crust_light::proof::ProvenState`]). Two copies could drift; one cannot.
 
-use crate::api::{AccountOverview, Committee, LockInfo, Member, PeerInfo, StakeLimit, WorkerInfo};
+use crate::api::{
+    AccountOverview, Committee, EraSlashes, History, LockInfo, Member, PeerInfo, PendingSlashes,
+    StakeLimit, WorkerInfo,
+};
 use crust_primitives::{AccountId, Cid};
 use crust_runtime::State;
 use crust_runtime::balances::AccountInfo;
@@ -54,11 +57,62 @@ pub fn swork_worker(s: &impl State, who: &AccountId) -> Result<Option<WorkerInfo
         return Ok(None);
     };
     let report = swork::work_report(s, &identity.anchor).map_err(|e| e.to_string())?;
+    let record = crust_runtime::history::worker(s, &identity.anchor).map_err(|e| e.to_string())?;
     Ok(Some(WorkerInfo {
         account: *who,
         identity,
         report,
+        record,
     }))
+}
+
+/// `system_config`: the runtime configuration's encoded bytes.
+pub fn system_config(s: &impl State) -> Result<Option<crate::api::HexBytes>, String> {
+    Ok(s.get(&crust_runtime::system::config_key())
+        .map(crate::api::HexBytes))
+}
+
+/// `network_history`: up to `limit` closed slot records (newest first, of slots starting
+/// before `before`) and the slot in progress.
+pub fn network_history(s: &impl State, before: Option<u64>, limit: u32) -> Result<History, String> {
+    use crust_runtime::history;
+    let slot_blocks = crust_runtime::system::config(s)
+        .map_err(|e| e.to_string())?
+        .report_slot_blocks;
+    Ok(History {
+        slot_blocks,
+        current: history::current(s).map_err(|e| e.to_string())?,
+        slots: history::recent(s, before, limit as usize).map_err(|e| e.to_string())?,
+    })
+}
+
+/// `staking_slashes`: the slashes due in up to [`crate::api::SLASH_ERAS_PAGE`] eras from
+/// `from` (never before the era after the active one, never past the last a slash reported
+/// now could be due at).
+pub fn pending_slashes(s: &impl State, from: Option<u64>) -> Result<PendingSlashes, String> {
+    use crust_runtime::staking;
+    let active = staking::active_era(s).map_err(|e| e.to_string())?;
+    let defer = staking::params(s)
+        .map_err(|e| e.to_string())?
+        .slash_defer_eras;
+    let first = active.saturating_add(1);
+    let last = first.saturating_add(defer);
+    let from = from.unwrap_or(first).max(first);
+    let to = from
+        .saturating_add(crate::api::SLASH_ERAS_PAGE - 1)
+        .min(last);
+    let mut eras = Vec::new();
+    for era in from..=to {
+        let slashes = staking::pending_slashes(s, era).map_err(|e| e.to_string())?;
+        if !slashes.is_empty() {
+            eras.push(EraSlashes { era, slashes });
+        }
+    }
+    Ok(PendingSlashes {
+        active_era: active,
+        eras,
+        next: (to < last).then(|| to.saturating_add(1)),
+    })
 }
 
 /// `staking_stakeLimit`: a validator's stake limit and the proven storage it comes from.

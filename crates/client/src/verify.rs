@@ -265,6 +265,27 @@ impl Anchor {
                 let worker = run(&state, |s| queries::swork_worker(s, &who))?;
                 one("worker", serde_json::to_value(worker))?
             }
+            n if n == <api::SystemConfig as api::Method>::NAME => {
+                let config = run(&state, queries::system_config)?;
+                one("config", serde_json::to_value(config))?
+            }
+            n if n == <api::NetworkHistory as api::Method>::NAME => {
+                let before: Option<u64> = parse(
+                    params.get("before").cloned().unwrap_or(Value::Null),
+                    "before",
+                )?;
+                let limit: Option<u32> =
+                    parse(params.get("limit").cloned().unwrap_or(Value::Null), "limit")?;
+                let limit = limit.unwrap_or(api::HISTORY_PAGE).min(api::HISTORY_PAGE);
+                let history = run(&state, |s| queries::network_history(s, before, limit))?;
+                one("history", serde_json::to_value(history))?
+            }
+            n if n == <api::StakingSlashes as api::Method>::NAME => {
+                let from: Option<u64> =
+                    parse(params.get("from").cloned().unwrap_or(Value::Null), "from")?;
+                let pending = run(&state, |s| queries::pending_slashes(s, from))?;
+                one("pending", serde_json::to_value(pending))?
+            }
             n if n == <api::StakingStakeLimit as api::Method>::NAME => {
                 let stash = parse(param("stash")?, "stash")?;
                 let limit = run(&state, |s| queries::stake_limit(s, &stash))?;

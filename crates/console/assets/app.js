@@ -11,7 +11,7 @@ const $ = (sel) => document.querySelector(sel);
 /** Builds an element: h('a', {href: '#/x'}, 'text', child, …). Text is never parsed as HTML. */
 function h(tag, attrs = {}, ...children) {
   const el = document.createElementNS(
-    ['svg', 'polyline', 'rect', 'text', 'line', 'title'].includes(tag) ? 'http://www.w3.org/2000/svg' : 'http://www.w3.org/1999/xhtml',
+    ['svg', 'polyline', 'rect', 'text', 'line', 'title', 'circle'].includes(tag) ? 'http://www.w3.org/2000/svg' : 'http://www.w3.org/1999/xhtml',
     tag,
   );
   for (const [k, v] of Object.entries(attrs)) {
@@ -25,6 +25,11 @@ function h(tag, attrs = {}, ...children) {
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return el;
+}
+
+/** Replaces `el`'s children with `children`, skipping the absent ones (null, false). */
+function show(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
 }
 
 function table(headers, rows, caption) {
@@ -51,8 +56,14 @@ function progress(fraction, label) {
 function lineChart(points, label, unit) {
   const w = 1000, hgt = 170, pad = 30;
   const svg = h('svg', { class: 'chart', viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': label });
-  if (points.length < 2) {
+  if (points.length === 0) {
     svg.append(h('text', { x: 10, y: 20 }, `${label}: waiting for data`));
+    return svg;
+  }
+  if (points.length === 1) {
+    const [[x, y]] = points;
+    svg.append(h('circle', { cx: w / 2, cy: hgt / 2, r: 5 }, h('title', {}, `#${x}: ${fmtNum(y)} ${unit}`)));
+    svg.append(h('text', { x: 4, y: 14 }, `${label}: ${fmtNum(y)} ${unit} at #${x} (one point so far)`));
     return svg;
   }
   const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
@@ -73,10 +84,11 @@ function barChart(buckets, label) {
   const svg = h('svg', { class: 'chart', viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': label });
   const max = Math.max(1, ...buckets.map((b) => b[1]));
   const bw = Math.min(80, (w - 2 * pad) / Math.max(buckets.length, 1));
+  const every = Math.ceil(buckets.length / 10); // labels that fit
   buckets.forEach(([name, n], i) => {
     const bh = (n / max) * (hgt - 2 * pad);
     svg.append(h('rect', { x: pad + i * bw + 2, y: hgt - pad - bh, width: Math.max(bw - 4, 1), height: bh }, h('title', {}, `${name}: ${n}`)));
-    svg.append(h('text', { x: pad + i * bw + 2, y: hgt - 6 }, `${name}`));
+    if (i % every === 0) svg.append(h('text', { x: pad + i * bw + 2, y: hgt - 6 }, `${name}`));
   });
   svg.append(h('text', { x: 4, y: 14 }, `${label} (max ${max})`));
   return svg;
@@ -116,6 +128,22 @@ const fmtNum = (n) => (Number.isInteger(n) ? n : Number(n).toFixed(1)).toLocaleS
 const short = (s) => (s && s.length > 20 ? `${s.slice(0, 8)}…${s.slice(-6)}` : s ?? '');
 const accountLink = (a) => h('a', { href: `#/account/${a}`, class: 'mono', title: a }, short(a));
 const cidLink = (c) => h('a', { href: `#/file/${c}`, class: 'mono', title: c }, short(c));
+
+/** Balance series (in 10⁻¹² CRU) scaled to one readable unit: [points, unit]. Fees can be
+ * a trillionth of a CRU, so the unit follows the largest value. */
+function cruSeries(points) {
+  const max = Math.max(0, ...points.map((p) => Number(BigInt(p[1] ?? 0))));
+  const [unit, exp] = [['CRU', 12], ['mCRU', 9], ['µCRU', 6], ['nCRU', 3], ['pCRU', 0]].find(([, e]) => max >= 10 ** e) ?? ['pCRU', 0];
+  return [points.map(([x, v]) => [x, Number(BigInt(v ?? 0)) / 10 ** exp]), unit];
+}
+
+/** Byte series scaled to one readable unit: [points, unit]. */
+function byteSeries(points) {
+  const max = Math.max(0, ...points.map((p) => p[1]));
+  let unit = 0;
+  while (unit < 5 && max >= 1024 ** (unit + 1)) unit++;
+  return [points.map(([x, y]) => [x, y / 1024 ** unit]), ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'][unit]];
+}
 
 // ---- RPC ----------------------------------------------------------------------------------
 
@@ -210,6 +238,20 @@ function showVerifyStatus() {
   line.className = verified.state;
 }
 
+/** The chain's own per-slot record (kept in state from protocol version 3 on; proven and
+ * checked in verified mode): closed slots oldest first, and the slot in progress. */
+async function history() {
+  const { answer, result } = await proven('network_history', { limit: 60 }, 'the network history');
+  const hist = answer.history;
+  const slots = [...hist.slots].reverse();
+  /** Bars per closed slot of `f(record)`, and the slot in progress last ("now"). */
+  const perSlot = (f) => [...slots.map((r) => [`#${r.slot}`, f(r)]), ...(slots.length || hist.current.slot ? [['now', f(hist.current)]] : [])];
+  return { slots, current: hist.current, slotBlocks: hist.slot_blocks, result, perSlot };
+}
+
+/** A line for an empty history: what it means. */
+const noHistory = () => h('p', { class: 'muted' }, 'No slot has closed yet under a protocol version that keeps the chain’s history (version 3 on).');
+
 // ---- pages --------------------------------------------------------------------------------
 
 /** The last `n` blocks' timestamps, so the block-interval chart has data at once. */
@@ -277,7 +319,40 @@ async function networkPage(main) {
       }
     })();
   }
-  main.replaceChildren(
+  const slashes = h('section', { id: 'slashes' }, h('h2', {}, 'Slashes'), h('p', { class: 'muted' }, 'Loading…'));
+  // After the first paint: pending slashes (proven) and the slots that saw offences.
+  (async () => {
+    try {
+      const hist = await history();
+      // Every page of eras a pending slash may wait in (each page proven on its own).
+      const pages = [];
+      for (let from = null, n = 0; n < 16; n++) {
+        const page = await proven('staking_slashes', from === null ? {} : { from }, 'the pending slashes');
+        pages.push(page);
+        if (page.answer.pending.next == null) break;
+        from = page.answer.pending.next;
+      }
+      const s = pages[0].answer;
+      const result = pages.map((p) => p.result).find((r) => r && !r.ok) ?? pages[0].result;
+      const pending = pages.flatMap((p) => p.answer.pending.eras.flatMap((e) => e.slashes.map((x) => [e.era, x])));
+      const recent = hist.slots.filter((r) => r.offences > 0 || BigInt(r.slashed ?? 0) > 0n).reverse();
+      const guarantors = (x) => x.others.reduce((sum, o) => sum + BigInt(o.value), 0n);
+      slashes.replaceChildren(
+        h('h2', {}, 'Slashes'),
+        h('p', { class: 'muted' }, 'A reported offence (conflicting consensus votes, for one) chills the validator at once; its slash waits some eras so governance can cancel it, then moves bonded stake, the validator’s and its guarantors’, to the treasury.'),
+        h('h3', {}, `Pending (after era ${s.pending.active_era}) `, mark(result)),
+        table([['Applied at era', 'num'], ['Validator'], ['Own', 'num'], ['Guarantors', 'num'], ['Reporters’ reward', 'num']],
+          pending.map(([era, x]) => [String(era), accountLink(x.validator), cru(x.own), cru(guarantors(x)), cru(x.payout)])),
+        h('h3', {}, 'Slots with offences or slashes ', mark(hist.result)),
+        table([['Slot', 'num'], ['Offences reported', 'num'], ['Stake slashed', 'num']],
+          recent.map((r) => [`#${r.slot}`, r.offences, cru(r.slashed)]),
+          hist.slots.length ? `Of the last ${hist.slots.length} slot(s) (#${hist.slots[0].slot} to #${hist.slots[hist.slots.length - 1].slot}).` : null),
+      );
+    } catch (e) {
+      slashes.replaceChildren(h('h2', {}, 'Slashes'), h('p', { class: 'bad' }, `Could not load: ${e.message}`));
+    }
+  })();
+  show(main,
     h('h1', {}, 'Network'),
     cards,
     charts,
@@ -296,6 +371,7 @@ async function networkPage(main) {
         h('div', { class: 'bars' }, bar(c.stake_limit, 'limit', 'stake limit'), bar(c.bonded, '', 'bonded')),
       ]),
     ),
+    slashes,
   );
 }
 
@@ -316,12 +392,18 @@ async function storagePage(main) {
     proven('swork_worker', { account: p.account }, `${p.account}'s work report`).catch((e) => ({ answer: { worker: null }, result: { ok: false, lie: false, message: e.message } }))));
   let srd = 0n;
   for (const w of workers) srd += BigInt(w.answer.worker?.report?.free ?? 0);
+  const hist = await history();
+  const consolidated = hist.slots.filter((r) => r.storage);
+  const [filesSeries, filesUnit] = byteSeries(consolidated.map((r) => [r.slot, Number(BigInt(r.storage.files))]));
+  const [srdSeries, srdUnit] = byteSeries(consolidated.map((r) => [r.slot, Number(BigInt(r.storage.free))]));
+  const record = (w) => w.answer.worker?.record;
+  const refusal = (f) => (f ? `slot #${f.slot}, challenge ${f.challenge}: ${f.why}` : '—');
   const head = heads.length ? heads[heads.length - 1].height : null;
   const kind = (identity) => {
     const k = Object.keys(identity?.attestation ?? {})[0] ?? '—';
     return k === 'SgxDcap' ? 'SGX (DCAP quote)' : k === 'Authorities' ? 'authorities' : k;
   };
-  main.replaceChildren(
+  show(main,
     h('h1', {}, 'Storage'),
     h('div', { class: 'cards' },
       card('Storage workers', rows.length),
@@ -344,15 +426,43 @@ async function storagePage(main) {
           h('span', { class: 'mono' }, (p.addrs ?? []).join(' ')),
         ];
       })),
+    h('h2', {}, 'Challenge results'),
+    h('p', { class: 'muted' }, 'Each accepted report answered the chain’s challenges on replicas and spare space the previous report committed to. A wrong answer refuses the report (its fee is still paid); a slot without an accepted report drops the worker’s replicas. New replicas earn only once proven.'),
+    table([['Account'], ['Reports accepted', 'num'], ['Challenges answered', 'num'], ['Refused', 'num'], ['Last refusal'], ['Missed slots', 'num'], ['New replicas proven', 'num'], ['Dropped unproven', 'num'], ['Checked']],
+      rows.map((p, i) => {
+        const rec = record(workers[i]);
+        if (!rec) return [accountLink(p.account), '—', '—', '—', '—', '—', '—', '—', mark(workers[i].result) ?? '—'];
+        return [
+          accountLink(p.account),
+          rec.reports,
+          `${rec.replica_challenges + rec.srd_challenges} (${rec.replica_challenges} replica, ${rec.srd_challenges} SRD)`,
+          h('span', { class: rec.failed_reports ? 'bad' : '' }, String(rec.failed_reports)),
+          refusal(rec.last_failure),
+          rec.missed_reports ? `${rec.missed_reports} (last #${rec.last_missed})` : '0',
+          rec.replicas_proven,
+          rec.replicas_unproven,
+          mark(workers[i].result) ?? '—',
+        ];
+      })),
+    h('h2', {}, 'Network over time ', mark(hist.result)),
+    hist.slots.length ? null : noHistory(),
+    h('p', { class: 'muted' }, `One point per ${hist.slotBlocks}-block report slot, from the chain’s own record. This slot so far: ${hist.current.reports} reports accepted, ${hist.current.failed_reports} refused.`),
+    lineChart(filesSeries, 'Proven file bytes', filesUnit),
+    lineChart(srdSeries, 'Proven spare space (SRD)', srdUnit),
+    barChart(hist.perSlot((r) => r.reports), 'Work reports accepted per slot'),
+    barChart(hist.perSlot((r) => r.replica_challenges + r.srd_challenges), 'Challenges answered per slot'),
+    barChart(hist.perSlot((r) => r.failed_reports + r.missed_reports), 'Reports refused or missed per slot'),
   );
 }
 
-const feeHistory = []; // [height, base_fee in CRU]
-
 async function marketPage(main) {
-  const [prices, files] = await Promise.all([rpc('market_prices'), rpc('market_files', {})]);
+  const [prices, files, hist] = await Promise.all([rpc('market_prices'), rpc('market_files', {}), history()]);
   const p = prices.prices;
-  feeHistory.push([prices.height, Number(BigInt(p.base_fee) * 10000n / UNITS) / 10000]);
+  /** A line chart of one balance per closed slot. */
+  const balanceChart = (f, label) => {
+    const [points, unit] = cruSeries(hist.slots.map((r) => [r.slot, f(r)]));
+    return lineChart(points, label, unit);
+  };
   const pots = await Promise.all(
     ['storage_pot', 'staking_pot', 'reserved_pot', 'treasury'].map(async (k) => [k, await rpc('state_account', { account: info.accounts[k] })]),
   );
@@ -360,15 +470,24 @@ async function marketPage(main) {
   for (const f of files.files) counts.set(f.replica_count, (counts.get(f.replica_count) ?? 0) + 1);
   const buckets = [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([k, n]) => [`${k}×`, n]);
   const names = { storage_pot: 'Storage pot', staking_pot: 'Staking pot', reserved_pot: 'Reserved pot', treasury: 'Treasury' };
-  main.replaceChildren(
+  show(main,
     h('h1', {}, 'Market'),
     h('div', { class: 'cards' },
       card('Base fee', cru(p.base_fee)),
       card('Byte fee (per MiB)', cru(p.byte_fee)),
       card('Keys fee', cru(p.keys_fee)),
       card('Market', p.enable_market ? 'open' : 'closed')),
-    h('h2', {}, 'Base fee this session'),
-    lineChart(feeHistory, 'Base fee', 'CRU'),
+    h('h2', {}, 'Fees per slot ', mark(hist.result)),
+    hist.slots.length ? null : noHistory(),
+    h('p', { class: 'muted' }, `At each ${hist.slotBlocks}-block report slot’s end, from the chain’s own record.`),
+    balanceChart((r) => r.base_fee, 'Base fee'),
+    balanceChart((r) => r.byte_fee, 'Byte fee (per MiB)'),
+    balanceChart((r) => r.keys_fee, 'Keys fee'),
+    h('h2', {}, 'Orders per slot'),
+    h('p', { class: 'muted' }, `This slot so far: ${hist.current.orders} orders (${bytes(hist.current.ordered_bytes)}), ${hist.current.renewals} renewals.`),
+    barChart(hist.perSlot((r) => r.orders), 'Orders placed per slot'),
+    barChart(hist.perSlot((r) => r.replicas_added), 'Replicas that started earning per slot'),
+    balanceChart((r) => r.storage_pot, 'Storage pot'),
     h('h2', {}, 'Pots'),
     table([['Pot'], ['Account'], ['Balance', 'num']], pots.map(([k, a]) => [names[k], accountLink(info.accounts[k]), cru(a.free)])),
     h('h2', {}, 'Replicas per file (first page of files)'),
@@ -382,7 +501,7 @@ async function filesPage(main, after) {
   const pager = h('div', { class: 'pager' },
     after ? h('a', { href: '#/files' }, '← First page') : null,
     r.next ? h('a', { href: `#/files/${encodeURIComponent(r.next)}` }, 'Next page →') : null);
-  main.replaceChildren(
+  show(main,
     h('h1', {}, 'Files'),
     h('p', { class: 'muted' }, `At block #${r.head}. A replica counts once its worker proved it.`),
     table([['CID'], ['Size', 'num'], ['Replicas', 'num'], ['Expires at', 'num'], ['Orderer'], ['Amount', 'num']],
@@ -395,12 +514,12 @@ async function filePage(main, cid) {
   const { answer: r, result } = await proven('market_file', { cid }, `file ${cid}`);
   const checked = mark(result);
   if (!r.file) {
-    main.replaceChildren(h('h1', {}, 'File ', checked), h('p', { class: 'mono' }, cid), h('p', {}, `No order for this CID on chain (block #${r.height}).`));
+    show(main, h('h1', {}, 'File ', checked), h('p', { class: 'mono' }, cid), h('p', {}, `No order for this CID on chain (block #${r.height}).`));
     return;
   }
   const f = r.file;
   const download = info.gateway ? h('a', { href: `${info.gateway}/ipfs/${cid}`, download: '' }, 'Download through the gateway') : null;
-  main.replaceChildren(
+  show(main,
     h('h1', {}, 'File ', checked),
     h('p', { class: 'mono' }, cid),
     result ? h('p', { class: 'muted', id: 'verified-note' }, result.ok
@@ -428,18 +547,18 @@ async function filePage(main, cid) {
   );
 }
 
-// ---- renew and prepay ---------------------------------------------------------------------
+// ---- signing in the browser ----------------------------------------------------------------
 
-/** The key typed on a file page, for this page's life only (never stored, never sent). */
+/** The key typed on a page, for this page's life only (never stored, never sent). */
 let typedKey = '';
 
-/** Renew and prepay forms: signed in this browser by a key the user types (the WebAssembly
- * signer sees it; the node gets only the signed transaction), reviewed before sending. */
-function keepStored(cid, f) {
+/** A key field and a review area: actions are signed in this browser by a key the user types
+ * (the WebAssembly signer sees it; the node gets only the signed transaction), shown with
+ * their cost and fee, and sent only on *Sign and send*. In verified mode the fee and prices
+ * are checked under a certified root before anything is signed. */
+function signer() {
   const key = h('input', { id: 'key-input', type: 'password', autocomplete: 'off', spellcheck: 'false', value: typedKey });
   const who = h('span', { id: 'key-address', class: 'muted' }, typedKey ? '' : 'no key yet');
-  const amount = h('input', { id: 'prepay-amount', inputmode: 'decimal', size: 10, value: '1' });
-  const tip = h('input', { id: 'renew-tip', inputmode: 'decimal', size: 10, value: '0' });
   const review = h('div', { id: 'sign-review', 'aria-live': 'polite' });
   const showAddress = async () => {
     typedKey = key.value;
@@ -448,13 +567,17 @@ function keepStored(cid, f) {
   };
   key.addEventListener('change', showAddress);
   if (typedKey) showAddress();
-  const prepare = async (action, what) => {
+  /** Signs `action`; `describe(signed)` says what it does and costs. */
+  const prepare = async (action, describe) => {
     review.replaceChildren();
     if (!key.value.trim()) { review.append(h('p', { class: 'bad' }, 'Type your key first.')); return; }
     try {
-      const signed = await signAction(key.value, action, info.config_key);
+      const signed = await signAction(key.value, action);
       const send = h('button', { type: 'button', id: 'sign-send' }, 'Sign and send');
-      review.append(h('p', {}, `${what} costs ${cru(signed.cost)} plus a transaction fee of ${cru(signed.fee)}, paid by ${signed.signer}. `, send));
+      const checked = signed.checked
+        ? h('span', { class: 'mark verified', id: 'fee-checked', title: 'The fee settings and prices were proven under a certified state root in this browser' }, '✓ fee verified')
+        : h('span', { class: 'muted', id: 'fee-checked' }, '(fee as the node states it; turn on verified mode to check it)');
+      review.append(h('p', {}, `${describe(signed)} The transaction fee is ${cru(signed.fee)}, paid by ${signed.signer}. `, checked, ' ', send));
       send.addEventListener('click', async () => {
         send.disabled = true;
         review.append(h('p', { id: 'sign-progress' }, 'Sent; waiting for a finalized block…'));
@@ -471,16 +594,41 @@ function keepStored(cid, f) {
       review.append(h('p', { class: 'bad' }, `Could not sign: ${e.message}`));
     }
   };
+  const keyLine = h('p', {}, h('label', { for: 'key-input' }, 'Your key (secret phrase, or //Alice on a dev chain)'), h('br'), key, ' ', who);
+  return { keyLine, review, prepare };
+}
+
+/** Renew and prepay forms for a file. */
+function keepStored(cid, f) {
+  const { keyLine, review, prepare } = signer();
+  const amount = h('input', { id: 'prepay-amount', inputmode: 'decimal', size: 10, value: '1' });
+  const tip = h('input', { id: 'renew-tip', inputmode: 'decimal', size: 10, value: '0' });
   const prepay = h('button', { type: 'button', id: 'prepay-go' }, 'Review prepayment');
-  prepay.addEventListener('click', () => prepare({ prepay: { cid, amount: amount.value } }, `Adding ${amount.value} CRU to the renewal pool`));
+  prepay.addEventListener('click', () => prepare({ prepay: { cid, amount: amount.value } },
+    (s) => `Adding ${amount.value} CRU to the renewal pool costs ${cru(s.cost)}.`));
   const renew = h('button', { type: 'button', id: 'renew-go' }, 'Review renewal');
-  renew.addEventListener('click', () => prepare({ renew: { cid, file_size: f.file_size, tip: tip.value, commitment: f.commitment } }, 'Renewing now'));
+  renew.addEventListener('click', () => prepare({ renew: { cid, file_size: f.file_size, tip: tip.value, commitment: f.commitment } },
+    (s) => `Renewing now costs ${cru(s.cost)}.`));
   return h('section', { id: 'keep-stored' },
     h('h2', {}, 'Keep it stored'),
     h('p', { class: 'muted' }, 'The renewal pool pays for renewals when the order nears its end; anyone may add to it. Renewing now extends the order at today’s price. Your key stays in this browser: it signs here, and only the signed transaction is sent.'),
-    h('p', {}, h('label', { for: 'key-input' }, 'Your key (secret phrase, or //Alice on a dev chain)'), h('br'), key, ' ', who),
+    keyLine,
     h('p', {}, h('label', { for: 'prepay-amount' }, 'Amount (CRU)'), ' ', amount, ' ', prepay),
     h('p', {}, h('label', { for: 'renew-tip' }, 'Tip (CRU)'), ' ', tip, ' ', renew),
+    review);
+}
+
+/** The claim form for a storage owner's replica rewards. */
+function claimRewards(amount) {
+  const { keyLine, review, prepare } = signer();
+  const go = h('button', { type: 'button', id: 'claim-go' }, 'Review claim');
+  go.addEventListener('click', () => prepare({ claim_rewards: {} },
+    () => `Claiming ${cru(amount)} of replica rewards moves them to this account's free balance.`));
+  return h('section', { id: 'claim-rewards' },
+    h('h2', {}, 'Claim replica rewards'),
+    h('p', { class: 'muted' }, 'Sign with the storage owner’s key (it stays in this browser).'),
+    keyLine,
+    h('p', {}, go),
     review);
 }
 
@@ -492,7 +640,7 @@ async function accountPage(main, account) {
     rpc('market_files', { orderer: account }),
   ]);
   const cand = view.candidates.find((c) => c.stash === account);
-  main.replaceChildren(
+  show(main,
     h('h1', {}, 'Account'),
     h('p', { class: 'mono' }, account),
     h('div', { class: 'cards' },
@@ -501,7 +649,8 @@ async function accountPage(main, account) {
       card('Transactions sent', a.nonce, mark(result)),
       card('Locked', cru(o.overview.locks.reduce((m, l) => (BigInt(l.amount) > m ? BigInt(l.amount) : m), 0n)), mark(overviewResult)),
       card('Bonded', cru(o.overview.bonded), o.overview.unbonding !== '0' ? h('div', { class: 'muted' }, `${cru(o.overview.unbonding)} unbonding`) : mark(overviewResult)),
-      card('Replica rewards to claim', cru(o.overview.replica_rewards), o.overview.replica_rewards !== '0' ? h('div', { class: 'muted' }, 'claim with crust rewards --claim') : mark(overviewResult))),
+      card('Replica rewards to claim', cru(o.overview.replica_rewards), mark(overviewResult))),
+    BigInt(o.overview.replica_rewards ?? 0) > 0n ? claimRewards(o.overview.replica_rewards) : null,
     o.overview.locks.length ? h('section', {}, h('h2', {}, 'Locks'), table([['Lock'], ['Amount', 'num']], o.overview.locks.map((l) => [l.id, cru(l.amount)]))) : null,
     cand ? h('section', {}, h('h2', {}, 'Validator'), table([['Bonded', 'num'], ['Stake limit', 'num'], ['Effective own', 'num'], ['Commission', 'num']],
       [[cru(cand.bonded), cru(cand.stake_limit), cru(cand.effective_own), `${(cand.commission_ppb / 1e7).toFixed(1)}%`]])) : null,
@@ -514,7 +663,7 @@ async function accountPage(main, account) {
 async function governancePage(main) {
   const g = await rpc('governance_overview');
   const pct = (ppb) => `${(ppb / 1e7).toFixed(1)}%`;
-  main.replaceChildren(
+  show(main,
     h('h1', {}, 'Governance'),
     h('div', { class: 'cards' },
       card('Protocol version', g.protocol_version, g.scheduled_upgrade ? h('div', { class: 'muted' }, `version ${g.scheduled_upgrade[0]} at #${g.scheduled_upgrade[1]}`) : null),
@@ -568,7 +717,7 @@ function chosenFrom(input) {
 async function uploadPage(main) {
   const service = info.pinning;
   if (!service) {
-    main.replaceChildren(h('h1', {}, 'Upload'),
+    show(main, h('h1', {}, 'Upload'),
       h('p', {}, 'This console has no pinning service to upload through. Start the node with --console-pinning URL, and the service with --cors-origin naming this console (the devnet does both).'));
     return;
   }
@@ -582,12 +731,12 @@ async function uploadPage(main) {
   const steps = h('ol', { id: 'upload-steps', class: 'steps', 'aria-live': 'polite' });
   const go = h('button', { type: 'submit', id: 'upload-go' }, 'Upload and order storage');
   let chosen = { files: [], dirs: [] };
-  const show = () => {
+  const showChosen = () => {
     const total = chosen.files.reduce((n, f) => n + f.file.size, 0);
     chosenLine.textContent = chosen.files.length ? `${chosen.files.length} file(s), ${bytes(total)}${chosen.dirs.length ? ` in ${chosen.dirs.length} folder(s)` : ''}` : 'Nothing chosen yet.';
   };
-  files.addEventListener('change', () => { chosen = chosenFrom(files); show(); });
-  folder.addEventListener('change', () => { chosen = chosenFrom(folder); show(); });
+  files.addEventListener('change', () => { chosen = chosenFrom(files); showChosen(); });
+  folder.addEventListener('change', () => { chosen = chosenFrom(folder); showChosen(); });
   drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); files.click(); } });
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
@@ -602,7 +751,7 @@ async function uploadPage(main) {
     // Files handed over without entries (some browsers, scripted drops): plain files.
     if (!out.files.length) for (const file of e.dataTransfer.files) out.files.push({ file, path: file.name });
     chosen = out;
-    show();
+    showChosen();
   });
   const step = (text, cls) => { const li = h('li', { class: cls }, text); steps.append(li); return li; };
   const form = h('form', { id: 'upload-form' },
@@ -630,7 +779,7 @@ async function uploadPage(main) {
       go.disabled = false;
     }
   });
-  main.replaceChildren(h('h1', {}, 'Upload'), h('p', {}, `Through the pinning service at ${service}.`), form);
+  show(main, h('h1', {}, 'Upload'), h('p', {}, `Through the pinning service at ${service}.`), form);
 }
 
 /** Sends the chosen files as Kubo's `add` does, then follows each root's pin request and its
@@ -725,7 +874,7 @@ async function route() {
     }
     return;
   }
-  main.replaceChildren(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/network' }, 'Network')));
+  show(main, h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/network' }, 'Network')));
 }
 
 $('#search').addEventListener('submit', (e) => {
@@ -749,7 +898,10 @@ const refresh = () => {
   // Not the network page (it redraws on every block), the upload page (it follows its own),
   // nor a page with a transaction under review or on its way.
   const signing = document.querySelector('#sign-review')?.childElementCount;
-  if (heads.length && heads[heads.length - 1].height - refreshed >= 10 && !signing && !/^#\/(network|upload)/.test(location.hash) && location.hash !== '') {
+  // Nor while the user is filling in a form: a redraw would throw away what they typed.
+  const editing = [...document.querySelectorAll('main input')].some((i) => i.value !== i.defaultValue)
+    || !!document.activeElement?.closest?.('main') && ['INPUT', 'BUTTON'].includes(document.activeElement.tagName);
+  if (heads.length && heads[heads.length - 1].height - refreshed >= 10 && !signing && !editing && !/^#\/(network|upload)/.test(location.hash) && location.hash !== '') {
     refreshed = heads[heads.length - 1].height;
     route();
   }

@@ -178,11 +178,11 @@ export const verified = {
       const reply = invoke(OP_CHECK, { anchor: this.anchor, method, params: withProof, answer: exact, headers, finality });
       const check_ms = performance.now() - t;
       this.times.push({ method, check_ms, total_ms: performance.now() - started });
-      if ('ok' in reply) return { answer, result: { ok: true, height: reply.ok.height, era: reply.ok.era, value: reply.ok.value } };
+      if ('ok' in reply) return { answer, exact, result: { ok: true, height: reply.ok.height, era: reply.ok.era, value: reply.ok.value } };
       // (The verified value comes back through JSON.parse: compare amounts as strings.)
-      return { answer, result: { ok: false, lie: reply.kind !== 'unverifiable', message: reply.error } };
+      return { answer, exact, result: { ok: false, lie: reply.kind !== 'unverifiable', message: reply.error } };
     } catch (e) {
-      return { answer, result: { ok: false, lie: false, message: e.message } };
+      return { answer, exact, result: { ok: false, lie: false, message: e.message } };
     }
   },
 };
@@ -197,23 +197,40 @@ export async function keyAddress(secret) {
   return unwrap(invoke(OP_ADDRESS, { secret })).address;
 }
 
-/** Signs `action` (`{prepay: {cid, amount}}` or `{renew: {cid, file_size, tip, commitment}}`)
- * with the key; returns {tx, hash, signer, fee, cost}, nothing sent yet. `configKey` is the
- * state key of the runtime's configuration (for the fee). */
-export async function signAction(secret, action, configKey) {
+/** The fee settings and market prices a transaction is priced from: in verified mode both are
+ * checked under a certified state root first (a node cannot make the page overpay), else taken
+ * from the node as it answers. Returns {config, prices, checked}. */
+async function pricing() {
+  if (!verified.enabled()) {
+    const [config, prices] = await Promise.all([call('system_config'), call('market_prices')]);
+    return { config: config.config, prices: prices.prices, checked: false };
+  }
+  const out = { checked: true };
+  for (const [method, field, what] of [['system_config', 'config', 'the fee settings'], ['market_prices', 'prices', 'the market prices']]) {
+    const r = await verified.check(method, {});
+    if (!r.result.ok) throw new Error(`${what} could not be verified, so nothing was signed: ${r.result.message}`);
+    out[field] = r.exact[field];
+  }
+  return out;
+}
+
+/** Signs `action` (`{prepay: {cid, amount}}`, `{renew: {cid, file_size, tip, commitment}}` or
+ * `{claim_rewards: {}}`) with the key; returns {tx, hash, signer, fee, cost, checked}, nothing
+ * sent yet (`checked`: the fee and prices were verified). */
+export async function signAction(secret, action) {
   if (!exports) exports = await load();
   const address = await keyAddress(secret);
-  const [genesis, account, head, config, prices] = await Promise.all([
+  const [genesis, account, head, priced] = await Promise.all([
     call('genesis_hash'),
     call('state_account', { account: address }),
     call('chain_head'),
-    call('state_proof', { key: configKey }),
-    call('market_prices'),
+    pricing(),
   ]);
-  if (!config.value) throw new Error('the node has no runtime configuration');
-  return unwrap(invoke(OP_SIGN, {
-    secret, genesis, nonce: account.next_nonce, head: head.height, config: config.value, prices: prices.prices, action,
+  if (!priced.config) throw new Error('the node has no runtime configuration');
+  const signed = unwrap(invoke(OP_SIGN, {
+    secret, genesis, nonce: account.next_nonce, head: head.height, config: priced.config, prices: priced.prices, action,
   }));
+  return { ...signed, checked: priced.checked };
 }
 
 /** Submits a signed transaction and waits until a finalized block applied it (or refused it):

@@ -19,6 +19,8 @@ const ICON: &str = include_str!("../assets/icon.svg");
 const VERIFY_JS: &str = include_str!("../assets/verify.js");
 /// The light client compiled to WebAssembly by `build.rs` (empty when built without it).
 const VERIFIER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/verifier.wasm"));
+/// The same, gzipped at build time (what nearly every browser is sent).
+const VERIFIER_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/verifier.wasm.gz"));
 
 /// Whether this build carries the verifier (verified mode).
 pub fn has_verifier() -> bool {
@@ -91,15 +93,6 @@ pub fn info_json(info: &ConsoleInfo) -> serde_json::Value {
         "verifier": has_verifier(),
         "gateway": info.gateway,
         "pinning": info.pinning,
-        // The state key of the runtime's configuration (the upload and renew forms read the
-        // fee formula's inputs through `state_proof`).
-        "config_key": format!(
-            "0x{}",
-            system::config_key()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        ),
         "accounts": {
             "treasury": system::treasury_account().to_ss58(),
             "storage_pot": market::storage_pot().to_ss58(),
@@ -118,7 +111,21 @@ pub fn router(info: ConsoleInfo) -> Router {
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
     let info = info_json(&info).to_string();
     let wasm = if has_verifier() {
-        get(fixed(&policy, "application/wasm", VERIFIER))
+        let policy = policy.clone();
+        get(move |headers: axum::http::HeaderMap| {
+            let gzip = accepts_gzip(&headers);
+            let mut r = asset(
+                &policy,
+                "application/wasm",
+                if gzip { VERIFIER_GZ } else { VERIFIER },
+            );
+            let h = r.headers_mut();
+            h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            if gzip {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            std::future::ready(r)
+        })
     } else {
         get(|| async {
             (
@@ -150,6 +157,25 @@ pub fn router(info: ConsoleInfo) -> Router {
             "/console/info.json",
             get(fixed(&policy, "application/json", info)),
         )
+}
+
+/// Whether a request's `Accept-Encoding` takes gzip (and does not refuse it with `q=0`).
+fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
 }
 
 /// A handler answering `body` as `content_type` under `policy`.
@@ -222,6 +248,43 @@ mod tests {
             .unwrap_or_default();
         assert!(body.starts_with(b"\0asm"), "not a WebAssembly module");
         assert!(body.len() < 4 << 20, "{} bytes", body.len());
+        // Browsers that take gzip get it compressed (under 1 MiB on the wire).
+        let get = Request::get("/console/verifier.wasm")
+            .header(header::ACCEPT_ENCODING, "gzip, deflate, br")
+            .body(Body::empty())
+            .unwrap_or_default();
+        let r = router(ConsoleInfo::default())
+            .oneshot(get)
+            .await
+            .unwrap_or_default();
+        assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+        let gz = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        assert!(gz.starts_with(&[0x1f, 0x8b]), "a gzip stream");
+        assert!(
+            gz.len() < 1 << 20 && gz.len() < body.len() / 2,
+            "{}",
+            gz.len()
+        );
+    }
+
+    #[test]
+    fn gzip_is_sent_only_to_clients_that_take_it() {
+        let with = |v: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_str(v).unwrap_or_else(|_| HeaderValue::from_static("")),
+            );
+            accepts_gzip(&h)
+        };
+        assert!(with("gzip, deflate, br, zstd"));
+        assert!(with("br;q=1.0, GZIP;q=0.5"));
+        assert!(with("*"));
+        assert!(!with("identity"));
+        assert!(!with("gzip;q=0, br"));
+        assert!(!accepts_gzip(&axum::http::HeaderMap::new()));
     }
 
     #[test]

@@ -31,7 +31,7 @@ use std::process::ExitCode;
 /// What `crust --version` prints: the release and the protocol versions it speaks, which
 /// release notes state the same way (docs/upgrades.md). A test keeps it in step with
 /// [`crust_runtime::system::LATEST_PROTOCOL_VERSION`].
-pub(crate) const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (protocol versions 1-2)");
+pub(crate) const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (protocol versions 1-3)");
 
 /// Prints one JSON document on stdout.
 pub(crate) fn print_json(value: &serde_json::Value) {

@@ -6,7 +6,11 @@
 //! (the WebAssembly light client) must mark every checked fact verified against the honest
 //! node, and flag the replica, balance and stake limit a proxy in front of it alters. A folder
 //! uploaded from the upload page (with //Alice's token, through the devnet's pinning service)
-//! must reach proven replicas, the token never sent to the node.
+//! must reach proven replicas, the token never sent to the node. The storage and market pages
+//! must chart the chain's own per-slot history (reports, orders, fees) and show each worker's
+//! challenge results; the network page its (proven) pending slashes. A storage owner claims its
+//! replica rewards from its account page in verified mode, the fee checked under a certified
+//! root before signing; the verifier goes over the wire gzipped, under 1 MiB.
 //! Screenshots land in `target/tmp/console-shots/` (the README's come from there).
 
 #![allow(clippy::unwrap_used, clippy::panic)]
@@ -146,8 +150,16 @@ fn every_console_page_renders_real_data_in_chromium() {
     }
     assert!(v["wasm_gzip_bytes"].as_u64().unwrap() < 1 << 20, "{v}");
     assert!(v["file_check_ms"].as_f64().unwrap() < 50.0, "{v}");
-    // A prepayment signed in the browser landed in the file's renewal pool.
+    assert_eq!(v["wasm_wire"]["encoding"], "gzip", "{v}");
+    // A prepayment signed in the browser landed in the file's renewal pool; a storage owner's
+    // claim took its rewards to zero.
     assert_eq!(summary["prepay"]["after"], "2 CRU", "{summary}");
+    assert_eq!(summary["claim"]["after"], "0 CRU", "{summary}");
+    // The history charts had data from the chain's record.
+    assert!(
+        summary["history_order_bars"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
     // An upload from the page reached proven replicas.
     assert!(
         summary["upload"]["replicas"].as_u64().unwrap() >= 1,

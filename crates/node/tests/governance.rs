@@ -60,6 +60,8 @@ fn write_spec(dir: &std::path::Path) -> std::path::PathBuf {
     let o = spec.as_object_mut().unwrap();
     o.remove("sudo");
     o.insert("id".into(), "govtest".into());
+    // Starts under version 1 so the test can upgrade it to 2.
+    o.insert("protocol_version".into(), 1.into());
     o.insert("voting_period_blocks".into(), 6.into());
     o.insert("enactment_delay_blocks".into(), 2.into());
     o.insert("council".into(), serde_json::json!(["//Charlie"]));
@@ -240,7 +242,7 @@ fn proposals_votes_council_treasury_and_an_upgrade_from_the_command_line() {
     assert!(list["scheduled_upgrade"].is_null(), "{list}");
     let (code, version, _) = run(&["--version"]);
     assert_eq!(code, 0);
-    assert!(version.contains("protocol versions 1-2"), "{version}");
+    assert!(version.contains("protocol versions 1-3"), "{version}");
     let _ = node.kill();
     let _ = node.wait();
 }

@@ -13,6 +13,8 @@
 //! - [`swork`]: storage identities, attestation, work reports, groups, slot-end workload;
 //! - [`staking`]: GPoS bonds, stake limits from storage, era elections, rewards, slashing;
 //! - [`governance`]: proposals, stake-weighted votes, the council, the treasury;
+//! - [`history`]: the chain's own record per report slot and per storage worker (what the
+//!   console charts, provable like any state);
 //! - [`system`]: configuration, who may make privileged calls, protocol versions, the fee
 //!   formula, the clock and block hashes;
 //! - [`executive`]: applies transactions, runs every module's block hooks and enacts passed
@@ -23,6 +25,7 @@ pub mod benefits;
 pub mod executive;
 pub mod genesis;
 pub mod governance;
+pub mod history;
 #[cfg(test)]
 mod invariants;
 pub mod market;

@@ -404,6 +404,7 @@ mod tests {
                     "slash_in_era",
                 ],
             ),
+            ("history", &["slot", "current", "last", "worker"]),
         ];
         let mut tags = std::collections::BTreeSet::new();
         for (module, list) in items {

@@ -73,6 +73,8 @@ struct Address {
 enum Action {
     /// Fund a file's renewal pool.
     Prepay { cid: Cid, amount: String },
+    /// Claim the replica rewards a storage owner earned (`market::RewardMerchant`).
+    ClaimRewards {},
     /// Order the file again now (its size and commitment as on chain).
     Renew {
         cid: Cid,
@@ -88,7 +90,7 @@ struct Sign {
     genesis: Hash,
     nonce: u64,
     head: u64,
-    /// `system::config_key()`'s raw value (`state_proof`), for the fee.
+    /// The runtime configuration's encoded bytes (`system_config`), for the fee.
     config: HexBytes,
     /// The market's parameters (`market_prices`), for a renewal's price.
     prices: MarketParams,
@@ -138,6 +140,7 @@ fn sign(s: Sign) -> Result<Value, Value> {
             });
             (call, base.saturating_add(value).saturating_add(tip))
         }
+        Action::ClaimRewards {} => (Call::Market(MarketCall::RewardMerchant {}), 0),
     };
     let tx = crust_client::sign_call(&signer, call, s.nonce, &s.genesis, s.head, &config);
     Ok(json!({
@@ -313,6 +316,18 @@ mod tests {
                 amount: 1_500_000_000_000,
                 ..
             })
+        ));
+        // Claiming rewards costs nothing but the fee.
+        let mut claim = input.clone();
+        claim["action"] = json!({"claim_rewards": {}});
+        let r = handle(OP_SIGN, claim.to_string().as_bytes());
+        assert_eq!(r["ok"]["cost"], "0", "{r}");
+        let bytes = crust_light::hex::decode(r["ok"]["tx"].as_str().unwrap_or_default())
+            .unwrap_or_default();
+        let tx = crust_light::tx::Transaction::decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            tx.unsigned.call,
+            Call::Market(MarketCall::RewardMerchant {})
         ));
     }
 }

@@ -945,6 +945,37 @@ async fn check_proven_answers(
         .unwrap();
     assert_eq!(v.value["overview"]["bonded"], json!("10000000000000000"));
     assert!(!overview["overview"]["locks"].as_array().unwrap().is_empty());
+    // The chain's own history (closed slots and the one in progress), recomputed from proofs.
+    let params = json!({ "limit": 4, "prove": true });
+    let (history, hs, f) = proven_answer(node, "network_history", &params).await;
+    let v = anchor
+        .check("network_history", &params, &history, &hs, &f)
+        .unwrap();
+    assert_eq!(v.value["history"], history["history"]);
+    let slots = history["history"]["slots"].as_array().unwrap();
+    assert!((1..=4).contains(&slots.len()), "{history}");
+    assert_eq!(slots[0]["closed"], json!(true));
+    let mut lie = history.clone();
+    lie["history"]["slots"][0]["reports"] = json!(77);
+    let e = anchor.check("network_history", &params, &lie, &hs, &f);
+    assert!(
+        matches!(&e, Err(VerifyError::Contradiction(m)) if m.contains("reports")),
+        "{e:?}"
+    );
+    // Pending slashes: none here, and that absence is proven too.
+    let params = json!({ "prove": true });
+    let (slashes, hs, f) = proven_answer(node, "staking_slashes", &params).await;
+    let v = anchor
+        .check("staking_slashes", &params, &slashes, &hs, &f)
+        .unwrap();
+    assert_eq!(v.value["pending"]["eras"], json!([]));
+    let mut lie = slashes.clone();
+    lie["pending"]["eras"] = json!([{ "era": 9, "slashes": [] }]);
+    assert!(
+        anchor
+            .check("staking_slashes", &params, &lie, &hs, &f)
+            .is_err()
+    );
     // A header that is not the one proven under.
     let mut other = headers.clone();
     other[0].state_root = Hash([3; 32]);
@@ -1225,6 +1256,28 @@ fn equivocation_scenario(seed: u64) {
                 .is_none(),
             "the equivocator is chilled"
         );
+        // The chain's history counts the offence, and the slash is pending (or, with no
+        // deferral, applied) as `staking_slashes` and `network_history` tell a light client.
+        let history = crust_client::queries::network_history(&view, None, 60).unwrap();
+        let records = || history.slots.iter().chain([&history.current]);
+        assert!(
+            records().map(|r| r.offences).sum::<u32>() >= 1,
+            "{history:?}"
+        );
+        let (mut from, mut is_pending) = (None, false);
+        loop {
+            let page = crust_client::queries::pending_slashes(&view, from).unwrap();
+            is_pending |= page
+                .eras
+                .iter()
+                .any(|e| e.slashes.iter().any(|s| s.validator == stash && s.own > 0));
+            match page.next {
+                Some(next) => from = Some(next),
+                None => break,
+            }
+        }
+        let applied = records().any(|r| r.slashed > 0);
+        assert!(is_pending || applied, "{history:?}");
         eprintln!("seed {seed}: evidence of rounds {rounds:?} finalized at heights {carrying:?}");
     });
 }
@@ -1428,6 +1481,7 @@ const UPGRADE_AT: u64 = 30;
 /// first three validators' stashes funded so they can pay for their votes.
 fn governed_spec() -> ChainSpec {
     let mut s = spec();
+    s.protocol_version = Some(1); // upgraded to 2 by the sims
     s.sudo = None;
     s.voting_period_blocks = Some(6);
     s.enactment_delay_blocks = Some(2);

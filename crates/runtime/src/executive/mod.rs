@@ -17,8 +17,8 @@ use crate::balances::{self, Existence};
 use crate::state::{State, atomically};
 use crate::system::{self, FeeSplit, SystemError, SystemEvent};
 use crate::{
-    BlockContext, Call, CallContext, Event, RuntimeError, benefits, governance, market, staking,
-    swork,
+    BlockContext, Call, CallContext, Event, RuntimeError, benefits, governance, history, market,
+    staking, swork,
 };
 use crust_primitives::{AccountId, Balance, Perbill};
 
@@ -175,6 +175,7 @@ fn apply(
             None
         }
         Err(e) => {
+            note_refused_report(state, block, tx, &e);
             state.emit(Event::System(SystemEvent::ExtrinsicFailed {
                 signer: tx.signer,
                 error: e.to_string(),
@@ -230,12 +231,38 @@ fn pay_fee(
     }
 }
 
+/// A work report refused for a challenge answer goes on its worker's record (as a best effort:
+/// the record is the chain's history, not part of the call, so failing to write it refuses
+/// nothing and leaves nothing half-written).
+fn note_refused_report(
+    state: &mut impl State,
+    block: &BlockContext,
+    tx: &CheckedTransaction,
+    error: &RuntimeError,
+) {
+    let (
+        Call::Swork(swork::SworkCall::ReportWorks { .. }),
+        RuntimeError::Swork(swork::SworkError::ChallengeFailed { challenge, why }),
+    ) = (&tx.call, error)
+    else {
+        return;
+    };
+    let _ = atomically(state, |s| -> Result<(), RuntimeError> {
+        if let Some(id) = swork::identity(s, &tx.signer)? {
+            history::note_refused(s, &id.anchor, block.height, *challenge, why)?;
+        }
+        Ok(())
+    });
+}
+
 /// Per-block work at the start of block `block.height`: the system's clock, block hashes and
 /// any protocol upgrade due, then the modules' hooks (fee adjustments, spower upkeep, replica
 /// batches, era bookkeeping), then governance: tallies of votes that closed and the calls of
 /// passed proposals due now. Bounded: every hook processes at most a fixed batch.
 pub fn begin_block(state: &mut impl State, block: &BlockContext) -> Result<(), RuntimeError> {
     system::on_initialize(state, block)?;
+    // Before the modules' hooks: the slot-end consolidation amends the record closed here.
+    history::on_initialize(state, block.height)?;
     market::on_initialize(state, block.height)?;
     swork::on_initialize(state, block.height)?;
     // Era transitions: rewards fixed (and the benefits quota renewed) for the era that ends,

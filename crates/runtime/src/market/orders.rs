@@ -228,6 +228,7 @@ pub fn place_storage_order(
     counters.has_new_order = true;
     counters.orders_count = counters.orders_count.saturating_add(1);
     set_counters(state, &counters);
+    crate::history::note_order(state, charged_size)?;
     state.emit(Event::Market(MarketEvent::FileSuccess {
         who: ctx.caller,
         cid: *cid,

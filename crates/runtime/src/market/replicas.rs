@@ -149,6 +149,7 @@ fn add_replica_inner(
     );
     adjust_anchor(state, &report.anchor, i128::from(f.file_size))?;
     index::insert_proven(state, &report.anchor, &report.cid, &report.owner)?;
+    crate::history::note_replica_added(state)?;
 
     let reward = pay_replica_owner(state, &mut f, &report.owner)?;
     let cfg = system::config(state)?;
@@ -272,6 +273,7 @@ pub fn remove_pending(
 pub(super) fn expire_pending(state: &mut impl State, now: BlockHeight) -> Result<(), MarketError> {
     for (anchor, cid, owner) in index::expire_pending(state, now, super::SPOWER_MATURITY_PER_BLOCK)?
     {
+        crate::history::note_unproven(state, &anchor)?;
         state.emit(Event::Market(MarketEvent::ReplicaUnproven {
             cid,
             owner,
@@ -336,6 +338,7 @@ pub fn remove_replica(
         -i128::from(f.contribution(&replica)),
     )?;
     index::remove(state, &replica.anchor, cid, &replica.owner)?;
+    crate::history::note_replica_removed(state)?;
     state.emit(Event::Market(MarketEvent::ReplicaRemoved {
         cid: *cid,
         owner: *owner,

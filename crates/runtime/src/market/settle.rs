@@ -73,6 +73,7 @@ pub fn calculate_reward(
             let mut counters = counters(state)?;
             counters.has_new_order = true;
             set_counters(state, &counters);
+            crate::history::note_renewal(state)?;
             state.emit(Event::Market(MarketEvent::RenewFileSuccess {
                 liquidator: ctx.caller,
                 cid: *cid,

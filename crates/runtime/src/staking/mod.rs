@@ -26,7 +26,8 @@ pub use election::{curve_ratio, effective_exposure, stake_limit, total_stake_lim
 pub use eras::on_initialize;
 pub use rewards::era_inflation;
 pub use slashing::{
-    equivocation_fraction, equivocation_reportable, report_equivocation, report_offence,
+    equivocation_fraction, equivocation_reportable, pending_slashes, report_equivocation,
+    report_offence,
 };
 pub use types::*;
 

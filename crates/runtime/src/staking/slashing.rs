@@ -237,6 +237,7 @@ pub fn report_offence(
     // Applied at the start of era `active + defer + 1`, as the reference applies queued slashes
     // of era e once `e < a − defer`.
     let apply_era = active.saturating_add(p.slash_defer_eras).saturating_add(1);
+    crate::history::note_offence(state)?;
     state.emit(Event::Staking(StakingEvent::SlashReported {
         validator: stash,
         fraction,
@@ -393,6 +394,7 @@ fn apply(state: &mut impl State, slash: &PendingSlash) -> Result<(), StakingErro
     for other in &slash.others {
         slashed = slashed.saturating_add(slash_stash(state, &other.who, other.value)?);
     }
+    crate::history::note_slashed(state, slashed)?;
     let reward = slash.payout.min(slashed);
     if !slash.reporters.is_empty() && reward > 0 {
         // Reporters are paid out of what the slash moved to the treasury.

@@ -721,3 +721,85 @@ fn srd_answers_pass_and_lies_fail() {
         good
     );
 }
+
+#[test]
+fn the_history_keeps_a_workers_answers_refusals_and_misses() {
+    use crate::history::{self, Refusal};
+    let held = Held::mixed();
+    let mut net = Net::new(&held);
+    crate::system::set_genesis_version(&mut net.chain.state, 3).unwrap();
+    first_report(&mut net, &held);
+    let proofs = held.pending_proofs(&net.chain.state, &net.pk, &ALICE);
+    net.prove(&proofs).unwrap();
+    net.advance(2 * SLOT + 1);
+    let r = net.report(2 * SLOT, &held, &[], &[]);
+    let answers = held.answers(&net.chain.state, &hash_of(2 * SLOT), &net.pk);
+    net.send(&r, &answers).unwrap();
+    // Slot 3: a report without answers, sent as a transaction, is refused and recorded.
+    net.advance(3 * SLOT + 1);
+    let report = net.report(3 * SLOT, &held, &[], &[]);
+    let tx = crate::executive::CheckedTransaction {
+        signer: ALICE,
+        nonce: crate::balances::account(&net.chain.state, &ALICE)
+            .unwrap()
+            .nonce,
+        fee: 1_000,
+        tip: 0,
+        call: crate::Call::Swork(SworkCall::ReportWorks {
+            signature: net.enclave.sign(&report_payload(&report)),
+            report,
+            answers: Vec::new(),
+            srd_answers: Vec::new(),
+        }),
+        encoded_len: 100,
+    };
+    let block = crate::BlockContext {
+        height: net.chain.height,
+        era: 0,
+        author: ROOT,
+        parent_hash: hash_of(net.chain.height - 1),
+        timestamp_ms: 0,
+    };
+    let outcome = crate::executive::apply_transaction(&mut net.chain.state, &block, &tx).unwrap();
+    assert!(matches!(
+        outcome.error,
+        Some(crate::RuntimeError::Swork(
+            SworkError::ChallengeFailed { .. }
+        ))
+    ));
+    // Slot 3 ends without an accepted report: its consolidation counts a miss.
+    net.advance(4 * SLOT + 5);
+    let w = history::worker(&net.chain.state, &net.pk).unwrap();
+    assert_eq!(
+        (w.reports, w.replica_challenges, w.srd_challenges),
+        (2, FILE_CHALLENGES, 0),
+        "the first report answered nothing, the second two replica challenges"
+    );
+    assert_eq!((w.replicas_proven, w.replicas_unproven), (4, 0));
+    assert_eq!(w.failed_reports, 1);
+    assert_eq!(
+        w.last_failure,
+        Some(Refusal {
+            slot: 3 * SLOT,
+            challenge: 0,
+            why: b"wrong number of challenge answers".to_vec(),
+        })
+    );
+    assert_eq!((w.missed_reports, w.last_missed), (1, Some(3 * SLOT)));
+    // The same events in the slots' records.
+    let slot = |s| history::slot(&net.chain.state, s).unwrap().unwrap();
+    assert_eq!((slot(SLOT).reports, slot(SLOT).replicas_added), (1, 4));
+    assert_eq!(
+        (slot(2 * SLOT).reports, slot(2 * SLOT).replica_challenges),
+        (1, 2)
+    );
+    let third = slot(3 * SLOT);
+    assert_eq!(
+        (third.reports, third.failed_reports, third.missed_reports),
+        (0, 1, 1)
+    );
+    let totals = slot(2 * SLOT).storage.expect("slot 2 consolidated");
+    assert_eq!(totals.identities, 1);
+    let held_bytes: u64 = held.files.iter().map(File::size).sum();
+    assert_eq!(totals.files, u128::from(held_bytes));
+}

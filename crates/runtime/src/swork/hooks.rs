@@ -160,6 +160,9 @@ fn counts(
     }
     let reported = reported_in_slot(state, &id.anchor, slot);
     let p = params(state)?;
+    if !reported {
+        crate::history::note_missed(state, &id.anchor, slot)?;
+    }
     if !p.enable_punishment {
         return Ok(reported);
     }
@@ -281,6 +284,7 @@ fn consolidate(state: &mut impl State, height: BlockHeight) -> Result<(), SworkE
             identities: done.identities,
             workload: done.workload(),
         }));
+        crate::history::note_storage(state, &done)?;
         c.completed = Some(done);
         c.evaluating = None;
         c.cursor = None;

@@ -69,6 +69,7 @@ pub fn prove_replicas(
         }
         market::prove_pending(state, ctx.height, &id.anchor, &p.cid, &owner)?;
     }
+    crate::history::note_proven(state, &id.anchor, proofs.len() as u64)?;
     state.emit(Event::Swork(SworkEvent::ReplicasProven {
         who: ctx.caller,
         count: proofs.len() as u32,

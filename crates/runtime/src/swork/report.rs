@@ -110,10 +110,12 @@ pub fn report_works(
         });
     }
     let mut files_count = report.added.len() as u64;
+    let mut answered = (0, 0);
     if let Some(prev) = &previous {
         check_files_transition(prev, report)?;
         // 10b. Storage challenges on what the previous report committed to (D18).
         if params(state)?.challenges {
+            answered = (answers.len() as u64, srd_answers.len() as u64);
             challenge::verify(state, prev, &report.slot_hash, &anchor, answers)?;
             challenge::verify_srd(
                 prev,
@@ -162,6 +164,7 @@ pub fn report_works(
             )?;
         }
     }
+    crate::history::note_report(state, &anchor, answered.0, answered.1)?;
     state.emit(Event::Swork(SworkEvent::WorksReportSuccess {
         who: ctx.caller,
         pk: report.curr_pk,

@@ -13,7 +13,7 @@ use crate::{CallContext, Event};
 use crust_primitives::BlockHeight;
 
 /// The newest protocol version this runtime knows; [`rules`] answers for `1..=LATEST`.
-pub const LATEST_PROTOCOL_VERSION: u32 = 2;
+pub const LATEST_PROTOCOL_VERSION: u32 = 3;
 
 /// The least notice an upgrade gets: blocks between scheduling and activation, so operators
 /// see it coming (the CLI and the RPC show scheduled upgrades).
@@ -29,6 +29,9 @@ pub struct ProtocolRules {
     /// Report slots a file may stay without a replica before an order with another content
     /// commitment may replace its (presumed wrong) one.
     pub supersede_after_slots: u64,
+    /// Whether the chain keeps its own history ([`crate::history`]): a record per report slot
+    /// (fees, orders, proofs, proven storage) and each worker's challenge results.
+    pub keeps_history: bool,
 }
 
 /// The rules of `version`, if this runtime knows it.
@@ -37,17 +40,28 @@ pub struct ProtocolRules {
 ///   order's commitment may be superseded after 2 slots.
 /// - **2**: 4 000 transactions per block (the same 4 MiB); a commitment no worker could store
 ///   may be superseded after 1 slot, so a file ordered with a wrong commitment is fixed sooner.
+/// - **3**: version 2's rules, and the chain keeps its history: one record per report slot and
+///   each storage worker's challenge results ([`crate::history`]), so charts over time and a
+///   worker's track record are read (and proven) from state.
 pub const fn rules(version: u32) -> Option<ProtocolRules> {
     match version {
         1 => Some(ProtocolRules {
             max_block_txs: 2_000,
             max_block_tx_bytes: 4 * 1024 * 1024,
             supersede_after_slots: 2,
+            keeps_history: false,
         }),
         2 => Some(ProtocolRules {
             max_block_txs: 4_000,
             max_block_tx_bytes: 4 * 1024 * 1024,
             supersede_after_slots: 1,
+            keeps_history: false,
+        }),
+        3 => Some(ProtocolRules {
+            max_block_txs: 4_000,
+            max_block_tx_bytes: 4 * 1024 * 1024,
+            supersede_after_slots: 1,
+            keeps_history: true,
         }),
         _ => None,
     }
