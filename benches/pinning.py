@@ -87,6 +87,9 @@ def main():
         service = open(os.path.join(pin_dir, "addr")).read().strip()
         token = subprocess.run([BIN, "pin", "token", "create", "bench", "--service", service, "--from", "//Alice"],
                                check=True, capture_output=True, text=True).stdout.strip()
+        # Requests of an account that cannot pay are refused (409): Alice approves the service.
+        subprocess.run([BIN, "pin", "approve", "--service", service, "--cap", "1000CRU", "--from", "//Alice",
+                        "--chain", chain], check=True, capture_output=True)
 
         print(f"Pinning Service API on loopback, {THREADS} client threads ({BIN})")
         base = rate("baseline: GET / (no token, no db)", COUNT, lambda n: request("GET", f"{service}/")[0])

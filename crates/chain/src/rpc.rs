@@ -150,10 +150,14 @@ where
         SystemChain::NAME => {
             run::<SystemChain, _>(params, async |_| {
                 let c = core.lock().await;
+                let slot_blocks = crust_runtime::system::config(&c.view())
+                    .map(|cfg| cfg.report_slot_blocks)
+                    .map_err(|e| not_found(e.to_string()))?;
                 Ok(ChainInfo {
                     genesis_hash: c.genesis_hash,
                     namespace: String::from_utf8_lossy(&c.namespace).into_owned(),
                     era_blocks: c.limits.era_blocks,
+                    slot_blocks,
                 })
             })
             .await

@@ -98,6 +98,9 @@ pub struct ChainInfo {
     pub namespace: String,
     /// Blocks per era.
     pub era_blocks: u64,
+    /// Blocks per report slot (work reports, consolidation, the history's records).
+    #[serde(default)]
+    pub slot_blocks: u64,
 }
 method!(
     /// Which chain the node serves.

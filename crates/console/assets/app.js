@@ -206,6 +206,18 @@ function mark(result) {
   return h('span', { class: 'mark unverified', title: result.message }, '? not verified');
 }
 
+/** In verified mode, the mark of a list drawn from an answer that cannot be proven yet: what the
+ * node left out of a range scan is not provable key by key, so the list is said to be unchecked
+ * rather than left unmarked (each item's own page, or its row's mark, is checked). */
+function listMark(what = 'This list') {
+  return unchecked('? list not checked', `${what} comes from a listing the node cannot prove complete yet (range scans are not provable key by key); it is not checked. Each item’s own page or mark is.`);
+}
+
+/** In verified mode, a fact shown as the node states it (known, and said, to be unchecked). */
+function unchecked(label, why) {
+  return verified.enabled() ? h('span', { class: 'mark unverified listing', title: why }, label) : null;
+}
+
 /** Says loudly that the node contradicted its proofs. */
 function reportLie(what, message) {
   $('#status').textContent = `This node lied about ${what}: ${message}`;
@@ -265,6 +277,7 @@ async function backfill(head, n) {
 async function networkPage(main) {
   const [head, view] = await Promise.all([rpc('chain_head'), rpc('staking_validators')]);
   const eraBlocks = chainInfo.era_blocks;
+  const slotBlocks = chainInfo.slot_blocks;
   const stakeOf = new Map((view.committee ?? []).map((m) => [m.stash, m.stake]));
   const maxBar = [...view.candidates.map((c) => BigInt(c.stake_limit)), ...view.candidates.map((c) => BigInt(c.bonded)), 1n]
     .reduce((a, b) => (a > b ? a : b));
@@ -280,11 +293,12 @@ async function networkPage(main) {
     const times = [...earlier.entries()].sort((a, b) => a[0] - b[0]).slice(-HEADS_KEPT);
     const span = times.length > 1 ? (times[times.length - 1][1] - times[0][1]) / 1000 : 0;
     const bps = span > 0 ? (times[times.length - 1][0] - times[0][0]) / span : null;
-    cards.replaceChildren(
-      card('Finalized height', `#${height}`),
+    show(cards,
+      card('Finalized height', `#${height}`, unchecked('? live, not checked', 'The newest height as the node’s WebSocket announces it; the facts marked ✓ are checked under blocks its validators certified.')),
       card('Finality lag', lag === null ? '…' : `${(lag / 1000).toFixed(1)} s`, h('div', { class: 'muted' }, 'since the newest block’s timestamp')),
       card('Blocks per second', bps === null ? '…' : bps.toFixed(2)),
       card(`Era ${view.era}`, `${inEra} / ${eraBlocks}`, progress(inEra / eraBlocks, 'Era progress')),
+      slotBlocks ? card(`Report slot #${height - (height % slotBlocks)}`, `${height % slotBlocks} / ${slotBlocks}`, progress((height % slotBlocks) / slotBlocks, 'Report slot progress')) : null,
       card('Committee', `${(view.committee ?? []).length} validators`, h('div', { class: 'muted' }, view.next_committee ? 'next era elected' : 'next era not yet elected')),
     );
     const intervals = [];
@@ -360,7 +374,7 @@ async function networkPage(main) {
     members(view.committee),
     h('h2', {}, 'Next committee'),
     view.next_committee ? members(view.next_committee) : h('p', { class: 'muted' }, 'Elected one slot before the era starts.'),
-    h('h2', {}, 'Validators: stake limit against stake'),
+    h('h2', {}, 'Validators: stake limit against stake ', listMark('The validator list (bond, effective stake, commission)')),
     h('p', { class: 'muted' }, 'The stake limit comes from the storage the validator’s group proves; stake above it does not count.'),
     table(
       [['Stash'], ['Bonded', 'num'], ['Stake limit', 'num'], ['Limit checked'], ['Effective own', 'num'], ['In committee'], ['Commission', 'num'], ['Limit vs bond']],
@@ -409,7 +423,7 @@ async function storagePage(main) {
       card('Storage workers', rows.length),
       card('Files they reported', bytes(total)),
       card('Spare space proven (SRD)', bytes(srd))),
-    h('h2', {}, 'Workers'),
+    h('h2', {}, 'Workers ', listMark('The list of storage workers')),
     table([['Account'], ['Attestation'], ['Files', 'num'], ['SRD', 'num'], ['Last report', 'num'], ['Group'], ['Checked'], ['Peer ID'], ['Addresses']],
       rows.map((p, i) => {
         const w = workers[i].answer.worker;
@@ -456,7 +470,8 @@ async function storagePage(main) {
 }
 
 async function marketPage(main) {
-  const [prices, files, hist] = await Promise.all([rpc('market_prices'), rpc('market_files', {}), history()]);
+  const [{ answer: prices, result: pricesResult }, files, hist] = await Promise.all([
+    proven('market_prices', {}, 'the market prices'), rpc('market_files', {}), history()]);
   const p = prices.prices;
   /** A line chart of one balance per closed slot. */
   const balanceChart = (f, label) => {
@@ -464,7 +479,7 @@ async function marketPage(main) {
     return lineChart(points, label, unit);
   };
   const pots = await Promise.all(
-    ['storage_pot', 'staking_pot', 'reserved_pot', 'treasury'].map(async (k) => [k, await rpc('state_account', { account: info.accounts[k] })]),
+    ['storage_pot', 'staking_pot', 'reserved_pot', 'treasury'].map(async (k) => [k, await proven('state_account', { account: info.accounts[k] }, `the ${k.replace('_', ' ')}`)]),
   );
   const counts = new Map();
   for (const f of files.files) counts.set(f.replica_count, (counts.get(f.replica_count) ?? 0) + 1);
@@ -473,10 +488,10 @@ async function marketPage(main) {
   show(main,
     h('h1', {}, 'Market'),
     h('div', { class: 'cards' },
-      card('Base fee', cru(p.base_fee)),
-      card('Byte fee (per MiB)', cru(p.byte_fee)),
-      card('Keys fee', cru(p.keys_fee)),
-      card('Market', p.enable_market ? 'open' : 'closed')),
+      card('Base fee', cru(p.base_fee), mark(pricesResult)),
+      card('Byte fee (per MiB)', cru(p.byte_fee), mark(pricesResult)),
+      card('Keys fee', cru(p.keys_fee), mark(pricesResult)),
+      card('Market', p.enable_market ? 'open' : 'closed', mark(pricesResult))),
     h('h2', {}, 'Fees per slot ', mark(hist.result)),
     hist.slots.length ? null : noHistory(),
     h('p', { class: 'muted' }, `At each ${hist.slotBlocks}-block report slot’s end, from the chain’s own record.`),
@@ -489,8 +504,8 @@ async function marketPage(main) {
     barChart(hist.perSlot((r) => r.replicas_added), 'Replicas that started earning per slot'),
     balanceChart((r) => r.storage_pot, 'Storage pot'),
     h('h2', {}, 'Pots'),
-    table([['Pot'], ['Account'], ['Balance', 'num']], pots.map(([k, a]) => [names[k], accountLink(info.accounts[k]), cru(a.free)])),
-    h('h2', {}, 'Replicas per file (first page of files)'),
+    table([['Pot'], ['Account'], ['Balance', 'num'], ['Checked']], pots.map(([k, a]) => [names[k], accountLink(info.accounts[k]), cru(a.answer.free), mark(a.result) ?? '—'])),
+    h('h2', {}, 'Replicas per file (first page of files) ', listMark('The list of files')),
     barChart(buckets, 'Files by replica count'),
     h('p', {}, h('a', { href: '#/files' }, 'All files →')),
   );
@@ -502,7 +517,7 @@ async function filesPage(main, after) {
     after ? h('a', { href: '#/files' }, '← First page') : null,
     r.next ? h('a', { href: `#/files/${encodeURIComponent(r.next)}` }, 'Next page →') : null);
   show(main,
-    h('h1', {}, 'Files'),
+    h('h1', {}, 'Files ', listMark('The list of files')),
     h('p', { class: 'muted' }, `At block #${r.head}. A replica counts once its worker proved it.`),
     table([['CID'], ['Size', 'num'], ['Replicas', 'num'], ['Expires at', 'num'], ['Orderer'], ['Amount', 'num']],
       r.files.map((f) => [cidLink(f.cid), bytes(f.size_bytes), f.replica_count, `#${f.expires_at}`, accountLink(f.orderer), cru(f.amount)])),
@@ -654,7 +669,7 @@ async function accountPage(main, account) {
     o.overview.locks.length ? h('section', {}, h('h2', {}, 'Locks'), table([['Lock'], ['Amount', 'num']], o.overview.locks.map((l) => [l.id, cru(l.amount)]))) : null,
     cand ? h('section', {}, h('h2', {}, 'Validator'), table([['Bonded', 'num'], ['Stake limit', 'num'], ['Effective own', 'num'], ['Commission', 'num']],
       [[cru(cand.bonded), cru(cand.stake_limit), cru(cand.effective_own), `${(cand.commission_ppb / 1e7).toFixed(1)}%`]])) : null,
-    h('h2', {}, 'Orders'),
+    h('h2', {}, 'Orders ', listMark('The list of this account’s orders')),
     table([['CID'], ['Size', 'num'], ['Replicas', 'num'], ['Expires at', 'num']],
       orders.files.map((f) => [cidLink(f.cid), bytes(f.size_bytes), f.replica_count, `#${f.expires_at}`])),
   );
@@ -664,7 +679,7 @@ async function governancePage(main) {
   const g = await rpc('governance_overview');
   const pct = (ppb) => `${(ppb / 1e7).toFixed(1)}%`;
   show(main,
-    h('h1', {}, 'Governance'),
+    h('h1', {}, 'Governance ', listMark('This overview')),
     h('div', { class: 'cards' },
       card('Protocol version', g.protocol_version, g.scheduled_upgrade ? h('div', { class: 'muted' }, `version ${g.scheduled_upgrade[0]} at #${g.scheduled_upgrade[1]}`) : null),
       card('Treasury', cru(g.treasury)),

@@ -182,10 +182,33 @@ impl Repo {
     }
 
     /// Runs an import with the blockstore as sink under the collection guard, makes it durable,
-    /// and pins recursively the roots `pins` names (only when `pin`).
+    /// and pins recursively the roots `pins` names (only when `pin`), each after checking that
+    /// its whole DAG is local (a CAR may name blocks it does not carry).
     pub fn import<T>(
         &self,
         pin: bool,
+        f: impl FnOnce(&mut dyn BlockSink) -> Result<T, RepoError>,
+        pins: impl Fn(&T) -> Vec<Cid>,
+    ) -> Result<T, RepoError> {
+        self.run_import(pin, true, f, pins)
+    }
+
+    /// [`Self::import`] for a DAG the closure builds itself (the UnixFS importer): every block
+    /// its roots reach was written by this call, under the collection guard, so the pins are
+    /// recorded without reading the whole DAG back (for 1 GiB, a second pass over 1 GiB).
+    pub fn import_built<T>(
+        &self,
+        pin: bool,
+        f: impl FnOnce(&mut dyn BlockSink) -> Result<T, RepoError>,
+        pins: impl Fn(&T) -> Vec<Cid>,
+    ) -> Result<T, RepoError> {
+        self.run_import(pin, false, f, pins)
+    }
+
+    fn run_import<T>(
+        &self,
+        pin: bool,
+        walk: bool,
         f: impl FnOnce(&mut dyn BlockSink) -> Result<T, RepoError>,
         pins: impl Fn(&T) -> Vec<Cid>,
     ) -> Result<T, RepoError> {
@@ -198,7 +221,13 @@ impl Repo {
         self.store.sync()?;
         if pin {
             for root in pins(&out) {
-                self.set_pin(root, PinKind::Recursive)?;
+                if walk {
+                    self.set_pin(root, PinKind::Recursive)?;
+                } else if self.store.has(&root) {
+                    self.record_pin(root, PinKind::Recursive)?;
+                } else {
+                    return Err(RepoError::Missing(root));
+                }
             }
         }
         Ok(out)
@@ -212,7 +241,7 @@ impl Repo {
         pin: bool,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Imported, RepoError> {
-        self.import(
+        self.import_built(
             pin,
             |sink| Ok(importer::import_file(reader, opts, sink, progress)?),
             |i| vec![i.cid],
@@ -245,6 +274,11 @@ impl Repo {
                 }
             }
         }
+        self.record_pin(cid, kind)
+    }
+
+    /// Records a pin (its blocks known to be local).
+    fn record_pin(&self, cid: Cid, kind: PinKind) -> Result<(), RepoError> {
         let mut pins = self
             .pins
             .lock()

@@ -111,8 +111,11 @@ pub struct ServeArgs {
     /// with 403 PIN_LIMIT_REACHED.
     #[arg(long, default_value_t = crust_pinning::api::DEFAULT_PIN_CAP)]
     max_pins_per_account: u64,
-    /// Seconds a web3 token's check of its account's on-chain approval is trusted before it is
-    /// read again (a revoked approval stops its web3 tokens within this time).
+    /// Seconds the chain's answer about an account's approval is trusted before it is read
+    /// again: a revoked approval stops its web3 tokens within this time, and a request of an
+    /// account that could pay may be taken for this long after it no longer can (its order is
+    /// then refused by the chain and the request fails, nothing charged). An account that could
+    /// not pay is asked again after a fifth of it.
     #[arg(long, default_value_t = 30)]
     web3_recheck: u64,
     /// Web origins (`scheme://host:port`) whose pages may call the service from a browser,
@@ -387,6 +390,60 @@ impl crust_pinning::web3::Approvals for ChainApprovals {
     }
 }
 
+impl crust_pinning::funds::Funds for ChainApprovals {
+    fn shortfall(&self, payer: &AccountId) -> Result<Option<String>, String> {
+        let key = market::allowance_key(payer, &self.service);
+        let Some(approval) = self.client.read::<market::Allowance>(&key)? else {
+            return Ok(Some(format!(
+                "{} has not approved this service to order storage for it (crust pin approve)",
+                payer.to_ss58()
+            )));
+        };
+        let head = self.client.head()?.height;
+        if head.saturating_add(1) >= approval.expires_at {
+            return Ok(Some(format!(
+                "{}'s approval of this service ended at block {} (crust pin approve renews it)",
+                payer.to_ss58(),
+                approval.expires_at
+            )));
+        }
+        let Some(params) = self
+            .client
+            .read::<market::MarketParams>(&market::params_key())?
+        else {
+            return Err("the chain has no market parameters".into());
+        };
+        // The smallest order (one byte: prices go by started MiB) costs the base fee, the keys
+        // fee and one MiB's byte fee.
+        let (base, value) = market::file_fee(&params, 1);
+        let least = base.saturating_add(value);
+        if approval.remaining < least {
+            return Ok(Some(format!(
+                "{}'s approval of this service has {} left; the smallest order costs {} (crust pin approve sets a new cap)",
+                payer.to_ss58(),
+                Cru(approval.remaining),
+                Cru(least)
+            )));
+        }
+        // What the chain lets it spend: its free balance less any lock.
+        let usable = self
+            .client
+            .read::<crust_runtime::balances::AccountInfo>(&crust_runtime::balances::account_key(
+                payer,
+            ))?
+            .map_or(0, |a| a.usable());
+        if usable < least {
+            return Ok(Some(format!(
+                "{} can spend {}; the smallest order costs {}",
+                payer.to_ss58(),
+                Cru(usable),
+                Cru(least)
+            )));
+        }
+        Ok(None)
+    }
+}
+
 /// The daemon's own dialable addresses (`/api/v0/id`).
 pub(crate) fn daemon_addrs(api: &str) -> Result<Vec<String>, String> {
     let url = format!("{}/api/v0/id", api.trim_end_matches('/'));
@@ -425,7 +482,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     let service = Arc::new(
         crust_pinning::Service::new(store, key.public(), delegates.clone())
             .with_pin_cap(args.max_pins_per_account)
-            .with_web3(approvals, args.web3_recheck.saturating_mul(1000))
+            .with_web3(approvals.clone(), args.web3_recheck.saturating_mul(1000))
+            .with_funds(approvals, args.web3_recheck.saturating_mul(1000))
             .with_uploads(&args.api, args.max_upload),
     );
     let client = ChainClient::new(&args.chain.chain)?;

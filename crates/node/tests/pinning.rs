@@ -2,7 +2,8 @@
 //! workers and `crust pin serve`. Alice approves the service on chain with a cap and makes a
 //! token; a pin posted with it becomes an order Alice pays for (the service signs it), storage
 //! workers replicate it, and the pin reaches `pinned` with the workers as its delegates. An
-//! account that approved nothing gets a `failed` pin with the chain's reason and pays nothing.
+//! account that approved nothing is refused at once (409 INSUFFICIENT_FUNDS) and pays nothing;
+//! one whose approval runs out mid-way pays once per order and loses nothing.
 //! A real Kubo 0.43.1 adds the service with `ipfs pin remote service add` and pins a file only
 //! it holds with `ipfs pin remote add --background`: the service fetches it from Kubo (the
 //! pin's origins), orders it, and Kubo's `ipfs pin remote ls` shows it pinned. Then the official compliance suite (`@ipfs-shipyard/pinning-service-compliance`) runs against
@@ -48,6 +49,22 @@ fn free(chain: &str, who: &str) -> u128 {
         .unwrap()
 }
 
+/// `from` approves the service to order for it up to `cap` (`0` revokes).
+fn approve(service: &str, chain: &str, from: &str, cap: &str) {
+    crust(&[
+        "pin",
+        "approve",
+        "--service",
+        service,
+        "--cap",
+        cap,
+        "--from",
+        from,
+        "--chain",
+        chain,
+    ]);
+}
+
 /// `crust pin serve` (signing as //Ferdie) on the daemon at `ipfs_api`; returns its URL.
 fn pin_service(
     procs: &mut Procs,
@@ -82,18 +99,7 @@ fn a_pin_is_ordered_for_the_tokens_account_and_reaches_pinned() {
     let service = pin_service(&mut procs, dir.path(), &chain, &ipfs_api, "2");
 
     // Alice approves the service for 1 CRU and makes a token for her laptop.
-    crust(&[
-        "pin",
-        "approve",
-        "--service",
-        &service,
-        "--cap",
-        "1CRU",
-        "--from",
-        "//Alice",
-        "--chain",
-        &chain,
-    ]);
+    approve(&service, &chain, "//Alice", "1CRU");
     let token = crust(&[
         "pin",
         "token",
@@ -162,7 +168,8 @@ fn a_pin_is_ordered_for_the_tokens_account_and_reaches_pinned() {
     assert_eq!(file_info["file"]["orderer"], alice, "{file_info}");
     assert!(free(&chain, alice) < alice_before, "Alice paid");
 
-    // Dave approved nothing: his pin fails with the chain's reason, and he pays nothing.
+    // Dave approved nothing: his pin is refused at once (409 INSUFFICIENT_FUNDS) with the
+    // reason, and he pays nothing.
     let bob = address("//Dave");
     let bob = bob.as_str();
     let bob_token = crust(&[
@@ -178,33 +185,31 @@ fn a_pin_is_ordered_for_the_tokens_account_and_reaches_pinned() {
     .trim()
     .to_owned();
     let bob_before = free(&chain, bob);
-    let (code, added) = api(
+    let (code, refused) = api(
         "POST",
         &format!("{service}/pins"),
         &bob_token,
         Some(json!({"cid": cid})),
     );
-    assert_eq!(code, 202);
-    let bob_id = added["requestid"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let failed = loop {
-        let (_, status) = api("GET", &format!("{service}/pins/{bob_id}"), &bob_token, None);
-        if status["status"] == "failed" {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Dave's pin did not fail: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    assert_eq!(code, 409, "{refused}");
+    assert_eq!(
+        refused["error"]["reason"], "INSUFFICIENT_FUNDS",
+        "{refused}"
+    );
     assert!(
-        failed["info"]["reason"]
+        refused["error"]["details"]
             .as_str()
             .unwrap()
             .contains("has not approved"),
-        "{failed}"
+        "{refused}"
     );
+    let (_, listed) = api(
+        "GET",
+        &format!("{service}/pins?status=queued,pinning,pinned,failed"),
+        &bob_token,
+        None,
+    );
+    assert_eq!(listed["count"], 0, "nothing kept for Dave: {listed}");
     assert_eq!(free(&chain, bob), bob_before, "Dave paid nothing");
     // Alice's pins are not Dave's.
     assert_eq!(
@@ -387,22 +392,170 @@ fn a_pin_is_ordered_for_the_tokens_account_and_reaches_pinned() {
     let (code, body) = api("GET", &format!("{service}/pins"), &dave, None);
     assert_eq!(code, 401, "{body}");
     assert!(body.to_string().contains("no live approval"), "{body}");
-    crust(&[
-        "pin",
-        "approve",
-        "--service",
-        &service,
-        "--cap",
-        "0",
-        "--from",
-        "//Alice",
-        "--chain",
-        &chain,
-    ]);
+    approve(&service, &chain, "//Alice", "0");
     std::thread::sleep(Duration::from_millis(1_500));
     let (code, body) = api("GET", &format!("{service}/pins"), &web3, None);
     assert_eq!(code, 401, "{body}");
     assert_eq!(api("GET", &format!("{service}/pins"), &token, None).0, 200);
+}
+
+/// What is left of `payer`'s approval of the service (//Ferdie), read from the chain.
+fn remaining(chain: &str, payer: &str) -> u128 {
+    let payer: crust_primitives::AccountId = serde_json::from_value(json!(payer)).unwrap();
+    let service: crust_primitives::AccountId =
+        serde_json::from_value(json!(address("//Ferdie"))).unwrap();
+    let key = crust_runtime::market::allowance_key(&payer, &service);
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let proof = rpc_call(chain, "state_proof", json!({ "key": format!("0x{hex}") }));
+    let Some(value) = proof["value"].as_str() else {
+        return 0;
+    };
+    let bytes: Vec<u8> = (2..value.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&value[i..i + 2], 16).unwrap())
+        .collect();
+    crust_primitives::codec::decode::<crust_runtime::market::Allowance>(&bytes)
+        .unwrap()
+        .remaining
+}
+
+/// A token whose account runs out of funds mid-way: Eve approves the service for about two
+/// orders and asks for five pins at once. The requests her approval covers are ordered and
+/// paid once each; the others end `failed` with the chain's reason and cost her nothing; with
+/// the approval spent, a new request is refused at once (409 INSUFFICIENT_FUNDS). Raising the
+/// cap and asking again for a failed CID orders it: nothing was lost.
+#[test]
+fn a_token_that_runs_out_of_funds_midway_pays_once_per_order_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut procs, chain, ipfs_api, _) = chain_and_ipfs(dir.path());
+    let service = pin_service(&mut procs, dir.path(), &chain, &ipfs_api, "1");
+    let cids: Vec<String> = (0..5u32)
+        .map(|n| {
+            add_file(
+                &ipfs_api,
+                &dir.path().join(format!("f{n}.bin")),
+                1_000_000 + n,
+            )
+            .1
+        })
+        .collect();
+    // An order of one of these files costs at most `one` at today's prices.
+    let prices = rpc_call(&chain, "market_prices", json!({}))["prices"].clone();
+    let params: crust_runtime::market::MarketParams = serde_json::from_value(prices).unwrap();
+    let (base, value) = crust_runtime::market::file_fee(&params, 1_100_000);
+    let one = base + value;
+    let cap = one * 5 / 2;
+    approve(&service, &chain, "//Eve", &format!("{cap} units"));
+    let token = crust(&[
+        "pin",
+        "token",
+        "create",
+        "eve",
+        "--service",
+        &service,
+        "--from",
+        "//Eve",
+    ])
+    .trim()
+    .to_owned();
+    let eve = address("//Eve");
+    let before = free(&chain, &eve);
+    let pins = format!("{service}/pins");
+    let ids: Vec<String> = cids
+        .iter()
+        .map(|cid| {
+            let (code, r) = api("POST", &pins, &token, Some(json!({ "cid": cid })));
+            assert_eq!(code, 202, "{r}");
+            r["requestid"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    // Each request is ordered (then `pinning`: no storage workers here) or fails.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let statuses: Vec<Value> = loop {
+        let all: Vec<Value> = ids
+            .iter()
+            .map(|id| api("GET", &format!("{pins}/{id}"), &token, None).1)
+            .collect();
+        if all
+            .iter()
+            .all(|s| s["status"] == "pinning" || s["status"] == "pinned" || s["status"] == "failed")
+        {
+            break all;
+        }
+        assert!(Instant::now() < deadline, "still queued: {all:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let (ordered, failed): (Vec<&Value>, Vec<&Value>) =
+        statuses.iter().partition(|s| s["status"] != "failed");
+    eprintln!(
+        "approval for {cap} units (one order ≤ {one}): {} ordered, {} failed",
+        ordered.len(),
+        failed.len()
+    );
+    assert!(!ordered.is_empty() && !failed.is_empty(), "{statuses:?}");
+    for s in &ordered {
+        let file = rpc_call(&chain, "market_file", json!({ "cid": s["pin"]["cid"] }));
+        assert_eq!(file["file"]["orderer"], eve.as_str(), "{file}");
+    }
+    for s in &failed {
+        let reason = s["info"]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("approval has"), "the chain's reason: {s}");
+        let file = rpc_call(&chain, "market_file", json!({ "cid": s["pin"]["cid"] }));
+        assert!(file["file"].is_null(), "no order for a failed pin: {file}");
+    }
+    // Eve paid exactly what her approval lost (the service pays the transaction fees), and that
+    // is one order's price per ordered pin: more than n − 1 orders, at most n (each costs at
+    // most `one`, a second charge for any would pass n·one).
+    let left = remaining(&chain, &eve);
+    let spent = before - free(&chain, &eve);
+    assert_eq!(spent, cap - left, "what the approval lost");
+    let n = ordered.len() as u128;
+    assert!(
+        spent > (n - 1) * one && spent <= n * one,
+        "{spent} for {n} orders of at most {one} each"
+    );
+    assert!(left < one, "the approval cannot pay another order: {left}");
+    // Spent: a new request is refused at once (after the service's last "can pay" answer, 1 s,
+    // has run out).
+    std::thread::sleep(Duration::from_millis(1_200));
+    let (code, refused) = api("POST", &pins, &token, Some(json!({ "cid": cids[0] })));
+    assert_eq!(code, 409, "{refused}");
+    assert_eq!(
+        refused["error"]["reason"], "INSUFFICIENT_FUNDS",
+        "{refused}"
+    );
+    // Topped up, a failed CID is asked for again and ordered: nothing was lost.
+    approve(&service, &chain, "//Eve", "1CRU");
+    let before = free(&chain, &eve);
+    let again = failed[0]["pin"]["cid"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let (code, r) = api("POST", &pins, &token, Some(json!({ "cid": again })));
+        if code == 202 {
+            break r["requestid"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "still refused: {r}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, s) = api("GET", &format!("{pins}/{id}"), &token, None);
+        assert_ne!(s["status"], "failed", "{s}");
+        if s["status"] == "pinning" || s["status"] == "pinned" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not ordered: {s}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let file = rpc_call(&chain, "market_file", json!({ "cid": again }));
+    assert_eq!(file["file"]["orderer"], eve.as_str(), "{file}");
+    let cap2 = crust_primitives::balance::parse_balance("1CRU").unwrap();
+    let spent = before - free(&chain, &eve);
+    assert_eq!(spent, cap2 - remaining(&chain, &eve));
+    assert!(
+        spent > 0 && spent <= one,
+        "the new order charged once: {spent}"
+    );
 }
 
 /// The official compliance suite, unchanged, against the service: 9 of 9 checks. Two things
@@ -420,6 +573,8 @@ fn the_official_compliance_suite_passes_nine_of_nine() {
     let dir = tempfile::tempdir().unwrap();
     let (mut procs, chain, ipfs_api, _) = chain_and_ipfs(dir.path());
     let service = pin_service(&mut procs, dir.path(), &chain, &ipfs_api, "3");
+    // Requests of an account that cannot pay are refused with 409: Alice approves the service.
+    approve(&service, &chain, "//Alice", "1CRU");
     let token = crust(&[
         "pin",
         "token",

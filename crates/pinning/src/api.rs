@@ -40,6 +40,8 @@ pub struct Service {
     pub web3: Option<crate::web3::Web3Gate>,
     /// Where authenticated uploads go (none: the service takes no uploads).
     pub uploads: Option<crate::upload::Uploads>,
+    /// The check that an account can pay before its request is taken (none: no check).
+    pub funds: Option<crate::funds::FundsGate>,
     /// The last `created` handed out, so every request has its own (pages by `before` and
     /// `after` never skip one).
     last_created: AtomicU64,
@@ -55,6 +57,7 @@ impl Service {
             pin_cap: DEFAULT_PIN_CAP,
             web3: None,
             uploads: None,
+            funds: None,
             last_created: AtomicU64::new(0),
         }
     }
@@ -75,6 +78,21 @@ impl Service {
     pub fn with_uploads(mut self, api: &str, max_bytes: u64) -> Self {
         self.uploads = Some(crate::upload::Uploads::new(api, max_bytes));
         self
+    }
+
+    /// The same service refusing (`409 INSUFFICIENT_FUNDS`) new requests of accounts that
+    /// `funds` says cannot pay for an order now, trusting a "can pay" answer for `recheck_ms`.
+    pub fn with_funds(mut self, funds: Arc<dyn crate::funds::Funds>, recheck_ms: u64) -> Self {
+        self.funds = Some(crate::funds::FundsGate::new(funds, recheck_ms));
+        self
+    }
+
+    /// `Ok` if `account` may add a request now as far as its funds go.
+    pub(crate) async fn can_pay(&self, account: AccountId) -> Result<(), ApiError> {
+        match &self.funds {
+            Some(gate) => gate.check(account, crate::time::now_ms()).await,
+            None => Ok(()),
+        }
     }
 
     /// The same service with at most `cap` pin requests per account.
@@ -467,6 +485,7 @@ async fn add(
 ) -> Result<Response, ApiError> {
     let account = caller(&service, &headers).await?;
     let pin = parse_pin(body)?;
+    service.can_pay(account).await?;
     let record = PinRecord {
         requestid: new_requestid()?,
         account,
@@ -530,6 +549,9 @@ async fn replace(
     let old = own(&service, &account, &requestid)?;
     let pin = parse_pin(body)?;
     let same_cid = pin.cid == old.pin.cid;
+    if !same_cid {
+        service.can_pay(account).await?;
+    }
     let record = PinRecord {
         requestid: new_requestid()?,
         account,

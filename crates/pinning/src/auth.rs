@@ -13,7 +13,7 @@
 
 use crate::store::{Store, StoreError, TokenRecord};
 use crust_primitives::account::{from_hex, to_hex};
-use crust_primitives::{AccountId, Signature};
+use crust_primitives::{AccountId, Signature, signed};
 use serde::{Deserialize, Serialize};
 
 /// Tokens start with this, so they are recognisable in logs and secret scanners.
@@ -22,8 +22,7 @@ pub const TOKEN_PREFIX: &str = "crustpin_";
 pub const DEFAULT_TOKEN_DAYS: u32 = 90;
 /// The longest a token may live.
 pub const MAX_TOKEN_DAYS: u32 = 365;
-/// How far a signed request's time may be from the service's clock.
-pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+pub use crust_primitives::signed::MAX_CLOCK_SKEW_MS;
 /// Longest token label.
 pub const MAX_LABEL: usize = 64;
 /// Most tokens an account may hold.
@@ -112,20 +111,18 @@ pub fn verify(
     req: &SignedRequest,
     now_ms: u64,
 ) -> Result<AccountId, AuthError> {
-    if req.timestamp_ms.abs_diff(now_ms) > MAX_CLOCK_SKEW_MS {
-        return Err(AuthError::Unauthorized(
-            "the request's time is more than 5 minutes from the service's clock".into(),
-        ));
-    }
-    let sig = from_hex(&req.signature)
-        .and_then(|b| <[u8; 64]>::try_from(b).ok())
-        .ok_or_else(|| AuthError::BadRequest("signature must be 64 bytes of hex".into()))?;
     let message = signed_message(service, &req.action, &req.label, req.days, req.timestamp_ms);
-    if !req.account.verify(&message, &Signature(sig)) {
-        return Err(AuthError::Unauthorized(
-            "the signature does not match the account".into(),
-        ));
-    }
+    signed::check(
+        &req.account,
+        &message,
+        &req.signature,
+        req.timestamp_ms,
+        now_ms,
+    )
+    .map_err(|why| match why {
+        signed::Refused::Malformed => AuthError::BadRequest(why.message().into()),
+        _ => AuthError::Unauthorized(why.message().into()),
+    })?;
     Ok(req.account)
 }
 

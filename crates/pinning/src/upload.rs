@@ -138,10 +138,11 @@ async fn upload(
     {
         return Err(too_large(uploads.max_bytes));
     }
-    // Room for at least one more request before anything is stored.
+    // Room for at least one more request, and funds for its order, before anything is stored.
     if service.store.pin_count(&account)? >= service.pin_cap {
         return Err(crate::api::pin_limit(service.pin_cap));
     }
+    service.can_pay(account).await?;
     // Kubo's options pass through, except that the daemon always pins what it is sent here
     // (it must keep it until the replicas are proven).
     let query: Vec<(String, String)> = query

@@ -3,13 +3,13 @@
 //! and never expires ([`crate::auth::web3_account`]); this is its expiry rule.
 //!
 //! The chain is asked through [`Approvals`] (`crust pin serve` reads the approval from its chain
-//! node, the same node it places orders through); verdicts are cached briefly so a busy client does not cost a chain read a
-//! request: live ones for `recheck`, refusals for a fifth of it.
+//! node, the same node it places orders through); verdicts are kept briefly
+//! ([`crate::verdicts`]): live ones for `recheck`, refusals for a fifth of it.
 
 use crate::auth::AuthError;
+use crate::verdicts::Verdicts;
 use crust_primitives::AccountId;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The chain's answer for a payer's approval of this service.
 pub trait Approvals: Send + Sync + 'static {
@@ -18,14 +18,10 @@ pub trait Approvals: Send + Sync + 'static {
     fn live(&self, payer: &AccountId) -> Result<bool, String>;
 }
 
-/// Most accounts whose verdicts are kept (the cache starts over when full).
-const MAX_CACHED: usize = 10_000;
-
 /// Web3 tokens' gate: the chain's answers with a short memory.
 pub struct Web3Gate {
     approvals: Arc<dyn Approvals>,
-    recheck_ms: u64,
-    verdicts: Mutex<HashMap<AccountId, (bool, u64)>>,
+    verdicts: Verdicts<bool>,
 }
 
 impl Web3Gate {
@@ -33,25 +29,13 @@ impl Web3Gate {
     pub fn new(approvals: Arc<dyn Approvals>, recheck_ms: u64) -> Self {
         Self {
             approvals,
-            recheck_ms,
-            verdicts: Mutex::new(HashMap::new()),
+            verdicts: Verdicts::new(recheck_ms),
         }
-    }
-
-    fn cached(&self, who: &AccountId, now_ms: u64) -> Option<bool> {
-        let verdicts = self.verdicts.lock().unwrap_or_else(|e| e.into_inner());
-        let (live, at) = *verdicts.get(who)?;
-        let ttl = if live {
-            self.recheck_ms
-        } else {
-            self.recheck_ms / 5
-        };
-        (now_ms.saturating_sub(at) < ttl).then_some(live)
     }
 
     /// Admits `who` if its approval of the service is live.
     pub async fn admit(&self, who: AccountId, now_ms: u64) -> Result<(), AuthError> {
-        let live = match self.cached(&who, now_ms) {
+        let live = match self.verdicts.get(&who, now_ms, |live| *live) {
             Some(live) => live,
             None => {
                 let approvals = self.approvals.clone();
@@ -69,11 +53,7 @@ impl Web3Gate {
                         ));
                     }
                 };
-                let mut verdicts = self.verdicts.lock().unwrap_or_else(|e| e.into_inner());
-                if verdicts.len() >= MAX_CACHED {
-                    verdicts.clear();
-                }
-                verdicts.insert(who, (live, now_ms));
+                self.verdicts.put(who, live, now_ms);
                 live
             }
         };

@@ -13,6 +13,7 @@
 //! - [`constants`]: time and currency constants with their reference sources.
 //! - [`merkle`]: SHA-256 Merkle trees and inclusion proofs for work reports and challenges.
 //! - [`commitment`]: content commitments of orders (D29) and their piece proofs.
+//! - [`signed`]: requests an account signs for a service, checked within a clock window.
 
 pub mod account;
 pub mod balance;
@@ -22,6 +23,7 @@ pub mod commitment;
 pub mod constants;
 pub mod merkle;
 pub mod per_thing;
+pub mod signed;
 
 pub use account::{AccountId, Keypair, Signature};
 pub use balance::{Balance, CRU};

@@ -171,6 +171,7 @@ impl Genesis {
     pub fn apply(&self, state: &mut impl State) -> Result<(), RuntimeError> {
         system::set_config(state, &self.config);
         system::set_genesis_version(state, self.protocol_version)?;
+        crate::history::start(state)?;
         balances::make_permanent(state, &system::treasury_account());
         market::init_pots(state);
         market::set_params(state, &self.market);

@@ -5,14 +5,13 @@
 //! each key's secret, since SigV4 checks signatures with it (S3 does the same).
 
 use crate::store::{KeyRecord, Store, StoreError};
-use crust_primitives::account::{from_hex, to_hex};
-use crust_primitives::{AccountId, Signature};
+use crust_primitives::account::to_hex;
+use crust_primitives::{AccountId, signed};
 use serde::{Deserialize, Serialize};
 
 /// Access key ids start with this (20 characters in all, as AWS's).
 pub const KEY_PREFIX: &str = "CRST";
-/// How far a signed request's time may be from the service's clock.
-pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+pub use crust_primitives::signed::MAX_CLOCK_SKEW_MS;
 /// Longest key label.
 pub const MAX_LABEL: usize = 64;
 /// Most keys an account may hold.
@@ -90,20 +89,18 @@ pub fn verify(
     req: &SignedRequest,
     now_ms: u64,
 ) -> Result<AccountId, KeyError> {
-    if req.timestamp_ms.abs_diff(now_ms) > MAX_CLOCK_SKEW_MS {
-        return Err(KeyError::Unauthorized(
-            "the request's time is more than 5 minutes from the service's clock".into(),
-        ));
-    }
-    let sig = from_hex(&req.signature)
-        .and_then(|b| <[u8; 64]>::try_from(b).ok())
-        .ok_or_else(|| KeyError::BadRequest("signature must be 64 bytes of hex".into()))?;
     let message = signed_message(service, &req.action, &req.label, req.timestamp_ms);
-    if !req.account.verify(&message, &Signature(sig)) {
-        return Err(KeyError::Unauthorized(
-            "the signature does not match the account".into(),
-        ));
-    }
+    signed::check(
+        &req.account,
+        &message,
+        &req.signature,
+        req.timestamp_ms,
+        now_ms,
+    )
+    .map_err(|why| match why {
+        signed::Refused::Malformed => KeyError::BadRequest(why.message().into()),
+        _ => KeyError::Unauthorized(why.message().into()),
+    })?;
     Ok(req.account)
 }
 

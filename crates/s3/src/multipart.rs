@@ -6,8 +6,9 @@ use crate::api::{MAX_XML, Query, small_body, xml_response};
 use crate::content::Added;
 use crate::http::{self, put as put_header};
 use crate::intake::{self, Algorithm, Expect, Given, Outcome};
-use crate::object::{copy_source, hex, take_body};
+use crate::object::{copy_source, etag_md5, take_body};
 use crate::service::{Caller, Service, empty};
+use crate::sigv4::hex;
 use crate::store::{ObjectRecord, PartRecord, UploadRecord};
 use crate::xml::{self, NS, el, parent};
 use crate::{S3Error, S3Result};
@@ -256,15 +257,7 @@ async fn copy_part(
             .pin(&source.cid)
             .await
             .map_err(S3Error::service_unavailable)?;
-        let md5 = <[u8; 16]>::try_from(
-            (0..16)
-                .map(|i| {
-                    u8::from_str_radix(source.etag.get(2 * i..2 * i + 2).unwrap_or("00"), 16)
-                        .unwrap_or(0)
-                })
-                .collect::<Vec<_>>(),
-        )
-        .unwrap_or_default();
+        let md5 = etag_md5(&source.etag);
         return Ok((
             Added {
                 cid: source.cid,
@@ -522,12 +515,7 @@ pub async fn complete(
                 part.size, service.settings.min_part
             )));
         }
-        let bytes: Vec<u8> = (0..16)
-            .map(|j| {
-                u8::from_str_radix(part.etag.get(2 * j..2 * j + 2).unwrap_or("00"), 16).unwrap_or(0)
-            })
-            .collect();
-        md5s.update(&bytes);
+        md5s.update(etag_md5(&part.etag));
         chosen.push(Added {
             cid: part.cid,
             size: part.size,

@@ -8,7 +8,7 @@ use crate::content::Added;
 use crate::http::{self, put as put_header};
 use crate::intake::{self, Algorithm, Expect, Given, Outcome};
 use crate::service::{Caller, Service, empty};
-use crate::sigv4::Payload;
+use crate::sigv4::{Payload, hex};
 use crate::store::{ObjectRecord, Precondition, Put};
 use crate::xml::{self, NS, el, parent};
 use crate::{S3Error, S3Result};
@@ -155,9 +155,16 @@ pub fn written(put: Put) -> S3Result<()> {
     }
 }
 
-/// Hex MD5, as an ETag holds it.
-pub fn hex(b: &[u8]) -> String {
-    crate::sigv4::hex(b)
+/// The MD5 an ETag's hex names (zeros where it is not hex: ETags come from our own store).
+pub fn etag_md5(etag: &str) -> [u8; 16] {
+    let mut md5 = [0u8; 16];
+    for (i, byte) in md5.iter_mut().enumerate() {
+        *byte = etag
+            .get(2 * i..2 * i + 2)
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+            .unwrap_or(0);
+    }
+    md5
 }
 
 /// `PUT /bucket/key`.

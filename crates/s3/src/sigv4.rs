@@ -443,7 +443,7 @@ impl Verifier {
             }
             "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => Payload::StreamingUnsignedTrailer,
             hash => {
-                let bytes = percent_decode_hex(hash).ok_or_else(|| {
+                let bytes = sha256_from_hex(hash).ok_or_else(|| {
                     S3Error::invalid_argument(
                         "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-… or a SHA-256 in hex",
                     )
@@ -742,7 +742,7 @@ impl Verifier {
 }
 
 /// 64 hex digits → 32 bytes.
-fn percent_decode_hex(s: &str) -> Option<[u8; 32]> {
+fn sha256_from_hex(s: &str) -> Option<[u8; 32]> {
     let b = s.as_bytes();
     if b.len() != 64 {
         return None;
@@ -829,7 +829,7 @@ mod tests {
         assert_eq!(signed.access_key, "AKIAIOSFODNN7EXAMPLE");
         assert_eq!(
             signed.payload,
-            Payload::Sha256(percent_decode_hex(EMPTY_SHA256).unwrap())
+            Payload::Sha256(sha256_from_hex(EMPTY_SHA256).unwrap())
         );
 
         // Each way of getting it wrong is its own error.

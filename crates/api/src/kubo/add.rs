@@ -10,6 +10,9 @@ use crust_ipfs::importer::{self, DirBuilder, ImportOptions, Layout};
 use serde_json::{Value, json};
 use std::io;
 
+/// Bytes handed to the importer at a time (the upload's frames are gathered up to this).
+const PIECE: usize = 1 << 20;
+
 /// Upload events handed from the async multipart reader to the blocking importer.
 enum Upload {
     Dir(String),
@@ -94,18 +97,38 @@ pub(super) async fn add(ctx: Ctx, args: Args, req: Request) -> ApiResult {
                 }
                 continue;
             }
-            let (tx, rx) = tokio::sync::mpsc::channel(8);
+            // Up to 16 MiB queued, in pieces of about 1 MiB: the network is read on one core
+            // while the importer hashes on the other, and a client's small frames (8 KiB from
+            // some) do not each cost a hand-off between threads.
+            let (tx, rx) = tokio::sync::mpsc::channel(16);
             if events_tx.send(Upload::File(path, rx)).await.is_err() {
                 break;
             }
+            let mut pending = bytes::BytesMut::new();
             loop {
                 match field.chunk().await {
                     Ok(Some(chunk)) => {
-                        if tx.send(Ok(chunk)).await.is_err() {
+                        let piece = if pending.is_empty() && chunk.len() >= PIECE {
+                            chunk
+                        } else {
+                            pending.extend_from_slice(&chunk);
+                            if pending.len() < PIECE {
+                                continue;
+                            }
+                            pending.split().freeze()
+                        };
+                        if tx.send(Ok(piece)).await.is_err() {
                             return;
                         }
                     }
-                    Ok(None) => break,
+                    Ok(None) => {
+                        if !pending.is_empty()
+                            && tx.send(Ok(pending.split().freeze())).await.is_err()
+                        {
+                            return;
+                        }
+                        break;
+                    }
                     Err(e) => {
                         let _ = tx
                             .send(Err(io::Error::other(format!("reading the upload: {e}"))))
@@ -118,7 +141,7 @@ pub(super) async fn add(ctx: Ctx, args: Args, req: Request) -> ApiResult {
     });
     let repo = ctx.repo.clone();
     tokio::task::spawn_blocking(move || {
-        let result = repo.import(
+        let result = repo.import_built(
             pin && !only_hash,
             |sink| {
                 let mut null = importer::NullSink;

@@ -156,7 +156,7 @@ pub fn add(args: AddArgs) -> Result<(), String> {
         Target::Local(repo) => {
             let wrap = args.wrap_with_directory;
             let roots = repo
-                .import(
+                .import_built(
                     args.pin && !args.only_hash,
                     |sink| {
                         let mut null = importer::NullSink;

@@ -34,7 +34,8 @@ pub enum Existence {
 
 const MODULE: &str = "balances";
 
-pub(crate) fn account_key(who: &AccountId) -> Vec<u8> {
+/// The state key of an account's balances.
+pub fn account_key(who: &AccountId) -> Vec<u8> {
     key(MODULE, "account", &[who.as_bytes()])
 }
 

@@ -15,7 +15,9 @@
 //!
 //! **Worker records** ([`worker`]), by identity anchor: accepted reports and the challenges
 //! they answered, reports refused for a wrong answer (with the last reason), missed slots,
-//! new replicas proven and dropped unproven. Kept while the chain knows the anchor.
+//! new replicas proven and dropped unproven. Never deleted: under 250 bytes per anchor ever
+//! registered (each registration pays a fee), so a worker's track record outlives its
+//! replacement.
 //!
 //! Every `note_*` function does nothing under a protocol version that keeps no history, and
 //! every counter saturates.
@@ -68,7 +70,8 @@ pub struct SlotRecord {
     pub failed_reports: u32,
     /// Identities that made no accepted report in the slot (filled in at its consolidation).
     pub missed_reports: u32,
-    /// Offences reported against validators.
+    /// Slash reports against validators (an offence reported again with a higher fraction, as
+    /// equivocations are when more offenders of the same round turn up, counts again).
     pub offences: u32,
     /// Stake slashed (applied slashes).
     pub slashed: Balance,
@@ -198,8 +201,8 @@ fn keeps(state: &impl State) -> Result<bool, SystemError> {
     Ok(system::current_rules(state)?.keeps_history)
 }
 
-/// The counters of the slot in progress (named by its first block once a slot has closed
-/// under a version that keeps history).
+/// The counters of the slot in progress, named by its first block (all zero before history
+/// started).
 pub fn current(state: &impl State) -> Result<SlotRecord, SystemError> {
     Ok(state.read_or_default(&current_key())?)
 }
@@ -407,8 +410,19 @@ pub fn note_slashed(state: &mut impl State, amount: Balance) -> Result<(), Syste
     note(state, |r| r.slashed = r.slashed.saturating_add(amount))
 }
 
+/// At genesis: a chain that keeps history from its start counts slot 0 from block 0.
+pub fn start(state: &mut impl State) -> Result<(), SystemError> {
+    if keeps(state)? {
+        state.write(&current_key(), &SlotRecord::default());
+    }
+    Ok(())
+}
+
 /// Start of block `height`: at a slot's first block, closes the previous slot's record (with
-/// the fees, pots and live files as they stand) and forgets the one [`HISTORY_SLOTS`] older.
+/// the fees, pots and live files as they stand; not if history started within that slot) and
+/// forgets the one [`HISTORY_SLOTS`] older. In the first block under a version that keeps
+/// history (an upgrade), counting starts: a slot already under way is counted under the next
+/// slot's name, so it never matches at its close and is not recorded in part.
 /// Runs before the other modules' hooks, so the consolidation that starts in this block finds
 /// the record it amends.
 pub fn on_initialize(state: &mut impl State, height: BlockHeight) -> Result<(), RuntimeError> {
@@ -416,11 +430,42 @@ pub fn on_initialize(state: &mut impl State, height: BlockHeight) -> Result<(), 
         return Ok(());
     }
     let slot_len = system::config(state)?.report_slot_blocks.max(1);
-    if height == 0 || !height.is_multiple_of(slot_len) {
+    let start = height - height % slot_len;
+    let Some(mut r) = state
+        .read::<SlotRecord>(&current_key())
+        .map_err(SystemError::from)?
+    else {
+        let slot = if height == start {
+            start
+        } else {
+            start.saturating_add(slot_len)
+        };
+        state.write(
+            &current_key(),
+            &SlotRecord {
+                slot,
+                ..SlotRecord::default()
+            },
+        );
+        return Ok(());
+    };
+    if height == 0 || height != start {
         return Ok(());
     }
     let slot = height - slot_len;
-    let mut r = current(state)?;
+    // The slot in which history started (an upgrade to version 3 after genesis) was counted
+    // only in part: it is not recorded, so no record shows less than its slot saw.
+    let whole = r.slot == slot;
+    state.write(
+        &current_key(),
+        &SlotRecord {
+            slot: height,
+            ..SlotRecord::default()
+        },
+    );
+    if !whole {
+        return Ok(());
+    }
     let params = market::params(state)?;
     let counters = market::counters(state)?;
     r.slot = slot;
@@ -434,13 +479,6 @@ pub fn on_initialize(state: &mut impl State, height: BlockHeight) -> Result<(), 
     r.reserved_pot = balances::free_balance(state, &market::reserved_pot())?;
     state.write(&slot_key(slot), &r);
     state.write(&last_key(), &slot);
-    state.write(
-        &current_key(),
-        &SlotRecord {
-            slot: height,
-            ..SlotRecord::default()
-        },
-    );
     if let Some(old) = slot.checked_sub(HISTORY_SLOTS.saturating_mul(slot_len)) {
         state.delete(&slot_key(old));
     }

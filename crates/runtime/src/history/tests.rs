@@ -3,10 +3,11 @@ use crate::testing::*;
 
 const SLOT: u64 = 300; // the reference mock's report slot
 
-/// The reference mock under protocol version 3 (history kept).
+/// The reference mock under protocol version 3 from genesis (history kept).
 fn chain() -> Chain {
     let mut chain = Chain::mock();
     system::set_genesis_version(&mut chain.state, 3).unwrap();
+    start(&mut chain.state).unwrap();
     chain
 }
 
@@ -138,5 +139,26 @@ fn counters_saturate() {
     assert_eq!(
         (r.orders, r.ordered_bytes, r.slashed),
         (u32::MAX, u64::MAX, Balance::MAX)
+    );
+}
+
+#[test]
+fn the_slot_an_upgrade_lands_in_is_not_recorded_in_part() {
+    let mut chain = Chain::mock();
+    chain.set_free(BOB, 1_000_000_000_000);
+    chain.run_blocks_to(150, ROOT);
+    // Version 3 from block 151 on: the rest of slot 0 is counted, but not recorded.
+    system::set_genesis_version(&mut chain.state, 3).unwrap();
+    chain.run_blocks_to(151, ROOT);
+    chain.order(BOB, &cid_n(1), 1 << 20, 0).unwrap();
+    chain.run_blocks_to(SLOT, ROOT);
+    assert_eq!(last_slot(&chain.state).unwrap(), None);
+    assert_eq!(current(&chain.state).unwrap().slot, SLOT);
+    chain.order(BOB, &cid_n(2), 1 << 20, 0).unwrap();
+    chain.run_blocks_to(2 * SLOT, ROOT);
+    let kept = recent(&chain.state, None, 10).unwrap();
+    assert_eq!(
+        kept.iter().map(|r| (r.slot, r.orders)).collect::<Vec<_>>(),
+        [(SLOT, 1)]
     );
 }

@@ -256,16 +256,20 @@ impl Net {
             prev: [0; 32],
         }
     }
+    /// The block at the current height (its parent's hash as [`hash_of`] gives it).
+    pub(super) fn block(&self) -> crate::BlockContext {
+        crate::BlockContext {
+            height: self.chain.height,
+            era: 0,
+            author: ROOT,
+            parent_hash: hash_of(self.chain.height.saturating_sub(1)),
+            timestamp_ms: 0,
+        }
+    }
     pub(super) fn advance(&mut self, to: u64) {
         while self.chain.height < to {
             self.chain.height += 1;
-            let block = crate::BlockContext {
-                height: self.chain.height,
-                era: 0,
-                author: ROOT,
-                parent_hash: hash_of(self.chain.height - 1),
-                timestamp_ms: 0,
-            };
+            let block = self.block();
             crate::executive::begin_block(&mut self.chain.state, &block).unwrap();
         }
     }
@@ -728,6 +732,7 @@ fn the_history_keeps_a_workers_answers_refusals_and_misses() {
     let held = Held::mixed();
     let mut net = Net::new(&held);
     crate::system::set_genesis_version(&mut net.chain.state, 3).unwrap();
+    crate::history::start(&mut net.chain.state).unwrap();
     first_report(&mut net, &held);
     let proofs = held.pending_proofs(&net.chain.state, &net.pk, &ALICE);
     net.prove(&proofs).unwrap();
@@ -753,13 +758,7 @@ fn the_history_keeps_a_workers_answers_refusals_and_misses() {
         }),
         encoded_len: 100,
     };
-    let block = crate::BlockContext {
-        height: net.chain.height,
-        era: 0,
-        author: ROOT,
-        parent_hash: hash_of(net.chain.height - 1),
-        timestamp_ms: 0,
-    };
+    let block = net.block();
     let outcome = crate::executive::apply_transaction(&mut net.chain.state, &block, &tx).unwrap();
     assert!(matches!(
         outcome.error,
