@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Uploads through the RPC API: `POST /api/v0/add` and `/api/v0/dag/import` to our IPFS daemon
-and to Kubo's daemon, side by side in one run, with the same client (curl) for both.
+and to Kubo's daemon, side by side in one run, with the same client (curl) for both; then each
+project's own CLI against its own daemon (`crust add --api` and Kubo's `ipfs --api … add`), the
+path `crust put` takes.
 
 This is the path every `crust put` and every upload through the pinning service takes. Both
 daemons run on loopback without peers (Kubo `--offline`; ours has no bootstrap peers) with their default durability (ours fsyncs, Kubo's default
-flatfs syncs). Each upload runs RUNS times into a fresh repository; the best time counts.
+flatfs syncs). Each upload runs RUNS times into a fresh repository, the two daemons taking turns
+(who goes first alternates: this machine's disk slows as gigabytes are written); the best counts.
 Kubo comes from $KUBO_BIN or $INTEROP_CACHE/bin/ipfs (interop/setup.sh builds 0.43.1 into
 $INTEROP_CACHE/kubo-0.43.1/ipfs).
 
@@ -52,18 +55,42 @@ def kubo(work, n):
     return d, api
 
 
-def best(start, work, route, path, check):
-    times = []
+def cli(argv):
+    """Runs a CLI upload; returns (seconds, its output)."""
+    t = time.perf_counter()
+    out = subprocess.run(argv, capture_output=True, text=True)
+    secs = time.perf_counter() - t
+    if out.returncode != 0:
+        sys.exit(f"{argv}: {out.stderr[:300]}")
+    return secs, out.stdout
+
+
+def one(start, work, route, path, check, client, n):
+    d, api = start(work, f"{route.strip('/').split('?')[0].replace('/', '-')}-{n}")
+    # Whatever the previous upload left for the disk to write is written now.
+    os.sync()
+    try:
+        secs, answer = client(api, path) if client else curl(api, route, path)
+        check(answer)
+    finally:
+        d.kill()
+        d.wait()
+    print(f"  {start.__name__} {route.split('?')[0]} run {n + 1}: {secs:.2f} s", flush=True)
+    return secs
+
+
+def pair(work, route, path, check, kubo_client=None, our_client=None):
+    """Best times (kubo, ours) over RUNS rounds that alternate who goes first: this machine's
+    disk slows down as gigabytes are written, so neither side always meets the slower disk."""
+    k, o = [], []
     for n in range(RUNS):
-        d, api = start(work, f"{route.strip('/').split('?')[0].replace('/', '-')}-{n}")
-        try:
-            secs, answer = curl(api, route, path)
-            check(answer)
-            times.append(secs)
-        finally:
-            d.kill()
-            d.wait()
-    return min(times)
+        if n % 2 == 0:
+            k.append(one(kubo, work, route, path, check, kubo_client, n))
+            o.append(one(ours, work, route, path, check, our_client, n))
+        else:
+            o.append(one(ours, work, route, path, check, our_client, n))
+            k.append(one(kubo, work, route, path, check, kubo_client, n))
+    return min(k), min(o)
 
 
 def main():
@@ -94,11 +121,16 @@ def main():
 
         results = {}
         for label, route, path in [("add", "/api/v0/add?quiet=true", big), ("dag/import", "/api/v0/dag/import", car)]:
-            k = best(kubo, work, route, path, has_cid)
-            o = best(ours, work, route, path, has_cid)
+            k, o = pair(work, route, path, has_cid)
             results[label] = (k, o)
             print(f"{label:<11} kubo {k:6.2f} s ({mbps(size, k):6.0f} MB/s)   ours {o:6.2f} s ({mbps(size, o):6.0f} MB/s)   "
                   f"ratio kubo/ours x{k / o:.2f}", flush=True)
+        # Each project's own client against its own daemon.
+        k, o = pair(work, "cli", big, has_cid,
+                    lambda api, path: cli([KUBO, "--api", f"/ip4/127.0.0.1/tcp/{api}", "add", "-q", path]),
+                    lambda api, path: cli([BIN, "add", "-q", "--api", f"http://127.0.0.1:{api}", path]))
+        print(f"{'CLI add':<11} kubo {k:6.2f} s ({mbps(size, k):6.0f} MB/s)   ours {o:6.2f} s ({mbps(size, o):6.0f} MB/s)   "
+              f"ratio kubo/ours x{k / o:.2f}  (ipfs --api … add vs crust add --api)", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

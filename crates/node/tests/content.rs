@@ -387,6 +387,50 @@ fn an_acknowledged_add_survives_kill_9() {
     );
 }
 
+/// A client that sends `Expect: 100-continue` (curl does for large uploads) gets `100 Continue`
+/// before it sends the body, as HTTP/1.1 has it, instead of waiting for a timeout (curl's is a
+/// second); the upload then lands as usual.
+#[test]
+fn an_upload_that_expects_100_continue_gets_it() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(&dir.path().join("repo"));
+    let file = dir.path().join("one.bin");
+    let data = bytes(1_000_000, 9);
+    std::fs::write(&file, &data).unwrap();
+    let want = last_cid(&["add", "-q", "-n", file.to_str().unwrap()]);
+    let addr = daemon.api.trim_start_matches("http://").to_owned();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"one.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+    let tail = b"\r\n--b--\r\n";
+    let len = head.len() + data.len() + tail.len();
+    write!(
+        conn,
+        "POST /api/v0/add?quiet=true HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: {len}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 100"), "{line:?}");
+    reader.read_line(&mut line).unwrap(); // the blank line after it
+    conn.write_all(head).unwrap();
+    conn.write_all(&data).unwrap();
+    conn.write_all(tail).unwrap();
+    let mut rest = String::new();
+    loop {
+        let mut l = String::new();
+        if reader.read_line(&mut l).unwrap_or(0) == 0 || rest.contains(&want) {
+            break;
+        }
+        rest.push_str(&l);
+    }
+    assert!(rest.starts_with("HTTP/1.1 200"), "{rest}");
+    assert!(rest.contains(&want), "{rest}");
+}
+
 #[test]
 fn get_writes_trees_locally_and_through_the_daemon() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,15 +3,12 @@
 use super::Ctx;
 use super::args::Args;
 use super::error::{ApiError, ApiResult};
-use super::stream::{ChannelReader, ndjson_stream, send_line};
+use super::stream::{ChannelReader, QUEUED_PIECES, forward, ndjson_stream, send_line};
 use axum::extract::{FromRequest, Multipart, Request};
 use bytes::Bytes;
 use crust_ipfs::importer::{self, DirBuilder, ImportOptions, Layout};
 use serde_json::{Value, json};
 use std::io;
-
-/// Bytes handed to the importer at a time (the upload's frames are gathered up to this).
-const PIECE: usize = 1 << 20;
 
 /// Upload events handed from the async multipart reader to the blocking importer.
 enum Upload {
@@ -75,10 +72,19 @@ pub(super) async fn add(ctx: Ctx, args: Args, req: Request) -> ApiResult {
         .map_err(|e| ApiError::bad(format!("add needs a multipart/form-data body: {e}")))?;
     let (events_tx, mut events_rx) = tokio::sync::mpsc::channel::<Upload>(4);
     let (out_tx, out_rx) = tokio::sync::mpsc::channel(64);
+    // The answer is sent once the first part's headers were read: reading the body first makes
+    // the server send `100 Continue` to a client that asked for it (curl does for large
+    // uploads), which would otherwise wait a second before sending.
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
     // Feed the upload into the importer as it arrives.
     tokio::spawn(async move {
+        let mut started = Some(started_tx);
         loop {
-            let mut field = match multipart.next_field().await {
+            let next = multipart.next_field().await;
+            if let Some(s) = started.take() {
+                let _ = s.send(());
+            }
+            let mut field = match next {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => {
@@ -97,44 +103,18 @@ pub(super) async fn add(ctx: Ctx, args: Args, req: Request) -> ApiResult {
                 }
                 continue;
             }
-            // Up to 16 MiB queued, in pieces of about 1 MiB: the network is read on one core
-            // while the importer hashes on the other, and a client's small frames (8 KiB from
-            // some) do not each cost a hand-off between threads.
-            let (tx, rx) = tokio::sync::mpsc::channel(16);
+            let (tx, rx) = tokio::sync::mpsc::channel(QUEUED_PIECES);
             if events_tx.send(Upload::File(path, rx)).await.is_err() {
                 break;
             }
-            let mut pending = bytes::BytesMut::new();
-            loop {
-                match field.chunk().await {
-                    Ok(Some(chunk)) => {
-                        let piece = if pending.is_empty() && chunk.len() >= PIECE {
-                            chunk
-                        } else {
-                            pending.extend_from_slice(&chunk);
-                            if pending.len() < PIECE {
-                                continue;
-                            }
-                            pending.split().freeze()
-                        };
-                        if tx.send(Ok(piece)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(None) => {
-                        if !pending.is_empty()
-                            && tx.send(Ok(pending.split().freeze())).await.is_err()
-                        {
-                            return;
-                        }
-                        break;
-                    }
-                    Err(e) => {
-                        let _ = tx
-                            .send(Err(io::Error::other(format!("reading the upload: {e}"))))
-                            .await;
-                        return;
-                    }
+            match forward(&mut field, &tx).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    let _ = tx
+                        .send(Err(io::Error::other(format!("reading the upload: {e}"))))
+                        .await;
+                    return;
                 }
             }
         }
@@ -229,6 +209,7 @@ pub(super) async fn add(ctx: Ctx, args: Args, req: Request) -> ApiResult {
             );
         }
     });
+    let _ = started_rx.await;
     Ok(ndjson_stream(out_rx))
 }
 

@@ -2,7 +2,7 @@
 
 use super::args::{Args, resolve};
 use super::error::{ApiError, ApiResult};
-use super::stream::{ChannelReader, stream_writer};
+use super::stream::{ChannelReader, QUEUED_PIECES, forward, stream_writer};
 use super::{Ctx, blocking};
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Request};
@@ -64,7 +64,7 @@ pub(super) async fn dag_import(ctx: Ctx, args: Args, req: Request) -> ApiResult 
         .await
         .map_err(|e| ApiError::bad(e.to_string()))?
     {
-        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let (tx, rx) = tokio::sync::mpsc::channel(QUEUED_PIECES);
         let repo = ctx.repo.clone();
         let import = tokio::task::spawn_blocking(move || {
             let reader = ChannelReader {
@@ -80,15 +80,9 @@ pub(super) async fn dag_import(ctx: Ctx, args: Args, req: Request) -> ApiResult 
                 |_| Vec::new(),
             )
         });
-        while let Some(chunk) = field
-            .chunk()
+        forward(&mut field, &tx)
             .await
-            .map_err(|e| ApiError::bad(e.to_string()))?
-        {
-            if tx.send(Ok(chunk)).await.is_err() {
-                break;
-            }
-        }
+            .map_err(|e| ApiError::bad(e.to_string()))?;
         drop(tx);
         let imported = import
             .await

@@ -26,6 +26,38 @@ pub(super) fn send_line(tx: &LineTx, value: &Value) -> bool {
     tx.blocking_send(Ok(line.into())).is_ok()
 }
 
+/// Bytes handed to an importer at a time: an upload's frames (8 KiB from some clients) are
+/// gathered up to this, so each does not cost a hand-off between threads.
+const PIECE: usize = 1 << 20;
+
+/// Pieces queued for an importer (16 MiB): the network is read on one core while the importer
+/// hashes on the other.
+pub(super) const QUEUED_PIECES: usize = 16;
+
+/// Sends a multipart field's bytes to `tx` in pieces of about [`PIECE`]; `Ok(false)` if the
+/// receiver went away.
+pub(super) async fn forward(
+    field: &mut axum::extract::multipart::Field<'_>,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, io::Error>>,
+) -> Result<bool, axum::extract::multipart::MultipartError> {
+    let mut pending = bytes::BytesMut::new();
+    while let Some(chunk) = field.chunk().await? {
+        let piece = if pending.is_empty() && chunk.len() >= PIECE {
+            chunk
+        } else {
+            pending.extend_from_slice(&chunk);
+            if pending.len() < PIECE {
+                continue;
+            }
+            pending.split().freeze()
+        };
+        if tx.send(Ok(piece)).await.is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(pending.is_empty() || tx.send(Ok(pending.freeze())).await.is_ok())
+}
+
 /// Reads a channel of chunks as a byte stream.
 pub(super) struct ChannelReader {
     pub(super) rx: tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>,
