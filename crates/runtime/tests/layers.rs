@@ -1,15 +1,16 @@
 //! The runtime's modules are layered: each imports only modules below it, so there is no import
 //! circle and each can be read (and tested) with what is under it. The order is
-//! system ← balances ← benefits ← market ← swork ← staking ← governance ← executive; `state` is
-//! under all.
+//! system ← history ← balances ← benefits ← market ← swork ← staking ← governance ← executive;
+//! `state` is under all.
 //! This test reads the modules' sources and fails on any `crate::<module>` path that points up
 //! or sideways (test code is exempt: it may drive several modules).
 
 use std::path::Path;
 
-const LAYERS: [&str; 9] = [
+const LAYERS: [&str; 10] = [
     "state",
     "system",
+    "history",
     "balances",
     "benefits",
     "market",

@@ -262,13 +262,29 @@ fn note_refused_report(
 pub fn begin_block(state: &mut impl State, block: &BlockContext) -> Result<(), RuntimeError> {
     system::on_initialize(state, block)?;
     // Before the modules' hooks: the slot-end consolidation amends the record closed here.
-    history::on_initialize(state, block.height)?;
+    history::on_initialize(state, block.height, slot_end)?;
     market::on_initialize(state, block.height)?;
     swork::on_initialize(state, block.height)?;
     // Era transitions: rewards fixed (and the benefits quota renewed) for the era that ends,
     // the next committee elected one slot ahead, authoring points.
     staking::on_initialize(state, block.height, &block.author)?;
     enact_due(state, block)
+}
+
+/// What stands at a slot's end for the chain's history: the market's fees and live files, and
+/// the pots.
+fn slot_end(state: &impl State) -> Result<history::SlotEnd, RuntimeError> {
+    let params = market::params(state)?;
+    let pot = |who| balances::free_balance(state, &who);
+    Ok(history::SlotEnd {
+        base_fee: params.base_fee,
+        byte_fee: params.byte_fee,
+        keys_fee: params.keys_fee,
+        live_files: market::counters(state)?.file_keys_count,
+        storage_pot: pot(market::storage_pot())?,
+        staking_pot: pot(market::staking_pot())?,
+        reserved_pot: pot(market::reserved_pot())?,
+    })
 }
 
 /// Runs the calls of passed proposals due at this block as the governance origin, each

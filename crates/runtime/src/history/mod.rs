@@ -20,19 +20,62 @@
 //! replacement.
 //!
 //! Every `note_*` function does nothing under a protocol version that keeps no history, and
-//! every counter saturates.
+//! every counter saturates. The module sits just above `system` (it imports nothing else of
+//! the runtime): the modules above it report to it, and what a slot's end looks like (fees,
+//! pots) is handed in by the executive.
 
 #[cfg(test)]
 mod tests;
 
-use crate::market::Anchor;
 use crate::state::{State, StateExt, key};
-use crate::swork::RoundTotals;
 use crate::system::{self, SystemError};
-use crate::{RuntimeError, balances, market};
 use crust_primitives::codec::max_items;
 use crust_primitives::{Balance, BlockHeight};
 use serde::{Deserialize, Serialize};
+
+/// A storage identity's anchor (its first enclave key).
+pub type Anchor = [u8; 32];
+
+/// A slot's consolidated proven storage (sWork's round totals).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageTotals {
+    /// The slot evaluated.
+    pub slot: u64,
+    /// Identities visited.
+    pub identities: u64,
+    /// Σ SRD bytes of identities that count.
+    pub free: u128,
+    /// Σ spower of identities that count.
+    pub spower: u128,
+    /// Σ file bytes of identities that count.
+    pub files: u128,
+}
+crust_primitives::impl_codec_struct!(StorageTotals {
+    slot,
+    identities,
+    free,
+    spower,
+    files
+});
+
+/// What stands at a slot's end, as the executive reads it from the market and balances.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotEnd {
+    /// Base fee.
+    pub base_fee: Balance,
+    /// Byte fee.
+    pub byte_fee: Balance,
+    /// Keys fee.
+    pub keys_fee: Balance,
+    /// Live files.
+    pub live_files: u64,
+    /// The storage pot's balance.
+    pub storage_pot: Balance,
+    /// The staking pot's balance.
+    pub staking_pot: Balance,
+    /// The reserved pot's balance.
+    pub reserved_pot: Balance,
+}
 
 const MODULE: &str = "history";
 
@@ -92,7 +135,7 @@ pub struct SlotRecord {
     /// The reserved pot's balance at the slot's end.
     pub reserved_pot: Balance,
     /// The slot's consolidated proven storage, once its consolidation completed.
-    pub storage: Option<RoundTotals>,
+    pub storage: Option<StorageTotals>,
 }
 crust_primitives::impl_codec_struct!(SlotRecord {
     slot,
@@ -396,7 +439,7 @@ pub fn note_missed(state: &mut impl State, anchor: &Anchor, slot: u64) -> Result
 }
 
 /// The consolidation of `totals.slot` completed.
-pub fn note_storage(state: &mut impl State, totals: &RoundTotals) -> Result<(), SystemError> {
+pub fn note_storage(state: &mut impl State, totals: &StorageTotals) -> Result<(), SystemError> {
     amend(state, totals.slot, |r| r.storage = Some(totals.clone()))
 }
 
@@ -425,7 +468,11 @@ pub fn start(state: &mut impl State) -> Result<(), SystemError> {
 /// slot's name, so it never matches at its close and is not recorded in part.
 /// Runs before the other modules' hooks, so the consolidation that starts in this block finds
 /// the record it amends.
-pub fn on_initialize(state: &mut impl State, height: BlockHeight) -> Result<(), RuntimeError> {
+pub fn on_initialize<S: State, E: From<SystemError>>(
+    state: &mut S,
+    height: BlockHeight,
+    slot_end: impl FnOnce(&S) -> Result<SlotEnd, E>,
+) -> Result<(), E> {
     if !keeps(state)? {
         return Ok(());
     }
@@ -466,17 +513,16 @@ pub fn on_initialize(state: &mut impl State, height: BlockHeight) -> Result<(), 
     if !whole {
         return Ok(());
     }
-    let params = market::params(state)?;
-    let counters = market::counters(state)?;
+    let end = slot_end(state)?;
     r.slot = slot;
     r.closed = true;
-    r.base_fee = params.base_fee;
-    r.byte_fee = params.byte_fee;
-    r.keys_fee = params.keys_fee;
-    r.live_files = counters.file_keys_count;
-    r.storage_pot = balances::free_balance(state, &market::storage_pot())?;
-    r.staking_pot = balances::free_balance(state, &market::staking_pot())?;
-    r.reserved_pot = balances::free_balance(state, &market::reserved_pot())?;
+    r.base_fee = end.base_fee;
+    r.byte_fee = end.byte_fee;
+    r.keys_fee = end.keys_fee;
+    r.live_files = end.live_files;
+    r.storage_pot = end.storage_pot;
+    r.staking_pot = end.staking_pot;
+    r.reserved_pot = end.reserved_pot;
     state.write(&slot_key(slot), &r);
     state.write(&last_key(), &slot);
     if let Some(old) = slot.checked_sub(HISTORY_SLOTS.saturating_mul(slot_len)) {

@@ -1,7 +1,13 @@
 use super::*;
 use crate::testing::*;
+use crate::{MemoryState, market};
 
 const SLOT: u64 = 300; // the reference mock's report slot
+
+/// A slot's end as the executive would report it (these tests do not look at it).
+fn end(_: &MemoryState) -> Result<SlotEnd, SystemError> {
+    Ok(SlotEnd::default())
+}
 
 /// The reference mock under protocol version 3 from genesis (history kept).
 fn chain() -> Chain {
@@ -55,9 +61,9 @@ fn each_slot_closes_with_its_orders_fees_pots_and_storage() {
     // No workers: the consolidation of slot 0 completes in the block that closed it.
     assert_eq!(
         first.storage,
-        Some(RoundTotals {
+        Some(StorageTotals {
             slot: 0,
-            ..RoundTotals::default()
+            ..StorageTotals::default()
         })
     );
     assert_eq!(
@@ -88,7 +94,7 @@ fn each_slot_closes_with_its_orders_fees_pots_and_storage() {
 fn old_slots_are_forgotten_after_history_slots() {
     let mut chain = chain();
     for k in 1..=HISTORY_SLOTS + 2 {
-        on_initialize(&mut chain.state, k * SLOT).unwrap();
+        on_initialize(&mut chain.state, k * SLOT, end).unwrap();
     }
     // Slots 0 and SLOT went when slots 720·SLOT and 721·SLOT closed.
     assert_eq!(slot(&chain.state, 0).unwrap(), None);
@@ -98,7 +104,7 @@ fn old_slots_are_forgotten_after_history_slots() {
     assert_eq!(all.len() as u64, HISTORY_SLOTS);
     assert_eq!(all.last().map(|r| r.slot), Some(2 * SLOT));
     // Mid-slot heights close nothing.
-    on_initialize(&mut chain.state, (HISTORY_SLOTS + 2) * SLOT + 1).unwrap();
+    on_initialize(&mut chain.state, (HISTORY_SLOTS + 2) * SLOT + 1, end).unwrap();
     assert_eq!(
         last_slot(&chain.state).unwrap(),
         Some((HISTORY_SLOTS + 1) * SLOT)

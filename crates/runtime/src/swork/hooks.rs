@@ -284,7 +284,16 @@ fn consolidate(state: &mut impl State, height: BlockHeight) -> Result<(), SworkE
             identities: done.identities,
             workload: done.workload(),
         }));
-        crate::history::note_storage(state, &done)?;
+        crate::history::note_storage(
+            state,
+            &crate::history::StorageTotals {
+                slot: done.slot,
+                identities: done.identities,
+                free: done.free,
+                spower: done.spower,
+                files: done.files,
+            },
+        )?;
         c.completed = Some(done);
         c.evaluating = None;
         c.cursor = None;
