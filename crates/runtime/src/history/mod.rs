@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 /// A storage identity's anchor (its first enclave key).
 pub type Anchor = [u8; 32];
 
-/// A slot's consolidated proven storage (sWork's round totals).
+/// A slot's consolidated proven storage (sWork's round totals, `swork::RoundTotals`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StorageTotals {
     /// The slot evaluated.

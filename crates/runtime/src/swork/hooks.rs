@@ -284,16 +284,7 @@ fn consolidate(state: &mut impl State, height: BlockHeight) -> Result<(), SworkE
             identities: done.identities,
             workload: done.workload(),
         }));
-        crate::history::note_storage(
-            state,
-            &crate::history::StorageTotals {
-                slot: done.slot,
-                identities: done.identities,
-                free: done.free,
-                spower: done.spower,
-                files: done.files,
-            },
-        )?;
+        crate::history::note_storage(state, &done)?;
         c.completed = Some(done);
         c.evaluating = None;
         c.cursor = None;

@@ -345,27 +345,9 @@ crust_primitives::impl_codec_struct!(Consolidation {
     completed
 });
 
-/// Totals of one consolidation round.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoundTotals {
-    /// The slot evaluated.
-    pub slot: u64,
-    /// Identities visited.
-    pub identities: u64,
-    /// Σ SRD bytes of identities that count.
-    pub free: u128,
-    /// Σ spower of identities that count.
-    pub spower: u128,
-    /// Σ file bytes of identities that count.
-    pub files: u128,
-}
-crust_primitives::impl_codec_struct!(RoundTotals {
-    slot,
-    identities,
-    free,
-    spower,
-    files
-});
+/// Totals of one consolidation round: the same record the chain's history keeps per slot
+/// (defined there, below sWork in the runtime's layers).
+pub use crate::history::StorageTotals as RoundTotals;
 
 impl RoundTotals {
     /// Total workload: free + spower.
